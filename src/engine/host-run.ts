@@ -1,0 +1,216 @@
+import { EdgeError, errorMessage } from '../errors.js';
+import { parseFacts } from '../facts/parse.js';
+import { probeScript } from '../facts/probe.js';
+import { mergeNeeds, type Facts } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import type { SshConnection } from '../ssh/connection.js';
+import type { Plan, Task, TaskName } from '../tasks/contract.js';
+import { emptyManifest } from './snapshot.js';
+import { restoreCommand, taskScript, verifyScript } from './task-script.js';
+import type { HostResult, RunReporter, TaskResult } from './types.js';
+
+export interface PlannedTask {
+  task: Task<unknown>;
+  params: unknown;
+}
+
+export interface HostRunInput {
+  runId: string;
+  host: string;
+  vars: HostVars;
+  tasks: PlannedTask[];
+  check: boolean;
+  noRollback: boolean;
+  commandTimeoutMs: number;
+  connect: () => Promise<SshConnection>;
+  reporter: RunReporter;
+  /** Checked before each new step; when aborted, no new task starts. */
+  signal: AbortSignal;
+}
+
+interface Planned {
+  entry: PlannedTask;
+  plan: Plan;
+}
+
+const now = () => performance.now();
+
+/** Gathers facts in one exec. Exported for `edge status`, `edge pick` and tests. */
+export async function gatherFacts(conn: SshConnection, host: string, vars: HostVars, tasks: PlannedTask[], timeoutMs: number): Promise<Facts> {
+  const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
+  const res = await conn.exec(probeScript(needs), { timeoutMs });
+  if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
+    throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
+  }
+  return parseFacts(host, res.stdout, needs);
+}
+
+/**
+ * One host, start to finish: connect, gather facts (one exec), plan every task (pure), and — unless
+ * in check mode — apply each task with changes in one exec, rolling the host back from its snapshot
+ * if a task fails. Never throws: every outcome is a HostResult.
+ */
+export async function runHost(input: HostRunInput): Promise<HostResult> {
+  const { host, reporter } = input;
+  const started = now();
+  const result: HostResult = {
+    host,
+    status: 'ok',
+    state: 'unchanged',
+    tasks: [],
+    durationMs: 0,
+    execs: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+  };
+  reporter.hostStarted(host, input.tasks.map((t) => t.task.name));
+  let conn: SshConnection | undefined;
+  const finish = (): HostResult => {
+    if (conn) {
+      result.execs = conn.execs;
+      result.bytesSent = conn.bytesSent;
+      result.bytesReceived = conn.bytesReceived;
+      conn.close();
+    }
+    result.durationMs = Math.round(now() - started);
+    reporter.hostFinished(result);
+    return result;
+  };
+
+  if (input.signal.aborted) {
+    result.status = 'interrupted';
+    result.error = 'interrupted before the host was started';
+    return finish();
+  }
+
+  try {
+    reporter.hostStep(host, 'connect');
+    conn = await input.connect();
+  } catch (e) {
+    result.status = 'unreachable';
+    result.error = errorMessage(e);
+    return finish();
+  }
+
+  let planned: Planned[];
+  let facts: Facts;
+  try {
+    reporter.hostStep(host, 'facts');
+    facts = await gatherFacts(conn, host, input.vars, input.tasks, input.commandTimeoutMs);
+    reporter.hostStep(host, 'plan');
+    planned = input.tasks.map((entry) => ({
+      entry,
+      plan: entry.task.plan({ host, vars: input.vars, facts, params: entry.params }),
+    }));
+  } catch (e) {
+    result.status = 'failed';
+    result.error = errorMessage(e);
+    return finish();
+  }
+
+  // A host that fails its preconditions is refused before anything is changed on it.
+  const refused = planned.filter((p) => p.plan.failures?.length);
+  if (refused.length) {
+    for (const p of planned) {
+      const failures = p.plan.failures ?? [];
+      const tr: TaskResult = {
+        task: p.entry.task.name,
+        status: failures.length ? 'failed' : 'skipped',
+        changes: [],
+        durationMs: 0,
+        execs: 0,
+        error: failures.length ? failures.join('; ') : undefined,
+      };
+      reporter.taskStarted(host, tr.task);
+      reporter.taskFinished(host, tr);
+      result.tasks.push(tr);
+    }
+    result.status = 'failed';
+    result.error = refused.flatMap((p) => p.plan.failures ?? []).join('; ');
+    return finish();
+  }
+
+  const manifest = emptyManifest(input.runId, host);
+  // The last exec that changes something records "applied"; the verify-only execs come after it.
+  const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
+  let applied = false;
+
+  for (const [i, p] of planned.entries()) {
+    const name: TaskName = p.entry.task.name;
+    if (input.signal.aborted) {
+      result.status = 'interrupted';
+      result.error = `interrupted before ${name}`;
+      break;
+    }
+    reporter.taskStarted(host, name);
+    const t0 = now();
+    const execsBefore = conn.execs;
+    const tr: TaskResult = {
+      task: name,
+      status: p.plan.changes.length ? 'changed' : 'ok',
+      changes: p.plan.changes.map((c) => ({ summary: c.summary, diff: c.diff })),
+      durationMs: 0,
+      execs: 0,
+      notes: p.plan.notes,
+    };
+    try {
+      if (!input.check) {
+        const ctx = { host, vars: input.vars, facts, params: p.entry.params };
+        const verify = p.entry.task.verify?.(ctx);
+        if (p.plan.changes.length) {
+          const script = taskScript({
+            manifest,
+            facts,
+            changes: p.plan.changes,
+            verify,
+            first: !applied,
+            keepSnapshots: input.vars.edge_snapshots_keep,
+            finalState: i === lastChanging ? 'applied' : 'applying',
+          });
+          applied = true;
+          result.state = 'applying';
+          const res = await conn.exec(script, { timeoutMs: input.commandTimeoutMs });
+          if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
+          if (i === lastChanging) result.state = 'applied';
+        } else if (p.entry.task.alwaysVerify && verify) {
+          const res = await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs });
+          if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
+        }
+      }
+    } catch (e) {
+      tr.status = 'failed';
+      tr.error = errorMessage(e);
+      result.status = 'failed';
+      result.error = `${name}: ${tr.error}`;
+    }
+    tr.durationMs = Math.round(now() - t0);
+    tr.execs = conn.execs - execsBefore;
+    result.tasks.push(tr);
+    reporter.taskFinished(host, tr);
+    if (tr.status === 'failed') break;
+  }
+
+  if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
+
+  // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
+  if (applied && (result.status === 'failed' || result.status === 'interrupted')) {
+    if (input.noRollback) {
+      result.rollback = `not rolled back (--no-rollback); snapshot ${input.runId} holds the previous state`;
+    } else {
+      try {
+        const res = await conn.exec(restoreCommand(input.runId), { timeoutMs: input.commandTimeoutMs });
+        if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
+        result.state = 'rolled-back';
+        result.rollback = 'rolled back automatically to the pre-run snapshot';
+      } catch (e) {
+        result.state = 'rollback-failed';
+        result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
+      }
+    }
+  }
+  return finish();
+}
+
+function lastLines(s: string, n = 5): string {
+  return s.trim().split('\n').slice(-n).join('\n');
+}

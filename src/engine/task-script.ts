@@ -1,0 +1,54 @@
+import type { Facts } from '../facts/types.js';
+import { PREAMBLE } from '../render/shell.js';
+import { shQuote } from '../ssh/quote.js';
+import type { Change } from '../tasks/contract.js';
+import { extendSnapshot, pruneScript, snapshotDir, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
+
+export interface TaskScriptInput {
+  manifest: SnapshotManifest;
+  facts: Facts;
+  changes: Change[];
+  verify?: string;
+  /** First exec of the run on this host: prune old snapshots too. */
+  first: boolean;
+  keepSnapshots: number;
+  /** Host state to leave when the script succeeds ("applying" until the last exec of the run). */
+  finalState: 'applying' | 'applied';
+}
+
+/**
+ * One task = one exec: snapshot what the task's changes replace (only what this run has not saved
+ * yet), write the manifest and restore.sh, mark the host "applying", apply the changes, verify, and
+ * record the state. The snapshot is complete on the host before the first change runs.
+ */
+export function taskScript(input: TaskScriptInput): string {
+  const { manifest, facts, changes } = input;
+  const dir = snapshotDir(manifest.runId);
+  const save: string[] = [];
+  for (const c of changes) {
+    const sh = extendSnapshot(manifest, c.snapshot, facts);
+    if (sh) save.push(sh);
+  }
+  const parts = [
+    PREAMBLE,
+    `# snapshot ${dir}: copies first, then the manifest that lists them`,
+    snapshotMkdir(manifest.runId),
+    ...save,
+    writeManifestScript(manifest),
+    `echo applying > ${shQuote(`${dir}/state`)}`,
+    input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
+    ...changes.map((c, i) => `# change ${i + 1}: ${c.summary.replace(/\n/g, ' ')}\n${c.apply}`),
+    input.verify ? `# verify\n${input.verify}` : '',
+    `echo ${input.finalState} > ${shQuote(`${dir}/state`)}`,
+  ];
+  return parts.filter(Boolean).join('\n') + '\n';
+}
+
+/** The verify-only exec of a task that always verifies (the `verify` task). */
+export function verifyScript(verify: string): string {
+  return `${PREAMBLE}\n${verify}\n`;
+}
+
+export function restoreCommand(runId: string): string {
+  return `${PREAMBLE}\nbash ${shQuote(`${snapshotDir(runId)}/restore.sh`)}\n`;
+}

@@ -1,0 +1,276 @@
+import { EdgeError } from '../errors.js';
+import { MARK } from './probe.js';
+import type {
+  Facts,
+  FileFact,
+  InterfaceFact,
+  NetworkManagerKind,
+  NftTableFact,
+  PackageFact,
+  RouteFact,
+  RuleFact,
+  UnitFact,
+} from './types.js';
+
+/** Splits probe output into sections keyed by "NAME" or "NAME ARG". */
+export function splitSections(out: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let buf: string[] = [];
+  for (const line of out.split('\n')) {
+    if (line.startsWith(`${MARK} `)) {
+      if (current !== undefined) sections.set(current, buf.join('\n'));
+      current = line.slice(MARK.length + 1);
+      buf = [];
+    } else if (current !== undefined) buf.push(line);
+  }
+  if (current !== undefined && current !== 'end') sections.set(current, buf.join('\n'));
+  return sections;
+}
+
+function json<T>(text: string | undefined, fallback: T): T {
+  if (!text || !text.trim()) return fallback;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return fallback;
+  }
+}
+
+interface IpLinkJson {
+  ifindex: number;
+  ifname: string;
+  flags?: string[];
+  operstate?: string;
+  address?: string;
+  link_type?: string;
+  linkinfo?: { info_kind?: string };
+}
+interface IpAddrJson {
+  ifname: string;
+  addr_info?: { family: string; local: string; prefixlen: number; scope?: string; dynamic?: boolean }[];
+}
+
+export function parseInterfaces(linkJson: string | undefined, addrJson: string | undefined, speed: string | undefined): InterfaceFact[] {
+  const links = json<IpLinkJson[]>(linkJson, []);
+  const addrs = new Map(json<IpAddrJson[]>(addrJson, []).map((a) => [a.ifname, a]));
+  const speeds = new Map(
+    (speed ?? '')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter((p) => p.length === 2 && /^\d+$/.test(p[1]!) && Number(p[1]) > 0)
+      .map((p) => [p[0]!, Number(p[1])]),
+  );
+  return links.map((l) => ({
+    name: l.ifname,
+    index: l.ifindex,
+    mac: l.link_type === 'ether' ? l.address : undefined,
+    operstate: l.operstate ?? 'UNKNOWN',
+    up: (l.flags ?? []).includes('UP'),
+    carrier: (l.flags ?? []).includes('LOWER_UP'),
+    kind: l.linkinfo?.info_kind,
+    speedMbps: speeds.get(l.ifname),
+    addresses: (addrs.get(l.ifname)?.addr_info ?? [])
+      .filter((a) => a.family === 'inet' || a.family === 'inet6')
+      .map((a) => ({
+        family: a.family as 'inet' | 'inet6',
+        address: a.local,
+        prefixlen: a.prefixlen,
+        scope: a.scope ?? 'global',
+        dynamic: a.dynamic === true,
+      })),
+  }));
+}
+
+interface IpRouteJson {
+  type?: string;
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+  prefsrc?: string;
+  metric?: number;
+  flags?: string[];
+  table?: string;
+}
+
+export function parseRoutes(text: string | undefined): RouteFact[] {
+  return json<IpRouteJson[]>(text, []).map((r) => ({
+    // `ip -j route show table all` omits "table" for the main table.
+    table: r.table ?? 'main',
+    dst: r.dst,
+    gateway: r.gateway,
+    dev: r.dev,
+    prefsrc: r.prefsrc,
+    protocol: r.protocol,
+    scope: r.scope,
+    metric: r.metric,
+    type: r.type,
+    flags: r.flags ?? [],
+  }));
+}
+
+interface IpRuleJson {
+  priority: number;
+  src?: string;
+  srclen?: number;
+  fwmark?: string;
+  fwmask?: string;
+  iifname?: string;
+  oifname?: string;
+  table?: string;
+  action?: string;
+  suppress_prefixlength?: number;
+}
+
+export function parseRules(jsonText: string | undefined, text: string | undefined): RuleFact[] {
+  const raw = new Map<number, string[]>();
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^(\d+):\s+(.*)$/.exec(line.trim());
+    if (m) raw.set(Number(m[1]), [...(raw.get(Number(m[1])) ?? []), m[2]!.trim()]);
+  }
+  const seen = new Map<number, number>();
+  return json<IpRuleJson[]>(jsonText, []).map((r) => {
+    const n = seen.get(r.priority) ?? 0;
+    seen.set(r.priority, n + 1);
+    return {
+      priority: r.priority,
+      src: r.src === undefined ? undefined : r.srclen !== undefined && r.src !== 'all' ? `${r.src}/${r.srclen}` : r.src,
+      fwmark: r.fwmark === undefined ? undefined : r.fwmask && r.fwmask !== '0xffffffff' ? `${r.fwmark}/${r.fwmask}` : r.fwmark,
+      iif: r.iifname,
+      oif: r.oifname,
+      table: r.table,
+      action: r.action,
+      suppressPrefixlen: r.suppress_prefixlength,
+      raw: raw.get(r.priority)?.[n] ?? '',
+    };
+  });
+}
+
+export function parseNftTables(text: string | undefined): NftTableFact[] {
+  const doc = json<{ nftables?: { table?: { family: string; name: string; handle?: number } }[] }>(text, {});
+  return (doc.nftables ?? []).flatMap((o) => (o.table ? [{ family: o.table.family, name: o.table.name, handle: o.table.handle }] : []));
+}
+
+export function parseRtTables(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^\s*(\d+)\s+([^\s#]+)/.exec(line);
+    if (m && out[m[1]!] === undefined) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+export function parseOsRelease(text: string | undefined): Facts['os'] {
+  const kv: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m) kv[m[1]!] = m[2]!.replace(/^"(.*)"$/, '$1');
+  }
+  return { id: kv.ID ?? 'unknown', versionId: kv.VERSION_ID ?? '', prettyName: kv.PRETTY_NAME ?? kv.ID ?? 'unknown' };
+}
+
+/** Which network manager configures the interfaces; the order matters when several are installed. */
+export function parseNetworkManager(text: string | undefined): NetworkManagerKind {
+  const t = text ?? '';
+  const active = (u: string) => new RegExp(`^${u} active$`, 'm').test(t);
+  if (active('NetworkManager')) return 'NetworkManager';
+  if (/^netplan present$/m.test(t) && active('systemd-networkd')) return 'netplan';
+  if (active('systemd-networkd')) return 'systemd-networkd';
+  const ifupdownStanzas = /^ifupdown-config (\d+)$/m.exec(t);
+  if (ifupdownStanzas && Number(ifupdownStanzas[1]) > 0) return 'ifupdown';
+  return 'unknown';
+}
+
+export function parseSysctl(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const i = line.indexOf('\t');
+    if (i > 0 && !line.endsWith('@@missing')) out[line.slice(0, i)] = line.slice(i + 1).replace(/\s+/g, ' ').trim();
+  }
+  return out;
+}
+
+export function parsePackages(text: string | undefined, wanted: string[]): Record<string, PackageFact> {
+  const out: Record<string, PackageFact> = Object.fromEntries(wanted.map((n) => [n, { name: n, installed: false }]));
+  for (const line of (text ?? '').split('\n')) {
+    const [name, status, version] = line.split('\t');
+    if (!name || !(name in out)) continue;
+    out[name] = { name, installed: status === 'installed', version: status === 'installed' ? version : undefined };
+  }
+  return out;
+}
+
+export function parseUnits(text: string | undefined, wanted: string[]): Record<string, UnitFact> {
+  const out: Record<string, UnitFact> = Object.fromEntries(
+    wanted.map((n) => [n, { name: n, load: 'not-found', active: 'inactive', enabled: 'not-found' }]),
+  );
+  // `systemctl show` prints one block per unit, separated by blank lines, in argument order.
+  const blocks = (text ?? '').split(/\n\s*\n/).filter((b) => b.trim());
+  for (const block of blocks) {
+    const kv: Record<string, string> = {};
+    for (const l of block.split('\n')) {
+      const i = l.indexOf('=');
+      if (i > 0) kv[l.slice(0, i)] = l.slice(i + 1);
+    }
+    const name = kv.Id;
+    if (!name) continue;
+    const key = wanted.find((w) => w === name || `${w}.service` === name) ?? name;
+    out[key] = { name: key, load: kv.LoadState ?? 'not-found', active: kv.ActiveState ?? 'inactive', enabled: kv.UnitFileState || 'not-found' };
+  }
+  return out;
+}
+
+export function parseFile(path: string, text: string | undefined): FileFact {
+  const lines = (text ?? 'absent').split('\n');
+  const head = lines[0] ?? 'absent';
+  if (head === 'dir') return { path, exists: true, isDirectory: true };
+  const m = /^file (\d+) (\S+) (\S+)$/.exec(head);
+  if (!m) return { path, exists: false };
+  return {
+    path,
+    exists: true,
+    mode: m[1]!.padStart(4, '0'),
+    owner: m[2],
+    group: m[3],
+    content: Buffer.from(lines[1] ?? '', 'base64').toString('utf8'),
+  };
+}
+
+function parseSession(text: string | undefined): Facts['session'] {
+  const p = (text ?? '').trim().split(/\s+/);
+  if (p.length !== 4) return undefined;
+  return { clientAddress: p[0]!, clientPort: Number(p[1]), serverAddress: p[2]!, serverPort: Number(p[3]) };
+}
+
+export function parseFacts(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
+  const s = splitSections(out);
+  if (!s.has('hostname') || !s.has('ip-link')) {
+    throw new EdgeError('EXEC', 'fact gathering returned no usable output', { host, hint: 'is bash available on the host?' });
+  }
+  const nftTableText: Record<string, string> = {};
+  for (const t of wanted.nftTables) {
+    const text = s.get(`nft-table ${t}`);
+    if (text && text.trim()) nftTableText[t] = text.endsWith('\n') ? text : `${text}\n`;
+  }
+  return {
+    hostname: (s.get('hostname') ?? '').trim(),
+    uid: Number((s.get('uid') ?? '').trim() || -1),
+    kernel: (s.get('kernel') ?? '').trim(),
+    os: parseOsRelease(s.get('os-release')),
+    networkManager: parseNetworkManager(s.get('netmgr')),
+    interfaces: parseInterfaces(s.get('ip-link'), s.get('ip-addr'), s.get('speed')),
+    routes: parseRoutes(s.get('ip-route')),
+    rules: parseRules(s.get('ip-rule'), s.get('ip-rule-text')),
+    nftTables: parseNftTables(s.get('nft-tables')),
+    nftTableText,
+    rtTables: parseRtTables(s.get('rt-tables')),
+    sysctl: parseSysctl(s.get('sysctl')),
+    packages: parsePackages(s.get('packages'), wanted.packages),
+    units: parseUnits(s.get('units'), wanted.units),
+    files: Object.fromEntries(wanted.files.map((f) => [f, parseFile(f, s.get(`file ${f}`))])),
+    session: parseSession(s.get('session')),
+    gatheredAt: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,42 @@
+import { createTwoFilesPatch } from 'diff';
+
+/**
+ * Unified diff of a file edge manages. `undefined` content means "does not exist", so creating and
+ * deleting read as /dev/null on one side, the way git shows them. Mode changes get their own line.
+ */
+export function fileDiff(
+  path: string,
+  before: { content: string; mode?: string } | undefined,
+  after: { content: string; mode?: string } | undefined,
+): string {
+  const oldName = before ? `a${path}` : '/dev/null';
+  const newName = after ? `b${path}` : '/dev/null';
+  let out = '';
+  if (before && after && before.mode && after.mode && before.mode !== after.mode) {
+    out += `mode ${path}: ${before.mode} → ${after.mode}\n`;
+  }
+  if ((before?.content ?? '') !== (after?.content ?? '') || !before || !after) {
+    const patch = createTwoFilesPatch(oldName, newName, before?.content ?? '', after?.content ?? '', '', '', {
+      context: 3,
+    });
+    // Drop the "Index:"/"===" header createTwoFilesPatch emits; keep ---/+++ and hunks.
+    out += patch
+      .split('\n')
+      .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('====='))))
+      .join('\n');
+    if (before && after && before.mode !== after.mode && after.mode && !before.mode) {
+      out += `mode ${path}: ${after.mode}\n`;
+    }
+  }
+  return out.endsWith('\n') || out === '' ? out : `${out}\n`;
+}
+
+/** Before/after lines for runtime state (sysctl values, ip rules, routes, nft elements). */
+export function runtimeDiff(title: string, before: string[], after: string[]): string {
+  const removed = before.filter((l) => !after.includes(l));
+  const added = after.filter((l) => !before.includes(l));
+  const lines = [`--- ${title} (runtime)`, `+++ ${title} (runtime)`];
+  for (const l of removed) lines.push(`-${l}`);
+  for (const l of added) lines.push(`+${l}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,79 @@
+import type { z } from 'zod';
+import type { Facts, FactNeeds } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+
+/**
+ * The task contract (shared/DESIGN.md):
+ *  - needs(): which extra facts the task reads (files, sysctl keys, packages, units) — pure;
+ *  - plan():  vars + facts → changes — pure, never runs a command;
+ *  - each change describes itself (diff), applies itself (shell), and names what it replaces
+ *    (snapshot scope); the engine snapshots, concatenates one task's changes into ONE remote exec,
+ *    and appends the task's verify script to it.
+ */
+
+export const TASK_NAMES = [
+  'inventory-check',
+  'sysctl',
+  'packages',
+  'tables',
+  'nftables',
+  'persistence',
+  'failover',
+  'verify',
+] as const;
+export type TaskName = (typeof TASK_NAMES)[number];
+
+/** What a change replaces, so the engine can save it first and restore it exactly on rollback. */
+export interface SnapshotScope {
+  files?: string[];
+  sysctl?: string[];
+  /** nft tables as "family name", e.g. "inet edge". */
+  nftTables?: string[];
+  /** ip rules with a priority in [from, to] (edge owns a range). */
+  ruleRange?: [number, number];
+  /** Routing table ids whose routes the change replaces. */
+  routeTables?: number[];
+  /** systemd units whose enabled/active state the change alters. */
+  units?: string[];
+}
+
+export interface Change {
+  /** One line for humans: "net.ipv4.ip_forward: 0 → 1", "write /etc/nftables.d/edge.nft". */
+  summary: string;
+  /** Unified diff for files; "-/+" lines for runtime state. Always ends with a newline. */
+  diff: string;
+  /** Shell run as root under `set -eu` on the host. Must be idempotent. */
+  apply: string;
+  snapshot: SnapshotScope;
+}
+
+export interface TaskContext<P = unknown> {
+  host: string;
+  vars: HostVars;
+  facts: Facts;
+  params: P;
+}
+
+export interface Plan {
+  changes: Change[];
+  /** Reasons the host must not be changed (inventory-check); the engine fails the host before applying anything. */
+  failures?: string[];
+  /** Notes shown with the task result (e.g. "package X held back"). */
+  notes?: string[];
+}
+
+export interface Task<P = unknown> {
+  name: TaskName;
+  description: string;
+  /** Validates the task's parameters in the playbook. */
+  params: z.ZodType<P>;
+  needs(vars: HostVars, params: P): Partial<FactNeeds>;
+  plan(ctx: TaskContext<P>): Plan;
+  /**
+   * Shell that checks the result on the host; exits non-zero with a message on stderr if wrong.
+   * Appended to the task's apply exec. Tasks with `alwaysVerify` run it as their own exec even when
+   * nothing changed (the `verify` task).
+   */
+  verify?(ctx: TaskContext<P>): string | undefined;
+  alwaysVerify?: boolean;
+}
