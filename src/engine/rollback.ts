@@ -1,0 +1,74 @@
+import { EdgeError, errorMessage } from '../errors.js';
+import { PREAMBLE } from '../render/shell.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { shQuote } from '../ssh/quote.js';
+import { SNAPSHOT_ROOT, snapshotDir } from './snapshot.js';
+
+export interface RollbackResult {
+  host: string;
+  status: 'rolled-back' | 'failed' | 'unreachable' | 'no-snapshot';
+  message: string;
+  durationMs: number;
+}
+
+/**
+ * Restores a run's snapshot on one host by running the restore.sh the run left there. The script
+ * sets every saved item to its saved state, so rolling back twice gives the same host.
+ */
+export async function rollbackHost(
+  host: string,
+  runId: string,
+  connect: () => Promise<SshConnection>,
+  timeoutMs: number,
+): Promise<RollbackResult> {
+  const t0 = performance.now();
+  const done = (status: RollbackResult['status'], message: string): RollbackResult => ({
+    host,
+    status,
+    message,
+    durationMs: Math.round(performance.now() - t0),
+  });
+  let conn: SshConnection;
+  try {
+    conn = await connect();
+  } catch (e) {
+    return done('unreachable', errorMessage(e));
+  }
+  try {
+    const dir = snapshotDir(runId);
+    const res = await conn.exec(
+      `${PREAMBLE}\n[ -f ${shQuote(`${dir}/restore.sh`)} ] || { echo NO-SNAPSHOT; exit 0; }\nbash ${shQuote(`${dir}/restore.sh`)}\n`,
+      { timeoutMs },
+    );
+    if (res.stdout.includes('NO-SNAPSHOT')) return done('no-snapshot', `no snapshot of run ${runId} on this host`);
+    if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
+    return done('rolled-back', `restored the state from before run ${runId}`);
+  } catch (e) {
+    return done('failed', errorMessage(e));
+  } finally {
+    conn.close();
+  }
+}
+
+export interface RemoteRun {
+  runId: string;
+  state: string;
+  createdAt?: string;
+}
+
+/** The runs whose snapshots a host keeps, newest first, with the state each left the host in. */
+export async function listRemoteRuns(conn: SshConnection, timeoutMs: number): Promise<RemoteRun[]> {
+  const res = await conn.exec(
+    `for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}; ` +
+      `printf '%s\\t%s\\n' "$n" "$(cat "$d/state" 2>/dev/null || echo unknown)"; done`,
+    { timeoutMs },
+  );
+  return res.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [runId, state] = l.split('\t');
+      return { runId: runId ?? '', state: state ?? 'unknown' };
+    })
+    .sort((a, b) => b.runId.localeCompare(a.runId));
+}

@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import type { Facts } from '../../../src/facts/types.js';
+import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
+import { taskScript } from '../../../src/engine/task-script.js';
+import { spawnSync } from 'node:child_process';
+
+function facts(over: Partial<Facts> = {}): Facts {
+  return {
+    hostname: 'r1',
+    os: { id: 'debian', versionId: '12', prettyName: 'Debian 12' },
+    kernel: '6.1',
+    networkManager: 'systemd-networkd',
+    uid: 0,
+    interfaces: [],
+    routes: [],
+    rules: [],
+    nftTables: [],
+    nftTableText: {},
+    rtTables: { '254': 'main', '101': 'wan1' },
+    sysctl: {},
+    packages: {},
+    units: {},
+    files: {},
+    gatheredAt: '2026-11-23T00:00:00Z',
+    ...over,
+  };
+}
+
+describe('snapshot manifest', () => {
+  const f = facts({
+    files: {
+      '/etc/a.conf': { path: '/etc/a.conf', exists: true, content: 'x', mode: '0644', owner: 'root', group: 'root' },
+      '/etc/new.conf': { path: '/etc/new.conf', exists: false },
+    },
+    sysctl: { 'net.ipv4.ip_forward': '0' },
+    nftTables: [{ family: 'inet', name: 'edge' }, { family: 'ip', name: 'docker' }],
+    rules: [
+      { priority: 0, table: 'local', src: 'all', raw: 'from all lookup local' },
+      { priority: 1010, src: 'all', fwmark: '0x1', table: 'wan1', raw: 'from all fwmark 0x1 lookup wan1' },
+      { priority: 1030, src: 'all', fwmark: '0x1', action: 'unreachable', raw: 'from all fwmark 0x1 unreachable' },
+    ],
+    routes: [
+      { table: 'wan1', dst: 'default', gateway: '198.51.100.9', dev: 'wan1', prefsrc: '198.51.100.10', protocol: 'static', flags: [] },
+      { table: 'main', dst: 'default', gateway: '198.51.100.9', dev: 'wan1', flags: [] },
+    ],
+    units: { keepalived: { name: 'keepalived', load: 'loaded', active: 'inactive', enabled: 'disabled' } },
+  });
+
+  it('records each item once, with what existed, and saves existing files and tables on the host', () => {
+    const m = emptyManifest('20261123T000000Z-abcd', 'r1');
+    const sh1 = extendSnapshot(m, { files: ['/etc/a.conf', '/etc/new.conf'], sysctl: ['net.ipv4.ip_forward'] }, f);
+    const sh2 = extendSnapshot(m, { files: ['/etc/a.conf'], nftTables: ['inet edge'], ruleRange: [1000, 1099], routeTables: [101], units: ['keepalived'] }, f);
+    expect(sh1).toContain('cp -a -- /etc/a.conf /var/lib/edge/snapshots/20261123T000000Z-abcd/files/0');
+    expect(sh1).not.toContain('new.conf');
+    expect(sh2).not.toContain('a.conf'); // already saved by the first task
+    expect(sh2).toContain('nft list table inet edge');
+    expect(m.files).toEqual([
+      { path: '/etc/a.conf', existed: true, copy: 'files/0' },
+      { path: '/etc/new.conf', existed: false },
+    ]);
+    expect(m.sysctl).toEqual({ 'net.ipv4.ip_forward': '0' });
+    expect(m.ruleRanges).toEqual([
+      { from: 1000, to: 1099, rules: ['pref 1010 from all fwmark 0x1 lookup 101', 'pref 1030 from all fwmark 0x1 unreachable'] },
+    ]);
+    expect(m.routeTables).toEqual([{ id: 101, routes: ['default via 198.51.100.9 dev wan1 proto static src 198.51.100.10'] }]);
+    expect(m.units).toEqual([{ name: 'keepalived', known: true, enabled: false, active: false }]);
+  });
+
+  it('renders a restore script that puts every item back and is valid bash', () => {
+    const m = emptyManifest('20261123T000000Z-abcd', 'r1');
+    extendSnapshot(m, { files: ['/etc/a.conf', '/etc/new.conf'], sysctl: ['net.ipv4.ip_forward'], nftTables: ['inet edge', 'inet other'], ruleRange: [1000, 1099], routeTables: [101], units: ['keepalived'] }, f);
+    const s = restoreScript(m);
+    expect(s).toContain('mv -f -- "$t" /etc/a.conf');
+    expect(s).toContain('try rm -f -- /etc/new.conf');
+    expect(s).toContain('try nft -f "$D"/nft/inet-edge.nft');
+    // a table that did not exist before the run is deleted and not recreated
+    expect(s).toContain('nft delete table inet other');
+    expect(s).not.toContain('inet-other.nft');
+    expect(s).toContain('try ip rule add pref 1010 from all fwmark 0x1 lookup 101');
+    expect(s).toContain('ip route flush table 101');
+    expect(s).toContain('try sysctl -q -w net.ipv4.ip_forward=0');
+    expect(s).toContain('try systemctl disable --quiet keepalived');
+    expect(s).toContain('systemctl stop keepalived');
+    expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
+  });
+
+  it('builds one task script: snapshot copies, then manifest, then changes, then verify', () => {
+    const m = emptyManifest('20261123T000000Z-abcd', 'r1');
+    const s = taskScript({
+      manifest: m,
+      facts: f,
+      changes: [{ summary: 's', diff: '', apply: 'echo APPLY', snapshot: { files: ['/etc/a.conf'] } }],
+      verify: 'echo VERIFY',
+      first: true,
+      keepSnapshots: 5,
+      finalState: 'applied',
+    });
+    const order = ['cp -a', 'manifest.json', 'restore.sh', 'echo applying', 'tail -n +5', 'echo APPLY', 'echo VERIFY', 'echo applied'];
+    const idx = order.map((o) => s.indexOf(o));
+    expect(idx.every((i) => i >= 0)).toBe(true);
+    expect([...idx].sort((a, b) => a - b)).toEqual(idx);
+    expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
+  });
+
+  it('turns rules and routes back into ip arguments', () => {
+    expect(ruleArgs({ priority: 1000, src: 'all', table: 'main', suppressPrefixlen: 0, raw: '' }, {})).toBe(
+      'pref 1000 from all lookup main suppress_prefixlength 0',
+    );
+    expect(ruleArgs({ priority: 1020, src: '198.51.100.10', table: 'wan1', raw: '' }, { '101': 'wan1' })).toBe(
+      'pref 1020 from 198.51.100.10 lookup 101',
+    );
+    expect(routeArgs({ table: '101', dst: 'default', gateway: '192.0.2.1', dev: 'eth0', flags: ['onlink'], metric: 5, scope: 'global' })).toBe(
+      'default via 192.0.2.1 dev eth0 metric 5 onlink',
+    );
+  });
+});
