@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { windowSchema } from '../playbook/window-schema.js';
 
 /**
  * edge's own inventory variables (all optional, with defaults that are safe for production).
@@ -22,12 +23,12 @@ const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,30}$/, 'expected a 
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 
 export const connectionVarsSchema = z.object({
-  ansible_host: z.string().min(1).optional(),
-  ansible_user: z.string().min(1).optional(),
-  ansible_port: z.number().int().min(1).max(65535).optional(),
-  ansible_ssh_private_key_file: z.string().min(1).optional(),
-  ansible_become: z.boolean().optional(),
-  ansible_become_method: z.literal('sudo').optional(),
+  ansible_host: z.string().min(1).optional().describe('Address or name edge connects to (default: the inventory host name)'),
+  ansible_user: z.string().min(1).optional().describe('SSH user'),
+  ansible_port: z.number().int().min(1).max(65535).optional().describe('SSH port'),
+  ansible_ssh_private_key_file: z.string().min(1).optional().describe('SSH private key file'),
+  ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
+  ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),
   edge_known_hosts_file: z.string().min(1).optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
 });
 
@@ -45,8 +46,10 @@ export const edgeVarsSchema = z
       .array(cidr4)
       .optional()
       .describe('Sources allowed to SSH to the router; default: management subnets, the LAN, and the management interface'),
-    edge_ssh_port: z.number().int().min(1).max(65535).default(22),
+    edge_ssh_port: z.number().int().min(1).max(65535).default(22).describe('Port sshd listens on (kept reachable by the firewall)'),
 
+    edge_wan1_gateway: ipv4.optional().describe('Static gateway of WAN1; default: learned from the router (DHCP or its network config)'),
+    edge_wan2_gateway: ipv4.optional().describe('Static gateway of WAN2; default: learned from the router (DHCP or its network config)'),
     edge_wan1_targets: z.array(ipv4).min(1).default(DEFAULT_WAN1_TARGETS).describe('Health-check targets probed through WAN1'),
     edge_wan2_targets: z.array(ipv4).min(1).default(DEFAULT_WAN2_TARGETS).describe('Health-check targets probed through WAN2'),
     edge_health_interval: seconds(1, 60).default(2).describe('Seconds between health checks'),
@@ -62,10 +65,10 @@ export const edgeVarsSchema = z
 
     edge_wan1_mark: mark.default(0x1).describe('fwmark / ct mark of flows pinned to WAN1'),
     edge_wan2_mark: mark.default(0x2).describe('fwmark / ct mark of flows pinned to WAN2'),
-    edge_wan1_table: tableId.default(101),
-    edge_wan2_table: tableId.default(102),
-    edge_wan1_table_name: tableName.default('wan1'),
-    edge_wan2_table_name: tableName.default('wan2'),
+    edge_wan1_table: tableId.default(101).describe('Routing table id for WAN1'),
+    edge_wan2_table: tableId.default(102).describe('Routing table id for WAN2'),
+    edge_wan1_table_name: tableName.default('wan1').describe('Name of the WAN1 routing table in rt_tables'),
+    edge_wan2_table_name: tableName.default('wan2').describe('Name of the WAN2 routing table in rt_tables'),
     edge_rule_priority: z
       .number()
       .int()
@@ -75,9 +78,15 @@ export const edgeVarsSchema = z
       .describe('First ip rule priority edge uses; edge owns this and the next 99'),
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
-    edge_sysctl: z.record(z.string().regex(/^[a-z0-9_.-]+$/), z.union([z.string(), z.number()])).default({}),
+    edge_sysctl: z
+      .record(z.string().regex(/^[a-z0-9_.-]+$/, 'expected a sysctl key like net.ipv4.ip_forward'), z.union([z.string(), z.number()]))
+      .default({})
+      .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),
-    edge_snapshots_keep: z.number().int().min(1).max(1000).default(10),
+    edge_snapshots_keep: z.number().int().min(1).max(1000).default(10).describe('Snapshots kept per host for rollback'),
+    edge_window: windowSchema
+      .optional()
+      .describe('Maintenance window for these hosts (e.g. per site); wins over the play\'s window'),
   })
   .superRefine((v, ctx) => {
     if (v.edge_wan1_mark === v.edge_wan2_mark)
@@ -104,8 +113,13 @@ export const edgeVarsSchema = z
       });
   });
 
-/** All variables of a host: edge's (validated, defaulted), connection ones, and anything else (kept as-is). */
-export const hostVarsSchema = z.looseObject({ ...connectionVarsSchema.shape }).and(edgeVarsSchema);
+/**
+ * All variables of a host: edge's (validated, defaulted), connection ones, and anything else (kept as-is).
+ * One loose object rather than an intersection: zod cannot merge an intersection whose sides
+ * disagree, and edge_wan1_mark: "0x2" (kept as text on the loose side, a number on the other) threw.
+ * safeExtend keeps edgeVarsSchema's cross-field checks.
+ */
+export const hostVarsSchema = edgeVarsSchema.safeExtend(connectionVarsSchema.shape).loose();
 
 export type EdgeVars = z.output<typeof edgeVarsSchema>;
 export type ConnectionVars = z.output<typeof connectionVarsSchema>;

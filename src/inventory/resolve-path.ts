@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { EdgeError } from '../errors.js';
+
+/**
+ * `-i prod` → `inventories/prod.yaml` (or `.yml`) under cwd; anything else is taken as a path.
+ * A name wins only when it is a bare name (no slash, no extension) and the file exists, so a file
+ * called `prod` in cwd is still reachable as `./prod`.
+ */
+export function resolveInventoryPath(nameOrPath: string, cwd: string = process.cwd()): string {
+  const bare = !nameOrPath.includes('/') && !nameOrPath.includes(path.sep) && path.extname(nameOrPath) === '';
+  if (bare) {
+    for (const ext of ['.yaml', '.yml']) {
+      const candidate = path.join('inventories', `${nameOrPath}${ext}`);
+      if (existsSync(path.resolve(cwd, candidate))) return candidate;
+    }
+  }
+  if (existsSync(path.resolve(cwd, nameOrPath))) return nameOrPath;
+  throw new EdgeError('USAGE', `inventory not found: ${nameOrPath}`, {
+    hint: bare ? `looked for inventories/${nameOrPath}.yaml, inventories/${nameOrPath}.yml and ./${nameOrPath}` : undefined,
+  });
+}

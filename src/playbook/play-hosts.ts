@@ -1,0 +1,34 @@
+import { EdgeErrors, type EdgeError } from '../errors.js';
+import { selectHosts } from '../inventory/limit.js';
+import type { Inventory, ResolvedHost } from '../inventory/types.js';
+import { mergeHostErrors, validateHostVars } from '../inventory/validate-host-vars.js';
+import type { Play, Playbook } from './types.js';
+
+/**
+ * The hosts a play runs on (its `hosts` pattern, narrowed by `--limit`), in inventory order, each
+ * with the play's vars merged over the inventory's (play vars win, as in Ansible) and the result
+ * validated again — cross-variable checks see the merged values, and each error points at the
+ * value that won, in the inventory or in the playbook.
+ */
+export function resolvePlayHosts(inventory: Inventory, playbook: Playbook, play: Play, limit?: string): ResolvedHost[] {
+  const names = selectHosts(inventory, limit, play.hosts, play.hostsPos);
+  const errors: EdgeError[] = [];
+  const out: ResolvedHost[] = [];
+  for (const name of names) {
+    const host = inventory.hosts.get(name)!;
+    const raw = { ...host.rawVars, ...play.vars };
+    const sources = { ...host.varSources, ...play.varSources };
+    const result = validateHostVars({
+      host: name,
+      raw,
+      sources,
+      hostSource: inventory.source,
+      hostPath: host.yamlPath,
+      files: [inventory.source, playbook.source],
+    });
+    if (result.errors) errors.push(...result.errors);
+    else out.push({ ...host, vars: result.vars, varSources: sources, rawVars: raw });
+  }
+  if (errors.length > 0) throw new EdgeErrors(mergeHostErrors(errors));
+  return out;
+}
