@@ -44,7 +44,7 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
   await writeJournal(result, input.journalDir);
   const limit = pLimit(Math.max(1, input.forks));
   let journalWrite = Promise.resolve('');
-  const settled = await Promise.all(
+  await Promise.all(
     input.hosts.map((h) =>
       limit(async (): Promise<HostResult> => {
         const r = await runHost({
@@ -69,7 +69,7 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
   await journalWrite;
   const order = new Map(input.hosts.map((h, i) => [h.name, i]));
   result.hosts.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
-  const failed = settled.some((h) => h.status === 'failed' || h.status === 'unreachable');
+  const failed = result.hosts.some((h) => h.status === 'failed' || h.status === 'unreachable');
   result.status = input.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok';
   result.finishedAt = new Date().toISOString();
   await writeJournal(result, input.journalDir);

@@ -1,0 +1,44 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { HostVars } from '../inventory/vars.js';
+import { SshConnection } from '../ssh/connection.js';
+import { resolveTarget } from '../ssh/ssh-config.js';
+
+export interface ConnectionSettings {
+  acceptNewHostKeys: boolean;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+  becomePassword?: string;
+  /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
+  knownHostsFiles?: string[];
+}
+
+/**
+ * How to reach one inventory host: ansible_* variables beat ~/.ssh/config, which beats defaults.
+ * ssh_config is matched on the address as Ansible passes it to ssh (ansible_host, else the name).
+ */
+export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings): () => Promise<SshConnection> {
+  const { target, resolved } = resolveTarget(
+    vars.ansible_host ?? name,
+    {
+      host: vars.ansible_host,
+      user: vars.ansible_user,
+      port: vars.ansible_port,
+      privateKeyFile: vars.ansible_ssh_private_key_file,
+    },
+    { becomePassword: s.becomePassword },
+  );
+  target.name = name;
+  const knownHostsFiles = [
+    ...(vars.edge_known_hosts_file ? [vars.edge_known_hosts_file] : []),
+    ...(s.knownHostsFiles ?? []),
+    ...(resolved.knownHostsFiles.length ? resolved.knownHostsFiles : [join(homedir(), '.ssh', 'known_hosts')]),
+  ];
+  return () =>
+    SshConnection.connect(target, {
+      knownHostsFiles,
+      acceptNewHostKeys: s.acceptNewHostKeys,
+      connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
+      commandTimeoutMs: s.commandTimeoutMs,
+    });
+}
