@@ -1,0 +1,294 @@
+import type { Duplex } from 'node:stream';
+import ssh2, { type Client, type ClientChannel, type ClientErrorExtensions, type ConnectConfig } from 'ssh2';
+import { EdgeError, errorMessage } from '../errors.js';
+import { planAuth, type AuthPlan } from './auth.js';
+import { runOnChannel, withRemoteTimeout } from './exec.js';
+import { HostKeyVerifier } from './host-key-verifier.js';
+import { Semaphore } from './semaphore.js';
+import { becomeFailure, buildInvocation } from './sudo.js';
+import type { ConnectOptions, ExecOptions, ExecResult, SshTarget } from './types.js';
+
+/**
+ * One SSH connection to one host, straight over ssh2's Client. node-ssh is not used here: what it
+ * adds (exec that trims and throws on stderr, no timeout, an error listener dropped after connect)
+ * is exactly what edge must avoid, and its connect() hides the socket events this class needs.
+ */
+
+const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  keepaliveIntervalMs: 5_000,
+  keepaliveCountMax: 3,
+  maxChannels: 8,
+};
+
+// A channel killed on timeout normally confirms its close within a round trip; if it never does,
+// its session slot is given back after this long rather than lost for the rest of the run.
+const SLOT_RECLAIM_MS = 5_000;
+
+type Ssh2Error = Error & ClientErrorExtensions & { code?: string | number };
+
+export class SshConnection {
+  /** Remote execs started (session channels opened with an exec request). */
+  execs = 0;
+  /** Payload bytes written to exec stdin (script, extra stdin, sudo preamble). SSH framing not counted. */
+  bytesSent = 0;
+  /** Payload bytes of stdout + stderr received from execs. SSH framing not counted. */
+  bytesReceived = 0;
+
+  /** The target as given, minus the become password (kept in a #field so no dump or log shows it). */
+  readonly target: Omit<SshTarget, 'becomePassword'>;
+  readonly #becomePassword?: string;
+  private alive = false;
+  private lost?: EdgeError;
+  private readonly aborts = new Set<(err: EdgeError) => void>();
+  private readonly channels: Semaphore;
+  private readonly where: string;
+
+  private constructor(
+    target: SshTarget,
+    private readonly client: Client,
+    private readonly opts: ConnectOptions,
+    private readonly jump?: SshConnection,
+  ) {
+    const { becomePassword, ...rest } = target;
+    this.target = rest;
+    this.#becomePassword = becomePassword;
+    this.channels = new Semaphore(opts.maxChannels ?? DEFAULTS.maxChannels);
+    this.where = `${target.name} (${target.user}@${target.host}:${target.port})`;
+  }
+
+  get isAlive(): boolean {
+    return this.alive;
+  }
+
+  /** The host name edge uses in messages (inventory name). */
+  get name(): string {
+    return this.target.name;
+  }
+
+  /**
+   * Connect, verify the host key against known_hosts, authenticate. Through ProxyJump, the jump
+   * host is connected first under the same rules and the target is reached over its channel.
+   */
+  static async connect(target: SshTarget, opts: ConnectOptions): Promise<SshConnection> {
+    // Credentials and known_hosts are read before any socket is opened: a bad key path fails fast.
+    const auth = planAuth(target);
+    const verifier = new HostKeyVerifier(target, {
+      knownHostsFiles: opts.knownHostsFiles,
+      acceptNew: opts.acceptNewHostKeys,
+    });
+
+    let jump: SshConnection | undefined;
+    let sock: Duplex | undefined;
+    if (target.proxyJump) {
+      jump = await SshConnection.connect(target.proxyJump, opts);
+      try {
+        sock = await jump.forwardOut(target.host, target.port);
+      } catch (e) {
+        jump.close();
+        throw new EdgeError(
+          'CONNECT',
+          `cannot reach ${target.host}:${target.port} through jump host ${target.proxyJump.name}: ${errorMessage(e)}`,
+          { host: target.name, cause: e },
+        );
+      }
+    }
+
+    const conn = new SshConnection(target, new ssh2.Client(), opts, jump);
+    try {
+      await conn.handshake(auth, verifier, sock);
+    } catch (e) {
+      conn.close();
+      throw e;
+    }
+    return conn;
+  }
+
+  private handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
+    const { target, opts, client } = this;
+    const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      let connecting = true;
+      const failConnect = (err: EdgeError) => {
+        if (!connecting) return;
+        connecting = false;
+        reject(err);
+      };
+
+      // Attached before connect() and never removed: a reset at any time must end up here, not
+      // as an uncaught 'error' event that kills the process.
+      client.on('error', (err: Ssh2Error) => {
+        if (connecting) failConnect(this.connectError(err, verifier, auth, connectTimeoutMs));
+        else this.markLost(err.message);
+      });
+      client.on('close', () => {
+        if (connecting) {
+          failConnect(
+            verifier.verdict?.error ??
+              new EdgeError('CONNECT', `connection to ${this.where} closed during the SSH handshake`, {
+                host: target.name,
+              }),
+          );
+        } else this.markLost('connection closed');
+      });
+      client.on('ready', () => {
+        connecting = false;
+        this.alive = true;
+        resolve();
+      });
+
+      const config: ConnectConfig = {
+        username: target.user,
+        readyTimeout: connectTimeoutMs,
+        keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
+        keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
+        hostVerifier: verifier.verify,
+        algorithms: { serverHostKey: verifier.algorithms },
+        authHandler: auth.methods,
+        ...(sock ? { sock } : { host: target.host, port: target.port }),
+      };
+      try {
+        client.connect(config);
+      } catch (e) {
+        // ssh2 validates some of the config synchronously.
+        failConnect(new EdgeError('CONNECT', `cannot connect to ${this.where}: ${errorMessage(e)}`, { host: target.name, cause: e }));
+      }
+    });
+  }
+
+  private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number): EdgeError {
+    const { target } = this;
+    const host = target.name;
+    // ssh2 only says "Host denied (verification failed)"; the verdict says why.
+    if (verifier.verdict?.error) return verifier.verdict.error;
+    switch (err.level) {
+      case 'client-timeout':
+        return new EdgeError('CONNECT', `connection to ${this.where} timed out after ${timeoutMs} ms`, {
+          host,
+          cause: err,
+          hint: 'is the host up and SSH reachable from here? (ConnectTimeout / --connect-timeout)',
+        });
+      case 'client-authentication': {
+        const skipped = auth.skipped.length > 0 ? `; skipped ${auth.skipped.join(', ')}` : '';
+        return new EdgeError('CONNECT', `authentication failed for ${this.where} (tried ${auth.tried.join(', ')}${skipped})`, {
+          host,
+          cause: err,
+          hint: 'check ansible_user and ansible_ssh_private_key_file, or load the key into ssh-agent',
+        });
+      }
+      case 'client-socket':
+        return new EdgeError('CONNECT', `cannot connect to ${this.where}: ${err.message}`, { host, cause: err });
+      default:
+        return new EdgeError('CONNECT', `SSH handshake with ${this.where} failed: ${err.message}`, { host, cause: err });
+    }
+  }
+
+  /** The connection is gone: fail what is running and everything that comes later. */
+  private markLost(reason: string): void {
+    if (!this.lost) {
+      this.lost = new EdgeError('CONNECT', `connection to ${this.target.name} lost: ${reason}`, { host: this.target.name });
+    }
+    this.alive = false;
+    for (const abort of [...this.aborts]) abort(this.lost);
+    this.aborts.clear();
+    // A target reached through a jump host does not need the jump any more.
+    this.jump?.close();
+  }
+
+  /**
+   * Run a script with `bash -s` (or `opts.command`) fed on stdin. Resolves with the exit status and
+   * untrimmed output whatever they are; rejects only when the command could not run to completion:
+   * TIMEOUT, CONNECT (connection lost, or sudo refused), EXEC (no session could be opened).
+   */
+  async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (!this.alive) throw this.deadError();
+    const becomeRoot = (opts.sudo ?? true) && this.target.user !== 'root';
+    const timeoutMs = opts.timeoutMs ?? this.opts.commandTimeoutMs;
+    const argv = opts.command ?? ['bash', '-s'];
+    const inv = buildInvocation(
+      timeoutMs !== undefined && timeoutMs > 0 ? withRemoteTimeout(argv, timeoutMs) : argv,
+      becomeRoot,
+      this.#becomePassword,
+    );
+    const extra = opts.stdin === undefined ? [] : [typeof opts.stdin === 'string' ? Buffer.from(opts.stdin) : opts.stdin];
+    const input = Buffer.concat([inv.stdinPrefix, Buffer.from(script), ...extra]);
+
+    const release = await this.channels.acquire();
+    let released = false;
+    const releaseOnce = () => {
+      if (released) return;
+      released = true;
+      release();
+    };
+    // The connection may have died while this exec waited for a slot.
+    if (!this.alive) {
+      releaseOnce();
+      throw this.deadError();
+    }
+    try {
+      const out = await runOnChannel(
+        this.client,
+        { command: inv.command, input, timeoutMs, host: this.target.name },
+        {
+          onStart: () => this.execs++,
+          onSent: (n) => (this.bytesSent += n),
+          onReceived: (n) => (this.bytesReceived += n),
+          onClosed: releaseOnce,
+          onAbortable: (abort) => {
+            this.aborts.add(abort);
+            return () => this.aborts.delete(abort);
+          },
+          lostError: () => this.lost,
+        },
+      );
+      const result: ExecResult = {
+        code: out.code,
+        stdout: out.stdout.toString('utf8'),
+        stderr: out.stderr.toString('utf8'),
+        durationMs: out.durationMs,
+      };
+      if (out.signal !== undefined) result.signal = out.signal;
+      const refused = becomeFailure(inv.become, result, { name: this.target.name, user: this.target.user });
+      if (refused) throw refused;
+      return result;
+    } finally {
+      if (!released) setTimeout(releaseOnce, SLOT_RECLAIM_MS).unref();
+    }
+  }
+
+  /** A stream to host:port opened from this host (direct-tcpip), e.g. the next hop of a ProxyJump. */
+  forwardOut(host: string, port: number): Promise<ClientChannel> {
+    if (!this.alive) return Promise.reject(this.deadError());
+    return new Promise<ClientChannel>((resolve, reject) => {
+      try {
+        // The originator address is informational for the server; OpenSSH only logs it.
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+          if (err) reject(this.lost ?? err);
+          else resolve(stream);
+        });
+      } catch (e) {
+        reject(this.lost ?? e);
+      }
+    });
+  }
+
+  /** Close the connection (and its jump host's). Safe to call more than once. */
+  close(): void {
+    if (!this.lost) {
+      this.lost = new EdgeError('CONNECT', `connection to ${this.target.name} was closed`, { host: this.target.name });
+    }
+    this.alive = false;
+    for (const abort of [...this.aborts]) abort(this.lost);
+    this.aborts.clear();
+    try {
+      this.client.end();
+    } catch {
+      // Already torn down.
+    }
+    this.jump?.close();
+  }
+
+  private deadError(): EdgeError {
+    return this.lost ?? new EdgeError('CONNECT', `connection to ${this.target.name} is not open`, { host: this.target.name });
+  }
+}

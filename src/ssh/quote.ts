@@ -1,0 +1,27 @@
+/**
+ * Quoting for the remote POSIX shell. Every remote command in edge is built with these two
+ * functions, so user input is never pasted into shell text unquoted.
+ */
+
+// Words made only of these characters mean the same thing quoted or not; leaving them bare keeps
+// commands readable in logs (`sudo -n -- bash -s` rather than `'sudo' '-n' '--' 'bash' '-s'`).
+// `~` and `#` are special at the start of a word; `=` is too in zsh (`=cmd` expands to a path),
+// which may be a router's login shell, so a word may not start with it.
+const SAFE_WORD = /^[A-Za-z0-9_@%+:,./-][A-Za-z0-9_@%+=:,./-]*$/;
+
+/** Quote one word for a POSIX shell: `it's` → `'it'\''s'`. The empty string becomes `''`. */
+export function shQuote(s: string): string {
+  if (s.includes('\0')) {
+    // A NUL cannot travel through argv or a shell word; refusing beats silently truncating.
+    throw new TypeError('shQuote: a shell word cannot contain a NUL byte');
+  }
+  if (SAFE_WORD.test(s)) return s;
+  // Inside single quotes nothing is special except the closing quote itself, so a quote is
+  // written as: close, escaped quote, reopen.
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Quote each word and join with spaces: the shell sees exactly `args` as argv. */
+export function shJoin(args: readonly string[]): string {
+  return args.map(shQuote).join(' ');
+}

@@ -1,0 +1,70 @@
+/** Shared shapes of the SSH layer (kept apart so resolution and connection do not import each other). */
+
+/** Everything needed to reach one host, after inventory and ssh_config are merged. */
+export interface SshTarget {
+  /** Inventory host name: used in messages and errors, never to connect. */
+  name: string;
+  /** Address or DNS name to connect to; also the name looked up in known_hosts. */
+  host: string;
+  port: number;
+  user: string;
+  /** Key from the inventory (ansible_ssh_private_key_file): tried first. */
+  privateKeyPath?: string;
+  /** Keys from ssh_config IdentityFile, or the default ~/.ssh/id_* that exist: tried after the agent. */
+  identityFiles?: string[];
+  /** ssh-agent socket path (SSH_AUTH_SOCK or IdentityAgent). */
+  agent?: string;
+  /** Reach this host through a forwarded channel of another SSH connection. */
+  proxyJump?: SshTarget;
+  /** sudo password for a non-root login user; only ever sent on the channel's stdin. */
+  becomePassword?: string;
+}
+
+export interface ConnectOptions {
+  /** Files consulted for host keys; an accepted new key is appended to the first one. */
+  knownHostsFiles: string[];
+  /** Trust and record a host key when the host is not in known_hosts yet (never when it changed). */
+  acceptNewHostKeys: boolean;
+  /** TCP connect + SSH handshake + authentication, per hop. Default 10000. */
+  connectTimeoutMs?: number;
+  /** SSH-level keepalive; the connection is declared dead after keepaliveCountMax unanswered. Default 5000. */
+  keepaliveIntervalMs?: number;
+  /** Default 3. */
+  keepaliveCountMax?: number;
+  /** Default per-exec timeout; undefined means none (each exec may still pass its own). */
+  commandTimeoutMs?: number;
+  /** Concurrent session channels per connection. Default 8, under OpenSSH's MaxSessions 10. */
+  maxChannels?: number;
+}
+
+export interface ExecOptions {
+  /**
+   * Extra bytes written to stdin right after the script. With `bash -s` the script itself can read
+   * them (bash reads its script from a pipe one byte at a time, so e.g. a last line `cat >FILE`
+   * receives exactly these bytes): one round trip for "upload and apply".
+   */
+  stdin?: string | Buffer;
+  /** Overrides the connection's commandTimeoutMs for this exec. */
+  timeoutMs?: number;
+  /**
+   * Run as root through sudo when the login user is not root. Default true: everything edge runs
+   * on a router needs root. Ignored when logged in as root.
+   */
+  sudo?: boolean;
+  /**
+   * Run this argv instead of `bash -s`; the script is still what is written to its stdin.
+   * Quoted with shJoin, so it is argv, not shell text.
+   */
+  command?: string[];
+}
+
+export interface ExecResult {
+  /** Exit status; null when the command was killed by a signal (see `signal`). */
+  code: number | null;
+  /** e.g. `SIGKILL`, when the remote process died of a signal. */
+  signal?: string;
+  /** Exactly what the command wrote, decoded as UTF-8, never trimmed. */
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
