@@ -22,7 +22,8 @@ export function fileDiff(
     // Drop the "Index:"/"===" header createTwoFilesPatch emits; keep ---/+++ and hunks.
     out += patch
       .split('\n')
-      .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('====='))))
+      .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('='))))
+      .map((l) => (l.startsWith('--- ') || l.startsWith('+++ ') ? l.trimEnd() : l))
       .join('\n');
     if (before && after && before.mode !== after.mode && after.mode && !before.mode) {
       out += `mode ${path}: ${after.mode}\n`;

@@ -50,7 +50,10 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
     const differing = Object.entries(want).filter(([k, v]) => facts.sysctl[k] !== v);
     if (differing.length) {
       changes.push({
-        summary: differing.map(([k, v]) => `${k}: ${facts.sysctl[k] ?? '(unset)'} → ${v}`).join(', '),
+        summary:
+          differing.length <= 2
+            ? differing.map(([k, v]) => `${k}: ${facts.sysctl[k] ?? '(unset)'} → ${v}`).join(', ')
+            : `set ${differing.length} kernel values (${differing.map(([k]) => k.split('.').slice(-2).join('.')).join(', ')})`,
         diff: runtimeDiff(
           'sysctl',
           differing.map(([k]) => `${k} = ${facts.sysctl[k] ?? '(unset)'}`),

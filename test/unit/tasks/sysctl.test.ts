@@ -25,6 +25,8 @@ describe('sysctl task', () => {
     expect(plan.changes[0]!.summary).toBe(`create ${SYSCTL_FILE}`);
     const rt = plan.changes[1]!;
     expect(rt.summary).toBe('net.ipv4.ip_forward: 0 → 1, net.ipv4.conf.all.rp_filter: 1 → 2');
+    const many = sysctlTask.plan({ host: 'r1', vars, facts: facts({}), params: undefined }).changes[1]!;
+    expect(many.summary).toMatch(/^set 7 kernel values \(ipv4.ip_forward, all.rp_filter/);
     expect(rt.diff).toContain('-net.ipv4.ip_forward = 0\n-net.ipv4.conf.all.rp_filter = 1\n+net.ipv4.ip_forward = 1\n');
     expect(rt.snapshot.sysctl).toEqual(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter']);
     expect(rt.apply).toBe('sysctl -q -w net.ipv4.ip_forward=1\nsysctl -q -w net.ipv4.conf.all.rp_filter=2');

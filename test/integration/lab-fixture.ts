@@ -1,0 +1,101 @@
+/**
+ * The shared lab for integration tests (root only).
+ *
+ *   const lab = await ensureLab();          // 3 routers r1-r3, booted once, reused by every test file
+ *   lab.inventory                           // inventories/lab.yaml (strict host keys: lab.paths.knownHosts)
+ *   await lab.run('r1', ['ip', 'route'])    // a command inside a router / r1-lan / r1-isp1 / r1-isp2 / inet
+ *   await lab.probe('r1')                   // which WAN new flows from r1's LAN leave by
+ *
+ * ensureLab is idempotent and cheap when the lab is up (`lab up` reconciles in about a second); it
+ * never shrinks a running lab. The default lab is deliberately LEFT UP after the test run, so the
+ * next test file and the next run reuse it: remove it with `edge lab down` (or labDown()).
+ * A test that breaks routers must undo what it did (faults: lab.fault(r, wan, {kind:'clear'})).
+ *
+ * `instance` (1-9) gives a test its own isolated lab (prefix elabK-, management 198.18.K.0/24, state
+ * /var/lib/edge-lab-K, inventory in that state dir) that cannot disturb the shared one; such a test
+ * must call labDown({ instance }) when done. The lab's own tests use instances 1 and 2.
+ */
+import type { FaultAction } from '../../src/lab/faults.js';
+import type { LabOptions, UpResult } from '../../src/lab/lab.js';
+import { labDown as down, labFault, labGateway, labProbe, labReboot, labRun, labUp, loadLab } from '../../src/lab/lab.js';
+import type { LabPlan, RouterPlan, Wan } from '../../src/lab/plan.js';
+import type { ProbeOptions, ProbeResult } from '../../src/lab/probe.js';
+import type { LabPaths, LabState } from '../../src/lab/state.js';
+import { labPaths, readState } from '../../src/lab/state.js';
+import type { RunOptions, RunResult } from '../../src/lab/sys.js';
+
+export const isRoot = process.getuid?.() === 0;
+
+export interface Lab {
+  instance: number;
+  state: LabState;
+  plan: LabPlan;
+  paths: LabPaths;
+  /** The inventory file `lab up` wrote. */
+  inventory: string;
+  router(name: string): RouterPlan;
+  /** A command in a lab target, output captured (throws on a non-zero exit unless allowFail). */
+  run(target: string, argv: string[], opts?: RunOptions): Promise<RunResult>;
+  probe(router: string, opts?: ProbeOptions): Promise<ProbeResult>;
+  fault(router: string, wan: Wan, action: FaultAction): Promise<void>;
+  gateway(router: string, to?: 'primary' | 'alternate'): Promise<void>;
+  reboot(router: string): Promise<void>;
+  /** `ssh` arguments for a router with strict host-key checking against the lab's known_hosts. */
+  sshArgs(router: string): string[];
+}
+
+/** Lab progress goes to stderr only when EDGE_LAB_VERBOSE is set (vitest output stays readable). */
+const log = (s: string) => {
+  if (process.env.EDGE_LAB_VERBOSE) process.stderr.write(`[lab] ${s}\n`);
+};
+
+function wrap(instance: number, up: Pick<UpResult, 'inventory'>): Lab {
+  const paths = labPaths(instance);
+  const { state, plan } = loadLab(paths);
+  const o: LabOptions = { instance, log };
+  const router = (name: string) => {
+    const r = plan.routers.find((x) => x.name === name);
+    if (!r) throw new Error(`no router ${name} in the lab (r1-r${plan.routers.length})`);
+    return r;
+  };
+  return {
+    instance,
+    state,
+    plan,
+    paths,
+    inventory: up.inventory,
+    router,
+    run: (target, argv, opts = {}) => labRun(target, argv, { ...o, ...opts }),
+    probe: (r, opts = {}) => labProbe(r, { ...o, ...opts }),
+    fault: async (r, wan, action) => {
+      await labFault(r, wan, action, o);
+    },
+    gateway: async (r, to) => {
+      await labGateway(r, 'wan1', to, o);
+    },
+    reboot: async (r) => {
+      await labReboot(r, o);
+    },
+    sshArgs: (name) => [
+      '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${paths.knownHosts}`,
+      '-o', 'ConnectTimeout=10',
+      '-i', paths.key,
+      `root@${router(name).mgmt.address}`,
+    ],
+  };
+}
+
+/** Bring the lab up (once; a running lab is reconciled, never shrunk) and describe it. */
+export async function ensureLab(routers = 3, opts: { instance?: number } = {}): Promise<Lab> {
+  const instance = opts.instance ?? 0;
+  const have = readState(labPaths(instance))?.routers ?? 0;
+  const up = await labUp({ routers: Math.max(routers, have), instance, log });
+  return wrap(instance, up);
+}
+
+/** Remove the lab (default: the shared one). */
+export async function labDown(opts: { instance?: number } = {}): Promise<void> {
+  await down({ instance: opts.instance ?? 0, log });
+}

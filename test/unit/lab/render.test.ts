@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { routerPlan } from '../../../src/lab/plan.js';
+import { hostRouteConflicts, missingPackages } from '../../../src/lab/prereq.js';
+import { dhcpOptions, dnsmasqArgs, knownHosts, routerFiles } from '../../../src/lab/render.js';
+import { mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
+
+const r = routerPlan(4);
+
+describe("a router's disk", () => {
+  const files = routerFiles(r, 'ab'.repeat(16));
+  const file = (p: string) => files.find((f) => f.path === p)?.content ?? '';
+
+  it('names the router and gives it its own machine id', () => {
+    expect(file('etc/hostname')).toBe('r4\n');
+    expect(file('etc/machine-id')).toBe(`${'ab'.repeat(16)}\n`);
+    expect(file('etc/hosts')).toContain('127.0.1.1\tr4');
+  });
+
+  it('configures the links with systemd-networkd: mgmt static without gateway, wan1 DHCP, wan2 static with gateway, lan static', () => {
+    expect(file('etc/systemd/network/10-mgmt0.network')).toContain('Address=198.18.0.14/24');
+    expect(file('etc/systemd/network/10-mgmt0.network')).not.toMatch(/Gateway/);
+    const wan1 = file('etc/systemd/network/20-wan1.network');
+    expect(wan1).toContain('DHCP=ipv4');
+    expect(wan1).toContain('RouteMetric=100');
+    const wan2 = file('etc/systemd/network/30-wan2.network');
+    expect(wan2).toContain('Address=203.0.113.34/29');
+    expect(wan2).toContain('Gateway=203.0.113.33');
+    expect(wan2).toContain('Metric=200');
+    expect(file('etc/systemd/network/40-lan0.network')).toContain('Address=10.4.0.1/24');
+  });
+
+  it('carries nothing of the failover design', () => {
+    const all = files.map((f) => f.content).join('\n');
+    expect(all).not.toMatch(/IPForward|IPMasquerade|RoutingPolicyRule|Table=|nft|keepalived/);
+  });
+});
+
+describe('ISP1 DHCP server', () => {
+  it('serves the pool with a short lease and the chosen gateway', () => {
+    const args = dnsmasqArgs(r, { leases: '/x/l', opts: '/x/o', pid: '/x/p' });
+    expect(args).toContain('--dhcp-range=198.51.100.35,198.51.100.38,255.255.255.248,2m');
+    expect(args).toContain('--port=0');
+    expect(args).toContain('--interface=down0');
+    expect(args).toContain('--dhcp-optsfile=/x/o');
+    expect(dhcpOptions(r, 'primary')).toBe('option:router,198.51.100.33\n');
+    expect(dhcpOptions(r, 'alternate')).toBe('option:router,198.51.100.34\n');
+  });
+});
+
+describe('known_hosts', () => {
+  it('pins each router key to its management address (comment dropped)', () => {
+    expect(knownHosts([{ address: '198.18.0.11', publicKey: 'ssh-ed25519 AAAAkey root@r1\n' }])).toBe('198.18.0.11 ssh-ed25519 AAAAkey\n');
+  });
+});
+
+describe('router image', () => {
+  it('reads the Debian mirror from deb822 and one-line sources, skipping security mirrors', () => {
+    const deb822 = `Types: deb
+# http://snapshot.debian.org/archive/debian/20250520T000000Z
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+
+Types: deb
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+`;
+    expect(mirrorFromSources([{ name: '/etc/apt/sources.list.d/debian.sources', text: deb822 }])).toBe('http://deb.debian.org/debian');
+    const list = `# deb http://old/debian bookworm main
+deb http://security.debian.org/debian-security bookworm-security main
+deb [arch=amd64] http://mirror.example/debian/ bookworm main contrib
+`;
+    expect(mirrorFromSources([{ name: '/etc/apt/sources.list', text: list }])).toBe('http://mirror.example/debian');
+    const disabled = 'Types: deb\nURIs: http://a/debian\nSuites: bookworm\nEnabled: no\n';
+    expect(mirrorFromSources([{ name: 'x.sources', text: disabled }])).toBeUndefined();
+    expect(mirrorFromSources([{ name: 'y.list', text: 'deb https://deb.nodesource.com/node_20.x nodistro main\n' }])).toBeUndefined();
+  });
+
+  it('keys the cache by the recipe', () => {
+    expect(rootfsKey()).toMatch(/^rootfs-bookworm-[0-9a-f]{10}$/);
+  });
+});
+
+describe('host checks', () => {
+  it('lists the packages for missing tools once each', () => {
+    expect(missingPackages((t) => !['ssh', 'ssh-keygen', 'dnsmasq'].includes(t))).toEqual({
+      tools: ['dnsmasq', 'ssh-keygen', 'ssh'],
+      pkgs: ['dnsmasq-base', 'openssh-client'],
+    });
+    expect(missingPackages(() => true).pkgs).toEqual([]);
+  });
+
+  it('finds host routes that clash with the management subnet, ignoring lab links and the default route', () => {
+    const routes = [
+      { dst: 'default', dev: 'eth0' },
+      { dst: '192.0.2.0/24', dev: 'eth0' },
+      { dst: '198.18.0.0/24', dev: 'elab-mgmt' },
+      { dst: '198.18.0.0/16', dev: 'vpn0' },
+    ];
+    expect(hostRouteConflicts(routes, '198.18.0.0/24', 'elab')).toEqual(['198.18.0.0/16 dev vpn0']);
+    expect(hostRouteConflicts(routes.slice(0, 3), '198.18.0.0/24', 'elab')).toEqual([]);
+  });
+});
