@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
-import ssh2, { type Client, type ClientChannel, type ClientErrorExtensions, type ConnectConfig } from 'ssh2';
+import { NodeSSH, type Config } from 'node-ssh';
+import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import { planAuth, type AuthPlan } from './auth.js';
 import { runOnChannel, withRemoteTimeout } from './exec.js';
@@ -9,9 +10,15 @@ import { becomeFailure, buildInvocation } from './sudo.js';
 import type { ConnectOptions, ExecOptions, ExecResult, SshTarget } from './types.js';
 
 /**
- * One SSH connection to one host, straight over ssh2's Client. node-ssh is not used here: what it
- * adds (exec that trims and throws on stderr, no timeout, an error listener dropped after connect)
- * is exactly what edge must avoid, and its connect() hides the socket events this class needs.
+ * One SSH connection to one host: node-ssh over ssh2. node-ssh connects and authenticates (with
+ * edge's own authHandler, hostVerifier and algorithms passed through to ssh2). Exec runs on the
+ * ssh2 channel directly (runOnChannel in exec.ts) because node-ssh's exec trims the output and
+ * throws when anything reaches stderr, has no timeout, and leaves the connection without an
+ * 'error' listener once connect() has resolved (its own is removed on 'ready'); edge needs
+ * untrimmed output with the exit status whatever it is, a per-command timeout that kills the
+ * remote process, and a reset at any time to fail what is running rather than crash the process.
+ * So edge attaches its own permanent 'error' and 'close' listeners to node-ssh's ssh2 Client, and
+ * uses that Client for exec and forwardOut.
  */
 
 const DEFAULTS = {
@@ -43,10 +50,12 @@ export class SshConnection {
   private readonly aborts = new Set<(err: EdgeError) => void>();
   private readonly channels: Semaphore;
   private readonly where: string;
+  /** node-ssh's ssh2 Client, kept here: node-ssh forgets it (`connection = null`) once it closes. */
+  private client?: Client;
 
   private constructor(
     target: SshTarget,
-    private readonly client: Client,
+    private readonly ssh: NodeSSH,
     private readonly opts: ConnectOptions,
     private readonly jump?: SshConnection,
   ) {
@@ -94,7 +103,7 @@ export class SshConnection {
       }
     }
 
-    const conn = new SshConnection(target, new ssh2.Client(), opts, jump);
+    const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
       await conn.handshake(auth, verifier, sock);
     } catch (e) {
@@ -104,56 +113,71 @@ export class SshConnection {
     return conn;
   }
 
-  private handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
-    const { target, opts, client } = this;
+  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
+    const { target, opts, ssh } = this;
+    const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-    return new Promise<void>((resolve, reject) => {
-      let connecting = true;
-      const failConnect = (err: EdgeError) => {
-        if (!connecting) return;
-        connecting = false;
-        reject(err);
-      };
+    const config: Config = {
+      username: target.user,
+      readyTimeout: connectTimeoutMs,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
+      keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
+      hostVerifier: verifier.verify,
+      algorithms: { serverHostKey: verifier.algorithms },
+      authHandler: auth.methods,
+      ...(sock ? { sock } : { host: target.host, port: target.port }),
+    };
 
-      // Attached before connect() and never removed: a reset at any time must end up here, not
-      // as an uncaught 'error' event that kills the process.
-      client.on('error', (err: Ssh2Error) => {
-        if (connecting) failConnect(this.connectError(err, verifier, auth, connectTimeoutMs));
-        else this.markLost(err.message);
-      });
-      client.on('close', () => {
-        if (connecting) {
-          failConnect(
-            verifier.verdict?.error ??
-              new EdgeError('CONNECT', `connection to ${this.where} closed during the SSH handshake`, {
-                host: target.name,
-              }),
-          );
-        } else this.markLost('connection closed');
-      });
-      client.on('ready', () => {
-        connecting = false;
-        this.alive = true;
-        resolve();
-      });
-
-      const config: ConnectConfig = {
-        username: target.user,
-        readyTimeout: connectTimeoutMs,
-        keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
-        keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
-        hostVerifier: verifier.verify,
-        algorithms: { serverHostKey: verifier.algorithms },
-        authHandler: auth.methods,
-        ...(sock ? { sock } : { host: target.host, port: target.port }),
-      };
+    // With no privateKey/privateKeyPath/password in the config, node-ssh's connect() reaches its
+    // first await only after `new SSH2.Client()`, `this.connection = connection`, its listeners and
+    // `connection.connect(config)` have run, all synchronously. ssh2 emits no 'error' or 'close'
+    // synchronously from connect() (socket and crypto events come later; a config it rejects is
+    // thrown, which node-ssh turns into a rejection), so listeners attached right here miss nothing.
+    const pending = ssh.connect(config);
+    const client = ssh.connection;
+    if (!client) {
+      // node-ssh refused the config before creating a Client (its own validation).
       try {
-        client.connect(config);
+        await pending;
       } catch (e) {
-        // ssh2 validates some of the config synchronously.
-        failConnect(new EdgeError('CONNECT', `cannot connect to ${this.where}: ${errorMessage(e)}`, { host: target.name, cause: e }));
+        throw new EdgeError('CONNECT', `cannot connect to ${this.where}: ${errorMessage(e)}`, { host, cause: e });
       }
+      throw new EdgeError('CONNECT', `cannot connect to ${this.where}: node-ssh created no connection`, { host });
+    }
+    this.client = client;
+
+    // Never removed: a reset at any time must end up here, not as an uncaught 'error' event that
+    // kills the process (node-ssh drops its own 'error' listener once the connection is ready).
+    let connecting = true;
+    let handshakeError: Ssh2Error | undefined;
+    let closedInHandshake = false;
+    client.on('error', (err: Ssh2Error) => {
+      if (connecting) handshakeError ??= err;
+      else this.markLost(err.message);
     });
+    client.on('close', () => {
+      if (connecting) closedInHandshake = true;
+      else this.markLost('connection closed');
+    });
+
+    try {
+      await pending;
+    } catch (e) {
+      connecting = false;
+      // node-ssh rejects with ssh2's first 'error' (the one recorded above), or with its own
+      // "No response from server" when the connection closed without one.
+      if (handshakeError) throw this.connectError(handshakeError, verifier, auth, connectTimeoutMs);
+      if (closedInHandshake) {
+        throw (
+          verifier.verdict?.error ??
+          new EdgeError('CONNECT', `connection to ${this.where} closed during the SSH handshake`, { host })
+        );
+      }
+      // ssh2 validates some of the config synchronously; node-ssh turns that into a rejection.
+      throw new EdgeError('CONNECT', `cannot connect to ${this.where}: ${errorMessage(e)}`, { host, cause: e });
+    }
+    connecting = false;
+    this.alive = true;
   }
 
   private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number): EdgeError {
@@ -201,7 +225,8 @@ export class SshConnection {
    * TIMEOUT, CONNECT (connection lost, or sudo refused), EXEC (no session could be opened).
    */
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    if (!this.alive) throw this.deadError();
+    const client = this.client;
+    if (!this.alive || !client) throw this.deadError();
     const becomeRoot = (opts.sudo ?? true) && this.target.user !== 'root';
     const timeoutMs = opts.timeoutMs ?? this.opts.commandTimeoutMs;
     const argv = opts.command ?? ['bash', '-s'];
@@ -227,7 +252,7 @@ export class SshConnection {
     }
     try {
       const out = await runOnChannel(
-        this.client,
+        client,
         { command: inv.command, input, timeoutMs, host: this.target.name },
         {
           onStart: () => this.execs++,
@@ -258,11 +283,12 @@ export class SshConnection {
 
   /** A stream to host:port opened from this host (direct-tcpip), e.g. the next hop of a ProxyJump. */
   forwardOut(host: string, port: number): Promise<ClientChannel> {
-    if (!this.alive) return Promise.reject(this.deadError());
+    const client = this.client;
+    if (!this.alive || !client) return Promise.reject(this.deadError());
     return new Promise<ClientChannel>((resolve, reject) => {
       try {
         // The originator address is informational for the server; OpenSSH only logs it.
-        this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
+        client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => {
           if (err) reject(this.lost ?? err);
           else resolve(stream);
         });
@@ -281,7 +307,10 @@ export class SshConnection {
     for (const abort of [...this.aborts]) abort(this.lost);
     this.aborts.clear();
     try {
-      this.client.end();
+      // node-ssh ends the Client while it still holds it; it lets go on 'end'/'close', after which
+      // ending it here is at most a no-op.
+      if (this.ssh.connection) this.ssh.dispose();
+      else this.client?.end();
     } catch {
       // Already torn down.
     }
