@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { register as registerConfirm } from './commands/confirm.js';
 import { register as registerInventory } from './commands/inventory.js';
 import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerRun(program);
   registerRollback(program);
+  registerConfirm(program);
   registerRuns(program);
   registerInventory(program);
   registerSchema(program);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { newRunId } from '../engine/run-id.js';
 import { resolvePlays, runPlaybook } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
@@ -6,7 +6,7 @@ import { loadInventory } from '../inventory/load.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { lineReporter, ListrReporter } from '../ui/progress.js';
 import { diffText, recapText } from '../ui/recap.js';
-import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, becomePassword, positiveNumber, type ConnectionFlags } from './options.js';
 
 interface RunFlags extends ConnectionFlags {
   check?: boolean;
@@ -15,6 +15,8 @@ interface RunFlags extends ConnectionFlags {
   detailedExitcode?: boolean;
   rollback: boolean;
   plain?: boolean;
+  confirm?: 'auto' | 'manual';
+  confirmTimeout?: number;
 }
 
 /** 0: nothing to change; 2: changes pending (check) or made; 1: any host failed or was unreachable. */
@@ -70,6 +72,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       check: flags.check === true,
       noRollback: !flags.rollback,
       forks: flags.forks,
+      confirm: flags.confirm,
+      confirmTimeoutSec: flags.confirmTimeout,
       connection,
       signal: interrupt.signal,
       reporterFor: (play, hosts) => {
@@ -110,6 +114,10 @@ export function register(program: Command): void {
     .option('--json', 'print the run result as JSON on stdout (progress goes to stderr)')
     .option('--detailed-exitcode', 'exit 0 when nothing changed, 2 when changes are pending or made, 1 on failure')
     .option('--no-rollback', 'leave a host as it is when a task fails (its snapshot stays for `edge rollback`)')
+    .addOption(
+      new Option('--confirm <mode>', 'auto: confirm over a new SSH connection after verify; manual: leave the dead-man timer armed for `edge confirm`').choices(['auto', 'manual']),
+    )
+    .option('--confirm-timeout <seconds>', "seconds after edge's last change before an unconfirmed host restores itself (default: the play's confirm_timeout, 120)", positiveNumber)
     .option('--plain', 'plain line output even on a terminal')
     .action((playbook: string, flags: RunFlags) => runCommand(playbook, flags));
 }

@@ -6,6 +6,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { emptyManifest } from './snapshot.js';
+import { confirmScript, stateScript } from './deadman.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { HostResult, RunReporter, TaskResult } from './types.js';
 
@@ -22,6 +23,10 @@ export interface HostRunInput {
   check: boolean;
   noRollback: boolean;
   commandTimeoutMs: number;
+  /** Dead-man timer: the host restores itself this many seconds after edge's last change unless confirmed. */
+  confirmTimeoutSec: number;
+  /** auto: confirm over a NEW connection after verify; manual: leave armed for `edge confirm`. */
+  confirm: 'auto' | 'manual';
   connect: () => Promise<SshConnection>;
   reporter: RunReporter;
   /** Checked before each new step; when aborted, no new task starts. */
@@ -67,9 +72,9 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   let conn: SshConnection | undefined;
   const finish = (): HostResult => {
     if (conn) {
-      result.execs = conn.execs;
-      result.bytesSent = conn.bytesSent;
-      result.bytesReceived = conn.bytesReceived;
+      result.execs += conn.execs;
+      result.bytesSent += conn.bytesSent;
+      result.bytesReceived += conn.bytesReceived;
       conn.close();
     }
     result.durationMs = Math.round(now() - started);
@@ -166,6 +171,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
             first: !applied,
             keepSnapshots: input.vars.edge_snapshots_keep,
             finalState: i === lastChanging ? 'applied' : 'applying',
+            deadmanSeconds: input.confirmTimeoutSec,
           });
           applied = true;
           result.state = 'applying';
@@ -192,6 +198,11 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
 
   if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
 
+  if (applied && (result.status === 'ok' || result.status === 'changed')) {
+    await confirmHost(input, result);
+    return finish();
+  }
+
   // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
   if (applied && (result.status === 'failed' || result.status === 'interrupted')) {
     if (input.noRollback) {
@@ -210,6 +221,66 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   }
   return finish();
 }
+
+/**
+ * After apply and verify: prove the host is still reachable over a NEW connection (the changed
+ * firewall and routes must accept it) and only then disarm its dead-man timer. If no new
+ * connection can be made, the timer is left to restore the host; edge waits for it and checks.
+ */
+async function confirmHost(input: HostRunInput, result: HostResult): Promise<void> {
+  if (input.confirm === 'manual') {
+    result.state = 'armed';
+    result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
+    return;
+  }
+  let fresh: SshConnection | undefined;
+  try {
+    fresh = await input.connect();
+    const res = await fresh.exec(confirmScript(input.runId), { timeoutMs: input.commandTimeoutMs });
+    if (res.code !== 0) throw new EdgeError('EXEC', lastLines(res.stderr) || `exit ${res.code}`, { host: input.host });
+    result.state = 'confirmed';
+    return;
+  } catch (e) {
+    result.status = 'failed';
+    result.error = `confirm over a new connection failed: ${errorMessage(e)}`;
+  } finally {
+    if (fresh) {
+      result.execs += fresh.execs;
+      result.bytesSent += fresh.bytesSent;
+      result.bytesReceived += fresh.bytesReceived;
+      fresh.close();
+    }
+  }
+  input.reporter.hostStep(input.host, 'rolling back', `waiting for the host's own timer (${input.confirmTimeoutSec} s)`);
+  result.state = 'applying';
+  result.rollback = await awaitSelfRestore(input);
+  if (result.rollback.startsWith('the host restored itself')) result.state = 'rolled-back';
+}
+
+async function awaitSelfRestore(input: HostRunInput): Promise<string> {
+  // The timer counts from the last changing exec; give it its time plus a margin, then look.
+  const deadline = Date.now() + (input.confirmTimeoutSec + 60) * 1000;
+  await sleep(input.confirmTimeoutSec * 1000);
+  let last = 'unreachable';
+  while (Date.now() < deadline) {
+    try {
+      const c = await input.connect();
+      try {
+        const res = await c.exec(stateScript(input.runId), { timeoutMs: 30_000 });
+        last = res.stdout.split('\n')[0]?.trim() || 'unknown';
+        if (last === 'rolled-back') return 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again';
+      } finally {
+        c.close();
+      }
+    } catch (e) {
+      last = `unreachable: ${errorMessage(e)}`;
+    }
+    await sleep(3000);
+  }
+  return `the host did not report a restore within ${input.confirmTimeoutSec + 60} s (last seen: ${last}); check it out of band`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function lastLines(s: string, n = 5): string {
   return s.trim().split('\n').slice(-n).join('\n');

@@ -13,6 +13,9 @@ export interface PlaybookRunOptions {
   noRollback: boolean;
   forks: number;
   limit?: string;
+  /** Command-line overrides of the play's confirm / confirm_timeout. */
+  confirm?: 'auto' | 'manual';
+  confirmTimeoutSec?: number;
   connection: ConnectionSettings;
   journalDir?: string;
   signal: AbortSignal;
@@ -63,6 +66,8 @@ export async function runPlaybook(
         noRollback: opts.noRollback,
         forks: opts.forks,
         commandTimeoutMs: opts.connection.commandTimeoutMs,
+        confirm: opts.confirm ?? rp.play.confirm,
+        confirmTimeoutSec: opts.confirmTimeoutSec ?? rp.play.confirm_timeout,
         reporter,
         signal: opts.signal,
         journalDir: opts.journalDir,

@@ -21,6 +21,8 @@ export interface RunInput {
   noRollback: boolean;
   forks: number;
   commandTimeoutMs: number;
+  confirm: 'auto' | 'manual';
+  confirmTimeoutSec: number;
   reporter: RunReporter;
   signal: AbortSignal;
   journalDir?: string;
@@ -55,6 +57,8 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
           check: input.check,
           noRollback: input.noRollback,
           commandTimeoutMs: input.commandTimeoutMs,
+          confirm: input.confirm,
+          confirmTimeoutSec: input.confirmTimeoutSec,
           connect: h.connect,
           reporter: input.reporter,
           signal: input.signal,

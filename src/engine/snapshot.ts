@@ -200,6 +200,8 @@ export function restoreScript(m: SnapshotManifest): string {
     // Restart (not just start) an active unit so it rereads the configuration restored above.
     out.push(u.active ? `try systemctl restart ${q(u.name)}` : `systemctl stop ${q(u.name)} 2>/dev/null || true`);
   }
+  // Once restored, the dead-man timer (if armed) has nothing left to do.
+  out.push(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`);
   out.push('[ "$rc" = 0 ] && echo rolled-back > "$D/state"', 'exit "$rc"');
   return `${out.join('\n')}\n`;
 }

@@ -2,6 +2,7 @@ import type { Facts } from '../facts/types.js';
 import { PREAMBLE } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change } from '../tasks/contract.js';
+import { armScript } from './deadman.js';
 import { extendSnapshot, pruneScript, snapshotDir, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
 export interface TaskScriptInput {
@@ -14,6 +15,8 @@ export interface TaskScriptInput {
   keepSnapshots: number;
   /** Host state to leave when the script succeeds ("applying" until the last exec of the run). */
   finalState: 'applying' | 'applied';
+  /** Arm (or re-arm) the host's dead-man timer before changing anything. */
+  deadmanSeconds?: number;
 }
 
 /**
@@ -36,6 +39,7 @@ export function taskScript(input: TaskScriptInput): string {
     ...save,
     writeManifestScript(manifest),
     `echo applying > ${shQuote(`${dir}/state`)}`,
+    input.deadmanSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
     input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
     ...changes.map((c, i) => `# change ${i + 1}: ${c.summary.replace(/\n/g, ' ')}\n${c.apply}`),
     input.verify ? `# verify\n${input.verify}` : '',

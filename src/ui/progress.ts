@@ -86,8 +86,8 @@ export function lineReporter(write: (line: string) => void): RunReporter {
     hostStarted(host) {
       write(`${host}: started`);
     },
-    hostStep(host, step) {
-      write(`${host}: ${step}`);
+    hostStep(host, step, detail) {
+      write(`${host}: ${step}${detail ? ` — ${detail}` : ''}`);
     },
     taskStarted() {},
     taskFinished(host, r) {

@@ -94,8 +94,11 @@ describe('snapshot manifest', () => {
       first: true,
       keepSnapshots: 5,
       finalState: 'applied',
+      deadmanSeconds: 90,
     });
-    const order = ['cp -a', 'manifest.json', 'restore.sh', 'echo applying', 'tail -n +5', 'echo APPLY', 'echo VERIFY', 'echo applied'];
+    const order = ['cp -a', 'manifest.json', 'restore.sh', 'echo applying', 'systemd-run', 'tail -n +5', 'echo APPLY', 'echo VERIFY', 'echo applied'];
+    expect(s).toContain('--unit=edge-confirm-20261123T000000Z-abcd --on-active=90s');
+    expect(restoreScript(m)).toContain('systemctl stop edge-confirm-20261123T000000Z-abcd.timer');
     const idx = order.map((o) => s.indexOf(o));
     expect(idx.every((i) => i >= 0)).toBe(true);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);

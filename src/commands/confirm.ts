@@ -1,0 +1,60 @@
+import type { Command } from 'commander';
+import pLimit from 'p-limit';
+import { EdgeError, errorMessage } from '../errors.js';
+import { connectorFor } from '../engine/connect.js';
+import { confirmScript } from '../engine/deadman.js';
+import { readJournal, writeJournal } from '../engine/journal.js';
+import { RUN_ID_RE } from '../engine/run-id.js';
+import { selectHosts } from '../inventory/limit.js';
+import { loadInventory } from '../inventory/load.js';
+import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+
+/** Disarms the dead-man timer of a run applied with --confirm manual: the change is kept. */
+async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<void> {
+  if (!RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (see edge runs)`);
+  const inventory = loadInventory(flags.inventory);
+  const settings = {
+    acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    connectTimeoutMs: flags.connectTimeout * 1000,
+    commandTimeoutMs: flags.commandTimeout * 1000,
+    becomePassword: await becomePassword(flags.askBecomePass),
+  };
+  const limit = pLimit(flags.forks);
+  const results = await Promise.all(
+    selectHosts(inventory, flags.limit).map((host) =>
+      limit(async () => {
+        try {
+          const conn = await connectorFor(host, inventory.hosts.get(host)!.vars, settings)();
+          try {
+            const r = await conn.exec(confirmScript(runId), { timeoutMs: settings.commandTimeoutMs });
+            if (r.code !== 0) return { host, ok: false, message: r.stderr.trim().replace(/^edge: /, '') };
+            return { host, ok: true, message: 'confirmed: the change is kept, the timer is disarmed' };
+          } finally {
+            conn.close();
+          }
+        } catch (e) {
+          return { host, ok: false, message: errorMessage(e) };
+        }
+      }),
+    ),
+  );
+  for (const r of results) process.stdout.write(`${r.host}: ${r.message}\n`);
+  const journal = await readJournal(runId);
+  if (journal) {
+    for (const r of results) {
+      const h = journal.hosts.find((x) => x.host === r.host);
+      if (h && r.ok) h.state = 'confirmed';
+    }
+    await writeJournal(journal);
+  }
+  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+}
+
+export function register(program: Command): void {
+  addConnectionOptions(
+    program
+      .command('confirm')
+      .description('keep a run applied with --confirm manual: disarm the timer that would restore each host')
+      .argument('<run-id>', 'the run to confirm'),
+  ).action((runId: string, flags: ConnectionFlags) => confirmCommand(runId, flags));
+}

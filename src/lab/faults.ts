@@ -1,0 +1,174 @@
+/**
+ * Faults on demand, all made in the ISP's namespace (the router sees them as a real router would):
+ *
+ *   link-down     ISP side of the link down: the router's wanX loses carrier
+ *   upstream-cut  link stays up, the ISP's default route becomes a blackhole (silent loss onward)
+ *   loss PCT      nftables in the ISP drops PCT % of the packets the router sends onward
+ *                 (one direction: PCT % of round trips fail)
+ *   latency MS    the ISP routes the router's packets through a tun device whose reader holds each
+ *                 packet MS ms (this kernel has no netem); the round trip grows by MS
+ *   clear         all of the above undone
+ *
+ * Faults combine (loss and latency together, a cut on a lossy link…). The wanted state is kept in
+ * the lab state; applying it is idempotent, so `lab up` can re-apply it after a restart.
+ * `faultSteps` (pure) turns a wanted state into commands; `applyFault` runs them.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EdgeError } from '../errors.js';
+import type { RouterPlan, Wan } from './plan.js';
+import { ISP_DELAY_TABLE, ISP_IFS, ispOf } from './plan.js';
+import { LATENCY_PY } from './render.js';
+import type { FaultState, LabPaths, LabState } from './state.js';
+import { NO_FAULT, endRecorded, livePid, startRecorded, writeState } from './state.js';
+import { cmdline, inNetns, ipBatch, linkNames, waitFor } from './sys.js';
+
+export type FaultAction =
+  | { kind: 'link-down' }
+  | { kind: 'upstream-cut' }
+  | { kind: 'loss'; pct: number }
+  | { kind: 'latency'; ms: number }
+  | { kind: 'clear' };
+
+export const MAX_LATENCY_MS = 10_000;
+
+/** `link-down`, `upstream-cut`, `loss 30`, `latency 200`, `clear` → an action (usage errors otherwise). */
+export function parseFaultAction(words: string[]): FaultAction {
+  const [kind, arg, ...rest] = words;
+  const num = (what: string, max: number): number => {
+    if (arg === undefined || !/^[0-9]+$/.test(arg) || Number(arg) > max)
+      throw new EdgeError('USAGE', `${kind} needs ${what} (an integer 0-${max}), got '${arg ?? ''}'`);
+    return Number(arg);
+  };
+  const noArg = () => {
+    if (arg !== undefined) throw new EdgeError('USAGE', `${kind} takes no argument, got '${arg}'`);
+  };
+  if (rest.length > 0) throw new EdgeError('USAGE', `unexpected '${rest.join(' ')}'`);
+  switch (kind) {
+    case 'link-down':
+    case 'upstream-cut':
+    case 'clear':
+      noArg();
+      return { kind };
+    case 'loss':
+      return { kind, pct: num('a percentage', 100) };
+    case 'latency':
+      return { kind, ms: num('milliseconds', MAX_LATENCY_MS) };
+    default:
+      throw new EdgeError('USAGE', `expected a fault: link-down | upstream-cut | loss PCT | latency MS | clear, got '${words.join(' ')}'`);
+  }
+}
+
+export function withAction(s: FaultState, a: FaultAction): FaultState {
+  switch (a.kind) {
+    case 'link-down':
+      return { ...s, linkDown: true };
+    case 'upstream-cut':
+      return { ...s, upstreamCut: true };
+    case 'loss':
+      return { ...s, lossPct: a.pct };
+    case 'latency':
+      return { ...s, latencyMs: a.ms };
+    case 'clear':
+      return { ...NO_FAULT };
+  }
+}
+
+export function describeFault(s: FaultState): string {
+  const parts = [
+    s.linkDown && 'link down',
+    s.upstreamCut && 'upstream cut',
+    s.lossPct > 0 && `loss ${s.lossPct}%`,
+    s.latencyMs > 0 && `latency +${s.latencyMs} ms`,
+  ].filter(Boolean);
+  return parts.length ? parts.join(', ') : 'none';
+}
+
+export const FAULT_TABLE = 'elab_fault';
+export const DELAY_RULE_PREF = 100;
+
+export interface FaultSteps {
+  ns: string;
+  /** Cleanup first (`ip -force -batch`: an absent rule is not an error)… */
+  ipCleanup: string[];
+  /** …then these (`ip -batch`, every line must succeed). */
+  ip: string[];
+  /** The ISP namespace's own nftables table for loss (replaced atomically; deleted when no loss). */
+  nft: string;
+  /** The latency delayer: running with this delay, or stopped (0). */
+  latencyMs: number;
+}
+
+/** Pure: the commands that make the ISP of `wan` match the wanted fault state. */
+export function faultSteps(r: RouterPlan, wan: Wan, s: FaultState): FaultSteps {
+  const isp = ispOf(r, wan);
+  const ip = [
+    `link set ${ISP_IFS.down} ${s.linkDown ? 'down' : 'up'}`,
+    s.upstreamCut ? 'route replace blackhole default' : `route replace default via ${isp.uplink.inet} dev ${ISP_IFS.up}`,
+    ...(s.latencyMs > 0
+      ? [
+          `link set ${ISP_IFS.delay} up`,
+          `route replace default dev ${ISP_IFS.delay} table ${ISP_DELAY_TABLE}`,
+          `rule add pref ${DELAY_RULE_PREF} iif ${ISP_IFS.down} lookup ${ISP_DELAY_TABLE}`,
+        ]
+      : []),
+  ];
+  const nft = [
+    `table ip ${FAULT_TABLE}`,
+    `delete table ip ${FAULT_TABLE}`,
+    ...(s.lossPct > 0
+      ? [
+          `table ip ${FAULT_TABLE} {`,
+          '  chain forward {',
+          '    type filter hook forward priority 0; policy accept;',
+          `    iifname "${ISP_IFS.down}" numgen random mod 100 < ${s.lossPct} counter drop`,
+          '  }',
+          '}',
+        ]
+      : []),
+  ].join('\n');
+  return { ns: isp.ns, ipCleanup: [`rule del pref ${DELAY_RULE_PREF}`], ip, nft: nft + '\n', latencyMs: s.latencyMs };
+}
+
+export function latencyProcId(r: RouterPlan, wan: Wan): string {
+  return `${r.name}-${wan}-latency`;
+}
+
+export function faultOf(state: LabState, r: RouterPlan, wan: Wan): FaultState {
+  return state.faults[r.name]?.[wan] ?? { ...NO_FAULT };
+}
+
+/** Make the ISP match the wanted fault state, and record it. */
+export async function applyFault(paths: LabPaths, state: LabState, r: RouterPlan, wan: Wan, want: FaultState): Promise<void> {
+  const steps = faultSteps(r, wan, want);
+  const id = latencyProcId(r, wan);
+  const rec = state.procs[id];
+  const running = livePid(rec) !== undefined;
+  const runningMs = running ? Number(/ dly0 ([0-9]+)/.exec(cmdline(livePid(rec)!) ?? '')?.[1] ?? NaN) : NaN;
+  if (running && (want.latencyMs === 0 || runningMs !== want.latencyMs)) await endRecorded(rec);
+  if (want.latencyMs > 0 && !(running && runningMs === want.latencyMs)) {
+    const script = join(paths.runDir, 'latency.py');
+    writeFileSync(script, LATENCY_PY);
+    const argv = ['--ns=' + steps.ns, ISP_IFS.delay, String(want.latencyMs)];
+    startRecorded(
+      paths,
+      state,
+      id,
+      {
+        role: 'latency',
+        pidFile: join(paths.runDir, `${id}.pid`),
+        match: `${script} --ns=${steps.ns} `,
+        log: join(paths.runDir, `${id}.log`),
+      },
+      { argv: ['ip', 'netns', 'exec', steps.ns, '/usr/bin/python3', '-u', script, ...argv] },
+    );
+    await waitFor(`the latency device in ${steps.ns}`, 10_000, async () =>
+      (await linkNames(steps.ns)).includes(ISP_IFS.delay) ? true : undefined,
+    );
+  }
+  await ipBatch(steps.ns, steps.ipCleanup, { force: true });
+  await ipBatch(steps.ns, steps.ip);
+  await inNetns(steps.ns, 'nft', ['-f', '-'], { input: steps.nft });
+  state.faults[r.name] = { wan1: faultOf(state, r, 'wan1'), wan2: faultOf(state, r, 'wan2'), [wan]: want };
+  writeState(paths, state);
+}

@@ -1,0 +1,240 @@
+/**
+ * The lab's address plan and names (pure).
+ *
+ * Every object the lab creates carries the lab prefix (`elab` for the default lab, `elabK` for the
+ * isolated instance K that tests use), so `lab down` can find it even when the state file is gone.
+ * Addresses come only from the ranges in shared/lab.md:
+ *
+ *   management  198.18.K.0/24     host bridge `elab-mgmt` = .1, router N = .(10+N)
+ *   ISP1 link   198.51.100.(8N)/29  ISP1 .8N+1 (gateway), .8N+2 (alternative gateway), DHCP pool .8N+3-.8N+6
+ *   ISP2 link   203.0.113.(8N)/29   ISP2 .8N+1 (gateway), router wan2 .8N+2 (static)
+ *   uplinks     198.19.N.0/30 (ISP1: inet .1, isp .2), 198.19.N.4/30 (ISP2: inet .5, isp .6)
+ *   internet    192.0.2.1-3 health targets, whoami TCP service 192.0.2.80:80 (loopback of `elab-inet`)
+ *   LAN         10.N.0.0/24       router lan0 .1, client .100
+ *
+ * Router N ≤ 30 (31 /29s in each ISP /24; .0/29 is left unused). Instance K ≤ 9.
+ */
+import { EdgeError } from '../errors.js';
+
+export const MAX_ROUTERS = 30;
+export const MAX_INSTANCE = 9;
+export const DEFAULT_ROUTERS = 3;
+
+export const ROUTER_IFS = { mgmt: 'mgmt0', wan1: 'wan1', wan2: 'wan2', lan: 'lan0' } as const;
+/** Interface names inside the ISP namespaces and the LAN client namespace. */
+export const ISP_IFS = { down: 'down0', up: 'up0', delay: 'dly0' } as const;
+export const CLIENT_IF = 'eth0';
+/** Routing table the ISP uses to send router traffic through the latency tun (only while a latency fault is on). */
+export const ISP_DELAY_TABLE = 100;
+
+export type Wan = 'wan1' | 'wan2';
+export const WANS: readonly Wan[] = ['wan1', 'wan2'];
+
+export interface IspLink {
+  ns: string;
+  /** The link between router and ISP, e.g. 198.51.100.8/29. */
+  subnet: string;
+  prefixLen: number;
+  /** The ISP's address on the link (the router's gateway). */
+  gateway: string;
+  /** Second ISP address, handed out by DHCP after `lab gateway` (ISP1 only). */
+  altGateway?: string;
+  /** Router's static address (ISP2) or DHCP pool (ISP1). */
+  routerAddress?: string;
+  pool?: [string, string];
+  netmask: string;
+  /** The /30 between this ISP and the internet namespace. */
+  uplink: { subnet: string; inet: string; isp: string; inetIf: string };
+}
+
+export interface RouterPlan {
+  index: number;
+  name: string; // r1
+  machine: string; // elab-r1
+  ns: string; // elab-r1
+  lanNs: string; // elab-r1-lan
+  hostVeth: string; // elab-r1-m (root namespace end of mgmt0, enslaved to the bridge)
+  mgmt: { address: string; prefixLen: number };
+  isp1: IspLink;
+  isp2: IspLink;
+  lan: { subnet: string; router: string; client: string; prefixLen: number };
+}
+
+export interface LabPlan {
+  instance: number;
+  prefix: string; // elab
+  bridge: string; // elab-mgmt
+  hostMgmt: string; // 198.18.0.1
+  mgmtSubnet: string; // 198.18.0.0/24
+  inetNs: string; // elab-inet
+  targets: string[];
+  whoami: { address: string; port: number };
+  routers: RouterPlan[];
+}
+
+export const TARGETS = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+export const WHOAMI = { address: '192.0.2.80', port: 80 };
+
+export function labPrefix(instance: number): string {
+  checkInstance(instance);
+  return instance === 0 ? 'elab' : `elab${instance}`;
+}
+
+function checkInstance(instance: number): void {
+  if (!Number.isInteger(instance) || instance < 0 || instance > MAX_INSTANCE)
+    throw new EdgeError('USAGE', `lab instance must be an integer 0-${MAX_INSTANCE}, got ${instance}`);
+}
+
+export function checkRouterCount(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_ROUTERS)
+    throw new EdgeError('USAGE', `--routers must be an integer 1-${MAX_ROUTERS}, got ${n}`);
+}
+
+export function routerPlan(index: number, instance = 0): RouterPlan {
+  if (!Number.isInteger(index) || index < 1 || index > MAX_ROUTERS)
+    throw new EdgeError('USAGE', `router index must be 1-${MAX_ROUTERS}, got ${index}`);
+  const p = labPrefix(instance);
+  const name = `r${index}`;
+  const base = 8 * index;
+  const ns = `${p}-${name}`;
+  return {
+    index,
+    name,
+    machine: ns,
+    ns,
+    lanNs: `${ns}-lan`,
+    hostVeth: `${ns}-m`,
+    mgmt: { address: `198.18.${instance}.${10 + index}`, prefixLen: 24 },
+    isp1: {
+      ns: `${ns}-isp1`,
+      subnet: `198.51.100.${base}/29`,
+      prefixLen: 29,
+      gateway: `198.51.100.${base + 1}`,
+      altGateway: `198.51.100.${base + 2}`,
+      pool: [`198.51.100.${base + 3}`, `198.51.100.${base + 6}`],
+      netmask: '255.255.255.248',
+      uplink: { subnet: `198.19.${index}.0/30`, inet: `198.19.${index}.1`, isp: `198.19.${index}.2`, inetIf: `${name}-isp1` },
+    },
+    isp2: {
+      ns: `${ns}-isp2`,
+      subnet: `203.0.113.${base}/29`,
+      prefixLen: 29,
+      gateway: `203.0.113.${base + 1}`,
+      routerAddress: `203.0.113.${base + 2}`,
+      netmask: '255.255.255.248',
+      uplink: { subnet: `198.19.${index}.4/30`, inet: `198.19.${index}.5`, isp: `198.19.${index}.6`, inetIf: `${name}-isp2` },
+    },
+    lan: { subnet: `10.${index}.0.0/24`, router: `10.${index}.0.1`, client: `10.${index}.0.100`, prefixLen: 24 },
+  };
+}
+
+export function labPlan(routers: number, instance = 0): LabPlan {
+  checkRouterCount(routers);
+  const p = labPrefix(instance);
+  return {
+    instance,
+    prefix: p,
+    bridge: `${p}-mgmt`,
+    hostMgmt: `198.18.${instance}.1`,
+    mgmtSubnet: `198.18.${instance}.0/24`,
+    inetNs: `${p}-inet`,
+    targets: [...TARGETS],
+    whoami: { ...WHOAMI },
+    routers: Array.from({ length: routers }, (_, i) => routerPlan(i + 1, instance)),
+  };
+}
+
+export function ispOf(r: RouterPlan, wan: Wan): IspLink {
+  return wan === 'wan1' ? r.isp1 : r.isp2;
+}
+
+/**
+ * Fixed MAC addresses (locally administered 02:45:…) for both ends of every router link, so a
+ * router keeps its MACs — and its DHCP lease — across a reboot, as hardware would.
+ * 02:45:KK:NN:II:SS — instance, router, interface (1 mgmt0, 2 wan1, 3 wan2, 4 lan0), side (1 router, 2 peer).
+ */
+export function macOf(r: RouterPlan, instance: number, ifname: keyof typeof ROUTER_IFS, side: 'router' | 'peer'): string {
+  const i = { mgmt: 1, wan1: 2, wan2: 3, lan: 4 }[ifname];
+  const hex = (n: number) => n.toString(16).padStart(2, '0');
+  return ['02', '45', hex(instance), hex(r.index), hex(i), side === 'router' ? '01' : '02'].join(':');
+}
+
+/** Every network namespace of a router (router, ISP1, ISP2, LAN client). */
+export function routerNamespaces(r: RouterPlan): string[] {
+  return [r.ns, r.isp1.ns, r.isp2.ns, r.lanNs];
+}
+
+/** `r3` → 3; anything else is a usage error. */
+export function parseRouterName(name: string, routers?: number): number {
+  const m = /^r([1-9][0-9]?)$/.exec(name);
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || n > MAX_ROUTERS) throw new EdgeError('USAGE', `expected a router name like r1, got '${name}'`);
+  if (routers !== undefined && n > routers)
+    throw new EdgeError('USAGE', `router ${name} is not in the lab (it has r1-r${routers})`);
+  return n;
+}
+
+export function parseWan(s: string): Wan {
+  if (s === 'wan1' || s === 'wan2') return s;
+  throw new EdgeError('USAGE', `expected wan1 or wan2, got '${s}'`);
+}
+
+/** Where `lab exec` runs: the router (inside the container), its LAN client, one of its ISPs, or the internet. */
+export type ExecTarget =
+  | { kind: 'router'; router: number }
+  | { kind: 'netns'; ns: string; label: string; router?: number };
+
+export function parseExecTarget(target: string, plan: LabPlan): ExecTarget {
+  if (target === 'inet' || target === 'internet') return { kind: 'netns', ns: plan.inetNs, label: 'inet' };
+  const m = /^(r[0-9]+)(?:-(lan|isp1|isp2))?$/.exec(target);
+  if (!m) throw new EdgeError('USAGE', `expected a target like r1, r1-lan, r1-isp1, r1-isp2 or inet, got '${target}'`);
+  const n = parseRouterName(m[1]!, plan.routers.length);
+  const r = plan.routers[n - 1]!;
+  switch (m[2]) {
+    case undefined:
+      return { kind: 'router', router: n };
+    case 'lan':
+      return { kind: 'netns', ns: r.lanNs, label: target, router: n };
+    case 'isp1':
+      return { kind: 'netns', ns: r.isp1.ns, label: target, router: n };
+    default:
+      return { kind: 'netns', ns: r.isp2.ns, label: target, router: n };
+  }
+}
+
+/** Which WAN of the router a source address (as the internet saw it) belongs to. */
+export function wanOfSource(address: string, r: RouterPlan): Wan | 'lan' | 'unknown' {
+  if (inSubnet(address, r.isp1.subnet)) return 'wan1';
+  if (inSubnet(address, r.isp2.subnet)) return 'wan2';
+  if (inSubnet(address, r.lan.subnet)) return 'lan';
+  return 'unknown';
+}
+
+export function ipToInt(ip: string): number {
+  const parts = ip.split('.');
+  if (parts.length !== 4) return NaN;
+  let n = 0;
+  for (const p of parts) {
+    if (!/^[0-9]{1,3}$/.test(p) || Number(p) > 255) return NaN;
+    n = n * 256 + Number(p);
+  }
+  return n;
+}
+
+export function inSubnet(ip: string, cidr: string): boolean {
+  const [net, len] = cidr.split('/');
+  const a = ipToInt(ip);
+  const b = ipToInt(net ?? '');
+  const l = Number(len);
+  if (Number.isNaN(a) || Number.isNaN(b) || !(l >= 0 && l <= 32)) return false;
+  const size = 2 ** (32 - l);
+  return Math.floor(a / size) === Math.floor(b / size);
+}
+
+/** Do two prefixes overlap? */
+export function overlaps(a: string, b: string): boolean {
+  const [na, la] = a.split('/');
+  const [nb, lb] = b.split('/');
+  const shorter = Math.min(Number(la ?? 32), Number(lb ?? 32));
+  return inSubnet(na ?? '', `${nb}/${shorter}`) || inSubnet(nb ?? '', `${na}/${shorter}`);
+}

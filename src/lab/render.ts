@@ -1,0 +1,195 @@
+/**
+ * Pure text renderers for the lab: a router's systemd-networkd files and identity files, the
+ * ISP1 DHCP server's command line and options, and the small helper programs the lab runs in its
+ * namespaces (the internet's whoami service, the LAN client's probe, the ISP's latency delayer).
+ */
+import type { RouterPlan } from './plan.js';
+import { ISP_IFS, ROUTER_IFS } from './plan.js';
+
+/** Metrics of the two default routes in the router's main table: WAN1 preferred. */
+export const WAN1_METRIC = 100;
+export const WAN2_METRIC = 200;
+/** dnsmasq's minimum; the router renews at half of it (T1 = 1 min). */
+export const DHCP_LEASE = '2m';
+
+/** Files written into the router's overlay upper dir before its first boot (path relative to /). */
+export function routerFiles(r: RouterPlan, machineId: string): { path: string; content: string; mode: number }[] {
+  const net = (name: string, body: string) => ({ path: `etc/systemd/network/${name}.network`, content: body, mode: 0o644 });
+  return [
+    { path: 'etc/hostname', content: `${r.name}\n`, mode: 0o644 },
+    {
+      path: 'etc/hosts',
+      content: `127.0.0.1\tlocalhost\n127.0.1.1\t${r.name}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n`,
+      mode: 0o644,
+    },
+    { path: 'etc/machine-id', content: `${machineId}\n`, mode: 0o444 },
+    net(
+      `10-${ROUTER_IFS.mgmt}`,
+      `# Management: static, no gateway (reached from the lab host over the management bridge).
+[Match]
+Name=${ROUTER_IFS.mgmt}
+
+[Network]
+Address=${r.mgmt.address}/${r.mgmt.prefixLen}
+`,
+    ),
+    net(
+      `20-${ROUTER_IFS.wan1}`,
+      `# WAN1: DHCP from ISP1; the lease carries the gateway (default route in main, preferred).
+[Match]
+Name=${ROUTER_IFS.wan1}
+
+[Network]
+DHCP=ipv4
+
+[DHCPv4]
+RouteMetric=${WAN1_METRIC}
+UseDNS=no
+UseNTP=no
+UseHostname=no
+`,
+    ),
+    net(
+      `30-${ROUTER_IFS.wan2}`,
+      `# WAN2: static address and gateway from ISP2 (default route in main, less preferred).
+[Match]
+Name=${ROUTER_IFS.wan2}
+
+[Network]
+Address=${r.isp2.routerAddress}/${r.isp2.prefixLen}
+
+[Route]
+Gateway=${r.isp2.gateway}
+Metric=${WAN2_METRIC}
+`,
+    ),
+    net(
+      `40-${ROUTER_IFS.lan}`,
+      `# LAN
+[Match]
+Name=${ROUTER_IFS.lan}
+
+[Network]
+Address=${r.lan.router}/${r.lan.prefixLen}
+`,
+    ),
+  ];
+}
+
+export function gatewayOf(r: RouterPlan, which: 'primary' | 'alternate'): string {
+  return which === 'primary' ? r.isp1.gateway : r.isp1.altGateway!;
+}
+
+/** dnsmasq's option file (re-read on SIGHUP): the gateway the lease carries. */
+export function dhcpOptions(r: RouterPlan, which: 'primary' | 'alternate'): string {
+  return `option:router,${gatewayOf(r, which)}\n`;
+}
+
+/** dnsmasq as a DHCP-only server on ISP1's router-facing link (DNS off, nothing read from /etc). */
+export function dnsmasqArgs(r: RouterPlan, files: { leases: string; opts: string; pid: string }): string[] {
+  const [from, to] = r.isp1.pool!;
+  return [
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-hosts',
+    '--no-resolv',
+    '--port=0',
+    '--user=root',
+    '--group=root',
+    `--interface=${ISP_IFS.down}`,
+    '--bind-interfaces',
+    `--dhcp-range=${from},${to},${r.isp1.netmask},${DHCP_LEASE}`,
+    '--dhcp-authoritative',
+    `--dhcp-leasefile=${files.leases}`,
+    `--dhcp-optsfile=${files.opts}`,
+    `--pid-file=${files.pid}`,
+    '--log-dhcp',
+    '--log-facility=-',
+  ];
+}
+
+/** The internet's TCP service: answers each connection with the source address:port it saw, then closes. */
+export const WHOAMI_JS = `// edge lab: whoami service (runs in the lab's internet namespace)
+import net from 'node:net';
+const [host, port] = [process.argv[2], Number(process.argv[3])];
+const server = net.createServer((s) => {
+  s.on('error', () => {});
+  s.end(\`\${s.remoteAddress}:\${s.remotePort}\\n\`);
+});
+server.on('error', (e) => { console.error(e.message); process.exit(1); });
+server.listen({ host, port }, () => console.log(\`whoami listening on \${host}:\${port}\`));
+for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
+`;
+
+/**
+ * The LAN client's probe: N fresh TCP connections (one after the other, each a new flow with a new
+ * source port) to the whoami service, and one ping per target (in parallel). Prints one JSON line.
+ */
+export const PROBE_CLIENT_JS = `// edge lab: probe (runs in a router's LAN client namespace)
+import net from 'node:net';
+import { execFile } from 'node:child_process';
+const cfg = JSON.parse(process.argv[2]);
+function tcp() {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
+    const s = net.connect({ host: cfg.host, port: cfg.port });
+    let data = '';
+    let localPort;
+    const done = (r) => { clearTimeout(timer); s.destroy(); resolve({ localPort, ms: Math.round(ms() * 10) / 10, ...r }); };
+    const timer = setTimeout(() => done({ error: 'timeout' }), cfg.timeoutMs);
+    s.on('connect', () => { localPort = s.localPort; });
+    s.setEncoding('utf8');
+    s.on('data', (d) => { data += d; });
+    s.on('end', () => done({ seen: data.trim() }));
+    s.on('error', (e) => done({ error: e.code || e.message }));
+  });
+}
+function ping(target) {
+  return new Promise((resolve) => {
+    execFile('ping', ['-n', '-c', '1', '-W', String(cfg.pingTimeoutS), target], { timeout: (cfg.pingTimeoutS + 2) * 1000 }, (err, stdout) => {
+      const m = /time=([0-9.]+) ms/.exec(stdout || '');
+      resolve({ target, ok: !err && !!m, ms: m ? Number(m[1]) : undefined });
+    });
+  });
+}
+const pings = Promise.all(cfg.targets.map(ping));
+const flows = [];
+for (let i = 0; i < cfg.count; i++) flows.push(await tcp());
+console.log(JSON.stringify({ tcp: flows, ping: await pings }));
+`;
+
+/**
+ * Latency without netem (this kernel has none): a tun device in the ISP namespace that the ISP
+ * routes the router's traffic through; this program holds each packet for the delay, then writes
+ * it back, and the ISP forwards it on. One direction only, so the round trip grows by the delay.
+ */
+export const LATENCY_PY = `# edge lab: latency delayer (runs in an ISP namespace)
+# usage: latency.py --ns=NAMESPACE TUN_NAME DELAY_MS   (--ns only tags the command line)
+import fcntl, os, select, struct, sys, time, heapq, signal
+name, delay = sys.argv[2], int(sys.argv[3]) / 1000.0
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454ca, 0x0001, 0x1000
+fd = os.open('/dev/net/tun', os.O_RDWR)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack('16sH', name.encode(), IFF_TUN | IFF_NO_PI))
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+print(f'delaying packets through {name} by {delay * 1000:.0f} ms', flush=True)
+queue, seq = [], 0
+while True:
+    timeout = max(0.0, queue[0][0] - time.monotonic()) if queue else None
+    r, _, _ = select.select([fd], [], [], timeout)
+    if r:
+        pkt = os.read(fd, 65536)
+        heapq.heappush(queue, (time.monotonic() + delay, seq, pkt)); seq += 1
+    now = time.monotonic()
+    while queue and queue[0][0] <= now:
+        try:
+            os.write(fd, heapq.heappop(queue)[2])
+        except OSError:
+            pass
+`;
+
+/** known_hosts lines for the routers' host keys (by management address). */
+export function knownHosts(entries: { address: string; publicKey: string }[]): string {
+  return entries.map((e) => `${e.address} ${e.publicKey.trim().split(/\s+/).slice(0, 2).join(' ')}\n`).join('');
+}

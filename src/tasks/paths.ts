@@ -1,0 +1,46 @@
+/**
+ * Every file, unit and name edge installs on a router, in one place: the tasks, the verify script
+ * and the operator page (playbooks/failover.md) all refer to these.
+ */
+export const PATHS = {
+  rtTables: '/etc/iproute2/rt_tables.d/edge.conf',
+  routingConf: '/etc/edge/routing.conf',
+  failoverConf: '/etc/edge/failover.conf',
+  nftRuleset: '/etc/edge/edge.nft',
+  edgeRoutes: '/usr/local/sbin/edge-routes',
+  edgeHealth: '/usr/local/sbin/edge-health',
+  edgeFailover: '/usr/local/sbin/edge-failover',
+  edgeRoutesUnit: '/etc/systemd/system/edge-routes.service',
+  edgeNftUnit: '/etc/systemd/system/edge-nftables.service',
+  keepalivedConf: '/etc/keepalived/keepalived.conf',
+  keepalivedDropIn: '/etc/systemd/system/keepalived.service.d/edge.conf',
+  networkdDropIn: '/etc/systemd/networkd.conf.d/edge.conf',
+  ifupHook: '/etc/network/if-up.d/edge-routes',
+  ifdownHook: '/etc/network/if-post-down.d/edge-routes',
+  runDir: '/run/edge',
+} as const;
+
+export const UNITS = {
+  edgeRoutes: 'edge-routes.service',
+  edgeNft: 'edge-nftables.service',
+  keepalived: 'keepalived.service',
+} as const;
+
+/** edge's nftables table, as "family name" (the snapshot and facts key). */
+export const NFT_TABLE = 'inet edge';
+/** The comment that marks `table inet edge` as edge's own (inventory-check refuses any other). */
+export const NFT_COMMENT = 'managed by edge';
+/** First line of every file edge renders: how an operator (and inventory-check) recognises them. */
+export const MANAGED = 'Managed by edge';
+
+/**
+ * keepalived needs a real, up interface with an IPv4 address for its VRRP instances (it refuses lo:
+ * defect 3). edge gives it a private veth pair: a dummy link is not available on every kernel
+ * (containers cannot load modules), and adverts on the LAN would leak to other VRRP speakers.
+ */
+export const KA_LINK = {
+  a: 'edge-ka0',
+  b: 'edge-ka1',
+  addrA: '169.254.201.1/30',
+  addrB: '169.254.201.2/30',
+} as const;
