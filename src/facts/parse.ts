@@ -121,6 +121,8 @@ interface IpRuleJson {
   oifname?: string;
   table?: string;
   action?: string;
+  /** What iproute2 prints (`ip -j rule`); the longer name is accepted too. */
+  suppress_prefixlen?: number;
   suppress_prefixlength?: number;
 }
 
@@ -142,7 +144,7 @@ export function parseRules(jsonText: string | undefined, text: string | undefine
       oif: r.oifname,
       table: r.table,
       action: r.action,
-      suppressPrefixlen: r.suppress_prefixlength,
+      suppressPrefixlen: r.suppress_prefixlen ?? r.suppress_prefixlength,
       raw: raw.get(r.priority)?.[n] ?? '',
     };
   });

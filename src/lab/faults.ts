@@ -121,7 +121,7 @@ export function faultSteps(r: RouterPlan, wan: Wan, s: FaultState): FaultSteps {
           `table ip ${FAULT_TABLE} {`,
           '  chain forward {',
           '    type filter hook forward priority 0; policy accept;',
-          `    iifname "${ISP_IFS.down}" numgen random mod 100 < ${s.lossPct} counter drop`,
+          `    iifname "${ISP_IFS.down}" ${s.lossPct < 100 ? `numgen random mod 100 < ${s.lossPct} ` : ''}counter drop`,
           '  }',
           '}',
         ]
@@ -143,8 +143,9 @@ export async function applyFault(paths: LabPaths, state: LabState, r: RouterPlan
   const steps = faultSteps(r, wan, want);
   const id = latencyProcId(r, wan);
   const rec = state.procs[id];
-  const running = livePid(rec) !== undefined;
-  const runningMs = running ? Number(/ dly0 ([0-9]+)/.exec(cmdline(livePid(rec)!) ?? '')?.[1] ?? NaN) : NaN;
+  const pid = livePid(rec);
+  const running = pid !== undefined;
+  const runningMs = running ? Number(new RegExp(` ${ISP_IFS.delay} ([0-9]+)`).exec(cmdline(pid) ?? '')?.[1] ?? NaN) : NaN;
   if (running && (want.latencyMs === 0 || runningMs !== want.latencyMs)) await endRecorded(rec);
   if (want.latencyMs > 0 && !(running && runningMs === want.latencyMs)) {
     const script = join(paths.runDir, 'latency.py');

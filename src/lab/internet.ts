@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { LabPlan } from './plan.js';
 import { WHOAMI_JS } from './render.js';
 import type { LabPaths, LabState } from './state.js';
-import { endRecorded, livePid, startRecorded } from './state.js';
+import { livePid, startRecorded } from './state.js';
 
 export const WHOAMI_PROC = 'whoami';
 
@@ -32,8 +32,4 @@ export function ensureWhoami(paths: LabPaths, state: LabState, plan: LabPlan): v
     { role: 'whoami', pidFile: join(paths.runDir, 'whoami.pid'), match: script, log: join(paths.runDir, 'whoami.log') },
     { argv: ['ip', 'netns', 'exec', plan.inetNs, process.execPath, script, plan.whoami.address, String(plan.whoami.port)] },
   );
-}
-
-export async function stopWhoami(state: LabState): Promise<void> {
-  await endRecorded(state.procs[WHOAMI_PROC]);
 }

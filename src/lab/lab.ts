@@ -7,6 +7,21 @@
  * or a container that stopped. `down` ends every recorded process (by PID, command line checked),
  * then removes every namespace and root link that carries the lab prefix, recorded or not, and the
  * lab's state directory. The router image cache (/var/cache/edge-lab) is kept.
+ *
+ * Where this differs from the hand-built recipe (shared/lab.md), and why:
+ *  - A router is powered on in a freshly made network namespace (also by `lab reboot`): sysctls,
+ *    nft rules, ip rules and routes live in the namespace, not the container, and would otherwise
+ *    survive the "reboot" — persistence tests would pass for the wrong reason. Its disk (overlay
+ *    upper dir) persists; its links keep fixed MACs, so its DHCP lease does too.
+ *  - No netem in this kernel: loss is an nftables rule in the ISP namespace, latency a tun device
+ *    there whose reader (a small python3 program) holds each packet for the delay.
+ *  - Faults are made in the ISP namespace only, never in the router: link-down = the ISP's end of
+ *    the link down (the router sees carrier loss); upstream-cut = the ISP's default route blackholed.
+ *  - `up` raises fs.inotify.max_user_instances when below 256 + 24 per router (every router's
+ *    systemd takes several; at the default 128, about 15 routers boot and the rest hang).
+ *  - EDGE_LAB_INSTANCE=K (1-9) runs an isolated second lab (prefix elabK-, management
+ *    198.18.K.0/24, state /var/lib/edge-lab-K): the lab's own tests use it so they never disturb
+ *    the shared lab other integration tests use.
  */
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -14,12 +29,12 @@ import { EdgeError } from '../errors.js';
 import { dhcpPid, ensureDhcp, reloadDhcp, stopDhcp, writeDhcpOptions } from './dhcp.js';
 import type { FaultAction } from './faults.js';
 import { applyFault, describeFault, faultOf, latencyProcId, withAction } from './faults.js';
-import { ensureWhoami, stopWhoami, whoamiPid } from './internet.js';
+import { ensureWhoami, whoamiPid } from './internet.js';
 import { renderInventory, writeInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
 import type { ExecTarget, LabPlan, RouterPlan, Wan } from './plan.js';
 import { DEFAULT_ROUTERS, ROUTER_IFS, WANS, labPlan, parseExecTarget, parseRouterName, routerPlan } from './plan.js';
-import { checkHostAddressing, ensurePrerequisites } from './prereq.js';
+import { checkHostAddressing, ensureHostLimits, ensurePrerequisites } from './prereq.js';
 import type { ProbeOptions, ProbeResult } from './probe.js';
 import { runProbe } from './probe.js';
 import { gatewayOf } from './render.js';
@@ -36,8 +51,8 @@ import {
   stopRouter,
   waitRouterReady,
 } from './router.js';
-import type { LabPaths, LabState } from './state.js';
-import { acquireLock, emptyState, endRecorded, labPaths, livePid, readState, writeState } from './state.js';
+import type { LabPaths, LabState, ProcRecord } from './state.js';
+import { acquireLock, emptyState, endRecorded, labPaths, readState, writeState } from './state.js';
 import { createRouterNetwork, deleteRouterNetwork, ensureBridge, ensureInternet, ipJson, routerNetworkOk, sweepNetwork } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
 import { inNetns, linkNames, netnsList, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
@@ -98,6 +113,7 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
     const n = opts.routers ?? existing?.routers ?? DEFAULT_ROUTERS;
     const plan = labPlan(n, paths.instance);
     await checkHostAddressing(plan.mgmtSubnet, plan.prefix);
+    ensureHostLimits(n, log);
     const rootfs = await ensureRootfs(paths.cacheDir, log);
     const state = existing ?? emptyState(paths, n);
     if (existing && existing.routers > n) await removeRouters(paths, state, n, existing.routers, log);
@@ -182,9 +198,9 @@ async function powerOn(paths: LabPaths, state: LabState, plan: LabPlan, r: Route
 }
 
 async function removeRouters(paths: LabPaths, state: LabState, keep: number, had: number, log: Log): Promise<void> {
+  const plan = labPlan(keep, paths.instance);
   for (let i = keep + 1; i <= had; i++) {
     const r = routerPlan(i, paths.instance);
-    const plan = labPlan(keep, paths.instance);
     log(`removing ${r.name}`);
     await stopRouterProcesses(state, r);
     await deleteRouterNetwork(r, plan);
@@ -215,10 +231,10 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
     } catch (e) {
       log(`ignoring unreadable state: ${e instanceof Error ? e.message : String(e)}`);
     }
-    const procs = Object.values(state?.procs ?? {});
+    const procs = [...Object.values(state?.procs ?? {}), ...unrecordedPidFiles(paths, state)];
     // a process recorded a moment before a killed `up` may not have written its pid file yet
     await waitFor('recorded processes to write their pid files', 1_000, async () =>
-      procs.every((p) => livePid(p) !== undefined || readPidFile(p.pidFile) !== undefined || p.pid !== undefined) ? true : undefined,
+      procs.every((p) => p.pid !== undefined || readPidFile(p.pidFile) !== undefined) ? true : undefined,
     ).catch(() => undefined);
     // routers first (graceful, in parallel), then the rest
     const ended = await Promise.all(procs.filter((p) => p.role === 'nspawn').map((p) => endRecorded(p, 30_000)));
@@ -242,6 +258,31 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
       /* not empty (another command took the lock) or gone */
     }
   }
+}
+
+/**
+ * Pid files in the run dir that the state does not name (a lost or corrupt state file). Every lab
+ * daemon has the state dir in its command line, which is what such a PID must show to be ended.
+ */
+function unrecordedPidFiles(paths: LabPaths, state: LabState | undefined): ProcRecord[] {
+  const known = new Set(Object.values(state?.procs ?? {}).map((p) => p.pidFile));
+  const files = existsSync(paths.runDir) ? readdirSync(paths.runDir) : [];
+  return files
+    .filter((f) => /\.pid(\.wrapper)?$/.test(f) && !f.endsWith('.dnsmasq.pid'))
+    .map((f) => join(paths.runDir, f))
+    .filter((f) => !known.has(f))
+    .map((pidFile) => ({
+      role: roleOfPidFile(pidFile),
+      pidFile,
+      match: `${paths.stateDir}/`,
+      log: '/dev/null',
+    }));
+}
+
+function roleOfPidFile(f: string): ProcRecord['role'] {
+  if (f.endsWith('.nspawn.pid')) return 'nspawn';
+  if (f.endsWith('-latency.pid')) return 'latency';
+  return f.endsWith('whoami.pid') ? 'whoami' : 'dnsmasq';
 }
 
 /**

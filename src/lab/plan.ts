@@ -231,10 +231,9 @@ export function inSubnet(ip: string, cidr: string): boolean {
   return Math.floor(a / size) === Math.floor(b / size);
 }
 
-/** Do two prefixes overlap? */
+/** Do two prefixes overlap? (They agree on the bits of the shorter prefix.) */
 export function overlaps(a: string, b: string): boolean {
-  const [na, la] = a.split('/');
-  const [nb, lb] = b.split('/');
-  const shorter = Math.min(Number(la ?? 32), Number(lb ?? 32));
-  return inSubnet(na ?? '', `${nb}/${shorter}`) || inSubnet(nb ?? '', `${na}/${shorter}`);
+  const [na = '', la = '32'] = a.split('/');
+  const [nb = '', lb = '32'] = b.split('/');
+  return inSubnet(na, `${nb}/${Math.min(Number(la), Number(lb))}`);
 }

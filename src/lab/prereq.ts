@@ -3,7 +3,7 @@
  * clear message), the kernel features it needs, and a guard that the management subnet (the one
  * lab range that lives in the host's own namespace, on the lab bridge) is not already in use.
  */
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { EdgeError } from '../errors.js';
 import { overlaps } from './plan.js';
 import { LAB_PATH, requireRoot, run } from './sys.js';
@@ -72,6 +72,30 @@ export async function ensurePrerequisites(log: (s: string) => void): Promise<voi
   }
   if (!/\boverlay\b/.test(fs))
     throw new EdgeError('LAB', 'the kernel has no overlay filesystem; routers are overlays on a shared root filesystem');
+}
+
+/**
+ * Each router's systemd (and logind, journald, getty…) takes several inotify instances, all counted
+ * against root on the host; the kernel's default of 128 runs out at about 15 routers ("Failed to
+ * create inotify object: Too many open files" and a boot that never finishes). Raise it if lower
+ * (never lowered; not restored by `down` — it is a limit, not a lab object).
+ */
+export function inotifyInstancesNeeded(routers: number): number {
+  return 256 + 24 * routers;
+}
+
+export function ensureHostLimits(routers: number, log: (s: string) => void): void {
+  const path = '/proc/sys/fs/inotify/max_user_instances';
+  const want = inotifyInstancesNeeded(routers);
+  let have = 0;
+  try {
+    have = Number(readFileSync(path, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (have >= want) return;
+  writeFileSync(path, `${want}\n`);
+  log(`raised fs.inotify.max_user_instances from ${have} to ${want} (every router's systemd needs several)`);
 }
 
 /**

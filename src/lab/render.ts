@@ -119,7 +119,6 @@ const server = net.createServer((s) => {
 });
 server.on('error', (e) => { console.error(e.message); process.exit(1); });
 server.listen({ host, port }, () => console.log(\`whoami listening on \${host}:\${port}\`));
-for (const sig of ['SIGTERM', 'SIGINT']) process.on(sig, () => server.close(() => process.exit(0)));
 `;
 
 /**

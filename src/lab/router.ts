@@ -8,7 +8,9 @@
  *
  * (--register=no --keep-unit: the host has no systemd as PID 1 / no system bus; the writable
  * /proc/sys/net lets the router's sysctls work; the capabilities let nft, ip rule and ping work.)
- * Stop = SIGTERM to nspawn (the container shuts down cleanly); reboot = stop + the same command.
+ * Stop = SIGTERM to nspawn (the container shuts down cleanly); start = the same command again, on a
+ * freshly made network namespace (see powerOn in lab.ts). A `reboot`/`poweroff` typed inside the
+ * router ends nspawn (no supervisor restarts it); `edge lab up` or `edge lab reboot` powers it on.
  * Commands run inside with `nsenter -t LEADER -a` (LEADER = the container's systemd, nspawn's child).
  */
 import { randomBytes } from 'node:crypto';

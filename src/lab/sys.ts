@@ -226,12 +226,7 @@ export async function waitFor<T>(what: string, ms: number, check: () => Promise<
 
 export function requireRoot(): void {
   if (process.getuid?.() !== 0)
-    throw new EdgeError('LAB', 'edge lab needs root (it creates network namespaces and containers); nothing was done', {
+    throw new EdgeError('LAB', 'the lab needs root (it creates network namespaces and containers); nothing was done', {
       hint: 'run it as root, e.g. `sudo edge lab up`',
     });
-}
-
-/** Shell-quote one word (for the rare place a command line is shown or passed through a shell). */
-export function shq(s: string): string {
-  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

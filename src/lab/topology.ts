@@ -186,7 +186,7 @@ export async function sweepNetwork(prefix: string, recorded: { netns: string[]; 
   return { netns, links };
 }
 
-/** Is the ISP's link toward the router up, and the router's WAN address/gateway (for status)? */
+/** `ip -n NS -j ARGS…` parsed (empty when the namespace or object is missing). */
 export async function ipJson<T>(ns: string, args: string[]): Promise<T[]> {
   const r = await run('ip', ['-n', ns, '-j', ...args], { allowFail: true });
   if (r.code !== 0 || !r.stdout.trim()) return [];

@@ -6,10 +6,11 @@
  *   await lab.run('r1', ['ip', 'route'])    // a command inside a router / r1-lan / r1-isp1 / r1-isp2 / inet
  *   await lab.probe('r1')                   // which WAN new flows from r1's LAN leave by
  *
- * ensureLab is idempotent and cheap when the lab is up (`lab up` reconciles in about a second); it
- * never shrinks a running lab. The default lab is deliberately LEFT UP after the test run, so the
- * next test file and the next run reuse it: remove it with `edge lab down` (or labDown()).
- * A test that breaks routers must undo what it did (faults: lab.fault(r, wan, {kind:'clear'})).
+ * ensureLab is idempotent and cheap when the lab is up (`lab up` reconciles in well under a second);
+ * it never shrinks a running lab. The shared lab stays up from one test file to the next, and
+ * test/integration/global-setup.ts removes it when the run ends (EDGE_KEEP_LAB=1 keeps it for the
+ * next local run). `state` is a snapshot taken by ensureLab. A test that breaks routers must undo
+ * what it did (faults: lab.fault(r, wan, { kind: 'clear' })).
  *
  * `instance` (1-9) gives a test its own isolated lab (prefix elabK-, management 198.18.K.0/24, state
  * /var/lib/edge-lab-K, inventory in that state dir) that cannot disturb the shared one; such a test
@@ -98,4 +99,31 @@ export async function ensureLab(routers = 3, opts: { instance?: number } = {}): 
 /** Remove the lab (default: the shared one). */
 export async function labDown(opts: { instance?: number } = {}): Promise<void> {
   await down({ instance: opts.instance ?? 0, log });
+}
+
+/** What of a lab is left on the host: namespaces, root links, mounts, live processes, state dir. */
+export async function labLeftovers(instance = 0): Promise<{
+  netns: string[];
+  links: string[];
+  mounts: string[];
+  processes: string[];
+  stateDir: boolean;
+}> {
+  const { netnsList, linkNames, cmdline } = await import('../../src/lab/sys.js');
+  const { existsSync, readFileSync, readdirSync } = await import('node:fs');
+  const paths = labPaths(instance);
+  const mine = (s: string) => s.includes(`${paths.prefix}-`) || s.includes(`${paths.stateDir}/`);
+  const processes: string[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d) || Number(d) === process.pid) continue;
+    const c = cmdline(Number(d)); // undefined for zombies and exited processes
+    if (c && mine(c)) processes.push(`${d} ${c}`);
+  }
+  return {
+    netns: (await netnsList()).filter((n) => n.startsWith(`${paths.prefix}-`)),
+    links: (await linkNames(null)).filter((n) => n.startsWith(`${paths.prefix}-`)),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(mine),
+    processes,
+    stateDir: existsSync(paths.stateDir),
+  };
 }

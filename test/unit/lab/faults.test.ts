@@ -55,6 +55,7 @@ describe('lab faults', () => {
     expect(s.nft).toContain('iifname "down0" numgen random mod 100 < 35 counter drop');
     expect(s.nft).toContain('type filter hook forward priority 0; policy accept;');
     expect(s.nft.startsWith('table ip elab_fault\ndelete table ip elab_fault\n')).toBe(true);
+    expect(faultSteps(r, 'wan1', { ...NO_FAULT, lossPct: 100 }).nft).toContain('iifname "down0" counter drop');
   });
 
   it('latency routes the router\'s traffic through the delay device', () => {
