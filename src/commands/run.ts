@@ -17,6 +17,7 @@ interface RunFlags extends ConnectionFlags {
   plain?: boolean;
   confirm?: 'auto' | 'manual';
   confirmTimeout?: number;
+  forceLockoutRisk?: boolean;
 }
 
 /** 0: nothing to change; 2: changes pending (check) or made; 1: any host failed or was unreachable. */
@@ -64,6 +65,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: await becomePassword(flags.askBecomePass),
   };
+  if (flags.forceLockoutRisk) write('edge: WARNING: --force-lockout-risk: hosts whose change would cut this session are changed anyway; each restores itself if unreachable\n');
   write(`edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}\n`);
   let run: RunResult;
   try {
@@ -71,6 +73,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       runId,
       check: flags.check === true,
       noRollback: !flags.rollback,
+      forceLockoutRisk: flags.forceLockoutRisk === true,
       forks: flags.forks,
       confirm: flags.confirm,
       confirmTimeoutSec: flags.confirmTimeout,
@@ -118,6 +121,7 @@ export function register(program: Command): void {
       new Option('--confirm <mode>', 'auto: confirm over a new SSH connection after verify; manual: leave the dead-man timer armed for `edge confirm`').choices(['auto', 'manual']),
     )
     .option('--confirm-timeout <seconds>', "seconds after edge's last change before an unconfirmed host restores itself (default: the play's confirm_timeout, 120)", positiveNumber)
+    .option('--force-lockout-risk', 'apply even where the preflight says the change cuts edge\'s own SSH session (the dead-man timer still restores the host)')
     .option('--plain', 'plain line output even on a terminal')
     .action((playbook: string, flags: RunFlags) => runCommand(playbook, flags));
 }

@@ -22,6 +22,8 @@ export interface HostRunInput {
   tasks: PlannedTask[];
   check: boolean;
   noRollback: boolean;
+  /** Apply even where the lockout preflight says the change would cut edge's own session. */
+  forceLockoutRisk?: boolean;
   commandTimeoutMs: number;
   /** Dead-man timer: the host restores itself this many seconds after edge's last change unless confirmed. */
   confirmTimeoutSec: number;
@@ -111,6 +113,15 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     result.status = 'failed';
     result.error = errorMessage(e);
     return finish();
+  }
+
+  // The lockout preflight: a plan that would cut edge's own session is a precondition failure,
+  // unless the operator forces it (and then the dead-man timer is what brings the host back).
+  for (const p of planned) {
+    const risks = p.plan.lockout ?? [];
+    if (!risks.length) continue;
+    if (input.forceLockoutRisk) p.plan.notes = [...(p.plan.notes ?? []), ...risks.map((r) => `LOCKOUT RISK (forced): ${r}`)];
+    else p.plan.failures = [...(p.plan.failures ?? []), ...risks.map((r) => `lockout preflight: ${r} (--force-lockout-risk to apply anyway)`)];
   }
 
   // A host that fails its preconditions is refused before anything is changed on it.

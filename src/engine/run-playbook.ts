@@ -11,6 +11,7 @@ export interface PlaybookRunOptions {
   runId: string;
   check: boolean;
   noRollback: boolean;
+  forceLockoutRisk?: boolean;
   forks: number;
   limit?: string;
   /** Command-line overrides of the play's confirm / confirm_timeout. */
@@ -64,6 +65,7 @@ export async function runPlaybook(
         hosts,
         check: opts.check,
         noRollback: opts.noRollback,
+        forceLockoutRisk: opts.forceLockoutRisk,
         forks: opts.forks,
         commandTimeoutMs: opts.connection.commandTimeoutMs,
         confirm: opts.confirm ?? rp.play.confirm,

@@ -19,6 +19,7 @@ export interface RunInput {
   hosts: RunHost[];
   check: boolean;
   noRollback: boolean;
+  forceLockoutRisk?: boolean;
   forks: number;
   commandTimeoutMs: number;
   confirm: 'auto' | 'manual';
@@ -56,6 +57,7 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
           tasks: h.tasks,
           check: input.check,
           noRollback: input.noRollback,
+          forceLockoutRisk: input.forceLockoutRisk,
           commandTimeoutMs: input.commandTimeoutMs,
           confirm: input.confirm,
           confirmTimeoutSec: input.confirmTimeoutSec,

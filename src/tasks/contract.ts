@@ -58,6 +58,11 @@ export interface Plan {
   changes: Change[];
   /** Reasons the host must not be changed (inventory-check); the engine fails the host before applying anything. */
   failures?: string[];
+  /**
+   * Lockout preflight: why applying this plan would cut the SSH session edge is using (named rule
+   * or route). The engine refuses the host unless --force-lockout-risk.
+   */
+  lockout?: string[];
   /** Notes shown with the task result (e.g. "package X held back"). */
   notes?: string[];
 }

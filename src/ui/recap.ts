@@ -27,6 +27,7 @@ export function recapText(run: RunResult): string {
     if (h.error && (h.status === 'failed' || h.status === 'unreachable' || h.status === 'interrupted'))
       lines.push(`${' '.repeat(width)}  ${h.error.split('\n').join(`\n${' '.repeat(width + 2)}`)}`);
     if (h.rollback) lines.push(`${' '.repeat(width)}  ${h.rollback}`);
+    for (const t of h.tasks) for (const n of t.notes ?? []) lines.push(`${' '.repeat(width)}  ${t.task}: ${n}`);
   }
   return lines.join('\n');
 }
