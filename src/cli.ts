@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { register as registerConfirm } from './commands/confirm.js';
 import { register as registerInventory } from './commands/inventory.js';
 import { register as registerLab } from './commands/lab.js';
+import { register as registerPick } from './commands/pick.js';
 import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerRuns } from './commands/runs.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerRuns(program);
   registerInventory(program);
   registerSchema(program);
+  registerPick(program);
   registerLab(program);
   return program;
 }

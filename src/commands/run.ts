@@ -1,11 +1,16 @@
 import { Option, type Command } from 'commander';
+import path from 'node:path';
+import { EdgeError } from '../errors.js';
+import { readJournal } from '../engine/journal.js';
 import { newRunId } from '../engine/run-id.js';
 import { resolvePlays, runPlaybook } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
 import { loadInventory } from '../inventory/load.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { lineReporter, ListrReporter } from '../ui/progress.js';
+import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
+import { missingInterfaceVars, pickInterfaces, sshFactsGatherer } from './pick.js';
 import { addConnectionOptions, becomePassword, positiveNumber, type ConnectionFlags } from './options.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -18,6 +23,8 @@ interface RunFlags extends ConnectionFlags {
   confirm?: 'auto' | 'manual';
   confirmTimeout?: number;
   forceLockoutRisk?: boolean;
+  waitForWindow?: boolean;
+  resume?: string;
 }
 
 /** 0: nothing to change; 2: changes pending (check) or made; 1: any host failed or was unreachable. */
@@ -25,6 +32,20 @@ export function exitCode(run: RunResult, detailed: boolean): number {
   if (run.status !== 'ok') return 1;
   if (detailed && run.hosts.some((h) => h.status === 'changed')) return 2;
   return 0;
+}
+
+function interactive(flags: RunFlags): boolean {
+  return !flags.json && process.stdin.isTTY === true && process.stdout.isTTY === true && !process.env.CI;
+}
+
+/** The journal of the run to continue; it must be a rollout of the same playbook. */
+async function loadResumable(runId: string, playbookFile: string): Promise<RunResult> {
+  const j = await readJournal(runId);
+  if (!j) throw new EdgeError('USAGE', `no journal for run ${runId} in .edge/runs (see edge runs --local)`, { field: '--resume' });
+  if (path.resolve(j.playbook) !== path.resolve(playbookFile))
+    throw new EdgeError('USAGE', `run ${runId} was a run of ${j.playbook}, not ${playbookFile}`, { field: '--resume' });
+  if (j.check) throw new EdgeError('USAGE', `run ${runId} was a check run; there is nothing to resume`, { field: '--resume' });
+  return j;
 }
 
 function useListr(flags: RunFlags, hostCount: number): boolean {
@@ -52,21 +73,33 @@ function interruptController(write: (s: string) => void): { signal: AbortSignal;
 
 async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> {
   // All input is loaded and validated before any connection: bad input changes nothing anywhere.
-  const inventory = loadInventory(flags.inventory);
+  let inventory = loadInventory(flags.inventory);
   const playbook = loadPlaybook(playbookPath);
-  const plays = resolvePlays(inventory, playbook, flags.limit);
+  let plays = resolvePlays(inventory, playbook, flags.limit);
   const out = flags.json ? process.stderr : process.stdout;
   const write = (s: string) => out.write(s);
-  const runId = newRunId();
-  const interrupt = interruptController(write);
+  const resume = flags.resume ? await loadResumable(flags.resume, playbook.file) : undefined;
+  const runId = resume?.runId ?? newRunId();
   const connection = {
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: await becomePassword(flags.askBecomePass),
   };
+  // Hosts without interface variables: a person at a terminal picks them now; elsewhere the
+  // inventory-check task fails those hosts and lists their interfaces as candidates.
+  const missing = [...new Set(plays.flatMap((p) => p.hosts).filter((h) => missingInterfaceVars(h.vars).length).map((h) => h.name))];
+  if (missing.length && interactive(flags)) {
+    write(`${missing.join(', ')}: interface variables missing — pick them now (they are written into ${inventory.file})\n`);
+    await pickInterfaces({ inventory: inventory.file, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
+    inventory = loadInventory(flags.inventory);
+    plays = resolvePlays(inventory, playbook, flags.limit);
+  }
+  const interrupt = interruptController(write);
   if (flags.forceLockoutRisk) write('edge: WARNING: --force-lockout-risk: hosts whose change would cut this session are changed anyway; each restores itself if unreachable\n');
-  write(`edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}\n`);
+  write(
+    `edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}${resume ? ' (resumed)' : ''}\n`,
+  );
   let run: RunResult;
   try {
     run = await runPlaybook(inventory, playbook, plays, {
@@ -74,6 +107,9 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       check: flags.check === true,
       noRollback: !flags.rollback,
       forceLockoutRisk: flags.forceLockoutRisk === true,
+      waitForWindow: flags.waitForWindow === true,
+      resume,
+      say: (line) => write(`${line}\n`),
       forks: flags.forks,
       confirm: flags.confirm,
       confirmTimeoutSec: flags.confirmTimeout,
@@ -122,6 +158,8 @@ export function register(program: Command): void {
     )
     .option('--confirm-timeout <seconds>', "seconds after edge's last change before an unconfirmed host restores itself (default: the play's confirm_timeout, 120)", positiveNumber)
     .option('--force-lockout-risk', 'apply even where the preflight says the change cuts edge\'s own SSH session (the dead-man timer still restores the host)')
+    .option('--wait-for-window', 'outside the maintenance window, wait for it to open instead of stopping')
+    .option('--resume <run-id>', 'continue an interrupted or window-stopped rollout with the hosts it has not done')
     .option('--plain', 'plain line output even on a terminal')
     .action((playbook: string, flags: RunFlags) => runCommand(playbook, flags));
 }

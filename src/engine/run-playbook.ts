@@ -4,6 +4,18 @@ import type { Play, Playbook } from '../playbook/types.js';
 import { getTask } from '../tasks/registry.js';
 import { connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
+import { writeJournal } from './journal.js';
+import {
+  batchVerdict,
+  initialRolloutState,
+  markBatchStarted,
+  planRollout,
+  recordBatch,
+  rolloutSummary,
+  shouldStartNextBatch,
+  stopRollout,
+  type RolloutState,
+} from './rollout.js';
 import { runHosts, type RunHost } from './run.js';
 import type { RunReporter, RunResult } from './types.js';
 
@@ -17,11 +29,19 @@ export interface PlaybookRunOptions {
   /** Command-line overrides of the play's confirm / confirm_timeout. */
   confirm?: 'auto' | 'manual';
   confirmTimeoutSec?: number;
+  /** Outside a maintenance window: wait for it to open instead of stopping. */
+  waitForWindow?: boolean;
+  /** Continue this earlier run: only the hosts its rollout had not done. */
+  resume?: RunResult;
   connection: ConnectionSettings;
   journalDir?: string;
   signal: AbortSignal;
-  /** Called once per play, before its hosts start, so the UI can lay out its rows. */
+  /** Progress text (batch starts, waits, stops). */
+  say(line: string): void;
+  /** Called once per batch, before its hosts start, so the UI can lay out its rows. */
   reporterFor(play: Play, hosts: RunHost[]): { reporter: RunReporter; done?: Promise<unknown> };
+  now?: () => Date;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface ResolvedPlay {
@@ -43,51 +63,141 @@ export function runHostsOf(rp: ResolvedPlay, settings: ConnectionSettings): RunH
   return rp.hosts.map((h) => ({ name: h.name, vars: h.vars, tasks, connect: connectorFor(h.name, h.vars, settings) }));
 }
 
-/** Plays run one after another; within a play every host runs its own pipeline in parallel. */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Plays run one after another. Within a play, hosts are rolled out in batches (`serial`): a batch
+ * starts only inside all its hosts' maintenance windows, its hosts run in parallel, and a batch with
+ * more failures than `max_fail_percentage` (or a window that closed) stops the rollout. The rollout
+ * state goes into the journal after every batch, so `--resume` can continue with the hosts not done.
+ */
 export async function runPlaybook(
   inventory: Inventory,
   playbook: Playbook,
   plays: ResolvedPlay[],
   opts: PlaybookRunOptions,
 ): Promise<RunResult> {
-  let result: RunResult | undefined;
-  for (const rp of plays) {
-    if (opts.signal.aborted) break;
-    // As in Ansible, a host that failed in an earlier play takes no part in the later ones.
-    const failedBefore = new Set(result?.hosts.filter((h) => h.status !== 'ok' && h.status !== 'changed').map((h) => h.host));
-    const hosts = runHostsOf(rp, opts.connection).filter((h) => !failedBefore.has(h.name));
-    const { reporter, done } = opts.reporterFor(rp.play, hosts);
-    result = await runHosts(
-      {
+  const now = opts.now ?? (() => new Date());
+  const sleep = opts.sleep ?? abortableSleep;
+  const result: RunResult = opts.resume
+    ? { ...opts.resume, status: 'running', rollout: [...(opts.resume.rollout ?? [])] }
+    : {
         runId: opts.runId,
         playbook: playbook.file,
         inventory: inventory.file,
-        hosts,
         check: opts.check,
-        noRollback: opts.noRollback,
-        forceLockoutRisk: opts.forceLockoutRisk,
-        forks: opts.forks,
-        commandTimeoutMs: opts.connection.commandTimeoutMs,
-        confirm: opts.confirm ?? rp.play.confirm,
-        confirmTimeoutSec: opts.confirmTimeoutSec ?? rp.play.confirm_timeout,
-        reporter,
-        signal: opts.signal,
-        journalDir: opts.journalDir,
-      },
-      result,
+        startedAt: now().toISOString(),
+        status: 'running',
+        hosts: [],
+        rollout: [],
+      };
+  const rollouts = result.rollout!;
+  let stopped = false;
+
+  for (const rp of plays) {
+    if (opts.signal.aborted || stopped) break;
+    const previous = rollouts.find((r) => r.play === rp.play.index);
+    // As in Ansible, a host that failed in an earlier play takes no part in the later ones.
+    const failedBefore = new Set(
+      rollouts.filter((r) => r.play < rp.play.index).flatMap((r) => r.hosts.filter((h) => h.state !== 'done').map((h) => h.name)),
     );
-    await done;
-  }
-  return (
-    result ?? {
-      runId: opts.runId,
-      playbook: playbook.file,
-      inventory: inventory.file,
-      check: opts.check,
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      status: 'ok',
-      hosts: [],
+    const todo = new Set(previous ? previous.hosts.filter((h) => h.state !== 'done').map((h) => h.name) : rp.hosts.map((h) => h.name));
+    const hosts = runHostsOf(rp, opts.connection).filter((h) => todo.has(h.name) && !failedBefore.has(h.name));
+    const plan = planRollout(
+      rp.play,
+      rp.hosts.filter((h) => hosts.some((x) => x.name === h.name)),
+    );
+    let state: RolloutState = initialRolloutState(rp.play.index, plan);
+    if (previous) {
+      // Keep the hosts the earlier attempt finished; the rest are planned afresh, and their old
+      // results give way to the new attempt's.
+      state = { ...state, hosts: [...previous.hosts.filter((h) => h.state === 'done'), ...state.hosts] };
+      rollouts.splice(rollouts.indexOf(previous), 1);
+      result.hosts = result.hosts.filter((h) => !todo.has(h.host));
     }
-  );
+    rollouts.push(state);
+    const byName = new Map(hosts.map((h) => [h.name, h]));
+    let batchStartedAt: Date | undefined;
+
+    for (const [i, batch] of plan.batches.entries()) {
+      if (opts.signal.aborted) {
+        state = stopRollout(state, { reason: 'interrupted', message: 'interrupted' }, now());
+        break;
+      }
+      let decision = shouldStartNextBatch({ next: batch, now: now(), previousBatchStartedAt: batchStartedAt, waitForWindow: opts.waitForWindow === true });
+      while (decision.action === 'wait' && !opts.signal.aborted) {
+        opts.say(`batch ${i + 1}/${plan.batches.length}: outside the maintenance window; waiting until ${decision.until.toISOString()}`);
+        await sleep(Math.max(1000, decision.until.getTime() - now().getTime()), opts.signal);
+        decision = shouldStartNextBatch({ next: batch, now: now(), previousBatchStartedAt: batchStartedAt, waitForWindow: true });
+      }
+      if (decision.action === 'stop') {
+        state = stopRollout(state, { reason: decision.reason, message: decision.message, opensAt: decision.opensAt }, now());
+        opts.say(`rollout stopped before batch ${i + 1}/${plan.batches.length}: ${decision.message}`);
+        stopped = true;
+        break;
+      }
+      if (decision.action !== 'start') break;
+      batchStartedAt = now();
+      state = markBatchStarted(state, i);
+      const batchHosts = batch.map((h) => byName.get(h.name)!);
+      if (plan.batches.length > 1) opts.say(`batch ${i + 1}/${plan.batches.length}: ${batchHosts.map((h) => h.name).join(', ')}`);
+      const { reporter, done } = opts.reporterFor(rp.play, batchHosts);
+      const before = result.hosts.length;
+      await runHosts(
+        {
+          runId: result.runId,
+          playbook: playbook.file,
+          inventory: inventory.file,
+          hosts: batchHosts,
+          check: opts.check,
+          noRollback: opts.noRollback,
+          forceLockoutRisk: opts.forceLockoutRisk,
+          forks: opts.forks,
+          commandTimeoutMs: opts.connection.commandTimeoutMs,
+          confirm: opts.confirm ?? rp.play.confirm,
+          confirmTimeoutSec: opts.confirmTimeoutSec ?? rp.play.confirm_timeout,
+          reporter,
+          signal: opts.signal,
+          journalDir: opts.journalDir,
+        },
+        result,
+      );
+      await done;
+      const batchResults = result.hosts.slice(before);
+      state = recordBatch(state, i, batchResults);
+      rollouts[rollouts.length - 1] = state;
+      await writeJournal(result, opts.journalDir);
+      const verdict = batchVerdict(batchResults, plan.maxFailPercentage);
+      if (verdict.action === 'stop') {
+        state = stopRollout(state, { reason: verdict.reason, message: verdict.message }, now());
+        opts.say(`rollout stopped after batch ${i + 1}/${plan.batches.length}: ${verdict.message}`);
+        stopped = true;
+        break;
+      }
+      if (i < plan.batches.length - 1 && plan.pauseBetweenBatches > 0) {
+        opts.say(`pausing ${plan.pauseBetweenBatches} s before the next batch`);
+        await sleep(plan.pauseBetweenBatches * 1000, opts.signal);
+      }
+    }
+    rollouts[rollouts.length - 1] = state;
+    if (plan.batches.length > 1 || state.stop) opts.say(`rollout of play "${rp.play.name}": ${rolloutSummary(state)}`);
+  }
+
+  const order = new Map(plays.flatMap((rp) => rp.hosts.map((h) => h.name)).map((n, i) => [n, i]));
+  result.hosts.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
+  const failed = result.hosts.some((h) => h.status === 'failed' || h.status === 'unreachable');
+  result.status = opts.signal.aborted ? 'interrupted' : failed ? 'failed' : stopped ? 'stopped' : 'ok';
+  result.finishedAt = now().toISOString();
+  await writeJournal(result, opts.journalDir);
+  return result;
 }

@@ -73,8 +73,6 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
     ),
   );
   await journalWrite;
-  const order = new Map(input.hosts.map((h, i) => [h.name, i]));
-  result.hosts.sort((a, b) => (order.get(a.host) ?? 0) - (order.get(b.host) ?? 0));
   const failed = result.hosts.some((h) => h.status === 'failed' || h.status === 'unreachable');
   result.status = input.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok';
   result.finishedAt = new Date().toISOString();

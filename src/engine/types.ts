@@ -1,3 +1,4 @@
+import type { RolloutState } from './rollout.js';
 import type { TaskName } from '../tasks/contract.js';
 
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped';
@@ -41,8 +42,10 @@ export interface RunResult {
   check: boolean;
   startedAt: string;
   finishedAt?: string;
-  status: 'running' | 'ok' | 'failed' | 'interrupted';
+  status: 'running' | 'ok' | 'failed' | 'interrupted' | 'stopped';
   hosts: HostResult[];
+  /** Per play: batches, where each host stands, and why the rollout stopped (for --resume). */
+  rollout?: RolloutState[];
 }
 
 /** What the UI hears while a run goes on. Every call is synchronous and must not throw. */

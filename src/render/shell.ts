@@ -39,3 +39,21 @@ export function removeFileCommand(path: string): string {
 export function step(name: string, body: string): string {
   return `# --- ${name}\n${body}\n`;
 }
+
+/**
+ * Like writeFileCommand, but the new content must pass `check` (a command given the temporary file
+ * as its last argument, e.g. `nft -c -f`) before it replaces `path`. If the check fails, the
+ * temporary file is removed, `path` is left untouched, and the script fails with the check's own
+ * error output on stderr.
+ */
+export function writeCheckedFileCommand(path: string, content: string, mode: string, check: string, owner = 'root', group = 'root'): string {
+  const dir = path.slice(0, path.lastIndexOf('/')) || '/';
+  return [
+    `mkdir -p ${shQuote(dir)}`,
+    `edge_t=$(mktemp ${shQuote(`${dir}/.edge.XXXXXX`)})`,
+    `base64 -d > "$edge_t" ${base64Heredoc(content)}`,
+    `chown ${shQuote(`${owner}:${group}`)} "$edge_t"; chmod ${mode} "$edge_t"`,
+    `if ! ${check} "$edge_t"; then rm -f -- "$edge_t"; edge_fail ${shQuote(`${path}: the new content fails \`${check}\`; the file was not changed`)}; fi`,
+    `mv -f -- "$edge_t" ${shQuote(path)}`,
+  ].join('\n');
+}

@@ -29,6 +29,11 @@ export function recapText(run: RunResult): string {
     if (h.rollback) lines.push(`${' '.repeat(width)}  ${h.rollback}`);
     for (const t of h.tasks) for (const n of t.notes ?? []) lines.push(`${' '.repeat(width)}  ${t.task}: ${n}`);
   }
+  for (const r of run.rollout ?? []) {
+    if (!r.stop) continue;
+    lines.push(`rollout stopped: ${r.stop.message}`);
+    lines.push(`  resume with: edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
+  }
   return lines.join('\n');
 }
 

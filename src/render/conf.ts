@@ -1,0 +1,81 @@
+import { shQuote } from '../ssh/quote.js';
+
+/**
+ * The small configuration files edge's router-side scripts read. They are shell KEY=value files,
+ * sourced by the scripts, every value rendered here and single-quoted: nothing in them is expanded
+ * (defects 1 and 4: values never depend on a shell variable being set, and every script reads the
+ * file it is given).
+ */
+
+function kv(entries: [string, string | number][]): string {
+  return entries.map(([k, v]) => `${k}=${shQuote(String(v))}`).join('\n');
+}
+
+export interface RoutingConf {
+  wan1If: string;
+  wan2If: string;
+  lanIf: string;
+  mark1: string; // "0x1"
+  mark2: string;
+  table1: number;
+  table2: number;
+  table1Name: string;
+  table2Name: string;
+  priority: number;
+  gateway1?: string;
+  gateway2?: string;
+}
+
+export function renderRoutingConf(c: RoutingConf): string {
+  return `# Managed by edge: the per-WAN policy routing, read by /usr/local/sbin/edge-routes,
+# edge-health and edge-failover. Local changes are overwritten by the next edge run.
+# WANn_GW empty: the gateway is learned from the main table's default route via WANn_IF.
+${kv([
+  ['WAN1_IF', c.wan1If],
+  ['WAN2_IF', c.wan2If],
+  ['LAN_IF', c.lanIf],
+  ['M1', c.mark1],
+  ['M2', c.mark2],
+  ['T1', c.table1],
+  ['T2', c.table2],
+  ['T1_NAME', c.table1Name],
+  ['T2_NAME', c.table2Name],
+  ['PRIO', c.priority],
+  ['WAN1_GW', c.gateway1 ?? ''],
+  ['WAN2_GW', c.gateway2 ?? ''],
+])}
+`;
+}
+
+/** /etc/iproute2/rt_tables.d/edge.conf: names for edge's tables, so `ip` prints `lookup wan1`. */
+export function renderRtTables(entries: [number, string][]): string {
+  return `# Managed by edge: names of the per-WAN routing tables.\n${entries.map(([id, name]) => `${id} ${name}`).join('\n')}\n`;
+}
+
+export interface FailoverConf {
+  targets1: string[];
+  targets2: string[];
+  /** Per-probe timeout, seconds (ping -W). */
+  timeout: number;
+  /** Targets that must answer for a check to pass. */
+  threshold: number;
+  /** keepalived's fall and interval, for the confirmation edge-failover does after a restart. */
+  fall: number;
+  interval: number;
+  flush: boolean;
+}
+
+export function renderFailoverConf(c: FailoverConf): string {
+  return `# Managed by edge: health checks and switching, read by /usr/local/sbin/edge-health and
+# /usr/local/sbin/edge-failover. Local changes are overwritten by the next edge run.
+${kv([
+  ['WAN1_TARGETS', c.targets1.join(' ')],
+  ['WAN2_TARGETS', c.targets2.join(' ')],
+  ['PROBE_TIMEOUT', c.timeout],
+  ['SUCCESS_THRESHOLD', c.threshold],
+  ['FALL', c.fall],
+  ['INTERVAL', c.interval],
+  ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
+])}
+`;
+}

@@ -1,0 +1,206 @@
+import { shQuote } from '../ssh/quote.js';
+
+export interface EdgeRoutesPaths {
+  conf: string;
+  runDir: string;
+}
+
+/**
+ * /usr/local/sbin/edge-routes: makes the per-WAN tables and ip rules exist, and keeps them so after
+ * a link flap, a DHCP lease with a new gateway or address, a boot with either WAN down, and a
+ * network manager that removes routes and rules it did not create (defects 7 and 11).
+ *
+ * It computes exactly what the `tables` task plans (src/tasks/desired-routing.ts), from the live
+ * state: the same rule lines, the same table route, compared as text in the form `ip` prints them.
+ * The script is the same on every router; everything per router is in the configuration file.
+ */
+export function renderEdgeRoutesScript(p: EdgeRoutesPaths): string {
+  return `#!/bin/bash
+# Managed by edge: keeps the per-WAN routing tables and ip rules in place.
+#
+#   edge-routes reconcile   make rules and tables match the live state now (idempotent)
+#   edge-routes check       show what reconcile would change; exit 1 if anything differs
+#   edge-routes monitor     reconcile, then again after link/address/route/rule events (debounced)
+#                           and every 60 s; what edge-routes.service runs
+#
+# For each WAN it reads the live state: the first global IPv4 address of WANn_IF, the gateway
+# (WANn_GW, else the main table's default route via WANn_IF with the lowest metric) and the carrier.
+# Table Tn holds "default via GW dev IF proto static src ADDR" while the WAN has all three, and is
+# empty otherwise. A WAN that is down is never an error: its marked packets hit the unreachable guard.
+#
+# set -u but not set -e: this runs for the life of the router; a failed ip command is logged and
+# retried at the next event instead of ending the service.
+set -u
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+CONF=\${EDGE_ROUTING_CONF:-${shQuote(p.conf)}}
+RUN_DIR=\${EDGE_RUN_DIR:-${shQuote(p.runDir)}}
+
+log() { logger -t edge-routes -- "$*" 2>/dev/null || true; printf 'edge-routes: %s\\n' "$*" >&2; }
+
+valid() { [[ $2 =~ $1 ]] || { log "$CONF: $3 is not valid: '$2'"; return 1; }; }
+
+load_conf() {
+  WAN1_IF='' WAN2_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW=''
+  [ -r "$CONF" ] || { log "cannot read $CONF"; return 1; }
+  # shellcheck source=/dev/null
+  . "$CONF" || { log "cannot load $CONF"; return 1; }
+  valid '^[A-Za-z0-9_.:@-]{1,15}$' "$WAN1_IF" WAN1_IF && valid '^[A-Za-z0-9_.:@-]{1,15}$' "$WAN2_IF" WAN2_IF &&
+    valid '^0x[0-9a-f]+$' "$M1" M1 && valid '^0x[0-9a-f]+$' "$M2" M2 &&
+    valid '^[0-9]+$' "$T1" T1 && valid '^[0-9]+$' "$T2" T2 && valid '^[0-9]+$' "$PRIO" PRIO &&
+    valid '^[A-Za-z][A-Za-z0-9_-]*$' "$T1_NAME" T1_NAME && valid '^[A-Za-z][A-Za-z0-9_-]*$' "$T2_NAME" T2_NAME &&
+    valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW
+}
+
+# wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
+wan_state() {
+  local ifvar="WAN$1_IF" gwvar="WAN$1_GW" flags
+  W_IF=\${!ifvar}
+  W_ADDR=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null | awk 'NR == 1 { split($4, a, "/"); print a[1] }')
+  W_GW=\${!gwvar}
+  if [ -z "$W_GW" ]; then
+    W_GW=$(ip -4 route show table main default dev "$W_IF" 2>/dev/null | awk '
+      $1 == "default" && $2 == "via" {
+        m = 0; for (i = 3; i < NF; i++) if ($i == "metric") m = $(i + 1) + 0
+        if (gw == "" || m < best) { gw = $3; best = m }
+      }
+      END { if (gw != "") print gw }')
+  fi
+  flags=$(ip -o link show dev "$W_IF" 2>/dev/null | sed -n 's/^[^<]*<\\([^>]*\\)>.*/\\1/p')
+  W_UP=no
+  case ",$flags," in *,UP,*) case ",$flags," in *,LOWER_UP,*) W_UP=yes ;; esac ;; esac
+}
+
+# The rules edge wants, one per line, as "PRIO: spec" with edge's tables by id.
+desired_rules() {
+  printf '%s: from all lookup main suppress_prefixlength 0\\n' "$PRIO"
+  printf '%s: from all fwmark %s lookup %s\\n' "$((PRIO + 10))" "$M1" "$T1"
+  printf '%s: from all fwmark %s lookup %s\\n' "$((PRIO + 11))" "$M2" "$T2"
+  [ -z "$A1" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 20))" "$A1" "$T1"
+  [ -z "$A2" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 21))" "$A2" "$T2"
+  printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 30))" "$M1"
+  printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 31))" "$M2"
+}
+
+# The rules in edge's range PRIO..PRIO+99 now, in the same form.
+current_rules() {
+  ip -4 rule show | awk -v lo="$PRIO" -v hi="$((PRIO + 99))" -v n1="$T1_NAME" -v t1="$T1" -v n2="$T2_NAME" -v t2="$T2" '
+    {
+      p = $1; sub(/:$/, "", p)
+      if (p !~ /^[0-9]+$/ || p + 0 < lo || p + 0 > hi) next
+      for (i = 3; i <= NF; i++) if ($(i - 1) == "lookup") { if ($i == n1) $i = t1; else if ($i == n2) $i = t2 }
+      $1 = $1; print
+    }'
+}
+
+table_routes() { ip -4 route show table "$1" 2>/dev/null | awk '{ $1 = $1; print }'; }
+
+in_list() {
+  local x=$1 y
+  shift
+  for y in "$@"; do [ "$x" = "$y" ] && return 0; done
+  return 1
+}
+
+# plan: fills STALE and MISSING (rule lines), and for N in 1 2: WANT_N (route or empty), NOW_N
+# (the routes now, newline-separated), OK_N (yes/no) and the WAN's live state.
+plan() {
+  local n line want cur
+  wan_state 1; A1=$W_ADDR; IF1=$W_IF; GW1=$W_GW; UP1=$W_UP
+  wan_state 2; A2=$W_ADDR; IF2=$W_IF; GW2=$W_GW; UP2=$W_UP
+  mapfile -t WANT < <(desired_rules)
+  mapfile -t CUR < <(current_rules)
+  STALE=() MISSING=()
+  for line in "\${CUR[@]}"; do in_list "$line" "\${WANT[@]}" || STALE+=("$line"); done
+  for line in "\${WANT[@]}"; do in_list "$line" "\${CUR[@]}" || MISSING+=("$line"); done
+  for n in 1 2; do
+    local t a gw dev up
+    if [ "$n" = 1 ]; then t=$T1 a=$A1 gw=$GW1 dev=$IF1 up=$UP1; else t=$T2 a=$A2 gw=$GW2 dev=$IF2 up=$UP2; fi
+    want=''
+    if [ -n "$a" ] && [ -n "$gw" ] && [ "$up" = yes ]; then want="default via $gw dev $dev proto static src $a"; fi
+    cur=$(table_routes "$t")
+    printf -v "WANT_$n" '%s' "$want"
+    printf -v "NOW_$n" '%s' "$cur"
+    if [ "$cur" = "$want" ]; then printf -v "OK_$n" yes; else printf -v "OK_$n" no; fi
+  done
+}
+
+rule_cmd() {
+  printf 'rule %s pref %s %s\\n' "$1" "\${2%%: *}" "\${2#*: }" | ip -batch - >/dev/null
+}
+
+apply() {
+  local rc=0 n line t want now dev
+  for n in 1 2; do
+    local okvar="OK_$n" wantvar="WANT_$n" nowvar="NOW_$n"
+    [ "\${!okvar}" = yes ] && continue
+    if [ "$n" = 1 ]; then t=$T1 dev=$IF1; else t=$T2 dev=$IF2; fi
+    want=\${!wantvar} now=\${!nowvar}
+    if [ -n "$now" ]; then ip route flush table "$t" || rc=1; fi
+    if [ -n "$want" ]; then
+      # shellcheck disable=SC2086 # want is "default via GW dev IF proto static src ADDR", built above from validated words
+      printf 'route replace table %s %s\\n' "$t" "$want" | ip -batch - >/dev/null || { rc=1; log "table $t: could not add: $want"; continue; }
+      log "table $t: $want"
+    else
+      log "table $t: emptied ($dev has no address, gateway or carrier)"
+    fi
+  done
+  for line in "\${STALE[@]}"; do
+    if rule_cmd del "$line" || ip rule del pref "\${line%%: *}" 2>/dev/null; then log "rule removed: $line"; else rc=1; log "could not remove rule: $line"; fi
+  done
+  for line in "\${MISSING[@]}"; do
+    if rule_cmd add "$line"; then log "rule added: $line"; else rc=1; log "could not add rule: $line"; fi
+  done
+  return "$rc"
+}
+
+with_lock() {
+  mkdir -p "$RUN_DIR" || return 1
+  (
+    flock -w 30 9 || { log "another edge-routes holds $RUN_DIR/routes.lock"; exit 1; }
+    "$@"
+  ) 9>"$RUN_DIR/routes.lock"
+}
+
+reconcile_locked() { load_conf && plan && apply; }
+reconcile() { with_lock reconcile_locked; }
+
+check() {
+  local n okvar wantvar nowvar bad=0 line
+  load_conf && plan || return 1
+  for line in "\${STALE[@]}"; do printf 'edge-routes: unexpected rule: %s\\n' "$line" >&2; bad=1; done
+  for line in "\${MISSING[@]}"; do printf 'edge-routes: missing rule: %s\\n' "$line" >&2; bad=1; done
+  for n in 1 2; do
+    okvar="OK_$n" wantvar="WANT_$n" nowvar="NOW_$n"
+    if [ "\${!okvar}" != yes ]; then
+      printf 'edge-routes: table %s holds [%s], expected [%s]\\n' "$([ "$n" = 1 ] && echo "$T1" || echo "$T2")" "\${!nowvar}" "\${!wantvar}" >&2
+      bad=1
+    fi
+  done
+  return "$bad"
+}
+
+monitor() {
+  local start
+  reconcile || true
+  ip monitor link address route rule 2>/dev/null | while :; do
+    if read -r -t 60 _; then
+      # Debounce: wait until events stop for a second (at most 10 s), then reconcile once.
+      start=$SECONDS
+      while [ "$((SECONDS - start))" -lt 10 ] && read -r -t 1 _; do :; done
+    elif [ "$?" -le 128 ]; then
+      break # ip monitor ended
+    fi
+    reconcile || true
+  done
+  log "ip monitor ended; exiting so that systemd restarts edge-routes"
+  return 1
+}
+
+case "\${1:-}" in
+  reconcile) reconcile ;;
+  check) check ;;
+  monitor) monitor ;;
+  *) echo "usage: edge-routes reconcile|check|monitor" >&2; exit 2 ;;
+esac
+`;
+}

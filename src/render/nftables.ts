@@ -1,0 +1,144 @@
+/**
+ * edge's nftables ruleset: ONE table, `inet edge`, replaced atomically in one `nft -f` transaction
+ * that declares, deletes and redefines only that table. Other tables on the host (Docker, fail2ban,
+ * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
+ * rendered here, there are no shell variables in the file (defects 1, 2).
+ */
+
+export interface NftWan {
+  ifname: string;
+  mark: number;
+}
+
+export interface EdgeNftModel {
+  wan1: NftWan;
+  wan2: NftWan;
+  lan: string;
+  /** Dedicated management interface: everything arriving on it is accepted. */
+  mgmt?: string;
+  sshPort: number;
+  /** IPv4 prefixes allowed to SSH from any interface (already minimal: no overlaps). */
+  sshSources: string[];
+  /** keepalived's private link (VRRP adverts between its two ends are accepted). */
+  kaLinks: readonly [string, string];
+}
+
+export const NFT_FAMILY = 'inet';
+export const NFT_NAME = 'edge';
+export const PREFERRED_MAP = 'preferred_wan';
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+/** An nft string literal. Interface names are validated upstream; this refuses anything that could escape. */
+export function nftString(s: string): string {
+  if (!/^[A-Za-z0-9_.:@-]+$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into nftables`);
+  return `"${s}"`;
+}
+
+export function renderEdgeNft(m: EdgeNftModel): string {
+  const q = nftString;
+  const w1 = q(m.wan1.ifname);
+  const w2 = q(m.wan2.ifname);
+  const lan = q(m.lan);
+  const wans = `{ ${w1}, ${w2} }`;
+  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
+  const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
+  return `#!/usr/sbin/nft -f
+# Managed by edge: dual-WAN marking, firewall and NAT. Local changes are overwritten by the next
+# edge run. Loaded by edge-nftables.service at boot and by edge on apply; it replaces ONLY the table
+# inet edge, in one transaction (declare, delete, define): other tables on this host are untouched.
+#
+# Marks: ${hex(m.wan1.mark)} = WAN1 (${m.wan1.ifname}), ${hex(m.wan2.mark)} = WAN2 (${m.wan2.ifname}). A new flow from the LAN gets the
+# mark of the preferred WAN (map preferred_wan, switched by edge-failover with one element
+# update); the conntrack mark keeps every packet of the flow on that WAN.
+table inet edge {}
+delete table inet edge
+table inet edge {
+\tcomment "managed by edge"
+
+\tset ssh_sources {
+\t\ttype ipv4_addr
+\t\tflags interval${sources}
+\t}
+
+\t# LAN interface -> mark of the WAN new LAN flows use. edge-failover replaces the element.
+\tmap preferred_wan {
+\t\ttype ifname : mark
+\t\telements = { ${lan} : ${hex(m.wan1.mark)} }
+\t}
+
+\tchain prerouting {
+\t\ttype filter hook prerouting priority mangle; policy accept;
+\t\t# Flows that come in on a WAN are answered through the same WAN.
+\t\tiifname ${w1} ct state new ct mark set ${hex(m.wan1.mark)}
+\t\tiifname ${w2} ct state new ct mark set ${hex(m.wan2.mark)}
+\t\t# A new flow from the LAN is pinned to the preferred WAN.
+\t\tiifname ${lan} ct state new ct mark 0 ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"
+\t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
+\t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6).
+\t\tiifname ${lan} ct mark != 0 meta mark set ct mark
+\t}
+
+\tchain output {
+\t\ttype route hook output priority mangle; policy accept;
+\t\t# The router's own replies to flows that came in on a WAN leave by that WAN. Sockets that set
+\t\t# their own mark (the health probes) are left alone.
+\t\tct mark != 0 meta mark 0 meta mark set ct mark
+\t}
+
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tiif "lo" accept
+\t\tct state established,related accept
+\t\tct state invalid counter drop
+\t\tmeta l4proto { icmp, ipv6-icmp } accept
+\t\tudp sport 67 udp dport 68 accept comment "DHCP client"
+\t\tudp sport 547 udp dport 546 accept comment "DHCPv6 client"
+\t\tiifname { ${q(m.kaLinks[0])}, ${q(m.kaLinks[1])} } ip protocol vrrp accept comment "keepalived's private link"${mgmt}
+\t\ttcp dport ${m.sshPort} ip saddr @ssh_sources counter accept comment "SSH from allowed sources (defect 13)"
+\t\tiifname ${lan} accept
+\t\tcounter drop comment "input dropped"
+\t}
+
+\tchain forward {
+\t\t# policy accept: edge does not silently kill forwarding other software set up.
+\t\ttype filter hook forward priority filter; policy accept;
+\t\tct state established,related counter accept comment "replies"
+\t\tiifname ${lan} oifname ${wans} counter accept comment "LAN to internet"
+\t\tct status dnat accept
+\t\tiifname ${wans} counter drop comment "unsolicited from the internet"
+\t}
+
+\tchain postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\toifname ${w1} meta nfproto ipv4 counter masquerade comment "NAT WAN1"
+\t\toifname ${w2} meta nfproto ipv4 counter masquerade comment "NAT WAN2"
+\t}
+}
+`;
+}
+
+export interface NewConnection {
+  /** Interface the connection arrives on. */
+  iif: string;
+  saddr: string;
+  dport: number;
+}
+
+/**
+ * What the input chain does with the first packet of a new TCP connection to the router, following
+ * the rules renderEdgeNft() writes (for the lockout preflight: is edge's own SSH access kept?).
+ * `contains(prefix, address)` decides set membership.
+ */
+export function inputVerdict(
+  m: EdgeNftModel,
+  c: NewConnection,
+  contains: (prefix: string, address: string) => boolean,
+): { verdict: 'accept' | 'drop'; rule: string } {
+  if (c.iif === 'lo') return { verdict: 'accept', rule: 'iif "lo" accept' };
+  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname "${m.mgmt}" accept` };
+  if (c.dport === m.sshPort && m.sshSources.some((p) => contains(p, c.saddr)))
+    return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip saddr @ssh_sources accept` };
+  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname "${m.lan}" accept` };
+  return { verdict: 'drop', rule: 'counter drop (input policy drop)' };
+}

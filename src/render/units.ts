@@ -1,0 +1,97 @@
+/**
+ * systemd units, drop-ins and network-manager hooks edge installs. Paths of the scripts they run
+ * are passed in, so the renderers stay free of any knowledge of where things live.
+ */
+
+export function renderEdgeRoutesUnit(p: { script: string; conf: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: keep the per-WAN routing tables and ip rules in place
+Documentation=man:ip-rule(8)
+# Early: the monitor must be running before the network manager brings the WANs up, so that a
+# WAN coming up (or staying down) at boot is handled like any later link change.
+After=network-pre.target
+Wants=network-pre.target
+ConditionPathExists=${p.conf}
+
+[Service]
+Type=simple
+ExecStart=${p.script} monitor
+Restart=always
+RestartSec=2
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function renderEdgeNftUnit(p: { ruleset: string; failoverScript: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: load edge's nftables table (inet edge)
+Documentation=man:nft(8)
+# Like Debian's nftables.service: before any interface is configured.
+DefaultDependencies=no
+Before=network-pre.target shutdown.target
+Wants=network-pre.target
+Conflicts=shutdown.target
+# nftables.service's configuration usually starts with "flush ruleset": load after it, and again
+# whenever it is restarted or reloaded, so its flush never leaves the router without edge's table.
+After=nftables.service
+PartOf=nftables.service
+ReloadPropagatedFrom=nftables.service
+ConditionPathExists=${p.ruleset}
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/sbin/nft -f ${p.ruleset}
+ExecReload=/usr/sbin/nft -f ${p.ruleset}
+# Loading the file resets the preferred WAN to WAN1; put back what keepalived decided.
+ExecStartPost=-${p.failoverScript} sync
+ExecReload=-${p.failoverScript} sync
+
+[Install]
+WantedBy=sysinit.target
+`;
+}
+
+export function renderKeepalivedDropIn(p: { failoverScript: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+# The WAN tables must exist before the first health check, or a healthy WAN looks dead.
+After=edge-routes.service edge-nftables.service
+
+[Service]
+# Creates keepalived's private link (edge-ka0/edge-ka1) and marks both WANs as starting.
+ExecStartPre=${p.failoverScript} prepare
+Restart=on-failure
+RestartSec=2
+`;
+}
+
+/** ifupdown hook (if-up.d and if-post-down.d): reconcile at once when ifupdown changes a link. */
+export function renderIfupdownHook(p: { script: string }): string {
+  return `#!/bin/sh
+# Managed by edge. Re-applies edge's per-WAN routing when ifupdown brings an interface up or down.
+# edge-routes.service does the same on every link, address and route change; this hook only makes
+# the reconcile immediate on hosts managed by ifupdown.
+[ -x ${p.script} ] || exit 0
+${p.script} reconcile >/dev/null 2>&1 || true
+exit 0
+`;
+}
+
+/**
+ * systemd-networkd removes every routing policy rule it did not create whenever it configures a
+ * link (ManageForeignRoutingPolicyRules=yes by default, systemd 249 and later). edge-routes would
+ * put them back within a second; this keeps them from going in the first place (read when
+ * systemd-networkd starts).
+ */
+export function renderNetworkdDropIn(): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+# Keep the ip rules edge-routes installs when systemd-networkd (re)configures a link.
+[Network]
+ManageForeignRoutingPolicyRules=no
+`;
+}

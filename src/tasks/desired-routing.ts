@@ -1,0 +1,161 @@
+import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
+import { shJoin } from '../ssh/quote.js';
+import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
+
+/**
+ * The policy routing edge wants, as text in the form `ip rule show` / `ip route show` print it
+ * (tables by id): the tables planner, inventory-check, verify and /usr/local/sbin/edge-routes all
+ * compare against exactly these lines.
+ *
+ * Priorities (P = edge_rule_priority; edge owns P..P+99):
+ *   P     from all lookup main suppress_prefixlength 0   connected and specific routes (LAN, mgmt,
+ *                                                        ISP links) win before any WAN table
+ *   P+10  from all fwmark M1 lookup T1                   flows pinned to WAN1
+ *   P+11  from all fwmark M2 lookup T2                   flows pinned to WAN2
+ *   P+20  from ADDR1 lookup T1                           traffic sourced from WAN1's address
+ *   P+21  from ADDR2 lookup T2                             (only while the WAN has an address)
+ *   P+30  from all fwmark M1 unreachable                 guards: a marked packet never falls
+ *   P+31  from all fwmark M2 unreachable                   through to main (defect 8)
+ *
+ * Table Ti holds `default via GW dev IF proto static src ADDR` while the WAN has an address, a
+ * gateway and a carrier; otherwise it is empty.
+ */
+
+export const RULE_OFFSETS = { main: 0, mark: 10, source: 20, guard: 30 } as const;
+export const RULE_SPAN = 100;
+
+export interface RuleLine {
+  priority: number;
+  /** The rule after "PRIO:", tables by id: "from all fwmark 0x1 lookup 101". */
+  spec: string;
+}
+
+export function ruleRange(t: Topology): [number, number] {
+  return [t.priority, t.priority + RULE_SPAN - 1];
+}
+
+export function desiredRules(t: Topology): RuleLine[] {
+  const P = t.priority;
+  const out: RuleLine[] = [{ priority: P + RULE_OFFSETS.main, spec: 'from all lookup main suppress_prefixlength 0' }];
+  t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.mark + i, spec: `from all fwmark ${hexMark(w.mark)} lookup ${w.table}` }));
+  t.wans.forEach((w, i) => {
+    if (w.address) out.push({ priority: P + RULE_OFFSETS.source + i, spec: `from ${w.address} lookup ${w.table}` });
+  });
+  t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.guard + i, spec: `from all fwmark ${hexMark(w.mark)} unreachable` }));
+  return out.sort((a, b) => a.priority - b.priority);
+}
+
+/** The table a rule looks up, by id when it is one of edge's (ip prints names it knows). */
+function tableKey(table: string, t: Topology, facts: Facts): string {
+  for (const w of t.wans) {
+    if (table === w.tableName || table === String(w.table) || facts.rtTables[String(w.table)] === table) return String(w.table);
+  }
+  return table;
+}
+
+/** A gathered rule in the same text form as desiredRules(). */
+export function ruleSpecOf(r: RuleFact, t: Topology, facts: Facts): string {
+  const parts = [`from ${r.src ?? 'all'}`];
+  if (r.fwmark) parts.push(`fwmark ${r.fwmark}`);
+  if (r.iif) parts.push(`iif ${r.iif}`);
+  if (r.oif) parts.push(`oif ${r.oif}`);
+  if (r.action && r.action !== 'to_tbl') parts.push(r.action);
+  else if (r.table) parts.push(`lookup ${tableKey(r.table, t, facts)}`);
+  if (r.suppressPrefixlen !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlen}`);
+  return parts.join(' ');
+}
+
+/** How a rule is shown to people: edge's tables by name, like `ip rule` prints them. */
+export function ruleDisplay(r: RuleLine, t: Topology): string {
+  let spec = r.spec;
+  for (const w of t.wans) spec = spec.replace(new RegExp(`lookup ${w.table}$`), `lookup ${w.tableName}`);
+  return `${r.priority}: ${spec}`;
+}
+
+export function rulesInRange(facts: Facts, t: Topology): RuleLine[] {
+  const [from, to] = ruleRange(t);
+  return facts.rules.filter((r) => r.priority >= from && r.priority <= to).map((r) => ({ priority: r.priority, spec: ruleSpecOf(r, t, facts) }));
+}
+
+/** A route as `ip route show table N` prints it (the table itself omitted). */
+export function routeText(r: RouteFact): string {
+  const parts: string[] = [];
+  if (r.type && r.type !== 'unicast') parts.push(r.type);
+  parts.push(r.dst);
+  if (r.gateway) parts.push(`via ${r.gateway}`);
+  if (r.dev) parts.push(`dev ${r.dev}`);
+  if (r.protocol) parts.push(`proto ${r.protocol}`);
+  if (r.scope && r.scope !== 'global') parts.push(`scope ${r.scope}`);
+  if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
+  if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
+  parts.push(...r.flags);
+  return parts.join(' ');
+}
+
+/** The one route WAN's table should hold, or undefined when it should be empty. */
+export function desiredRoute(w: Wan): string | undefined {
+  if (!w.address || !w.gateway || !w.carrier) return undefined;
+  return `default via ${w.gateway} dev ${w.ifname} proto static src ${w.address}`;
+}
+
+export interface TableState {
+  wan: Wan;
+  now: string[];
+  want?: string;
+  ok: boolean;
+}
+
+export interface RoutingDelta {
+  /** Rules in edge's range that are not wanted (stale edge rules, e.g. an old DHCP address). */
+  stale: RuleLine[];
+  missing: RuleLine[];
+  current: RuleLine[];
+  desired: RuleLine[];
+  tables: TableState[];
+}
+
+const key = (r: RuleLine) => `${r.priority}: ${r.spec}`;
+
+export function routingDelta(t: Topology, facts: Facts): RoutingDelta {
+  const current = rulesInRange(facts, t);
+  const desired = desiredRules(t);
+  const want = new Set(desired.map(key));
+  const have = new Set(current.map(key));
+  const tables = t.wans.map((w) => {
+    const now = tableRoutes(facts, w.table, w.tableName).map(routeText);
+    const wantRoute = desiredRoute(w);
+    const ok = wantRoute ? now.length === 1 && now[0] === wantRoute : now.length === 0;
+    return { wan: w, now, want: wantRoute, ok };
+  });
+  return {
+    stale: current.filter((r) => !want.has(key(r))),
+    missing: desired.filter((r) => !have.has(key(r))),
+    current,
+    desired,
+    tables,
+  };
+}
+
+/**
+ * Shell that removes `stale` and adds `missing` rules. Idempotent: deleting an absent rule is not an
+ * error, and a rule is deleted before it is added (the kernel refuses an identical duplicate).
+ */
+export function rulesApply(stale: RuleLine[], missing: RuleLine[]): string {
+  const lines = [
+    'edge_rule_del() { ip rule del "$@" 2>/dev/null || true; }',
+    'edge_rule_add() { ip rule del "$@" 2>/dev/null || true; ip rule add "$@"; }',
+  ];
+  for (const r of stale) lines.push(`edge_rule_del ${shJoin(['pref', String(r.priority), ...r.spec.split(' ')])}`);
+  for (const r of missing) lines.push(`edge_rule_add ${shJoin(['pref', String(r.priority), ...r.spec.split(' ')])}`);
+  return lines.join('\n');
+}
+
+/**
+ * Shell that makes a WAN table hold exactly `want` (or nothing). The table is flushed only when it
+ * holds routes: the kernel refuses to flush a table that never existed.
+ */
+export function tableApply(table: number, now: readonly string[], want: string | undefined): string {
+  const lines = now.length ? [`ip route flush table ${table}`] : [];
+  if (want) lines.push(`ip route replace table ${table} ${shJoin(want.split(' '))}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import type { HostVars } from '../inventory/vars.js';
+import { renderFailoverConf } from '../render/conf.js';
+import { renderEdgeFailoverScript } from '../render/edge-failover-script.js';
+import { renderEdgeHealthScript } from '../render/edge-health-script.js';
+import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
+import { writeCheckedFileCommand } from '../render/shell.js';
+import { renderKeepalivedDropIn } from '../render/units.js';
+import { shQuote } from '../ssh/quote.js';
+import type { Change, Task, TaskContext } from './contract.js';
+import { fileChange, type DesiredFile } from './file-change.js';
+import { KA_LINK, PATHS, UNITS } from './paths.js';
+import { unitsChange } from './units.js';
+import { notPlanned, resolveTopology } from './wan.js';
+
+/** keepalived's instances: one per WAN, each with a VRID and a "lamp" address shown on edge-ka0 while it is MASTER. */
+export const KA_INSTANCES = [
+  { wan: 'wan1', virtualRouterId: 51, lamp: '169.254.201.11/32' },
+  { wan: 'wan2', virtualRouterId: 52, lamp: '169.254.201.12/32' },
+] as const;
+
+export function failoverTiming(vars: HostVars): Timing {
+  return keepalivedTiming({
+    interval: vars.edge_health_interval,
+    probeTimeout: vars.edge_health_timeout,
+    fall: vars.edge_health_fall,
+    rise: vars.edge_health_rise,
+  });
+}
+
+export function failoverFiles(vars: HostVars): DesiredFile[] {
+  const scriptPaths = { routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir };
+  return [
+    {
+      path: PATHS.failoverConf,
+      mode: '0644',
+      content: renderFailoverConf({
+        targets1: vars.edge_wan1_targets,
+        targets2: vars.edge_wan2_targets,
+        timeout: vars.edge_health_timeout,
+        threshold: vars.edge_health_success_threshold,
+        fall: vars.edge_health_fall,
+        interval: vars.edge_health_interval,
+        flush: vars.edge_conntrack_flush,
+      }),
+    },
+    { path: PATHS.edgeHealth, mode: '0750', content: renderEdgeHealthScript(scriptPaths) },
+    {
+      path: PATHS.edgeFailover,
+      mode: '0750',
+      content: renderEdgeFailoverScript({
+        ...scriptPaths,
+        healthScript: PATHS.edgeHealth,
+        link: KA_LINK,
+        nft: { family: NFT_FAMILY, table: NFT_NAME, map: PREFERRED_MAP },
+      }),
+    },
+    { path: PATHS.keepalivedDropIn, mode: '0644', content: renderKeepalivedDropIn({ failoverScript: PATHS.edgeFailover }) },
+    {
+      path: PATHS.keepalivedConf,
+      mode: '0644',
+      content: renderKeepalivedConf({
+        link: KA_LINK.a,
+        instances: KA_INSTANCES.map((i) => ({ ...i })),
+        interval: vars.edge_health_interval,
+        fall: vars.edge_health_fall,
+        rise: vars.edge_health_rise,
+        timing: failoverTiming(vars),
+        healthScript: PATHS.edgeHealth,
+        failoverScript: PATHS.edgeFailover,
+      }),
+    },
+  ];
+}
+
+const params = z.strictObject({}).optional();
+
+export const failoverTask: Task<z.infer<typeof params>> = {
+  name: 'failover',
+  description: 'keepalived health checks per WAN through its own path, switching new flows and flushing flows of a dead WAN',
+  params,
+  needs() {
+    return {
+      files: [PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeFailover, PATHS.keepalivedDropIn, PATHS.keepalivedConf],
+      units: [UNITS.keepalived],
+    };
+  },
+  plan({ vars, facts }: TaskContext) {
+    const r = resolveTopology(vars, facts);
+    if (!r.ok) return notPlanned(r.missing);
+    const changes: Change[] = [];
+    const changed = new Set<string>();
+    for (const f of failoverFiles(vars)) {
+      const c = fileChange(facts, f);
+      if (!c) continue;
+      changed.add(f.path);
+      if (f.path === PATHS.keepalivedConf) {
+        // keepalived checks its configuration against the live system (its interface must exist,
+        // the scripts must be there and safe): create the link, then test before installing.
+        c.apply = `${shQuote(PATHS.edgeFailover)} link\n${writeCheckedFileCommand(f.path, f.content, f.mode, 'keepalived --config-test -f')}`;
+      }
+      changes.push(c);
+    }
+    // The scripts are read afresh at every check and notification: only keepalived's own
+    // configuration and its unit drop-in need a restart (which never flips the WAN, see keepalived.conf).
+    const units = unitsChange(
+      facts,
+      [{ name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) }],
+      changed.has(PATHS.keepalivedDropIn),
+    );
+    if (units) changes.push(units);
+    if (!changes.length) return { changes };
+    const t = failoverTiming(vars);
+    return {
+      changes,
+      notes: [
+        `detection ≤ ${t.fallWindow}s (fall ${vars.edge_health_fall} × ${vars.edge_health_interval}s + ${t.scriptTimeout}s), return after ${t.riseWindow}s of passing checks; advert_int ${t.advertInt}s (master down ${t.masterDown}s)`,
+      ],
+    };
+  },
+  verify() {
+    return `systemctl is-active --quiet ${UNITS.keepalived} || edge_fail ${shQuote(`${UNITS.keepalived} is not active: journalctl -u keepalived`)}`;
+  },
+};

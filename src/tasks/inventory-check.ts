@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import type { Facts, InterfaceFact, RuleFact } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import type { Task, TaskContext } from './contract.js';
+import { desiredRules, ruleRange, ruleSpecOf, RULE_SPAN } from './desired-routing.js';
+import { containsAddress, networkOf } from './ipv4.js';
+import { MANAGED, NFT_COMMENT, NFT_TABLE, PATHS } from './paths.js';
+import { hexMark, REQUIRED_INTERFACE_VARS, resolveTopology, tableRoutes, type Topology, type Wan } from './wan.js';
+
+/**
+ * Refuses a host before anything is changed on it, with messages that say what to fix: missing or
+ * wrong interfaces, WANs without an address or gateway, an unsupported OS or network manager, and
+ * anything on the host that collides with what edge will own (ip rules, marks, routing tables, the
+ * nft table, keepalived's configuration). Whether the change would cut edge's own SSH session is the
+ * lockout preflight's question (Plan.lockout of the nftables and tables tasks), which the operator
+ * may override.
+ */
+
+const SUPPORTED_OS: Record<string, { min: number[]; name: string }> = {
+  debian: { min: [11], name: 'Debian 11' },
+  ubuntu: { min: [20, 4], name: 'Ubuntu 20.04' },
+};
+
+function versionAtLeast(v: string, min: number[]): boolean {
+  const parts = v.split('.').map(Number);
+  if (!v || parts.some(Number.isNaN)) return false;
+  for (let i = 0; i < min.length; i++) {
+    const a = parts[i] ?? 0;
+    if (a !== min[i]) return a > min[i]!;
+  }
+  return true;
+}
+
+export function checkOs(facts: Facts): string[] {
+  const os = SUPPORTED_OS[facts.os.id];
+  if (os && versionAtLeast(facts.os.versionId, os.min)) return [];
+  return [`the OS is ${facts.os.prettyName}; edge supports Debian 11 or newer and Ubuntu 20.04 or newer`];
+}
+
+export function checkNetworkManager(facts: Facts): string[] {
+  const nm = facts.networkManager;
+  if (nm === 'systemd-networkd' || nm === 'ifupdown' || nm === 'netplan') return [];
+  const what = nm === 'unknown' ? 'no network manager edge recognises configures the interfaces' : `${nm} manages the interfaces`;
+  return [`${what}; edge supports systemd-networkd (also behind netplan) and ifupdown (/etc/network/interfaces)`];
+}
+
+function describeInterface(i: InterfaceFact): string {
+  const v4 = i.addresses.filter((a) => a.family === 'inet' && a.scope === 'global');
+  const addrs = v4.map((a) => `${a.address}/${a.prefixlen}${a.dynamic ? ' DHCP' : ''}`).join(', ');
+  const state = i.up && i.carrier ? '' : i.up ? ' no carrier' : ' down';
+  return `${i.name}${addrs || state ? ` (${[addrs, state.trim()].filter(Boolean).join(', ')})` : ''}`;
+}
+
+export function interfaceCandidates(facts: Facts): string {
+  const list = facts.interfaces.filter((i) => i.name !== 'lo' && !i.name.startsWith('edge-ka')).map(describeInterface);
+  return list.length ? list.join(', ') : '(none found)';
+}
+
+export function checkInterfaces(vars: HostVars, facts: Facts): string[] {
+  const out: string[] = [];
+  const names = new Set(facts.interfaces.map((i) => i.name));
+  const candidates = interfaceCandidates(facts);
+  for (const k of REQUIRED_INTERFACE_VARS) {
+    const v = vars[k];
+    if (!v) out.push(`${k} is not set: set it to one of this host's interfaces: ${candidates} (or run \`edge pick\`)`);
+    else if (!names.has(v)) out.push(`${k} is ${v}, which this host does not have; its interfaces: ${candidates}`);
+  }
+  const mgmt = vars.edge_mgmt_interface;
+  if (mgmt && !names.has(mgmt)) out.push(`edge_mgmt_interface is ${mgmt}, which this host does not have; its interfaces: ${candidates}`);
+  return out;
+}
+
+export function checkWan(w: Wan): string[] {
+  if (!w.iface) return []; // reported by checkInterfaces
+  const gwVar = `edge_${w.name}_gateway`;
+  if (!w.address) {
+    const why = !w.iface.up ? ' (the link is administratively down)' : !w.iface.carrier ? ' (the link has no carrier)' : '';
+    return [`${w.label} (${w.ifname}) has no IPv4 address${why}: give it its address (DHCP lease or static configuration) before running edge`];
+  }
+  const subnet = networkOf(w.address, w.prefixlen!);
+  if (!w.gateway)
+    return [`${w.label} (${w.ifname}) has no gateway: the main table has no default route via ${w.ifname}; set ${gwVar} to the ISP's router on ${subnet}`];
+  if (w.gatewayFrom === 'inventory' && !containsAddress(subnet, w.gateway))
+    return [`${gwVar} is ${w.gateway}, which is not on ${w.label}'s subnet ${subnet} (${w.ifname}): set it to the ISP's router on that subnet`];
+  return [];
+}
+
+const markValue = (fwmark: string) => Number(fwmark.split('/')[0]);
+
+/** A rule in edge's range that edge itself would have put there (possibly for an old address or layout). */
+function looksLikeEdges(r: RuleFact, t: Topology, facts: Facts): boolean {
+  const spec = ruleSpecOf(r, t, facts);
+  if (t.wans.some((w) => spec.endsWith(` lookup ${w.table}`))) return true;
+  if (r.action === 'unreachable' && r.fwmark && t.wans.some((w) => markValue(r.fwmark!) === w.mark)) return true;
+  return r.priority === t.priority && spec === 'from all lookup main suppress_prefixlength 0';
+}
+
+function freePriority(facts: Facts): number | undefined {
+  for (let base = 100; base + RULE_SPAN - 1 < 32766; base += 100) {
+    if (!facts.rules.some((r) => r.priority >= base && r.priority < base + RULE_SPAN)) return base;
+  }
+  return undefined;
+}
+
+function freeTableId(facts: Facts, t: Topology): number {
+  const used = new Set([...Object.keys(facts.rtTables).map(Number), ...t.wans.map((w) => w.table)]);
+  for (const r of facts.routes) if (/^\d+$/.test(r.table)) used.add(Number(r.table));
+  let id = 100;
+  while (used.has(id) || [253, 254, 255].includes(id)) id++;
+  return id;
+}
+
+export function checkRules(t: Topology, facts: Facts): string[] {
+  const out: string[] = [];
+  const [from, to] = ruleRange(t);
+  const desired = new Set(desiredRules(t).map((r) => `${r.priority}: ${r.spec}`));
+  const free = freePriority(facts);
+  const show = (r: RuleFact) => `ip rule ${r.priority}: ${r.raw || ruleSpecOf(r, t, facts)}`;
+  for (const r of facts.rules) {
+    const inRange = r.priority >= from && r.priority <= to;
+    if (inRange) {
+      if (desired.has(`${r.priority}: ${ruleSpecOf(r, t, facts)}`) || looksLikeEdges(r, t, facts)) continue;
+      out.push(
+        `${show(r)} is in edge's priority range ${from}-${to}: remove it (ip rule del pref ${r.priority}) or move edge with edge_rule_priority${free ? ` (e.g. ${free})` : ''}`,
+      );
+      continue;
+    }
+    const w = r.fwmark ? t.wans.find((x) => markValue(r.fwmark!) === x.mark) : undefined;
+    if (w) {
+      out.push(`${show(r)} uses edge's mark ${hexMark(w.mark)} (edge_${w.name}_mark): remove it (ip rule del pref ${r.priority}) or give edge other marks`);
+      continue;
+    }
+    const tw = r.table ? t.wans.find((x) => r.table === x.tableName || r.table === String(x.table)) : undefined;
+    if (tw)
+      out.push(`${show(r)} looks up edge's table ${tw.table} (${tw.tableName}): remove it (ip rule del pref ${r.priority}) or give edge another table (edge_${tw.name}_table)`);
+  }
+  return out;
+}
+
+export function checkTables(t: Topology, facts: Facts): string[] {
+  const out: string[] = [];
+  for (const w of t.wans) {
+    const named = facts.rtTables[String(w.table)];
+    if (named !== undefined && named !== w.tableName)
+      out.push(
+        `routing table ${w.table} is already named "${named}" in /etc/iproute2/rt_tables: set edge_${w.name}_table to a free id (e.g. ${freeTableId(facts, t)}) or edge_${w.name}_table_name to "${named}"`,
+      );
+    const other = Object.entries(facts.rtTables).find(([id, n]) => n === w.tableName && id !== String(w.table));
+    if (other)
+      out.push(
+        `routing table name "${w.tableName}" already means table ${other[0]} in /etc/iproute2/rt_tables: remove that line or set edge_${w.name}_table_name to another name`,
+      );
+    const foreign = tableRoutes(facts, w.table, w.tableName).filter((r) => r.dev !== w.ifname);
+    for (const r of foreign)
+      out.push(
+        `routing table ${w.table} holds a route not via ${w.label} (${w.ifname}): "${[r.type && r.type !== 'unicast' ? r.type : '', r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean).join(' ')}"; another tool uses table ${w.table}: set edge_${w.name}_table to a free id (e.g. ${freeTableId(facts, t)})`,
+      );
+  }
+  return out;
+}
+
+export function checkOwnership(facts: Facts): string[] {
+  const out: string[] = [];
+  if (facts.nftTables.some((x) => `${x.family} ${x.name}` === NFT_TABLE)) {
+    const text = facts.nftTableText[NFT_TABLE] ?? '';
+    if (!text.includes(`comment "${NFT_COMMENT}"`))
+      out.push(`an nft table ${NFT_TABLE} exists that edge did not create (no comment "${NFT_COMMENT}"): rename or remove it first (nft delete table ${NFT_TABLE})`);
+  }
+  const ka = facts.files[PATHS.keepalivedConf];
+  if (ka?.exists && !ka.isDirectory && (ka.content ?? '').trim() !== '' && !(ka.content ?? '').includes(MANAGED))
+    out.push(
+      `${PATHS.keepalivedConf} holds a configuration edge did not write: edge runs keepalived for the WAN health checks and replaces that file; move that configuration elsewhere first`,
+    );
+  return out;
+}
+
+/** Every reason the host must not be changed; empty when it may be. */
+export function inventoryProblems(vars: HostVars, facts: Facts): string[] {
+  const out = [...checkOs(facts), ...checkNetworkManager(facts), ...checkInterfaces(vars, facts)];
+  const r = resolveTopology(vars, facts);
+  if (r.ok) {
+    const t = r.topology;
+    for (const w of t.wans) out.push(...checkWan(w));
+    out.push(...checkRules(t, facts), ...checkTables(t, facts));
+  }
+  out.push(...checkOwnership(facts));
+  return out;
+}
+
+const params = z.strictObject({}).optional();
+
+export const inventoryCheckTask: Task<z.infer<typeof params>> = {
+  name: 'inventory-check',
+  description: 'refuse the host early, saying what to fix, if the inventory or the host cannot carry the design',
+  params,
+  needs() {
+    return { files: [PATHS.keepalivedConf], nftTables: [NFT_TABLE] };
+  },
+  plan({ vars, facts }: TaskContext) {
+    const failures = inventoryProblems(vars, facts);
+    return failures.length ? { changes: [], failures } : { changes: [] };
+  },
+};

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import type { Facts } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import { runtimeDiff } from '../render/diff.js';
+import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
+import { writeCheckedFileCommand } from '../render/shell.js';
+import { shQuote } from '../ssh/quote.js';
+import type { Change, Task, TaskContext } from './contract.js';
+import { fileChange } from './file-change.js';
+import { containsAddress, minimalPrefixes } from './ipv4.js';
+import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
+import { notPlanned, resolveTopology, type Topology } from './wan.js';
+
+/** Who may SSH to the router from any interface: edge_ssh_allowed_sources, else the management subnets and the LAN. */
+export function sshSources(vars: HostVars, t: Topology): string[] {
+  return minimalPrefixes(vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(t.lan.prefix ? [t.lan.prefix] : [])]);
+}
+
+export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
+  return {
+    wan1: { ifname: t.wan1.ifname, mark: t.wan1.mark },
+    wan2: { ifname: t.wan2.ifname, mark: t.wan2.mark },
+    lan: t.lan.ifname,
+    mgmt: vars.edge_mgmt_interface,
+    sshPort: vars.edge_ssh_port,
+    sshSources: sshSources(vars, t),
+    kaLinks: [KA_LINK.a, KA_LINK.b],
+  };
+}
+
+/**
+ * Loads the ruleset and puts back the preferred WAN keepalived chose (loading resets the map to
+ * WAN1). edge-failover exists once the failover task has run; before that there is nothing to keep.
+ */
+const LOAD = [
+  `nft -f ${shQuote(PATHS.nftRuleset)}`,
+  `if [ -x ${shQuote(PATHS.edgeFailover)} ]; then ${shQuote(PATHS.edgeFailover)} sync; fi`,
+].join('\n');
+
+/** Is edge's table loaded as edge last wrote it (with its preferred-WAN map)? */
+export function liveTableOk(facts: Facts): boolean {
+  const text = facts.nftTableText[NFT_TABLE];
+  return text !== undefined && text.includes(`map ${PREFERRED_MAP}`);
+}
+
+/**
+ * Lockout preflight for the firewall: would the input chain edge installs accept a NEW SSH connection
+ * like the one edge is using (same source, same address and port, arriving on the interface that
+ * holds the address)? The established session itself survives (ct state established is accepted);
+ * what must keep working is the new connection that confirms the change and every later run.
+ */
+export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] {
+  const s = facts.session;
+  if (!s) return [];
+  const iif = s.serverAddress.startsWith('127.') ? 'lo' : facts.interfaces.find((i) => i.addresses.some((a) => a.address === s.serverAddress))?.name;
+  if (!iif) return [];
+  const v = inputVerdict(nftModel(vars, t), { iif, saddr: s.clientAddress, dport: s.serverPort }, containsAddress);
+  if (v.verdict === 'accept') return [];
+  const port = s.serverPort !== vars.edge_ssh_port ? `; sshd answers on ${s.serverPort} but edge_ssh_port is ${vars.edge_ssh_port}` : '';
+  return [
+    `table inet edge, chain input, rule "${v.rule}" would refuse new SSH connections like edge's own (${s.clientAddress} to ${s.serverAddress}:${s.serverPort} on ${iif}): add ${s.clientAddress}'s network to edge_ssh_allowed_sources or edge_mgmt_subnets, or set edge_mgmt_interface${port}`,
+  ];
+}
+
+const params = z.strictObject({}).optional();
+
+export const nftablesTask: Task<z.infer<typeof params>> = {
+  name: 'nftables',
+  description: "edge's own nftables table: WAN marks, firewall, NAT; validated, replaced atomically, loaded at boot",
+  params,
+  needs() {
+    return { files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] };
+  },
+  plan({ vars, facts }: TaskContext) {
+    const r = resolveTopology(vars, facts);
+    if (!r.ok) return notPlanned(r.missing);
+    const content = renderEdgeNft(nftModel(vars, r.topology));
+    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' });
+    const changes: Change[] = [];
+    if (file) {
+      changes.push({
+        ...file,
+        summary: `${file.summary} and load table ${NFT_TABLE}`,
+        // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
+        apply: `${writeCheckedFileCommand(PATHS.nftRuleset, content, '0600', 'nft -c -f')}\n${LOAD}`,
+        snapshot: { files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] },
+      });
+    } else if (!liveTableOk(facts)) {
+      // The file is right but the table is gone (someone ran `nft flush ruleset`, say): load it again.
+      changes.push({
+        summary: `load table ${NFT_TABLE} from ${PATHS.nftRuleset} (it is not loaded)`,
+        diff: runtimeDiff('nft', facts.nftTableText[NFT_TABLE] ? [`table ${NFT_TABLE} (without map ${PREFERRED_MAP})`] : [], [`table ${NFT_TABLE} from ${PATHS.nftRuleset}`]),
+        apply: LOAD,
+        snapshot: { nftTables: [NFT_TABLE] },
+      });
+    }
+    const lockout = changes.length ? sshLockout(vars, r.topology, facts) : [];
+    return lockout.length ? { changes, lockout } : { changes };
+  },
+  verify() {
+    return `nft list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP} >/dev/null || edge_fail ${shQuote(`table ${NFT_TABLE} with map ${PREFERRED_MAP} is not loaded`)}`;
+  },
+};

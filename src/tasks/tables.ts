@@ -1,0 +1,130 @@
+import { z } from 'zod';
+import type { Facts } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import { renderRoutingConf, renderRtTables } from '../render/conf.js';
+import { runtimeDiff } from '../render/diff.js';
+import { shQuote } from '../ssh/quote.js';
+import type { Change, Task, TaskContext } from './contract.js';
+import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
+import { parsePrefix, prefixContains } from './ipv4.js';
+import { fileChange, type DesiredFile } from './file-change.js';
+import { PATHS } from './paths.js';
+import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';
+
+export function tablesFiles(vars: HostVars, t: Topology): DesiredFile[] {
+  return [
+    { path: PATHS.rtTables, content: renderRtTables(t.wans.map((w) => [w.table, w.tableName])), mode: '0644' },
+    {
+      path: PATHS.routingConf,
+      mode: '0644',
+      content: renderRoutingConf({
+        wan1If: t.wan1.ifname,
+        wan2If: t.wan2.ifname,
+        lanIf: t.lan.ifname,
+        mark1: hexMark(t.wan1.mark),
+        mark2: hexMark(t.wan2.mark),
+        table1: t.wan1.table,
+        table2: t.wan2.table,
+        table1Name: t.wan1.tableName,
+        table2Name: t.wan2.tableName,
+        priority: t.priority,
+        gateway1: vars.edge_wan1_gateway,
+        gateway2: vars.edge_wan2_gateway,
+      }),
+    },
+  ];
+}
+
+/** The runtime changes (routes, then rules) that make the live policy routing what edge wants. */
+export function routingChanges(t: Topology, facts: Facts): Change[] {
+  const d = routingDelta(t, facts);
+  const changes: Change[] = [];
+  const wrong = d.tables.filter((s) => !s.ok);
+  if (wrong.length) {
+    // Routes first: a table's route changes nothing until a rule points at it.
+    changes.push({
+      summary: wrong.map((s) => `table ${s.wan.tableName}: ${s.want ? `default via ${s.wan.gateway} dev ${s.wan.ifname}` : 'empty'}`).join(', '),
+      diff: wrong
+        .map((s) => runtimeDiff(`ip route table ${s.wan.tableName}`, s.now, s.want ? [s.want] : []))
+        .join(''),
+      apply: wrong.map((s) => tableApply(s.wan.table, s.now, s.want)).join('\n'),
+      snapshot: { routeTables: t.wans.map((w) => w.table) },
+    });
+  }
+  if (d.stale.length || d.missing.length) {
+    const parts = [d.missing.length ? `+${d.missing.length}` : '', d.stale.length ? `-${d.stale.length}` : ''].filter(Boolean);
+    changes.push({
+      summary: `ip rules ${ruleRange(t).join('-')}: ${parts.join(' ')}`,
+      diff: runtimeDiff(
+        'ip rules',
+        d.current.map((r) => ruleDisplay(r, t)),
+        d.desired.map((r) => ruleDisplay(r, t)),
+      ),
+      apply: rulesApply(d.stale, d.missing),
+      snapshot: { ruleRange: ruleRange(t) },
+    });
+  }
+  return changes;
+}
+
+/**
+ * Lockout preflight for routing: would the replies to edge's own SSH session leave by another
+ * interface once edge's rules are in? Replies whose client is covered by a specific route in main
+ * stay in main (rule P); replies sourced from a WAN's address follow that WAN's table (rule P+2x),
+ * which cuts a session that reaches that address through another interface.
+ */
+export function routingLockout(t: Topology, facts: Facts): string[] {
+  const s = facts.session;
+  if (!s || s.clientAddress.includes(':')) return [];
+  const w = t.wans.find((x) => x.address === s.serverAddress);
+  if (!w || !desiredRoute(w)) return [];
+  let best: { len: number; metric: number; dev?: string } | undefined;
+  for (const r of facts.routes) {
+    if (r.table !== 'main' || (r.type && r.type !== 'unicast')) continue;
+    const p = parsePrefix(r.dst === 'default' ? '0.0.0.0/0' : r.dst);
+    const c = parsePrefix(s.clientAddress);
+    if (!p || !c || !prefixContains(p, c)) continue;
+    const metric = r.metric ?? 0;
+    if (!best || p.len > best.len || (p.len === best.len && metric < best.metric)) best = { len: p.len, metric, dev: r.dev };
+  }
+  if (!best || best.len > 0 || best.dev === w.ifname) return [];
+  const i = t.wans.indexOf(w);
+  return [
+    `ip rule ${t.priority + RULE_OFFSETS.source + i} (from ${w.address} lookup ${w.tableName}) would send the replies to edge's session (${s.clientAddress} to ${s.serverAddress}:${s.serverPort}) out of ${w.ifname} instead of ${best.dev ?? 'the main default route'}: connect to the router through its management address, or through ${w.ifname}`,
+  ];
+}
+
+const params = z.strictObject({}).optional();
+
+export const tablesTask: Task<z.infer<typeof params>> = {
+  name: 'tables',
+  description: 'a routing table and ip rules per WAN (marks, source addresses, guards), now',
+  params,
+  needs() {
+    return { files: [PATHS.rtTables, PATHS.routingConf] };
+  },
+  plan({ vars, facts }: TaskContext) {
+    const r = resolveTopology(vars, facts);
+    if (!r.ok) return notPlanned(r.missing);
+    const changes: Change[] = [];
+    for (const f of tablesFiles(vars, r.topology)) {
+      const c = fileChange(facts, f);
+      if (c) changes.push(c);
+    }
+    const routing = routingChanges(r.topology, facts);
+    changes.push(...routing);
+    const lockout = routing.length ? routingLockout(r.topology, facts) : [];
+    const notes = r.topology.wans
+      .filter((w) => !w.carrier || !w.address || !w.gateway)
+      .map((w) => `${w.label} (${w.ifname}) is ${!w.carrier ? 'down' : !w.address ? 'without an IPv4 address' : 'without a gateway'}: table ${w.tableName} stays empty until it is back`);
+    return { changes, ...(notes.length ? { notes } : {}), ...(lockout.length ? { lockout } : {}) };
+  },
+  verify({ vars, facts }) {
+    const r = resolveTopology(vars, facts);
+    if (!r.ok) return undefined;
+    // Every priority edge wants is taken; the verify task compares the rules exactly (edge-routes check).
+    return desiredRules(r.topology)
+      .map((d) => `[ -n "$(ip -4 rule show pref ${d.priority})" ] || edge_fail ${shQuote(`ip rule ${d.priority} is missing after apply`)}`)
+      .join('\n');
+  },
+};
