@@ -130,8 +130,9 @@ went_down_locked() { # WAN WHY
 }
 
 # After a keepalived (re)start an instance enters FAULT on its first failed check (keepalived starts
-# a script one failure away from failing). If the WAN was up before the restart, confirm with
-# FALL - 1 more checks, INTERVAL apart, before believing it: a restart must not flip the WAN.
+# a script one failure away from failing). Unless the WAN was already down, confirm with FALL - 1
+# more checks, INTERVAL apart, before believing it: a restart must not flip the WAN, and at boot
+# the first check may run before edge-routes has filled the WAN's table.
 confirm_fault() {
   local i
   for ((i = 1; i < FALL; i++)); do
@@ -157,7 +158,7 @@ notify() {
       with_lock went_up_locked "$wan" "keepalived MASTER: health checks pass"
       ;;
     FAULT)
-      if [ -e "$RUN_DIR/$wan.starting" ] && [ "$(state_of "$wan")" = up ] && ! confirm_fault "$wan"; then
+      if [ -e "$RUN_DIR/$wan.starting" ] && [ "$(state_of "$wan")" != down ] && ! confirm_fault "$wan"; then
         rm -f "$RUN_DIR/$wan.starting"
         log "$wan: ignoring FAULT right after keepalived started; the WAN answers again"
         return 0

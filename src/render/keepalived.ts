@@ -118,6 +118,8 @@ export function renderKeepalivedConf(m: KeepalivedModel): string {
 # longer than a dead WAN's checks take to fail, so its first decisive state (MASTER or FAULT) is a
 # real measurement and restarting keepalived never flips the WAN. BACKUP is not a measurement, and
 # edge-failover ignores it except when an instance leaves FAULT (the WAN passed rise checks).
+# keepalived enters FAULT after ONE failed check right after it starts; edge-failover confirms such
+# a FAULT with fall - 1 more checks unless the WAN was already down.
 
 global_defs {
     enable_script_security

@@ -40,7 +40,7 @@ describe('facts probe and parser', () => {
   it('parses ip -j rule with marks, masks, suppress and raw text', () => {
     const json = JSON.stringify([
       { priority: 0, src: 'all', table: 'local' },
-      { priority: 1000, src: 'all', table: 'main', suppress_prefixlength: 0 },
+      { priority: 1000, src: 'all', table: 'main', suppress_prefixlen: 0 },
       { priority: 1010, src: 'all', fwmark: '0x1', table: 'wan1' },
       { priority: 1011, src: 'all', fwmark: '0x2', fwmask: '0xff', table: 'wan2' },
       { priority: 1020, src: '198.51.100.10', srclen: 32, table: 'wan1' },

@@ -1,0 +1,229 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseInterfaces, parseRoutes, parseRules, splitSections } from '../../../src/facts/parse.js';
+import { MARK } from '../../../src/facts/probe.js';
+import type { Facts } from '../../../src/facts/types.js';
+import { renderEdgeHealthScript } from '../../../src/render/edge-health-script.js';
+import { renderEdgeRoutesScript } from '../../../src/render/edge-routes-script.js';
+import { renderIfupdownHook } from '../../../src/render/units.js';
+import { failoverFiles } from '../../../src/tasks/failover.js';
+import { PATHS } from '../../../src/tasks/paths.js';
+import { tablesFiles, tablesTask } from '../../../src/tasks/tables.js';
+import { resolveTopology } from '../../../src/tasks/wan.js';
+import { freshRouter, labVars } from '../../fixtures/facts.js';
+import { canNetns, inNetns } from '../../fixtures/host-tools.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'edge-scripts-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const paths = { conf: PATHS.routingConf, runDir: PATHS.runDir };
+const scripts = {
+  'edge-routes': renderEdgeRoutesScript(paths),
+  'edge-health': renderEdgeHealthScript({ routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir }),
+  'edge-failover': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeFailover)!.content,
+};
+
+function write(name: string, content: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content, { mode: 0o750 });
+  return p;
+}
+
+describe('router-side scripts', () => {
+  it.each(Object.entries(scripts))('%s is valid bash with set -u and a managed-by header', (_name, text) => {
+    expect(spawnSync('bash', ['-n'], { input: text }).status).toBe(0);
+    expect(text.split('\n')[0]).toBe('#!/bin/bash');
+    expect(text).toContain('Managed by edge');
+    expect(text).toMatch(/^set -u$/m);
+  });
+
+  it('the ifupdown hook is valid sh and never fails ifup', () => {
+    const hook = renderIfupdownHook({ script: PATHS.edgeRoutes });
+    expect(spawnSync('sh', ['-n'], { input: hook }).status).toBe(0);
+    expect(hook.trim().split('\n').at(-1)).toBe('exit 0');
+  });
+
+  it('the health check probes every target at once with the WAN\'s mark and source address (defects 8, 9)', () => {
+    const h = scripts['edge-health'];
+    expect(h).toContain('ping -n -q -c 1 -W "$PROBE_TIMEOUT" -m "$mark_dec" -I "$addr" "$t" >/dev/null 2>&1 &');
+    expect(h).toContain('wait "$pid"');
+    expect(h).not.toContain('-I "$IF"');
+  });
+
+  it('edge-failover ignores BACKUP and STOP except BACKUP after FAULT, and switches with one map transaction (defect 10)', () => {
+    const f = scripts['edge-failover'];
+    expect(f).toContain("flush map %s %s %s\\nadd element %s %s %s { \"%s\" : %s }");
+    expect(f).toContain('| nft -f -');
+    expect(f).not.toMatch(/nft -f \/etc/);
+    expect(f).toContain('*) ;; # STOP and anything else: not a measurement');
+    expect(f).toContain('conntrack -D --mark');
+  });
+
+  it('edge-failover: notify handling and sync, with nft/conntrack stubbed', () => {
+    // A fake nft keeps the map element in a file; conntrack and logger record their calls.
+    const bin = join(dir, 'bin');
+    const run = join(dir, 'run');
+    spawnSync('mkdir', ['-p', bin, run]);
+    write('bin/nft', `#!/bin/bash
+if [ "$1" = list ]; then [ -f ${dir}/elem ] && printf 'table inet edge {\\n\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n}\\n' "$(cat ${dir}/elem)"; exit 0; fi
+if [ "$1" = -f ] && [ "$2" = - ]; then cat > ${dir}/tx; sed -n 's/.*: \\(0x[0-9a-f]*\\) }$/\\1/p' ${dir}/tx | xargs printf '0x%08x' > ${dir}/elem; exit 0; fi
+exit 1
+`);
+    write('bin/conntrack', `#!/bin/sh\necho "conntrack $*" >> ${dir}/calls\necho "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." >&2\nexit 0\n`);
+    write('bin/logger', `#!/bin/sh\nshift 3; echo "log $*" >> ${dir}/calls\n`);
+    const routing = tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content;
+    const failoverConf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content;
+    write('routing.conf', routing);
+    write('failover.conf', failoverConf);
+    const script = write('edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    writeFileSync(join(dir, 'elem'), '0x00000001');
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover.conf'), EDGE_RUN_DIR: run };
+    const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
+    const preferred = () => ef('status').stdout.split('\n')[0];
+
+    expect(ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100').status).toBe(0); // start: not a measurement
+    expect(ef('notify', 'INSTANCE', 'edge_wan2', 'MASTER', '100').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan1'); // wan1 unknown: never switch on an unknown
+    ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100');
+    expect(preferred()).toBe('preferred=wan1');
+    ef('notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100');
+    expect(preferred()).toBe('preferred=wan2');
+    expect(spawnSync('cat', [join(dir, 'tx')], { encoding: 'utf8' }).stdout).toBe(
+      'flush map inet edge preferred_wan\nadd element inet edge preferred_wan { "lan0" : 0x2 }\n',
+    );
+    const calls = () => spawnSync('cat', [join(dir, 'calls')], { encoding: 'utf8' }).stdout;
+    expect(calls()).toContain('conntrack -D --mark 0x1');
+    expect(calls()).toContain('log flushed flows pinned to wan1: 3 flow entries have been deleted.');
+    ef('notify', 'INSTANCE', 'edge_wan1', 'STOP', '100');
+    expect(preferred()).toBe('preferred=wan2');
+    ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100'); // left FAULT: passed its rise checks
+    expect(preferred()).toBe('preferred=wan1');
+    // A reload of the ruleset resets the map to WAN1; sync puts back what the states say.
+    ef('notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100');
+    writeFileSync(join(dir, 'elem'), '0x00000001');
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan2');
+    // Both down: keep what is there.
+    ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100');
+    expect(preferred()).toBe('preferred=wan2');
+    const status = ef('status').stdout;
+    expect(status).toMatch(/^wan1\.state=down$/m);
+    expect(status).toMatch(/^wan1\.keepalived=FAULT$/m);
+    expect(status).toMatch(/^wan2\.state=down$/m);
+    expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
+  });
+
+  it('edge-failover: a FAULT right after keepalived starts is confirmed with more checks before it counts', () => {
+    const run = join(dir, 'run2');
+    spawnSync('mkdir', ['-p', run]);
+    const conf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content.replace("INTERVAL=2", "INTERVAL=0.1");
+    write('failover2.conf', conf);
+    write('health-ok', '#!/bin/sh\nexit 0\n');
+    write('health-bad', '#!/bin/sh\nexit 1\n');
+    const bin = join(dir, 'bin');
+    const base = scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`);
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover2.conf'), EDGE_RUN_DIR: run };
+    for (const [health, expected] of [['health-ok', 'up'], ['health-bad', 'down']] as const) {
+      const script = write(`ef-${health}`, base.replace(/^HEALTH=.*$/m, `HEALTH=${join(dir, health)}`));
+      writeFileSync(join(dir, 'elem'), '0x00000001');
+      writeFileSync(join(run, 'wan1.state'), `up 1\n`);
+      writeFileSync(join(run, 'wan1.starting'), '');
+      expect(spawnSync('bash', [script, 'notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100'], { env }).status).toBe(0);
+      const status = spawnSync('bash', [script, 'status'], { env, encoding: 'utf8' }).stdout;
+      expect(status, health).toMatch(new RegExp(`^wan1\\.state=${expected}$`, 'm'));
+    }
+  });
+});
+
+function topology() {
+  const r = resolveTopology(labVars(), freshRouter());
+  if (!r.ok) throw new Error('unresolved');
+  return r.topology;
+}
+
+/**
+ * edge-routes against a real kernel, in a throwaway network namespace shaped like a lab router.
+ * The state it leaves is read back with `ip -j`, parsed by the real parsers, and planned by the
+ * tables task: the planner must find nothing to change. That is the proof that the script on the
+ * router computes exactly what edge plans.
+ */
+function labNetns(extra: string, conf: string): Facts {
+  const routes = write('edge-routes', scripts['edge-routes']);
+  const script = `set -e
+for p in "wan1 isp1" "wan2 isp2" "lan0 cli0" "mgmt0 mgm0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
+ip link set lo up
+ip addr add 198.18.0.11/24 dev mgmt0; ip addr add 198.51.100.10/29 dev wan1; ip addr add 203.0.113.10/29 dev wan2; ip addr add 10.1.0.1/24 dev lan0
+ip route add default via 198.51.100.9 dev wan1 proto dhcp metric 1024
+ip route add default via 203.0.113.9 dev wan2 proto static metric 2048
+${extra}
+export EDGE_ROUTING_CONF=${conf} EDGE_RUN_DIR=${dir}/run-routes
+bash ${routes} reconcile 2>/dev/null
+echo "reconcile=$?"
+bash ${routes} reconcile 2>${dir}/second.log; echo "second=$?"
+bash ${routes} check; echo "check=$?"
+echo '${MARK} ip-link'; ip -j -d link show
+echo '${MARK} ip-addr'; ip -j addr show
+echo '${MARK} ip-route'; ip -j route show table all
+echo '${MARK} ip-rule'; ip -j rule show
+echo '${MARK} ip-rule-text'; ip rule show
+echo '${MARK} end'
+`;
+  const r = inNetns(script);
+  if (r.status !== 0) throw new Error(`netns script failed: ${r.stderr}`);
+  const head = r.stdout.slice(0, r.stdout.indexOf(MARK));
+  expect(head).toContain('reconcile=0');
+  expect(head).toContain('second=0');
+  expect(head).toContain('check=0');
+  expect(spawnSync('cat', [join(dir, 'second.log')], { encoding: 'utf8' }).stdout).toBe(''); // nothing left to do
+  const s = splitSections(r.stdout);
+  const base = freshRouter();
+  return {
+    ...base,
+    interfaces: parseInterfaces(s.get('ip-link'), s.get('ip-addr'), ''),
+    routes: parseRoutes(s.get('ip-route')),
+    rules: parseRules(s.get('ip-rule'), s.get('ip-rule-text')),
+  };
+}
+
+describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the tables task plans', () => {
+  const runtime = (facts: Facts, vars = labVars()) =>
+    tablesTask
+      .plan({ host: 'r1', vars, facts, params: undefined })
+      .changes.filter((c) => !c.summary.startsWith('create') && !c.summary.startsWith('update'));
+  const conf = (vars = labVars()) => {
+    const r = resolveTopology(vars, freshRouter());
+    if (!r.ok) throw new Error('unresolved');
+    return write(`routing-${Math.random().toString(36).slice(2)}.conf`, tablesFiles(vars, r.topology).find((f) => f.path === PATHS.routingConf)!.content);
+  };
+
+  it('both WANs up', () => {
+    const f = labNetns('', conf());
+    expect(f.rules.filter((r) => r.priority >= 1000 && r.priority < 1100)).toHaveLength(7);
+    expect(runtime(f)).toEqual([]);
+  });
+
+  it('WAN1 without carrier: table 101 empty, no source rule for it', () => {
+    const f = labNetns('ip link set isp1 down', conf());
+    expect(f.routes.filter((r) => r.table === '101')).toEqual([]);
+    expect(runtime(f)).toEqual([]);
+  });
+
+  it('stale state from an old lease and another gateway: replaced', () => {
+    const f = labNetns(
+      'ip rule add pref 1020 from 198.51.100.12 lookup 101; ip rule add pref 1050 from all lookup 101; ip route add table 101 default via 198.51.100.11 dev wan1 proto dhcp',
+      conf(),
+    );
+    expect(f.rules.some((r) => r.src === '198.51.100.12' || r.priority === 1050)).toBe(false);
+    expect(runtime(f)).toEqual([]);
+  });
+
+  it('a static gateway from the inventory, and WAN2 without an address', () => {
+    const vars = labVars({ edge_wan1_gateway: '198.51.100.14' });
+    const f = labNetns('ip addr flush dev wan2', conf(vars));
+    expect(f.routes.find((r) => r.table === '101')?.gateway).toBe('198.51.100.14');
+    expect(runtime(f, vars)).toEqual([]);
+  });
+});

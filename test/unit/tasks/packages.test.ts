@@ -1,0 +1,48 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { PREAMBLE } from '../../../src/render/shell.js';
+import { packagesTask, REQUIRED_PACKAGES } from '../../../src/tasks/packages.js';
+import { configure, freshRouter, labVars } from '../../fixtures/facts.js';
+
+const vars = labVars();
+const plan = (facts = freshRouter(), params?: { upgrade?: boolean }, v = vars) => packagesTask.plan({ host: 'r1', vars: v, facts, params });
+
+describe('packages task', () => {
+  it('asks about exactly the five packages', () => {
+    expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES] });
+  });
+
+  it('installs only what is missing, in one apt call after one update', () => {
+    const p = plan();
+    expect(p.changes).toHaveLength(1);
+    const c = p.changes[0]!;
+    expect(c.summary).toBe('install nftables, keepalived, conntrack');
+    expect(c.apply).toBe(
+      'apt-get -q update\n' +
+        'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack',
+    );
+    expect(c.diff).toContain('+keepalived (install)\n');
+    expect(c.snapshot).toEqual({});
+    expect(p.notes).toContain('packages are not part of the snapshot: a rollback leaves them installed');
+    expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
+  });
+
+  it('nothing missing: no change, so no apt call at all', () => {
+    expect(plan(configure(freshRouter(), vars))).toEqual({ changes: [] });
+  });
+
+  it('never upgrades unless asked; the task parameter wins over edge_packages_upgrade', () => {
+    const f = configure(freshRouter(), vars);
+    expect(plan(f, { upgrade: false }, labVars({ edge_packages_upgrade: true })).changes).toEqual([]);
+    const up = plan(f, { upgrade: true });
+    expect(up.changes).toHaveLength(1);
+    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping');
+    expect(plan(f, undefined, labVars({ edge_packages_upgrade: true })).changes).toHaveLength(1);
+  });
+
+  it('verify counts installed packages and is valid bash', () => {
+    const v = packagesTask.verify!({ host: 'r1', vars, facts: freshRouter(), params: undefined })!;
+    expect(v).toContain('[ "$edge_n" = 5 ]');
+    expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${v}` }).status).toBe(0);
+  });
+});

@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { PREAMBLE } from '../../../src/render/shell.js';
+import { PATHS, UNITS } from '../../../src/tasks/paths.js';
+import { persistenceTask } from '../../../src/tasks/persistence.js';
+import { configure, freshRouter, labVars } from '../../fixtures/facts.js';
+
+const vars = labVars();
+const plan = (facts = freshRouter()) => persistenceTask.plan({ host: 'r1', vars, facts, params: undefined });
+
+describe('persistence task', () => {
+  it('asks for its files and units', () => {
+    const n = persistenceTask.needs(vars, undefined);
+    expect(n.units).toEqual([UNITS.edgeRoutes, UNITS.edgeNft]);
+    expect(n.files).toContain(PATHS.ifupHook);
+  });
+
+  it('on a fresh systemd-networkd router: script, units, networkd drop-in, then enable and start both units', () => {
+    const p = plan();
+    expect(p.changes.map((c) => c.summary)).toEqual([
+      `create ${PATHS.edgeRoutes}`,
+      `create ${PATHS.edgeRoutesUnit}`,
+      `create ${PATHS.edgeNftUnit}`,
+      `create ${PATHS.networkdDropIn}`,
+      'systemd: enable + start edge-routes.service, enable + start edge-nftables.service',
+    ]);
+    const units = p.changes.at(-1)!;
+    expect(units.apply).toBe(
+      [
+        'systemctl daemon-reload',
+        'systemctl enable --quiet edge-routes.service',
+        'systemctl start edge-routes.service',
+        'systemctl enable --quiet edge-nftables.service',
+        'systemctl start edge-nftables.service',
+      ].join('\n'),
+    );
+    expect(units.snapshot).toEqual({ units: [UNITS.edgeRoutes, UNITS.edgeNft] });
+    expect(units.diff).toContain('-edge-routes.service: not installed\n');
+    expect(units.diff).toContain('+edge-routes.service: enabled, active\n');
+    expect(p.changes[0]!.apply).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-routes 0750 root root /);
+    for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
+    expect(p.notes?.[0]).toContain('ManageForeignRoutingPolicyRules');
+  });
+
+  it('on an ifupdown router: the if-up/if-post-down hooks instead of the networkd drop-in', () => {
+    const p = plan(freshRouter({ networkManager: 'ifupdown' }));
+    const s = p.changes.map((c) => c.summary);
+    expect(s).toContain(`create ${PATHS.ifupHook}`);
+    expect(s).toContain(`create ${PATHS.ifdownHook}`);
+    expect(s).not.toContain(`create ${PATHS.networkdDropIn}`);
+  });
+
+  it('on a configured router: nothing to do (networkd and ifupdown)', () => {
+    expect(plan(configure(freshRouter(), vars)).changes).toEqual([]);
+    expect(plan(configure(freshRouter({ networkManager: 'ifupdown' }), vars)).changes).toEqual([]);
+  });
+
+  it('a changed script restarts edge-routes only', () => {
+    const f = configure(freshRouter(), vars);
+    f.files[PATHS.edgeRoutes]!.content += '# local edit\n';
+    const p = plan(f);
+    expect(p.changes.map((c) => c.summary)).toEqual([`update ${PATHS.edgeRoutes}`, 'systemd: restart edge-routes.service']);
+    expect(p.changes[1]!.apply).toBe('systemctl restart edge-routes.service');
+  });
+
+  it('the manager changed from ifupdown to networkd: the hooks go', () => {
+    const f = configure(freshRouter({ networkManager: 'ifupdown' }), vars);
+    f.networkManager = 'systemd-networkd';
+    const s = plan(f).changes.map((c) => c.summary);
+    expect(s).toEqual([`create ${PATHS.networkdDropIn}`, `remove ${PATHS.ifupHook}`, `remove ${PATHS.ifdownHook}`]);
+  });
+
+  it('the units start early, restart, and follow nftables.service', () => {
+    const p = plan();
+    const routesUnit = p.changes[1]!.diff;
+    expect(routesUnit).toContain('+After=network-pre.target\n+Wants=network-pre.target\n');
+    expect(routesUnit).toContain('+Type=simple\n+ExecStart=/usr/local/sbin/edge-routes monitor\n+Restart=always\n');
+    const nftUnit = p.changes[2]!.diff;
+    for (const l of ['DefaultDependencies=no', 'Before=network-pre.target shutdown.target', 'After=nftables.service', 'PartOf=nftables.service', 'ReloadPropagatedFrom=nftables.service', 'RemainAfterExit=yes', 'ExecStart=/usr/sbin/nft -f /etc/edge/edge.nft', 'ExecStartPost=-/usr/local/sbin/edge-failover sync', 'WantedBy=sysinit.target'])
+      expect(nftUnit).toContain(`+${l}\n`);
+  });
+});
