@@ -91,10 +91,10 @@ table inet edge {
 \t\tiif "lo" accept
 \t\tct state established,related accept
 \t\tct state invalid counter drop
-\t\tmeta l4proto { icmp, ipv6-icmp } accept
+\t\tmeta l4proto { 1, 58 } accept comment "ICMP and ICMPv6 (by number: /etc/protocols may be absent)"
 \t\tudp sport 67 udp dport 68 accept comment "DHCP client"
 \t\tudp sport 547 udp dport 546 accept comment "DHCPv6 client"
-\t\tiifname { ${q(m.kaLinks[0])}, ${q(m.kaLinks[1])} } ip protocol vrrp accept comment "keepalived's private link"${mgmt}
+\t\tiifname { ${q(m.kaLinks[0])}, ${q(m.kaLinks[1])} } ip protocol 112 accept comment "keepalived's private link"${mgmt}
 \t\ttcp dport ${m.sshPort} ip saddr @ssh_sources counter accept comment "SSH from allowed sources (defect 13)"
 \t\tiifname ${lan} accept
 \t\tcounter drop comment "input dropped"

@@ -3,7 +3,9 @@ import type { HostResult, RunResult, TaskResult } from '../engine/types.js';
 export function describeTask(r: TaskResult): string {
   const n = r.changes.length;
   const what = r.status === 'changed' ? `changed (${n} change${n === 1 ? '' : 's'})` : r.status;
-  const err = r.error ? `: ${r.error.split('\n')[0]}` : '';
+  // Remote errors end with edge's own "edge: ..." line; tool output (nft's carets) comes before it.
+  const lines = (r.error ?? '').split('\n').filter((l) => l.trim());
+  const err = r.error ? `: ${(lines.filter((l) => l.startsWith('edge: ')).pop() ?? lines.pop() ?? '').replace(/^edge: /, '')}` : '';
   return `${what}${err} [${r.durationMs} ms]`;
 }
 
