@@ -13,6 +13,7 @@ import { fileChange, type DesiredFile } from './file-change.js';
 import { KA_LINK, PATHS, UNITS } from './paths.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
+import { taskParams } from './params.js';
 
 /** keepalived's instances: one per WAN, each with a VRID and a "lamp" address shown on edge-ka0 while it is MASTER. */
 export const KA_INSTANCES = [
@@ -74,7 +75,7 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
   ];
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams.failover;
 
 export const failoverTask: Task<z.infer<typeof params>> = {
   name: 'failover',

@@ -6,6 +6,7 @@ import { desiredRules, ruleRange, ruleSpecOf, RULE_SPAN } from './desired-routin
 import { containsAddress, networkOf } from './ipv4.js';
 import { MANAGED, NFT_COMMENT, NFT_TABLE, PATHS } from './paths.js';
 import { hexMark, REQUIRED_INTERFACE_VARS, resolveTopology, tableRoutes, type Topology, type Wan } from './wan.js';
+import { taskParams } from './params.js';
 
 /**
  * Refuses a host before anything is changed on it, with messages that say what to fix: missing or
@@ -187,7 +188,7 @@ export function inventoryProblems(vars: HostVars, facts: Facts): string[] {
   return out;
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams['inventory-check'];
 
 export const inventoryCheckTask: Task<z.infer<typeof params>> = {
   name: 'inventory-check',

@@ -10,6 +10,7 @@ import { fileChange } from './file-change.js';
 import { containsAddress, minimalPrefixes } from './ipv4.js';
 import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
 import { notPlanned, resolveTopology, type Topology } from './wan.js';
+import { taskParams } from './params.js';
 
 /** Who may SSH to the router from any interface: edge_ssh_allowed_sources, else the management subnets and the LAN. */
 export function sshSources(vars: HostVars, t: Topology): string[] {
@@ -62,7 +63,7 @@ export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] 
   ];
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams.nftables;
 
 export const nftablesTask: Task<z.infer<typeof params>> = {
   name: 'nftables',

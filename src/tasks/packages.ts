@@ -2,17 +2,14 @@ import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
 import type { Task, TaskContext } from './contract.js';
+import { taskParams } from './params.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes. */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping'] as const;
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
-const params = z
-  .strictObject({
-    upgrade: z.boolean().optional().describe('Upgrade packages that are already installed (overrides edge_packages_upgrade)'),
-  })
-  .optional();
+const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',

@@ -8,6 +8,7 @@ import { fileAbsent, fileChange, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
+import { taskParams } from './params.js';
 
 /**
  * Why a monitor rather than per-manager hooks: routes and rules disappear for reasons no single
@@ -36,7 +37,7 @@ export function persistenceFiles(facts: Facts): { want: DesiredFile[]; absent: s
   return { want, absent };
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams.persistence;
 
 export const persistenceTask: Task<z.infer<typeof params>> = {
   name: 'persistence',

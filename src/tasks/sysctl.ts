@@ -4,6 +4,7 @@ import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange } from './file-change.js';
+import { taskParams } from './params.js';
 
 export const SYSCTL_FILE = '/etc/sysctl.d/90-edge.conf';
 
@@ -33,7 +34,7 @@ export function renderSysctlFile(values: Record<string, string>): string {
   return `# Managed by edge: dual-WAN router kernel settings. Local changes are overwritten.\n${lines.join('\n')}\n`;
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams.sysctl;
 
 export const sysctlTask: Task<z.infer<typeof params>> = {
   name: 'sysctl',

@@ -10,6 +10,7 @@ import { parsePrefix, prefixContains } from './ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { PATHS } from './paths.js';
 import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';
+import { taskParams } from './params.js';
 
 export function tablesFiles(vars: HostVars, t: Topology): DesiredFile[] {
   return [
@@ -94,7 +95,7 @@ export function routingLockout(t: Topology, facts: Facts): string[] {
   ];
 }
 
-const params = z.strictObject({}).optional();
+const params = taskParams.tables;
 
 export const tablesTask: Task<z.infer<typeof params>> = {
   name: 'tables',

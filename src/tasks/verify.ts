@@ -4,12 +4,9 @@ import { shQuote } from '../ssh/quote.js';
 import type { Task, TaskContext } from './contract.js';
 import { NFT_TABLE, PATHS, UNITS } from './paths.js';
 import { notPlanned, resolveTopology } from './wan.js';
+import { taskParams } from './params.js';
 
-const params = z
-  .strictObject({
-    probes: z.boolean().optional().describe('Run each WAN\'s health check through its own path (default true)'),
-  })
-  .optional();
+const params = taskParams.verify;
 type Params = z.infer<typeof params>;
 
 /**

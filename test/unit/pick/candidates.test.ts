@@ -40,7 +40,7 @@ describe('interface candidates from facts', () => {
       state: 'UP',
       mac: '02:00:00:00:00:03',
       addresses: ['198.51.100.10/29 dhcp'],
-      defaultRoutes: [{ table: 'main', gateway: LAB.wan1.gateway, metric: 1024 }],
+      defaultRoutes: [{ table: 'main', gateway: LAB.wan1.gateway, metric: 100 }],
       gateways: [LAB.wan1.gateway],
       private: false,
     });
@@ -78,9 +78,9 @@ describe('likely roles', () => {
   });
 
   it('without inventory values: default routes by metric (lowest = WAN1), private LAN, management by subnet', () => {
-    // in the fixture wan2's static default route has no metric (0) and wan1's DHCP one 1024
+    // as in the lab: wan1's DHCP default route has metric 100, wan2's static one 200
     const rows = interfaceCandidates(freshRouter());
-    expect(likelyRoles(rows, { mgmtSubnets: ['198.18.0.0/24'] })).toEqual({ wan1: 'wan2', wan2: 'wan1', lan: 'lan0', mgmt: 'mgmt0' });
+    expect(likelyRoles(rows, { mgmtSubnets: ['198.18.0.0/24'] })).toEqual({ wan1: 'wan1', wan2: 'wan2', lan: 'lan0', mgmt: 'mgmt0' });
   });
 
   it('management from the address the SSH session came in on', () => {
@@ -151,7 +151,7 @@ describe('candidates table', () => {
     const text = candidatesTable(rows, { wan1: 'wan1', wan2: 'wan2', lan: 'lan0', mgmt: 'mgmt0' });
     const lines = text.split('\n');
     expect(lines[0]).toMatch(/^INTERFACE\s+STATE\s+MAC\s+ADDRESSES\s+DEFAULT ROUTES\s+LIKELY$/);
-    expect(lines[2]).toMatch(/^wan1\s+UP\s+02:00:00:00:00:03\s+198\.51\.100\.10\/29 dhcp\s+default via 198\.51\.100\.9 metric 1024\s+WAN1$/);
+    expect(lines[2]).toMatch(/^wan1\s+UP\s+02:00:00:00:00:03\s+198\.51\.100\.10\/29 dhcp\s+default via 198\.51\.100\.9 metric 100\s+WAN1$/);
     expect(lines[4]).toMatch(/^lan0 .* -\s+LAN$/);
     expect(new Set(lines.map((l) => l.indexOf('STATE') >= 0 ? l.indexOf('STATE') : l.indexOf('UP'))).size).toBe(1);
   });

@@ -56,30 +56,30 @@ describe('pickInterfaces (scripted prompter, fake facts)', () => {
     const { cwd, file } = project(FRESH);
     const out: string[] = [];
     const facts = fakeGather({ r1: freshRouter(), r2: freshRouter() });
-    // r1: the operator takes wan1 as WAN1 (edge's guess was wan2: lower metric), then accepts the rest
+    // r1: the operator takes wan2 as WAN1 (edge's guess was wan1: lower metric), then accepts the rest
     // r2: accepts everything; r3 is unreachable
-    const prompter = new ScriptedPrompter(['wan1', ACCEPT_DEFAULT, ACCEPT_DEFAULT, ACCEPT_DEFAULT, ...Array(4).fill(ACCEPT_DEFAULT), true]);
+    const prompter = new ScriptedPrompter(['wan2', ACCEPT_DEFAULT, ACCEPT_DEFAULT, ACCEPT_DEFAULT, ...Array(4).fill(ACCEPT_DEFAULT), true]);
     const result = await pickInterfaces({ inventory: 'test', cwd, gather: facts.gather, write: (s) => out.push(s) }, prompter);
 
     expect(facts.asked.sort()).toEqual(['r1', 'r2', 'r3']);
     expect(prompter.remaining).toBe(0);
     const [w1, w2, lan, mgmt] = prompter.asked;
-    expect(w1).toMatchObject({ message: 'r1: WAN1 interface', default: 'wan2', answer: 'wan1' });
+    expect(w1).toMatchObject({ message: 'r1: WAN1 interface', default: 'wan1', answer: 'wan2' });
     expect(w1!.choices!.map((c) => c.value)).toEqual(['mgmt0', 'wan1', 'wan2', 'lan0']);
     // WAN1 taken: shown but not selectable; the preselection moves to the other default-route interface
-    expect(w2).toMatchObject({ message: 'r1: WAN2 interface', default: 'wan2', answer: 'wan2' });
-    expect(w2!.choices!.find((c) => c.value === 'wan1')!.disabled).toBe('already WAN1');
+    expect(w2).toMatchObject({ message: 'r1: WAN2 interface', default: 'wan1', answer: 'wan1' });
+    expect(w2!.choices!.find((c) => c.value === 'wan2')!.disabled).toBe('already WAN1');
     expect(lan).toMatchObject({ default: 'lan0', answer: 'lan0' });
     expect(mgmt).toMatchObject({ default: 'mgmt0', answer: 'mgmt0' });
     expect(mgmt!.choices!.at(-1)!.name).toMatch(/^\(none/);
-    expect(prompter.asked.slice(4, 8).map((q) => q.answer)).toEqual(['wan2', 'wan1', 'lan0', 'mgmt0']);
+    expect(prompter.asked.slice(4, 8).map((q) => q.answer)).toEqual(['wan1', 'wan2', 'lan0', 'mgmt0']);
     expect(prompter.asked[8]).toMatchObject({ kind: 'confirm', message: 'Write these changes to inventories/test.yaml?' });
 
     expect(result.written).toBe(true);
     expect(result.failed).toEqual([{ host: 'r3', error: 'r3: connection refused' }]);
     expect(result.picked.map((p) => [p.host, p.roles])).toEqual([
-      ['r1', { wan1: 'wan1', wan2: 'wan2', lan: 'lan0', mgmt: 'mgmt0' }],
-      ['r2', { wan1: 'wan2', wan2: 'wan1', lan: 'lan0', mgmt: 'mgmt0' }],
+      ['r1', { wan1: 'wan2', wan2: 'wan1', lan: 'lan0', mgmt: 'mgmt0' }],
+      ['r2', { wan1: 'wan1', wan2: 'wan2', lan: 'lan0', mgmt: 'mgmt0' }],
     ]);
     expect(readFileSync(file, 'utf8')).toBe(`# three new routers, not wired yet
 all:
@@ -88,26 +88,26 @@ all:
   hosts:
     r1:
       ansible_host: 198.18.0.11  # first router
-      edge_wan1_interface: wan1
-      edge_wan2_interface: wan2
+      edge_wan1_interface: wan2
+      edge_wan2_interface: wan1
       edge_lan_interface: lan0
       edge_mgmt_interface: mgmt0
     r2:
-      edge_wan1_interface: wan2
-      edge_wan2_interface: wan1
+      edge_wan1_interface: wan1
+      edge_wan2_interface: wan2
       edge_lan_interface: lan0
       edge_mgmt_interface: mgmt0
     r3:
 `);
     const inv = loadInventory('test', cwd);
-    expect(inv.hosts.get('r1')!.vars.edge_wan1_interface).toBe('wan1');
+    expect(inv.hosts.get('r1')!.vars.edge_wan1_interface).toBe('wan2');
     expect(missingInterfaceVars(inv.hosts.get('r3')!.vars)).toEqual(['edge_wan1_interface', 'edge_wan2_interface', 'edge_lan_interface']);
     expect(missingInterfaceVars(inv.hosts.get('r1')!.vars)).toEqual([]);
 
     const printed = out.join('');
     expect(printed).toMatch(/\nr1:\n  INTERFACE +STATE/);
     expect(printed).toContain('r3: could not gather its interfaces: r3: connection refused');
-    expect(printed).toContain('changes to inventories/test.yaml:\n  r1: edge_wan1_interface: wan1\n');
+    expect(printed).toContain('changes to inventories/test.yaml:\n  r1: edge_wan1_interface: wan2\n');
   });
 
   it('an interface already chosen cannot be chosen again: the host is refused, the others go on', async () => {
@@ -195,7 +195,7 @@ describe('for edge run without a terminal', () => {
     expect(lines[0]).toBe('r1: interfaces (LIKELY is what edge pick would preselect):');
     expect(lines[1]).toMatch(/^ {2}INTERFACE/);
     expect(lines.find((l) => l.startsWith('  mgmt0'))).toMatch(new RegExp(`${LAB.mgmt.address.replace(/\./g, '\\.')}/24 .* management$`));
-    expect(lines.find((l) => l.startsWith('  wan2'))).toMatch(/WAN1$/);
+    expect(lines.find((l) => l.startsWith('  wan1'))).toMatch(/WAN1$/);
     expect(candidatesText('r9', { ...freshRouter(), interfaces: [] })).toBe('r9: no candidate interfaces found (only lo and edge\'s own)');
   });
 });
