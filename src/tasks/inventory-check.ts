@@ -19,7 +19,8 @@ import { taskParams } from './params.js';
 
 const SUPPORTED_OS: Record<string, { min: number[]; name: string }> = {
   debian: { min: [11], name: 'Debian 11' },
-  ubuntu: { min: [20, 4], name: 'Ubuntu 20.04' },
+  // 20.04's nftables 0.9.3 cannot carry the table comment edge marks its table with.
+  ubuntu: { min: [22, 4], name: 'Ubuntu 22.04' },
 };
 
 function versionAtLeast(v: string, min: number[]): boolean {
@@ -35,7 +36,7 @@ function versionAtLeast(v: string, min: number[]): boolean {
 export function checkOs(facts: Facts): string[] {
   const os = SUPPORTED_OS[facts.os.id];
   if (os && versionAtLeast(facts.os.versionId, os.min)) return [];
-  return [`the OS is ${facts.os.prettyName}; edge supports Debian 11 or newer and Ubuntu 20.04 or newer`];
+  return [`the OS is ${facts.os.prettyName}; edge supports Debian 11 or newer and Ubuntu 22.04 or newer`];
 }
 
 export function checkNetworkManager(facts: Facts): string[] {

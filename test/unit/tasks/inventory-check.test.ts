@@ -47,7 +47,7 @@ describe('inventory-check', () => {
 
   it('unsupported OS and network manager', () => {
     expect(check(freshRouter({ os: { id: 'debian', versionId: '10', prettyName: 'Debian GNU/Linux 10 (buster)' } }))).toEqual([
-      'the OS is Debian GNU/Linux 10 (buster); edge supports Debian 11 or newer and Ubuntu 20.04 or newer',
+      'the OS is Debian GNU/Linux 10 (buster); edge supports Debian 11 or newer and Ubuntu 22.04 or newer',
     ]);
     expect(check(freshRouter({ os: { id: 'ubuntu', versionId: '18.04', prettyName: 'Ubuntu 18.04.6 LTS' } }))[0]).toContain('Ubuntu 18.04.6 LTS');
     expect(check(freshRouter({ os: { id: 'ubuntu', versionId: '22.04', prettyName: 'Ubuntu 22.04 LTS' } }))).toEqual([]);
