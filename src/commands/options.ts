@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import type { ConnectionSettings } from '../engine/connect.js';
 
 /** Options shared by every command that talks to hosts. */
 export interface ConnectionFlags {
@@ -38,4 +39,14 @@ export async function becomePassword(ask: boolean | undefined): Promise<string |
   if (!ask) return undefined;
   const { password } = await import('@inquirer/prompts');
   return password({ message: 'sudo password (used for every host, never stored):', mask: false });
+}
+
+/** The connection settings every host-facing command derives from its flags (asks the sudo password once). */
+export async function connectionSettings(flags: ConnectionFlags): Promise<ConnectionSettings> {
+  return {
+    acceptNewHostKeys: flags.acceptNewHostKeys === true,
+    connectTimeoutMs: flags.connectTimeout * 1000,
+    commandTimeoutMs: flags.commandTimeout * 1000,
+    becomePassword: await becomePassword(flags.askBecomePass),
+  };
 }

@@ -11,7 +11,7 @@ import { lineReporter, ListrReporter } from '../ui/progress.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
 import { missingInterfaceVars, pickInterfaces, sshFactsGatherer } from './pick.js';
-import { addConnectionOptions, becomePassword, positiveNumber, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
 
 interface RunFlags extends ConnectionFlags {
   check?: boolean;
@@ -80,12 +80,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   const write = (s: string) => out.write(s);
   const resume = flags.resume ? await loadResumable(flags.resume, playbook.file) : undefined;
   const runId = resume?.runId ?? newRunId();
-  const connection = {
-    acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    connectTimeoutMs: flags.connectTimeout * 1000,
-    commandTimeoutMs: flags.commandTimeout * 1000,
-    becomePassword: await becomePassword(flags.askBecomePass),
-  };
+  const connection = await connectionSettings(flags);
   // Hosts without interface variables: a person at a terminal picks them now; elsewhere the
   // inventory-check task fails those hosts and lists their interfaces as candidates.
   const missing = [...new Set(plays.flatMap((p) => p.hosts).filter((h) => missingInterfaceVars(h.vars).length).map((h) => h.name))];

@@ -7,7 +7,7 @@ import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolve } from 'node:path';
-import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RunsFlags extends ConnectionFlags {
   json?: boolean;
@@ -24,12 +24,7 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   const journals = (await listJournals()).filter((j) => resolve(j.inventory) === resolve(inventory.file));
   const remote = new Map<string, RemoteRun[] | string>();
   if (!flags.local) {
-    const settings = {
-      acceptNewHostKeys: flags.acceptNewHostKeys === true,
-      connectTimeoutMs: flags.connectTimeout * 1000,
-      commandTimeoutMs: flags.commandTimeout * 1000,
-      becomePassword: await becomePassword(flags.askBecomePass),
-    };
+    const settings = await connectionSettings(flags);
     const limit = pLimit(flags.forks);
     await Promise.all(
       names.map((n) =>

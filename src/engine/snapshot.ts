@@ -1,4 +1,5 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
+import { routeSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
@@ -65,17 +66,7 @@ export function ruleArgs(r: RuleFact, rtTables: Record<string, string>): string 
 
 /** `ip route replace` arguments that recreate a route (without the table). */
 export function routeArgs(r: RouteFact): string {
-  const parts: string[] = [];
-  if (r.type && r.type !== 'unicast') parts.push(r.type);
-  parts.push(r.dst);
-  if (r.gateway) parts.push(`via ${r.gateway}`);
-  if (r.dev) parts.push(`dev ${r.dev}`);
-  if (r.protocol) parts.push(`proto ${r.protocol}`);
-  if (r.scope && r.scope !== 'global') parts.push(`scope ${r.scope}`);
-  if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
-  if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
-  if (r.flags.includes('onlink')) parts.push('onlink');
-  return parts.join(' ');
+  return routeSpec(r, 'addable');
 }
 
 export function emptyManifest(runId: string, host: string, now = new Date()): SnapshotManifest {

@@ -1,6 +1,7 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { shJoin } from '../ssh/quote.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
+import { routeSpec } from '../render/ip.js';
 
 /**
  * The policy routing edge wants, as text in the form `ip rule show` / `ip route show` print it
@@ -79,17 +80,7 @@ export function rulesInRange(facts: Facts, t: Topology): RuleLine[] {
 
 /** A route as `ip route show table N` prints it (the table itself omitted). */
 export function routeText(r: RouteFact): string {
-  const parts: string[] = [];
-  if (r.type && r.type !== 'unicast') parts.push(r.type);
-  parts.push(r.dst);
-  if (r.gateway) parts.push(`via ${r.gateway}`);
-  if (r.dev) parts.push(`dev ${r.dev}`);
-  if (r.protocol) parts.push(`proto ${r.protocol}`);
-  if (r.scope && r.scope !== 'global') parts.push(`scope ${r.scope}`);
-  if (r.prefsrc) parts.push(`src ${r.prefsrc}`);
-  if (r.metric !== undefined) parts.push(`metric ${r.metric}`);
-  parts.push(...r.flags);
-  return parts.join(' ');
+  return routeSpec(r, 'all');
 }
 
 /** The one route WAN's table should hold, or undefined when it should be empty. */
