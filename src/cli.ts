@@ -8,6 +8,7 @@ import { register as registerRollback } from './commands/rollback.js';
 import { register as registerRun } from './commands/run.js';
 import { register as registerRuns } from './commands/runs.js';
 import { register as registerSchema } from './commands/schema.js';
+import { register as registerStatus } from './commands/status.js';
 import { EdgeError, EdgeErrors, formatError } from './errors.js';
 
 /**
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerRollback(program);
   registerConfirm(program);
   registerRuns(program);
+  registerStatus(program);
   registerInventory(program);
   registerSchema(program);
   registerPick(program);

@@ -308,7 +308,7 @@ export function hostStateOf(r: Pick<HostResult, 'status' | 'state' | 'tasks'>): 
   return 'failed';
 }
 
-/** Records a batch's host results; marks the rollout finished after its last batch. */
+/** Records a batch's host results; marks the rollout finished after its last batch when no host is left not started. */
 export function recordBatch(state: RolloutState, batchIndex: number, results: readonly HostResult[]): RolloutState {
   const by = new Map(results.map((r) => [r.host, r]));
   const hosts = state.hosts.map((h) => {
@@ -317,7 +317,10 @@ export function recordBatch(state: RolloutState, batchIndex: number, results: re
     const s = hostStateOf(r);
     return s === 'done' || !r.error ? { name: h.name, batch: h.batch, state: s } : { name: h.name, batch: h.batch, state: s, error: r.error };
   });
-  return { ...state, hosts, batchIndex, finished: batchIndex >= state.batchCount - 1 && state.stop === undefined };
+  // Finished: the last batch ran and no host is left waiting (a resume limited with --limit leaves
+  // the hosts it did not take as not-started).
+  const finished = batchIndex >= state.batchCount - 1 && state.stop === undefined && !hosts.some((h) => h.state === 'not-started');
+  return { ...state, hosts, batchIndex, finished };
 }
 
 export function stopRollout(

@@ -42,6 +42,8 @@ export interface PlaybookRunOptions {
   reporterFor(play: Play, hosts: RunHost[]): { reporter: RunReporter; done?: Promise<unknown> };
   now?: () => Date;
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** How a play's hosts are reached (default: runHostsOf over SSH); tests pass fakes. */
+  hostsOf?: (rp: ResolvedPlay) => RunHost[];
 }
 
 export interface ResolvedPlay {
@@ -90,7 +92,7 @@ export async function runPlaybook(
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? abortableSleep;
   const result: RunResult = opts.resume
-    ? { ...opts.resume, status: 'running', rollout: [...(opts.resume.rollout ?? [])] }
+    ? { ...opts.resume, status: 'running', finishedAt: undefined, rollout: [...(opts.resume.rollout ?? [])] }
     : {
         runId: opts.runId,
         playbook: playbook.file,
@@ -112,18 +114,23 @@ export async function runPlaybook(
       rollouts.filter((r) => r.play < rp.play.index).flatMap((r) => r.hosts.filter((h) => h.state !== 'done').map((h) => h.name)),
     );
     const todo = new Set(previous ? previous.hosts.filter((h) => h.state !== 'done').map((h) => h.name) : rp.hosts.map((h) => h.name));
-    const hosts = runHostsOf(rp, opts.connection).filter((h) => todo.has(h.name) && !failedBefore.has(h.name));
+    const hosts = (opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection)))(rp).filter(
+      (h) => todo.has(h.name) && !failedBefore.has(h.name),
+    );
     const plan = planRollout(
       rp.play,
       rp.hosts.filter((h) => hosts.some((x) => x.name === h.name)),
     );
     let state: RolloutState = initialRolloutState(rp.play.index, plan);
     if (previous) {
-      // Keep the hosts the earlier attempt finished; the rest are planned afresh, and their old
-      // results give way to the new attempt's.
-      state = { ...state, hosts: [...previous.hosts.filter((h) => h.state === 'done'), ...state.hosts] };
+      // The hosts run now are planned afresh and their old results give way to the new attempt's.
+      // Every other host keeps its entry as it was: those the earlier attempt finished, and those
+      // not done that this attempt leaves out (--limit), so a later --resume still finds them.
+      const fresh = new Map(state.hosts.map((h) => [h.name, h]));
+      const merged = previous.hosts.map((h) => fresh.get(h.name) ?? h);
+      state = { ...state, hosts: merged, finished: state.finished && !merged.some((h) => h.state === 'not-started') };
       rollouts.splice(rollouts.indexOf(previous), 1);
-      result.hosts = result.hosts.filter((h) => !todo.has(h.host));
+      result.hosts = result.hosts.filter((h) => !fresh.has(h.host));
     }
     rollouts.push(state);
     const byName = new Map(hosts.map((h) => [h.name, h]));
@@ -146,7 +153,11 @@ export async function runPlaybook(
         stopped = true;
         break;
       }
-      if (decision.action !== 'start') break;
+      if (decision.action !== 'start') {
+        // Interrupted while waiting for the window.
+        state = stopRollout(state, { reason: 'interrupted', message: 'interrupted while waiting for the maintenance window' }, now());
+        break;
+      }
       batchStartedAt = now();
       state = markBatchStarted(state, i);
       const batchHosts = batch.map((h) => byName.get(h.name)!);
@@ -173,6 +184,10 @@ export async function runPlaybook(
         result,
       );
       await done;
+      // runHosts closes the run as if this batch were all of it; the rollout is still going: a
+      // journal read now (edge runs, or after edge is killed) must not say the run finished.
+      result.status = 'running';
+      delete result.finishedAt;
       const batchResults = result.hosts.slice(before);
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;

@@ -1,0 +1,442 @@
+import { errorMessage } from '../errors.js';
+import { parseFacts } from '../facts/parse.js';
+import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
+import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
+import { shQuote } from '../ssh/quote.js';
+import type { TaskName } from '../tasks/contract.js';
+import { PATHS, UNITS } from '../tasks/paths.js';
+import type { PlannedTask } from './host-run.js';
+
+/**
+ * `edge status`, the pure part: the ONE script a router runs (its failover state AND the facts
+ * probe of the playbook's tasks), the parsers of its output, and the drift check (the playbook's
+ * tasks planned against those facts, locally).
+ *
+ * One exec's stdout holds two kinds of sections:
+ *
+ *   @@EDGE-STATUS@@ now            ┐ status sections (this file); parseStatus reads only these,
+ *   @@EDGE-STATUS@@ map            │ and stops at its own `end` or at the first facts marker
+ *   ...                            │
+ *   @@EDGE-STATUS@@ end            ┘
+ *   @@EDGE@@ hostname              ┐ the facts probe, unchanged (facts/probe.ts); parseFacts
+ *   ...                            │ ignores everything before its first `@@EDGE@@ ` line, so the
+ *   @@EDGE@@ end                   ┘ status sections never reach it
+ *
+ * `@@EDGE-STATUS@@ ` does not start with `@@EDGE@@ ` (the 7th character differs), so neither parser
+ * can take the other's marker for its own.
+ */
+
+export const STATUS_MARK = '@@EDGE-STATUS@@';
+
+export type WanName = 'wan1' | 'wan2';
+export const WAN_NAMES: readonly WanName[] = ['wan1', 'wan2'];
+
+/** What the status script needs from the inventory: how each WAN is marked and named. */
+export interface StatusTarget {
+  wans: { name: WanName; ifname?: string; mark: number }[];
+  lan?: string;
+}
+
+export function statusTargetOf(vars: Pick<HostVars, 'edge_wan1_interface' | 'edge_wan2_interface' | 'edge_lan_interface' | 'edge_wan1_mark' | 'edge_wan2_mark'>): StatusTarget {
+  return {
+    wans: [
+      { name: 'wan1', ifname: vars.edge_wan1_interface, mark: vars.edge_wan1_mark },
+      { name: 'wan2', ifname: vars.edge_wan2_interface, mark: vars.edge_wan2_mark },
+    ],
+    lan: vars.edge_lan_interface,
+  };
+}
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+function section(name: string, body: string): string {
+  return `echo '${STATUS_MARK} ${name}'\n{ ${body}\n} 2>/dev/null || true\n`;
+}
+
+/** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
+const RUN_FILES = WAN_NAMES.flatMap((w) => ['state', 'health', 'vrrp', 'starting'].map((k) => `${w}.${k}`));
+
+/** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
+export function statusScript(target: StatusTarget, needs: FactNeeds): string {
+  const conntrack = target.wans
+    .map((w) => `printf '${w.name} %s\\n' "$({ conntrack -L -f ipv4 -m ${hex(w.mark)}; conntrack -L -f ipv6 -m ${hex(w.mark)}; } 2>/dev/null | wc -l)"`)
+    .join('\n');
+  const parts = [
+    'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    section('now', 'date +%s'),
+    section('map', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP}`),
+    section('nat', `nft -j list chain ${NFT_FAMILY} ${NFT_NAME} postrouting`),
+    section(
+      'run',
+      `for f in ${RUN_FILES.join(' ')}; do [ -e ${shQuote(PATHS.runDir)}/"$f" ] && printf '%s %s\\n' "$f" "$(head -n 1 ${shQuote(PATHS.runDir)}/"$f")"; done; true`,
+    ),
+    section(
+      'conntrack',
+      `if command -v conntrack >/dev/null; then\n${conntrack}\nprintf 'total %s\\n' "$(conntrack -C 2>/dev/null)"\nelse echo absent; fi`,
+    ),
+    section(
+      'units',
+      `for u in ${[UNITS.keepalived, UNITS.edgeRoutes, UNITS.edgeNft].join(' ')}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)"; done`,
+    ),
+    `echo '${STATUS_MARK} end'`,
+  ];
+  return `${parts.join('\n')}\n${probeScript(needs)}`;
+}
+
+/**
+ * The status sections of one exec's output, keyed by name. Lines before the first status marker,
+ * after `@@EDGE-STATUS@@ end`, and from the first facts marker on are not status output.
+ */
+export function splitStatusSections(out: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  let buf: string[] = [];
+  const close = () => {
+    if (current !== undefined && current !== 'end') sections.set(current, buf.join('\n'));
+    current = undefined;
+    buf = [];
+  };
+  for (const line of out.split('\n')) {
+    if (line.startsWith(`${FACTS_MARK} `)) break;
+    if (line.startsWith(`${STATUS_MARK} `)) {
+      close();
+      current = line.slice(STATUS_MARK.length + 1).trim();
+      if (current === 'end') break;
+    } else if (current !== undefined) buf.push(line);
+  }
+  close();
+  return sections;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The model
+
+export interface Counter {
+  packets: number;
+  bytes: number;
+}
+
+export interface WanStatus {
+  wan: WanName;
+  /** The interface from the inventory. */
+  interface?: string;
+  mark: string;
+  /** Link state from the facts: up (carrier), down, or missing (no such interface). */
+  link?: 'up' | 'down' | 'missing';
+  address?: string;
+  /** What edge-failover last recorded from keepalived (up/down); unknown before its first decision. */
+  state: 'up' | 'down' | 'unknown';
+  /** When that state was recorded (ISO), and how long ago by the router's clock. */
+  since?: string;
+  sinceAgoSec?: number;
+  /** The last health check (edge-health): pass/fail, targets answered of probed, when. */
+  check?: { result: string; answered?: number; targets?: number; at?: string; agoSec?: number };
+  /**
+   * keepalived's state for this WAN's instance (MASTER, FAULT, BACKUP) as its last notification
+   * recorded it, and since when; STOPPED when keepalived is not running (the last recorded state
+   * is then in keepalivedLast).
+   */
+  keepalived?: string;
+  keepalivedSince?: string;
+  keepalivedLast?: string;
+  /** The instance is still starting (keepalived restarted, no decisive state yet). */
+  starting: boolean;
+  /** Flows pinned to this WAN (conntrack entries with its mark). */
+  flows?: number;
+  /** The counter of this WAN's masquerade rule (packets NATed out of it). */
+  nat?: Counter;
+}
+
+export interface TaskDrift {
+  /** The play's name when the playbook has more than one play the host is in. */
+  play?: string;
+  task: TaskName;
+  /** Changes a run would make now. */
+  changes: number;
+  summaries: string[];
+  /** Why the task refuses the host (inventory-check), or why it could not be planned. */
+  failures?: string[];
+}
+
+export interface Drift {
+  playbook: string;
+  /** Changes a run of the playbook would make now, over all tasks. */
+  pending: number;
+  tasks: TaskDrift[];
+  /** The host is in no play of the playbook. */
+  notInPlaybook?: boolean;
+  /** The facts part of the output could not be read: drift unknown. */
+  error?: string;
+}
+
+export interface HostStatus {
+  host: string;
+  address?: string;
+  ok: boolean;
+  error?: string;
+  /** The router's clock when it answered (ISO). */
+  routerTime?: string;
+  /** Which WAN new LAN flows use now: the preferred_wan map element. */
+  preferred?: WanName | 'unknown';
+  /** The mark in the map element, as the router has it. */
+  preferredMark?: string;
+  /** Why preferred is unknown (table not loaded, element missing). */
+  preferredNote?: string;
+  wans: WanStatus[];
+  flows?: { total?: number };
+  /** systemctl is-active of keepalived, edge-routes and edge-nftables. */
+  units: Record<string, string>;
+  drift?: Drift;
+  /** Remote execs this refresh cost (1, or 0 when the host was unreachable) and how long it took. */
+  execs: number;
+  ms: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsers (each takes one section's text; all are total: odd input gives "unknown", never throws)
+
+function json(text: string | undefined): unknown {
+  if (!text || !text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function nftObjects(doc: unknown): Record<string, unknown>[] {
+  const list = (doc as { nftables?: unknown })?.nftables;
+  return Array.isArray(list) ? (list.filter((o) => o && typeof o === 'object') as Record<string, unknown>[]) : [];
+}
+
+/** A mark as nft -j prints it: a number, or a string (decimal or 0x hex). */
+function markValue(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^(0x[0-9a-f]+|[0-9]+)$/i.test(v.trim())) return Number(v.trim());
+  return undefined;
+}
+
+/** An element key: "lan0", or {"elem": {"val": "lan0"}} as some nft versions print it. */
+function elemKey(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  const inner = (v as { elem?: { val?: unknown } })?.elem?.val;
+  return typeof inner === 'string' ? inner : undefined;
+}
+
+/** The preferred_wan map's element for the LAN (or its only element): `nft -j list map`. */
+export function parsePreferredMap(text: string | undefined, lan?: string): { mark?: number; note?: string } {
+  const doc = json(text);
+  if (doc === undefined) return { note: `map ${PREFERRED_MAP} not found: table ${NFT_FAMILY} ${NFT_NAME} is not loaded` };
+  const map = nftObjects(doc).find((o) => o.map)?.map as { elem?: unknown[] } | undefined;
+  if (!map) return { note: `map ${PREFERRED_MAP} not found: table ${NFT_FAMILY} ${NFT_NAME} is not loaded` };
+  const elems = (Array.isArray(map.elem) ? map.elem : [])
+    .filter((e): e is unknown[] => Array.isArray(e) && e.length === 2)
+    .map((e) => ({ key: elemKey(e[0]), mark: markValue(e[1]) }));
+  if (elems.length === 0) return { note: `map ${PREFERRED_MAP} is empty: new LAN flows get no WAN mark` };
+  const el = lan ? elems.find((e) => e.key === lan) : elems[0];
+  if (!el) return { note: `map ${PREFERRED_MAP} has no element for ${lan} (it has ${elems.map((e) => e.key).join(', ')})` };
+  return el.mark === undefined ? { note: `map ${PREFERRED_MAP}: unreadable mark` } : { mark: el.mark };
+}
+
+/** Counters of the masquerade rules of `nft -j list chain inet edge postrouting`, per WAN. */
+export function parseNatCounters(text: string | undefined, target: StatusTarget): Partial<Record<WanName, Counter>> {
+  const out: Partial<Record<WanName, Counter>> = {};
+  for (const o of nftObjects(json(text))) {
+    const rule = o.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
+    if (!rule || !Array.isArray(rule.expr)) continue;
+    const expr = rule.expr;
+    if (!expr.some((e) => e && 'masquerade' in e)) continue;
+    const c = expr.find((e) => e && e.counter && typeof e.counter === 'object')?.counter as Partial<Counter> | undefined;
+    if (!c || typeof c.packets !== 'number' || typeof c.bytes !== 'number') continue;
+    // The comment edge writes ("NAT WAN1"), else the oifname the rule matches.
+    let wan: WanName | undefined;
+    const m = /\bNAT WAN([12])\b/.exec(rule.comment ?? '');
+    if (m) wan = `wan${m[1]}` as WanName;
+    else {
+      const oif = expr
+        .map((e) => e?.match as { left?: { meta?: { key?: string } }; right?: unknown } | undefined)
+        .find((mm) => mm?.left?.meta?.key === 'oifname')?.right;
+      wan = target.wans.find((w) => w.ifname !== undefined && w.ifname === oif)?.name;
+    }
+    if (!wan) continue;
+    const prev = out[wan];
+    out[wan] = prev ? { packets: prev.packets + c.packets, bytes: prev.bytes + c.bytes } : { packets: c.packets, bytes: c.bytes };
+  }
+  return out;
+}
+
+/** `wan1.state up 1700000000`-style lines: file name, then its first line. */
+export function parseRunFiles(text: string | undefined): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const [file, ...rest] = line.trim().split(/\s+/);
+    if (file && /^wan[12]\.[a-z]+$/.test(file)) out[file] = rest;
+  }
+  return out;
+}
+
+/** `wan1 12` / `total 40` lines; `absent` when conntrack is not installed. */
+export function parseConntrack(text: string | undefined): { absent: boolean; counts: Record<string, number> } {
+  const counts: Record<string, number> = {};
+  const t = (text ?? '').trim();
+  for (const line of t.split('\n')) {
+    const m = /^(\S+)\s+([0-9]+)$/.exec(line.trim());
+    if (m) counts[m[1]!] = Number(m[2]);
+  }
+  return { absent: t === 'absent', counts };
+}
+
+export function parseUnitStates(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^(\S+)\s*(\S*)$/.exec(line.trim());
+    if (m) out[m[1]!.replace(/\.service$/, '')] = m[2] || 'unknown';
+  }
+  return out;
+}
+
+const epochIso = (s: string | undefined): string | undefined =>
+  s !== undefined && /^[0-9]+$/.test(s) ? new Date(Number(s) * 1000).toISOString().replace('.000Z', 'Z') : undefined;
+
+const ago = (epoch: string | undefined, now: number | undefined): number | undefined =>
+  epoch !== undefined && /^[0-9]+$/.test(epoch) && now !== undefined ? Math.max(0, now - Number(epoch)) : undefined;
+
+/**
+ * The failover part of a host's status from one exec's stdout (the facts, when parsed, add each
+ * WAN's link and address). Never throws.
+ */
+export function parseStatus(host: string, out: string, target: StatusTarget, facts?: Facts): Omit<HostStatus, 'execs' | 'ms'> {
+  const s = splitStatusSections(out);
+  const nowText = (s.get('now') ?? '').trim();
+  const now = /^[0-9]+$/.test(nowText) ? Number(nowText) : undefined;
+  const pref = parsePreferredMap(s.get('map'), target.lan);
+  const nat = parseNatCounters(s.get('nat'), target);
+  const run = parseRunFiles(s.get('run'));
+  const ct = parseConntrack(s.get('conntrack'));
+  const units = parseUnitStates(s.get('units'));
+  const kaStopped = units.keepalived !== undefined && units.keepalived !== 'active';
+  const wans: WanStatus[] = target.wans.map((w) => {
+    const [state, since] = run[`${w.name}.state`] ?? [];
+    const [result, ratio, at] = run[`${w.name}.health`] ?? [];
+    const [vrrp, vrrpAt] = run[`${w.name}.vrrp`] ?? [];
+    const r = /^([0-9]+)\/([0-9]+)$/.exec(ratio ?? '');
+    const iface = w.ifname ? facts?.interfaces.find((i) => i.name === w.ifname) : undefined;
+    const ws: WanStatus = {
+      wan: w.name,
+      mark: hex(w.mark),
+      state: state === 'up' || state === 'down' ? state : 'unknown',
+      starting: run[`${w.name}.starting`] !== undefined,
+    };
+    if (w.ifname) ws.interface = w.ifname;
+    if (facts && w.ifname) ws.link = !iface ? 'missing' : iface.up && iface.carrier ? 'up' : 'down';
+    const addr = iface?.addresses.find((a) => a.family === 'inet' && a.scope === 'global');
+    if (addr) ws.address = `${addr.address}/${addr.prefixlen}`;
+    if (ws.state !== 'unknown' && epochIso(since)) {
+      ws.since = epochIso(since);
+      ws.sinceAgoSec = ago(since, now);
+    }
+    if (result) {
+      ws.check = { result };
+      if (r) Object.assign(ws.check, { answered: Number(r[1]), targets: Number(r[2]) });
+      if (epochIso(at)) Object.assign(ws.check, { at: epochIso(at), agoSec: ago(at, now) });
+    }
+    if (kaStopped) {
+      ws.keepalived = 'STOPPED';
+      if (vrrp) ws.keepalivedLast = vrrp;
+    } else if (vrrp) {
+      ws.keepalived = vrrp;
+      if (epochIso(vrrpAt)) ws.keepalivedSince = epochIso(vrrpAt);
+    }
+    if (!ct.absent && ct.counts[w.name] !== undefined) ws.flows = ct.counts[w.name];
+    if (nat[w.name]) ws.nat = nat[w.name];
+    return ws;
+  });
+  const preferred = pref.mark === undefined ? 'unknown' : (target.wans.find((w) => w.mark === pref.mark)?.name ?? 'unknown');
+  const note =
+    pref.note ??
+    (preferred === 'unknown' ? `mark ${hex(pref.mark!)} is neither WAN's (${target.wans.map((w) => `${w.name} ${hex(w.mark)}`).join(', ')})` : undefined);
+  // Built in the order the JSON shows it.
+  const status = { host, ok: true } as Omit<HostStatus, 'execs' | 'ms'>;
+  if (now !== undefined) status.routerTime = epochIso(String(now));
+  status.preferred = preferred;
+  if (pref.mark !== undefined) status.preferredMark = hex(pref.mark);
+  if (note) status.preferredNote = note;
+  status.wans = wans;
+  if (!ct.absent && ct.counts.total !== undefined) status.flows = { total: ct.counts.total };
+  status.units = units;
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift: the playbook planned against the facts of the same exec
+
+/** One play the host is in: its tasks and the host's variables in it. */
+export interface HostPlay {
+  name: string;
+  vars: HostVars;
+  tasks: PlannedTask[];
+}
+
+/** The facts every play's tasks read, merged: one probe serves them all. */
+export function statusNeeds(plays: readonly HostPlay[]): FactNeeds {
+  return mergeNeeds(...plays.flatMap((p) => p.tasks.map((t) => t.task.needs(p.vars, t.params))));
+}
+
+/**
+ * What a run of the playbook would change on the host now, per task: plan() is pure, so this is
+ * exactly what `edge run --check` would report, without a second round trip.
+ */
+export function driftOf(host: string, playbook: string, plays: readonly HostPlay[], facts: Facts): Drift {
+  if (plays.length === 0) return { playbook, pending: 0, tasks: [], notInPlaybook: true };
+  const tasks: TaskDrift[] = [];
+  for (const p of plays) {
+    for (const t of p.tasks) {
+      const d: TaskDrift = { task: t.task.name, changes: 0, summaries: [] };
+      if (plays.length > 1) d.play = p.name;
+      try {
+        const plan = t.task.plan({ host, vars: p.vars, facts, params: t.params });
+        d.changes = plan.changes.length;
+        d.summaries = plan.changes.map((c) => c.summary);
+        if (plan.failures?.length) d.failures = plan.failures;
+      } catch (e) {
+        d.failures = [`could not plan: ${errorMessage(e)}`];
+      }
+      tasks.push(d);
+    }
+  }
+  return { playbook, pending: tasks.reduce((n, t) => n + t.changes, 0), tasks };
+}
+
+/**
+ * A host's whole status from one exec's stdout: the failover sections, and — from the facts part —
+ * each WAN's link and the drift against the playbook. A facts part that cannot be parsed leaves
+ * the status in place and says so in the drift.
+ */
+export function hostStatusFrom(
+  host: string,
+  out: string,
+  target: StatusTarget,
+  plays: readonly HostPlay[],
+  playbook: string,
+  needs: FactNeeds,
+): Omit<HostStatus, 'execs' | 'ms'> {
+  let facts: Facts | undefined;
+  let factsError: string | undefined;
+  try {
+    facts = parseFacts(host, out, needs);
+  } catch (e) {
+    factsError = errorMessage(e);
+  }
+  const status = parseStatus(host, out, target, facts);
+  status.drift = facts
+    ? driftOf(host, playbook, plays, facts)
+    : { playbook, pending: 0, tasks: [], error: `facts could not be read: ${factsError}` };
+  return status;
+}
+
+/** The host has drifted (changes pending) or the playbook refuses it. */
+export function hasDrift(d: Drift | undefined): boolean {
+  return d !== undefined && (d.pending > 0 || d.tasks.some((t) => t.failures?.length));
+}

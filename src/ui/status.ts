@@ -1,0 +1,148 @@
+import type { Drift, HostStatus, WanStatus } from '../engine/status.js';
+
+/**
+ * `edge status` as text, one block per router:
+ *
+ *   r1 (198.18.4.11): new flows use WAN2 (wan2, mark 0x2)
+ *     WAN   INTERFACE           LINK  STATE  SINCE                 LAST CHECK          KEEPALIVED  FLOWS  NAT
+ *     wan1  wan1 100.64.1.2/24  up    down   21:42:20Z (35s ago)   fail 0/3 (1s ago)   FAULT       0      12 pkts, 1008 B
+ *     wan2  wan2 100.64.2.2/24  up    up     21:40:00Z (2m ago)    pass 3/3 (1s ago)   MASTER      3      40 pkts, 3.2 KB
+ *     flows: 27 in all   units: keepalived active, edge-routes active, edge-nftables active
+ *     drift: none (the router matches playbooks/failover.yaml, 8 tasks)
+ *
+ * Pure: the caller passes the statuses (and whether to colour).
+ */
+
+export interface StatusTextOptions {
+  color?: boolean;
+}
+
+const paint = (on: boolean | undefined, code: string, s: string) => (on ? `\x1b[${code}m${s}\x1b[0m` : s);
+
+/** 35s, 4m, 2h05m, 3d4h */
+export function agoText(sec: number): string {
+  const s = Math.max(0, Math.round(sec));
+  if (s < 120) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
+  return `${Math.floor(h / 24)}d${h % 24}h`;
+}
+
+/** An instant with its age: "21:42:20Z (35s ago)" today, "2026-11-20 21:42Z (3d0h ago)" further back. */
+export function whenText(iso: string | undefined, agoSec: number | undefined): string {
+  if (!iso) return '-';
+  const t = agoSec !== undefined && agoSec < 86_400 ? `${iso.slice(11, 19)}Z` : `${iso.slice(0, 10)} ${iso.slice(11, 16)}Z`;
+  return agoSec === undefined ? t : `${t} (${agoText(agoSec)} ago)`;
+}
+
+/** 1008 B, 3.2 KB, 12.5 MB */
+export function bytesText(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+function table(rows: string[][], widthOf: (s: string) => number): string[] {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => widthOf(r[c] ?? ''))));
+  return rows.map((r) =>
+    r
+      .map((cell, c) => (c === r.length - 1 ? cell : cell + ' '.repeat(widths[c]! - widthOf(cell))))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+// eslint-disable-next-line no-control-regex
+const visibleLength = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
+
+function wanRow(w: WanStatus, color: boolean | undefined): string[] {
+  const upDown = (s: string | undefined) =>
+    s === 'up' ? paint(color, '32', s) : s === 'down' || s === 'missing' ? paint(color, '31', s) : (s ?? '-');
+  const check = w.check
+    ? `${w.check.result}${w.check.answered !== undefined ? ` ${w.check.answered}/${w.check.targets}` : ''}${w.check.agoSec !== undefined ? ` (${agoText(w.check.agoSec)} ago)` : ''}`
+    : '-';
+  const ka =
+    w.keepalived === 'STOPPED'
+      ? `stopped${w.keepalivedLast ? ` (was ${w.keepalivedLast})` : ''}`
+      : w.keepalived
+        ? `${w.keepalived}${w.starting ? ' (starting)' : ''}`
+        : w.starting
+          ? 'starting'
+          : '-';
+  return [
+    w.wan,
+    [w.interface ?? '?', w.address].filter(Boolean).join(' '),
+    upDown(w.link),
+    upDown(w.state),
+    w.state === 'unknown' ? '-' : whenText(w.since, w.sinceAgoSec),
+    w.check?.result === 'fail' ? paint(color, '31', check) : check,
+    w.keepalived === 'FAULT' || w.keepalived === 'STOPPED' ? paint(color, '31', ka) : ka,
+    w.flows === undefined ? '-' : String(w.flows),
+    w.nat ? `${w.nat.packets} pkts, ${bytesText(w.nat.bytes)}` : '-',
+  ];
+}
+
+/** The drift lines: none, or the changes pending per task (with what they are), or why it is unknown. */
+export function driftLines(d: Drift | undefined, color?: boolean): string[] {
+  if (!d) return [];
+  if (d.error) return [`drift: unknown (${d.error})`];
+  if (d.notInPlaybook) return [`drift: - (the host is in no play of ${d.playbook})`];
+  const refused = d.tasks.filter((t) => t.failures?.length);
+  const changed = d.tasks.filter((t) => t.changes > 0);
+  if (d.pending === 0 && refused.length === 0) return [`drift: none (the router matches ${d.playbook}, ${d.tasks.length} tasks)`];
+  const head =
+    d.pending > 0
+      ? paint(color, '33', `drift: ${d.pending} change${d.pending === 1 ? '' : 's'} pending`) +
+        ` against ${d.playbook} (${changed.map((t) => `${t.play ? `${t.play}/` : ''}${t.task} ${t.changes}`).join(', ')})`
+      : `drift: none pending, but the playbook refuses the host`;
+  const width = Math.max(...[...changed, ...refused].map((t) => (t.play ? `${t.play}/` : '').length + t.task.length));
+  const name = (t: { play?: string; task: string }) => `${t.play ? `${t.play}/` : ''}${t.task}`.padEnd(width);
+  return [
+    head,
+    ...changed.flatMap((t) => t.summaries.map((s, i) => `  ${i === 0 ? name(t) : ' '.repeat(width)}  ${s}`)),
+    ...refused.map((t) => `  ${name(t)}  ${paint(color, '31', 'refuses the host')}: ${t.failures!.join('; ')}`),
+  ];
+}
+
+export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): string {
+  const c = opts.color;
+  const title = `${paint(c, '1', h.host)}${h.address && h.address !== h.host ? ` (${h.address})` : ''}`;
+  if (!h.ok) return `${title}: ${paint(c, '31', 'unreachable')}: ${h.error ?? 'no answer'}`;
+  const pw = h.wans.find((w) => w.wan === h.preferred);
+  const pref =
+    h.preferred && h.preferred !== 'unknown'
+      ? `new flows use ${paint(c, '1', h.preferred.toUpperCase())} (${[pw?.interface, `mark ${h.preferredMark}`].filter(Boolean).join(', ')})`
+      : `new flows: ${paint(c, '31', 'unknown')}${h.preferredNote ? ` (${h.preferredNote})` : ''}`;
+  const lines = [`${title}: ${pref}`];
+  const rows = [['WAN', 'INTERFACE', 'LINK', 'STATE', 'SINCE', 'LAST CHECK', 'KEEPALIVED', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
+  lines.push(...table(rows, visibleLength).map((l) => `  ${l}`));
+  const units = Object.entries(h.units)
+    .map(([u, s]) => `${u} ${s === 'active' ? s : paint(c, '31', s)}`)
+    .join(', ');
+  lines.push(`  flows: ${h.flows?.total ?? '-'} in all   units: ${units || '-'}`);
+  lines.push(...driftLines(h.drift, c).map((l) => `  ${l}`));
+  return lines.join('\n');
+}
+
+/** Every host's block, with a heading line (when, how many hosts, how many need a look). */
+export function statusText(hosts: readonly HostStatus[], opts: StatusTextOptions & { at?: Date } = {}): string {
+  const unreachable = hosts.filter((h) => !h.ok).length;
+  const drifted = hosts.filter((h) => h.ok && h.drift && (h.drift.pending > 0 || h.drift.tasks.some((t) => t.failures?.length))).length;
+  const onWan2 = hosts.filter((h) => h.ok && h.preferred === 'wan2').length;
+  const summary = [
+    `${hosts.length} router${hosts.length === 1 ? '' : 's'}`,
+    onWan2 ? `${onWan2} on WAN2` : undefined,
+    drifted ? `${drifted} drifted` : undefined,
+    unreachable ? `${unreachable} unreachable` : undefined,
+  ].filter(Boolean);
+  const at = opts.at ? ` at ${opts.at.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : '';
+  return [`edge status${at}: ${summary.join(', ')}`, ...hosts.map((h) => hostStatusText(h, opts))].join('\n\n');
+}

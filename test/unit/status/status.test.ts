@@ -1,0 +1,338 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import {
+  driftOf,
+  hasDrift,
+  hostStatusFrom,
+  parseConntrack,
+  parseNatCounters,
+  parsePreferredMap,
+  parseStatus,
+  splitStatusSections,
+  statusNeeds,
+  statusScript,
+  statusTargetOf,
+  type HostPlay,
+  type HostStatus,
+} from '../../../src/engine/status.js';
+import { plannedTasks } from '../../../src/engine/run-playbook.js';
+import { parseFacts, splitSections } from '../../../src/facts/parse.js';
+import { probeScript } from '../../../src/facts/probe.js';
+import { emptyNeeds } from '../../../src/facts/types.js';
+import { hostVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
+import { parsePlaybook } from '../../../src/playbook/load.js';
+import { parseYaml } from '../../../src/config/yaml-source.js';
+import type { Task, TaskName } from '../../../src/tasks/contract.js';
+import { agoText, bytesText, driftLines, hostStatusText, statusText, whenText } from '../../../src/ui/status.js';
+
+/**
+ * Fixtures are the stdout of ONE real status exec on lab routers (statusScript of the failover
+ * playbook): r1 right after its WAN1 upstream was cut (new flows on WAN2), r2 before edge was
+ * applied (no table, no state files, units inactive).
+ */
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+const R1 = fixture('r1-on-wan2.out');
+const R2 = fixture('r2-not-applied.out');
+
+const LAB_VARS = hostVarsSchema.parse({
+  ansible_host: '198.18.4.11',
+  edge_wan1_interface: 'wan1',
+  edge_wan2_interface: 'wan2',
+  edge_lan_interface: 'lan0',
+  edge_mgmt_interface: 'mgmt0',
+  edge_mgmt_subnets: ['198.18.4.0/24'],
+  edge_wan1_targets: ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+  edge_wan2_targets: ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+}) as HostVars;
+const TARGET = statusTargetOf(LAB_VARS);
+const FAILOVER = parsePlaybook(parseYaml(readFileSync(new URL('../../../playbooks/failover.yaml', import.meta.url), 'utf8'), 'playbooks/failover.yaml'));
+const FAILOVER_PLAY: HostPlay = { name: 'dual-WAN failover', vars: LAB_VARS, tasks: plannedTasks(FAILOVER.plays[0]!) };
+const NEEDS = statusNeeds([FAILOVER_PLAY]);
+
+describe('one exec, two parsers', () => {
+  it('the script is the status sections, then the facts probe unchanged, and is valid bash', () => {
+    const script = statusScript(TARGET, NEEDS);
+    const probe = probeScript(NEEDS);
+    expect(script.endsWith(probe)).toBe(true);
+    const status = script.slice(0, script.length - probe.length);
+    expect(status).toContain("echo '@@EDGE-STATUS@@ end'");
+    expect(status).not.toContain('@@EDGE@@');
+    expect(status).toContain('nft -j list map inet edge preferred_wan');
+    expect(status).toContain('nft -j list chain inet edge postrouting');
+    expect(status).toContain('conntrack -L -f ipv4 -m 0x1');
+    expect(status).toContain('conntrack -L -f ipv4 -m 0x2');
+    const syntax = spawnSync('bash', ['-n'], { input: script });
+    expect(syntax.status, syntax.stderr.toString()).toBe(0);
+  });
+
+  it('marks follow the inventory', () => {
+    const t = statusTargetOf({ ...LAB_VARS, edge_wan1_mark: 0x10, edge_wan2_mark: 0x20 });
+    const s = statusScript(t, emptyNeeds());
+    expect(s).toContain('-m 0x10');
+    expect(s).toContain('-m 0x20');
+  });
+
+  it('status sections end where the facts begin; the facts parser never sees status sections', () => {
+    const s = splitStatusSections(R1);
+    expect([...s.keys()]).toEqual(['now', 'map', 'nat', 'run', 'conntrack', 'units']);
+    for (const v of s.values()) expect(v).not.toContain('@@EDGE@@');
+    const f = splitSections(R1);
+    expect([...f.keys()].some((k) => k.includes('STATUS') || k === 'map' || k === 'now')).toBe(false);
+    expect(f.get('hostname')?.trim()).toBe('r1');
+    const facts = parseFacts('r1', R1, NEEDS);
+    expect(facts.hostname).toBe('r1');
+    expect(facts.interfaces.map((i) => i.name)).toEqual(expect.arrayContaining(['wan1', 'wan2', 'lan0', 'mgmt0']));
+    expect(facts.nftTableText['inet edge']).toContain('map preferred_wan');
+  });
+
+  it('a status section cut short by the facts probe (no end marker) still stops at the first facts marker', () => {
+    const out = '@@EDGE-STATUS@@ now\n100\n@@EDGE-STATUS@@ units\nkeepalived.service active\n@@EDGE@@ hostname\nr9\n@@EDGE@@ end\n';
+    const s = splitStatusSections(out);
+    expect(s.get('units')).toBe('keepalived.service active');
+    expect(splitSections(out).get('hostname')).toBe('r9');
+  });
+});
+
+describe('parseStatus on real output', () => {
+  it('r1 after a WAN1 cut: new flows on WAN2, WAN1 down since the switch, counters and flows', () => {
+    const facts = parseFacts('r1', R1, NEEDS);
+    const s = parseStatus('r1', R1, TARGET, facts);
+    expect(s).toMatchObject({
+      host: 'r1',
+      ok: true,
+      routerTime: '2026-11-23T21:46:08Z',
+      preferred: 'wan2',
+      preferredMark: '0x2',
+      flows: { total: 99 },
+      units: { keepalived: 'active', 'edge-routes': 'active', 'edge-nftables': 'active' },
+    });
+    expect(s.preferredNote).toBeUndefined();
+    const [w1, w2] = s.wans;
+    expect(w1).toMatchObject({
+      wan: 'wan1',
+      interface: 'wan1',
+      mark: '0x1',
+      link: 'up',
+      address: '198.51.100.14/29',
+      state: 'down',
+      since: '2026-11-23T21:45:39Z',
+      sinceAgoSec: 29,
+      check: { result: 'pass', answered: 3, targets: 3, at: '2026-11-23T21:46:06Z', agoSec: 2 },
+      keepalived: 'FAULT',
+      starting: false,
+      flows: 0,
+      nat: { packets: 364, bytes: 31484 },
+    });
+    expect(w2).toMatchObject({ wan: 'wan2', state: 'up', keepalived: 'MASTER', nat: { packets: 360, bytes: 30240 } });
+  });
+
+  it('r2 before edge was applied: preferred unknown and why, no state, units inactive', () => {
+    const s = parseStatus('r2', R2, TARGET, parseFacts('r2', R2, NEEDS));
+    expect(s.preferred).toBe('unknown');
+    expect(s.preferredNote).toMatch(/table inet edge is not loaded/);
+    expect(s.wans.map((w) => [w.state, w.since, w.check, w.keepalived, w.keepalivedLast, w.nat, w.link])).toEqual([
+      ['unknown', undefined, undefined, 'STOPPED', undefined, undefined, 'up'],
+      ['unknown', undefined, undefined, 'STOPPED', undefined, undefined, 'up'],
+    ]);
+    expect(s.units).toEqual({ keepalived: 'inactive', 'edge-routes': 'inactive', 'edge-nftables': 'inactive' });
+  });
+
+  it('without facts (unparseable), the failover part still parses; link is not guessed', () => {
+    const s = parseStatus('r1', R1, TARGET);
+    expect(s.preferred).toBe('wan2');
+    expect(s.wans[0]!.link).toBeUndefined();
+  });
+});
+
+describe('section parsers', () => {
+  const map = (elem: unknown) => JSON.stringify({ nftables: [{ metainfo: {} }, { map: { name: 'preferred_wan', elem } }] });
+
+  it('preferred_wan: numbers, hex strings, element objects; the LAN element is the one that counts', () => {
+    expect(parsePreferredMap(map([['lan0', 1]]), 'lan0')).toEqual({ mark: 1 });
+    expect(parsePreferredMap(map([['lan0', '0x00000002']]), 'lan0')).toEqual({ mark: 2 });
+    expect(parsePreferredMap(map([[{ elem: { val: 'lan0' } }, 2]]), 'lan0')).toEqual({ mark: 2 });
+    expect(parsePreferredMap(map([['lan9', 1], ['lan0', 2]]), 'lan0')).toEqual({ mark: 2 });
+    expect(parsePreferredMap(map([['lan9', 1]]), undefined)).toEqual({ mark: 1 });
+  });
+
+  it('preferred_wan: missing table, empty map, no element for the LAN', () => {
+    expect(parsePreferredMap('', 'lan0').note).toMatch(/not loaded/);
+    expect(parsePreferredMap('Error: No such file or directory', 'lan0').note).toMatch(/not loaded/);
+    expect(parsePreferredMap(map(undefined), 'lan0').note).toMatch(/is empty/);
+    expect(parsePreferredMap(map([['lan9', 1]]), 'lan0').note).toMatch(/no element for lan0 \(it has lan9\)/);
+  });
+
+  it('a mark that is neither WAN\'s is reported, not guessed', () => {
+    const out = `@@EDGE-STATUS@@ map\n${map([['lan0', 7]])}\n@@EDGE-STATUS@@ end\n`;
+    const s = parseStatus('r1', out, TARGET);
+    expect(s.preferred).toBe('unknown');
+    expect(s.preferredMark).toBe('0x7');
+    expect(s.preferredNote).toBe("mark 0x7 is neither WAN's (wan1 0x1, wan2 0x2)");
+  });
+
+  it('NAT counters: by edge\'s comment, else by the oifname matched; rules without masquerade ignored', () => {
+    const rule = (comment: string | undefined, oif: string, packets: number, masq = true) => ({
+      rule: {
+        ...(comment ? { comment } : {}),
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'oifname' } }, right: oif } },
+          { counter: { packets, bytes: packets * 100 } },
+          ...(masq ? [{ masquerade: null }] : [{ accept: null }]),
+        ],
+      },
+    });
+    const doc = JSON.stringify({ nftables: [rule('NAT WAN1', 'whatever', 5), rule(undefined, 'wan2', 7), rule(undefined, 'wan1', 9, false)] });
+    expect(parseNatCounters(doc, TARGET)).toEqual({ wan1: { packets: 5, bytes: 500 }, wan2: { packets: 7, bytes: 700 } });
+    expect(parseNatCounters('', TARGET)).toEqual({});
+  });
+
+  it('conntrack counts, and a router without conntrack', () => {
+    expect(parseConntrack('wan1 3\nwan2 0\ntotal 12\n')).toEqual({ absent: false, counts: { wan1: 3, wan2: 0, total: 12 } });
+    expect(parseConntrack('absent\n')).toEqual({ absent: true, counts: {} });
+    const s = parseStatus('r1', '@@EDGE-STATUS@@ conntrack\nabsent\n@@EDGE-STATUS@@ end\n', TARGET);
+    expect(s.flows).toBeUndefined();
+    expect(s.wans[0]!.flows).toBeUndefined();
+  });
+
+  it('keepalived stopped: the instance states recorded before are the last ones, not the current', () => {
+    const out = '@@EDGE-STATUS@@ run\nwan1.vrrp MASTER 990\n@@EDGE-STATUS@@ units\nkeepalived.service failed\n@@EDGE-STATUS@@ end\n';
+    const s = parseStatus('r1', out, TARGET);
+    expect(s.wans[0]).toMatchObject({ keepalived: 'STOPPED', keepalivedLast: 'MASTER' });
+    expect(s.wans[0]!.keepalivedSince).toBeUndefined();
+    expect(hostStatusText({ ...s, execs: 1, ms: 1 }).split('\n')[2]).toContain('stopped (was MASTER)');
+  });
+
+  it('a keepalived instance that is starting, and state files with odd content', () => {
+    const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.state bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
+    const [w1, w2] = parseStatus('r1', out, TARGET).wans;
+    expect(w1).toMatchObject({ state: 'unknown', keepalived: 'BACKUP', starting: true });
+    expect(w1!.since).toBeUndefined();
+    expect(w2!.check).toEqual({ result: 'fail', answered: 0, targets: 3, at: '1970-01-01T00:16:35Z', agoSec: 5 });
+  });
+});
+
+describe('drift', () => {
+  const fakeTask = (name: TaskName, plan: Task['plan']): Task => ({
+    name,
+    description: name,
+    params: z.unknown(),
+    needs: () => ({ sysctl: [`k.${name}`] }),
+    plan,
+  });
+  const change = (summary: string) => ({ summary, diff: '', apply: 'true', snapshot: {} });
+  const facts = () => parseFacts('r1', R1, NEEDS);
+
+  it('counts the changes a run would make, per task, with their summaries and refusals', () => {
+    const plays: HostPlay[] = [
+      {
+        name: 'p',
+        vars: LAB_VARS,
+        tasks: [
+          { task: fakeTask('inventory-check', () => ({ changes: [], failures: ['edge_lan_interface lan9 does not exist'] })), params: undefined },
+          { task: fakeTask('sysctl', () => ({ changes: [change('net.ipv4.ip_forward: 0 → 1'), change('write 90-edge.conf')] })), params: undefined },
+          {
+            task: fakeTask('tables', () => {
+              throw new Error('boom');
+            }),
+            params: undefined,
+          },
+          { task: fakeTask('verify', () => ({ changes: [] })), params: undefined },
+        ],
+      },
+    ];
+    expect(statusNeeds(plays).sysctl).toEqual(['k.inventory-check', 'k.sysctl', 'k.tables', 'k.verify']);
+    const d = driftOf('r1', 'pb.yaml', plays, facts());
+    expect(d.pending).toBe(2);
+    expect(d.tasks).toEqual([
+      { task: 'inventory-check', changes: 0, summaries: [], failures: ['edge_lan_interface lan9 does not exist'] },
+      { task: 'sysctl', changes: 2, summaries: ['net.ipv4.ip_forward: 0 → 1', 'write 90-edge.conf'] },
+      { task: 'tables', changes: 0, summaries: [], failures: ['could not plan: boom'] },
+      { task: 'verify', changes: 0, summaries: [] },
+    ]);
+    expect(hasDrift(d)).toBe(true);
+    expect(driftLines(d)).toEqual([
+      'drift: 2 changes pending against pb.yaml (sysctl 2)',
+      '  sysctl           net.ipv4.ip_forward: 0 → 1',
+      '                   write 90-edge.conf',
+      '  inventory-check  refuses the host: edge_lan_interface lan9 does not exist',
+      '  tables           refuses the host: could not plan: boom',
+    ]);
+  });
+
+  it('names the play when the host is in several; none when it is in none', () => {
+    const t = { task: fakeTask('sysctl', () => ({ changes: [change('x')] })), params: undefined };
+    const d = driftOf('r1', 'pb.yaml', [{ name: 'a', vars: LAB_VARS, tasks: [t] }, { name: 'b', vars: LAB_VARS, tasks: [t] }], facts());
+    expect(d.tasks.map((x) => `${x.play}/${x.task}`)).toEqual(['a/sysctl', 'b/sysctl']);
+    expect(driftLines(d)[0]).toBe('drift: 2 changes pending against pb.yaml (a/sysctl 1, b/sysctl 1)');
+    const none = driftOf('r1', 'pb.yaml', [], facts());
+    expect(none).toMatchObject({ notInPlaybook: true, pending: 0 });
+    expect(hasDrift(none)).toBe(false);
+    expect(driftLines(none)).toEqual(['drift: - (the host is in no play of pb.yaml)']);
+  });
+
+  it('the failover playbook against a router edge never touched: every task planned, changes pending', () => {
+    const s = hostStatusFrom('r2', R2, TARGET, [FAILOVER_PLAY], 'playbooks/failover.yaml', NEEDS);
+    expect(s.drift!.tasks.map((t) => t.task)).toEqual(FAILOVER.plays[0]!.tasks.map((t) => t.task));
+    expect(s.drift!.pending).toBeGreaterThan(0);
+    expect(s.drift!.tasks.find((t) => t.task === 'sysctl')!.changes).toBeGreaterThan(0);
+    expect(s.drift!.tasks.find((t) => t.task === 'verify')!.changes).toBe(0);
+  });
+
+  it('facts that cannot be read: the status stands, drift is unknown', () => {
+    const out = R1.slice(0, R1.indexOf('@@EDGE@@ hostname'));
+    const s = hostStatusFrom('r1', out, TARGET, [FAILOVER_PLAY], 'pb.yaml', NEEDS);
+    expect(s.preferred).toBe('wan2');
+    expect(s.drift).toMatchObject({ pending: 0, tasks: [], error: expect.stringMatching(/facts could not be read/) });
+    expect(driftLines(s.drift)[0]).toMatch(/^drift: unknown \(facts could not be read/);
+  });
+});
+
+describe('rendering', () => {
+  it('ages, instants and byte counts', () => {
+    expect([0, 59, 119, 120, 3599, 3600, 7260, 172_799, 172_800, 200_000].map(agoText)).toEqual([
+      '0s', '59s', '119s', '2m', '59m', '1h00m', '2h01m', '47h59m', '2d0h', '2d7h',
+    ]);
+    expect(whenText('2026-11-23T21:45:39.000Z', 29)).toBe('21:45:39Z (29s ago)');
+    expect(whenText('2026-11-20T21:45:39Z', 300_000)).toBe('2026-11-20 21:45Z (3d11h ago)');
+    expect(whenText(undefined, undefined)).toBe('-');
+    expect([0, 1023, 1024, 31484, 10 * 1024 * 1024, 5e12].map(bytesText)).toEqual(['0 B', '1023 B', '1.0 KB', '31 KB', '10 MB', '4.5 TB']);
+  });
+
+  const r1 = (): HostStatus => ({ ...hostStatusFrom('r1', R1, TARGET, [], 'pb.yaml', NEEDS), address: '198.18.4.11', execs: 1, ms: 300 });
+
+  it('one router: the preferred WAN, a row per WAN, flows and units, drift', () => {
+    const text = hostStatusText(r1());
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('r1 (198.18.4.11): new flows use WAN2 (wan2, mark 0x2)');
+    expect(lines[1]).toMatch(/^ {2}WAN {3}INTERFACE +LINK {2}STATE {2}SINCE +LAST CHECK +KEEPALIVED {2}FLOWS {2}NAT$/);
+    expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +FAULT +0 +364 pkts, 31 KB$/);
+    expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* MASTER +0 +360 pkts, 30 KB$/);
+    expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-routes active, edge-nftables active');
+    expect(lines[5]).toBe('  drift: - (the host is in no play of pb.yaml)');
+    // columns line up: every row has its SINCE at the same offset as the header's
+    const col = lines[1]!.indexOf('SINCE');
+    expect(lines[2]!.slice(col)).toMatch(/^21:45:39Z/);
+    expect(text).not.toContain('\x1b[');
+    expect(hostStatusText(r1(), { color: true })).toContain('\x1b[31mdown\x1b[0m');
+  });
+
+  it('an unreachable router is one line; the heading counts what needs a look', () => {
+    const down: HostStatus = { host: 'r3', address: '198.18.4.13', ok: false, error: 'connect ETIMEDOUT', wans: [], units: {}, execs: 0, ms: 10_000 };
+    expect(hostStatusText(down)).toBe('r3 (198.18.4.13): unreachable: connect ETIMEDOUT');
+    const drifted = { ...r1(), host: 'r2', drift: { playbook: 'pb.yaml', pending: 3, tasks: [{ task: 'sysctl' as const, changes: 3, summaries: ['a', 'b', 'c'] }] } };
+    const text = statusText([r1(), drifted, down], { at: new Date('2026-11-23T21:46:08.123Z') });
+    expect(text.split('\n')[0]).toBe('edge status at 2026-11-23T21:46:08Z: 3 routers, 2 on WAN2, 1 drifted, 1 unreachable');
+    expect(text).toContain('\n\nr3 (198.18.4.13): unreachable');
+  });
+
+  it('a router edge has not set up yet', () => {
+    const s: HostStatus = { ...hostStatusFrom('r2', R2, TARGET, [FAILOVER_PLAY], 'playbooks/failover.yaml', NEEDS), execs: 1, ms: 1 };
+    const lines = hostStatusText(s).split('\n');
+    expect(lines[0]).toBe('r2: new flows: unknown (map preferred_wan not found: table inet edge is not loaded)');
+    expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +stopped +0 +-$/);
+    expect(lines[4]).toBe('  flows: 0 in all   units: keepalived inactive, edge-routes inactive, edge-nftables inactive');
+    expect(lines[5]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(sysctl \d+, /);
+  });
+});
