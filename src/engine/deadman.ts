@@ -9,8 +9,10 @@ import { snapshotDir } from './snapshot.js';
  * Every changing exec re-arms it, so the countdown starts from the last thing edge did, and a long
  * task (apt) never races its own timer.
  */
+export const DEADMAN_PREFIX = 'edge-confirm-';
+
 export function deadmanUnit(runId: string): string {
-  return `edge-confirm-${runId}`;
+  return `${DEADMAN_PREFIX}${runId}`;
 }
 
 export function armScript(runId: string, seconds: number): string {
@@ -25,17 +27,29 @@ export function armScript(runId: string, seconds: number): string {
   ].join('\n');
 }
 
-/** Disarms the timer and records the confirmation; fails if the host already restored itself. */
+/**
+ * Disarms the timer and records the confirmation; fails if the host already restored itself.
+ * The timer is stopped before the last look at the state, so no restore can start after it: a
+ * restore that ran (state rolled-back) or is running (its service active) is seen, never
+ * overwritten with "confirmed". A run that did not finish applying is refused with its timer left
+ * armed (a half-applied host is not something to keep).
+ */
 export function confirmScript(runId: string): string {
   const dir = snapshotDir(runId);
   const unit = deadmanUnit(runId);
+  const state = shQuote(`${dir}/state`);
   return `${PREAMBLE}
 [ -d ${shQuote(dir)} ] || edge_fail "no snapshot of run ${runId} on this host"
-state=$(cat ${shQuote(`${dir}/state`)} 2>/dev/null || echo unknown)
-[ "$state" = rolled-back ] && edge_fail "the host already restored itself (run ${runId} is rolled back)"
+state=$(cat ${state} 2>/dev/null || echo unknown)
+case "$state" in
+  applied|confirmed|rolled-back) ;;
+  *) edge_fail "run ${runId} did not finish applying on this host (state $state): not confirmed; its dead-man timer restores it, or roll it back now: edge rollback ${runId}" ;;
+esac
 systemctl stop ${shQuote(`${unit}.timer`)} 2>/dev/null || true
-systemctl is-active --quiet ${shQuote(`${unit}.service`)} && edge_fail "the restore of run ${runId} is running right now"
-echo confirmed > ${shQuote(`${dir}/state`)}
+if systemctl is-active --quiet ${shQuote(`${unit}.service`)}; then edge_fail "the host is restoring itself right now (run ${runId}): too late to confirm"; fi
+state=$(cat ${state} 2>/dev/null || echo unknown)
+if [ "$state" = rolled-back ]; then edge_fail "the host already restored itself (run ${runId} is rolled back): too late to confirm"; fi
+echo confirmed > ${state}
 echo confirmed
 `;
 }

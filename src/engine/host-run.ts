@@ -244,6 +244,9 @@ async function confirmHost(input: HostRunInput, result: HostResult): Promise<voi
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
     return;
   }
+  // The timer was (re)armed by the last changing exec, which ran before this point: it fires at the
+  // latest confirmTimeoutSec from now.
+  const firesBy = Date.now() + input.confirmTimeoutSec * 1000;
   let fresh: SshConnection | undefined;
   try {
     fresh = await input.connect();
@@ -264,31 +267,40 @@ async function confirmHost(input: HostRunInput, result: HostResult): Promise<voi
   }
   input.reporter.hostStep(input.host, 'rolling back', `waiting for the host's own timer (${input.confirmTimeoutSec} s)`);
   result.state = 'applying';
-  result.rollback = await awaitSelfRestore(input);
-  if (result.rollback.startsWith('the host restored itself')) result.state = 'rolled-back';
+  const restored = await awaitSelfRestore(input, firesBy);
+  result.rollback = restored.message;
+  if (restored.ok) result.state = 'rolled-back';
 }
 
-async function awaitSelfRestore(input: HostRunInput): Promise<string> {
-  // The timer counts from the last changing exec; give it its time plus a margin, then look.
-  const deadline = Date.now() + (input.confirmTimeoutSec + 60) * 1000;
-  await sleep(input.confirmTimeoutSec * 1000);
+/**
+ * Waits for the host's own timer to fire (by `firesBy`), then reconnects until the host says the
+ * run is rolled back, for at most a minute more (a restore takes seconds; connecting may not).
+ */
+async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{ ok: boolean; message: string }> {
+  const deadline = firesBy + 60_000;
+  await sleep(Math.max(0, firesBy - Date.now()) + 1000);
   let last = 'unreachable';
-  while (Date.now() < deadline) {
+  for (;;) {
     try {
       const c = await input.connect();
       try {
         const res = await c.exec(stateScript(input.runId), { timeoutMs: 30_000 });
         last = res.stdout.split('\n')[0]?.trim() || 'unknown';
-        if (last === 'rolled-back') return 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again';
+        if (last === 'rolled-back')
+          return { ok: true, message: 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again' };
       } finally {
         c.close();
       }
     } catch (e) {
       last = `unreachable: ${errorMessage(e)}`;
     }
-    await sleep(3000);
+    if (Date.now() >= deadline) break;
+    await sleep(2000);
   }
-  return `the host did not report a restore within ${input.confirmTimeoutSec + 60} s (last seen: ${last}); check it out of band`;
+  return {
+    ok: false,
+    message: `the host did not report a restore within 60 s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
+  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

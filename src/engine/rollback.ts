@@ -2,6 +2,7 @@ import { EdgeError, errorMessage } from '../errors.js';
 import { PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../ssh/quote.js';
+import { DEADMAN_PREFIX } from './deadman.js';
 import { SNAPSHOT_ROOT, snapshotDir } from './snapshot.js';
 
 export interface RollbackResult {
@@ -56,11 +57,17 @@ export interface RemoteRun {
   createdAt?: string;
 }
 
-/** The runs whose snapshots a host keeps, newest first, with the state each left the host in. */
+/**
+ * The runs whose snapshots a host keeps, newest first, with the state each left the host in. An
+ * applied run whose dead-man timer is still counting down is "armed" (--confirm manual, or edge
+ * gone before it could confirm): it restores itself unless someone confirms it.
+ */
 export async function listRemoteRuns(conn: SshConnection, timeoutMs: number): Promise<RemoteRun[]> {
   const res = await conn.exec(
     `for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}; ` +
-      `printf '%s\\t%s\\n' "$n" "$(cat "$d/state" 2>/dev/null || echo unknown)"; done`,
+      `s=$(cat "$d/state" 2>/dev/null || echo unknown); ` +
+      `if [ "$s" = applied ] && systemctl is-active --quiet "${DEADMAN_PREFIX}$n.timer" 2>/dev/null; then s=armed; fi; ` +
+      `printf '%s\\t%s\\n' "$n" "$s"; done`,
     { timeoutMs },
   );
   return res.stdout

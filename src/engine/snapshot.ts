@@ -25,6 +25,10 @@ export interface NftEntry {
   existed: boolean;
   copy?: string;
 }
+export interface LinkEntry {
+  name: string;
+  existed: boolean;
+}
 export interface UnitEntry {
   name: string;
   enabled: boolean;
@@ -43,6 +47,8 @@ export interface SnapshotManifest {
   ruleRanges: { from: number; to: number; rules: string[] }[];
   routeTables: { id: number; routes: string[] }[];
   units: UnitEntry[];
+  /** Network links the run may create (keepalived's private veth pair). */
+  links: LinkEntry[];
 }
 
 export function snapshotDir(runId: string): string {
@@ -70,7 +76,7 @@ export function routeArgs(r: RouteFact): string {
 }
 
 export function emptyManifest(runId: string, host: string, now = new Date()): SnapshotManifest {
-  return { version: 1, runId, host, createdAt: now.toISOString(), files: [], sysctl: {}, nftTables: [], ruleRanges: [], routeTables: [], units: [] };
+  return { version: 1, runId, host, createdAt: now.toISOString(), files: [], sysctl: {}, nftTables: [], ruleRanges: [], routeTables: [], units: [], links: [] };
 }
 
 /**
@@ -125,6 +131,10 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     const known = u !== undefined && u.load !== 'not-found';
     m.units.push({ name, known, enabled: u?.enabled === 'enabled', active: u?.active === 'active' });
   }
+  for (const name of scope.links ?? []) {
+    if (m.links.some((l) => l.name === name)) continue;
+    m.links.push({ name, existed: facts.interfaces.some((i) => i.name === name) });
+  }
   return sh.join('\n');
 }
 
@@ -144,8 +154,12 @@ export function writeManifestScript(m: SnapshotManifest): string {
 }
 
 /**
- * The restore script: puts back every saved item exactly, in an order that works (files before
- * services that read them; tables before rules that point at them). Running it twice is harmless.
+ * The restore script: puts back every saved item exactly, in an order that works. The run's units
+ * are stopped first, so no daemon (the edge-routes monitor, keepalived and its notify script) acts
+ * on a half-restored host, and units that did not exist before the run are disabled while their
+ * unit files are still there (no dangling .wants links). Then files, nftables, rules and routes
+ * (tables before rules that point at them), sysctl, links the run created; last, the units that were
+ * running are started again on the restored configuration. Running it twice is harmless.
  */
 export function restoreScript(m: SnapshotManifest): string {
   const dir = snapshotDir(m.runId);
@@ -159,6 +173,10 @@ export function restoreScript(m: SnapshotManifest): string {
     'rc=0',
     'try() { "$@" || { echo "edge restore: failed: $*" >&2; rc=1; }; }',
   ];
+  for (const u of m.units) {
+    out.push(`systemctl stop ${q(u.name)} 2>/dev/null || true`);
+    if (!u.known) out.push(`systemctl disable --quiet ${q(u.name)} 2>/dev/null || true`);
+  }
   for (const f of m.files) {
     if (f.existed && f.copy) {
       // Copy to a temp name beside the target, then rename: the target is never half-written.
@@ -182,14 +200,19 @@ export function restoreScript(m: SnapshotManifest): string {
     for (const route of t.routes) out.push(`try ip route replace table ${t.id} ${route}`);
   }
   for (const [k, v] of Object.entries(m.sysctl)) out.push(`try sysctl -q -w ${q(`${k}=${v}`)}`);
+  // Links the run created (keepalived's veth pair: deleting one end deletes both).
+  for (const l of m.links ?? []) {
+    if (!l.existed) out.push(`if ip link show dev ${q(l.name)} >/dev/null 2>&1; then try ip link del dev ${q(l.name)}; fi`);
+  }
   for (const u of m.units) {
     if (!u.known) {
-      out.push(`systemctl stop ${q(u.name)} 2>/dev/null || true`);
+      // Disabled above; again now that the unit file is gone (systemctl removes dangling links too).
+      out.push(`systemctl disable --quiet ${q(u.name)} 2>/dev/null || true`, `systemctl reset-failed ${q(u.name)} 2>/dev/null || true`);
       continue;
     }
     out.push(`try systemctl ${u.enabled ? 'enable' : 'disable'} --quiet ${q(u.name)}`);
-    // Restart (not just start) an active unit so it rereads the configuration restored above.
-    out.push(u.active ? `try systemctl restart ${q(u.name)}` : `systemctl stop ${q(u.name)} 2>/dev/null || true`);
+    // (Re)start an active unit so it runs on the configuration restored above; it was stopped first.
+    if (u.active) out.push(`try systemctl restart ${q(u.name)}`);
   }
   // Once restored, the dead-man timer (if armed) has nothing left to do.
   out.push(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`);

@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { logFunction } from './shell.js';
 
 export interface EdgeFailoverPaths {
   routingConf: string;
@@ -30,8 +31,8 @@ export function renderEdgeFailoverScript(p: EdgeFailoverPaths): string {
 #   edge-failover status    preferred WAN, each WAN's state, last change, last check, flows
 #
 # States live in RUN_DIR: WAN.state ("up|down EPOCH"), WAN.vrrp (keepalived's last state),
-# WAN.health (written by edge-health), WAN.starting (present from a keepalived start until the
-# instance's first decisive state).
+# WAN.health (written by edge-health), WAN.starting (the time keepalived was started; present until
+# the instance's first decisive state).
 #
 # Preferred WAN: wan1 when wan1 is up; wan2 when wan1 is down and wan2 is not known to be down;
 # otherwise unchanged (an unknown WAN right after boot never causes a switch).
@@ -44,7 +45,7 @@ HEALTH=${q(p.healthScript)}
 NFT_FAMILY=${q(p.nft.family)} NFT_TABLE=${q(p.nft.table)} NFT_MAP=${q(p.nft.map)}
 KA_A=${q(p.link.a)} KA_B=${q(p.link.b)} KA_ADDR_A=${q(p.link.addrA)} KA_ADDR_B=${q(p.link.addrB)}
 
-log() { logger -t edge-failover -- "$*" 2>/dev/null || true; printf 'edge-failover: %s\\n' "$*" >&2; }
+${logFunction('edge-failover')}
 
 valid() { [[ $2 =~ $1 ]] || { log "configuration: $3 is not valid: '$2'"; return 1; }; }
 
@@ -129,10 +130,20 @@ went_down_locked() { # WAN WHY
   fi
 }
 
-# After a keepalived (re)start an instance enters FAULT on its first failed check (keepalived starts
-# a script one failure away from failing). Unless the WAN was already down, confirm with FALL - 1
-# more checks, INTERVAL apart, before believing it: a restart must not flip the WAN, and at boot
-# the first check may run before edge-routes has filled the WAN's table.
+# After a keepalived (re)start an instance enters FAULT if its script's FIRST check fails (keepalived
+# starts a script one failure away from failing); once a check has passed, FAULT takes FALL failed
+# checks in a row, which cannot happen sooner than FALL x INTERVAL after the start. So a FAULT that
+# comes sooner may rest on one check: unless the WAN was already down, confirm it with FALL - 1
+# more checks, INTERVAL apart, before believing it (a restart must not flip the WAN, and at boot
+# the first check may run before edge-routes has filled the WAN's table). A later FAULT is a real
+# measurement and is acted on at once, so a WAN that dies just after a start is detected in time.
+just_started() { # WAN: did keepalived start less than FALL x INTERVAL ago?
+  local since=''
+  read -r since _ 2>/dev/null <"$RUN_DIR/$1.starting" || true
+  [[ $since =~ ^[0-9]+(\.[0-9]+)?$ ]] || return 0 # no time recorded: assume it did
+  awk -v s="$since" -v n="$(date +%s.%N)" -v f="$FALL" -v i="$INTERVAL" 'BEGIN { exit !(n - s < f * i) }'
+}
+
 confirm_fault() {
   local i
   for ((i = 1; i < FALL; i++)); do
@@ -158,7 +169,7 @@ notify() {
       with_lock went_up_locked "$wan" "keepalived MASTER: health checks pass"
       ;;
     FAULT)
-      if [ -e "$RUN_DIR/$wan.starting" ] && [ "$(state_of "$wan")" != down ] && ! confirm_fault "$wan"; then
+      if [ -e "$RUN_DIR/$wan.starting" ] && just_started "$wan" && [ "$(state_of "$wan")" != down ] && ! confirm_fault "$wan"; then
         rm -f "$RUN_DIR/$wan.starting"
         log "$wan: ignoring FAULT right after keepalived started; the WAN answers again"
         return 0
@@ -185,7 +196,9 @@ link() {
 }
 
 prepare() {
-  link && mkdir -p "$RUN_DIR" && touch "$RUN_DIR/wan1.starting" "$RUN_DIR/wan2.starting"
+  local now
+  now=$(date +%s.%N)
+  link && mkdir -p "$RUN_DIR" && write_atomic "$RUN_DIR/wan1.starting" "$now" && write_atomic "$RUN_DIR/wan2.starting" "$now"
 }
 
 when() { [[ \${1:-} =~ ^[0-9]+$ ]] && date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ || echo unknown; }

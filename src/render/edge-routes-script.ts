@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { logFunction } from './shell.js';
 
 export interface EdgeRoutesPaths {
   conf: string;
@@ -35,7 +36,7 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 CONF=\${EDGE_ROUTING_CONF:-${shQuote(p.conf)}}
 RUN_DIR=\${EDGE_RUN_DIR:-${shQuote(p.runDir)}}
 
-log() { logger -t edge-routes -- "$*" 2>/dev/null || true; printf 'edge-routes: %s\\n' "$*" >&2; }
+${logFunction('edge-routes')}
 
 valid() { [[ $2 =~ $1 ]] || { log "$CONF: $3 is not valid: '$2'"; return 1; }; }
 
@@ -179,14 +180,22 @@ check() {
   return "$bad"
 }
 
+# ip monitor runs as this shell's own child (a process substitution, not a pipeline subshell) and
+# is ended with it: stopping the service never leaves a monitor behind, even where systemd cannot
+# kill the whole control group (containers), and a stale monitor never keeps running an old version
+# of this script. It starts before the first reconcile, so no event in between is missed.
 monitor() {
-  local start
+  local start fd
+  exec {fd}< <(exec ip monitor link address route rule 2>/dev/null)
+  MONITOR_PID=$!
+  trap 'kill "$MONITOR_PID" 2>/dev/null; exit 0' TERM INT HUP
+  trap 'kill "$MONITOR_PID" 2>/dev/null' EXIT
   reconcile || true
-  ip monitor link address route rule 2>/dev/null | while :; do
-    if read -r -t 60 _; then
+  while :; do
+    if read -r -t 60 -u "$fd" _; then
       # Debounce: wait until events stop for a second (at most 10 s), then reconcile once.
       start=$SECONDS
-      while [ "$((SECONDS - start))" -lt 10 ] && read -r -t 1 _; do :; done
+      while [ "$((SECONDS - start))" -lt 10 ] && read -r -t 1 -u "$fd" _; do :; done
     elif [ "$?" -le 128 ]; then
       break # ip monitor ended
     fi

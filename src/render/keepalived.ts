@@ -118,8 +118,9 @@ export function renderKeepalivedConf(m: KeepalivedModel): string {
 # longer than a dead WAN's checks take to fail, so its first decisive state (MASTER or FAULT) is a
 # real measurement and restarting keepalived never flips the WAN. BACKUP is not a measurement, and
 # edge-failover ignores it except when an instance leaves FAULT (the WAN passed rise checks).
-# keepalived enters FAULT after ONE failed check right after it starts; edge-failover confirms such
-# a FAULT with fall - 1 more checks unless the WAN was already down.
+# keepalived enters FAULT after ONE failed check when a script's first check fails; edge-failover
+# confirms a FAULT that comes sooner than fall x interval after the start with fall - 1 more checks,
+# unless the WAN was already down (a later FAULT took fall failed checks in a row and counts at once).
 
 global_defs {
     enable_script_security

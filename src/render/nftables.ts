@@ -111,8 +111,12 @@ table inet edge {
 
 \tchain postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\toifname ${w1} meta nfproto ipv4 counter masquerade comment "NAT WAN1"
-\t\toifname ${w2} meta nfproto ipv4 counter masquerade comment "NAT WAN2"
+\t\t# The counters count new LAN flows per WAN (a nat chain sees the first packet of each flow).
+\t\t# Everything else leaving by a WAN, the router's own health checks of both WANs included, is
+\t\t# masqueraded by the last rule, uncounted: the counter of the WAN LAN flows do not use stays still.
+\t\tiifname ${lan} oifname ${w1} meta nfproto ipv4 counter masquerade comment "NAT WAN1"
+\t\tiifname ${lan} oifname ${w2} meta nfproto ipv4 counter masquerade comment "NAT WAN2"
+\t\toifname ${wans} meta nfproto ipv4 masquerade comment "everything else leaving by a WAN"
 \t}
 }
 `;

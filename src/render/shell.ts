@@ -9,9 +9,13 @@ import { shQuote } from '../ssh/quote.js';
 export const PREAMBLE = `set -eu
 umask 077
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# edge_mkdir DIR: a missing directory (and its parents) is created 0755 whatever the umask: files
+# are private by default (umask 077), but a directory daemons read as their own user (systemd-networkd
+# reads networkd.conf.d as systemd-network) must be searchable; each file carries its own mode.
+edge_mkdir() { [ -d "$1" ] || (umask 022 && mkdir -p -- "$1"); }
 # edge_write_file PATH MODE OWNER GROUP  (base64 content on stdin): atomic temp + rename in the same dir
 edge_write_file() {
-  d=$(dirname "$1"); mkdir -p "$d"
+  d=$(dirname "$1"); edge_mkdir "$d"
   t=$(mktemp "$d/.edge.XXXXXX")
   base64 -d > "$t"
   chown "$3:$4" "$t"; chmod "$2" "$t"
@@ -49,11 +53,28 @@ export function step(name: string, body: string): string {
 export function writeCheckedFileCommand(path: string, content: string, mode: string, check: string, owner = 'root', group = 'root'): string {
   const dir = path.slice(0, path.lastIndexOf('/')) || '/';
   return [
-    `mkdir -p ${shQuote(dir)}`,
+    `edge_mkdir ${shQuote(dir)}`,
     `edge_t=$(mktemp ${shQuote(`${dir}/.edge.XXXXXX`)})`,
     `base64 -d > "$edge_t" ${base64Heredoc(content)}`,
     `chown ${shQuote(`${owner}:${group}`)} "$edge_t"; chmod ${mode} "$edge_t"`,
     `if ! ${check} "$edge_t"; then rm -f -- "$edge_t"; edge_fail ${shQuote(`${path}: the new content fails \`${check}\`; the file was not changed`)}; fi`,
     `mv -f -- "$edge_t" ${shQuote(path)}`,
+  ].join('\n');
+}
+
+/**
+ * A script's `log` function: each message reaches the journal exactly once, under `tag`. A systemd
+ * service's stderr already goes to the journal (systemd sets JOURNAL_STREAM to its device:inode), so
+ * there stderr alone is used; anywhere else (keepalived's notify handler, whose output keepalived
+ * discards; a shell; an edge run) the message goes through logger, and to stderr for whoever watches.
+ */
+export function logFunction(tag: string): string {
+  if (!/^[a-z][a-z0-9-]*$/.test(tag)) throw new Error(`bad log tag ${tag}`);
+  return [
+    `if [ -n "\${JOURNAL_STREAM:-}" ] && [ "$(stat -L -c '%d:%i' /proc/$$/fd/2 2>/dev/null)" = "$JOURNAL_STREAM" ]; then`,
+    `  log() { printf '%s\\n' "$*" >&2; }`,
+    'else',
+    `  log() { logger -t ${tag} -- "$*" 2>/dev/null || true; printf '${tag}: %s\\n' "$*" >&2; }`,
+    'fi',
   ].join('\n');
 }

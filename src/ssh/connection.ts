@@ -31,6 +31,10 @@ const DEFAULTS = {
 // A channel killed on timeout normally confirms its close within a round trip; if it never does,
 // its session slot is given back after this long rather than lost for the rest of the run.
 const SLOT_RECLAIM_MS = 5_000;
+// close() says goodbye and half-closes the socket; a peer that no longer answers (its network
+// gone) never acknowledges that, and TCP would keep the socket — and edge's process — alive for
+// many minutes of retransmissions. After this long the socket is dropped instead.
+const CLOSE_GRACE_MS = 2_000;
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string | number };
 
@@ -306,6 +310,9 @@ export class SshConnection {
     this.alive = false;
     for (const abort of [...this.aborts]) abort(this.lost);
     this.aborts.clear();
+    // ssh2's own destroy() does nothing once end() has half-closed the socket: drop the socket itself.
+    const sock = (this.client as unknown as { _sock?: { destroyed?: boolean; destroy(): void } } | undefined)?._sock;
+    if (sock) setTimeout(() => sock.destroyed || sock.destroy(), CLOSE_GRACE_MS).unref();
     try {
       // node-ssh ends the Client while it still holds it; it lets go on 'end'/'close', after which
       // ending it here is at most a no-op.

@@ -35,6 +35,8 @@ export interface SnapshotScope {
   routeTables?: number[];
   /** systemd units whose enabled/active state the change alters. */
   units?: string[];
+  /** Network links the change may create (deleted on restore if they did not exist before the run). */
+  links?: string[];
 }
 
 export interface Change {

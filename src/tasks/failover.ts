@@ -100,6 +100,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
         // keepalived checks its configuration against the live system (its interface must exist,
         // the scripts must be there and safe): create the link, then test before installing.
         c.apply = `${shQuote(PATHS.edgeFailover)} link\n${writeCheckedFileCommand(f.path, f.content, f.mode, 'keepalived --config-test -f')}`;
+        c.snapshot = { ...c.snapshot, links: [KA_LINK.a, KA_LINK.b] };
       }
       changes.push(c);
     }
@@ -110,7 +111,8 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       [{ name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) }],
       changed.has(PATHS.keepalivedDropIn),
     );
-    if (units) changes.push(units);
+    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
+    if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);
     return {

@@ -8,14 +8,17 @@
  *
  * ensureLab is idempotent and cheap when the lab is up (`lab up` reconciles in well under a second);
  * it never shrinks a running lab. The shared lab stays up from one test file to the next, and
- * test/integration/global-setup.ts removes it when the run ends (EDGE_KEEP_LAB=1 keeps it for the
- * next local run). `state` is a snapshot taken by ensureLab. A test that breaks routers must undo
+ * test/integration/global-setup.ts removes it when the run ends if this run started it (EDGE_KEEP_LAB=1
+ * keeps it for the next local run; a lab that was already up is never removed by the tests). `state` is a snapshot taken by ensureLab. A test that breaks routers must undo
  * what it did (faults: lab.fault(r, wan, { kind: 'clear' })).
  *
  * `instance` (1-9) gives a test its own isolated lab (prefix elabK-, management 198.18.K.0/24, state
  * /var/lib/edge-lab-K, inventory in that state dir) that cannot disturb the shared one; such a test
  * must call labDown({ instance }) when done. The lab's own tests use instances 1 and 2.
  */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inject } from 'vitest';
 import type { FaultAction } from '../../src/lab/faults.js';
 import type { LabOptions, UpResult } from '../../src/lab/lab.js';
 import { labDown as down, labFault, labGateway, labProbe, labReboot, labRun, labUp, loadLab } from '../../src/lab/lab.js';
@@ -88,11 +91,18 @@ function wrap(instance: number, up: Pick<UpResult, 'inventory'>): Lab {
   };
 }
 
+/** Where ensureLab records the test run that started a lab (global-setup removes only that run's lab). */
+export function labOwnerFile(instance = 0): string {
+  return join(labPaths(instance).stateDir, 'test-run');
+}
+
 /** Bring the lab up (once; a running lab is reconciled, never shrunk) and describe it. */
 export async function ensureLab(routers = 3, opts: { instance?: number } = {}): Promise<Lab> {
   const instance = opts.instance ?? 0;
   const have = readState(labPaths(instance))?.routers ?? 0;
   const up = await labUp({ routers: Math.max(routers, have), instance, log });
+  // A lab started from nothing by this run is this run's to remove at the end (global-setup.ts).
+  if (have === 0) writeFileSync(labOwnerFile(instance), `${inject('edgeTestRun')}\n`);
   return wrap(instance, up);
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
 import { taskScript } from '../../../src/engine/task-script.js';
+import { confirmScript } from '../../../src/engine/deadman.js';
 import { spawnSync } from 'node:child_process';
 
 function facts(over: Partial<Facts> = {}): Facts {
@@ -81,6 +82,42 @@ describe('snapshot manifest', () => {
     expect(s).toContain('try sysctl -q -w net.ipv4.ip_forward=0');
     expect(s).toContain('try systemctl disable --quiet keepalived');
     expect(s).toContain('systemctl stop keepalived');
+    expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
+  });
+
+  it('restore: stops the run\'s units first, disables units it created, deletes links it created, restarts what ran', () => {
+    const g = facts({
+      ...f,
+      interfaces: [{ name: 'lo', index: 1, operstate: 'UNKNOWN', up: true, carrier: true, addresses: [] }],
+      units: {
+        keepalived: { name: 'keepalived', load: 'loaded', active: 'active', enabled: 'enabled' },
+        'edge-routes.service': { name: 'edge-routes.service', load: 'not-found', active: 'inactive', enabled: 'not-found' },
+      },
+    });
+    const m = emptyManifest('20261123T000000Z-abcd', 'r1');
+    extendSnapshot(m, { files: ['/etc/systemd/system/edge-routes.service'], units: ['keepalived', 'edge-routes.service'], links: ['edge-ka0', 'lo'] }, g);
+    expect(m.links).toEqual([
+      { name: 'edge-ka0', existed: false },
+      { name: 'lo', existed: true },
+    ]);
+    const s = restoreScript(m);
+    const at = (x: string) => s.indexOf(x);
+    // stopped before anything is restored; the new unit disabled while its file still exists
+    expect(at('systemctl stop keepalived')).toBeLessThan(at('rm -f -- /etc/systemd/system/edge-routes.service'));
+    expect(at('systemctl disable --quiet edge-routes.service')).toBeLessThan(at('rm -f -- /etc/systemd/system/edge-routes.service'));
+    expect(s).toContain('try ip link del dev edge-ka0');
+    expect(s).not.toContain('del dev lo');
+    expect(at('try ip link del dev edge-ka0')).toBeLessThan(at('try systemctl restart keepalived'));
+    expect(at('try systemctl enable --quiet keepalived')).toBeGreaterThan(at('systemctl daemon-reload'));
+    expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
+  });
+
+  it('confirm: refuses a run that did not finish applying without disarming; stops the timer before the last state check', () => {
+    const s = confirmScript('20261123T000000Z-abcd');
+    const at = (x: string) => s.indexOf(x);
+    expect(at('did not finish applying')).toBeLessThan(at('systemctl stop edge-confirm-20261123T000000Z-abcd.timer'));
+    expect(at('systemctl stop edge-confirm-20261123T000000Z-abcd.timer')).toBeLessThan(at('already restored itself'));
+    expect(at('is-active --quiet edge-confirm-20261123T000000Z-abcd.service')).toBeLessThan(at('echo confirmed >'));
     expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
   });
 

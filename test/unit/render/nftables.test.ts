@@ -61,6 +61,10 @@ describe('edge nftables ruleset', () => {
     expect(text).toContain('elements = { 198.18.0.0/24, 10.1.0.0/24 }');
     expect(text).toContain('oifname "wan1" meta nfproto ipv4 counter masquerade');
     expect(text).toContain('oifname "wan2" meta nfproto ipv4 counter masquerade');
+    // the NAT counters count LAN flows only: the router's own health checks of the other WAN do not move them
+    expect(text).toContain('iifname "lan0" oifname "wan1" meta nfproto ipv4 counter masquerade comment "NAT WAN1"');
+    expect(text).toContain('iifname "lan0" oifname "wan2" meta nfproto ipv4 counter masquerade comment "NAT WAN2"');
+    expect(text).toMatch(/^\t\toifname \{ "wan1", "wan2" \} meta nfproto ipv4 masquerade comment/m);
     expect(text).toContain('iifname { "wan1", "wan2" } counter drop');
     expect(text).toContain('iifname "lan0" oifname { "wan1", "wan2" } counter accept');
   });

@@ -8,6 +8,7 @@ import { MARK } from '../../../src/facts/probe.js';
 import type { Facts } from '../../../src/facts/types.js';
 import { renderEdgeHealthScript } from '../../../src/render/edge-health-script.js';
 import { renderEdgeRoutesScript } from '../../../src/render/edge-routes-script.js';
+import { logFunction } from '../../../src/render/shell.js';
 import { renderIfupdownHook } from '../../../src/render/units.js';
 import { failoverFiles } from '../../../src/tasks/failover.js';
 import { PATHS } from '../../../src/tasks/paths.js';
@@ -38,6 +39,30 @@ describe('router-side scripts', () => {
     expect(text.split('\n')[0]).toBe('#!/bin/bash');
     expect(text).toContain('Managed by edge');
     expect(text).toMatch(/^set -u$/m);
+  });
+
+  it('log: once to the journal — stderr alone under systemd (JOURNAL_STREAM is stderr), else logger and stderr', () => {
+    const bin = join(dir, 'logbin');
+    spawnSync('mkdir', ['-p', bin]);
+    write('logbin/logger', `#!/bin/sh\necho "logger $*" >> ${dir}/logger-calls\n`);
+    const err = join(dir, 'stderr');
+    const script = `export PATH=${bin}:$PATH\n${logFunction('edge-routes')}\nlog "rule added: 1000"\n`;
+    const exec = (journalStream: string | undefined) => {
+      writeFileSync(err, '');
+      writeFileSync(join(dir, 'logger-calls'), '');
+      const env: NodeJS.ProcessEnv = { ...process.env };
+      delete env.JOURNAL_STREAM;
+      if (journalStream !== undefined) env.JOURNAL_STREAM = journalStream;
+      const r = spawnSync('bash', ['-c', `exec 2>>${err}\n${script}`], { env, encoding: 'utf8' });
+      expect(r.status).toBe(0);
+      return { stderr: spawnSync('cat', [err], { encoding: 'utf8' }).stdout, logger: spawnSync('cat', [join(dir, 'logger-calls')], { encoding: 'utf8' }).stdout };
+    };
+    writeFileSync(err, '');
+    const stream = spawnSync('stat', ['-L', '-c', '%d:%i', err], { encoding: 'utf8' }).stdout.trim();
+    expect(stream).toMatch(/^[0-9]+:[0-9]+$/);
+    expect(exec(stream)).toEqual({ stderr: 'rule added: 1000\n', logger: '' });
+    expect(exec(undefined)).toEqual({ stderr: 'edge-routes: rule added: 1000\n', logger: 'logger -t edge-routes -- rule added: 1000\n' });
+    expect(exec('1:2')).toEqual({ stderr: 'edge-routes: rule added: 1000\n', logger: 'logger -t edge-routes -- rule added: 1000\n' });
   });
 
   it('the ifupdown hook is valid sh and never fails ifup', () => {
@@ -126,14 +151,42 @@ exit 1
     const bin = join(dir, 'bin');
     const base = scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`);
     const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover2.conf'), EDGE_RUN_DIR: run };
-    for (const [health, expected] of [['health-ok', 'up'], ['health-bad', 'down']] as const) {
-      const script = write(`ef-${health}`, base.replace(/^HEALTH=.*$/m, `HEALTH=${join(dir, health)}`));
+    const now = () => (Date.now() / 1000).toFixed(3);
+    const cases = [
+      // started just now (FALL 3 x INTERVAL 0.1 s not over): the FAULT may rest on one check: confirmed
+      { starting: now, health: 'health-ok', expected: 'up' },
+      { starting: now, health: 'health-bad', expected: 'down' },
+      // no start time recorded: treated as just started
+      { starting: () => '', health: 'health-ok', expected: 'up' },
+      // started 10 s ago: the FAULT took FALL failed checks in a row; it counts at once, unconfirmed
+      { starting: () => (Date.now() / 1000 - 10).toFixed(3), health: 'health-ok', expected: 'down' },
+    ];
+    for (const c of cases) {
+      const script = write(`ef-${c.health}`, base.replace(/^HEALTH=.*$/m, `HEALTH=${join(dir, c.health)}`));
       writeFileSync(join(dir, 'elem'), '0x00000001');
       writeFileSync(join(run, 'wan1.state'), `up 1\n`);
-      writeFileSync(join(run, 'wan1.starting'), '');
+      const starting = c.starting();
+      writeFileSync(join(run, 'wan1.starting'), starting ? `${starting}\n` : '');
       expect(spawnSync('bash', [script, 'notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100'], { env }).status).toBe(0);
       const status = spawnSync('bash', [script, 'status'], { env, encoding: 'utf8' }).stdout;
-      expect(status, health).toMatch(new RegExp(`^wan1\\.state=${expected}$`, 'm'));
+      expect(status, `${c.health}, started at '${starting}'`).toMatch(new RegExp(`^wan1\\.state=${c.expected}$`, 'm'));
+      expect(spawnSync('ls', [join(run, 'wan1.starting')]).status).not.toBe(0); // the first decisive state ends the start
+    }
+  });
+
+  it('edge-failover prepare records when keepalived started', () => {
+    const run = join(dir, 'run3');
+    const bin = join(dir, 'bin-prepare');
+    spawnSync('mkdir', ['-p', bin]);
+    write('bin-prepare/ip', '#!/bin/sh\nexit 0\n'); // the link is not this test's business
+    const script = write('ef-prepare', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    const env = { ...process.env, EDGE_RUN_DIR: run };
+    const t0 = Date.now() / 1000;
+    expect(spawnSync('bash', [script, 'prepare'], { env }).status).toBe(0);
+    for (const w of ['wan1', 'wan2']) {
+      const at = Number(spawnSync('cat', [join(run, `${w}.starting`)], { encoding: 'utf8' }).stdout.trim());
+      expect(at).toBeGreaterThanOrEqual(Math.floor(t0));
+      expect(at).toBeLessThan(t0 + 5);
     }
   });
 });
@@ -218,6 +271,35 @@ describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the table
     );
     expect(f.rules.some((r) => r.src === '198.51.100.12' || r.priority === 1050)).toBe(false);
     expect(runtime(f)).toEqual([]);
+  });
+
+  it('monitor: restores a removed rule by itself, and leaves no ip monitor behind when stopped', () => {
+    const routes = write('edge-routes-mon', scripts['edge-routes']);
+    const script = `set -e
+for p in "wan1 isp1" "wan2 isp2" "lan0 cli0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
+ip link set lo up
+ip addr add 198.51.100.10/29 dev wan1; ip addr add 203.0.113.10/29 dev wan2; ip addr add 10.1.0.1/24 dev lan0
+ip route add default via 198.51.100.9 dev wan1 proto dhcp metric 1024
+ip route add default via 203.0.113.9 dev wan2 proto static metric 2048
+export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-mon
+bash ${routes} monitor 2>/dev/null & M=$!
+for i in $(seq 50); do ip rule show | grep -q '^1010:' && break; sleep 0.1; done
+ip rule del pref 1010
+for i in $(seq 50); do sleep 0.1; ip rule show | grep -q '^1010:' && break; done
+ip rule show | grep -c '^1010:' | sed 's/^/restored=/'
+C=$(pgrep -P "$M" -x ip)
+echo "child=\${C:+yes}"
+kill -TERM "$M"; wait "$M" && echo "exit=0" || echo "exit=$?"
+sleep 0.3
+st=$(ps -o stat= -p "$C" 2>/dev/null || true)
+case "$st" in '' | Z*) echo orphan=no ;; *) echo orphan=yes; kill "$C" ;; esac # ended (a zombie until init reaps it)
+`;
+    const r = inNetns(script);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('restored=1');
+    expect(r.stdout).toContain('child=yes');
+    expect(r.stdout).toContain('exit=0');
+    expect(r.stdout).toContain('orphan=no');
   });
 
   it('a static gateway from the inventory, and WAN2 without an address', () => {
