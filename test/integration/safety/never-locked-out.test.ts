@@ -243,7 +243,13 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       const tDown = Date.now();
       // edge cannot finish (verify or confirm): it reports the host and exits, it does not hang on
       // the dead connection (before the fix it lingered ~11 minutes in TCP retransmissions).
-      const res = await live.done;
+      const res = await Promise.race([
+        live.done,
+        sleep(60_000).then(() => {
+          live.child.kill('SIGKILL');
+          throw new Error('edge did not exit within 60 s of losing the network');
+        }),
+      ]);
       const tExit = Date.now();
       expect(res.code, res.all).toBe(1);
       const h = host(json(res.stdout), 'r2');
