@@ -59,3 +59,8 @@ export function stateScript(runId: string): string {
   const dir = snapshotDir(runId);
   return `cat ${shQuote(`${dir}/state`)} 2>/dev/null || echo unknown; cat ${shQuote(`${dir}/deadline`)} 2>/dev/null || true`;
 }
+
+/** Stops the timer without confirming (a failed run kept as it is with --no-rollback). */
+export function disarmScript(runId: string): string {
+  return `systemctl stop ${shQuote(`${deadmanUnit(runId)}.timer`)} 2>/dev/null || true`;
+}

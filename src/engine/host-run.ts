@@ -6,7 +6,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { emptyManifest } from './snapshot.js';
-import { confirmScript, stateScript } from './deadman.js';
+import { confirmScript, disarmScript, stateScript } from './deadman.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { HostResult, RunReporter, TaskResult } from './types.js';
 
@@ -183,6 +183,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
             keepSnapshots: input.vars.edge_snapshots_keep,
             finalState: i === lastChanging ? 'applied' : 'applying',
             deadmanSeconds: input.confirmTimeoutSec,
+            execBudgetSeconds: execBudgetSeconds(input),
           });
           applied = true;
           result.state = 'applying';
@@ -217,16 +218,32 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
   if (applied && (result.status === 'failed' || result.status === 'interrupted')) {
     if (input.noRollback) {
-      result.rollback = `not rolled back (--no-rollback); snapshot ${input.runId} holds the previous state`;
+      // Kept as it is for inspection: that includes not letting the dead-man timer restore it.
+      const disarmed = await conn
+        .exec(disarmScript(input.runId), { timeoutMs: input.commandTimeoutMs })
+        .then((r) => r.code === 0)
+        .catch(() => false);
+      result.rollback = disarmed
+        ? `not rolled back (--no-rollback); snapshot ${input.runId} holds the previous state: edge rollback ${input.runId}`
+        : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
     } else {
+      const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
       try {
         const res = await conn.exec(restoreCommand(input.runId), { timeoutMs: input.commandTimeoutMs });
         if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
         result.state = 'rolled-back';
         result.rollback = 'rolled back automatically to the pre-run snapshot';
       } catch (e) {
-        result.state = 'rollback-failed';
-        result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
+        if (conn.isAlive) {
+          result.state = 'rollback-failed';
+          result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
+        } else {
+          // The session is gone (the change may have cut it): the host's own timer restores it.
+          reporter.hostStep(host, 'rolling back', `connection lost; waiting for the host's own timer`);
+          const restored = await awaitSelfRestore(input, firesBy);
+          result.state = restored.ok ? 'rolled-back' : 'rollback-failed';
+          result.rollback = restored.message;
+        }
       }
     }
   }
@@ -304,6 +321,16 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * How long the dead-man timer gives one changing exec beyond the confirm timeout. Capped so that a
+ * host cut off mid-exec still restores itself within minutes; an exec slower than this (a big apt
+ * install) meets the state guard at the next exec and the run fails loudly instead of applying on
+ * top of a restored host.
+ */
+function execBudgetSeconds(input: HostRunInput): number {
+  return Math.min(Math.ceil(input.commandTimeoutMs / 1000), 120);
+}
 
 function lastLines(s: string, n = 5): string {
   return s.trim().split('\n').slice(-n).join('\n');

@@ -17,6 +17,8 @@ export interface TaskScriptInput {
   finalState: 'applying' | 'applied';
   /** Arm (or re-arm) the host's dead-man timer before changing anything. */
   deadmanSeconds?: number;
+  /** How long this exec may take (the command timeout): the timer must not fire while it runs. */
+  execBudgetSeconds?: number;
 }
 
 /**
@@ -38,11 +40,16 @@ export function taskScript(input: TaskScriptInput): string {
     snapshotMkdir(manifest.runId),
     ...save,
     writeManifestScript(manifest),
+    // A host whose timer already restored it must not get the rest of the run on top of that.
+    `[ "$(cat ${shQuote(`${dir}/state`)} 2>/dev/null)" = rolled-back ] && edge_fail ${shQuote(`the host restored itself during run ${manifest.runId} (dead-man timer); not applying more`)}`,
     `echo applying > ${shQuote(`${dir}/state`)}`,
-    input.deadmanSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
+    // While this exec runs the timer covers its whole budget; at its end it is re-armed to count
+    // the confirm timeout from there. So a slow task never races its own timer.
+    input.deadmanSeconds ? armScript(manifest.runId, input.deadmanSeconds + (input.execBudgetSeconds ?? 0)) : '',
     input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
     ...changes.map((c, i) => `# change ${i + 1}: ${c.summary.replace(/\n/g, ' ')}\n${c.apply}`),
     input.verify ? `# verify\n${input.verify}` : '',
+    input.deadmanSeconds && input.execBudgetSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
     `echo ${input.finalState} > ${shQuote(`${dir}/state`)}`,
   ];
   return parts.filter(Boolean).join('\n') + '\n';
