@@ -172,15 +172,27 @@ export async function nftTable(lab: Lab, router: string, family: string, name: s
 }
 
 /**
- * Make a router fresh, as before edge ever ran there: roll back every run snapshot on it, newest
- * first (run ids sort by time), then remove what a rollback documents it leaves (playbooks/failover.md,
+ * Make a router fresh, as before edge ever ran there: roll back every run snapshot on it that is not
+ * rolled back yet, newest first (run ids sort by time), then remove what a rollback documents it leaves (playbooks/failover.md,
  * "Rolling back"): directories edge created, the wants/ links of units that are gone, keepalived's
  * link edge-ka0/edge-ka1, /run/edge; and the rolled-back snapshots (/var/lib/edge). Packages stay (the
  * lab image has them).
  */
 export async function makeFresh(lab: Lab, router: string): Promise<string[]> {
-  const ls = await lab.run(router, ['bash', '-c', 'ls -1 /var/lib/edge/snapshots 2>/dev/null || true']);
-  const runs = ls.stdout.split('\n').filter((l) => /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$/.test(l)).sort().reverse();
+  // Snapshots already rolled back are skipped: undoing them again would re-apply what a later
+  // rollback took away (rollbacks happen newest first, so the rest form a stack).
+  const ls = await lab.run(router, [
+    'bash',
+    '-c',
+    'for d in /var/lib/edge/snapshots/*/; do [ -d "$d" ] || continue; echo "$(basename "$d") $(cat "$d/state" 2>/dev/null)"; done',
+  ]);
+  const runs = ls.stdout
+    .split('\n')
+    .map((l) => l.split(' '))
+    .filter(([id, state]) => /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$/.test(id ?? '') && state !== 'rolled-back')
+    .map(([id]) => id!)
+    .sort()
+    .reverse();
   for (const id of runs) {
     const rb = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
     expect(rb.code, `rollback ${id} on ${router}: ${rb.stdout}${rb.stderr}`).toBe(0);

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       const flushed = log.find((l) => l.text.startsWith('flushed flows pinned to wan1'));
       expect(flushed, log.map((l) => l.text).join('\n')).toBeDefined();
       const next = await held.send('after', 10_000);
-      report('2 upstream cut', `${pinnedBefore.length} LAN TCP flows pinned to wan1 before, 0 after ("${flushed!.text}"); held connection :${port}: ${next.outcome} ${next.line ?? ''} after ${next.ms} ms`);
+      report('2 upstream cut', `${pinnedBefore.length} LAN TCP flows pinned to wan1 before, 0 after ("${flushed!.text}"); held connection :${port} got "${next.line ?? next.outcome}" ${next.ms} ms after its next write`);
       expect(next.outcome, 'the held connection hangs on the dead WAN').toBe('error');
 
       // Repair: new flows come back to WAN1 after the rise window (not before: hysteresis).
