@@ -37,11 +37,25 @@ export async function rollbackHost(
   }
   try {
     const dir = snapshotDir(runId);
+    // Snapshots stack: run B's snapshot holds what run A left. Undoing A while B is still in place
+    // would put A's "before" under B's files, so newer runs that are still applied come first.
     const res = await conn.exec(
-      `${PREAMBLE}\n[ -f ${shQuote(`${dir}/restore.sh`)} ] || { echo NO-SNAPSHOT; exit 0; }\nbash ${shQuote(`${dir}/restore.sh`)}\n`,
+      `${PREAMBLE}
+[ -f ${shQuote(`${dir}/restore.sh`)} ] || { echo NO-SNAPSHOT; exit 0; }
+newer=''
+for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
+  [ "$n" \> ${shQuote(runId)} ] || continue
+  case "$(cat "$d/state" 2>/dev/null)" in rolled-back|'') ;; *) newer="$newer $n" ;; esac
+done
+[ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
+bash ${shQuote(`${dir}/restore.sh`)}
+`,
       { timeoutMs },
     );
     if (res.stdout.includes('NO-SNAPSHOT')) return done('no-snapshot', `no snapshot of run ${runId} on this host`);
+    const newer = /^NEWER (.*)$/m.exec(res.stdout);
+    if (newer)
+      return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
     if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
     return done('rolled-back', `restored the state from before run ${runId}`);
   } catch (e) {
