@@ -44,7 +44,7 @@ export async function rollbackHost(
 [ -f ${shQuote(`${dir}/restore.sh`)} ] || { echo NO-SNAPSHOT; exit 0; }
 newer=''
 for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
-  [ "$n" \> ${shQuote(runId)} ] || continue
+  [[ "$n" > ${shQuote(runId)} ]] || continue
   case "$(cat "$d/state" 2>/dev/null)" in rolled-back|'') ;; *) newer="$newer $n" ;; esac
 done
 [ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }

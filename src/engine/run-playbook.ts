@@ -14,6 +14,7 @@ import {
   rolloutSummary,
   shouldStartNextBatch,
   stopRollout,
+  type NextBatchDecision,
   type RolloutState,
 } from './rollout.js';
 import { runHosts, type RunHost } from './run.js';
@@ -141,7 +142,10 @@ export async function runPlaybook(
         state = stopRollout(state, { reason: 'interrupted', message: 'interrupted' }, now());
         break;
       }
-      let decision = shouldStartNextBatch({ next: batch, now: now(), previousBatchStartedAt: batchStartedAt, waitForWindow: opts.waitForWindow === true });
+      // Check mode changes nothing, so it is not held to maintenance windows (drift checks run any time).
+      let decision: NextBatchDecision = opts.check
+        ? { action: 'start' }
+        : shouldStartNextBatch({ next: batch, now: now(), previousBatchStartedAt: batchStartedAt, waitForWindow: opts.waitForWindow === true });
       while (decision.action === 'wait' && !opts.signal.aborted) {
         opts.say(`batch ${i + 1}/${plan.batches.length}: outside the maintenance window; waiting until ${decision.until.toISOString()}`);
         await sleep(Math.max(1000, decision.until.getTime() - now().getTime()), opts.signal);

@@ -41,7 +41,10 @@ export function taskScript(input: TaskScriptInput): string {
     ...save,
     writeManifestScript(manifest),
     // A host whose timer already restored it must not get the rest of the run on top of that.
-    `[ "$(cat ${shQuote(`${dir}/state`)} 2>/dev/null)" = rolled-back ] && edge_fail ${shQuote(`the host restored itself during run ${manifest.runId} (dead-man timer); not applying more`)}`,
+    // (Not on the first exec: a resumed run finds its earlier attempt's rolled-back state there.)
+    input.first
+      ? ''
+      : `[ "$(cat ${shQuote(`${dir}/state`)} 2>/dev/null)" = rolled-back ] && edge_fail ${shQuote(`the host restored itself during run ${manifest.runId} (dead-man timer); not applying more`)}`,
     `echo applying > ${shQuote(`${dir}/state`)}`,
     // While this exec runs the timer covers its whole budget; at its end it is re-armed to count
     // the confirm timeout from there. So a slow task never races its own timer.
