@@ -234,12 +234,15 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
         result.state = 'rolled-back';
         result.rollback = 'rolled back automatically to the pre-run snapshot';
       } catch (e) {
-        if (conn.isAlive) {
+        // A session that is gone or no longer answers (the change may have cut it) cannot run the
+        // restore; the host's own timer will.
+        const cutOff = !conn.isAlive || (e instanceof EdgeError && (e.code === 'TIMEOUT' || e.code === 'CONNECT'));
+        if (!cutOff) {
           result.state = 'rollback-failed';
           result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
         } else {
           // The session is gone (the change may have cut it): the host's own timer restores it.
-          reporter.hostStep(host, 'rolling back', `connection lost; waiting for the host's own timer`);
+          reporter.hostStep(host, 'rolling back', `session lost; waiting for the host's own timer`);
           const restored = await awaitSelfRestore(input, firesBy);
           result.state = restored.ok ? 'rolled-back' : 'rollback-failed';
           result.rollback = restored.message;
