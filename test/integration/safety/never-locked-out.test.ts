@@ -241,20 +241,22 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       await live.waitFor(/r2: failover: changed/);
       await link('down');
       const tDown = Date.now();
-      // edge cannot finish (verify or confirm): it reports the host and exits, it does not hang on
-      // the dead connection (before the fix it lingered ~11 minutes in TCP retransmissions).
+      // edge cannot finish (verify or confirm): it waits a bounded time for the host's own timer
+      // (it cannot see it while cut off), reports the host and exits; it never hangs on the dead
+      // connection (before a fix it lingered ~11 minutes in TCP retransmissions).
+      const bound = (TIMEOUT + 5 + 60 + 30) * 1000; // timer + exec budget + edge's grace + slack
       const res = await Promise.race([
         live.done,
-        sleep(60_000).then(() => {
+        sleep(bound).then(() => {
           live.child.kill('SIGKILL');
-          throw new Error('edge did not exit within 60 s of losing the network');
+          throw new Error(`edge did not exit within ${bound / 1000} s of losing the network`);
         }),
       ]);
       const tExit = Date.now();
       expect(res.code, res.all).toBe(1);
       const h = host(json(res.stdout), 'r2');
       expect(h.status).toBe('failed');
-      expect(tExit - tDown).toBeLessThan(20_000);
+      expect(tExit - tDown).toBeLessThan(bound);
       // The host is on its own: its timer restores it while it is still cut off.
       const tRestored = await waitForState('r2', runId!, 'rolled-back', (TIMEOUT + 20) * 1000);
       const due = await deadline('r2', runId!);
@@ -275,7 +277,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(await hostState(lab, 'r2')).toBe(clean.r2);
     expect(await timers('r2')).toBe('');
     expect(await sshWorks('r2')).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
   it('a normal run disarms the timer: after the timeout nothing was restored', async () => {
     const r = await edge(['run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r1', '--json', '--confirm-timeout', String(TIMEOUT)]);
