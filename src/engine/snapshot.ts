@@ -1,5 +1,5 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
-import { routeSpec } from '../render/ip.js';
+import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
@@ -58,16 +58,7 @@ export function snapshotDir(runId: string): string {
 /** `ip rule add` arguments that recreate a rule; tables by number so names need not exist yet. */
 export function ruleArgs(r: RuleFact, rtTables: Record<string, string>): string {
   const byName = Object.fromEntries(Object.entries(rtTables).map(([id, name]) => [name, id]));
-  const parts = [`pref ${r.priority}`];
-  if (r.src && r.src !== 'all') parts.push(`from ${r.src}`);
-  else parts.push('from all');
-  if (r.fwmark) parts.push(`fwmark ${r.fwmark}`);
-  if (r.iif) parts.push(`iif ${r.iif}`);
-  if (r.oif) parts.push(`oif ${r.oif}`);
-  if (r.action && r.action !== 'to_tbl') parts.push(r.action);
-  else if (r.table) parts.push(`lookup ${byName[r.table] ?? r.table}`);
-  if (r.suppressPrefixlen !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlen}`);
-  return parts.join(' ');
+  return `pref ${r.priority} ${ruleSpec(r, (t) => byName[t] ?? t)}`;
 }
 
 /** `ip route replace` arguments that recreate a route (without the table). */

@@ -1,6 +1,6 @@
 import type { Facts, InterfaceFact, RouteFact } from '../facts/types.js';
 // a pure leaf module (no imports of its own); lives with the tasks that used it first
-import { containsAddress } from '../tasks/ipv4.js';
+import { containsAddress } from '../ipv4.js';
 
 /**
  * Which of a host's interfaces could be WAN1, WAN2, LAN and management, read from its facts

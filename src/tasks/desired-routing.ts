@@ -1,7 +1,7 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { shJoin } from '../ssh/quote.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
-import { routeSpec } from '../render/ip.js';
+import { routeSpec, ruleSpec } from '../render/ip.js';
 
 /**
  * The policy routing edge wants, as text in the form `ip rule show` / `ip route show` print it
@@ -56,14 +56,7 @@ function tableKey(table: string, t: Topology, facts: Facts): string {
 
 /** A gathered rule in the same text form as desiredRules(). */
 export function ruleSpecOf(r: RuleFact, t: Topology, facts: Facts): string {
-  const parts = [`from ${r.src ?? 'all'}`];
-  if (r.fwmark) parts.push(`fwmark ${r.fwmark}`);
-  if (r.iif) parts.push(`iif ${r.iif}`);
-  if (r.oif) parts.push(`oif ${r.oif}`);
-  if (r.action && r.action !== 'to_tbl') parts.push(r.action);
-  else if (r.table) parts.push(`lookup ${tableKey(r.table, t, facts)}`);
-  if (r.suppressPrefixlen !== undefined) parts.push(`suppress_prefixlength ${r.suppressPrefixlen}`);
-  return parts.join(' ');
+  return ruleSpec(r, (table) => tableKey(table, t, facts));
 }
 
 /** How a rule is shown to people: edge's tables by name, like `ip rule` prints them. */

@@ -3,7 +3,7 @@ import type { Facts, InterfaceFact, RuleFact } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { Task, TaskContext } from './contract.js';
 import { desiredRules, ruleRange, ruleSpecOf, RULE_SPAN } from './desired-routing.js';
-import { containsAddress, networkOf } from './ipv4.js';
+import { containsAddress, networkOf } from '../ipv4.js';
 import { MANAGED, NFT_COMMENT, NFT_TABLE, PATHS } from './paths.js';
 import { hexMark, REQUIRED_INTERFACE_VARS, resolveTopology, tableRoutes, type Topology, type Wan } from './wan.js';
 import { taskParams } from './params.js';

@@ -7,7 +7,7 @@ import { writeCheckedFileCommand } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange } from './file-change.js';
-import { containsAddress, minimalPrefixes } from './ipv4.js';
+import { containsAddress, minimalPrefixes } from '../ipv4.js';
 import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
 import { notPlanned, resolveTopology, type Topology } from './wan.js';
 import { taskParams } from './params.js';

@@ -6,7 +6,7 @@ import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
-import { parsePrefix, prefixContains } from './ipv4.js';
+import { parsePrefix, prefixContains } from '../ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { PATHS } from './paths.js';
 import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';

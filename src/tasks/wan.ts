@@ -1,6 +1,6 @@
 import type { Facts, InterfaceFact, RouteFact } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
-import { networkOf } from './ipv4.js';
+import { networkOf } from '../ipv4.js';
 
 /**
  * What edge knows about each uplink, resolved from the inventory and the gathered facts. This is the

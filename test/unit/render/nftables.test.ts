@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { inputVerdict, nftString, renderEdgeNft, type EdgeNftModel } from '../../../src/render/nftables.js';
-import { containsAddress } from '../../../src/tasks/ipv4.js';
+import { containsAddress } from '../../../src/ipv4.js';
 import { canNetns, has, inNetns } from '../../fixtures/host-tools.js';
 
 const model: EdgeNftModel = {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { renderFailoverConf, renderRoutingConf } from '../../../src/render/conf.js';
-import { containsAddress, minimalPrefixes, networkOf, parsePrefix } from '../../../src/tasks/ipv4.js';
+import { containsAddress, minimalPrefixes, networkOf, parsePrefix } from '../../../src/ipv4.js';
 
 describe('ipv4 helpers', () => {
   it('prefixes and containment', () => {

@@ -1,4 +1,4 @@
-/** Small IPv4 arithmetic the planners need (prefixes of interfaces, containment, set hygiene). */
+/** Small IPv4 arithmetic shared by the planners and the picker (prefixes, containment, set hygiene). */
 
 export function ipToInt(ip: string): number | undefined {
   const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(ip);
