@@ -167,12 +167,8 @@ export async function runPlaybook(
       const batchHosts = batch.map((h) => byName.get(h.name)!);
       if (plan.batches.length > 1) opts.say(`batch ${i + 1}/${plan.batches.length}: ${batchHosts.map((h) => h.name).join(', ')}`);
       const { reporter, done } = opts.reporterFor(rp.play, batchHosts);
-      const before = result.hosts.length;
-      await runHosts(
+      const batchResults = await runHosts(
         {
-          runId: result.runId,
-          playbook: playbook.file,
-          inventory: inventory.file,
           hosts: batchHosts,
           check: opts.check,
           noRollback: opts.noRollback,
@@ -188,11 +184,6 @@ export async function runPlaybook(
         result,
       );
       await done;
-      // runHosts closes the run as if this batch were all of it; the rollout is still going: a
-      // journal read now (edge runs, or after edge is killed) must not say the run finished.
-      result.status = 'running';
-      delete result.finishedAt;
-      const batchResults = result.hosts.slice(before);
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
       await writeJournal(result, opts.journalDir);

@@ -13,9 +13,6 @@ export interface RunHost {
 }
 
 export interface RunInput {
-  runId: string;
-  playbook: string;
-  inventory: string;
   hosts: RunHost[];
   check: boolean;
   noRollback: boolean;
@@ -30,28 +27,19 @@ export interface RunInput {
 }
 
 /**
- * All hosts of one batch, in parallel up to `forks`, with no barrier between tasks across hosts:
- * each host runs its own pipeline start to finish. The journal is rewritten as hosts finish so an
- * interrupted run still leaves a record of every host's state.
+ * The hosts of one batch, in parallel up to `forks`, with no barrier between tasks across hosts:
+ * each host runs its own pipeline start to finish. Each host's result is added to `run` and the
+ * journal rewritten as it finishes, so an interrupted run still leaves a record of every host.
+ * The run's status is the rollout's business (run-playbook.ts), not this batch's.
  */
-export async function runHosts(input: RunInput, base?: RunResult): Promise<RunResult> {
-  const result: RunResult = base ?? {
-    runId: input.runId,
-    playbook: input.playbook,
-    inventory: input.inventory,
-    check: input.check,
-    startedAt: new Date().toISOString(),
-    status: 'running',
-    hosts: [],
-  };
-  await writeJournal(result, input.journalDir);
+export async function runHosts(input: RunInput, run: RunResult): Promise<HostResult[]> {
   const limit = pLimit(Math.max(1, input.forks));
-  let journalWrite = Promise.resolve('');
-  await Promise.all(
+  let journalWrite = writeJournal(run, input.journalDir);
+  const results = await Promise.all(
     input.hosts.map((h) =>
       limit(async (): Promise<HostResult> => {
         const r = await runHost({
-          runId: input.runId,
+          runId: run.runId,
           host: h.name,
           vars: h.vars,
           tasks: h.tasks,
@@ -65,17 +53,13 @@ export async function runHosts(input: RunInput, base?: RunResult): Promise<RunRe
           reporter: input.reporter,
           signal: input.signal,
         });
-        result.hosts.push(r);
+        run.hosts.push(r);
         // Serialise journal writes; each one is a full, atomic rewrite.
-        journalWrite = journalWrite.then(() => writeJournal(result, input.journalDir));
+        journalWrite = journalWrite.then(() => writeJournal(run, input.journalDir));
         return r;
       }),
     ),
   );
   await journalWrite;
-  const failed = result.hosts.some((h) => h.status === 'failed' || h.status === 'unreachable');
-  result.status = input.signal.aborted ? 'interrupted' : failed ? 'failed' : 'ok';
-  result.finishedAt = new Date().toISOString();
-  await writeJournal(result, input.journalDir);
-  return result;
+  return results;
 }

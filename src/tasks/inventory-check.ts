@@ -53,7 +53,7 @@ function describeInterface(i: InterfaceFact): string {
   return `${i.name}${addrs || state ? ` (${[addrs, state.trim()].filter(Boolean).join(', ')})` : ''}`;
 }
 
-export function interfaceCandidates(facts: Facts): string {
+function candidateList(facts: Facts): string {
   const list = facts.interfaces.filter((i) => i.name !== 'lo' && !i.name.startsWith('edge-ka')).map(describeInterface);
   return list.length ? list.join(', ') : '(none found)';
 }
@@ -61,7 +61,7 @@ export function interfaceCandidates(facts: Facts): string {
 export function checkInterfaces(vars: HostVars, facts: Facts): string[] {
   const out: string[] = [];
   const names = new Set(facts.interfaces.map((i) => i.name));
-  const candidates = interfaceCandidates(facts);
+  const candidates = candidateList(facts);
   for (const k of REQUIRED_INTERFACE_VARS) {
     const v = vars[k];
     if (!v) out.push(`${k} is not set: set it to one of this host's interfaces: ${candidates} (or run \`edge pick\`)`);
