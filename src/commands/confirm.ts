@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { EdgeError, errorMessage } from '../errors.js';
-import { connectorFor } from '../engine/connect.js';
+import { connectorFor, withConnection } from '../engine/connect.js';
 import { confirmScript } from '../engine/deadman.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
@@ -19,14 +19,11 @@ async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<vo
     selectHosts(inventory, flags.limit).map((host) =>
       limit(async () => {
         try {
-          const conn = await connectorFor(host, inventory.hosts.get(host)!.vars, settings)();
-          try {
-            const r = await conn.exec(confirmScript(runId), { timeoutMs: settings.commandTimeoutMs });
-            if (r.code !== 0) return { host, ok: false, message: r.stderr.trim().replace(/^edge: /, '') };
-            return { host, ok: true, message: 'confirmed: the change is kept, the timer is disarmed' };
-          } finally {
-            conn.close();
-          }
+          const r = await withConnection(connectorFor(host, inventory.hosts.get(host)!.vars, settings), (conn) =>
+            conn.exec(confirmScript(runId), { timeoutMs: settings.commandTimeoutMs }),
+          );
+          if (r.code !== 0) return { host, ok: false, message: r.stderr.trim().replace(/^edge: /, '') };
+          return { host, ok: true, message: 'confirmed: the change is kept, the timer is disarmed' };
         } catch (e) {
           return { host, ok: false, message: errorMessage(e) };
         }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { parseYaml } from '../config/yaml-source.js';
-import { connectorFor, type ConnectionSettings } from '../engine/connect.js';
+import { connectorFor, withConnection, type ConnectionSettings } from '../engine/connect.js';
 import { gatherFacts } from '../engine/host-run.js';
 import { EdgeError, errorMessage, formatError } from '../errors.js';
 import type { Facts } from '../facts/types.js';
@@ -65,14 +65,8 @@ export function candidatesText(hostName: string, facts: Facts, vars?: Partial<Ho
 
 /** Gathers facts over SSH: one connection, one exec, closed again. What `edge pick` uses. */
 export function sshFactsGatherer(settings: ConnectionSettings): (host: ResolvedHost) => Promise<Facts> {
-  return async (host) => {
-    const conn = await connectorFor(host.name, host.vars, settings)();
-    try {
-      return await gatherFacts(conn, host.name, host.vars, [], settings.commandTimeoutMs);
-    } finally {
-      conn.close();
-    }
-  };
+  return (host) =>
+    withConnection(connectorFor(host.name, host.vars, settings), (conn) => gatherFacts(conn, host.name, host.vars, [], settings.commandTimeoutMs));
 }
 
 export interface PickOptions {

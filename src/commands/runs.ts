@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { errorMessage } from '../errors.js';
-import { connectorFor } from '../engine/connect.js';
+import { connectorFor, withConnection } from '../engine/connect.js';
 import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { selectHosts } from '../inventory/limit.js';
@@ -30,12 +30,7 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
       names.map((n) =>
         limit(async () => {
           try {
-            const conn = await connectorFor(n, inventory.hosts.get(n)!.vars, settings)();
-            try {
-              remote.set(n, await listRemoteRuns(conn, settings.commandTimeoutMs));
-            } finally {
-              conn.close();
-            }
+            remote.set(n, await withConnection(connectorFor(n, inventory.hosts.get(n)!.vars, settings), (conn) => listRemoteRuns(conn, settings.commandTimeoutMs)));
           } catch (e) {
             remote.set(n, `unreachable: ${errorMessage(e)}`);
           }

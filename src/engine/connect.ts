@@ -42,3 +42,13 @@ export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings
       commandTimeoutMs: s.commandTimeoutMs,
     });
 }
+
+/** One connection for one job: connect, run `job`, and always close again. */
+export async function withConnection<T>(connect: () => Promise<SshConnection>, job: (conn: SshConnection) => Promise<T>): Promise<T> {
+  const conn = await connect();
+  try {
+    return await job(conn);
+  } finally {
+    conn.close();
+  }
+}

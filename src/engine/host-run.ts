@@ -6,6 +6,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { emptyManifest } from './snapshot.js';
+import { withConnection } from './connect.js';
 import { confirmScript, disarmScript, stateScript } from './deadman.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { HostResult, RunReporter, TaskResult } from './types.js';
@@ -302,15 +303,10 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
   let last = 'unreachable';
   for (;;) {
     try {
-      const c = await input.connect();
-      try {
-        const res = await c.exec(stateScript(input.runId), { timeoutMs: 30_000 });
-        last = res.stdout.split('\n')[0]?.trim() || 'unknown';
-        if (last === 'rolled-back')
-          return { ok: true, message: 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again' };
-      } finally {
-        c.close();
-      }
+      const res = await withConnection(input.connect, (c) => c.exec(stateScript(input.runId), { timeoutMs: 30_000 }));
+      last = res.stdout.split('\n')[0]?.trim() || 'unknown';
+      if (last === 'rolled-back')
+        return { ok: true, message: 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again' };
     } catch (e) {
       last = `unreachable: ${errorMessage(e)}`;
     }
