@@ -6,7 +6,8 @@ set -euo pipefail
 command -v apt-get >/dev/null || { echo "prereqs: no apt-get; install the packages listed in README.md by hand"; exit 0; }
 need=()
 for p in debootstrap:debootstrap systemd-nspawn:systemd-container ip:iproute2 dnsmasq:dnsmasq-base \
-         nft:nftables ssh-keygen:openssh-client sshd:openssh-server conntrack:conntrack ping:iputils-ping python3:python3-minimal; do
+         nft:nftables ssh-keygen:openssh-client sshd:openssh-server conntrack:conntrack ping:iputils-ping python3:python3-minimal \
+         ansible-inventory:ansible-core keepalived:keepalived tmux:tmux zsh:zsh fish:fish; do
   cmd=${p%%:*}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("${p##*:}")
 done

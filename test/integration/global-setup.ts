@@ -27,9 +27,10 @@ export function setup(project: TestProject): void {
 
 export async function teardown(): Promise<void> {
   if (process.getuid?.() !== 0 || process.env.EDGE_KEEP_LAB === '1') return;
-  const paths = labPaths(0);
+  const instance = Number(process.env.EDGE_TEST_LAB_INSTANCE ?? 0);
+  const paths = labPaths(instance);
   if (!existsSync(paths.stateFile)) return;
   const owner = join(paths.stateDir, 'test-run'); // written by ensureLab (lab-fixture.ts)
   if (!existsSync(owner) || readFileSync(owner, 'utf8').trim() !== token) return;
-  await labDown({ instance: 0, log: () => {} });
+  await labDown({ instance, log: () => {} });
 }

@@ -91,14 +91,20 @@ function wrap(instance: number, up: Pick<UpResult, 'inventory'>): Lab {
   };
 }
 
+/**
+ * The shared lab's instance: 0 unless EDGE_TEST_LAB_INSTANCE names another, so two checkouts can run
+ * their integration tests side by side on one machine without sharing routers.
+ */
+export const SHARED_INSTANCE = Number(process.env.EDGE_TEST_LAB_INSTANCE ?? 0);
+
 /** Where ensureLab records the test run that started a lab (global-setup removes only that run's lab). */
-export function labOwnerFile(instance = 0): string {
+export function labOwnerFile(instance = SHARED_INSTANCE): string {
   return join(labPaths(instance).stateDir, 'test-run');
 }
 
 /** Bring the lab up (once; a running lab is reconciled, never shrunk) and describe it. */
 export async function ensureLab(routers = 3, opts: { instance?: number } = {}): Promise<Lab> {
-  const instance = opts.instance ?? 0;
+  const instance = opts.instance ?? SHARED_INSTANCE;
   const have = readState(labPaths(instance))?.routers ?? 0;
   const up = await labUp({ routers: Math.max(routers, have), instance, log });
   // A lab started from nothing by this run is this run's to remove at the end (global-setup.ts).
@@ -108,11 +114,11 @@ export async function ensureLab(routers = 3, opts: { instance?: number } = {}): 
 
 /** Remove the lab (default: the shared one). */
 export async function labDown(opts: { instance?: number } = {}): Promise<void> {
-  await down({ instance: opts.instance ?? 0, log });
+  await down({ instance: opts.instance ?? SHARED_INSTANCE, log });
 }
 
 /** What of a lab is left on the host: namespaces, root links, mounts, live processes, state dir. */
-export async function labLeftovers(instance = 0): Promise<{
+export async function labLeftovers(instance = SHARED_INSTANCE): Promise<{
   netns: string[];
   links: string[];
   mounts: string[];
