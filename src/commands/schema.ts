@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { inventoryJsonSchema, playbookJsonSchema } from '../config/json-schema.js';
+import { inventoryJsonSchema, playbookJsonSchema } from '../playbook/json-schema.js';
 
 /**
  * Where the schemas go: next to the files that use them, so the shipped YAML can say

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
+import type { SshTrace } from '../ssh/types.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -11,6 +12,12 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
+  /** -u / remote_user: the login user where the inventory sets no ansible_user (Ansible's order). */
+  remoteUser?: string;
+  /** --private-key / private_key_file: where the inventory sets no ansible_ssh_private_key_file. */
+  privateKeyFile?: string;
+  /** -v and up: what each exec did, and SSH debug. */
+  trace?: SshTrace;
 }
 
 /**
@@ -22,9 +29,9 @@ export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings
     vars.ansible_host ?? name,
     {
       host: vars.ansible_host,
-      user: vars.ansible_user,
+      user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file,
+      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
     },
     { becomePassword: s.becomePassword },
   );
@@ -40,6 +47,7 @@ export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      ...(s.trace ? { trace: s.trace } : {}),
     });
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeSchemas } from '../../../src/commands/schema.js';
-import { inventoryJsonSchema, playbookJsonSchema } from '../../../src/config/json-schema.js';
+import { inventoryJsonSchema, playbookJsonSchema } from '../../../src/playbook/json-schema.js';
 
 type Json = Record<string, any>;
 
