@@ -5,6 +5,7 @@ import { didYouMean } from '../config/suggest.js';
 import { toAnsibleList } from '../inventory/ansible-list.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
+import { OUTPUT_SCHEMA_VERSION } from './json-output.js';
 import type { Inventory, ResolvedHost, VarSource } from '../inventory/types.js';
 
 interface InventoryOptions {
@@ -63,7 +64,11 @@ export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
     hosts = [opts.host];
     if (opts.json) return `${JSON.stringify(inventory.hosts.get(opts.host)!.vars, null, 2)}\n`;
   }
-  if (opts.json) return `${JSON.stringify(toAnsibleList(inventory, hosts), null, 2)}\n`;
+  if (opts.json) {
+    const list = toAnsibleList(inventory, hosts);
+    // edge's schema version rides in _meta, which Ansible's consumers let through.
+    return `${JSON.stringify({ ...list, _meta: { ...list._meta, edge: { schemaVersion: OUTPUT_SCHEMA_VERSION } } }, null, 2)}\n`;
+  }
   return renderInventoryText(inventory, hosts);
 }
 

@@ -11,7 +11,7 @@ export async function manText(date = new Date().toISOString().slice(0, 10)): Pro
 export function register(program: Command): void {
   program
     .command('man')
-    .description('print the man page (roff): edge man | man -l -')
+    .description('print the man page (roff), e.g. edge man > edge.1 && man -l edge.1')
     .action(async () => {
       process.stdout.write(await manText());
     });

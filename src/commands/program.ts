@@ -12,8 +12,7 @@ export const VERSION = '0.1.0';
 export async function buildProgram(load: 'all' | CommandEntry | undefined): Promise<Command> {
   const program = new Command('edge')
     .description(
-      'Dual-WAN failover for a fleet of Linux edge routers, over SSH: idempotent tasks, check mode with diffs,\n' +
-        'snapshots and rollback of every run.',
+      'Dual-WAN failover for a fleet of Linux edge routers, over SSH: idempotent tasks, check mode with diffs, snapshots and rollback of every run.',
     )
     .version(VERSION)
     .showHelpAfterError('(run with --help for usage)')

@@ -87,7 +87,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'man',
     args: [],
-    summary: 'print the man page (roff): edge man | man -l -',
+    summary: 'print the man page (roff), e.g. edge man > edge.1 && man -l edge.1',
     load: () => import('./man.js'),
   },
   {

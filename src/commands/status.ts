@@ -23,7 +23,8 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
-import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { withSchemaVersion } from './json-output.js';
+import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 /**
  * `edge status -i NAME [--limit P] [--json] [--watch [SECONDS]] [--playbook FILE]`: per router, in
@@ -170,12 +171,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = loadInventory(flags.inventory);
   const playbookFile = flags.playbook ?? displayPath(DEFAULT_STATUS_PLAYBOOK);
   const playbook = loadPlaybook(playbookFile);
-  const settings: ConnectionSettings = {
-    acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    connectTimeoutMs: flags.connectTimeout * 1000,
-    commandTimeoutMs: flags.commandTimeout * 1000,
-    becomePassword: await becomePassword(flags.askBecomePass),
-  };
+  const settings = await connectionSettings(flags);
   const hosts = statusHosts(inventory, playbook, flags.limit, settings);
   const pool = new ConnectionPool();
   const opts = { forks: flags.forks, timeoutMs: settings.commandTimeoutMs, playbook: playbook.file };
@@ -183,7 +179,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const color = tty && !flags.json && !process.env.NO_COLOR;
   const print = (statuses: HostStatus[], at: Date, watching?: number) => {
     if (flags.json) {
-      const doc = { at: at.toISOString(), playbook: playbook.file, hosts: statuses };
+      const doc = withSchemaVersion('status', { at: at.toISOString(), playbook: playbook.file, hosts: statuses });
       process.stdout.write(watching ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`);
       return;
     }

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('engine on a lab router', () => {
     expect(await hostState(lab, host)).toBe(before);
 
     const runs = await edge(['runs', '-i', lab.inventory, '--limit', host, '--json']);
-    const rows = JSON.parse(runs.stdout) as { runId: string; hosts: Record<string, string> }[];
+    const rows = (JSON.parse(runs.stdout) as { runs: { runId: string; hosts: Record<string, string> }[] }).runs;
     expect(rows.find((r) => r.runId === runId)?.hosts[host]).toBe('rolled-back');
   }, 180_000);
 

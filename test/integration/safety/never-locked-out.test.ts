@@ -112,7 +112,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
   const runsJson = async () => {
     const r = await edge(['runs', '-i', lab.inventory, '--json']);
     expect(r.code, r.stderr).toBe(0);
-    return JSON.parse(r.stdout) as { runId: string; hosts: Record<string, string> }[];
+    return (JSON.parse(r.stdout) as { runs: { runId: string; hosts: Record<string, string> }[] }).runs;
   };
 
   beforeAll(async () => {
@@ -359,7 +359,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(hostsOf(runs.manual)).toEqual({ r1: 'confirmed', r2: 'rolled-back' });
     // The journal of the manual run: edge confirm recorded r1's confirmation.
     const local = await edge(['runs', '-i', lab.inventory, '--json', '--local']);
-    const j = (JSON.parse(local.stdout) as { runId: string; hosts: Record<string, string> }[]).find((r) => r.runId === runs.manual);
+    const j = (JSON.parse(local.stdout) as { runs: { runId: string; hosts: Record<string, string> }[] }).runs.find((r) => r.runId === runs.manual);
     expect(j?.hosts).toEqual({ r1: 'confirmed (journal)', r2: 'armed (journal)' });
   }, 60_000);
 });
