@@ -58,8 +58,8 @@ export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   for (const r of run.rollout ?? []) {
     if (!r.stop) continue;
     lines.push(...wrapLines(`rollout stopped: ${r.stop.message}`, width, '', '  '));
-    if (r.stop.reason !== 'interrupted' || run.hosts.length > 0)
-      lines.push(...wrapLines(`resume with: edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`, width, '  ', '    '));
+    // A command to copy stays on one line, whatever its length.
+    lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
   }
   return lines.join('\n');
 }

@@ -79,7 +79,7 @@ describe.skipIf(!isRoot)('engine on a lab router', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'edge-bad-')), 'bad.yaml');
     writeFileSync(bad, '- hosts: all\n  vars:\n    edge_sysctl: { net.ipv4.conf.all.forwarding: "not-a-number" }\n  tasks:\n    - sysctl\n');
     const r = await edge(['run', bad, '-i', lab.inventory, '--limit', host, '--json']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a host failed
     const h = (JSON.parse(r.stdout) as RunResult).hosts[0]!;
     expect(h).toMatchObject({ status: 'failed', state: 'rolled-back' });
     expect(h.rollback).toContain('rolled back automatically');
