@@ -49,10 +49,10 @@ export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   const lines = [`RECAP run ${run.runId}${run.check ? ' (check mode: nothing was changed)' : ''}`];
   for (const h of run.hosts) {
     const c = counts(h);
-    lines.push(
-      `${h.host.padEnd(pad)}  ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped}  ` +
-        `${outcome(h)}  ${h.execs} execs ${(h.durationMs / 1000).toFixed(1)} s`,
-    );
+    const facts = `ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped}  ${outcome(h)}  ${h.execs} execs ${(h.durationMs / 1000).toFixed(1)} s`;
+    const line = `${h.host.padEnd(pad)}  ${facts}`;
+    // A name too long to share the line with its counts gets a line of its own.
+    lines.push(...(line.length <= width ? [line] : [h.host, `${INDENT}${facts}`]));
     lines.push(...hostDetails(h, width));
   }
   for (const r of run.rollout ?? []) {
