@@ -47,7 +47,11 @@ export interface RunsJson extends Versioned {
  * `edge inventory --json`: what `ansible-inventory --list` prints, with edge's version under
  * `_meta.edge` (Ansible's consumers ignore unknown `_meta` keys).
  */
-export type InventoryJson = AnsibleList & { _meta: { edge: Versioned } };
+export interface InventoryJson {
+  _meta: AnsibleList['_meta'] & { edge: Versioned };
+  /** Each group's direct hosts and child groups. */
+  [group: string]: { hosts?: string[]; children?: string[] } | InventoryJson['_meta'];
+}
 
 export const OUTPUT_TYPES = { run: 'RunJson', status: 'StatusJson', runs: 'RunsJson', inventory: 'InventoryJson' } as const;
 export type OutputName = keyof typeof OUTPUT_TYPES;
