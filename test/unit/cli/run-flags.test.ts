@@ -13,6 +13,7 @@ import { selectTasks } from '../../../src/playbook/tags.js';
 import type { SshConnection } from '../../../src/ssh/connection.js';
 import { redact, sshTrace } from '../../../src/ui/trace.js';
 import { edge, REPO } from '../../integration/edge-cli.js';
+import { has } from '../../fixtures/host-tools.js';
 
 const PB = parsePlaybook(parseYaml('- name: p\n  hosts: all\n  tasks:\n    - inventory-check\n    - packages\n    - sysctl\n    - tables\n    - nftables\n    - persistence\n    - name: keepalived\n      failover:\n    - verify\n', 'pb.yaml'));
 const play = PB.plays[0]!;
@@ -130,7 +131,7 @@ describe('exit code 5: bad options or input, nothing touched', () => {
   }, 60_000);
 });
 
-describe('--list-hosts', () => {
+describe.skipIf(!has('ansible'))('--list-hosts', () => {
   it('lists the hosts `ansible --list-hosts` lists for the same pattern and --limit', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'edge-list-'));
     const inv = `${REPO}inventories/example-ansible.yaml`;

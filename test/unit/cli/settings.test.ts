@@ -9,6 +9,7 @@ import { buildProgram } from '../../../src/commands/program.js';
 import { invokedCommand } from '../../../src/commands/registry.js';
 import { loadSettingFiles, resolveSettings } from '../../../src/commands/settings.js';
 import { configText } from '../../../src/commands/config.js';
+import { has } from '../../fixtures/host-tools.js';
 
 /** Ansible itself is the oracle for where ansible.cfg is found and what its values mean. */
 function ansibleConfigFile(env: Record<string, string>, cwd: string): string | undefined {
@@ -59,7 +60,7 @@ beforeAll(async () => {
   runCmd = p.commands.find((c) => c.name() === 'run')!;
 });
 
-describe('ansible.cfg is found where Ansible finds it', () => {
+describe.skipIf(!has('ansible'))('ansible.cfg is found where Ansible finds it', () => {
   it('ANSIBLE_CONFIG (a file or a directory), then ./ansible.cfg, then ~/.ansible.cfg — as `ansible --version` says', () => {
     const cases: [Record<string, string>, string][] = [
       [{ HOME: home }, proj],
@@ -84,7 +85,7 @@ describe('ansible.cfg is found where Ansible finds it', () => {
 });
 
 describe('settings in effect and where they came from', () => {
-  it('[defaults] values mean what they mean to Ansible (ansible-config dump is the oracle)', () => {
+  it.skipIf(!has('ansible-config'))('[defaults] values mean what they mean to Ansible (ansible-config dump is the oracle)', () => {
     const env = { HOME: home, ANSIBLE_FORKS: '9' };
     const dump = ansibleDump(env, proj);
     const files = loadSettingFiles(env, proj);
