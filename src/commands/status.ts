@@ -23,6 +23,7 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
+import { claimInterruptions } from './interrupt.js';
 import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
@@ -201,26 +202,20 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   }
 
   const every = flags.watch === true ? DEFAULT_WATCH_SECONDS : flags.watch;
-  // Ctrl-C: stop now. Closing the connections ends a refresh in flight at once (its hosts show
-  // as unreachable, and nothing more is printed).
-  const ac = new AbortController();
-  const stop = () => {
-    ac.abort();
-    pool.closeAll();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Ctrl-C (or a closed pipe) is how watching ends, so it exits 0: stop now. Closing the
+  // connections ends a refresh in flight at once (nothing more is printed).
+  const interrupt = claimInterruptions(() => pool.closeAll());
+  const signal = interrupt.signal;
   try {
-    while (!ac.signal.aborted) {
+    while (!signal.aborted) {
       const started = Date.now();
       const statuses = await collectStatus(hosts, pool, opts);
-      if (ac.signal.aborted) break;
+      if (signal.aborted) break;
       print(statuses, new Date(), every);
-      await sleep(Math.max(0, started + every * 1000 - Date.now()), ac.signal);
+      await sleep(Math.max(0, started + every * 1000 - Date.now()), signal);
     }
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    interrupt.release();
     pool.closeAll();
   }
   process.exitCode = 0;
