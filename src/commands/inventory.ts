@@ -76,7 +76,8 @@ export function register(program: Command): void {
   program
     .command('inventory')
     .description('show resolved hosts and their effective variables, and where each value comes from')
-    .requiredOption('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path to a file')
+    // Not required here: ansible.cfg or edge's settings may name it (commands/settings.ts checks).
+    .option('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path to a file')
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect')
     .option('--json', 'print JSON like ansible-inventory --list (with --host: that host\'s variables)')
     .option('--host <name>', 'only this host')
