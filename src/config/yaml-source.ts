@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { FILE_CAPS, readBoundedText } from './read-file.js';
 import { LineCounter, parseDocument, type Document, type Tags } from 'yaml';
 import { EdgeError, EdgeErrors, errorMessage, type SourcePos } from '../errors.js';
 
@@ -59,17 +59,12 @@ export function parseYaml(text: string, file: string): YamlSource {
 }
 
 /**
- * Reads and parses a YAML file; a missing or unreadable file is a CONFIG error naming it.
+ * Reads and parses a YAML file; a missing or unreadable file, or one that is not a regular file
+ * under the size cap, is a CONFIG error naming it (`what` it is: inventory, playbook, ...).
  * `readFrom` is where to read when `file` (the name errors show) is relative to another directory.
  */
-export function readYamlFile(file: string, readFrom: string = file): YamlSource {
-  let text: string;
-  try {
-    text = readFileSync(readFrom, 'utf8');
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot read ${file}: ${errorMessage(e)}`, { cause: e });
-  }
-  return parseYaml(text, file);
+export function readYamlFile(file: string, readFrom: string = file, what = 'file'): YamlSource {
+  return parseYaml(readBoundedText(file, { what, maxBytes: FILE_CAPS.config, readFrom }), file);
 }
 
 /** 1-based line and column of a character offset. */

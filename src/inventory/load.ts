@@ -42,7 +42,7 @@ export function parseInventory(source: YamlSource): Inventory {
 
 /** Reads an inventory file by path (relative paths against `cwd`, and shown as given). */
 export function readInventory(file: string, cwd: string = process.cwd()): Inventory {
-  return parseInventory(readYamlFile(file, path.resolve(cwd, file)));
+  return parseInventory(readYamlFile(file, path.resolve(cwd, file), 'inventory'));
 }
 
 /** `-i NAME|PATH` → the loaded inventory (see resolveInventoryPath). */

@@ -78,5 +78,5 @@ export function parsePlaybook(source: YamlSource): Playbook {
 
 /** Reads a playbook file (a relative path is read against `cwd` and shown as given). */
 export function loadPlaybook(file: string, cwd: string = process.cwd()): Playbook {
-  return parsePlaybook(readYamlFile(file, path.resolve(cwd, file)));
+  return parsePlaybook(readYamlFile(file, path.resolve(cwd, file), 'playbook'));
 }
