@@ -4,7 +4,7 @@ import { positionOf, type YamlPath } from '../config/yaml-position.js';
 import type { YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
-import { expandHostRange } from './host-range.js';
+import { expandHostRange, hostRangeSize, MAX_HOSTS } from './host-range.js';
 import type { GroupInfo } from './types.js';
 import { unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
@@ -81,6 +81,9 @@ export function readStructure(source: YamlSource): InventoryStructure {
   const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
 
   group('all');
+  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers the whole file.
+  let listed = 0;
+  let overLimit = false;
   const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
     if (parent !== undefined) {
       if (name === 'all') {
@@ -109,13 +112,16 @@ export function readStructure(source: YamlSource): InventoryStructure {
     }
     for (const [key, vars] of Object.entries(def.hosts ?? {})) {
       const hostPath = [...path, 'hosts', key];
+      if (overLimit) break;
       let names: string[];
       try {
-        names = expandHostRange(key, pos(hostPath, 'key'));
+        names = expandHostRange(key, pos(hostPath, 'key'), listed);
       } catch (e) {
         errors.push(e as EdgeError);
+        overLimit = listed + hostRangeSize(key) > MAX_HOSTS; // one such error says it; the rest would repeat it
         continue;
       }
+      listed += names.length;
       for (const h of names) {
         if (!hostFirst.has(h)) {
           hosts.push(h);
