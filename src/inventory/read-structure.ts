@@ -49,12 +49,11 @@ export function readStructure(source: YamlSource): InventoryStructure {
     throw new EdgeErrors(
       issuesToErrors(shape.error.issues, {
         data: source.data,
-        locate: (path, at) => {
-          const place = placeIn(source)(path, at);
-          return at === 'key' ? { ...place, hint: 'group keys are hosts, vars and children; variables go under vars:' } : place;
-        },
+        locate: placeIn(source),
         knownKeys: () => GROUP_KEYS,
-      }),
+      }).map((e) =>
+        e.message.startsWith('unknown key') ? new EdgeError('CONFIG', e.message, { ...e, hint: 'group keys are hosts, vars and children; variables go under vars:' }) : e,
+      ),
     );
   }
 
