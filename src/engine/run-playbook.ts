@@ -109,6 +109,11 @@ export async function runPlaybook(
 
   for (const rp of plays) {
     if (opts.signal.aborted || stopped) break;
+    // As ansible-playbook: a play whose pattern (and --limit) selects nobody is said to be skipped.
+    if (rp.hosts.length === 0) {
+      opts.say(`PLAY ${rp.play.name}: skipping: no hosts matched`);
+      continue;
+    }
     const previous = rollouts.find((r) => r.play === rp.play.index);
     // As in Ansible, a host that failed in an earlier play takes no part in the later ones.
     const failedBefore = new Set(
