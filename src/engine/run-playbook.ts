@@ -63,7 +63,7 @@ export function plannedTasks(play: Play): PlannedTask[] {
 
 export function runHostsOf(rp: ResolvedPlay, settings: ConnectionSettings): RunHost[] {
   const tasks = plannedTasks(rp.play);
-  return rp.hosts.map((h) => ({ name: h.name, vars: h.vars, tasks, connect: connectorFor(h.name, h.vars, settings) }));
+  return rp.hosts.map((h) => ({ name: h.name, vars: h.vars, tasks, connect: connectorFor(h.name, h.vars, settings, h.varSources) }));
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -76,7 +76,7 @@ export function hashHostName(name: string, salt: Buffer = randomBytes(20)): stri
 
 /** known_hosts is read bounded: /dev/zero or a FIFO named as edge_known_hosts_file must not hang a run. */
 function readKnownHostsText(file: string): string {
-  return readBoundedText(file, { what: 'known_hosts file', maxBytes: FILE_CAPS.known_hosts, code: 'HOSTKEY', field: 'edge_known_hosts_file' });
+  return readBoundedText(file, { what: 'known_hosts file', maxBytes: FILE_CAPS.known_hosts, code: 'HOSTKEY' });
 }
 
 export function loadKnownHosts(paths: readonly string[]): KnownHosts {
