@@ -1,5 +1,6 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
-import { nameSchema, pathSchema } from '../config/text.js';
+import { pathSchema } from '../config/text.js';
 import { windowSchema } from '../playbook/window-schema.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
 
@@ -48,9 +49,19 @@ const sysctlValue = z.union([
 ]);
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 
+// Where edge connects: an IP address or a DNS name, nothing a resolver or a log line would misread.
+const DNS_LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const DNS_NAME = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
+const sshAddress = z
+  .string()
+  .max(253)
+  .refine((a) => isIP(a) !== 0 || DNS_NAME.test(a), 'expected an IP address or a DNS name (letters, digits, _ and - in dot-separated labels)');
+// POSIX user names, plus @ and \ for directory users (user@REALM, DOMAIN\user).
+const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
+
 export const connectionVarsSchema = z.object({
-  ansible_host: nameSchema('address').optional().describe('Address or name edge connects to (default: the inventory host name)'),
-  ansible_user: nameSchema('user name').optional().describe('SSH user'),
+  ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
+  ansible_user: sshUser.optional().describe('SSH user'),
   ansible_port: z.number().int().min(1).max(65535).optional().describe('SSH port'),
   ansible_ssh_private_key_file: pathSchema('key file path').optional().describe('SSH private key file'),
   ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
