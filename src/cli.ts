@@ -5,6 +5,7 @@ import { EXIT } from './commands/exit-codes.js';
 import { watchOutputs } from './commands/interrupt.js';
 import { buildProgram } from './commands/program.js';
 import { invokedCommand } from './commands/registry.js';
+import { setWarningSink } from './config/warnings.js';
 
 /**
  * The one place that turns errors into text and exit codes (see commands/exit-codes.ts). Commands
@@ -31,6 +32,7 @@ function commanderExitCode(e: CommanderError): number {
 
 export async function main(argv: string[]): Promise<number> {
   watchOutputs();
+  setWarningSink((w) => process.stderr.write(`edge: warning: ${formatError(w).replace(/\n/g, '\nedge: ')}\n`));
   try {
     const program = await buildProgram(invokedCommand(argv.slice(2)));
     await program.parseAsync(argv);

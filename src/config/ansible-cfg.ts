@@ -1,7 +1,8 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { EdgeError, errorMessage } from '../errors.js';
+import { EdgeError } from '../errors.js';
+import { FILE_CAPS, readBoundedText } from './read-file.js';
 
 /**
  * ansible.cfg as Ansible reads it: the first file found of $ANSIBLE_CONFIG (a directory means
@@ -110,13 +111,7 @@ function stripInline(v: string): string {
 }
 
 export function readAnsibleCfg(file: string): AnsibleCfg {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot read ${file}: ${errorMessage(e)}`, { cause: e });
-  }
-  return parseAnsibleCfg(text, file);
+  return parseAnsibleCfg(readBoundedText(file, { what: 'ansible.cfg', maxBytes: FILE_CAPS.config }), file);
 }
 
 /** Ansible's booleans (ansible.module_utils.parsing.convert_bool). */

@@ -49,7 +49,7 @@ export function findEdgeSettings(env: NodeJS.ProcessEnv = process.env, cwd = pro
 
 /** Reads and validates the file; errors name file:line:col and the key. Paths are relative to the file. */
 export function readEdgeSettings(file: string): Map<EdgeSettingsKey, EdgeSetting> {
-  const source = readYamlFile(file);
+  const source = readYamlFile(file, file, 'edge settings file');
   const data = source.data ?? {};
   const parsed = schema.safeParse(data, PARSE_PARAMS);
   if (!parsed.success) {
