@@ -17,9 +17,10 @@ export function counts(h: HostResult) {
   return c;
 }
 
-/** ok and changed hosts are described by their state; the others by what went wrong, then the state. */
+/** ok and changed hosts are described by their state; the others by what went wrong (and the state, when it changed). */
 function outcome(h: HostResult): string {
-  return h.status === 'ok' || h.status === 'changed' ? h.state : `${h.status}, ${h.state}`;
+  if (h.status === 'ok' || h.status === 'changed') return h.state;
+  return h.state === 'unchanged' ? h.status : `${h.status}, ${h.state}`;
 }
 
 const INDENT = '    ';

@@ -49,9 +49,11 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     const broken = variant('broken', (i) => {
       i.all.children.lab.hosts.r1!.edge_lan_interface = 'nope0';
     });
-    const failed = await edge(['run', PLAYBOOK, '-i', broken, '--limit', 'r1', '--check', '--tags', 'inventory-check']);
-    expect(failed.code, failed.stdout).toBe(2);
-    expect(failed.stdout).toContain("edge_lan_interface is nope0, which this host does not have; this host's interfaces:");
+    const failed = await edge(['run', PLAYBOOK, '-i', broken, '--limit', 'r1', '--check', '--tags', 'inventory-check', '--json']);
+    expect(failed.code, failed.stderr).toBe(2);
+    const run = JSON.parse(failed.stdout) as RunResult & { schemaVersion: number };
+    expect(run.schemaVersion).toBe(1);
+    expect(run.hosts[0]!.error).toContain("edge_lan_interface is nope0, which this host does not have; this host's interfaces:");
     const gone = variant('gone', (i) => {
       i.all.children.lab.hosts.r1!.edge_lan_interface = 'nope0';
       // an address on the lab's management bridge that no router has
@@ -59,7 +61,7 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     });
     const unreachable = await edge(['run', PLAYBOOK, '-i', gone, '--check', '--limit', 'r1,r9', '--connect-timeout', '2', '--tags', 'inventory-check']);
     expect(unreachable.code, unreachable.stdout).toBe(4);
-    expect(unreachable.stdout).toMatch(/^r9 .* unreachable, unchanged /m);
+    expect(unreachable.stdout).toMatch(/^r9 +ok=0 .* unreachable {2}/m);
     expect(await hostState(lab, 'r1')).toBe(before);
   }, 60_000);
 

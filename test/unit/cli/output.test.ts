@@ -35,7 +35,7 @@ function realisticRun(): RunResult {
     status: 'failed',
     hosts: [
       hostResult({
-        host: 'rtr-ams-1.example.net',
+        host: 'rtr-amsterdam-centraal-1.example.net',
         status: 'failed',
         tasks: [{ task: 'inventory-check', status: 'failed', changes: [], durationMs: 0, execs: 0, error: problems.join('; ') }],
         error: problems.join('; '),
@@ -66,7 +66,7 @@ function realisticRun(): RunResult {
         batchCount: 3,
         batchIndex: 1,
         finished: false,
-        stop: { reason: 'max-fail-percentage', message: '2 of 2 hosts of the batch failed (100%, more than max_fail_percentage 0): rtr-ams-1.example.net, r2', at: '' },
+        stop: { reason: 'max-fail-percentage', message: '2 of 2 hosts of the batch failed (100%, more than max_fail_percentage 0): rtr-amsterdam-centraal-1.example.net, r2', at: '' },
       },
     ],
   };
@@ -79,7 +79,7 @@ describe('output at 80 columns', () => {
     const command = lines.findIndex((l) => l.startsWith('    edge run '));
     for (const [i, l] of lines.entries()) if (i !== command) expect(l.length, l).toBeLessThanOrEqual(80);
     expect(lines.filter((l) => /^\s*(\S+ +)?ok=\d+ changed=\d+ failed=\d+ skipped=\d+ /.test(l))).toHaveLength(2);
-    expect(lines).toContain('rtr-ams-1.example.net');
+    expect(lines).toContain('rtr-amsterdam-centraal-1.example.net');
     // the host's interfaces appear once, though three variables need one of them
     expect(text.replace(/\n\s+/g, ' ').split('wan1 (198.51.100.10/29 DHCP)').length).toBe(2);
     expect(text).toContain('failed, rolled-back');
