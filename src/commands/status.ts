@@ -23,6 +23,7 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
+import { hostsExitCode } from './exit-codes.js';
 import { claimInterruptions } from './interrupt.js';
 import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
@@ -194,7 +195,8 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
     try {
       const statuses = await collectStatus(hosts, pool, opts);
       print(statuses, new Date());
-      process.exitCode = statuses.some((s) => !s.ok) ? 1 : 0;
+      // A router that could not be reached cost no exec: 4; one that answered wrongly: 2.
+      process.exitCode = hostsExitCode(statuses.map((s) => ({ ok: s.ok, unreachable: !s.ok && s.execs === 0 })));
     } finally {
       pool.closeAll();
     }
