@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { routerPlan } from '../../../src/lab/plan.js';
+import { DEFAULT_KIND, routerPlan } from '../../../src/lab/plan.js';
 import { hostRouteConflicts, missingPackages } from '../../../src/lab/prereq.js';
 import { dhcpOptions, dnsmasqArgs, knownHosts, routerFiles } from '../../../src/lab/render.js';
 import { mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
@@ -7,7 +7,7 @@ import { mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
 const r = routerPlan(4);
 
 describe("a router's disk", () => {
-  const files = routerFiles(r, 'ab'.repeat(16));
+  const files = routerFiles(r, 'ab'.repeat(16), DEFAULT_KIND);
   const file = (p: string) => files.find((f) => f.path === p)?.content ?? '';
 
   it('names the router and gives it its own machine id', () => {
