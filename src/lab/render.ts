@@ -143,8 +143,8 @@ export function renewScript(kind: RouterKind): string {
         'set -e',
         `pid=$(cat /run/dhclient.${dev}.pid)`,
         `mapfile -d '' argv < "/proc/$pid/cmdline"`,
-        `[ "\${argv[-1]}" = ${dev} ]`,
-        '"${argv[@]:0:${#argv[@]}-1}" -r "${argv[-1]}"',
+        // dhclient takes options after the interface too (ifupdown appends -e IF_METRIC=… there)
+        '"${argv[@]}" -r',
         '"${argv[@]}"',
       ].join('\n');
   }
