@@ -185,6 +185,11 @@ export function parseNetworkManager(text: string | undefined): NetworkManagerKin
   return 'unknown';
 }
 
+/** The DHCP client programs the netmgr section saw running, sorted. */
+export function parseDhcpClients(text: string | undefined): string[] {
+  return [...(text ?? '').matchAll(/^dhcp-client (\S+)$/gm)].map((m) => m[1]!).sort();
+}
+
 export function parseSysctl(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of (text ?? '').split('\n')) {
@@ -262,6 +267,7 @@ export function parseFacts(host: string, out: string, wanted: { files: string[];
     kernel: (s.get('kernel') ?? '').trim(),
     os: parseOsRelease(s.get('os-release')),
     networkManager: parseNetworkManager(s.get('netmgr')),
+    dhcpClients: parseDhcpClients(s.get('netmgr')),
     interfaces: parseInterfaces(s.get('ip-link'), s.get('ip-addr'), s.get('speed')),
     routes: parseRoutes(s.get('ip-route')),
     rules: parseRules(s.get('ip-rule'), s.get('ip-rule-text')),

@@ -17,6 +17,11 @@ ConditionPathExists=${p.conf}
 [Service]
 Type=simple
 ExecStart=${p.script} monitor
+# SIGTERM to the script only: it ends and reaps its ip monitor itself, then exits, so nothing of
+# the service is left for systemd to wait for (see monitor() in the script). The timeout is a
+# backstop: if anything is ever left over, stop takes seconds, not the default 90.
+KillMode=mixed
+TimeoutStopSec=10
 Restart=always
 RestartSec=2
 
@@ -67,6 +72,12 @@ After=edge-routes.service edge-nftables.service
 ExecStartPre=${p.failoverScript} prepare
 Restart=on-failure
 RestartSec=2
+# SIGTERM to keepalived only: it ends its VRRP process and the check scripts itself. Signalling the
+# whole group kills a health check mid-run, keepalived counts that as a failed check and runs a
+# fault notification while it shuts down; that script can outlive keepalived, and on a legacy cgroup
+# hierarchy (containers) systemd 257 then waits out the stop timeout. The timeout is a backstop.
+KillMode=mixed
+TimeoutStopSec=10
 `;
 }
 

@@ -10,7 +10,7 @@ import { renderKeepalivedDropIn } from '../render/units.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
-import { KA_LINK, PATHS, UNITS } from './paths.js';
+import { KA_LINK, PATHS, UNITS, createdByServices } from './paths.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
@@ -83,7 +83,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
   params,
   needs() {
     return {
-      files: [PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeFailover, PATHS.keepalivedDropIn, PATHS.keepalivedConf],
+      files: [PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeFailover, PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...createdByServices([UNITS.keepalived])],
       units: [UNITS.keepalived],
     };
   },

@@ -26,6 +26,19 @@ export const UNITS = {
   keepalived: 'keepalived.service',
 } as const;
 
+/**
+ * Files a service edge starts writes by itself, which a rollback must therefore remove (or put
+ * back): keepalived 2.3 (Debian 13) registers its route protocol with iproute2 when it starts,
+ * 2.2 (Debian 12) does not. The change that starts or restarts the unit snapshots them (units.ts).
+ */
+export const SERVICE_CREATES: Record<string, readonly string[]> = {
+  [UNITS.keepalived]: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'],
+};
+
+export function createdByServices(units: readonly string[]): string[] {
+  return units.flatMap((u) => SERVICE_CREATES[u] ?? []);
+}
+
 /** edge's nftables table, as "family name" (the snapshot and facts key). */
 export const NFT_TABLE = 'inet edge';
 /** The comment that marks `table inet edge` as edge's own (inventory-check refuses any other). */

@@ -26,7 +26,8 @@ describe('failover task', () => {
     const units = p.changes[5]!;
     expect(units.apply).toBe('systemctl daemon-reload\nsystemctl start keepalived.service');
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
-    expect(units.snapshot).toEqual({ units: [UNITS.keepalived], links: ['edge-ka0', 'edge-ka1'] });
+    // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
+    expect(units.snapshot).toEqual({ units: [UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
     expect(p.changes[4]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
     expect(p.changes[3]!.diff).toContain('+ExecStartPre=/usr/local/sbin/edge-failover prepare\n+Restart=on-failure\n+RestartSec=2\n');
     expect(p.notes?.[0]).toContain('advert_int 3s');
