@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FILE_CAPS } from '../../../src/config/read-file.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import { formatError } from '../../../src/errors.js';
+import { selectHosts } from '../../../src/inventory/limit.js';
 import { parseInventory, readInventory } from '../../../src/inventory/load.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
 import { planAuth } from '../../../src/ssh/auth.js';
@@ -95,6 +96,13 @@ describe('former hangs end in under 5 s with a clear error', () => {
     expect(quickly(() => parseYaml(text, 'x.yaml'))).toEqual([
       `${at}: YAML nesting deeper than 100 levels: refused\n  hint: an inventory or playbook needs a few levels; this looks generated or corrupted`,
     ]);
+  }, LIMIT_MS);
+
+  it('a play pattern that backtracks exponentially, ~(a|aa)*b, against a long host name', () => {
+    const inv = parseInventory(parseYaml(`all:\n  hosts:\n    ${'a'.repeat(60)}!:\n    r1:\n`, 'inv.yaml'));
+    const t0 = performance.now();
+    expect(selectHosts(inv, '~(a|aa)*b|r1')).toEqual(['r1']);
+    expect(performance.now() - t0).toBeLessThan(LIMIT_MS);
   }, LIMIT_MS);
 
   it('an alias bomb', () => {
