@@ -61,12 +61,11 @@ export interface KeepalivedModel {
   instances: KeepalivedInstance[];
   /** Directory of edge-probe's track files (WAN.track). */
   runDir: string;
-  timing: Timing;
   failoverScript: string;
 }
 
+/** keepalived.conf holds no health timing (edge-probe reads it from failover.conf): a new timing never restarts keepalived. */
 export function renderKeepalivedConf(m: KeepalivedModel): string {
-  const t = m.timing;
   const files = m.instances
     .map(
       (i) => `track_file edge_${i.wan} {
@@ -85,7 +84,7 @@ export function renderKeepalivedConf(m: KeepalivedModel): string {
     dont_track_primary
     virtual_router_id ${i.virtualRouterId}
     priority ${KA_PRIORITY}
-    advert_int ${t.advertInt}
+    advert_int ${KA_ADVERT_INT}
     virtual_ipaddress {
         ${i.lamp} dev ${m.link}
     }
@@ -104,9 +103,9 @@ export function renderKeepalivedConf(m: KeepalivedModel): string {
 # a change at once (inotify): FAULT = the WAN is down, MASTER (or BACKUP right after FAULT) = up;
 # ${m.failoverScript} records it and switches new flows.
 #
-# Timing (seconds), decided by edge-probe:
-#   down  within timeout + probe interval = ${t.fallWindow}
-#   back  after rise period + probe interval = ${t.riseWindow} of healthy answers without a break
+# Timing is edge-probe's (PROBE_INTERVAL, PROBE_TIMEOUT, RISE in the failover configuration): a WAN is down
+# within PROBE_TIMEOUT + PROBE_INTERVAL of its last answers, and back after RISE seconds of healthy answers
+# without a break. advert_int only sets how soon an instance shows MASTER after a start (3 x advert_int).
 # A (re)start of keepalived reads the file as edge-probe left it, so it never flips the WAN: a
 # missing file (edge-probe has not decided yet) counts as healthy, and BACKUP at a start is ignored.
 

@@ -70,7 +70,6 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         link: KA_LINK.a,
         instances: KA_INSTANCES.map((i) => ({ ...i })),
         runDir: PATHS.runDir,
-        timing: failoverTiming(vars),
         failoverScript: PATHS.edgeFailover,
       }),
     },
