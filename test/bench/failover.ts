@@ -10,7 +10,8 @@
  *     edge-probe's DOWN decisions.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
- *   npm run bench:failover -- [--trials N] [--soak-min M] [--quick] [--router r1]
+ *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--router r1]
+ *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
  *   --quick: 3 trials each, 1-minute soaks. Lab instance: EDGE_LAB_INSTANCE (default 0).
  * Needs root (the lab). Results also go to .edge/bench-failover.json.
  */
@@ -30,6 +31,7 @@ const opt = (name: string, dflt: string) => {
 const quick = args.includes('--quick');
 const trials = Number(opt('--trials', quick ? '3' : '10'));
 const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
+const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
 const router = opt('--router', 'r1');
 const instance = Number(process.env.EDGE_LAB_INSTANCE ?? 0);
 const o = { instance, log: () => {} };
@@ -94,20 +96,20 @@ async function probeDowns(since: number): Promise<string[]> {
   return r.stdout.split('\n').filter(Boolean);
 }
 
-async function soak(stream: FlowStream, name: string, setup: () => Promise<void>, teardown: () => Promise<void>) {
+async function soak(stream: FlowStream, name: string, minutes: number, setup: () => Promise<void>, teardown: () => Promise<void>) {
   await settled(stream);
   const s0 = await switchCount();
   const c0 = await probeCpu();
   const t0 = Date.now();
   await setup();
-  await sleep(soakMin * 60_000);
+  await sleep(minutes * 60_000);
   const flows = stream.between(t0, Date.now());
   const c1 = await probeCpu();
   await teardown();
   const switches = (await switchCount()) - s0;
   const downs = await probeDowns(t0);
   const cpuPct = (100 * (c1.cpu - c0.cpu)) / ((c1.at - c0.at) / 1000);
-  return { name, minutes: soakMin, switches, probeDowns: downs.length, downs, flows, cpuPct, load: load() };
+  return { name, minutes, switches, probeDowns: downs.length, downs, flows, cpuPct, load: load() };
 }
 
 /** In the ISP's namespace: one target stops answering this router's WAN1 (its echo requests are dropped). */
@@ -158,18 +160,19 @@ async function main(): Promise<void> {
     }
     const dead = plan.targets[plan.targets.length - 1]!;
     const soaks = [
-      await soak(stream, '20 % loss both ways', () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
-      await soak(stream, '+1 s latency', () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
+      await soak(stream, '20 % loss both ways', soakMin, () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
+      await soak(stream, '+1 s latency', extraSoakMin, () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
       await soak(
         stream,
         `target ${dead} dead`,
+        extraSoakMin,
         async () => void (await run(`${router}-isp1`, deadTarget(dead))),
         async () => void (await run(`${router}-isp1`, 'nft delete table ip edge_bench_dead')),
       ),
     ];
     for (const x of soaks) {
       console.log(
-        `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} LAN flows, ${x.flows.failed} failed; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
+        `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
       );
     }
     result.soaks = soaks;
