@@ -107,6 +107,8 @@ Description=edge: probe each WAN through its own path several times a second (ke
 After=edge-routes.service edge-nftables.service
 Before=keepalived.service
 ConditionPathExists=${p.conf}
+# Never give up restarting it: without edge-probe keepalived keeps the last decision for ever.
+StartLimitIntervalSec=0
 
 [Service]
 Type=simple
