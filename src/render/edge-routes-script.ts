@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 import { logFunction } from './shell.js';
 
 export interface EdgeRoutesPaths {
@@ -87,7 +88,7 @@ desired_rules() {
 # (edge-failover switches it), WAN1's table when the map is missing.
 local_table() {
   local m
-  m=$(nft list map inet edge preferred_wan 2>/dev/null | sed -n 's/.*" : \\(0x[0-9a-f]*\\).*/\\1/p')
+  m=$(nft list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP} 2>/dev/null | sed -n 's/.*" : \\(0x[0-9a-f]*\\).*/\\1/p')
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 

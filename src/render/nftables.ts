@@ -4,6 +4,7 @@
  * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
+import { parsePrefix } from '../ipv4.js';
 
 export interface NftWan {
   ifname: string;
@@ -39,7 +40,7 @@ export function nftString(s: string): string {
 
 /** An IPv4 prefix as nft reads it; anything else is refused. */
 function cidr(p: string): string {
-  if (!/^[0-9]{1,3}(\.[0-9]{1,3}){3}\/[0-9]{1,2}$/.test(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
+  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
   return p;
 }
 
