@@ -161,22 +161,25 @@ sync_locked() { # [WHY]: a state change caused this (recorded as a switch); none
   local_rule_follow "$want"
 }
 
+# The switch comes first, the journal after: every process started before it delays the switch.
 went_up_locked() { # WAN WHY
-  local prev
+  local prev why
   prev=$(state_of "$1")
-  write_atomic "$RUN_DIR/$1.state" "up $(date +%s)"
+  write_atomic "$RUN_DIR/$1.state" "up $(printf '%(%s)T' -1)"
   [ "$prev" = up ] && { sync_locked; return; }
-  log "$1 is UP ($2; was $prev): $(probe_why "$1")"
-  sync_locked "$1 up: $(probe_why "$1")"
+  why=$(probe_why "$1")
+  sync_locked "$1 up: $why"
+  log "$1 is UP ($2; was $prev): $why"
 }
 
 went_down_locked() { # WAN WHY
-  local prev out
+  local prev out why
   prev=$(state_of "$1")
-  write_atomic "$RUN_DIR/$1.state" "down $(date +%s)"
+  write_atomic "$RUN_DIR/$1.state" "down $(printf '%(%s)T' -1)"
   [ "$prev" = down ] && { sync_locked; return; }
-  log "$1 is DOWN ($2; was $prev): $(probe_why "$1")"
-  sync_locked "$1 down: $(probe_why "$1")"
+  why=$(probe_why "$1")
+  sync_locked "$1 down: $why"
+  log "$1 is DOWN ($2; was $prev): $why"
   if [ "$FLUSH_CONNTRACK" = yes ]; then
     # Flows pinned to the dead WAN are reset so clients reconnect at once (through the other WAN).
     out=$(conntrack -D --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true
@@ -193,7 +196,7 @@ notify() {
     *) return 0 ;;
   esac
   mkdir -p "$RUN_DIR"
-  write_atomic "$RUN_DIR/$wan.vrrp" "$state $(date +%s)"
+  write_atomic "$RUN_DIR/$wan.vrrp" "$state $(printf '%(%s)T' -1)"
   case "$state" in
     MASTER) with_lock went_up_locked "$wan" "keepalived MASTER" ;;
     FAULT) with_lock went_down_locked "$wan" "keepalived FAULT" ;;
