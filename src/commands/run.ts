@@ -100,6 +100,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     run = await runPlaybook(inventory, playbook, plays, {
       runId,
       check: flags.check === true,
+      keepDiffs: flags.diff === true,
       noRollback: !flags.rollback,
       forceLockoutRisk: flags.forceLockoutRisk === true,
       waitForWindow: flags.waitForWindow === true,
@@ -131,7 +132,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     const text = diffText(run, out.isTTY === true && !process.env.NO_COLOR);
     if (text) write(`\n${text}\n`);
   }
-  write(`\n${recapText(run)}\njournal: .edge/runs/${run.runId}.json\n`);
+  write(`\n${recapText(run)}\njournal: .edge/runs/${run.runId}.jsonl\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
   process.exitCode = exitCode(run, flags.detailedExitcode === true);
 }

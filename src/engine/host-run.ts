@@ -9,7 +9,7 @@ import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, disarmScript, stateScript } from './deadman.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
-import type { HostResult, RunReporter, TaskResult } from './types.js';
+import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
   task: Task<unknown>;
@@ -34,6 +34,8 @@ export interface HostRunInput {
   reporter: RunReporter;
   /** Checked before each new step; when aborted, no new task starts. */
   signal: AbortSignal;
+  /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
+  keepDiffs?: boolean;
 }
 
 interface Planned {
@@ -165,7 +167,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     const tr: TaskResult = {
       task: name,
       status: p.plan.changes.length ? 'changed' : 'ok',
-      changes: p.plan.changes.map((c) => ({ summary: c.summary, diff: c.diff })),
+      changes: changeReports(p.plan, input.keepDiffs === true),
       durationMs: 0,
       execs: 0,
       notes: p.plan.notes,
@@ -317,6 +319,11 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
     ok: false,
     message: `the host did not report a restore within 60 s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
   };
+}
+
+/** What a result keeps of a plan's changes: diffs only when asked for (they are most of a result's size). */
+function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
+  return plan.changes.map((c) => (keepDiffs ? { summary: c.summary, diff: c.diff } : { summary: c.summary }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
