@@ -5,6 +5,7 @@ import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
+import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, disarmScript, stateScript } from './deadman.js';
@@ -36,11 +37,6 @@ export interface HostRunInput {
   signal: AbortSignal;
   /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
   keepDiffs?: boolean;
-}
-
-interface Planned {
-  entry: PlannedTask;
-  plan: Plan;
 }
 
 const now = () => performance.now();
@@ -104,13 +100,15 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
 
   let planned: Planned[];
   let facts: Facts;
+  let probeChecks: Gathered['checks'];
   try {
     reporter.hostStep(host, 'facts');
-    facts = await gatherFacts(conn, host, input.vars, input.tasks, input.commandTimeoutMs);
-    reporter.hostStep(host, 'plan');
-    planned = input.tasks.map((entry) => ({
-      entry,
-      plan: entry.task.plan({ host, vars: input.vars, facts, params: entry.params }),
+    ({ facts, planned, checks: probeChecks } = await gatherAndPlan(conn, {
+      host,
+      vars: input.vars,
+      tasks: input.tasks,
+      check: input.check,
+      timeoutMs: input.commandTimeoutMs,
     }));
   } catch (e) {
     result.status = 'failed';
@@ -153,6 +151,9 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   // The last exec that changes something records "applied"; the verify-only execs come after it.
   const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
   let applied = false;
+  // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
+  // host that is left as it was that answer still holds, so a no-op run is one exec.
+  const verifiedInProbe = lastChanging < 0 ? probeChecks : {};
 
   for (const [i, p] of planned.entries()) {
     const name: TaskName = p.entry.task.name;
@@ -194,7 +195,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
           if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
           if (i === lastChanging) result.state = 'applied';
         } else if (p.entry.task.alwaysVerify && verify) {
-          const res = await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs });
+          const res = verifiedInProbe[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
           if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
         }
       }

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { NodeSSH, type Config } from 'node-ssh';
 import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
@@ -35,6 +36,16 @@ const SLOT_RECLAIM_MS = 5_000;
 // gone) never acknowledges that, and TCP would keep the socket — and edge's process — alive for
 // many minutes of retransmissions. After this long the socket is dropped instead.
 const CLOSE_GRACE_MS = 2_000;
+
+/** gzip's magic (RFC 1952): what a script that compressed its output starts with. */
+function gunzipIfGzip(data: Buffer, host: string): Buffer {
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  try {
+    return gunzipSync(data);
+  } catch (e) {
+    throw new EdgeError('EXEC', `the output of the command was cut short or corrupt (gzip: ${errorMessage(e)})`, { host, cause: e });
+  }
+}
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string | number };
 
@@ -272,7 +283,7 @@ export class SshConnection {
       );
       const result: ExecResult = {
         code: out.code,
-        stdout: out.stdout.toString('utf8'),
+        stdout: (opts.decompress ? gunzipIfGzip(out.stdout, this.target.name) : out.stdout).toString('utf8'),
         stderr: out.stderr.toString('utf8'),
         durationMs: out.durationMs,
       };

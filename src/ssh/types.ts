@@ -56,6 +56,11 @@ export interface ExecOptions {
    * Quoted with shJoin, so it is argv, not shell text.
    */
   command?: string[];
+  /**
+   * The script may gzip its stdout (the facts probe does): a stdout that starts with gzip's magic
+   * is decompressed before it is decoded. bytesReceived counts what crossed the wire.
+   */
+  decompress?: boolean;
 }
 
 export interface ExecResult {
