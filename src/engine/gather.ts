@@ -63,6 +63,20 @@ export function planAll(host: string, vars: HostVars, tasks: readonly PlannedTas
   return tasks.map((entry) => ({ entry, plan: entry.task.plan({ host, vars, facts, params: entry.params }) }));
 }
 
+/** Files whose content some task's plan needs and the facts have only the hash of (one per task at most). */
+function contentNeeded(host: string, vars: HostVars, tasks: readonly PlannedTask[], facts: Facts): string[] {
+  const paths = new Set<string>();
+  for (const entry of tasks) {
+    try {
+      entry.task.plan({ host, vars, facts, params: entry.params });
+    } catch (e) {
+      if (!(e instanceof ContentNeeded)) throw e;
+      paths.add(e.path);
+    }
+  }
+  return [...paths];
+}
+
 export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Promise<Gathered> {
   const { host, vars, tasks } = input;
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
@@ -73,21 +87,20 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   }
   let facts = parseFacts(host, res.stdout, needs);
   const checks = parseChecks(res.stdout);
-  try {
-    return { facts, planned: planAll(host, vars, tasks, facts), checks };
-  } catch (e) {
-    if (!(e instanceof ContentNeeded)) throw e;
+  // Each round brings content that was missing, so this ends; it is one round unless a task
+  // needs several such files.
+  for (let paths = contentNeeded(host, vars, tasks, facts); paths.length; paths = contentNeeded(host, vars, tasks, facts)) {
+    facts = await withContents(conn, host, facts, paths, input.timeoutMs);
   }
-  facts = await withContents(conn, host, facts, input.timeoutMs);
   return { facts, planned: planAll(host, vars, tasks, facts), checks };
 }
 
-/** The facts with the content of every file that came back as a hash only. */
-async function withContents(conn: SshConnection, host: string, facts: Facts, timeoutMs: number): Promise<Facts> {
-  const paths = Object.values(facts.files)
-    .filter((f) => f.exists && f.content === undefined && f.sha256 !== undefined)
-    .map((f) => f.path);
-  const res = await conn.exec(filesScript(paths), { timeoutMs });
+/** The facts with the content of `paths` read from the host. */
+async function withContents(conn: SshConnection, host: string, facts: Facts, paths: string[], timeoutMs: number): Promise<Facts> {
+  const res = await conn.exec(filesScript(paths), { timeoutMs, decompress: true });
   if (res.code !== 0) throw new EdgeError('EXEC', `reading ${paths.join(', ')} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
-  return { ...facts, files: { ...facts.files, ...parseFiles(res.stdout, paths) } };
+  const files = parseFiles(res.stdout, paths);
+  const still = paths.filter((p) => files[p]!.exists && files[p]!.content === undefined);
+  if (still.length) throw new EdgeError('EXEC', `the content of ${still.join(', ')} could not be read`, { host });
+  return { ...facts, files: { ...facts.files, ...files } };
 }

@@ -54,7 +54,13 @@ function checkSection(name: string, script: string): string {
 
 /** Just the given files, content always (the second look when a diff needs what came back as a hash). */
 export function filesScript(paths: readonly string[]): string {
-  return ['export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...paths.map((p) => fileSection(p, undefined)), `echo '${MARK} end'`].join('\n');
+  return compressed(['export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...paths.map((p) => fileSection(p, undefined)), `echo '${MARK} end'`]);
+}
+
+/** The script's output gzipped where the host has gzip: the exec must be told to decompress it. */
+function compressed([env, ...body]: string[]): string {
+  // JSON of ip and nft compresses about tenfold; every Debian has gzip (Essential), others may not.
+  return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
 }
 
 export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
@@ -104,8 +110,5 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   for (const f of needs.files) parts.push(fileSection(f, opts.expect?.[f]));
   for (const [name, script] of Object.entries(opts.checks ?? {})) parts.push(checkSection(name, script));
   parts.push(`echo '${MARK} end'`);
-  if (!opts.compress) return parts.join('\n');
-  // JSON of ip and nft compresses about tenfold; every Debian has gzip (Essential), others may not.
-  const [env, ...body] = parts;
-  return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
+  return opts.compress ? compressed(parts) : parts.join('\n');
 }
