@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
+import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
 
 export interface ConnectionSettings {
@@ -11,6 +12,8 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
+  /** Bounds the SSH handshakes in flight across all hosts (--max-handshakes); default: the process's one pacer. */
+  handshakes?: HandshakePacer;
 }
 
 /**
@@ -40,6 +43,7 @@ export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      handshakes: s.handshakes,
     });
 }
 

@@ -5,6 +5,7 @@ import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import { planAuth, type AuthPlan } from './auth.js';
 import { runOnChannel, withRemoteTimeout } from './exec.js';
+import { describeSaturation, isSaturated, sharedPacer, type Saturation } from './handshake-pacer.js';
 import { HostKeyVerifier } from './host-key-verifier.js';
 import { Semaphore } from './semaphore.js';
 import { becomeFailure, buildInvocation } from './sudo.js';
@@ -120,7 +121,7 @@ export class SshConnection {
 
     const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
-      await conn.handshake(auth, verifier, sock);
+      await (opts.handshakes ?? sharedPacer).run((saturation) => conn.handshake(auth, verifier, sock, saturation));
     } catch (e) {
       conn.close();
       throw e;
@@ -128,7 +129,7 @@ export class SshConnection {
     return conn;
   }
 
-  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
+  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined, saturation: () => Saturation): Promise<void> {
     const { target, opts, ssh } = this;
     const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
@@ -181,7 +182,7 @@ export class SshConnection {
       connecting = false;
       // node-ssh rejects with ssh2's first 'error' (the one recorded above), or with its own
       // "No response from server" when the connection closed without one.
-      if (handshakeError) throw this.connectError(handshakeError, verifier, auth, connectTimeoutMs);
+      if (handshakeError) throw this.connectError(handshakeError, verifier, auth, connectTimeoutMs, saturation());
       if (closedInHandshake) {
         throw (
           verifier.verdict?.error ??
@@ -195,18 +196,23 @@ export class SshConnection {
     this.alive = true;
   }
 
-  private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number): EdgeError {
+  private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number, saturation: Saturation): EdgeError {
     const { target } = this;
     const host = target.name;
     // ssh2 only says "Host denied (verification failed)"; the verdict says why.
     if (verifier.verdict?.error) return verifier.verdict.error;
     switch (err.level) {
-      case 'client-timeout':
-        return new EdgeError('CONNECT', `connection to ${this.where} timed out after ${timeoutMs} ms`, {
+      case 'client-timeout': {
+        // A controller too busy to answer its own handshakes times them out: say so, so the host is not blamed first.
+        const busy = isSaturated(saturation);
+        return new EdgeError('CONNECT', `connection to ${this.where} timed out after ${timeoutMs} ms${busy ? ` ${describeSaturation(saturation)}` : ''}`, {
           host,
           cause: err,
-          hint: 'is the host up and SSH reachable from here? (ConnectTimeout / --connect-timeout)',
+          hint: busy
+            ? 'the controller may be what is slow: lower --forks or --max-handshakes, or raise --connect-timeout'
+            : 'is the host up and SSH reachable from here? (ConnectTimeout / --connect-timeout)',
         });
+      }
       case 'client-authentication': {
         const skipped = auth.skipped.length > 0 ? `; skipped ${auth.skipped.join(', ')}` : '';
         return new EdgeError('CONNECT', `authentication failed for ${this.where} (tried ${auth.tried.join(', ')}${skipped})`, {

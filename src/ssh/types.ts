@@ -1,4 +1,5 @@
 /** Shared shapes of the SSH layer (kept apart so resolution and connection do not import each other). */
+import type { HandshakePacer } from './handshake-pacer.js';
 
 /** Everything needed to reach one host, after inventory and ssh_config are merged. */
 export interface SshTarget {
@@ -35,6 +36,8 @@ export interface ConnectOptions {
   commandTimeoutMs?: number;
   /** Concurrent session channels per connection. Default 8, under OpenSSH's MaxSessions 10. */
   maxChannels?: number;
+  /** Bounds the handshakes in flight across hosts (default: one pacer for the process). */
+  handshakes?: HandshakePacer;
 }
 
 export interface ExecOptions {
