@@ -5,6 +5,7 @@
  * namespace for each N, measuring the controller process itself (GNU time: CPU, peak RSS).
  *
  *   BENCH_SIZES=10,100,1000  BENCH_FORKS=50  BENCH_PROFILE=1 (--cpu-prof and --heap-prof per run)
+ *   BENCH_HEAP_AT=500 (a heap snapshot of the controller once that many hosts have finished)
  * Needs root. Results also go to .edge/bench-scale/results.json; profiles to .edge/bench-scale/prof.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -17,6 +18,7 @@ import { buildRig, teardownRig, writeInventory, type Rig } from './scale-rig.js'
 const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map(Number);
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
+const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
 const OUT = resolve('.edge/bench-scale');
 const DIST = join(OUT, 'dist');
 
@@ -41,7 +43,12 @@ function compile(): void {
 function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; stderr: string }> {
   const inventory = writeInventory(rig, hosts);
   const timeFile = join(rig.dir, `time-${hosts}.txt`);
-  const prof = profile ? ['--cpu-prof', '--cpu-prof-dir', join(OUT, 'prof', String(hosts)), '--heap-prof', '--heap-prof-dir', join(OUT, 'prof', String(hosts))] : [];
+  const profDir = join(OUT, 'prof', String(hosts));
+  const prof = [
+    ...(profile ? ['--cpu-prof', '--cpu-prof-dir', profDir, '--heap-prof', '--heap-prof-dir', profDir] : []),
+    ...(heapAt ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profDir}`] : []),
+  ];
+  mkdirSync(profDir, { recursive: true });
   const argv = ['netns', 'exec', rig.ns, '/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...prof, join(DIST, 'cli.js')];
   argv.push('run', 'playbooks/failover.yaml', '-i', inventory, '--check', '--json', '--forks', String(forks));
   return new Promise((resolveRun, reject) => {
@@ -49,12 +56,25 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
+    let finished = 0;
+    child.stderr.on('data', (d: Buffer) => {
+      err.push(d);
+      if (!heapAt || finished >= heapAt) return;
+      finished += (d.toString().match(/^s\d{4}: (ok|changed|failed|unreachable)\b/gm) ?? []).length;
+      if (finished >= heapAt) snapshot(child.pid);
+    });
     child.on('error', reject);
     child.on('close', () =>
       resolveRun({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), time: readFileSync(timeFile, 'utf8') }),
     );
   });
+}
+
+/** SIGUSR2 to the controller (time's child): node writes a heap snapshot and carries on. */
+function snapshot(timePid: number | undefined): void {
+  const kids = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  const node = timePid ? kids(timePid)[0] : undefined;
+  if (node) process.kill(node, 'SIGUSR2');
 }
 
 function journalBytes(runId: string): number {
