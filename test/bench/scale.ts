@@ -19,7 +19,7 @@ const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map(Number);
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
 const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
-const OUT = resolve('.edge/bench-scale');
+const OUT = resolve(process.env.BENCH_OUT ?? '.edge/bench-scale');
 const DIST = join(OUT, 'dist');
 
 interface Row {
