@@ -97,6 +97,8 @@ export class SshConnection {
    */
   static async connect(target: SshTarget, opts: ConnectOptions): Promise<SshConnection> {
     // Credentials and known_hosts are read before any socket is opened: a bad key path fails fast.
+    // The connect timeout counts from here, so reading them is inside it (files are read bounded).
+    const startedAt = performance.now();
     const auth = planAuth(target);
     const verifier = new HostKeyVerifier(target, {
       knownHostsFiles: opts.knownHostsFiles,
@@ -121,7 +123,9 @@ export class SshConnection {
 
     const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
-      await (opts.handshakes ?? sharedPacer).run((saturation) => conn.handshake(auth, verifier, sock, saturation));
+      // Waiting for a handshake slot is not the host's time: the timeout's clock stops meanwhile.
+      const before = performance.now() - startedAt;
+      await (opts.handshakes ?? sharedPacer).run((saturation) => conn.handshake(auth, verifier, sock, performance.now() - before, saturation));
     } catch (e) {
       conn.close();
       throw e;
@@ -129,13 +133,23 @@ export class SshConnection {
     return conn;
   }
 
-  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined, saturation: () => Saturation): Promise<void> {
+  private async handshake(
+    auth: AuthPlan,
+    verifier: HostKeyVerifier,
+    sock: Duplex | undefined,
+    startedAt: number,
+    saturation: () => Saturation,
+  ): Promise<void> {
     const { target, opts, ssh } = this;
     const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const left = Math.round(connectTimeoutMs - (performance.now() - startedAt));
+    if (left <= 0) {
+      throw new EdgeError('CONNECT', `connection to ${this.where} timed out after ${connectTimeoutMs} ms (reading keys and known_hosts)`, { host });
+    }
     const config: Config = {
       username: target.user,
-      readyTimeout: connectTimeoutMs,
+      readyTimeout: left,
       keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
       keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
       hostVerifier: verifier.verify,
