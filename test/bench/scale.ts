@@ -40,6 +40,13 @@ function compile(): void {
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', DIST], { stdio: 'inherit' });
 }
 
+/** The node flags of the CLI's own #! line, so the bench runs edge as its `edge` binary does. */
+function binFlags(): string[] {
+  const line = readFileSync(join(DIST, 'cli.js'), 'utf8').split('\n')[0]!;
+  const m = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/.exec(line);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
+
 function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; stderr: string }> {
   const inventory = writeInventory(rig, hosts);
   const timeFile = join(rig.dir, `time-${hosts}.txt`);
@@ -49,7 +56,7 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
     ...(heapAt ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profDir}`] : []),
   ];
   mkdirSync(profDir, { recursive: true });
-  const argv = ['netns', 'exec', rig.ns, '/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...prof, join(DIST, 'cli.js')];
+  const argv = ['netns', 'exec', rig.ns, '/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...binFlags(), ...prof, join(DIST, 'cli.js')];
   argv.push('run', 'playbooks/failover.yaml', '-i', inventory, '--check', '--json', '--forks', String(forks));
   return new Promise((resolveRun, reject) => {
     const child = spawn('ip', argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
