@@ -41,7 +41,10 @@ function fileSection(path: string, expected: string | undefined): string {
   return section(`file ${path}`, body.join('\n'));
 }
 
-/** Its stderr, each line behind "| " so no line of it can pass for a section marker. */
+/**
+ * A check in a bash of its own (carried as base64, so no quoting can break out): its exit status,
+ * then its stderr, each line behind "| " so that no line of it can pass for a section marker.
+ */
 function checkSection(name: string, script: string): string {
   const b64 = Buffer.from(script).toString('base64');
   return [
