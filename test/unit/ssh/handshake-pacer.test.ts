@@ -50,7 +50,7 @@ describe('handshake pacing', () => {
     const port = (server.address() as { port: number }).port;
     try {
       // The event loop is kept busy for most of the timeout, as hundreds of handshakes would.
-      const hog = setTimeout(() => busy(400), 20);
+      const hog = setTimeout(() => busy(470), 10);
       const err = await SshConnection.connect(
         { name: 'silent', host: '127.0.0.1', port, user: 'root', privateKeyPath: join(dir, 'id') },
         { knownHostsFiles: [join(dir, 'known_hosts')], acceptNewHostKeys: false, connectTimeoutMs: 500, handshakes: new HandshakePacer(1) },
