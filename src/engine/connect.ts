@@ -6,6 +6,7 @@ import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
+import type { SshTrace } from '../ssh/types.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -16,6 +17,12 @@ export interface ConnectionSettings {
   knownHostsFiles?: string[];
   /** Bounds the SSH handshakes in flight across all hosts (--max-handshakes); default: the process's one pacer. */
   handshakes?: HandshakePacer;
+  /** -u / remote_user: the login user where the inventory sets no ansible_user (Ansible's order). */
+  remoteUser?: string;
+  /** --private-key / private_key_file: where the inventory sets no ansible_ssh_private_key_file. */
+  privateKeyFile?: string;
+  /** -v and up: what each exec did, and SSH debug. */
+  trace?: SshTrace;
 }
 
 /**
@@ -32,9 +39,9 @@ export function connectorFor(
     vars.ansible_host ?? name,
     {
       host: vars.ansible_host,
-      user: vars.ansible_user,
+      user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file,
+      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
     },
     { becomePassword: s.becomePassword },
   );
@@ -51,6 +58,7 @@ export function connectorFor(
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
       handshakes: s.handshakes,
+      ...(s.trace ? { trace: s.trace } : {}),
     }).catch((e: unknown) => {
       throw placeFileError(e, vars, sources);
     });

@@ -8,6 +8,7 @@ import { JournalWriter } from './journal.js';
 import {
   batchVerdict,
   initialRolloutState,
+  interruptedStop,
   markBatchStarted,
   planRollout,
   recordBatch,
@@ -200,6 +201,10 @@ export async function runPlaybook(
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
       journal.rollout(state, state.hosts.filter((h) => h.batch === i));
+      if (opts.signal.aborted) {
+        state = stopRollout(state, interruptedStop(batchResults), now());
+        break;
+      }
       const verdict = batchVerdict(batchResults, plan.maxFailPercentage);
       if (verdict.action === 'stop') {
         state = stopRollout(state, { reason: verdict.reason, message: verdict.message }, now());
