@@ -5,11 +5,12 @@ import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
+import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, disarmScript, stateScript } from './deadman.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
-import type { HostResult, RunReporter, TaskResult } from './types.js';
+import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
   task: Task<unknown>;
@@ -34,11 +35,8 @@ export interface HostRunInput {
   reporter: RunReporter;
   /** Checked before each new step; when aborted, no new task starts. */
   signal: AbortSignal;
-}
-
-interface Planned {
-  entry: PlannedTask;
-  plan: Plan;
+  /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
+  keepDiffs?: boolean;
 }
 
 const now = () => performance.now();
@@ -102,13 +100,15 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
 
   let planned: Planned[];
   let facts: Facts;
+  let probeChecks: Gathered['checks'];
   try {
     reporter.hostStep(host, 'facts');
-    facts = await gatherFacts(conn, host, input.vars, input.tasks, input.commandTimeoutMs);
-    reporter.hostStep(host, 'plan');
-    planned = input.tasks.map((entry) => ({
-      entry,
-      plan: entry.task.plan({ host, vars: input.vars, facts, params: entry.params }),
+    ({ facts, planned, checks: probeChecks } = await gatherAndPlan(conn, {
+      host,
+      vars: input.vars,
+      tasks: input.tasks,
+      check: input.check,
+      timeoutMs: input.commandTimeoutMs,
     }));
   } catch (e) {
     result.status = 'failed';
@@ -151,6 +151,9 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   // The last exec that changes something records "applied"; the verify-only execs come after it.
   const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
   let applied = false;
+  // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
+  // host that is left as it was that answer still holds, so a no-op run is one exec.
+  const verifiedInProbe = lastChanging < 0 ? probeChecks : {};
 
   for (const [i, p] of planned.entries()) {
     const name: TaskName = p.entry.task.name;
@@ -165,7 +168,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     const tr: TaskResult = {
       task: name,
       status: p.plan.changes.length ? 'changed' : 'ok',
-      changes: p.plan.changes.map((c) => ({ summary: c.summary, diff: c.diff })),
+      changes: changeReports(p.plan, input.keepDiffs === true),
       durationMs: 0,
       execs: 0,
       notes: p.plan.notes,
@@ -192,7 +195,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
           if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
           if (i === lastChanging) result.state = 'applied';
         } else if (p.entry.task.alwaysVerify && verify) {
-          const res = await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs });
+          const res = verifiedInProbe[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
           if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
         }
       }
@@ -317,6 +320,11 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
     ok: false,
     message: `the host did not report a restore within 60 s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
   };
+}
+
+/** What a result keeps of a plan's changes: diffs only when asked for (they are most of a result's size). */
+function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
+  return plan.changes.map((c) => (keepDiffs ? { summary: c.summary, diff: c.diff } : { summary: c.summary }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

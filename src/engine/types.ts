@@ -8,7 +8,8 @@ export type HostRunState = 'unchanged' | 'applying' | 'applied' | 'rolled-back' 
 
 export interface ChangeReport {
   summary: string;
-  diff: string;
+  /** Kept only when the run was asked for diffs (--diff). */
+  diff?: string;
 }
 
 export interface TaskResult {

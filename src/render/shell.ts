@@ -27,7 +27,11 @@ edge_fail() { echo "edge: $*" >&2; exit 1; }
 
 /** A heredoc carrying base64 data; the delimiter can never occur inside base64. */
 export function base64Heredoc(data: string | Buffer): string {
-  const b64 = Buffer.from(data).toString('base64').replace(/(.{76})/g, '$1\n');
+  const flat = Buffer.from(data).toString('base64');
+  // 76 columns, like base64(1); sliced rather than a RegExp replace, which cost more than encoding.
+  const lines: string[] = [];
+  for (let i = 0; i < flat.length; i += 76) lines.push(flat.slice(i, i + 76));
+  const b64 = lines.join('\n');
   return `<<'EDGE_B64'\n${b64}\nEDGE_B64`;
 }
 

@@ -91,6 +91,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       units: [UNITS.edgeProbe, UNITS.keepalived],
     };
   },
+  expectedFiles: (vars) => failoverFiles(vars),
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
