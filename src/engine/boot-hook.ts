@@ -42,7 +42,6 @@ Conflicts=shutdown.target
 
 [Service]
 Type=oneshot
-RemainAfterExit=yes
 Environment=EDGE_BOOT=1 EDGE_RESTORED_BY=boot
 ExecStart=${BOOT_GENERATOR} restore
 TimeoutStartSec=300

@@ -44,19 +44,32 @@ interface Planned {
 
 const now = () => performance.now();
 
+/** Gathers facts in one exec. Exported for `edge status`, `edge pick` and tests. */
+export async function gatherFacts(conn: SshConnection, host: string, vars: HostVars, tasks: PlannedTask[], timeoutMs: number): Promise<Facts> {
+  return (await gatherFactsAfter('', conn, host, vars, tasks, timeoutMs)).facts;
+}
+
 /**
- * Gathers facts in one exec. Exported for `edge status`, `edge pick` and tests. `prelude` runs
- * first in the same exec (a run takes the host's lock there, so the facts it plans from are the
- * state it changes); a prelude that refuses exits LOCKED_EXIT with the reason on stderr.
+ * Facts, with `prelude` run first in the same exec: a run takes the host's lock there, so the
+ * facts it plans from are the state it changes. A prelude that refuses exits LOCKED_EXIT with the
+ * reason on stderr; what it prints on stdout before the facts comes back as `preludeOut`.
  */
-export async function gatherFacts(conn: SshConnection, host: string, vars: HostVars, tasks: PlannedTask[], timeoutMs: number, prelude = ''): Promise<Facts> {
+async function gatherFactsAfter(
+  prelude: string,
+  conn: SshConnection,
+  host: string,
+  vars: HostVars,
+  tasks: PlannedTask[],
+  timeoutMs: number,
+): Promise<{ facts: Facts; preludeOut: string; stderr: string }> {
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
   const res = await conn.exec(prelude + probeScript(needs), { timeoutMs });
   if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lastLines(res.stderr, 1).replace(/^edge: /, ''), { host });
   if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
     throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
   }
-  return parseFacts(host, res.stdout, needs);
+  const mark = res.stdout.indexOf('@@EDGE@@ ');
+  return { facts: parseFacts(host, res.stdout, needs), preludeOut: mark > 0 ? res.stdout.slice(0, mark) : '', stderr: res.stderr };
 }
 
 /**
@@ -110,9 +123,17 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   let facts: Facts;
   // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
   const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
+  /** The host's boot id when the run took it: a different one later means it rebooted. */
+  let bootId: string | undefined;
   try {
     reporter.hostStep(host, 'facts');
-    facts = await gatherFacts(conn, host, input.vars, input.tasks, input.commandTimeoutMs, input.check ? '' : `${lockScript(holder)}${settlePendingScript()}`);
+    const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)"\n`;
+    const got = await gatherFactsAfter(prelude, conn, host, input.vars, input.tasks, input.commandTimeoutMs);
+    facts = got.facts;
+    bootId = /^EDGE-BOOT-ID (\S+)/m.exec(got.preludeOut)?.[1];
+    // What taking the host over did (a stale lock, an unsettled run restored first) is worth telling.
+    const took = got.stderr.split('\n').filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l));
+    if (took.length) result.notes = took.map((l) => l.replace(/^edge: /, ''));
     reporter.hostStep(host, 'plan');
     planned = input.tasks.map((entry) => ({
       entry,
@@ -221,7 +242,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
 
   if (applied && (result.status === 'ok' || result.status === 'changed')) {
-    await confirmHost(input, result, holder);
+    await confirmHost(input, result, holder, bootId);
     return finish();
   }
 
@@ -253,8 +274,8 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
         } else {
           // The session is gone (the change may have cut it): the host's own timer restores it.
           reporter.hostStep(host, 'rolling back', `session lost; waiting for the host's own timer or its boot-time restore`);
-          const restored = await awaitSelfRestore(input, firesBy);
-          result.state = restored.outcome === 'rolled-back' ? 'rolled-back' : 'rollback-failed';
+          const restored = await awaitSelfRestore(input, firesBy, bootId);
+          result.state = restored.outcome === 'rolled-back' ? 'rolled-back' : restored.outcome === 'unchanged' ? 'unchanged' : 'rollback-failed';
           result.rollback = restored.message;
         }
       }
@@ -268,7 +289,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
  * firewall and routes must accept it) and only then disarm its dead-man timer. If no new
  * connection can be made, the timer is left to restore the host; edge waits for it and checks.
  */
-async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder): Promise<void> {
+async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<void> {
   if (input.confirm === 'manual') {
     result.state = 'armed';
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
@@ -297,9 +318,10 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
   }
   input.reporter.hostStep(input.host, 'rolling back', `waiting for the host's own timer (${input.confirmTimeoutSec} s) or its boot-time restore`);
   result.state = 'applying';
-  const settled = await awaitSelfRestore(input, firesBy);
+  const settled = await awaitSelfRestore(input, firesBy, bootId);
   result.rollback = settled.message;
   if (settled.outcome === 'rolled-back') result.state = 'rolled-back';
+  if (settled.outcome === 'unchanged') result.state = 'unchanged';
   if (settled.outcome === 'confirmed') {
     // The confirm reached its commit point on the host before the connection went: it is kept.
     result.state = 'confirmed';
@@ -319,7 +341,11 @@ export const SETTLE_MARGIN_MS = 60_000;
  * (`firesBy`). So edge reports what the host did within confirm timeout + boot + margin, and a
  * reboot is seen as soon as the host answers again.
  */
-async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{ outcome: 'rolled-back' | 'confirmed' | 'unknown'; message: string }> {
+async function awaitSelfRestore(
+  input: HostRunInput,
+  firesBy: number,
+  bootId: string | undefined,
+): Promise<{ outcome: 'rolled-back' | 'confirmed' | 'unchanged' | 'unknown'; message: string }> {
   const deadline = firesBy + SETTLE_MARGIN_MS;
   let last = 'unreachable';
   for (;;) {
@@ -327,6 +353,9 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
       const out = await withConnection(input.connect, (c) => c.exec(stateScript(input.runId), { timeoutMs: 30_000 }));
       const st = parseStateOutput(out.stdout);
       last = st.state;
+      // Rebooted before the run's first change (no state recorded): scripts from before the boot are gone.
+      if (st.bootId && bootId && st.bootId !== bootId && (st.state === 'unknown' || st.state === 'none'))
+        return { outcome: 'unchanged', message: 'the host rebooted before the run changed anything: it is as it was' };
       if (st.state === 'confirmed') return { outcome: 'confirmed', message: 'the host recorded the confirmation before the connection was lost: the change is kept' };
       if (st.state === 'rolled-back') {
         const how =

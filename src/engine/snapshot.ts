@@ -260,6 +260,11 @@ export function restoreScript(m: SnapshotManifest): string {
     'n=0',
     `step() { n=$((n+1)); edge_hold "restore-$n"; printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" "$*" >> "$D/restore.log"; }`,
     restoreFileFunction(),
+    // Directories the run created, deepest first, if nothing else lives in them now.
+    'edge_rm_dirs() {',
+    '  [ ! -f "$D/dirs" ] || sort -u -r "$D/dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
+    '  [ ! -f "$D/sd-dirs" ] || find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d | grep -vxF -f "$D/sd-dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
+    '}',
     finishFunction(m, hook),
     // One restore at a time (the timer, a rollback and the boot hook may meet here).
     'exec 8>"$D/.restore.lock"; flock 8',
@@ -313,8 +318,7 @@ export function restoreScript(m: SnapshotManifest): string {
   }
   out.push(
     'step directories',
-    '[ -f "$D/dirs" ] && sort -u -r "$D/dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
-    '[ -f "$D/sd-dirs" ] && find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d | grep -vxF -f "$D/sd-dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
+    'edge_rm_dirs',
     // Once restored, the dead-man timer (if armed) has nothing left to do.
     runtime(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`),
     'if [ "$rc" != 0 ]; then edge_event "$D" "restore failed (by $BY${BOOT:+, at boot}); see restore.log"; exit "$rc"; fi',
@@ -354,7 +358,8 @@ function finishFunction(m: SnapshotManifest, hook: FileEntry | undefined): strin
       `  for s in ${SNAPSHOT_ROOT}/*/state; do [ -f "$s" ] || continue; case "$(cat "$s")" in rolled-back|pruned) ;; *) edge_put "$(dirname "$s")/restored-by" baseline; edge_put "$s" rolled-back; edge_event "$(dirname "$s")" "rolled-back (baseline restore)" ;; esac; done`,
     );
   }
-  if (hook) lines.push(`  edge_restore_file ${shQuote(hook.path)} ${shQuote(hook.copy ?? '')}`);
+  // The hook's own unit is forgotten by systemd at the next reload (at boot: once it has run).
+  if (hook) lines.push(`  edge_restore_file ${shQuote(hook.path)} ${shQuote(hook.copy ?? '')}`, '  systemctl daemon-reload 2>/dev/null || true', '  edge_rm_dirs');
   lines.push(
     `  [ "$(cat ${PENDING_FILE} 2>/dev/null)" = "$R" ] && rm -f ${PENDING_FILE}`,
     `  grep -qx "run=$R" ${LOCK_FILE} 2>/dev/null && rm -f ${LOCK_FILE}`,
