@@ -1,11 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { labPaths, readState } from '../../../src/lab/state.js';
-import { CLI, edge, REPO } from '../edge-cli.js';
+import { edge, edgeLive, REPO } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, labDown, type Lab } from '../lab-fixture.js';
 
@@ -30,49 +30,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const secs = (ms: number) => Math.round(ms / 100) / 10;
 const measured: string[] = [];
 const note = (s: string) => measured.push(s);
-
-/** The real CLI as a child process whose output can be watched, and killed at the right moment. */
-function edgeLive(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO,
-    env: { ...process.env, CI: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  const feed = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...waiters]) {
-      const m = out.match(w.re);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    feed(d);
-  });
-  child.stderr.on('data', feed);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; all: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, all: out })),
-  );
-  return {
-    child,
-    done,
-    /** Resolves when stdout+stderr (so far) match `re`; rejects if edge exits first. */
-    waitFor(re: RegExp): Promise<RegExpMatchArray> {
-      const m = out.match(re);
-      if (m) return Promise.resolve(m);
-      return new Promise((resolve, reject) => {
-        waiters.push({ re, resolve });
-        void done.then((r) => reject(new Error(`edge exited (${r.code ?? r.signal}) before ${re}:\n${r.all}`)));
-      });
-    },
-  };
-}
 
 describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
   let lab: Lab;
