@@ -111,8 +111,9 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       [{ name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) }],
       changed.has(PATHS.keepalivedDropIn),
     );
-    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
-    if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
+    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare), and
+    // keepalived 2.3 a file of its own: both are part of what a restore puts back.
+    if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b], appears: [PATHS.keepalivedRtProtos] } });
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);
     return {

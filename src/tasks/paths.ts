@@ -14,6 +14,8 @@ export const PATHS = {
   edgeNftUnit: '/etc/systemd/system/edge-nftables.service',
   keepalivedConf: '/etc/keepalived/keepalived.conf',
   keepalivedDropIn: '/etc/systemd/system/keepalived.service.d/edge.conf',
+  /** keepalived 2.3 (Debian 13) writes this itself when it starts: not edge's, but a run causes it. */
+  keepalivedRtProtos: '/etc/iproute2/rt_addrprotos.d/keepalived.conf',
   networkdDropIn: '/etc/systemd/networkd.conf.d/edge.conf',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',

@@ -309,11 +309,12 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
   it('edge runs shows armed, confirmed and rolled back per host', async () => {
     const rows = await runsJson();
     const hostsOf = (id: string | undefined) => rows.find((r) => r.runId === id)?.hosts;
-    expect(hostsOf(runs.forced)).toEqual({ r1: 'rolled-back' });
-    expect(hostsOf(runs.killed)).toEqual({ r2: 'rolled-back' });
-    expect(hostsOf(runs.dropped)).toEqual({ r2: 'rolled-back' });
-    expect(hostsOf(runs.normal)).toEqual({ r1: 'confirmed' });
-    expect(hostsOf(runs.manual)).toEqual({ r1: 'confirmed', r2: 'rolled-back' });
+    expect(hostsOf(runs.forced)).toEqual({ r1: 'restored-by-timer' });
+    expect(hostsOf(runs.killed)).toEqual({ r2: 'restored-by-timer' });
+    expect(hostsOf(runs.dropped)).toEqual({ r2: 'restored-by-timer' });
+    // r1: the manual run, confirmed later, is the current configuration; the normal run under it is superseded.
+    expect(hostsOf(runs.normal)).toEqual({ r1: 'superseded' });
+    expect(hostsOf(runs.manual)).toEqual({ r1: 'confirmed', r2: 'restored-by-timer' });
     // The journal of the manual run: edge confirm recorded r1's confirmation.
     const local = await edge(['runs', '-i', lab.inventory, '--json', '--local']);
     const j = (JSON.parse(local.stdout) as { runId: string; hosts: Record<string, string> }[]).find((r) => r.runId === runs.manual);

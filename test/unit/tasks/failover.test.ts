@@ -26,7 +26,7 @@ describe('failover task', () => {
     const units = p.changes[5]!;
     expect(units.apply).toBe('systemctl daemon-reload\nsystemctl start keepalived.service');
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
-    expect(units.snapshot).toEqual({ units: [UNITS.keepalived], links: ['edge-ka0', 'edge-ka1'] });
+    expect(units.snapshot).toEqual({ units: [UNITS.keepalived], links: ['edge-ka0', 'edge-ka1'], appears: [PATHS.keepalivedRtProtos] });
     expect(p.changes[4]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
     expect(p.changes[3]!.diff).toContain('+ExecStartPre=/usr/local/sbin/edge-failover prepare\n+Restart=on-failure\n+RestartSec=2\n');
     expect(p.notes?.[0]).toContain('advert_int 3s');
