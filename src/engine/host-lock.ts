@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { shQuote } from '../ssh/quote.js';
-import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
+import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
 /**
  * The per-router lock, held ON THE ROUTER for a whole apply (facts to confirm), a rollback or a
@@ -88,7 +88,7 @@ edge_unlock() {
  */
 export function lockScript(h: LockHolder): string {
   const q = shQuote;
-  return `${LIB}edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\n`;
+  return `${HOST_LIB}${LIB}edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\nedge_hold lock:${h.purpose}\n`;
 }
 
 export function unlockScript(h: LockHolder): string {

@@ -178,11 +178,13 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     const interval = await sh('r1', 'grep ^INTERVAL= /etc/edge/failover.conf');
     if (ok[0] === runs[1]) expect(interval).toBe('INTERVAL=3');
     else expect(interval).not.toBe('INTERVAL=3');
-    // Deterministic too: while a run is held mid-apply, a second one and a rollback are refused.
-    await hold('r1', 'persistence:change-1');
-    const live = edgeLive(['run', pb, '-i', lab.inventory, '--limit', 'r1', '--json', '--confirm-timeout', String(TIMEOUT)]);
+    // Deterministic too: while a run holds the host, a second run and a rollback are refused.
+    const pb4 = join(dir, 'interval4.yaml');
+    writeFileSync(pb4, readFileSync(pb, 'utf8').replace('edge_health_interval: 3', 'edge_health_interval: 4'));
+    await hold('r1', 'lock:run'); // just after the run took the host's lock
+    const live = edgeLive(['run', pb4, '-i', lab.inventory, '--limit', 'r1', '--json', '--confirm-timeout', String(TIMEOUT)]);
     const [, runId] = await live.waitFor(/edge run (\S+):/);
-    await held('r1', 'persistence:change-1', live.done);
+    await held('r1', 'lock:run', live.done);
     const other = await edge(['run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r1', '--json']);
     expect(other.code).toBe(1);
     expect(host(JSON.parse(other.stdout) as RunResult, 'r1').error).toContain(`the host is locked by run ${runId} (run)`);
@@ -190,7 +192,7 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     expect(rb.code).toBe(1);
     expect(rb.stdout).toContain(`r1: locked — the host is locked by run ${runId} (run)`);
     // A --resume of the run that is still going: refused before any host is touched.
-    const resume = await edge(['run', pb, '-i', lab.inventory, '--resume', runId!]);
+    const resume = await edge(['run', pb4, '-i', lab.inventory, '--resume', runId!]);
     expect(resume.code).toBe(1);
     expect(resume.stderr).toContain(`run ${runId} is still going (pid ${live.child.pid}`);
     await release('r1');
