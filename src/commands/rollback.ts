@@ -42,7 +42,10 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
     await writeJournal(journal);
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-  const bad = results.filter((r) => ROLLBACK_FAILED.has(r.status));
+  // No snapshot where the run did change the host (or where no journal says it did not): it was
+  // removed, and nothing was restored there — that is a failure (a pruned run says so itself).
+  const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');
+  const bad = results.filter((r) => ROLLBACK_FAILED.has(r.status) || (!flags.baseline && r.status === 'no-snapshot' && changedBy(r.host)));
   process.exitCode = bad.length ? 1 : 0;
 }
 

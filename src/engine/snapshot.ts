@@ -1,7 +1,7 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shComment, shJoin, shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
@@ -247,7 +247,7 @@ export function restoreScript(m: SnapshotManifest): string {
   const hook = m.files.find((f) => f.path === BOOT_GENERATOR);
   const out: string[] = [
     '#!/bin/bash',
-    `# edge snapshot of run ${m.runId} on ${m.host}, taken ${m.createdAt}. Restores the pre-run state.`,
+    `# ${shComment(`edge snapshot of run ${m.runId} on ${m.host}, taken ${m.createdAt}`)}. Restores the pre-run state.`,
     'set -u',
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOST_LIB,
@@ -294,11 +294,12 @@ export function restoreScript(m: SnapshotManifest): string {
     out.push(
       runtime(`{ ip rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ip rule del pref "$p" 2>/dev/null || true; done; }`),
     );
-    for (const rule of r.rules) out.push(runtime(`try ip rule add ${rule}`));
+    // Rules and routes come from the host's facts as space-separated words; each word is quoted.
+    for (const rule of r.rules) out.push(runtime(`try ip rule add ${shJoin(rule.split(' ').filter(Boolean))}`));
   }
   for (const t of m.routeTables) {
     out.push(runtime(`{ ip route flush table ${t.id} 2>/dev/null || true; }`));
-    for (const route of t.routes) out.push(runtime(`try ip route replace table ${t.id} ${route}`));
+    for (const route of t.routes) out.push(runtime(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`));
   }
   for (const [k, v] of Object.entries(m.sysctl)) out.push(runtime(`try sysctl -q -w ${q(`${k}=${v}`)}`));
   // Links the run created (keepalived's veth pair: deleting one end deletes both).

@@ -1,6 +1,6 @@
 import type { Facts } from '../facts/types.js';
 import { PREAMBLE } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shComment, shQuote } from '../ssh/quote.js';
 import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript } from './deadman.js';
@@ -66,7 +66,7 @@ export function taskScript(input: TaskScriptInput): string {
     input.first ? installBootHookScript() : '',
     input.first ? `edge_put ${state} applying; edge_event "$D" applying` : '',
     input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
-    ...changes.map((c, i) => `${hold(`change-${i + 1}`)}\n# change ${i + 1}: ${c.summary.replace(/\n/g, ' ')}\n${c.apply}`),
+    ...changes.map((c, i) => `${hold(`change-${i + 1}`)}\n# change ${i + 1}: ${shComment(c.summary)}\n${c.apply}`),
     input.verify ? `${hold('verify')}\n# verify\n${input.verify}` : '',
     hold('done'),
     input.deadmanSeconds && input.execBudgetSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
