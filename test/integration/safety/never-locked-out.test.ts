@@ -47,6 +47,21 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     Number(await sh(router, `journalctl --no-pager -q | grep -c 'Started edge-confirm-${runId}[.]service' || true`));
   /** When the host's timer fires (or fired), from the deadline file the arm step writes. */
   const deadline = async (router: string, runId: string) => Date.parse(await sh(router, `cat /var/lib/edge/snapshots/${runId}/deadline`));
+  /** When the host's restore began (restore.log's first line, whole seconds), ms since the epoch. */
+  const restoreBegan = async (router: string, runId: string) =>
+    Date.parse(await sh(router, `grep -m1 ' - restore by ' /var/lib/edge/snapshots/${runId}/restore.log | cut -d' ' -f1`));
+  /**
+   * The timer fired on time (the restore began within a few seconds of the deadline) and the restore
+   * finished within a generous bound (how long it takes is for benchmarks, not a timed test).
+   */
+  const expectRestoredOnTime = async (router: string, runId: string, due: number) => {
+    const began = await restoreBegan(router, runId);
+    expect(began).toBeGreaterThanOrEqual(due - 1000);
+    expect(began).toBeLessThan(due + 5000);
+    const restoredAt = await stateWritten(router, runId);
+    expect(restoredAt).toBeLessThan(due + 30_000);
+    return restoredAt;
+  };
   /** When the state file was last written (the restore writes rolled-back last), ms since the epoch. */
   const stateWritten = async (router: string, runId: string) => Number(await sh(router, `stat -c %.3Y /var/lib/edge/snapshots/${runId}/state`)) * 1000;
   /** A fresh SSH connection from this machine, as the operator would open one (3 s to connect). */
@@ -143,9 +158,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(res.all).toContain('r1: failed — confirm over a new connection failed');
     // The host did it by itself, on time: the restore finished within a few seconds of the deadline.
     const due = await deadline('r1', runId!);
-    const restoredAt = await stateWritten('r1', runId!);
-    expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-    expect(restoredAt).toBeLessThan(due + 5000);
+    const restoredAt = await expectRestoredOnTime('r1', runId!, due);
     expect(await stateOf('r1', runId!)).toBe('rolled-back');
     expect(await restores('r1', runId!)).toBe(1); // by the host's own timer, not by edge
     expect(await hostState(lab, 'r1')).toBe(clean.r1);
@@ -175,9 +188,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect((await runsJson()).find((r) => r.runId === runId)?.hosts.r2).toBe('armed');
     const tRestored = await waitForState('r2', runId!, 'rolled-back', (TIMEOUT + 20) * 1000);
     const due = await deadline('r2', runId!);
-    const restoredAt = await stateWritten('r2', runId!);
-    expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-    expect(restoredAt).toBeLessThan(due + 5000);
+    const restoredAt = await expectRestoredOnTime('r2', runId!, due);
     expect(await restores('r2', runId!)).toBe(1);
     expect(await hostState(lab, 'r2')).toBe(clean.r2);
     expect(await timers('r2')).toBe('');
@@ -217,9 +228,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       // The host is on its own: its timer restores it while it is still cut off.
       const tRestored = await waitForState('r2', runId!, 'rolled-back', (TIMEOUT + 20) * 1000);
       const due = await deadline('r2', runId!);
-      const restoredAt = await stateWritten('r2', runId!);
-      expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-      expect(restoredAt).toBeLessThan(due + 5000);
+      const restoredAt = await expectRestoredOnTime('r2', runId!, due);
       expect(await restores('r2', runId!)).toBe(1);
       await link('up');
       tUp = Date.now();
@@ -283,9 +292,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     // r2: nobody confirms. It restores itself when its timer fires.
     const tRestored = await waitForState('r2', run.runId, 'rolled-back', (TIMEOUT + 20) * 1000);
     const due2 = await deadline('r2', run.runId);
-    const restoredAt = await stateWritten('r2', run.runId);
-    expect(restoredAt).toBeGreaterThanOrEqual(due2 - 1000);
-    expect(restoredAt).toBeLessThan(due2 + 5000);
+    const restoredAt = await expectRestoredOnTime('r2', run.runId, due2);
     expect(await restores('r2', run.runId)).toBe(1);
     expect(await hostState(lab, 'r2')).toBe(clean.r2);
     expect(await timers('r2')).toBe('');
