@@ -168,7 +168,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       `forced lockout: applied ${secs(tApplied - t0)} s after start, unreachable over SSH; confirm failed at ${secs(tCut - t0)} s; host restored itself ${secs(restoredAt - due)} s after its deadline; ` +
         `edge reported it ${secs(tDone - t0)} s after start; r1 byte-identical, SSH back`,
     );
-  }, 120_000);
+  }, 300_000);
 
   it('edge SIGKILLed right after apply: the router restores itself when the timer fires', async () => {
     const t0 = Date.now();
@@ -194,7 +194,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(await timers('r2')).toBe('');
     expect(await sshWorks('r2')).toBe(true);
     note(`SIGKILL after apply: killed ${secs(tKill - t0)} s after start; restored ${secs(restoredAt - due)} s after the deadline (${secs(tRestored - tKill)} s after the kill); r2 byte-identical`);
-  }, 120_000);
+  }, 300_000);
 
   it('the operator\'s machine drops off the network right after apply: the router restores itself, edge still ends', async () => {
     const veth = lab.router('r2').hostVeth; // r2's management link, this machine's side
@@ -261,7 +261,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(await timers('r1')).toBe('');
     expect(await restores('r1', run.runId)).toBe(0); // the restore never started
     note(`normal run: ${r.ms} ms, confirmed; ${secs(Date.now() - due)} s past the deadline still applied, no edge-confirm timer`);
-  }, 120_000);
+  }, 300_000);
 
   it('--confirm manual, then edge confirm: kept; --confirm manual, then nothing: rolled back', async () => {
     // r1 is configured (previous test): the manual run changes its health-check interval; r2 is
@@ -311,7 +311,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       `--confirm manual: run ${r.ms} ms; r1 confirmed by edge confirm in ${c.ms} ms and kept past its deadline; ` +
         `r2 restored itself ${secs(restoredAt - due2)} s after its deadline (seen ${secs(tRestored - due2)} s), byte-identical`,
     );
-  }, 150_000);
+  }, 300_000);
 
   it('edge runs shows armed, confirmed and rolled back per host', async () => {
     const rows = await runsJson();

@@ -203,6 +203,34 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     expect(await hostRunState('r1', ok[0]!.runId)).toBe('superseded');
   }, 180_000);
 
+  it('a lock left by a dead controller or by a reboot is stale: the next run takes the host over', async () => {
+    const lockOf = (router: string) => sh(router, "sed -n 's/^run=//p' /var/lib/edge/lock");
+    const takeOver = async (router: string, leave: (live: ReturnType<typeof edgeLive>) => Promise<void>) => {
+      await hold(router, 'lock:run');
+      const live = edgeLive(['run', PLAYBOOK, '-i', lab.inventory, '--limit', router, '--json', '--confirm-timeout', String(TIMEOUT)]);
+      const [, dead] = await live.waitFor(/edge run (\S+):/);
+      await held(router, 'lock:run', live.done);
+      await leave(live);
+      await live.done;
+      await release(router);
+      expect(await lockOf(router)).toBe(dead); // still on the router: it is its staleness that frees it
+      const next = await edge([...runArgs(router), '--json']);
+      expect(next.code, next.stderr).toBe(0);
+      expect(host(JSON.parse(next.stdout) as RunResult, router).state).toBe('confirmed');
+    };
+    await Promise.all([
+      takeOver('r1', async (live) => {
+        live.child.kill('SIGKILL'); // its SSH connection closes with it
+      }),
+      takeOver('r2', () => lab.reboot('r2', { hard: true })),
+    ]);
+    for (const r of ROUTERS) {
+      const c = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', r.name]);
+      expect(c.code, c.stdout).toBe(0);
+      expect(await managedFingerprint(lab, r.name)).toBe(pristine[r.name]);
+    }
+  }, 180_000);
+
   it('rollback is a history: A, B, rollback B, rollback A, rollback B again; pruned runs; the baseline', async () => {
     const r = 'r2';
     const withVars = (name: string, vars: string) => {
