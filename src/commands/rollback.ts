@@ -53,7 +53,7 @@ export function register(program: Command): void {
   addConnectionOptions(
     program
       .command('rollback')
-      .description("restore the files and runtime state a run replaced, from the snapshot it left on each host (once: a run already rolled back is left alone)")
+      .description('restore the files and runtime state a run replaced, from the snapshot it left on each host (once: a run already rolled back is left alone; --baseline: the state before edge)')
       .argument('[run-id]', 'the run to undo (see edge runs); later runs still applied must be undone first'),
   )
     .option('--baseline', "return each host to its state before edge's first change (never pruned)")

@@ -9,6 +9,7 @@ import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolve } from 'node:path';
+import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RunsFlags extends ConnectionFlags {
@@ -58,7 +59,7 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
     return { runId, playbook: j?.playbook, check: j?.check, status: j ? journalStatus(j) : undefined, startedAt: j?.startedAt, hosts, details, notStarted: notStarted(j) };
   });
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(withSchemaVersion('runs', { runs: rows }), null, 2)}\n`);
     return;
   }
   if (!rows.length) process.stdout.write('no runs recorded\n');
@@ -83,7 +84,7 @@ function notStarted(j: RunResult | undefined): { name: string; why: string }[] {
 }
 
 export function register(program: Command): void {
-  addConnectionOptions(program.command('runs').description('list runs and the state each left every host in (applied, rolled back, ...)'))
+  addConnectionOptions(program.command('runs').description('list runs as each host knows them (confirmed, superseded, armed, restored-at-boot, rolled-back, pruned, ...) and hosts a stopped rollout did not start'))
     .option('--json', 'print as JSON')
     .option('--local', 'only the local journal; do not ask the hosts')
     .action((flags: RunsFlags) => runsCommand(flags));

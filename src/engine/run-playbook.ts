@@ -9,6 +9,7 @@ import { acquireRunLock } from './run-lock.js';
 import {
   batchVerdict,
   initialRolloutState,
+  interruptedStop,
   markBatchStarted,
   planRollout,
   recordBatch,
@@ -203,6 +204,10 @@ async function runPlays(inventory: Inventory, playbook: Playbook, plays: Resolve
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
       await writeJournal(result, opts.journalDir);
+      if (opts.signal.aborted) {
+        state = stopRollout(state, interruptedStop(batchResults), now());
+        break;
+      }
       const verdict = batchVerdict(batchResults, plan.maxFailPercentage);
       if (verdict.action === 'stop') {
         state = stopRollout(state, { reason: verdict.reason, message: verdict.message }, now());
