@@ -70,14 +70,14 @@ export function stateScript(runId: string): string {
   return `cat ${shQuote(`${dir}/state`)} 2>/dev/null || echo unknown; cat ${shQuote(`${dir}/deadline`)} 2>/dev/null || echo -; cat ${shQuote(`${dir}/restored-by`)} 2>/dev/null || echo -; cat /proc/sys/kernel/random/boot_id`;
 }
 
-export interface HostRunState {
+export interface RunStateOnHost {
   state: string;
   deadline?: string;
   restoredBy?: string;
   bootId?: string;
 }
 
-export function parseStateOutput(stdout: string): HostRunState {
+export function parseStateOutput(stdout: string): RunStateOnHost {
   const [state, deadline, restoredBy, bootId] = stdout.split('\n').map((l) => l.trim());
   const opt = (v: string | undefined) => (v && v !== '-' ? v : undefined);
   return { state: state || 'unknown', deadline: opt(deadline), restoredBy: opt(restoredBy), bootId: opt(bootId) };

@@ -331,7 +331,7 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
 }
 
 /** How long after the host's timer deadline edge keeps asking: a restore takes seconds, a reboot about ten. */
-export const SETTLE_MARGIN_MS = 60_000;
+const SETTLE_MARGIN_MS = 60_000;
 
 /**
  * After edge lost a host part-way (its session was cut, it rebooted, a change cut edge off): asks
