@@ -1,6 +1,6 @@
 import { PREAMBLE } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
-import { HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
+import { PENDING_FILE, snapshotDir } from './host-layout.js';
 import { lockScript, unlockScript, type LockHolder } from './host-lock.js';
 
 /**
@@ -41,7 +41,7 @@ export function confirmScript(runId: string, holder: LockHolder): string {
   const dir = snapshotDir(runId);
   const unit = deadmanUnit(runId);
   const state = shQuote(`${dir}/state`);
-  return `${PREAMBLE}${HOST_LIB}${lockScript(holder)}
+  return `${PREAMBLE}${lockScript(holder)}
 [ -d ${shQuote(dir)} ] || edge_fail "no snapshot of run ${runId} on this host"
 state=$(cat ${state} 2>/dev/null || echo unknown)
 case "$state" in

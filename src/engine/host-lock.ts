@@ -84,7 +84,7 @@ edge_unlock() {
 
 /**
  * Shell that takes (or renews) the lock for `h`; exits LOCKED_EXIT naming the holder if it is
- * someone else's and not stale. Needs PREAMBLE's edge_fail.
+ * someone else's and not stale. Brings HOST_LIB along (its pause point is lock:PURPOSE).
  */
 export function lockScript(h: LockHolder): string {
   const q = shQuote;

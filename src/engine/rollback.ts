@@ -3,7 +3,7 @@ import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../ssh/quote.js';
 import { DEADMAN_PREFIX } from './deadman.js';
-import { BASELINE_DIR, BASELINE_ID, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
+import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
@@ -26,7 +26,7 @@ export const ROLLBACK_FAILED: ReadonlySet<RollbackResult['status']> = new Set(['
  */
 function rollbackScript(runId: string, holder: LockHolder): string {
   const dir = shQuote(snapshotDir(runId));
-  return `${PREAMBLE}${HOST_LIB}${lockScript(holder)}
+  return `${PREAMBLE}${lockScript(holder)}
 [ -d ${dir} ] || { echo NO-SNAPSHOT; exit 0; }
 state=$(cat ${dir}/state 2>/dev/null || true)
 case "$state" in
@@ -55,7 +55,7 @@ const BASELINE_ITEMS = `cat ${BASELINE_DIR}/items/* 2>/dev/null || true`;
  */
 function baselineScript(items: BaselineItem[], host: string, holder: LockHolder): string {
   const dir = shQuote(BASELINE_DIR);
-  return `${PREAMBLE}${HOST_LIB}${lockScript(holder)}
+  return `${PREAMBLE}${lockScript(holder)}
 systemctl list-units --all --plain --no-legend '${DEADMAN_PREFIX}*.timer' 2>/dev/null | awk '{print $1}' | while read -r t; do systemctl stop "$t" 2>/dev/null || true; done
 base64 -d > ${dir}/restore.sh.tmp ${base64Heredoc(restoreScript(baselineManifest(items, host)))}
 chmod 0700 ${dir}/restore.sh.tmp && mv -f -- ${dir}/restore.sh.tmp ${dir}/restore.sh && sync -f ${dir} 2>/dev/null || true
