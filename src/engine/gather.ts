@@ -7,6 +7,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan } from '../tasks/contract.js';
 import { ContentNeeded } from '../tasks/file-change.js';
+import { LOCKED_EXIT } from './host-lock.js';
 import type { PlannedTask } from './host-run.js';
 import { verifyScript } from './task-script.js';
 
@@ -28,6 +29,8 @@ export interface Gathered {
   planned: Planned[];
   /** Verify scripts run inside the probe, by task position (checkKey); none in check mode. */
   checks: Record<string, CheckResult>;
+  /** What the exec wrote on stderr (the prelude's words). */
+  stderr: string;
 }
 
 export interface GatherInput {
@@ -36,6 +39,12 @@ export interface GatherInput {
   tasks: PlannedTask[];
   check: boolean;
   timeoutMs: number;
+  /**
+   * Run first in the same exec (a run takes the host's lock there, so the facts it plans from are
+   * the state it changes). It writes only to stderr, never into the probe's (gzipped) stdout; a
+   * prelude that refuses exits LOCKED_EXIT with the reason as its last line.
+   */
+  prelude?: string;
 }
 
 /** The key of the i-th task's verify inside the probe. */
@@ -81,7 +90,8 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   const { host, vars, tasks } = input;
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
   const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks, input.check), compress: true };
-  const res = await conn.exec(probeScript(needs, opts), { timeoutMs: input.timeoutMs, decompress: true });
+  const res = await conn.exec((input.prelude ?? '') + probeScript(needs, opts), { timeoutMs: input.timeoutMs, decompress: true });
+  if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lastLine(res.stderr).replace(/^edge: /, ''), { host });
   if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
     throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
   }
@@ -92,7 +102,7 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   for (let paths = contentNeeded(host, vars, tasks, facts); paths.length; paths = contentNeeded(host, vars, tasks, facts)) {
     facts = await withContents(conn, host, facts, paths, input.timeoutMs);
   }
-  return { facts, planned: planAll(host, vars, tasks, facts), checks };
+  return { facts, planned: planAll(host, vars, tasks, facts), checks, stderr: res.stderr };
 }
 
 /** The facts with the content of `paths` read from the host. */
@@ -103,4 +113,8 @@ async function withContents(conn: SshConnection, host: string, facts: Facts, pat
   const still = paths.filter((p) => files[p]!.exists && files[p]!.content === undefined);
   if (still.length) throw new EdgeError('EXEC', `the content of ${still.join(', ')} could not be read`, { host });
   return { ...facts, files: { ...facts.files, ...files } };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
 }

@@ -5,6 +5,7 @@ import { getTask } from '../tasks/registry.js';
 import { connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
 import { JournalWriter } from './journal.js';
+import { acquireRunLock } from './run-lock.js';
 import {
   batchVerdict,
   initialRolloutState,
@@ -93,6 +94,16 @@ export async function runPlaybook(
   plays: ResolvedPlay[],
   opts: PlaybookRunOptions,
 ): Promise<RunResult> {
+  // One process per run id: a --resume of a run that is still going is refused here.
+  const release = opts.check ? () => {} : acquireRunLock(opts.resume?.runId ?? opts.runId, opts.journalDir);
+  try {
+    return await runPlays(inventory, playbook, plays, opts);
+  } finally {
+    release();
+  }
+}
+
+async function runPlays(inventory: Inventory, playbook: Playbook, plays: ResolvedPlay[], opts: PlaybookRunOptions): Promise<RunResult> {
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? abortableSleep;
   const result: RunResult = opts.resume

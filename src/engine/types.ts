@@ -34,6 +34,8 @@ export interface HostResult {
   error?: string;
   /** What happened to roll the host back, if it was. */
   rollback?: string;
+  /** What edge found on the host and dealt with first (a stale lock taken over, an unsettled run restored). */
+  notes?: string[];
 }
 
 export interface RunResult {

@@ -37,6 +37,12 @@ export interface SnapshotScope {
   units?: string[];
   /** Network links the change may create (deleted on restore if they did not exist before the run). */
   links?: string[];
+  /**
+   * Files the change may cause to appear without writing them itself (a service edge starts that
+   * creates a file of its own, e.g. keepalived 2.3's /etc/iproute2/rt_addrprotos.d/keepalived.conf).
+   * Saved like `files` (content, or absence) and restored exactly; need not be in the facts.
+   */
+  appears?: string[];
 }
 
 export interface Change {
