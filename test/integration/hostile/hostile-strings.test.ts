@@ -55,6 +55,9 @@ const KERNEL_REFUSES = 'edge_sysctl<recordValue>';
 const INV = 'inventory.yaml';
 const PB = 'playbook.yaml';
 const TASKS = ['packages', 'sysctl', 'tables', 'nftables', 'persistence', 'failover', 'verify'];
+const ROUTERS = 3;
+/** Values applied with the whole failover playbook: the first round, one per router. */
+const full = (i: number) => i < ROUTERS;
 
 interface Outcome {
   accepted: boolean;
@@ -97,12 +100,14 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
     });
     // A sysctl value of the run's own makes every run change something (so it writes restore.sh),
     // even on a router another test left configured.
+    // The whole failover playbook for the first value per router (every file edge renders is then
+    // written and checked); the sysctl task alone for the rest (each still writes restore.sh).
     basePb = (i) => [
       {
         name: 'hostile walk',
         hosts: 'all',
         vars: { edge_sysctl: { 'net.ipv4.conf.all.arp_ignore': String(1 + (i % 2)) } },
-        tasks: [{ name: 'check', 'inventory-check': null }, ...TASKS],
+        tasks: [{ name: 'check', 'inventory-check': null }, ...(full(i) ? TASKS : ['sysctl'])],
       },
     ];
     for (const r of lab.plan.routers.map((x) => x.name)) {
@@ -214,13 +219,16 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
     return { dir, inventory: inventory! };
   }
 
-  async function checkRouter(router: string, runId: string, label: string): Promise<void> {
+  async function checkRouter(router: string, runId: string, label: string, rendered: boolean): Promise<void> {
     const dir = `/var/lib/edge/snapshots/${runId}`;
-    const script = [
-      `bash -n ${dir}/restore.sh`,
+    const renderedFiles = [
       'for f in /usr/local/sbin/edge-routes /usr/local/sbin/edge-health /usr/local/sbin/edge-failover; do bash -n "$f"; done',
       'nft -c -f /etc/edge/edge.nft',
       'keepalived -t -f /etc/keepalived/keepalived.conf',
+    ];
+    const script = [
+      `bash -n ${dir}/restore.sh`,
+      ...(rendered ? renderedFiles : []),
       // the canary text may appear in restore.sh only inside its comment line
       `! grep -n edge-hostile-canary ${dir}/restore.sh | grep -v '^[0-9]*:#'`,
       'echo parsed',
@@ -245,7 +253,7 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
     expect(run.code, `${label}: ${run.stderr}`).toBe(0);
     const result = JSON.parse(run.stdout) as RunResult;
     expect(result.hosts.map((h) => [h.host, h.status]), label).toEqual([[host, 'changed']]);
-    await checkRouter(router, result.runId, label);
+    await checkRouter(router, result.runId, label, full(i));
     if (viaTimer) {
       const state = `/var/lib/edge/snapshots/${result.runId}/state`;
       const waited = await lab.run(router, ['bash', '-c', `for i in $(seq 120); do [ "$(cat ${state})" = rolled-back ] && exit 0; sleep 0.5; done; cat ${state}; exit 1`], { allowFail: true });
@@ -260,7 +268,8 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
   }
 
   it('what was accepted is applied on the routers: nothing executes, every file parses, restore.sh undoes it', async () => {
-    const routers = lab.plan.routers.map((r) => r.name);
+    const routers = lab.plan.routers.map((r) => r.name).slice(0, ROUTERS);
+    expect(routers).toHaveLength(ROUTERS);
     for (let round = 0; round * routers.length < HOSTILE.length; round++) {
       const batch = routers.map((r, k) => ({ i: round * routers.length + k, r })).filter((x) => x.i < HOSTILE.length);
       // round 1, first router: undone by the host's own dead-man timer instead of edge rollback
