@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 /** Runs the real `edge` CLI (TypeScript sources through tsx) as a child process, as a user would. */
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = fileURLToPath(new URL('../../src/cli.ts', import.meta.url));
-/** tsx by its resolved location, so the CLI also starts in a cwd outside the repository. */
-const TSX = import.meta.resolve('tsx');
+/** tsx's loader by path, so the CLI also runs from a directory outside the checkout (cwd). */
+export const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 
 export interface CliResult {
   code: number | null;

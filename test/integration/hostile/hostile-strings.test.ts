@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { inventoryFile, playbookFile } from '../../../src/config/json-schema.js';
+import { inventoryFile, playbookFile } from '../../../src/playbook/json-schema.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import { resolvePlays } from '../../../src/engine/run-playbook.js';
 import type { RunResult } from '../../../src/engine/types.js';
