@@ -179,7 +179,7 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
     writeFileSync(join(dir, INV), yaml(putAt(baseInv('r1'), [{ k: 'recordValue' }, { k: 'prop', name: 'hosts' }, { k: 'recordKey' }], HOSTILE[0]![1])));
     writeFileSync(join(dir, PB), yaml(basePb(0)));
     const r = await edge(['run', PB, '-i', INV], { cwd: dir });
-    expect(r.code, r.stderr).toBe(1);
+    expect(r.code, r.stderr).toBe(5); // bad inventory: nothing was touched
     expect(r.stderr).toMatch(/inventory\.yaml:\d+:\d+: all\.hosts\["x\\ntouch \/tmp\/edge-hostile-canary #"\]: invalid key: host name contains a newline/);
     expect(await hostState(lab, 'r1')).toBe(before.get('r1'));
   }, 120_000);
@@ -285,7 +285,7 @@ describe.skipIf(!isRoot)('hostile strings in every field: nothing executes, ever
     writeFileSync(join(dir, INV), yaml(baseInv('r1')));
     writeFileSync(join(dir, PB), yaml(putAt(basePb(0), place, value)));
     const run = await edge(['run', PB, '-i', INV, '--json'], { cwd: dir });
-    expect(run.code).toBe(1);
+    expect(run.code).toBe(2); // a host failed
     const h = (JSON.parse(run.stdout) as RunResult).hosts[0]!;
     expect(h).toMatchObject({ status: 'failed', state: 'rolled-back' });
     expect(h.error).toContain('net.ipv4.conf.all.arp_ignore');
