@@ -16,7 +16,8 @@ const hostVars = hostVarsSchema
   .describe('Host variables: edge\'s (below), Ansible connection variables, and any others')
   .meta({ id: 'hostVars' });
 
-const inventoryFile = inventoryFileSchema(hostVars, 'group');
+/** The whole inventory file, edge's variables spelled out (also walked by the hostile-input test). */
+export const inventoryFile = inventoryFileSchema(hostVars, 'group');
 
 function unwrapOptional(s: z.ZodType): z.ZodType {
   return s instanceof z.ZodOptional ? (s.unwrap() as z.ZodType) : s;
@@ -38,7 +39,8 @@ const taskEntry = z
   .meta({ id: 'task' });
 
 const play = playSchema({ task: taskEntry, vars: hostVars }).meta({ id: 'play' });
-const playbookFile = z.union([z.array(play).min(1), play]).describe('edge playbook: a list of plays, or one play');
+/** The whole playbook file, tasks and variables spelled out. */
+export const playbookFile = z.union([z.array(play).min(1), play]).describe('edge playbook: a list of plays, or one play');
 
 /** Unknown variables are fine, except in edge's own namespace: flag `edge_` typos in the editor too. */
 function rejectUnknownEdgeVars(schema: Record<string, unknown>): Record<string, unknown> {

@@ -183,29 +183,18 @@ function loadsCleanly(kind: 'inventory' | 'playbook', text: string): void {
 
 const runs = (n: number) => ({ seed: SEED, numRuns: Math.round(n * SCALE) });
 
+const CASES: Array<[string, number, fc.Arbitrary<string>, 'inventory' | 'playbook']> = [
+  ['inventory documents with hostile values', 3000, inventoryDoc.map(toYaml), 'inventory'],
+  ['inventories broken by random edits', 2500, mutated(inventoryDoc.map(toYaml)), 'inventory'],
+  ['token soup as an inventory', 1000, tokenSoup, 'inventory'],
+  ['playbook documents with hostile values', 2000, playbookDoc.map(toYaml), 'playbook'],
+  ['playbooks broken by random edits', 1000, mutated(playbookDoc.map(toYaml)), 'playbook'],
+  ['token soup as a playbook', 500, tokenSoup, 'playbook'],
+];
+
 describe('fuzzing inventory and playbook loading (fast-check, seeded)', () => {
-  // 3000 + 2500 + 1000 + 2000 + 1000 + 500 = 10,000 cases per run.
-  it('inventory documents with hostile values: 3000 cases', () => {
-    fc.assert(fc.property(inventoryDoc, (doc) => loadsCleanly('inventory', toYaml(doc))), runs(3000));
-  }, 120_000);
-
-  it('inventories broken by random edits: 2500 cases', () => {
-    fc.assert(fc.property(mutated(inventoryDoc.map(toYaml)), (text) => loadsCleanly('inventory', text)), runs(2500));
-  }, 120_000);
-
-  it('token soup as an inventory: 1000 cases', () => {
-    fc.assert(fc.property(tokenSoup, (text) => loadsCleanly('inventory', text)), runs(1000));
-  }, 120_000);
-
-  it('playbook documents with hostile values: 2000 cases', () => {
-    fc.assert(fc.property(playbookDoc, (doc) => loadsCleanly('playbook', toYaml(doc))), runs(2000));
-  }, 120_000);
-
-  it('playbooks broken by random edits: 1000 cases', () => {
-    fc.assert(fc.property(mutated(playbookDoc.map(toYaml)), (text) => loadsCleanly('playbook', text)), runs(1000));
-  }, 120_000);
-
-  it('token soup as a playbook: 500 cases', () => {
-    fc.assert(fc.property(tokenSoup, (text) => loadsCleanly('playbook', text)), runs(500));
+  // 10,000 cases per run in all.
+  it.each(CASES)('%s: %i cases', (_, n, texts, kind) => {
+    fc.assert(fc.property(texts, (text) => loadsCleanly(kind, text)), runs(n));
   }, 120_000);
 });

@@ -217,7 +217,7 @@ describe('nothing silent', () => {
 
   const two = inv('all:\n  children:\n    lab:\n      hosts:\n        r1:\n    empty:\n      hosts:\n');
 
-  it('a --limit that leaves no hosts is a USAGE error (exit 1), as in ansible-playbook', () => {
+  it('a --limit that leaves no hosts is a USAGE error (bad options, nothing touched), as ansible-playbook fails it', () => {
     const e = only(edgeErrorsOf(() => selectHosts(two, 'lab:&empty')));
     expect(e.code).toBe('USAGE');
     expect(e.message).toBe('--limit "lab:&empty" leaves no hosts to target');
