@@ -180,7 +180,7 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     else expect(interval).not.toBe('PROBE_INTERVAL=0.3');
     // Deterministic too: while a run holds the host, a second run and a rollback are refused.
     const pb4 = join(dir, 'interval4.yaml');
-    writeFileSync(pb4, readFileSync(pb, 'utf8').replace('edge_health_interval: 0.3', 'edge_health_interval: 0.4'));
+    writeFileSync(pb4, readFileSync(pb, 'utf8').replace('edge_health_interval: 0.3', 'edge_health_interval: 0.35'));
     await hold('r1', 'lock:run'); // just after the run took the host's lock
     const live = edgeLive(['run', pb4, '-i', lab.inventory, '--limit', 'r1', '--json', '--confirm-timeout', String(TIMEOUT)]);
     const [, runId] = await live.waitFor(/edge run (\S+):/);
@@ -256,10 +256,10 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     expect(again.stdout).toContain(`${r}: already-rolled-back — run ${B} is already rolled back (by rollback at `);
     expect(await managedFingerprint(lab, r)).toBe(pristine[r]);
     // Retention: with one snapshot kept, the first two of three runs are pruned; the baseline is not.
-    const keep1 = (n: number) => withVars(`keep${n}`, `edge_snapshots_keep: 1\nedge_health_interval: 0.${n}`);
-    const C1 = await apply(keep1(2));
-    await apply(keep1(3));
-    const C3 = await apply(keep1(4));
+    const keep1 = (interval: number) => withVars(`keep${interval}`, `edge_snapshots_keep: 1\nedge_health_interval: ${interval}`);
+    const C1 = await apply(keep1(0.2));
+    await apply(keep1(0.25));
+    const C3 = await apply(keep1(0.3));
     const pruned = await rollback(C1);
     expect(pruned.code).toBe(2);
     expect(pruned.stdout).toContain(`${r}: pruned — the snapshot of run ${C1} was pruned (edge_snapshots_keep)`);
