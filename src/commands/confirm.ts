@@ -8,6 +8,7 @@ import { readJournal, writeJournal } from '../engine/journal.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
+import { hostsExitCode } from './exit-codes.js';
 import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 /** Disarms the dead-man timer of a run applied with --confirm manual: the change is kept. */
@@ -40,7 +41,7 @@ async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<vo
     }
     await writeJournal(journal);
   }
-  process.exitCode = results.every((r) => r.ok) ? 0 : 1;
+  process.exitCode = hostsExitCode(results);
 }
 
 export function register(program: Command): void {

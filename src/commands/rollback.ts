@@ -5,6 +5,7 @@ import { connectorFor } from '../engine/connect.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { BASELINE_ID } from '../engine/host-layout.js';
 import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
+import { hostsExitCode } from './exit-codes.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
@@ -46,7 +47,7 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   // removed, and nothing was restored there — that is a failure (a pruned run says so itself).
   const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');
   const bad = results.filter((r) => ROLLBACK_FAILED.has(r.status) || (!flags.baseline && r.status === 'no-snapshot' && changedBy(r.host)));
-  process.exitCode = bad.length ? 1 : 0;
+  process.exitCode = hostsExitCode(results.map((r) => ({ ok: !bad.includes(r), unreachable: r.status === 'unreachable' })));
 }
 
 export function register(program: Command): void {

@@ -121,12 +121,11 @@ edge_baseline() {
 /**
  * Adds to the manifest what `scope` needs and is not saved yet, and returns the shell that saves it
  * on the host ('' if everything was already saved). Pure: the manifest is updated in place.
- * Paths in `scope.appears` (files a service edge starts may create by itself) are saved like files.
  */
 export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts: Facts): string {
   const dir = snapshotDir(m.runId);
   const sh: string[] = [];
-  for (const path of [...(scope.files ?? []), ...(scope.appears ?? [])]) {
+  for (const path of scope.files ?? []) {
     if (m.files.some((f) => f.path === path)) continue;
     const fact = facts.files[path];
     const entry: FileEntry = { path, existed: fact?.exists === true && !fact.isDirectory, copy: `files/${m.files.length}` };

@@ -25,6 +25,10 @@ export type TaskName = (typeof TASK_NAMES)[number];
 
 /** What a change replaces, so the engine can save it first and restore it exactly on rollback. */
 export interface SnapshotScope {
+  /**
+   * Files the change writes or removes, or may cause to appear (a file a service it starts writes by
+   * itself): saved as the host finds them (content, or absence) and restored exactly.
+   */
   files?: string[];
   sysctl?: string[];
   /** nft tables as "family name", e.g. "inet edge". */
@@ -37,12 +41,6 @@ export interface SnapshotScope {
   units?: string[];
   /** Network links the change may create (deleted on restore if they did not exist before the run). */
   links?: string[];
-  /**
-   * Files the change may cause to appear without writing them itself (a service edge starts that
-   * creates a file of its own, e.g. keepalived 2.3's /etc/iproute2/rt_addrprotos.d/keepalived.conf).
-   * Saved like `files` (content, or absence) and restored exactly; need not be in the facts.
-   */
-  appears?: string[];
 }
 
 export interface Change {

@@ -120,8 +120,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       ],
       changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),
     );
-    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare), and
-    // keepalived 2.3 a file of its own: both are part of what a restore puts back.
+    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
     if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);

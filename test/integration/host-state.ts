@@ -27,7 +27,7 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
  * and failed units. nftables packet counters are left out (they move with traffic).
  */
 export async function managedFingerprint(lab: Lab, router: string): Promise<string> {
-  const units = 'keepalived.service edge-routes.service edge-nftables.service edge-boot-restore.service systemd-networkd.service';
+  const units = 'keepalived.service edge-routes.service edge-nftables.service edge-probe.service edge-boot-restore.service systemd-networkd.service';
   const script = [
     "find /etc /usr/local/sbin -xdev -type d -printf '%p %m %u:%g\\n' | sort",
     `for u in ${units}; do printf '%s %s %s\\n' "$u" "$(systemctl is-enabled $u 2>/dev/null)" "$(systemctl is-active $u 2>/dev/null)"; done`,

@@ -287,7 +287,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(await timers('r1')).toBe('');
     const kept = stable(await hostState(lab, 'r1'));
     expect(kept).not.toBe(before.r1);
-    expect(await sh('r1', 'grep ^INTERVAL= /etc/edge/failover.conf')).toBe('INTERVAL=3');
+    expect(await sh('r1', 'grep ^PROBE_INTERVAL= /etc/edge/failover.conf')).toBe('PROBE_INTERVAL=0.3');
 
     // r2: nobody confirms. It restores itself when its timer fires.
     const tRestored = await waitForState('r2', run.runId, 'rolled-back', (TIMEOUT + 20) * 1000);
