@@ -1,10 +1,15 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConnectionSettings } from '../engine/connect.js';
+import { loadInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
 
 /** Options shared by every command that talks to hosts. */
 export interface ConnectionFlags {
-  inventory: string;
+  /** Every -i, in order (Ansible merges repeated -i). */
+  inventory: string[];
   limit?: string;
+  /** Every -e, in order (a later one wins). */
+  extraVars?: string[];
   acceptNewHostKeys?: boolean;
   connectTimeout: number;
   commandTimeout: number;
@@ -24,10 +29,26 @@ export function positiveInt(value: string): number {
   return n;
 }
 
-export function addConnectionOptions(cmd: Command): Command {
+/** Repeatable options (-i, -e) collect every value, in order. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** -i (repeatable), -l and -e, as every command that reads the inventory takes them. */
+export function addInventoryOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path')
-    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect')
+    .requiredOption('-i, --inventory <source>', 'inventory: name (inventories/NAME.yaml), YAML or INI file, directory, or host1,host2, (repeatable: merged)', collect)
+    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, group[0], group[1:3], !exclude, &intersect, @file')
+    .option('-e, --extra-vars <vars>', 'variables over every other (key=value, YAML/JSON, or @FILE; repeatable)', collect);
+}
+
+/** The inventory the flags name, with -e applied (and the playbook's group_vars/host_vars, given its directory). */
+export function inventoryFrom(flags: Pick<ConnectionFlags, 'inventory' | 'extraVars'>, playbookDir?: string): Inventory {
+  return loadInventory(flags.inventory, { extraVars: flags.extraVars ?? [], playbookDir });
+}
+
+export function addConnectionOptions(cmd: Command): Command {
+  return addInventoryOptions(cmd)
     .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (a changed key is always refused)')
     .option('--connect-timeout <seconds>', 'TCP + SSH handshake timeout per host', positiveNumber, 10)
     .option('--command-timeout <seconds>', 'timeout of each remote command', positiveNumber, 600)

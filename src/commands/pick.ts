@@ -69,10 +69,20 @@ export function sshFactsGatherer(settings: ConnectionSettings): (host: ResolvedH
     withConnection(connectorFor(host.name, host.vars, settings), (conn) => gatherFacts(conn, host.name, host.vars, [], settings.commandTimeoutMs));
 }
 
+/** pick writes into one YAML file: several -i would leave it unclear which. */
+function singleInventory(values: readonly string[]): string {
+  if (values.length !== 1) {
+    throw new EdgeError('USAGE', `edge pick writes into one inventory file; got ${values.length} -i options`, { field: '-i' });
+  }
+  return values[0]!;
+}
+
 export interface PickOptions {
-  /** Inventory name (inventories/NAME.yaml) or path. */
+  /** Inventory name (inventories/NAME.yaml) or path of a YAML inventory (the file written). */
   inventory: string;
   limit?: string;
+  /** -e values: they win over what is written, as everywhere. */
+  extraVars?: string[];
   cwd?: string;
   /** Facts of one host; `edge pick` passes sshFactsGatherer, tests a fake. */
   gather: (host: ResolvedHost) => Promise<Facts>;
@@ -189,7 +199,9 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const display = resolveInventoryPath(opts.inventory, cwd);
   const abs = path.resolve(cwd, display);
   const text = readFileSync(abs, 'utf8');
-  const inventory = parseInventory(parseYaml(text, display));
+  // The file's own group_vars/host_vars and -e count, as for every other command.
+  const context = { cwd, varsDirs: [path.dirname(abs)], extraVars: opts.extraVars ?? [] };
+  const inventory = parseInventory(parseYaml(text, display), context);
   const names = selectHosts(inventory, opts.limit);
   if (names.length === 0) throw new EdgeError('USAGE', `no hosts selected in ${display}${opts.limit ? ` by --limit ${opts.limit}` : ''}`);
 
@@ -243,7 +255,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const updates: HostVarUpdates = Object.fromEntries(changed.map((p) => [p.host, p.updates]));
   const edit = setHostVarsInText(text, display, updates);
   // Load what would be written first: a file edge would refuse is never written.
-  const after = parseInventory(parseYaml(edit.text, display));
+  const after = parseInventory(parseYaml(edit.text, display), context);
   for (const p of result.picked) {
     const h = after.hosts.get(p.host)!;
     for (const role of ROLES) {
@@ -291,7 +303,7 @@ async function pickCommand(flags: PickFlags): Promise<void> {
     becomePassword: await becomePassword(flags.askBecomePass),
   };
   const result = await pickInterfaces(
-    { inventory: flags.inventory, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
+    { inventory: singleInventory(flags.inventory), extraVars: flags.extraVars, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
     inquirerPrompter(),
   );
   if (result.failed.length) {

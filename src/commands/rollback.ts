@@ -6,12 +6,11 @@ import { readJournal, writeJournal } from '../engine/journal.js';
 import { rollbackHost } from '../engine/rollback.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 async function rollbackCommand(runId: string, flags: ConnectionFlags & { json?: boolean }): Promise<void> {
   if (!RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (like 20261123T204501Z-1a2b); see edge runs`);
-  const inventory = loadInventory(flags.inventory);
+  const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const settings = await connectionSettings(flags);
   const limit = pLimit(flags.forks);

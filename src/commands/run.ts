@@ -5,13 +5,12 @@ import { readJournal } from '../engine/journal.js';
 import { newRunId } from '../engine/run-id.js';
 import { resolvePlays, runPlaybook } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
-import { loadInventory } from '../inventory/load.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { lineReporter, ListrReporter } from '../ui/progress.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
 import { missingInterfaceVars, pickInterfaces, sshFactsGatherer } from './pick.js';
-import { addConnectionOptions, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
 
 interface RunFlags extends ConnectionFlags {
   check?: boolean;
@@ -73,7 +72,7 @@ function interruptController(write: (s: string) => void): { signal: AbortSignal;
 
 async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> {
   // All input is loaded and validated before any connection: bad input changes nothing anywhere.
-  let inventory = loadInventory(flags.inventory);
+  let inventory = inventoryFrom(flags, path.dirname(playbookPath));
   const playbook = loadPlaybook(playbookPath);
   let plays = resolvePlays(inventory, playbook, flags.limit);
   const out = flags.json ? process.stderr : process.stdout;
@@ -86,8 +85,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   const missing = [...new Set(plays.flatMap((p) => p.hosts).filter((h) => missingInterfaceVars(h.vars).length).map((h) => h.name))];
   if (missing.length && interactive(flags)) {
     write(`${missing.join(', ')}: interface variables missing — pick them now (they are written into ${inventory.file})\n`);
-    await pickInterfaces({ inventory: inventory.file, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
-    inventory = loadInventory(flags.inventory);
+    await pickInterfaces({ inventory: inventory.file, extraVars: flags.extraVars, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
+    inventory = inventoryFrom(flags, path.dirname(playbookPath));
     plays = resolvePlays(inventory, playbook, flags.limit);
   }
   const interrupt = interruptController(write);

@@ -5,9 +5,8 @@ import { connectorFor, withConnection } from '../engine/connect.js';
 import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
 import { resolve } from 'node:path';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RunsFlags extends ConnectionFlags {
   json?: boolean;
@@ -19,7 +18,7 @@ interface RunsFlags extends ConnectionFlags {
  * (one exec per host): the host is the truth about whether it is applied or rolled back.
  */
 async function runsCommand(flags: RunsFlags): Promise<void> {
-  const inventory = loadInventory(flags.inventory);
+  const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const journals = (await listJournals()).filter((j) => resolve(j.inventory) === resolve(inventory.file));
   const remote = new Map<string, RemoteRun[] | string>();

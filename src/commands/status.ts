@@ -17,13 +17,12 @@ import { errorMessage } from '../errors.js';
 import { MARK as FACTS_MARK } from '../facts/probe.js';
 import type { FactNeeds } from '../facts/types.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
-import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, becomePassword, type ConnectionFlags } from './options.js';
 
 /**
  * `edge status -i NAME [--limit P] [--json] [--watch [SECONDS]] [--playbook FILE]`: per router, in
@@ -167,8 +166,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 async function statusCommand(flags: StatusFlags): Promise<void> {
-  const inventory = loadInventory(flags.inventory);
   const playbookFile = flags.playbook ?? displayPath(DEFAULT_STATUS_PLAYBOOK);
+  const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
   const playbook = loadPlaybook(playbookFile);
   const settings: ConnectionSettings = {
     acceptNewHostKeys: flags.acceptNewHostKeys === true,

@@ -35,8 +35,8 @@ const HOSTNAME = new RegExp(String.raw`^${LABEL}(?:\.${LABEL})*$`, 'iu');
 const BRACKETED_PORT = /^\[(.+)\]:([0-9]+)$/;
 const HOST_PORT = /^((?:[^:[\]]|\[[^\]]*\])*):([0-9]+)$/;
 
-/** `host:port` / `[v6]:port` → host and port, when Ansible would take the suffix as a port. */
-export function splitHostPort(pattern: string): { host: string; port?: number } {
+/** Ansible's parse_address: the host and optional port, or undefined when it is not an address. */
+export function parseAddress(pattern: string): { host: string; port?: number } | undefined {
   let host = pattern;
   let port: number | undefined;
   for (const re of [BRACKETED_PORT, HOST_PORT]) {
@@ -46,7 +46,7 @@ export function splitHostPort(pattern: string): { host: string; port?: number } 
       port = Number(m[2]);
     }
   }
-  if (!IPV4.test(host) && !IPV6.test(host) && !HOSTNAME.test(host)) return { host: pattern };
+  if (!IPV4.test(host) && !IPV6.test(host) && !HOSTNAME.test(host)) return undefined;
   return { host, port };
 }
 
@@ -55,6 +55,7 @@ export function splitHostPort(pattern: string): { host: string; port?: number } 
  * stands for and the port it gives them, as Ansible's `_expand_hostpattern` reads it.
  */
 export function expandHostPattern(pattern: string, pos?: SourcePos): { names: string[]; port?: number } {
-  const { host, port } = splitHostPort(pattern);
+  // Not an address (odd characters): the whole key is the name, as in Ansible.
+  const { host, port } = parseAddress(pattern) ?? { host: pattern };
   return { names: expandHostRange(host, pos), port };
 }

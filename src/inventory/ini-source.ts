@@ -53,7 +53,7 @@ export function parseIniInventory(text: string, file: string): YamlSource {
     at([name], offset);
     return (groups[name] ??= {});
   };
-  const declared = new Set<string>();
+  const declared = new Set(['all', 'ungrouped']); // exist before any section, as in Ansible
   const pendingVars = new Map<string, Line>();
   const pendingChildren = new Map<string, { line: Line; parent: string }>();
 

@@ -1,4 +1,4 @@
-import { Document, isMap, isScalar, LineCounter, type Node } from 'yaml';
+import { Document, isMap, isNode, isScalar, LineCounter } from 'yaml';
 import type { YamlSource } from '../config/yaml-source.js';
 
 /** Python's str.splitlines line breaks (INI inventories are split on these). */
@@ -15,7 +15,7 @@ export function syntheticSource(file: string, text: string, data: object, positi
   lineCounter.addNewLine(0);
   for (const m of text.matchAll(LINE_BREAK)) lineCounter.addNewLine(m.index + m[0].length);
   const place = (node: unknown, offset: number | undefined) => {
-    if (offset !== undefined && node && typeof node === 'object' && 'range' in node) (node as Node).range = [offset, offset, offset];
+    if (offset !== undefined && isNode(node)) node.range = [offset, offset, offset];
   };
   const walk = (node: unknown, path: string[]) => {
     if (!isMap(node)) return;

@@ -25,7 +25,11 @@ const seconds = (min: number, max: number) => z.number().min(min).max(max);
 export const connectionVarsSchema = z.object({
   ansible_host: z.string().min(1).optional().describe('Address or name edge connects to (default: the inventory host name)'),
   ansible_user: z.string().min(1).optional().describe('SSH user'),
-  ansible_port: z.number().int().min(1).max(65535).optional().describe('SSH port'),
+  // Ansible takes the port as int(value): ansible_port: "2222" is a port too.
+  ansible_port: z
+    .preprocess((v) => (typeof v === 'string' && /^\s*\+?[0-9]+\s*$/.test(v) ? Number(v) : v), z.number().int().min(1).max(65535))
+    .optional()
+    .describe('SSH port'),
   ansible_ssh_private_key_file: z.string().min(1).optional().describe('SSH private key file'),
   ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
   ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),
