@@ -188,3 +188,25 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
     });
   }
 });
+
+/** The batched oracle runs Ansible's own classes; these few runs of the real commands keep it honest. */
+describe.skipIf(missing !== undefined)('the real ansible-inventory and ansible commands agree, byte for byte', () => {
+  const env = { ...process.env, ANSIBLE_CONFIG: '/nonexistent/ansible.cfg', ANSIBLE_NOCOLOR: '1', PYTHONHASHSEED: '0' };
+  for (const id of ['ini-full', 'vars-tree']) {
+    it(`ansible-inventory -i ${id} --list prints what edge inventory --json prints`, () => {
+      const c = CASES.find((x) => x.id === id)!;
+      const r = spawnSync('ansible-inventory', [...c.sources.flatMap((s) => ['-i', s]), '--list'], { encoding: 'utf8', env });
+      expect(r.status).toBe(0);
+      expect(inventoryOutput({ inventory: c.sources, json: true })).toBe(r.stdout);
+    });
+  }
+  it('ansible -i limits PATTERN --list-hosts lists the hosts edge selects, in order', () => {
+    const c = CASES.find((x) => x.id === 'limits')!;
+    const inv = loadInventory(c.sources);
+    for (const pattern of ['apps[1:3]:!w3', '~(d|w)[12]:&canary,solo']) {
+      const r = spawnSync('ansible', ['-i', c.sources[0]!, pattern, '--list-hosts'], { encoding: 'utf8', env });
+      const listed = r.stdout.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+      expect(selectHosts(inv, undefined, pattern, undefined, () => {})).toEqual(listed);
+    }
+  });
+});
