@@ -30,6 +30,8 @@ interface Case {
   refused?: string;
   /** Edge deliberately reads it otherwise: why, and the exact difference. */
   differs?: { why: string; check: (ours: ListJson, theirs: ListJson) => void };
+  /** The patterns name localhost: Ansible's answer is its implicit localhost, edge's is none. */
+  implicitLocalhost?: string;
 }
 
 type ListJson = { _meta: { hostvars: Record<string, Record<string, unknown>> } } & Record<string, unknown>;
@@ -95,6 +97,17 @@ const CASES: Case[] = [
     id: 'unknown-group-key',
     sources: [fx('deliberate/unknown-key.yml')],
     refused: 'a group key other than hosts/vars/children (a typo like hostz): Ansible warns and skips it; edge stops, so no host is silently dropped',
+  },
+  {
+    id: 'integer-host-name',
+    sources: [fx('deliberate/integer-host.yml')],
+    refused: 'a host name YAML reads as a number (1:): Ansible refuses the file too ("must be a string"), then goes on without it; edge stops',
+  },
+  {
+    id: 'implicit-localhost',
+    sources: [fx('limits/inventory.ini')],
+    patterns: [['localhost', null]],
+    implicitLocalhost: 'Ansible adds an implicit localhost when a pattern names it; edge manages routers over SSH and selects no host',
   },
   {
     id: 'sexagesimal',
@@ -172,7 +185,7 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
       else expect(ours).toEqual(want.list);
     });
     if (!c.patterns?.length) continue;
-    it(`${c.id}: ${c.patterns.length} patterns select the hosts ansible --list-hosts selects`, () => {
+    it(`${c.id}: ${c.patterns.length} patterns select the hosts ansible --list-hosts selects${c.implicitLocalhost ? ` but for: ${c.implicitLocalhost}` : ''}`, () => {
       const inv = loadInventory(c.sources, { extraVars: c.extraVars, playbookDir: c.playbookDir });
       const ours = c.patterns!.map(([pattern, limit]) => {
         try {
@@ -184,6 +197,11 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
       const theirs = want.hosts!.map((h) => (Array.isArray(h) ? h : { error: h.error }));
       // Ansible refuses an empty result ("no hosts to target"); edge returns none: the same answer.
       const norm = (x: string[] | { error: string }) => ('error' in x ? 'error' : x);
+      if (c.implicitLocalhost) {
+        expect(theirs).toEqual(c.patterns!.map(() => ['localhost']));
+        expect(ours).toEqual(c.patterns!.map(() => []));
+        return;
+      }
       expect(c.patterns!.map((p, i) => [p, norm(ours[i]!)])).toEqual(c.patterns!.map((p, i) => [p, norm(theirs[i]!)]));
     });
   }
