@@ -9,6 +9,7 @@ import { register as registerRun } from './commands/run.js';
 import { register as registerRuns } from './commands/runs.js';
 import { register as registerSchema } from './commands/schema.js';
 import { register as registerStatus } from './commands/status.js';
+import { setWarningSink } from './config/warnings.js';
 import { EdgeError, EdgeErrors, formatError } from './errors.js';
 
 /**
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  setWarningSink((w) => process.stderr.write(`edge: warning: ${formatError(w).replace(/\n/g, '\nedge: ')}\n`));
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

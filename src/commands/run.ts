@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { EdgeError } from '../errors.js';
 import { readJournal } from '../engine/journal.js';
-import { newRunId } from '../engine/run-id.js';
+import { checkRunId, newRunId } from '../engine/run-id.js';
 import { resolvePlays, runPlaybook } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
 import { loadPlaybook } from '../playbook/load.js';
@@ -39,7 +39,8 @@ function interactive(flags: RunFlags): boolean {
 
 /** The journal of the run to continue; it must be a rollout of the same playbook. */
 async function loadResumable(runId: string, playbookFile: string): Promise<RunResult> {
-  const j = await readJournal(runId);
+  const j = await readJournal(checkRunId(runId, '--resume'));
+  if (j && j.runId !== runId) throw new EdgeError('USAGE', `journal .edge/runs/${runId}.json holds run ${JSON.stringify(j.runId)}`, { field: '--resume' });
   if (!j) throw new EdgeError('USAGE', `no journal for run ${runId} in .edge/runs (see edge runs --local)`, { field: '--resume' });
   if (path.resolve(j.playbook) !== path.resolve(playbookFile))
     throw new EdgeError('USAGE', `run ${runId} was a run of ${j.playbook}, not ${playbookFile}`, { field: '--resume' });

@@ -4,7 +4,7 @@ import { parseYaml, type YamlSource } from '../config/yaml-source.js';
 import type { VarSource } from './types.js';
 import { syntheticSource } from './synthetic-source.js';
 import { varSourcesOf } from './var-sources.js';
-import { readVarsFile, refuseVaultValues } from './vars-files.js';
+import { readVarsFile } from './vars-files.js';
 
 /** `-e/--extra-vars`, merged in the order given (a later -e wins), with where each value came from. */
 export interface ExtraVars {
@@ -82,9 +82,7 @@ function sourceOf(value: string, index: number, cwd: string): YamlSource | undef
     throw new EdgeError('USAGE', `-e ${value}: a file name needs an @ in front: -e @${value}`, { field: '--extra-vars' });
   }
   if (value[0] === '[' || value[0] === '{') {
-    const source = parseYaml(value, name);
-    refuseVaultValues(source);
-    return source;
+    return parseYaml(value, name);
   }
   return keyValueSource(value, name);
 }

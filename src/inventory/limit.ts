@@ -1,6 +1,7 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { EdgeError, errorMessage, type SourcePos } from '../errors.js';
+import { EdgeError, errorMessage, formatError, type SourcePos } from '../errors.js';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
+import { warn } from '../config/warnings.js';
 import { didYouMean } from '../config/suggest.js';
 import { parseAddress } from './host-pattern.js';
 import type { Inventory } from './types.js';
@@ -72,7 +73,7 @@ export interface PatternContext {
   /** Where the pattern came from, for messages: `--limit` or a play's `hosts`. */
   what: '--limit' | 'hosts';
   pos?: SourcePos;
-  /** Where a warning goes (a term that matched nothing); default: stderr. */
+  /** Where a warning goes (a term that matched nothing), formatted; default: the warning sink. */
   warn?: (message: string) => void;
 }
 
@@ -92,15 +93,22 @@ function enumerate(inventory: Inventory, term: string, ctx: PatternContext): str
   const out = groups.flatMap((g) => groupHosts(inventory, g));
   if (groups.length === 0 || term.startsWith('~') || /[.?*[]/.test(term)) out.push(...[...inventory.hosts.keys()].filter((h) => test.test(h)));
   if (out.length === 0 && groups.length === 0 && term !== 'all') {
-    const where = ctx.pos ? `${ctx.pos.file}:${ctx.pos.line}:${ctx.pos.col}: ` : '';
     const names = [...inventory.groups.keys(), ...inventory.hosts.keys()];
-    (ctx.warn ?? defaultWarn)(`${where}${ctx.what}: could not match supplied host pattern, ignoring: ${term}${didYouMean(term, names)}`);
+    warning(ctx, `could not match supplied host pattern, ignoring: ${term}${didYouMean(term, names)}`);
   }
   return out;
 }
 
-function defaultWarn(message: string): void {
-  process.stderr.write(`edge: warning: ${message}\n`);
+function available(inventory: Inventory): string {
+  const groups = [...inventory.groups.keys()].filter((g) => g !== 'all' && g !== 'ungrouped');
+  return `hosts: ${[...inventory.hosts.keys()].join(', ') || '(none)'}; groups: all, ${[...groups, 'ungrouped'].join(', ')}`;
+}
+
+/** A warning goes to the caller's `warn` when given, else to the one warning sink the CLI prints. */
+function warning(ctx: PatternContext, message: string): void {
+  const w = new EdgeError(ctx.what === '--limit' ? 'USAGE' : 'CONFIG', message, { field: ctx.what, pos: ctx.pos });
+  if (ctx.warn) ctx.warn(formatError(w));
+  else warn(w);
 }
 
 /** One term without its ! or &: matches, then the subscript applied as Ansible's _apply_subscript. */
@@ -110,7 +118,7 @@ function matchOne(inventory: Inventory, term: string, ctx: PatternContext): stri
   const hosts = enumerate(inventory, m ? m[1]! : bare, ctx);
   if (!m || hosts.length === 0) return hosts;
   const [, , index, start, sep, end] = m;
-  if (sep === '-') (ctx.warn ?? defaultWarn)(`${ctx.what}: use [x:y] inclusive subscripts instead of [x-y], which Ansible has removed`);
+  if (sep === '-') warning(ctx, 'use [x:y] inclusive subscripts instead of [x-y], which Ansible has removed');
   const from = Number(index ?? start);
   const to = index !== undefined ? 0 : end === '' ? hosts.length - 1 : Number(end);
   if (to) return hosts.slice(from < 0 ? Math.max(0, hosts.length + from) : from, to < 0 ? hosts.length + to + 1 : to + 1);
@@ -152,12 +160,7 @@ export function limitPatterns(limit: string, cwd: string = process.cwd()): strin
       continue;
     }
     const file = p.slice(1);
-    let text: string;
-    try {
-      text = readFileSync(path.resolve(cwd, file), 'utf8');
-    } catch (e) {
-      throw new EdgeError('USAGE', `cannot read limit file ${file}: ${errorMessage(e)}`, { field: '--limit' });
-    }
+    const text = readBoundedText(file, { what: 'limit file', maxBytes: FILE_CAPS.config, readFrom: path.resolve(cwd, file), code: 'USAGE', field: '--limit' });
     out.push(...text.split('\n').map((l) => l.trim()));
   }
   return out;
@@ -178,5 +181,9 @@ export function selectHosts(
   const play = matchPattern(inventory, playHostPattern ?? 'all', { what: 'hosts', pos: playPos, warn });
   if (pattern === undefined || pattern.trim() === '') return play;
   const limit = new Set(evaluate(inventory, limitPatterns(pattern), { what: '--limit', warn }));
+  // As ansible-playbook: a --limit that leaves no host at all is an error (exit 1), not a quiet no-op.
+  if (limit.size === 0) {
+    throw new EdgeError('USAGE', `--limit ${JSON.stringify(pattern)} leaves no hosts to target`, { field: '--limit', hint: available(inventory) });
+  }
   return play.filter((h) => limit.has(h));
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { EdgeErrors, type EdgeError } from '../errors.js';
+import { warn } from '../config/warnings.js';
 import { positionOf } from '../config/yaml-position.js';
 import type { YamlSource } from '../config/yaml-source.js';
 import { NO_EXTRA_VARS, readExtraVars, type ExtraVars } from './extra-vars.js';
@@ -31,6 +32,7 @@ export function parseInventory(input: YamlSource | readonly YamlSource[], opts: 
   const cwd = opts.cwd ?? process.cwd();
   const extra = Array.isArray(opts.extraVars) ? readExtraVars(opts.extraVars as readonly string[], cwd) : ((opts.extraVars as ExtraVars | undefined) ?? NO_EXTRA_VARS);
   const structure = readStructure(sources);
+  for (const w of structure.warnings) warn(w);
   const dirs = { inventory: opts.varsDirs ?? [], playbook: opts.playbookDir && path.resolve(cwd, opts.playbookDir), cwd };
   const files = new VarsFileCache(dirs);
   const errors: EdgeError[] = [...structure.errors];

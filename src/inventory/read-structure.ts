@@ -1,13 +1,14 @@
 import { EdgeError, EdgeErrors, type SourcePos } from '../errors.js';
 import { formatFieldPath } from '../config/field-path.js';
-import { isMap, isScalar } from 'yaml';
+import { isMap, isScalar, visit as visitDoc } from 'yaml';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
-import type { YamlSource } from '../config/yaml-source.js';
+import { offsetPos, type YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
 import { expandHostPattern } from './host-pattern.js';
+import { hostRangeSize, MAX_HOSTS } from './host-range.js';
 import type { GroupInfo } from './types.js';
-import { unknownEdgeVarErrors } from './var-names.js';
+import { unknownAnsibleVarWarnings, unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
 
 type Vars = Record<string, unknown>;
@@ -37,6 +38,26 @@ export interface InventoryStructure {
   hostEntries: Map<string, HostEntry[]>;
   /** Problems that do not stop the walk (unknown edge_ variables, bad ranges, cycles), reported with the rest. */
   errors: EdgeError[];
+  /** Likely mistakes that are not errors (unknown ansible_ variables). */
+  warnings: EdgeError[];
+}
+
+/**
+ * An inventory without a single host is a mistake, not an empty fleet: a file cut off before its
+ * `hosts:` would otherwise run nothing and report success. Points at the last key in the file.
+ */
+function noHostsError(source: YamlSource): EdgeError {
+  let last: SourcePos = { file: source.file, line: 1, col: 1 };
+  visitDoc(source.doc, {
+    Pair(_, pair) {
+      const at = (pair.key as { range?: [number, number, number] } | null)?.range?.[0];
+      if (at !== undefined) last = offsetPos(source, at);
+    },
+  });
+  return new EdgeError('CONFIG', 'the inventory lists no hosts (is the file cut off?)', {
+    pos: last,
+    hint: 'list hosts under a group\'s hosts:, e.g. all: { hosts: { r1: { ansible_host: 192.0.2.10 } } }',
+  });
 }
 
 function checkShape(source: YamlSource): void {
@@ -45,12 +66,11 @@ function checkShape(source: YamlSource): void {
   throw new EdgeErrors(
     issuesToErrors(shape.error.issues, {
       data: source.data,
-      locate: (path, at) => {
-        const place = placeIn(source)(path, at);
-        return at === 'key' ? { ...place, hint: 'group keys are hosts, vars and children; variables go under vars:' } : place;
-      },
+      locate: placeIn(source),
       knownKeys: () => GROUP_KEYS,
-    }),
+    }).map((e) =>
+      e.message.startsWith('unknown key') ? new EdgeError('CONFIG', e.message, { ...e, hint: 'group keys are hosts, vars and children; variables go under vars:' }) : e,
+    ),
   );
 }
 
@@ -88,6 +108,7 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
   for (const source of sources) if (source.data !== null) checkShape(source);
 
   const errors: EdgeError[] = [];
+  const warnings: EdgeError[] = [];
   const groups = new Map<string, GroupInfo>();
   const hosts: string[] = [];
   const hostFirst = new Map<string, HostPlace>();
@@ -112,8 +133,15 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
   group('all');
   group('ungrouped').parents.add('all');
   group('all').children.add('ungrouped');
+  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers every source.
+  let listed = 0;
+  let overLimit = false;
   for (const source of sources) {
     if (source.data === null) continue;
+    const checkNames = (vars: Vars, base: YamlPath) => {
+      errors.push(...unknownEdgeVarErrors(vars, base, source));
+      warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
+    };
     const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
     const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
       if (parent !== undefined) {
@@ -145,7 +173,7 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
         }
         Object.assign(g.vars, vars);
         Object.assign(g.varSources, varSourcesOf(source, vars, base, 'group', name));
-        errors.push(...unknownEdgeVarErrors(vars, base, source));
+        checkNames(vars, base);
       }
       for (const bad of nonStringHostKeys(source, [...path, 'hosts'])) {
         const at = [...path, 'hosts', bad];
@@ -153,13 +181,16 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
       }
       for (const [key, vars] of Object.entries(def?.hosts ?? {})) {
         const hostPath = [...path, 'hosts', key];
+        if (overLimit) break;
         let expanded: { names: string[]; port?: number };
         try {
-          expanded = expandHostPattern(key, pos(hostPath, 'key'));
+          expanded = expandHostPattern(key, pos(hostPath, 'key'), listed);
         } catch (e) {
           errors.push(e as EdgeError);
+          overLimit = listed + hostRangeSize(key) > MAX_HOSTS; // one such error says it; the rest would repeat it
           continue;
         }
+        listed += expanded.names.length;
         for (const h of expanded.names) {
           if (!hostFirst.has(h)) {
             hosts.push(h);
@@ -170,7 +201,7 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
           g.hosts.add(h);
           if (vars) hostEntries.get(h)!.push({ vars, basePath: hostPath, source });
         }
-        if (vars) errors.push(...unknownEdgeVarErrors(vars, hostPath, source));
+        if (vars) checkNames(vars, hostPath);
       }
       for (const [child, childDef] of Object.entries(def?.children ?? {})) {
         visit(child, childDef, [...path, 'children', child], name);
@@ -179,6 +210,8 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
     const top = source.data as Record<string, GroupDef | null>;
     for (const [name, def] of Object.entries(top)) visit(name, def, [name], undefined);
   }
+  const last = sources.at(-1);
+  if (hosts.length === 0 && errors.length === 0 && last) throw noHostsError(last);
 
   // As Ansible's reconcile_inventory: groups nobody contains are children of all; a host in no
   // group but all (or ungrouped) is in ungrouped, and only there.
@@ -206,5 +239,5 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
   };
   for (const g of groups.values()) g.depth = depthOf(g.name);
 
-  return { groups, hosts, hostFirst, hostEntries, errors };
+  return { groups, hosts, hostFirst, hostEntries, errors, warnings };
 }

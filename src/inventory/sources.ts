@@ -1,10 +1,10 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { EdgeError, EdgeErrors, errorMessage } from '../errors.js';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import { parseYaml, type YamlSource } from '../config/yaml-source.js';
 import { parseIniInventory } from './ini-source.js';
 import { resolveInventoryPath } from './resolve-path.js';
-import { refuseVaultValues } from './vars-files.js';
 
 /** What the `-i` options name, read: inventory files in Ansible's order, and where vars files live. */
 export interface InventorySources {
@@ -71,14 +71,8 @@ function readDirectory(shown: string, abs: string, into: YamlSource[]): void {
  * anything else is read as INI. Scripts and plugin configurations are refused, never run.
  */
 export function readInventoryFile(file: string, abs: string): YamlSource {
-  let text: string;
-  let mode: number;
-  try {
-    mode = statSync(abs).mode;
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot read inventory ${file}: ${errorMessage(e)}`, { cause: e, field: '-i' });
-  }
+  const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs, field: '-i' });
+  const mode = statSync(abs).mode;
   const convert = `convert it once with \`ansible-inventory -i ${file} --list --yaml --output inventory.yaml\` and use that file`;
   if ((mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new EdgeError('CONFIG', `inventory ${file} is an executable script: edge does not run inventory scripts`, { hint: convert, field: '-i' });
@@ -98,7 +92,6 @@ export function readInventoryFile(file: string, abs: string): YamlSource {
     if ('plugin' in data) {
       throw new EdgeError('CONFIG', `inventory ${file} configures the inventory plugin ${JSON.stringify((data as { plugin: unknown }).plugin)}: edge does not run inventory plugins`, { hint: convert, field: '-i' });
     }
-    refuseVaultValues(yaml);
     return yaml;
   }
   try {

@@ -1,7 +1,7 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { isNode, visit } from 'yaml';
-import { EdgeError, errorMessage } from '../errors.js';
+import { EdgeError } from '../errors.js';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import { parseYaml, type YamlSource } from '../config/yaml-source.js';
 
 /** One group_vars / host_vars file: its variables and where they are written. */
@@ -58,17 +58,11 @@ const VAULT_HINT = 'edge does not decrypt Ansible Vault: decrypt it (ansible-vau
 
 /** Reads a vars file (YAML or JSON). Vault-encrypted files and values are refused, never skipped. */
 export function readVarsFile(shown: string, abs: string): VarsFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot read vars file ${shown}: ${errorMessage(e)}`, { cause: e });
-  }
+  const text = readBoundedText(shown, { what: 'vars file', maxBytes: FILE_CAPS.config, readFrom: abs });
   if (text.startsWith('$ANSIBLE_VAULT;')) {
     throw new EdgeError('CONFIG', `${shown} is encrypted with Ansible Vault`, { pos: { file: shown, line: 1, col: 1 }, hint: VAULT_HINT });
   }
-  const source = parseYaml(text, shown);
-  refuseVaultValues(source);
+  const source = parseYaml(text, shown); // !vault values are refused by the parser
   if (source.data === null) return undefined; // Ansible ignores empty files
   if (typeof source.data !== 'object' || Array.isArray(source.data)) {
     throw new EdgeError('CONFIG', `${shown}: expected a mapping of variables (name: value), got ${Array.isArray(source.data) ? 'a list' : 'a single value'}`, {
@@ -76,14 +70,4 @@ export function readVarsFile(shown: string, abs: string): VarsFile | undefined {
     });
   }
   return { source, vars: source.data as Record<string, unknown> };
-}
-
-/** `!vault |` values inside a plain file: refused with their place. */
-export function refuseVaultValues(source: YamlSource): void {
-  visit(source.doc, (_key, node) => {
-    if (isNode(node) && node.tag === '!vault') {
-      const { line, col } = source.lineCounter.linePos(node.range?.[0] ?? 0);
-      throw new EdgeError('CONFIG', 'this value is encrypted with Ansible Vault', { pos: { file: source.file, line, col }, hint: VAULT_HINT });
-    }
-  });
 }

@@ -85,6 +85,8 @@ export class SshConnection {
    */
   static async connect(target: SshTarget, opts: ConnectOptions): Promise<SshConnection> {
     // Credentials and known_hosts are read before any socket is opened: a bad key path fails fast.
+    // The connect timeout counts from here, so reading them is inside it (files are read bounded).
+    const startedAt = performance.now();
     const auth = planAuth(target);
     const verifier = new HostKeyVerifier(target, {
       knownHostsFiles: opts.knownHostsFiles,
@@ -109,7 +111,7 @@ export class SshConnection {
 
     const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
-      await conn.handshake(auth, verifier, sock);
+      await conn.handshake(auth, verifier, sock, startedAt);
     } catch (e) {
       conn.close();
       throw e;
@@ -117,13 +119,17 @@ export class SshConnection {
     return conn;
   }
 
-  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
+  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined, startedAt: number): Promise<void> {
     const { target, opts, ssh } = this;
     const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const left = Math.round(connectTimeoutMs - (performance.now() - startedAt));
+    if (left <= 0) {
+      throw new EdgeError('CONNECT', `connection to ${this.where} timed out after ${connectTimeoutMs} ms (reading keys and known_hosts)`, { host });
+    }
     const config: Config = {
       username: target.user,
-      readyTimeout: connectTimeoutMs,
+      readyTimeout: left,
       keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
       keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
       hostVerifier: verifier.verify,

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
-import { EdgeError, errorMessage } from '../errors.js';
+import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
+import { EdgeError } from '../errors.js';
 
 /**
  * ssh_config evaluated as OpenSSH 9's readconf.c does, for when `ssh -G` cannot be asked: the
@@ -164,10 +165,10 @@ function readFile(st: State, file: string, active: { on: boolean }, neverMatch: 
   if (depth > 16) throw new EdgeError('CONFIG', `ssh config ${file}: Include nested too deeply`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, { what: 'ssh config', maxBytes: FILE_CAPS.ssh_config });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw new EdgeError('CONFIG', `cannot read ssh config ${file}: ${errorMessage(e)}`, { cause: e });
+    if (isMissingFile(e)) return;
+    throw e;
   }
   text.split('\n').forEach((raw, n) => {
     const where = `${file}:${n + 1}`;

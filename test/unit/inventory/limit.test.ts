@@ -68,7 +68,7 @@ describe('selectHosts (--limit and play hosts patterns), in Ansible order', () =
     const dir = mkdtempSync(path.join(tmpdir(), 'edge-limit-'));
     writeFileSync(path.join(dir, 'retry'), 'rtr-nyc-1\n\nlab-1\n');
     expect(sel(`@${path.join(dir, 'retry')}`)).toEqual(['lab-1', 'rtr-nyc-1']);
-    expect(errorsOf(() => sel(`@${path.join(dir, 'missing')}`))[0]).toMatch(/^--limit: cannot read limit file .*missing/);
+    expect(errorsOf(() => sel(`@${path.join(dir, 'missing')}`))[0]).toMatch(/^--limit: limit file .*missing: cannot be read/);
   });
 
   it('!exclude removes, whatever its place in the pattern', () => {

@@ -205,5 +205,5 @@ describe.skipIf(missing !== undefined)(`ssh_config resolves as ssh -G resolves i
 });
 
 function localUser(): string {
-  return resolveHost('x', {}, { configFiles: ['/dev/null'], backend: 'builtin' }).user;
+  return resolveHost('x', {}, { configFiles: [join(D, 'none')], backend: 'builtin' }).user;
 }
