@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { parseYaml } from '../config/yaml-source.js';
+import { parseYaml, type YamlSource } from '../config/yaml-source.js';
 import { connectorFor, withConnection, type ConnectionSettings } from '../engine/connect.js';
 import { gatherFacts } from '../engine/host-run.js';
 import { EdgeError, errorMessage, formatError } from '../errors.js';
@@ -20,6 +20,7 @@ import {
   type RoleChoice,
 } from '../inventory/interface-candidates.js';
 import { selectHosts } from '../inventory/limit.js';
+import { parseIniInventory } from '../inventory/ini-source.js';
 import { parseInventory } from '../inventory/load.js';
 import { resolveInventoryPath } from '../inventory/resolve-path.js';
 import type { ResolvedHost } from '../inventory/types.js';
@@ -67,6 +68,29 @@ export function candidatesText(hostName: string, facts: Facts, vars?: Partial<Ho
 export function sshFactsGatherer(settings: ConnectionSettings): (host: ResolvedHost) => Promise<Facts> {
   return (host) =>
     withConnection(connectorFor(host.name, host.vars, settings), (conn) => gatherFacts(conn, host.name, host.vars, [], settings.commandTimeoutMs));
+}
+
+/** pick edits YAML in place (comments kept); an INI inventory is read everywhere else but not written. */
+function yamlToWrite(text: string, display: string): YamlSource {
+  let source: YamlSource | undefined;
+  let yamlError: unknown;
+  try {
+    source = parseYaml(text, display);
+  } catch (e) {
+    yamlError = e;
+  }
+  const mapping = source !== undefined && source.data !== null && typeof source.data === 'object' && !Array.isArray(source.data);
+  if (source && mapping) return source;
+  try {
+    parseIniInventory(text, display);
+  } catch {
+    if (yamlError) throw yamlError;
+    return source!;
+  }
+  throw new EdgeError('USAGE', `edge pick writes into YAML inventories; ${display} is INI`, {
+    field: '-i',
+    hint: `convert it once: ansible-inventory -i ${display} --list --yaml --output ${display}.yaml`,
+  });
 }
 
 /** pick writes into one YAML file: several -i would leave it unclear which. */
@@ -201,7 +225,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const text = readFileSync(abs, 'utf8');
   // The file's own group_vars/host_vars and -e count, as for every other command.
   const context = { cwd, varsDirs: [path.dirname(abs)], extraVars: opts.extraVars ?? [] };
-  const inventory = parseInventory(parseYaml(text, display), context);
+  const inventory = parseInventory(yamlToWrite(text, display), context);
   const names = selectHosts(inventory, opts.limit);
   if (names.length === 0) throw new EdgeError('USAGE', `no hosts selected in ${display}${opts.limit ? ` by --limit ${opts.limit}` : ''}`);
 
