@@ -5,6 +5,7 @@ import { didYouMean } from '../config/suggest.js';
 import { ansibleHostVars, ansibleJson, toAnsibleList } from '../inventory/ansible-list.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
+import { OUTPUT_SCHEMA_VERSION } from './json-output.js';
 import type { Inventory, ResolvedHost, VarSource } from '../inventory/types.js';
 import { addInventoryOptions } from './options.js';
 
@@ -85,8 +86,12 @@ export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
     hosts = [opts.host];
     if (opts.json && !opts.resolved) return ansibleJson(ansibleHostVars(inventory, opts.host));
   }
-  if (opts.json && opts.resolved) return `${JSON.stringify(resolvedJson(inventory, hosts), null, 2)}\n`;
-  if (opts.json) return ansibleJson(toAnsibleList(inventory, opts.limit === undefined ? undefined : hosts));
+  if (opts.json && opts.resolved) return `${JSON.stringify({ schemaVersion: OUTPUT_SCHEMA_VERSION, ...(resolvedJson(inventory, hosts) as object) }, null, 2)}\n`;
+  if (opts.json) {
+    const list = toAnsibleList(inventory, opts.limit === undefined ? undefined : hosts);
+    // edge's schema version rides in _meta, which Ansible's consumers let through.
+    return ansibleJson({ ...list, _meta: { ...list._meta, edge: { schemaVersion: OUTPUT_SCHEMA_VERSION } } });
+  }
   return renderInventoryText(inventory, hosts);
 }
 
@@ -96,7 +101,7 @@ export function register(program: Command): void {
       .command('inventory')
       .description('show resolved hosts and their effective variables, and where each value comes from'),
   )
-    .option('--json', 'print exactly what ansible-inventory --list prints (with --host: what ansible-inventory --host prints)')
+    .option('--json', 'print what ansible-inventory --list prints, edge\'s schema version in _meta.edge (with --host: what ansible-inventory --host prints)')
     .option('--resolved', "with --json: edge's view instead — validated variables with edge's defaults, and where each came from")
     .option('--playbook-dir <dir>', "also read group_vars/ and host_vars/ next to a playbook there (as ansible-inventory's --playbook-dir)")
     .option('--host <name>', 'only this host')
