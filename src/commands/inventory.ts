@@ -102,7 +102,7 @@ export function register(program: Command): void {
       .description('show resolved hosts and their effective variables, and where each value comes from'),
   )
     .option('--json', 'print what ansible-inventory --list prints, edge\'s schema version in _meta.edge (with --host: what ansible-inventory --host prints)')
-    .option('--resolved', "with --json: edge's view instead — validated variables with edge's defaults, and where each came from")
+    .option('--resolved', "with --json: edge's view instead: validated variables with edge's defaults, and where each came from")
     .option('--playbook-dir <dir>', "also read group_vars/ and host_vars/ next to a playbook there (as ansible-inventory's --playbook-dir)")
     .option('--host <name>', 'only this host')
     .action((opts: InventoryOptions) => {
