@@ -20,8 +20,8 @@ import {
   type RoleChoice,
 } from '../inventory/interface-candidates.js';
 import { selectHosts } from '../inventory/limit.js';
-import { parseIniInventory } from '../inventory/ini-source.js';
 import { parseInventory } from '../inventory/load.js';
+import { parseInventoryText } from '../inventory/sources.js';
 import { resolveInventoryPath } from '../inventory/resolve-path.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
@@ -73,21 +73,8 @@ export function sshFactsGatherer(settings: ConnectionSettings): (host: ResolvedH
 
 /** pick edits YAML in place (comments kept); an INI inventory is read everywhere else but not written. */
 function yamlToWrite(text: string, display: string): YamlSource {
-  let source: YamlSource | undefined;
-  let yamlError: unknown;
-  try {
-    source = parseYaml(text, display);
-  } catch (e) {
-    yamlError = e;
-  }
-  const mapping = source !== undefined && source.data !== null && typeof source.data === 'object' && !Array.isArray(source.data);
-  if (source && mapping) return source;
-  try {
-    parseIniInventory(text, display);
-  } catch {
-    if (yamlError) throw yamlError;
-    return source!;
-  }
+  const { source, format } = parseInventoryText(text, display);
+  if (format === 'yaml') return source;
   throw new EdgeError('USAGE', `edge pick writes into YAML inventories; ${display} is INI`, {
     field: '-i',
     hint: `convert it once: ansible-inventory -i ${display} --list --yaml --output ${display}.yaml`,

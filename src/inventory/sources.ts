@@ -65,21 +65,20 @@ function readDirectory(shown: string, abs: string, into: YamlSource[]): void {
   }
 }
 
+/** An inventory's text read as Ansible's plugins recognise it, and which format that was. */
+export interface ParsedInventory {
+  source: YamlSource;
+  format: 'yaml' | 'ini';
+}
+
 /**
- * One inventory file, recognised by its content as Ansible's plugins recognise it: a YAML
- * mapping (for names ending .yaml/.yml/.json or with no extension) is a YAML inventory;
- * anything else is read as INI. Scripts and plugin configurations are refused, never run.
+ * Inventory text recognised by its content as Ansible's plugins recognise it: a YAML mapping (for
+ * names ending .yaml/.yml/.json or with no extension) is a YAML inventory; anything else is read
+ * as INI. Plugin configurations are refused, never run.
  */
-export function readInventoryFile(file: string, abs: string): YamlSource {
-  const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs, field: '-i' });
-  const mode = statSync(abs).mode;
-  const convert = `convert it once with \`ansible-inventory -i ${file} --list --yaml --output inventory.yaml\` and use that file`;
-  if ((mode & 0o111) !== 0 && text.startsWith('#!')) {
-    throw new EdgeError('CONFIG', `inventory ${file} is an executable script: edge does not run inventory scripts`, { hint: convert, field: '-i' });
-  }
+export function parseInventoryText(text: string, file: string): ParsedInventory {
   const ext = path.extname(file).toLowerCase();
-  if (ext === '.toml') throw new EdgeError('CONFIG', `inventory ${file}: TOML inventories are not read by edge`, { hint: convert, field: '-i' });
-  if (!YAML_EXTS.includes(ext)) return parseIniInventory(text, file);
+  if (!YAML_EXTS.includes(ext)) return { source: parseIniInventory(text, file), format: 'ini' };
   let yaml: YamlSource | undefined;
   let yamlError: unknown;
   try {
@@ -88,19 +87,37 @@ export function readInventoryFile(file: string, abs: string): YamlSource {
     yamlError = e;
   }
   const data = yaml?.data;
+  // An empty (or comments-only) file: no hosts either way; reported as the empty inventory it is.
+  if (yaml && data === null) return { source: yaml, format: 'yaml' };
   if (yaml && data !== null && typeof data === 'object' && !Array.isArray(data)) {
     if ('plugin' in data) {
-      throw new EdgeError('CONFIG', `inventory ${file} configures the inventory plugin ${JSON.stringify((data as { plugin: unknown }).plugin)}: edge does not run inventory plugins`, { hint: convert, field: '-i' });
+      throw new EdgeError('CONFIG', `inventory ${file} configures the inventory plugin ${JSON.stringify((data as { plugin: unknown }).plugin)}: edge does not run inventory plugins`, { hint: convertHint(file), field: '-i' });
     }
-    return yaml;
+    return { source: yaml, format: 'yaml' };
   }
   try {
-    return parseIniInventory(text, file);
+    return { source: parseIniInventory(text, file), format: 'ini' };
   } catch (iniError) {
     // Not YAML, not INI: report as the format the name says, or the one it is closer to.
     if (ext !== '' && yamlError) throw yamlError;
     throw withHint(iniError, yamlError ? `not a YAML inventory either (${firstMessage(yamlError)})` : 'not a YAML inventory either (not a mapping of groups)');
   }
+}
+
+function convertHint(file: string): string {
+  return `convert it once with \`ansible-inventory -i ${file} --list --yaml --output inventory.yaml\` and use that file`;
+}
+
+/** One inventory file (see parseInventoryText). Scripts and TOML files are refused, never run. */
+export function readInventoryFile(file: string, abs: string): YamlSource {
+  const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs, field: '-i' });
+  if ((statSync(abs).mode & 0o111) !== 0 && text.startsWith('#!')) {
+    throw new EdgeError('CONFIG', `inventory ${file} is an executable script: edge does not run inventory scripts`, { hint: convertHint(file), field: '-i' });
+  }
+  if (path.extname(file).toLowerCase() === '.toml') {
+    throw new EdgeError('CONFIG', `inventory ${file}: TOML inventories are not read by edge`, { hint: convertHint(file), field: '-i' });
+  }
+  return parseInventoryText(text, file).source;
 }
 
 function firstMessage(e: unknown): string {
