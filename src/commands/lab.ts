@@ -4,7 +4,8 @@ import { labDemo } from '../lab/demo.js';
 import { parseFaultAction } from '../lab/faults.js';
 import type { LabStatus } from '../lab/lab.js';
 import { labDown, labExec, labFault, labGateway, labProbe, labReboot, labStatus, labUp } from '../lab/lab.js';
-import { DEFAULT_ROUTERS, MAX_ROUTERS, parseWan } from '../lab/plan.js';
+import type { RouterKind } from '../lab/plan.js';
+import { DEFAULT_ROUTERS, MAX_ROUTERS, kindOf, parseKinds, parseWan } from '../lab/plan.js';
 import { formatProbe } from '../lab/probe.js';
 import { requireRoot } from '../lab/sys.js';
 
@@ -26,9 +27,10 @@ export function formatStatus(s: LabStatus): string {
   const via = (a: { address?: string; gateway?: string }) =>
     `${a.address ?? '-'}${a.gateway ? ` via ${a.gateway}` : a.address ? ' (no default)' : ''}`;
   const rows = [
-    ['ROUTER', 'CONTAINER', 'SYSTEMD', 'MGMT', 'WAN1 (DHCP)', 'WAN2 (static)', 'LAN', 'DHCP', 'FAULTS'],
+    ['ROUTER', 'KIND', 'CONTAINER', 'SYSTEMD', 'MGMT', 'WAN1 (DHCP)', 'WAN2 (static)', 'LAN', 'DHCP', 'FAULTS'],
     ...s.routers.map((r) => [
       r.name,
+      r.kind,
       r.running ? `pid ${r.nspawnPid}` : 'stopped',
       r.systemd ?? '-',
       r.mgmt,
@@ -46,6 +48,15 @@ export function formatStatus(s: LabStatus): string {
   return [...head, '', ...table].join('\n') + '\n';
 }
 
+/** --kinds, or --release/--net for every router; undefined: routers keep their kinds. */
+export function kindsOption(o: { release?: string; net?: string; kinds?: string }): RouterKind[] | undefined {
+  if (o.kinds !== undefined && (o.release !== undefined || o.net !== undefined))
+    throw new EdgeError('USAGE', '--kinds cannot be combined with --release or --net (a kind names both)');
+  if (o.kinds !== undefined) return parseKinds(o.kinds);
+  if (o.release === undefined && o.net === undefined) return undefined;
+  return [kindOf(o.release, o.net)];
+}
+
 export function register(program: Command): void {
   const lab = program
     .command('lab')
@@ -56,9 +67,12 @@ export function register(program: Command): void {
     .command('up')
     .description('build (once) the router image and boot the lab, or bring a running lab in line; writes inventories/lab.yaml')
     .option('-n, --routers <n>', `number of routers, 1-${MAX_ROUTERS} (default: ${DEFAULT_ROUTERS}, or the running lab's)`, intArg('--routers', 1, MAX_ROUTERS))
+    .option('--release <name>', 'Debian release of every router: bookworm or trixie (default bookworm)')
+    .option('--net <setup>', 'how every router configures its links: networkd or ifupdown (default networkd)')
+    .option('--kinds <list>', 'a kind per router, e.g. bookworm-networkd,trixie-ifupdown (r1, r2, …, repeated), or `all` (one of each)')
     .option('--inventory <path>', 'where to write the inventory (default inventories/lab.yaml)')
-    .action(async (o: { routers?: number; inventory?: string }) => {
-      await labUp({ routers: o.routers, inventory: o.inventory });
+    .action(async (o: { routers?: number; inventory?: string; release?: string; net?: string; kinds?: string }) => {
+      await labUp({ routers: o.routers, inventory: o.inventory, kinds: kindsOption(o) });
     });
 
   lab

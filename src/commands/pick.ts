@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
@@ -211,7 +211,8 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const write = opts.write ?? ((s: string) => void process.stdout.write(s));
   const display = resolveInventoryPath(opts.inventory, cwd);
   const abs = path.resolve(cwd, display);
-  const text = readFileSync(abs, 'utf8');
+  const readInv = () => readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
+  const text = readInv();
   // The file's own group_vars/host_vars and -e count, as for every other command.
   const context = { cwd, varsDirs: [path.dirname(abs)], extraVars: opts.extraVars ?? [] };
   const inventory = parseInventory(yamlToWrite(text, display), context);
@@ -289,7 +290,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
     return result;
   }
   // The file must not have changed while the questions were asked (an editor, another pick).
-  if (readFileSync(abs, 'utf8') !== text) {
+  if (readInv() !== text) {
     throw new EdgeError('USAGE', `${display} changed while edge pick was asking; nothing was written`, { hint: 'run edge pick again' });
   }
   writeTextAtomic(abs, edit.text);

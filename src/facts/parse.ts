@@ -117,6 +117,9 @@ interface IpRuleJson {
   srclen?: number;
   fwmark?: string;
   fwmask?: string;
+  /** iproute2 prints "iif"/"oif" in JSON (its text form says "iif lo"); some versions "iifname". */
+  iif?: string;
+  oif?: string;
   iifname?: string;
   oifname?: string;
   table?: string;
@@ -140,8 +143,8 @@ export function parseRules(jsonText: string | undefined, text: string | undefine
       priority: r.priority,
       src: r.src === undefined ? undefined : r.srclen !== undefined && r.src !== 'all' ? `${r.src}/${r.srclen}` : r.src,
       fwmark: r.fwmark === undefined ? undefined : r.fwmask && r.fwmask !== '0xffffffff' ? `${r.fwmark}/${r.fwmask}` : r.fwmark,
-      iif: r.iifname,
-      oif: r.oifname,
+      iif: r.iif ?? r.iifname,
+      oif: r.oif ?? r.oifname,
       table: r.table,
       action: r.action,
       suppressPrefixlen: r.suppress_prefixlen ?? r.suppress_prefixlength,
@@ -183,6 +186,11 @@ export function parseNetworkManager(text: string | undefined): NetworkManagerKin
   const ifupdownStanzas = /^ifupdown-config (\d+)$/m.exec(t);
   if (ifupdownStanzas && Number(ifupdownStanzas[1]) > 0) return 'ifupdown';
   return 'unknown';
+}
+
+/** The DHCP client programs the netmgr section saw running, sorted. */
+export function parseDhcpClients(text: string | undefined): string[] {
+  return [...(text ?? '').matchAll(/^dhcp-client (\S+)$/gm)].map((m) => m[1]!).sort();
 }
 
 export function parseSysctl(text: string | undefined): Record<string, string> {
@@ -262,6 +270,7 @@ export function parseFacts(host: string, out: string, wanted: { files: string[];
     kernel: (s.get('kernel') ?? '').trim(),
     os: parseOsRelease(s.get('os-release')),
     networkManager: parseNetworkManager(s.get('netmgr')),
+    dhcpClients: parseDhcpClients(s.get('netmgr')),
     interfaces: parseInterfaces(s.get('ip-link'), s.get('ip-addr'), s.get('speed')),
     routes: parseRoutes(s.get('ip-route')),
     rules: parseRules(s.get('ip-rule'), s.get('ip-rule-text')),

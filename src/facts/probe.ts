@@ -35,6 +35,8 @@ export function probeScript(needs: FactNeeds): string {
         '[ -f /etc/network/interfaces ] && echo "ifupdown-config $(grep -cE \'^\\s*(iface|auto|allow-)\' /etc/network/interfaces)"',
         'ls /etc/netplan/*.yaml >/dev/null 2>&1 && echo "netplan present"',
         'ls /etc/systemd/network/*.network >/dev/null 2>&1 && echo "networkd-config present"',
+        // DHCP clients that run as their own program (ifupdown starts one per DHCP interface)
+        "cat /proc/[0-9]*/comm 2>/dev/null | grep -xE 'dhclient|dhcpcd|udhcpc|pump|dhcp6c' | sort -u | sed 's/^/dhcp-client /'",
       ].join('\n'),
     ),
     section('speed', 'for d in /sys/class/net/*; do printf "%s %s\\n" "${d##*/}" "$(cat "$d/speed" 2>/dev/null || echo -)"; done'),

@@ -87,6 +87,8 @@ export interface Facts {
   os: OsFact;
   kernel: string;
   networkManager: NetworkManagerKind;
+  /** DHCP client programs running on the host (dhclient, dhcpcd, …); networkd's own is not one. Absent: not gathered. */
+  dhcpClients?: string[];
   /** True if we are root (or sudo works) on the host. */
   uid: number;
   interfaces: InterfaceFact[];

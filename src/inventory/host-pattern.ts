@@ -54,8 +54,8 @@ export function parseAddress(pattern: string): { host: string; port?: number } |
  * A host key of an inventory (`rtr[01:03]:2222`, `[2001:db8::1]:22`, `edge01`): the host names it
  * stands for and the port it gives them, as Ansible's `_expand_hostpattern` reads it.
  */
-export function expandHostPattern(pattern: string, pos?: SourcePos, listedBefore = 0): { names: string[]; port?: number } {
+export function expandHostPattern(pattern: string, pos?: SourcePos): { names: string[]; port?: number } {
   // Not an address (odd characters): the whole key is the name, as in Ansible.
   const { host, port } = parseAddress(pattern) ?? { host: pattern };
-  return { names: expandHostRange(host, pos, listedBefore), port };
+  return { names: expandHostRange(host, pos), port };
 }

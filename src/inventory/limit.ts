@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { RE2JS } from 're2js';
 import { EdgeError, errorMessage, formatError, type SourcePos } from '../errors.js';
 import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import { warn } from '../config/warnings.js';
@@ -83,15 +84,24 @@ function patternError(ctx: PatternContext, message: string): EdgeError {
 
 /** Ansible's _enumerate_matches: groups matching the term (with their hosts), else or also hosts. */
 function enumerate(inventory: Inventory, term: string, ctx: PatternContext): string[] {
-  let test: RegExp;
+  let test: (name: string) => boolean;
   try {
-    test = term.startsWith('~') ? new RegExp(`^(?:${term.slice(1)})`) : fnmatchRegExp(term);
+    if (term.startsWith('~')) {
+      // RE2 (linear time): a backtracking engine takes exponential time on (a|aa)*b and the like,
+      // so one play's `hosts: ~...` could hang edge. RE2 lacks backreferences and lookaround.
+      // Matched from the start, as Python's re.match.
+      const re = RE2JS.compile(`^(?:${term.slice(1)})`);
+      test = (name) => re.matcher(name).find();
+    } else {
+      const re = fnmatchRegExp(term);
+      test = (name) => re.test(name);
+    }
   } catch (e) {
     throw patternError(ctx, `invalid host pattern ${term}: ${errorMessage(e)}`);
   }
-  const groups = [...inventory.groups.keys()].filter((g) => test.test(g));
+  const groups = [...inventory.groups.keys()].filter(test);
   const out = groups.flatMap((g) => groupHosts(inventory, g));
-  if (groups.length === 0 || term.startsWith('~') || /[.?*[]/.test(term)) out.push(...[...inventory.hosts.keys()].filter((h) => test.test(h)));
+  if (groups.length === 0 || term.startsWith('~') || /[.?*[]/.test(term)) out.push(...[...inventory.hosts.keys()].filter(test));
   if (out.length === 0 && groups.length === 0 && term !== 'all') {
     const names = [...inventory.groups.keys(), ...inventory.hosts.keys()];
     warning(ctx, `could not match supplied host pattern, ignoring: ${term}${didYouMean(term, names)}`);

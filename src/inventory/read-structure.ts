@@ -6,7 +6,7 @@ import { offsetPos, type YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
 import { expandHostPattern } from './host-pattern.js';
-import { hostRangeSize, MAX_HOSTS } from './host-range.js';
+import { checkHostLimit } from './host-range.js';
 import type { GroupInfo } from './types.js';
 import { unknownAnsibleVarWarnings, unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
@@ -135,7 +135,6 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
   group('all').children.add('ungrouped');
   // Names listed so far (a host listed twice counts twice): the cap on range expansion covers every source.
   let listed = 0;
-  let overLimit = false;
   for (const source of sources) {
     if (source.data === null) continue;
     const checkNames = (vars: Vars, base: YamlPath) => {
@@ -181,13 +180,13 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
       }
       for (const [key, vars] of Object.entries(def?.hosts ?? {})) {
         const hostPath = [...path, 'hosts', key];
-        if (overLimit) break;
+        // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
+        checkHostLimit(key, pos(hostPath, 'key'), listed);
         let expanded: { names: string[]; port?: number };
         try {
-          expanded = expandHostPattern(key, pos(hostPath, 'key'), listed);
+          expanded = expandHostPattern(key, pos(hostPath, 'key'));
         } catch (e) {
           errors.push(e as EdgeError);
-          overLimit = listed + hostRangeSize(key) > MAX_HOSTS; // one such error says it; the rest would repeat it
           continue;
         }
         listed += expanded.names.length;

@@ -32,12 +32,24 @@ import { applyFault, describeFault, faultOf, latencyProcId, withAction } from '.
 import { ensureWhoami, whoamiPid } from './internet.js';
 import { renderInventory, writeInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
-import type { ExecTarget, LabPlan, RouterPlan, Wan } from './plan.js';
-import { DEFAULT_ROUTERS, ROUTER_IFS, WANS, labPlan, parseExecTarget, parseRouterName, routerPlan } from './plan.js';
+import type { ExecTarget, LabPlan, RouterKind, RouterPlan, Wan } from './plan.js';
+import {
+  DEFAULT_ROUTERS,
+  ROUTER_IFS,
+  WANS,
+  dhcpClientOf,
+  kindName,
+  kindOfRouter,
+  labPlan,
+  parseExecTarget,
+  parseRouterName,
+  routerPlan,
+  sameKind,
+} from './plan.js';
 import { checkHostAddressing, ensureHostLimits, ensurePrerequisites } from './prereq.js';
 import type { ProbeOptions, ProbeResult } from './probe.js';
 import { runProbe } from './probe.js';
-import { gatewayOf } from './render.js';
+import { gatewayOf, renewScript } from './render.js';
 import { ensureRootfs } from './rootfs.js';
 import {
   leaderPid,
@@ -52,7 +64,7 @@ import {
   waitRouterReady,
 } from './router.js';
 import type { LabPaths, LabState, ProcRecord } from './state.js';
-import { acquireLock, emptyState, endRecorded, labPaths, readState, writeState } from './state.js';
+import { acquireLock, emptyState, endRecorded, labPaths, readState, routerDir, routerKind, writeState } from './state.js';
 import { createRouterNetwork, deleteRouterNetwork, ensureBridge, ensureInternet, ipJson, routerNetworkOk, sweepNetwork } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
 import { inNetns, linkNames, netnsList, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
@@ -87,6 +99,12 @@ export function loadLab(paths: LabPaths): { state: LabState; plan: LabPlan } {
 
 export interface UpOptions extends LabOptions {
   routers?: number;
+  /**
+   * Router kinds, r1 the first, r2 the second…, repeated when shorter than the lab (see parseKinds).
+   * Default: every router keeps its kind (a new router is bookworm-networkd). A router whose kind
+   * changes is made anew: stopped, its disk removed, booted from the other image.
+   */
+  kinds?: RouterKind[];
   /** Where to write the inventory (default: see defaultInventoryPath). */
   inventory?: string;
 }
@@ -113,11 +131,11 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
     const plan = labPlan(n, paths.instance);
     await checkHostAddressing(plan.mgmtSubnet, plan.prefix);
     ensureHostLimits(n, log);
-    const rootfs = await ensureRootfs(paths.cacheDir, log);
     const state = existing ?? emptyState(paths, n);
+    const want = plan.routers.map((r) => (opts.kinds ? kindOfRouter(opts.kinds, r.index) : routerKind(state, r)));
+    for (const k of want) state.images[kindName(k)] = await ensureRootfs(paths.cacheDir, k, log);
     if (existing && existing.routers > n) await removeRouters(paths, state, n, existing.routers, log);
     state.routers = n;
-    state.rootfs = rootfs;
     state.upStartedAt = new Date().toISOString();
     delete state.upFinishedAt;
     writeState(paths, state);
@@ -131,14 +149,16 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
     const hostKeys: { address: string; publicKey: string }[] = [];
     const started: string[] = [];
     for (const r of plan.routers) {
-      hostKeys.push({ address: r.mgmt.address, publicKey: await prepareRouterDisk(paths, r, clientPub) });
+      const kind = want[r.index - 1]!;
+      const remade = await changeKind(paths, state, r, kind, log);
+      hostKeys.push({ address: r.mgmt.address, publicKey: await prepareRouterDisk(paths, r, clientPub, kind) });
       const running = routerPid(state, r) !== undefined;
-      if (running && !inetNew && (await routerNetworkOk(r, plan, have))) {
+      if (running && !remade && !inetNew && (await routerNetworkOk(r, plan, have))) {
         // leave it alone; make sure its ISP side is as recorded
         ensureDhcp(paths, state, r);
         await reapplyFaults(paths, state, r);
       } else {
-        await powerOn(paths, state, plan, r, rootfs);
+        await powerOn(paths, state, plan, r);
         started.push(r.name);
       }
     }
@@ -165,6 +185,31 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
   }
 }
 
+/**
+ * Record the router's kind; if it had another (a lab made before kinds existed had
+ * bookworm-networkd), end it and remove its disk so it is made anew. Returns whether it was.
+ */
+async function changeKind(paths: LabPaths, state: LabState, r: RouterPlan, kind: RouterKind, log: Log): Promise<boolean> {
+  const had = routerKind(state, r);
+  const dir = routerDir(paths, r.name);
+  const remade = existsSync(dir) && !sameKind(had, kind);
+  if (remade) {
+    log(`${r.name}: ${kindName(had)} → ${kindName(kind)}: removing its disk, booting it from the ${kindName(kind)} image`);
+    await stopRouterProcesses(state, r);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  state.kinds[r.name] = kind;
+  writeState(paths, state);
+  return remade;
+}
+
+/** The image a router boots (its kind's; built by `lab up`). */
+function imageOf(state: LabState, r: RouterPlan): string {
+  const image = state.images[kindName(routerKind(state, r))] ?? (routerKind(state, r).release === 'bookworm' ? state.rootfs : undefined);
+  if (!image) throw new EdgeError('LAB', 'the lab was never fully up', { hint: 'run `edge lab up` first' });
+  return image;
+}
+
 /** End a router's container, DHCP server and latency delayers (by recorded PID). */
 async function stopRouterProcesses(state: LabState, r: RouterPlan): Promise<void> {
   await Promise.all([
@@ -187,7 +232,8 @@ async function reapplyFaults(paths: LabPaths, state: LabState, r: RouterPlan): P
  * which would make every persistence test pass for the wrong reason), with its ISPs and LAN
  * client; the ISPs' DHCP server and recorded faults come back as they were; the disk (upper dir) is kept.
  */
-async function powerOn(paths: LabPaths, state: LabState, plan: LabPlan, r: RouterPlan, rootfs: string): Promise<void> {
+async function powerOn(paths: LabPaths, state: LabState, plan: LabPlan, r: RouterPlan): Promise<void> {
+  const rootfs = imageOf(state, r);
   await stopRouterProcesses(state, r);
   await deleteRouterNetwork(r, plan);
   await createRouterNetwork(paths, state, plan, r);
@@ -206,6 +252,7 @@ async function removeRouters(paths: LabPaths, state: LabState, keep: number, had
     rmSync(join(paths.routersDir, r.name), { recursive: true, force: true });
     delete state.faults[r.name];
     delete state.gateways[r.name];
+    delete state.kinds[r.name];
   }
 }
 
@@ -239,7 +286,7 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
     const ended = await Promise.all(procs.filter((p) => p.role === 'nspawn').map((p) => endRecorded(p, 30_000)));
     ended.push(...(await Promise.all(procs.filter((p) => p.role !== 'nspawn').map((p) => endRecorded(p)))));
     const swept = await sweepNetwork(paths.prefix, { netns: state?.netns ?? [], links: state?.links ?? [] });
-    removeNspawnLeftovers(paths.prefix, state?.rootfs);
+    removeNspawnLeftovers(paths.prefix, [state?.rootfs, ...Object.values(state?.images ?? {})]);
     // the state dir last but one, the lock last
     for (const f of existsSync(paths.stateDir) ? readdirSync(paths.stateDir) : [])
       if (f !== 'lock' && f !== 'state.json') rmSync(join(paths.stateDir, f), { recursive: true, force: true });
@@ -289,7 +336,7 @@ function roleOfPidFile(f: string): ProcRecord['role'] {
  * propagate/; and two image lock files (`locks/inode-DEV:INO`, `.#IMAGE.lck` next to the image).
  * Remove ours — a lock file only when no process holds a lock on it any more (another lab instance may).
  */
-function removeNspawnLeftovers(prefix: string, rootfs: string | undefined): void {
+function removeNspawnLeftovers(prefix: string, images: (string | undefined)[]): void {
   const base = '/run/systemd/nspawn';
   for (const sub of existsSync(base) ? readdirSync(base) : []) {
     const dir = join(base, sub);
@@ -301,14 +348,16 @@ function removeNspawnLeftovers(prefix: string, rootfs: string | undefined): void
     }
     for (const e of entries) if (e.startsWith(`${prefix}-`)) rmSync(join(dir, e), { recursive: true, force: true });
   }
-  if (!rootfs || !existsSync(rootfs)) return;
-  const st = statSync(rootfs);
   const locks = existsSync('/proc/locks') ? readFileSync('/proc/locks', 'utf8') : '';
-  const lockFiles = [join(base, 'locks', `inode-${st.dev}:${st.ino}`), join(dirname(rootfs), `.#${basename(rootfs)}.lck`)];
-  for (const f of lockFiles) {
-    if (!existsSync(f)) continue;
-    const ino = statSync(f).ino;
-    if (!locks.split('\n').some((l) => new RegExp(`:${ino}\\s`).test(l))) rmSync(f, { force: true });
+  for (const rootfs of new Set(images)) {
+    if (!rootfs || !existsSync(rootfs)) continue;
+    const st = statSync(rootfs);
+    const lockFiles = [join(base, 'locks', `inode-${st.dev}:${st.ino}`), join(dirname(rootfs), `.#${basename(rootfs)}.lck`)];
+    for (const f of lockFiles) {
+      if (!existsSync(f)) continue;
+      const ino = statSync(f).ino;
+      if (!locks.split('\n').some((l) => new RegExp(`:${ino}\\s`).test(l))) rmSync(f, { force: true });
+    }
   }
 }
 
@@ -316,6 +365,9 @@ function removeNspawnLeftovers(prefix: string, rootfs: string | undefined): void
 
 export interface RouterStatus {
   name: string;
+  /** Release and network setup, e.g. trixie-ifupdown; dhcpClient is the program WAN1's lease comes from. */
+  kind: string;
+  dhcpClient: string;
   running: boolean;
   nspawnPid?: number;
   leaderPid?: number;
@@ -334,7 +386,8 @@ export interface LabStatus {
   up: boolean;
   instance: number;
   stateDir: string;
-  rootfs?: string;
+  /** Kind name → image the lab's routers of that kind boot. */
+  images?: Record<string, string>;
   bridge?: { name: string; address: string };
   internet?: { ns: string; targets: string[]; whoami: string; whoamiRunning: boolean };
   routers: RouterStatus[];
@@ -380,6 +433,8 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
       ]);
       return {
         name: r.name,
+        kind: kindName(routerKind(state, r)),
+        dhcpClient: dhcpClientOf(routerKind(state, r)),
         running: pid !== undefined,
         nspawnPid: pid,
         leaderPid: leader,
@@ -399,7 +454,7 @@ export async function labStatus(opts: LabOptions = {}): Promise<LabStatus> {
     up: true,
     instance: paths.instance,
     stateDir: paths.stateDir,
-    rootfs: state.rootfs,
+    images: state.rootfs ? { 'bookworm-networkd': state.rootfs, ...state.images } : state.images,
     bridge: { name: plan.bridge, address: `${plan.hostMgmt}/24` },
     internet: {
       ns: plan.inetNs,
@@ -435,13 +490,12 @@ export interface RebootResult {
 export function labReboot(router: string, opts: LabOptions = {}): Promise<RebootResult> {
   return withLab(opts, async ({ paths, log, state, plan }) => {
     const r = plan.routers[parseRouterName(router, plan.routers.length) - 1]!;
-    if (!state.rootfs) throw new EdgeError('LAB', 'the lab was never fully up', { hint: 'run `edge lab up` first' });
     const t0 = Date.now();
     log(`${r.name}: shutting down…`);
     await stopRouter(state, r);
     const t1 = Date.now();
     log(`${r.name}: stopped in ${secs(t1 - t0)}; booting…`);
-    await powerOn(paths, state, plan, r, state.rootfs);
+    await powerOn(paths, state, plan, r);
     const wan1 = faultOf(state, r, 'wan1');
     await waitRouterReady(state, r, { expectDhcp: !wan1.linkDown && wan1.lossPct < 50 });
     const res = { router: r.name, stopMs: t1 - t0, bootMs: Date.now() - t1 };
@@ -476,7 +530,8 @@ export interface GatewayResult {
 
 /**
  * ISP1's DHCP server starts handing out the other ISP1 address as gateway (or `to`), and the router
- * renews its lease at once (networkctl renew); resolves when its main table follows.
+ * asks for its lease again at once, the way its DHCP client does that (renewScript); resolves when
+ * its main table follows.
  */
 export function labGateway(router: string, wan: Wan, to?: 'primary' | 'alternate', opts: LabOptions = {}): Promise<GatewayResult> {
   if (wan !== 'wan1') throw new EdgeError('USAGE', `${wan} is static (only wan1 gets its gateway by DHCP)`);
@@ -494,7 +549,7 @@ export function labGateway(router: string, wan: Wan, to?: 'primary' | 'alternate
     await waitFor(`${r.name} to take gateway ${want} on ${ROUTER_IFS.wan1}`, 30_000, async () => {
       const d = (await mainDefaults(r)).find((x) => x.dev === ROUTER_IFS.wan1);
       if (d?.gateway === want) return true;
-      await routerRun(leader, ['networkctl', 'renew', ROUTER_IFS.wan1], { allowFail: true, timeoutMs: 10_000 });
+      await routerRun(leader, ['bash', '-c', renewScript(routerKind(state, r))], { allowFail: true, timeoutMs: 20_000 });
       await sleep(500);
       return undefined;
     }, 500);

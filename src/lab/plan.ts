@@ -27,6 +27,70 @@ export const CLIENT_IF = 'eth0';
 /** Routing table the ISP uses to send router traffic through the latency tun (only while a latency fault is on). */
 export const ISP_DELAY_TABLE = 100;
 
+/**
+ * What a router runs: its Debian release and how its links are configured. `networkd` is
+ * systemd-networkd (.network files); `ifupdown` is /etc/network/interfaces with the release's
+ * default DHCP client, as Debian's installer leaves it (isc-dhcp-client on bookworm, dhcpcd-base
+ * on trixie, where it replaced the ISC client as the installed one).
+ */
+export const RELEASES = ['bookworm', 'trixie'] as const;
+export type Release = (typeof RELEASES)[number];
+export const NET_SETUPS = ['networkd', 'ifupdown'] as const;
+export type NetSetup = (typeof NET_SETUPS)[number];
+export interface RouterKind {
+  release: Release;
+  net: NetSetup;
+}
+export const DEFAULT_KIND: RouterKind = { release: 'bookworm', net: 'networkd' };
+/** One router of each kind, in the order `--kinds all` assigns them. */
+export const ALL_KINDS: RouterKind[] = RELEASES.flatMap((release) => NET_SETUPS.map((net) => ({ release, net })));
+
+/** The DHCP client a router's WAN1 lease comes from (the program name). */
+export type DhcpClient = 'systemd-networkd' | 'dhclient' | 'dhcpcd';
+export function dhcpClientOf(k: RouterKind): DhcpClient {
+  if (k.net === 'networkd') return 'systemd-networkd';
+  return k.release === 'bookworm' ? 'dhclient' : 'dhcpcd';
+}
+
+export function kindName(k: RouterKind): string {
+  return `${k.release}-${k.net}`;
+}
+
+export function sameKind(a: RouterKind, b: RouterKind): boolean {
+  return a.release === b.release && a.net === b.net;
+}
+
+/** `--release R --net N` → the kind (usage errors name the valid values). */
+export function kindOf(release: string = DEFAULT_KIND.release, net: string = DEFAULT_KIND.net): RouterKind {
+  const r = RELEASES.find((x) => x === release);
+  if (!r) throw new EdgeError('USAGE', `--release must be ${RELEASES.join(' or ')}, got '${release}'`);
+  const n = NET_SETUPS.find((x) => x === net);
+  if (!n) throw new EdgeError('USAGE', `--net must be ${NET_SETUPS.join(' or ')}, got '${net}'`);
+  return { release: r, net: n };
+}
+
+/** `trixie-ifupdown` → a kind; anything else is a usage error naming the valid ones. */
+export function parseKind(s: string): RouterKind {
+  const k = ALL_KINDS.find((x) => kindName(x) === s);
+  if (!k) throw new EdgeError('USAGE', `expected a router kind (${ALL_KINDS.map(kindName).join(', ')}), got '${s}'`);
+  return { ...k };
+}
+
+/**
+ * `--kinds` (comma-separated kinds, or `all` for one of each) → the kind of each of `routers`
+ * routers: r1 takes the first, r2 the second…, repeating the list when it is shorter.
+ */
+export function parseKinds(spec: string): RouterKind[] {
+  if (spec === 'all') return ALL_KINDS.map((k) => ({ ...k }));
+  const words = spec.split(',').map((w) => w.trim());
+  if (words.some((w) => w === '')) throw new EdgeError('USAGE', `--kinds has an empty entry: '${spec}'`);
+  return words.map(parseKind);
+}
+
+export function kindOfRouter(kinds: RouterKind[], index: number): RouterKind {
+  return { ...(kinds.length ? kinds[(index - 1) % kinds.length]! : DEFAULT_KIND) };
+}
+
 export type Wan = 'wan1' | 'wan2';
 export const WANS: readonly Wan[] = ['wan1', 'wan2'];
 

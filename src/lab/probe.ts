@@ -7,7 +7,7 @@
  * the router's NAT is the router's wan1 or wan2 address. Pings say only whether a target answered
  * (and how fast); an echo reply does not tell which way it went, and the probe does not pretend.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { EdgeError } from '../errors.js';
@@ -122,7 +122,12 @@ export interface ProbeOptions {
 export async function runProbe(paths: LabPaths, plan: LabPlan, r: RouterPlan, opts: ProbeOptions = {}): Promise<ProbeResult> {
   mkdirSync(paths.runDir, { recursive: true });
   const script = join(paths.runDir, 'probe-client.mjs');
-  writeFileSync(script, PROBE_CLIENT_JS);
+  // Probes of several routers run at once: a client being started must never read a half-written file.
+  if (!existsSync(script) || readFileSync(script, 'utf8') !== PROBE_CLIENT_JS) {
+    const tmp = `${script}.${process.pid}.${r.name}.tmp`;
+    writeFileSync(tmp, PROBE_CLIENT_JS);
+    renameSync(tmp, script);
+  }
   const count = opts.count ?? 3;
   const timeoutMs = opts.timeoutMs ?? 2_000;
   const cfg = { host: plan.whoami.address, port: plan.whoami.port, count, timeoutMs, targets: plan.targets, pingTimeoutS: 1 };

@@ -1,10 +1,11 @@
 /**
- * Pure text renderers for the lab: a router's systemd-networkd files and identity files, the
+ * Pure text renderers for the lab: a router's network configuration (systemd-networkd files or
+ * /etc/network/interfaces, by its kind) and identity files, how it renews its WAN1 lease, the
  * ISP1 DHCP server's command line and options, and the small helper programs the lab runs in its
  * namespaces (the internet's whoami service, the LAN client's probe, the ISP's latency delayer).
  */
-import type { RouterPlan } from './plan.js';
-import { ISP_IFS, ROUTER_IFS } from './plan.js';
+import type { RouterKind, RouterPlan } from './plan.js';
+import { ISP_IFS, ROUTER_IFS, dhcpClientOf } from './plan.js';
 
 /** Metrics of the two default routes in the router's main table: WAN1 preferred. */
 export const WAN1_METRIC = 100;
@@ -12,9 +13,10 @@ export const WAN2_METRIC = 200;
 /** dnsmasq's minimum; the router renews at half of it (T1 = 1 min). */
 export const DHCP_LEASE = '2m';
 
+type RouterFile = { path: string; content: string; mode: number };
+
 /** Files written into the router's overlay upper dir before its first boot (path relative to /). */
-export function routerFiles(r: RouterPlan, machineId: string): { path: string; content: string; mode: number }[] {
-  const net = (name: string, body: string) => ({ path: `etc/systemd/network/${name}.network`, content: body, mode: 0o644 });
+export function routerFiles(r: RouterPlan, machineId: string, kind: RouterKind): RouterFile[] {
   return [
     { path: 'etc/hostname', content: `${r.name}\n`, mode: 0o644 },
     {
@@ -23,6 +25,13 @@ export function routerFiles(r: RouterPlan, machineId: string): { path: string; c
       mode: 0o644,
     },
     { path: 'etc/machine-id', content: `${machineId}\n`, mode: 0o444 },
+    ...(kind.net === 'networkd' ? networkdFiles(r) : [ifupdownInterfaces(r)]),
+  ];
+}
+
+function networkdFiles(r: RouterPlan): RouterFile[] {
+  const net = (name: string, body: string) => ({ path: `etc/systemd/network/${name}.network`, content: body, mode: 0o644 });
+  return [
     net(
       `10-${ROUTER_IFS.mgmt}`,
       `# Management: static, no gateway (reached from the lab host over the management bridge).
@@ -74,6 +83,71 @@ Address=${r.lan.router}/${r.lan.prefixLen}
 `,
     ),
   ];
+}
+
+/**
+ * The same links as ifupdown configures them (what Debian's installer writes, with `auto` rather
+ * than `allow-hotplug`: a container has no udev to send hotplug events). WAN1's `inet dhcp` runs
+ * the release's DHCP client (ifupdown picks whichever is installed); `metric` sets the default
+ * route's metric for either client.
+ */
+function ifupdownInterfaces(r: RouterPlan): RouterFile {
+  const content = `# interfaces(5) file used by ifup(8) and ifdown(8)
+source /etc/network/interfaces.d/*
+
+auto lo
+iface lo inet loopback
+
+# Management: static, no gateway (reached from the lab host over the management bridge).
+auto ${ROUTER_IFS.mgmt}
+iface ${ROUTER_IFS.mgmt} inet static
+	address ${r.mgmt.address}/${r.mgmt.prefixLen}
+
+# WAN1: DHCP from ISP1; the lease carries the gateway (default route in main, preferred).
+auto ${ROUTER_IFS.wan1}
+iface ${ROUTER_IFS.wan1} inet dhcp
+	metric ${WAN1_METRIC}
+
+# WAN2: static address and gateway from ISP2 (default route in main, less preferred).
+auto ${ROUTER_IFS.wan2}
+iface ${ROUTER_IFS.wan2} inet static
+	address ${r.isp2.routerAddress}/${r.isp2.prefixLen}
+	gateway ${r.isp2.gateway}
+	metric ${WAN2_METRIC}
+
+# LAN
+auto ${ROUTER_IFS.lan}
+iface ${ROUTER_IFS.lan} inet static
+	address ${r.lan.router}/${r.lan.prefixLen}
+`;
+  return { path: 'etc/network/interfaces', content, mode: 0o644 };
+}
+
+/**
+ * The command (run inside the router, by bash) that makes it ask ISP1 for its lease again now:
+ *  - systemd-networkd: `networkctl renew`;
+ *  - dhcpcd: `dhcpcd -n` (rebind), which takes the new lease's gateway;
+ *  - dhclient: a renewal that keeps the address keeps the old gateway (its dhclient-script only
+ *    sets routes for a new address or a fresh bind), so the client releases its lease and binds
+ *    again, run with the very arguments ifupdown started it with (read from its pid file).
+ */
+export function renewScript(kind: RouterKind): string {
+  const dev = ROUTER_IFS.wan1;
+  switch (dhcpClientOf(kind)) {
+    case 'systemd-networkd':
+      return `networkctl renew ${dev}`;
+    case 'dhcpcd':
+      return `dhcpcd -n ${dev}`;
+    case 'dhclient':
+      return [
+        'set -e',
+        `pid=$(cat /run/dhclient.${dev}.pid)`,
+        `mapfile -d '' argv < "/proc/$pid/cmdline"`,
+        // dhclient takes options after the interface too (ifupdown appends -e IF_METRIC=… there)
+        '"${argv[@]}" -r',
+        '"${argv[@]}"',
+      ].join('\n');
+  }
 }
 
 export function gatewayOf(r: RouterPlan, which: 'primary' | 'alternate'): string {

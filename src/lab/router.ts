@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { EdgeError } from '../errors.js';
 import { ensureHostKey } from './keys.js';
-import type { RouterPlan } from './plan.js';
+import type { RouterKind, RouterPlan } from './plan.js';
 import { ROUTER_IFS } from './plan.js';
 import { routerFiles } from './render.js';
 import type { LabPaths, LabState, ProcRecord } from './state.js';
@@ -49,16 +49,17 @@ function mkdirs(upper: string, rel: string): void {
 }
 
 /**
- * The router's disk before its first boot: identity, networkd config, root's authorized key and its
- * own SSH host key. An existing upper dir is kept as it is (files persist). Returns the host public key.
+ * The router's disk before its first boot: identity, network configuration of its kind, root's
+ * authorized key and its own SSH host key. An existing upper dir is kept as it is (files persist).
+ * Returns the host public key.
  */
-export async function prepareRouterDisk(paths: LabPaths, r: RouterPlan, clientPub: string): Promise<string> {
+export async function prepareRouterDisk(paths: LabPaths, r: RouterPlan, clientPub: string, kind: RouterKind): Promise<string> {
   const upper = upperDir(paths, r);
   const hostKey = join(upper, 'etc/ssh/ssh_host_ed25519_key');
   mkdirSync(dirname(upper), { recursive: true });
   if (!existsSync(join(upper, 'etc/machine-id'))) {
     mkdirs(upper, '');
-    for (const f of routerFiles(r, randomBytes(16).toString('hex'))) {
+    for (const f of routerFiles(r, randomBytes(16).toString('hex'), kind)) {
       mkdirs(upper, dirname(f.path));
       writeFileSync(join(upper, f.path), f.content, { mode: f.mode });
     }

@@ -14,7 +14,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, r
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { EdgeError } from '../errors.js';
-import { labPrefix } from './plan.js';
+import type { RouterKind, RouterPlan } from './plan.js';
+import { DEFAULT_KIND, NET_SETUPS, RELEASES, labPrefix } from './plan.js';
 import type { DaemonSpec } from './sys.js';
 import { cmdline, endProcess, isOurs, readPidFile, sleep, startDaemon } from './sys.js';
 
@@ -97,7 +98,12 @@ export const stateSchema = z.object({
   instance: z.number().int(),
   prefix: z.string(),
   routers: z.number().int(),
+  /** The image of a lab made before routers had kinds (every router bookworm-networkd); see images. */
   rootfs: z.string().optional(),
+  /** Kind name → the cached image its routers boot. */
+  images: z.record(z.string(), z.string()).default({}),
+  /** Router name → its kind (a router of a lab made before kinds existed is bookworm-networkd). */
+  kinds: z.record(z.string(), z.object({ release: z.enum(RELEASES), net: z.enum(NET_SETUPS) })).default({}),
   upStartedAt: z.string().optional(),
   upFinishedAt: z.string().optional(),
   /** Network namespaces created, or about to be (recorded first). */
@@ -122,7 +128,13 @@ export function emptyState(paths: LabPaths, routers: number): LabState {
     procs: {},
     faults: {},
     gateways: {},
+    images: {},
+    kinds: {},
   };
+}
+
+export function routerKind(state: LabState, r: RouterPlan): RouterKind {
+  return { ...(state.kinds[r.name] ?? DEFAULT_KIND) };
 }
 
 export function readState(paths: LabPaths): LabState | undefined {

@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 import { logFunction } from './shell.js';
 
 export interface EdgeRoutesPaths {
@@ -33,6 +34,24 @@ export function renderEdgeRoutesScript(p: EdgeRoutesPaths): string {
 # retried at the next event instead of ending the service.
 set -u
 export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# Stopping the monitor (the unit has KillMode=mixed: systemd sends SIGTERM to this shell only):
+# bash runs the trap once the command in progress (a reconcile, a $(…)) has finished, and the trap
+# kills AND reaps ip monitor before exiting, so no process of the service outlives this one. The
+# trap is set before the first command that forks: a TERM that ends the shell while a child still
+# runs leaves that child in the control group, and on a legacy cgroup hierarchy (containers)
+# systemd 257 then waits out the whole stop timeout ("State 'final-sigterm' timed out") although
+# the child is long gone. MONITOR_PID falls back to $! for a TERM between starting the monitor and
+# recording its PID (nothing else here runs in the background).
+MONITOR_PID=''
+stop_monitor() {
+  local pid=\${MONITOR_PID:-\${!:-}}
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  MONITOR_PID=''
+}
+[ "\${1:-}" != monitor ] || trap 'stop_monitor; exit 0' TERM INT HUP
 CONF=\${EDGE_ROUTING_CONF:-${shQuote(p.conf)}}
 RUN_DIR=\${EDGE_RUN_DIR:-${shQuote(p.runDir)}}
 
@@ -80,6 +99,15 @@ desired_rules() {
   [ -z "$A2" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 21))" "$A2" "$T2"
   printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 30))" "$M1"
   printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 31))" "$M2"
+  printf '%s: from all iif lo lookup %s\\n' "$((PRIO + 40))" "$(local_table)"
+}
+
+# The router's own unbound traffic follows the WAN new LAN flows use: the preferred_wan map's mark
+# (edge-failover switches it), WAN1's table when the map is missing.
+local_table() {
+  local m
+  m=$(nft list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP} 2>/dev/null | sed -n 's/.*" : \\(0x[0-9a-f]*\\).*/\\1/p')
+  if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
 # The rules in edge's range PRIO..PRIO+99 now, in the same form.
@@ -181,15 +209,14 @@ check() {
 }
 
 # ip monitor runs as this shell's own child (a process substitution, not a pipeline subshell) and
-# is ended with it: stopping the service never leaves a monitor behind, even where systemd cannot
-# kill the whole control group (containers), and a stale monitor never keeps running an old version
-# of this script. It starts before the first reconcile, so no event in between is missed.
+# is ended with it (stop_monitor above): stopping the service never leaves a monitor behind, and a
+# stale monitor never keeps running an old version of this script. It starts before the first
+# reconcile, so no event in between is missed.
 monitor() {
   local start fd
   exec {fd}< <(exec ip monitor link address route rule 2>/dev/null)
   MONITOR_PID=$!
-  trap 'kill "$MONITOR_PID" 2>/dev/null; exit 0' TERM INT HUP
-  trap 'kill "$MONITOR_PID" 2>/dev/null' EXIT
+  trap 'stop_monitor' EXIT
   reconcile || true
   while :; do
     if read -r -t 60 -u "$fd" _; then

@@ -17,6 +17,11 @@ ConditionPathExists=${p.conf}
 [Service]
 Type=simple
 ExecStart=${p.script} monitor
+# SIGTERM to the script only: it ends and reaps its ip monitor itself, then exits, so nothing of
+# the service is left for systemd to wait for (see monitor() in the script). The timeout is a
+# backstop: if anything is ever left over, stop takes seconds, not the default 90.
+KillMode=mixed
+TimeoutStopSec=10
 Restart=always
 RestartSec=2
 
@@ -67,6 +72,12 @@ After=edge-routes.service edge-nftables.service
 ExecStartPre=${p.failoverScript} prepare
 Restart=on-failure
 RestartSec=2
+# SIGTERM to keepalived only: it ends its VRRP process and the check scripts itself. Signalling the
+# whole group kills a health check mid-run, keepalived counts that as a failed check and runs a
+# fault notification while it shuts down; that script can outlive keepalived, and on a legacy cgroup
+# hierarchy (containers) systemd 257 then waits out the stop timeout. The timeout is a backstop.
+KillMode=mixed
+TimeoutStopSec=10
 `;
 }
 
@@ -93,5 +104,31 @@ export function renderNetworkdDropIn(): string {
 # Keep the ip rules edge-routes installs when systemd-networkd (re)configures a link.
 [Network]
 ManageForeignRoutingPolicyRules=no
+`;
+}
+
+/**
+ * edge-probe.service: the continuous health probing keepalived's track files follow. Started with
+ * the routing it probes through; restarted by itself (exit) when its configuration files change.
+ */
+export function renderEdgeProbeUnit(p: { script: string; conf: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: probe each WAN through its own path several times a second (keepalived follows)
+After=edge-routes.service edge-nftables.service
+Before=keepalived.service
+ConditionPathExists=${p.conf}
+# Never give up restarting it: without edge-probe keepalived keeps the last decision for ever.
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=${p.script} run
+Restart=always
+RestartSec=1
+SyslogIdentifier=edge-probe
+
+[Install]
+WantedBy=multi-user.target
 `;
 }

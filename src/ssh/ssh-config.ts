@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { EdgeError } from '../errors.js';
@@ -83,7 +83,9 @@ function askFor(opts: SshConfigOptions, files: readonly string[], sameUser: bool
   if (backend === 'builtin' || !sameUser || !sshInstalled()) return false;
   if (opts.configFiles === undefined) return {};
   if (files.length !== 1) return false;
-  return { configFile: existsSync(files[0]!) ? files[0] : '/dev/null' };
+  if (!existsSync(files[0]!)) return { configFile: '/dev/null' };
+  // Not a regular file (/dev/zero, a FIFO): the built-in reader refuses it by name; ssh would hang on it.
+  return statSync(files[0]!).isFile() ? { configFile: files[0] } : false;
 }
 
 function safeUserName(env: NodeJS.ProcessEnv): string {

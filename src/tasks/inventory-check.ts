@@ -17,26 +17,24 @@ import { taskParams } from './params.js';
  * may override.
  */
 
-const SUPPORTED_OS: Record<string, { min: number[]; name: string }> = {
-  debian: { min: [11], name: 'Debian 11' },
-  // 20.04's nftables 0.9.3 cannot carry the table comment edge marks its table with.
-  ubuntu: { min: [22, 4], name: 'Ubuntu 22.04' },
-};
+/**
+ * The releases edge is built and tested for (CI runs the failover scenarios on Debian 12 and 13,
+ * each with systemd-networkd and with ifupdown). Older releases lack what the design relies on
+ * (Debian 11 is out of support; Ubuntu 20.04's nftables 0.9.3 cannot carry the table comment edge
+ * marks its table with); newer ones are refused until they are tested, rather than half-working.
+ */
+export const SUPPORTED_OS: { id: string; versions: string[]; names: string }[] = [
+  { id: 'debian', versions: ['12', '13'], names: 'Debian 12 (bookworm) or 13 (trixie)' },
+  { id: 'ubuntu', versions: ['22.04', '24.04'], names: 'Ubuntu 22.04 or 24.04 (netplan with systemd-networkd)' },
+];
 
-function versionAtLeast(v: string, min: number[]): boolean {
-  const parts = v.split('.').map(Number);
-  if (!v || parts.some(Number.isNaN)) return false;
-  for (let i = 0; i < min.length; i++) {
-    const a = parts[i] ?? 0;
-    if (a !== min[i]) return a > min[i]!;
-  }
-  return true;
-}
+/** DHCP clients edge is tested with on ifupdown hosts (Debian 12 installs dhclient, Debian 13 dhcpcd). */
+export const SUPPORTED_DHCP_CLIENTS = ['dhclient', 'dhcpcd'];
 
 export function checkOs(facts: Facts): string[] {
-  const os = SUPPORTED_OS[facts.os.id];
-  if (os && versionAtLeast(facts.os.versionId, os.min)) return [];
-  return [`the OS is ${facts.os.prettyName}; edge supports Debian 11 or newer and Ubuntu 22.04 or newer`];
+  const ok = SUPPORTED_OS.some((o) => o.id === facts.os.id && o.versions.includes(facts.os.versionId));
+  if (ok) return [];
+  return [`the OS is ${facts.os.prettyName}; edge supports ${SUPPORTED_OS.map((o) => o.names).join(', and ')}`];
 }
 
 export function checkNetworkManager(facts: Facts): string[] {
@@ -44,6 +42,34 @@ export function checkNetworkManager(facts: Facts): string[] {
   if (nm === 'systemd-networkd' || nm === 'ifupdown' || nm === 'netplan') return [];
   const what = nm === 'unknown' ? 'no network manager edge recognises configures the interfaces' : `${nm} manages the interfaces`;
   return [`${what}; edge supports systemd-networkd (also behind netplan) and ifupdown (/etc/network/interfaces)`];
+}
+
+/** Who leases the WANs' DHCP addresses: networkd's built-in client, or the programs seen running. */
+export function dhcpClientOf(facts: Facts): string {
+  if (facts.networkManager === 'systemd-networkd' || facts.networkManager === 'netplan') return 'systemd-networkd (built in)';
+  const running = facts.dhcpClients ?? [];
+  return running.length ? running.join(', ') : 'none running';
+}
+
+/** One line for the operator: what edge found on the host and works with. */
+export function detected(facts: Facts): string {
+  return `detected ${facts.os.prettyName}, network: ${facts.networkManager}, DHCP client: ${dhcpClientOf(facts)}`;
+}
+
+/**
+ * On an ifupdown host a WAN with a DHCP address must be leased by a client edge is tested with:
+ * edge follows the gateway the client puts in the main table, and clients differ in when and how
+ * they change it (dhclient keeps the old gateway on a renewal that keeps the address).
+ */
+export function checkDhcpClient(t: Topology, facts: Facts): string[] {
+  if (facts.networkManager !== 'ifupdown' || facts.dhcpClients === undefined) return [];
+  const dynamic = t.wans.filter((w) => w.iface?.addresses.some((a) => a.family === 'inet' && a.dynamic && a.address === w.address));
+  const running = facts.dhcpClients ?? [];
+  if (!dynamic.length || running.some((c) => SUPPORTED_DHCP_CLIENTS.includes(c))) return [];
+  return dynamic.map(
+    (w) =>
+      `${w.label} (${w.ifname}) has a DHCP address, but the DHCP client running is ${running.length ? running.join(', ') : 'none edge can see'}; with ifupdown edge supports ${SUPPORTED_DHCP_CLIENTS.join(' and ')} (isc-dhcp-client, dhcpcd-base)`,
+  );
 }
 
 function describeInterface(i: InterfaceFact): string {
@@ -184,7 +210,7 @@ export function inventoryProblems(vars: HostVars, facts: Facts): string[] {
   if (r.ok) {
     const t = r.topology;
     for (const w of t.wans) out.push(...checkWan(w));
-    out.push(...checkRules(t, facts), ...checkTables(t, facts));
+    out.push(...checkDhcpClient(t, facts), ...checkRules(t, facts), ...checkTables(t, facts));
   }
   out.push(...checkOwnership(facts));
   return out;
@@ -201,6 +227,7 @@ export const inventoryCheckTask: Task<z.infer<typeof params>> = {
   },
   plan({ vars, facts }: TaskContext) {
     const failures = inventoryProblems(vars, facts);
-    return failures.length ? { changes: [], failures } : { changes: [] };
+    const notes = [detected(facts)];
+    return failures.length ? { changes: [], failures, notes } : { changes: [], notes };
   },
 };

@@ -1,7 +1,8 @@
 import type { Facts, UnitFact } from '../facts/types.js';
 import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../ssh/quote.js';
-import type { Change } from './contract.js';
+import type { Change, SnapshotScope } from './contract.js';
+import { createdByServices } from './paths.js';
 
 export interface WantedUnit {
   name: string; // "keepalived.service"
@@ -17,7 +18,8 @@ function describe(u: UnitFact | undefined): string {
 /**
  * The change that leaves every unit enabled and running, restarting those whose files changed
  * (after a daemon-reload when unit files or drop-ins changed), or null if nothing is needed.
- * Planned from the units' facts; the snapshot records their enabled/active state for rollback.
+ * Planned from the units' facts; the snapshot records their enabled/active state for rollback, and
+ * the files the units write when they start (SERVICE_CREATES: the task must list them in needs()).
  */
 export function unitsChange(facts: Facts, units: WantedUnit[], daemonReload: boolean): Change | null {
   const steps: string[] = [];
@@ -48,15 +50,18 @@ export function unitsChange(facts: Facts, units: WantedUnit[], daemonReload: boo
     }
   }
   if (!actions.length && !daemonReload) return null;
+  const names = units.map((u) => u.name);
+  const files = createdByServices(names);
+  const snapshot: SnapshotScope = files.length ? { units: names, files } : { units: names };
   if (!actions.length) {
     // Unit files changed but every unit is enabled, running and needs no restart (a drop-in only
     // read at the next start, say): a daemon-reload alone is the change.
-    return { summary: 'systemctl daemon-reload', diff: runtimeDiff('systemd', [], ['daemon-reload']), apply: steps.join('\n'), snapshot: { units: units.map((u) => u.name) } };
+    return { summary: 'systemctl daemon-reload', diff: runtimeDiff('systemd', [], ['daemon-reload']), apply: steps.join('\n'), snapshot };
   }
   return {
     summary: `systemd: ${actions.join(', ')}`,
     diff: runtimeDiff('systemd units', before, after),
     apply: steps.join('\n'),
-    snapshot: { units: units.map((u) => u.name) },
+    snapshot,
   };
 }

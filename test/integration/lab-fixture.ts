@@ -22,7 +22,7 @@ import { inject } from 'vitest';
 import type { FaultAction } from '../../src/lab/faults.js';
 import type { LabOptions, UpResult } from '../../src/lab/lab.js';
 import { labDown as down, labFault, labGateway, labProbe, labReboot, labRun, labUp, loadLab } from '../../src/lab/lab.js';
-import type { LabPlan, RouterPlan, Wan } from '../../src/lab/plan.js';
+import type { LabPlan, RouterKind, RouterPlan, Wan } from '../../src/lab/plan.js';
 import type { ProbeOptions, ProbeResult } from '../../src/lab/probe.js';
 import type { LabPaths, LabState } from '../../src/lab/state.js';
 import { labPaths, readState } from '../../src/lab/state.js';
@@ -102,11 +102,14 @@ export function labOwnerFile(instance = SHARED_INSTANCE): string {
   return join(labPaths(instance).stateDir, 'test-run');
 }
 
-/** Bring the lab up (once; a running lab is reconciled, never shrunk) and describe it. */
-export async function ensureLab(routers = 3, opts: { instance?: number } = {}): Promise<Lab> {
+/**
+ * Bring the lab up (once; a running lab is reconciled, never shrunk) and describe it. `kinds`: the
+ * routers' release and network setup (see labUp); by default every router keeps its kind.
+ */
+export async function ensureLab(routers = 3, opts: { instance?: number; kinds?: RouterKind[] } = {}): Promise<Lab> {
   const instance = opts.instance ?? SHARED_INSTANCE;
   const have = readState(labPaths(instance))?.routers ?? 0;
-  const up = await labUp({ routers: Math.max(routers, have), instance, log });
+  const up = await labUp({ routers: Math.max(routers, have), instance, kinds: opts.kinds, log });
   // A lab started from nothing by this run is this run's to remove at the end (global-setup.ts).
   if (have === 0) writeFileSync(labOwnerFile(instance), `${inject('edgeTestRun')}\n`);
   return wrap(instance, up);

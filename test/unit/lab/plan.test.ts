@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ALL_KINDS,
+  DEFAULT_KIND,
   MAX_ROUTERS,
+  dhcpClientOf,
+  kindName,
+  kindOf,
+  kindOfRouter,
+  parseKinds,
   inSubnet,
   labPlan,
   macOf,
@@ -16,6 +23,25 @@ import { routerBatches } from '../../../src/lab/topology.js';
 /** The lab's allowed ranges (shared/lab.md). */
 const ALLOWED = ['198.18.0.0/15', '198.51.100.0/24', '203.0.113.0/24', '192.0.2.0/24', '10.0.0.0/8'];
 const allowed = (ip: string) => ALLOWED.some((c) => inSubnet(ip, c));
+
+describe('router kinds', () => {
+  it('parses --kinds and --release/--net, and gives each router its kind in turn', () => {
+    expect(parseKinds('all').map(kindName)).toEqual(['bookworm-networkd', 'bookworm-ifupdown', 'trixie-networkd', 'trixie-ifupdown']);
+    const two = parseKinds('trixie-ifupdown,bookworm-networkd');
+    expect([1, 2, 3].map((i) => kindName(kindOfRouter(two, i)))).toEqual(['trixie-ifupdown', 'bookworm-networkd', 'trixie-ifupdown']);
+    expect(kindOfRouter([], 5)).toEqual(DEFAULT_KIND);
+    expect(kindOf('trixie')).toEqual({ release: 'trixie', net: 'networkd' });
+    expect(kindOf(undefined, 'ifupdown')).toEqual({ release: 'bookworm', net: 'ifupdown' });
+    expect(() => kindOf('bullseye')).toThrow("--release must be bookworm or trixie, got 'bullseye'");
+    expect(() => kindOf('trixie', 'netplan')).toThrow("--net must be networkd or ifupdown, got 'netplan'");
+    expect(() => parseKinds('trixie-ifupdown,')).toThrow('--kinds has an empty entry');
+    expect(() => parseKinds('sid-networkd')).toThrow(/expected a router kind \(bookworm-networkd, bookworm-ifupdown, trixie-networkd, trixie-ifupdown\), got 'sid-networkd'/);
+  });
+
+  it("names each kind's DHCP client: networkd's own, dhclient on bookworm, dhcpcd on trixie", () => {
+    expect(ALL_KINDS.map(dhcpClientOf)).toEqual(['systemd-networkd', 'dhclient', 'systemd-networkd', 'dhcpcd']);
+  });
+});
 
 describe('lab address plan', () => {
   it('gives router 1 the documented addresses', () => {

@@ -1,13 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { routerPlan } from '../../../src/lab/plan.js';
+import { ALL_KINDS, DEFAULT_KIND, routerPlan } from '../../../src/lab/plan.js';
 import { hostRouteConflicts, missingPackages } from '../../../src/lab/prereq.js';
-import { dhcpOptions, dnsmasqArgs, knownHosts, routerFiles } from '../../../src/lab/render.js';
+import { dhcpOptions, dnsmasqArgs, knownHosts, renewScript, routerFiles } from '../../../src/lab/render.js';
 import { mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
 
 const r = routerPlan(4);
 
 describe("a router's disk", () => {
-  const files = routerFiles(r, 'ab'.repeat(16));
+  const files = routerFiles(r, 'ab'.repeat(16), DEFAULT_KIND);
   const file = (p: string) => files.find((f) => f.path === p)?.content ?? '';
 
   it('names the router and gives it its own machine id', () => {
@@ -32,6 +33,35 @@ describe("a router's disk", () => {
   it('carries nothing of the failover design', () => {
     const all = files.map((f) => f.content).join('\n');
     expect(all).not.toMatch(/IPForward|IPMasquerade|RoutingPolicyRule|Table=|nft|keepalived/);
+  });
+});
+
+describe("an ifupdown router's disk", () => {
+  const files = routerFiles(r, 'ab'.repeat(16), { release: 'trixie', net: 'ifupdown' });
+  const interfaces = files.find((f) => f.path === 'etc/network/interfaces')?.content ?? '';
+
+  it('configures the same links in /etc/network/interfaces, and no networkd file', () => {
+    expect(files.map((f) => f.path)).toEqual(['etc/hostname', 'etc/hosts', 'etc/machine-id', 'etc/network/interfaces']);
+    // auto, not allow-hotplug: a container has no udev to send the hotplug events
+    expect(interfaces).not.toMatch(/allow-hotplug/);
+    expect(interfaces).toContain('auto mgmt0\niface mgmt0 inet static\n\taddress 198.18.0.14/24\n');
+    expect(interfaces).toContain('auto wan1\niface wan1 inet dhcp\n\tmetric 100\n');
+    expect(interfaces).toContain('auto wan2\niface wan2 inet static\n\taddress 203.0.113.34/29\n\tgateway 203.0.113.33\n\tmetric 200\n');
+    expect(interfaces).toContain('auto lan0\niface lan0 inet static\n\taddress 10.4.0.1/24\n');
+    expect(interfaces).not.toMatch(/gateway 198\.18|nft|keepalived/);
+  });
+});
+
+describe('renewing the WAN1 lease', () => {
+  it('uses the way of each DHCP client, in valid bash', () => {
+    expect(renewScript({ release: 'bookworm', net: 'networkd' })).toBe('networkctl renew wan1');
+    expect(renewScript({ release: 'trixie', net: 'networkd' })).toBe('networkctl renew wan1');
+    expect(renewScript({ release: 'trixie', net: 'ifupdown' })).toBe('dhcpcd -n wan1');
+    const dhclient = renewScript({ release: 'bookworm', net: 'ifupdown' });
+    // release and bind again with the arguments ifupdown started dhclient with
+    expect(dhclient).toContain('pid=$(cat /run/dhclient.wan1.pid)');
+    expect(dhclient).toContain('"${argv[@]}" -r\n"${argv[@]}"');
+    for (const k of ALL_KINDS) expect(spawnSync('bash', ['-n'], { input: renewScript(k) }).status).toBe(0);
   });
 });
 
@@ -77,8 +107,15 @@ deb [arch=amd64] http://mirror.example/debian/ bookworm main contrib
     expect(mirrorFromSources([{ name: 'y.list', text: 'deb https://deb.nodesource.com/node_20.x nodistro main\n' }])).toBeUndefined();
   });
 
-  it('keys the cache by the recipe', () => {
-    expect(rootfsKey()).toMatch(/^rootfs-bookworm-[0-9a-f]{10}$/);
+  it('keys the cache by the recipe: one image per kind, the networkd ones unchanged by the ifupdown recipe', () => {
+    // The bookworm networkd image every lab had before kinds existed: same key, so no rebuild.
+    expect(rootfsKey()).toBe('rootfs-bookworm-278205ac4f');
+    expect(rootfsKey(DEFAULT_KIND)).toBe('rootfs-bookworm-278205ac4f');
+    const keys = ALL_KINDS.map(rootfsKey);
+    expect(new Set(keys).size).toBe(4);
+    expect(keys[2]).toMatch(/^rootfs-trixie-[0-9a-f]{10}$/);
+    expect(keys[1]).toMatch(/^rootfs-bookworm-ifupdown-[0-9a-f]{10}$/);
+    expect(keys[3]).toMatch(/^rootfs-trixie-ifupdown-[0-9a-f]{10}$/);
   });
 });
 

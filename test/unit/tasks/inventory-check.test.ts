@@ -8,7 +8,10 @@ const check = (facts: Facts = freshRouter(), over: Record<string, unknown> = {})
 
 describe('inventory-check', () => {
   it('passes a lab router, fresh or configured, and changes nothing', () => {
-    expect(inventoryCheckTask.plan({ host: 'r1', vars: labVars(), facts: freshRouter(), params: undefined })).toEqual({ changes: [] });
+    expect(inventoryCheckTask.plan({ host: 'r1', vars: labVars(), facts: freshRouter(), params: undefined })).toEqual({
+      changes: [],
+      notes: ['detected Debian GNU/Linux 12 (bookworm), network: systemd-networkd, DHCP client: systemd-networkd (built in)'],
+    });
     expect(check(configure(freshRouter(), labVars()))).toEqual([]);
   });
 
@@ -58,9 +61,19 @@ describe('inventory-check', () => {
   });
 
   it('unsupported OS and network manager', () => {
+    const supported = 'edge supports Debian 12 (bookworm) or 13 (trixie), and Ubuntu 22.04 or 24.04 (netplan with systemd-networkd)';
     expect(check(freshRouter({ os: { id: 'debian', versionId: '10', prettyName: 'Debian GNU/Linux 10 (buster)' } }))).toEqual([
-      'the OS is Debian GNU/Linux 10 (buster); edge supports Debian 11 or newer and Ubuntu 22.04 or newer',
+      `the OS is Debian GNU/Linux 10 (buster); ${supported}`,
     ]);
+    expect(check(freshRouter({ os: { id: 'debian', versionId: '11', prettyName: 'Debian GNU/Linux 11 (bullseye)' } }))).toEqual([
+      `the OS is Debian GNU/Linux 11 (bullseye); ${supported}`,
+    ]);
+    // testing/sid has no VERSION_ID; a release newer than the tested ones is refused until it is tested
+    expect(check(freshRouter({ os: { id: 'debian', versionId: '', prettyName: 'Debian GNU/Linux forky/sid' } }))).toEqual([
+      `the OS is Debian GNU/Linux forky/sid; ${supported}`,
+    ]);
+    expect(check(freshRouter({ os: { id: 'debian', versionId: '14', prettyName: 'Debian GNU/Linux 14 (forky)' } }))).toHaveLength(1);
+    expect(check(freshRouter({ os: { id: 'debian', versionId: '13', prettyName: 'Debian GNU/Linux 13 (trixie)' } }))).toEqual([]);
     expect(check(freshRouter({ os: { id: 'ubuntu', versionId: '18.04', prettyName: 'Ubuntu 18.04.6 LTS' } }))[0]).toContain('Ubuntu 18.04.6 LTS');
     expect(check(freshRouter({ os: { id: 'ubuntu', versionId: '22.04', prettyName: 'Ubuntu 22.04 LTS' } }))).toEqual([]);
     expect(check(freshRouter({ os: { id: 'centos', versionId: '9', prettyName: 'CentOS Stream 9' } }))).toHaveLength(1);
@@ -69,6 +82,30 @@ describe('inventory-check', () => {
     ]);
     expect(check(freshRouter({ networkManager: 'netplan' }))).toEqual([]);
     expect(check(freshRouter({ networkManager: 'ifupdown' }))).toEqual([]);
+  });
+
+  it('on ifupdown, a DHCP WAN needs dhclient or dhcpcd; the note names what was detected', () => {
+    const ifupdown = (dhcpClients?: string[]) => ({ ...freshRouter({ networkManager: 'ifupdown' }), dhcpClients });
+    expect(check(ifupdown(['dhclient']))).toEqual([]);
+    expect(check(ifupdown(['dhcpcd']))).toEqual([]);
+    expect(check(ifupdown(['udhcpc']))).toEqual([
+      'WAN1 (wan1) has a DHCP address, but the DHCP client running is udhcpc; with ifupdown edge supports dhclient and dhcpcd (isc-dhcp-client, dhcpcd-base)',
+    ]);
+    expect(check(ifupdown([]))).toEqual([
+      'WAN1 (wan1) has a DHCP address, but the DHCP client running is none edge can see; with ifupdown edge supports dhclient and dhcpcd (isc-dhcp-client, dhcpcd-base)',
+    ]);
+    // a static WAN needs no client at all; networkd leases with its own
+    const allStatic = ifupdown([]);
+    for (const i of allStatic.interfaces) for (const a of i.addresses) a.dynamic = false;
+    expect(check(allStatic)).toEqual([]);
+    expect(check({ ...freshRouter(), dhcpClients: [] })).toEqual([]);
+    const trixie = { ...ifupdown(['dhcpcd']), os: { id: 'debian', versionId: '13', prettyName: 'Debian GNU/Linux 13 (trixie)' } };
+    expect(inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: trixie, params: undefined }).notes).toEqual([
+      'detected Debian GNU/Linux 13 (trixie), network: ifupdown, DHCP client: dhcpcd',
+    ]);
+    const p = inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: { ...trixie, networkManager: 'NetworkManager' }, params: undefined });
+    expect(p.notes).toEqual(['detected Debian GNU/Linux 13 (trixie), network: NetworkManager, DHCP client: dhcpcd']);
+    expect(p.failures).toHaveLength(1);
   });
 
   it('a foreign rule in edge\'s priority range, and the guide\'s leftover rules using edge\'s marks', () => {

@@ -74,7 +74,9 @@ describe('persistence task', () => {
     const p = plan();
     const routesUnit = p.changes[1]!.diff;
     expect(routesUnit).toContain('+After=network-pre.target\n+Wants=network-pre.target\n');
-    expect(routesUnit).toContain('+Type=simple\n+ExecStart=/usr/local/sbin/edge-routes monitor\n+Restart=always\n');
+    expect(routesUnit).toContain('+Type=simple\n+ExecStart=/usr/local/sbin/edge-routes monitor\n');
+    // SIGTERM to the script only (it reaps its ip monitor), and a stop bounded to seconds
+    for (const l of ['KillMode=mixed', 'TimeoutStopSec=10', 'Restart=always']) expect(routesUnit).toContain(`+${l}\n`);
     const nftUnit = p.changes[2]!.diff;
     for (const l of ['DefaultDependencies=no', 'Before=network-pre.target shutdown.target', 'After=nftables.service', 'PartOf=nftables.service', 'ReloadPropagatedFrom=nftables.service', 'RemainAfterExit=yes', 'ExecStart=/usr/sbin/nft -f /etc/edge/edge.nft', 'ExecStartPost=-/usr/local/sbin/edge-failover sync', 'WantedBy=sysinit.target'])
       expect(nftUnit).toContain(`+${l}\n`);
