@@ -110,7 +110,7 @@ function convertHint(file: string): string {
 
 /** One inventory file (see parseInventoryText). Scripts and TOML files are refused, never run. */
 export function readInventoryFile(file: string, abs: string): YamlSource {
-  const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs, field: '-i' });
+  const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
   if ((statSync(abs).mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new EdgeError('CONFIG', `inventory ${file} is an executable script: edge does not run inventory scripts`, { hint: convertHint(file), field: '-i' });
   }

@@ -50,15 +50,15 @@ describe('shipped inventories', () => {
 
   it('-e wins over every other source and edge inventory says where it came from', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'edge-extra-'));
-    writeFileSync(path.join(dir, 'more.yml'), 'edge_health_fall: 7\n');
+    writeFileSync(path.join(dir, 'more.yml'), 'edge_health_rise: 7\n');
     const opts = { inventory: 'prod', host: 'rtr-ams-2', extraVars: ['edge_wan2_interface=eth9 site_note="a b"', `@${path.join(dir, 'more.yml')}`] };
     const out = inventoryOutput(opts);
     expect(out).toMatch(/^ {2}edge_wan2_interface: eth9 +# extra vars \(-e\), --extra-vars #1:1:21$/m);
-    expect(out).toMatch(/^ {2}edge_health_fall: 7 +# extra vars \(-e\), .*more\.yml:1:19$/m);
+    expect(out).toMatch(/^ {2}edge_health_rise: 7 +# extra vars \(-e\), .*more\.yml:1:19$/m);
     const json = JSON.parse(inventoryOutput({ ...opts, json: true }));
-    expect(json).toMatchObject({ edge_wan2_interface: 'eth9', site_note: 'a b', edge_health_fall: 7 });
-    expect(errorsOf(() => inventoryOutput({ ...opts, extraVars: ['edge_health_fall=x'] }))).toEqual([
-      '--extra-vars #1:1:18: edge_health_fall: expected a number, got "x"\n  hint: for hosts rtr-ams-1, rtr-ams-2, rtr-nyc-1',
+    expect(json).toMatchObject({ edge_wan2_interface: 'eth9', site_note: 'a b', edge_health_rise: 7 });
+    expect(errorsOf(() => inventoryOutput({ ...opts, extraVars: ['edge_health_rise=x'] }))).toEqual([
+      '--extra-vars #1:1:18: edge_health_rise: expected a number, got "x"\n  hint: for hosts rtr-ams-1, rtr-ams-2, rtr-nyc-1',
     ]);
   });
 

@@ -61,7 +61,7 @@ describe('inventory sources as Ansible reads them', () => {
 });
 
 describe('-e/--extra-vars', () => {
-  write('e/inv.yml', 'all:\n  hosts:\n    h1:\n      edge_health_fall: 4\n');
+  write('e/inv.yml', 'all:\n  hosts:\n    h1:\n      edge_health_rise: 4\n');
 
   it('k=v values are strings, YAML/JSON keeps types, later -e wins', () => {
     const h = load(['e/inv.yml'], ['a=1 b="x y"', '{"a": 2, "c": [1]}', 'd=4']).hosts.get('h1')!;
@@ -75,9 +75,9 @@ describe('-e/--extra-vars', () => {
   });
 
   it('wins over play vars too, and its errors point into the -e text', () => {
-    const inv = parseInventory(parseYaml('all:\n  hosts:\n    h1:\n', 'inv.yaml'), { extraVars: ['{edge_health_fall: 6}'] });
-    const book = parsePlaybook(parseYaml('hosts: all\nvars: {edge_health_fall: 5}\ntasks: [sysctl]\n', 'pb.yaml'));
-    expect(resolvePlayHosts(inv, book, book.plays[0]!)[0]!.vars.edge_health_fall).toBe(6);
+    const inv = parseInventory(parseYaml('all:\n  hosts:\n    h1:\n', 'inv.yaml'), { extraVars: ['{edge_health_rise: 6}'] });
+    const book = parsePlaybook(parseYaml('hosts: all\nvars: {edge_health_rise: 5}\ntasks: [sysctl]\n', 'pb.yaml'));
+    expect(resolvePlayHosts(inv, book, book.plays[0]!)[0]!.vars.edge_health_rise).toBe(6);
     const bad = () => parseInventory(parseYaml('all:\n  hosts:\n    h1:\n', 'inv.yaml'), { extraVars: ['x=1 edge_wan2_mark=0x1'] });
     expect(errorsOf(bad)).toEqual([
       '--extra-vars #1:1:20: h1: edge_wan2_mark: must differ from edge_wan1_mark, got "0x1"',
