@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'VERIFY' // verification after apply failed
   | 'ROLLBACK' // restoring a snapshot failed
   | 'LOCKOUT' // the change would cut edge's own SSH session
+  | 'LOCKED' // another edge holds the host (the message names its run, user, controller and start)
   | 'WINDOW' // outside the maintenance window
   | 'LAB' // the local lab could not do what was asked
   | 'INTERRUPTED';

@@ -3,6 +3,7 @@ import pLimit from 'p-limit';
 import { EdgeError, errorMessage } from '../errors.js';
 import { connectorFor, withConnection } from '../engine/connect.js';
 import { confirmScript } from '../engine/deadman.js';
+import { newHolder } from '../engine/host-lock.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
@@ -19,7 +20,7 @@ async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<vo
       limit(async () => {
         try {
           const r = await withConnection(connectorFor(host, inventory.hosts.get(host)!.vars, settings), (conn) =>
-            conn.exec(confirmScript(runId), { timeoutMs: settings.commandTimeoutMs }),
+            conn.exec(confirmScript(runId, newHolder(runId, 'confirm', settings.commandTimeoutMs / 1000 + 60)), { timeoutMs: settings.commandTimeoutMs }),
           );
           if (r.code !== 0) return { host, ok: false, message: r.stderr.trim().replace(/^edge: /, '') };
           return { host, ok: true, message: 'confirmed: the change is kept, the timer is disarmed' };

@@ -93,10 +93,11 @@ export function register(program: Command): void {
 
   lab
     .command('reboot')
-    .description('shut a router down gracefully and boot it again (its files persist)')
+    .description('shut a router down gracefully and boot it again (its files persist); --hard: a power cut instead')
     .argument('<router>', 'r1, r2, …')
-    .action(async (router: string) => {
-      await labReboot(router);
+    .option('--hard', 'kill the router at once, nothing shut down (a power cut), then boot it')
+    .action(async (router: string, flags: { hard?: boolean }) => {
+      await labReboot(router, { hard: flags.hard === true });
     });
 
   lab

@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { ConnectionSettings } from '../engine/connect.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
+import { DEFAULT_MAX_HANDSHAKES, HandshakePacer } from '../ssh/handshake-pacer.js';
 import { sshTrace } from '../ui/trace.js';
 
 /** Options shared by every command that talks to hosts. */
@@ -16,6 +17,7 @@ export interface ConnectionFlags {
   commandTimeout: number;
   askBecomePass?: boolean;
   forks: number;
+  maxHandshakes: number;
   /** -u: login user where the inventory sets no ansible_user (as Ansible: inventory wins). */
   user?: string;
   /** --private-key: key where the inventory sets no ansible_ssh_private_key_file. */
@@ -78,7 +80,8 @@ export function addConnectionOptions(cmd: Command): Command {
       .option('--connect-timeout <seconds>', 'TCP + SSH handshake timeout per host', positiveNumber, 10)
       .option('--command-timeout <seconds>', 'timeout of each remote command', positiveNumber, 600)
       .option('-K, --ask-become-pass', 'ask once for the sudo password of non-root login users')
-      .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 50),
+      .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 50)
+      .option('--max-handshakes <n>', 'SSH handshakes in flight at once, whatever --forks (a connect timeout starts when its handshake does)', positiveInt, DEFAULT_MAX_HANDSHAKES),
   );
 }
 
@@ -97,6 +100,7 @@ export async function connectionSettings(flags: ConnectionFlags): Promise<Connec
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: becomePass,
+    handshakes: new HandshakePacer(flags.maxHandshakes),
     ...(flags.user ? { remoteUser: flags.user } : {}),
     ...(flags.privateKey ? { privateKeyFile: flags.privateKey } : {}),
     ...(trace ? { trace } : {}),

@@ -25,8 +25,8 @@ export const COMMANDS: readonly CommandEntry[] = [
   },
   {
     name: 'rollback',
-    args: ['<run-id>'],
-    summary: 'restore the files and runtime state a run replaced, from the snapshot it left on each host (idempotent)',
+    args: ['[run-id]'],
+    summary: 'restore the files and runtime state a run replaced, from the snapshot it left on each host (once: a run already rolled back is left alone; --baseline: the state before edge)',
     load: () => import('./rollback.js'),
   },
   {
@@ -38,7 +38,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   {
     name: 'runs',
     args: [],
-    summary: 'list runs and the state each left every host in (applied, rolled back, ...)',
+    summary: 'list runs as each host knows them (confirmed, superseded, armed, restored-at-boot, rolled-back, pruned, ...) and hosts a stopped rollout did not start',
     load: () => import('./runs.js'),
   },
   {

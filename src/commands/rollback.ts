@@ -3,13 +3,22 @@ import pLimit from 'p-limit';
 import { EdgeError } from '../errors.js';
 import { connectorFor } from '../engine/connect.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
-import { rollbackHost } from '../engine/rollback.js';
+import { BASELINE_ID } from '../engine/host-layout.js';
+import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
-async function rollbackCommand(runId: string, flags: ConnectionFlags & { json?: boolean }): Promise<void> {
-  if (!RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (like 20261123T204501Z-1a2b); see edge runs`);
+interface RollbackFlags extends ConnectionFlags {
+  json?: boolean;
+  baseline?: boolean;
+}
+
+async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags): Promise<void> {
+  if (flags.baseline && runArg) throw new EdgeError('USAGE', 'give a run id or --baseline, not both');
+  if (!flags.baseline && !runArg) throw new EdgeError('USAGE', 'which run? give its id (see edge runs), or --baseline for the state before edge');
+  const runId = flags.baseline ? BASELINE_ID : runArg!;
+  if (!flags.baseline && !RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (like 20261123T204501Z-1a2b); see edge runs`);
   const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const settings = await connectionSettings(flags);
@@ -20,7 +29,7 @@ async function rollbackCommand(runId: string, flags: ConnectionFlags & { json?: 
     ),
   );
   for (const r of results) process.stdout.write(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`);
-  const journal = await readJournal(runId);
+  const journal = flags.baseline ? undefined : await readJournal(runId);
   if (journal) {
     for (const r of results) {
       const h = journal.hosts.find((x) => x.host === r.host);
@@ -33,9 +42,9 @@ async function rollbackCommand(runId: string, flags: ConnectionFlags & { json?: 
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   // No snapshot where the run did change the host (or where no journal says it did not): it was
-  // pruned (edge_snapshots_keep) or removed, and nothing was restored there — that is a failure.
+  // removed, and nothing was restored there — that is a failure (a pruned run says so itself).
   const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');
-  const bad = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || (r.status === 'no-snapshot' && changedBy(r.host)));
+  const bad = results.filter((r) => ROLLBACK_FAILED.has(r.status) || (!flags.baseline && r.status === 'no-snapshot' && changedBy(r.host)));
   process.exitCode = bad.length ? 1 : 0;
 }
 
@@ -43,9 +52,10 @@ export function register(program: Command): void {
   addConnectionOptions(
     program
       .command('rollback')
-      .description("restore the files and runtime state a run replaced, from the snapshot it left on each host (idempotent)")
-      .argument('<run-id>', 'the run to undo (see edge runs)'),
+      .description('restore the files and runtime state a run replaced, from the snapshot it left on each host (once: a run already rolled back is left alone; --baseline: the state before edge)')
+      .argument('[run-id]', 'the run to undo (see edge runs); later runs still applied must be undone first'),
   )
+    .option('--baseline', "return each host to its state before edge's first change (never pruned)")
     .option('--json', 'print results as JSON')
-    .action((runId: string, flags: ConnectionFlags & { json?: boolean }) => rollbackCommand(runId, flags));
+    .action((runId: string | undefined, flags: RollbackFlags) => rollbackCommand(runId, flags));
 }

@@ -45,7 +45,7 @@ function interactive(flags: RunFlags): boolean {
 /** The journal of the run to continue; it must be a rollout of the same playbook. */
 async function loadResumable(runId: string, playbookFile: string): Promise<RunResult> {
   const j = await readJournal(checkRunId(runId, '--resume'));
-  if (j && j.runId !== runId) throw new EdgeError('USAGE', `journal .edge/runs/${runId}.json holds run ${JSON.stringify(j.runId)}`, { field: '--resume' });
+  if (j && j.runId !== runId) throw new EdgeError('USAGE', `journal .edge/runs/${runId}.jsonl holds run ${JSON.stringify(j.runId)}`, { field: '--resume' });
   if (!j) throw new EdgeError('USAGE', `no journal for run ${runId} in .edge/runs (see edge runs --local)`, { field: '--resume' });
   if (path.resolve(j.playbook) !== path.resolve(playbookFile))
     throw new EdgeError('USAGE', `run ${runId} was a run of ${j.playbook}, not ${playbookFile}`, { field: '--resume' });
@@ -146,6 +146,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     run = await runPlaybook(inventory, playbook, plays, {
       runId,
       check: flags.check === true,
+      keepDiffs: flags.diff === true,
       noRollback: !flags.rollback,
       forceLockoutRisk: flags.forceLockoutRisk === true,
       waitForWindow: flags.waitForWindow === true,
@@ -166,7 +167,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     const text = diffText(run, out.isTTY === true && !process.env.NO_COLOR);
     if (text) write(`\n${text}\n`);
   }
-  write(`\n${recapText(run, width)}\njournal: .edge/runs/${run.runId}.json\n`);
+  write(`\n${recapText(run, width)}\njournal: .edge/runs/${run.runId}.jsonl\n`);
   if (flags.json && writable(process.stdout)) process.stdout.write(`${JSON.stringify(withSchemaVersion('run', run), null, 2)}\n`);
   process.exitCode = runExitCode(run, flags.detailedExitcode === true);
 }

@@ -4,6 +4,8 @@ import { errorMessage } from '../errors.js';
 import { connectorFor, withConnection } from '../engine/connect.js';
 import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
+import { runLockState } from '../engine/run-lock.js';
+import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
 import { resolve } from 'node:path';
 import { withSchemaVersion } from './json-output.js';
@@ -42,16 +44,18 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   for (const r of remote.values()) if (Array.isArray(r)) for (const x of r) runIds.add(x.runId);
   const rows = [...runIds].sort().reverse().map((runId) => {
     const j = journals.find((x) => x.runId === runId);
+    const details: Record<string, string> = {};
     const hosts = Object.fromEntries(
       names.flatMap((n) => {
         const r = remote.get(n);
-        const onHost = Array.isArray(r) ? r.find((x) => x.runId === runId)?.state : undefined;
+        const onHost = Array.isArray(r) ? r.find((x) => x.runId === runId) : undefined;
+        if (onHost?.detail) details[n] = onHost.detail;
         const inJournal = j?.hosts.find((h) => h.host === n);
-        const state = onHost ?? (typeof r === 'string' ? r : inJournal ? `${inJournal.state} (journal)` : undefined);
+        const state = onHost?.state ?? (typeof r === 'string' ? r : inJournal ? `${inJournal.state} (journal)` : undefined);
         return state ? [[n, state]] : [];
       }),
     );
-    return { runId, playbook: j?.playbook, check: j?.check, status: j?.status, startedAt: j?.startedAt, hosts };
+    return { runId, playbook: j?.playbook, check: j?.check, status: j ? journalStatus(j) : undefined, startedAt: j?.startedAt, hosts, details, notStarted: notStarted(j) };
   });
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(withSchemaVersion('runs', { runs: rows }), null, 2)}\n`);
@@ -60,12 +64,26 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   if (!rows.length) process.stdout.write('no runs recorded\n');
   for (const r of rows) {
     process.stdout.write(`${r.runId}  ${r.status ?? '-'}${r.check ? ' (check)' : ''}  ${r.playbook ?? ''}\n`);
-    for (const [h, s] of Object.entries(r.hosts)) process.stdout.write(`    ${h}: ${s}\n`);
+    for (const [h, s] of Object.entries(r.hosts)) process.stdout.write(`    ${h}: ${s}${r.details[h] ? ` — ${r.details[h]}` : ''}\n`);
+    for (const n of r.notStarted) process.stdout.write(`    ${n.name}: not started — ${n.why}\n`);
   }
 }
 
+/** A journal that says "running" is believed only while its controller's process lives. */
+function journalStatus(j: RunResult): string {
+  if (j.status !== 'running') return j.status;
+  return runLockState(j.runId) === 'live' ? 'running' : 'abandoned (its controller died; the hosts say how each ended)';
+}
+
+/** The hosts a stopped rollout never started, and why it stopped. */
+function notStarted(j: RunResult | undefined): { name: string; why: string }[] {
+  return (j?.rollout ?? []).flatMap((r) =>
+    r.hosts.filter((h) => h.state === 'not-started').map((h) => ({ name: h.name, why: r.stop?.message ?? (j?.status === 'running' ? 'its batch has not started yet' : 'the rollout ended before its batch') })),
+  );
+}
+
 export function register(program: Command): void {
-  addConnectionOptions(program.command('runs').description('list runs and the state each left every host in (applied, rolled back, ...)'))
+  addConnectionOptions(program.command('runs').description('list runs as each host knows them (confirmed, superseded, armed, restored-at-boot, rolled-back, pruned, ...) and hosts a stopped rollout did not start'))
     .option('--json', 'print as JSON')
     .option('--local', 'only the local journal; do not ask the hosts')
     .action((flags: RunsFlags) => runsCommand(flags));

@@ -4,6 +4,7 @@ import { EdgeError } from '../errors.js';
 import type { VarSource } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
+import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
 import type { SshTrace } from '../ssh/types.js';
 
@@ -14,6 +15,8 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
+  /** Bounds the SSH handshakes in flight across all hosts (--max-handshakes); default: the process's one pacer. */
+  handshakes?: HandshakePacer;
   /** -u / remote_user: the login user where the inventory sets no ansible_user (Ansible's order). */
   remoteUser?: string;
   /** --private-key / private_key_file: where the inventory sets no ansible_ssh_private_key_file. */
@@ -54,6 +57,7 @@ export function connectorFor(
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      handshakes: s.handshakes,
       ...(s.trace ? { trace: s.trace } : {}),
     }).catch((e: unknown) => {
       throw placeFileError(e, vars, sources);

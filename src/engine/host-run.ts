@@ -5,11 +5,13 @@ import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
+import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
-import { confirmScript, disarmScript, stateScript } from './deadman.js';
+import { confirmScript, disarmScript, parseStateOutput, stateScript } from './deadman.js';
+import { LOCKED_EXIT, lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
-import type { HostResult, RunReporter, TaskResult } from './types.js';
+import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
   task: Task<unknown>;
@@ -34,11 +36,8 @@ export interface HostRunInput {
   reporter: RunReporter;
   /** Checked before each new step; when aborted, no new task starts. */
   signal: AbortSignal;
-}
-
-interface Planned {
-  entry: PlannedTask;
-  plan: Plan;
+  /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
+  keepDiffs?: boolean;
 }
 
 const now = () => performance.now();
@@ -102,14 +101,27 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
 
   let planned: Planned[];
   let facts: Facts;
+  let probeChecks: Gathered['checks'];
+  // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
+  const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
+  /** The host's boot id when the run took it: a different one later means it rebooted. */
+  let bootId: string | undefined;
   try {
     reporter.hostStep(host, 'facts');
-    facts = await gatherFacts(conn, host, input.vars, input.tasks, input.commandTimeoutMs);
-    reporter.hostStep(host, 'plan');
-    planned = input.tasks.map((entry) => ({
-      entry,
-      plan: entry.task.plan({ host, vars: input.vars, facts, params: entry.params }),
+    const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
+    let stderr: string;
+    ({ facts, planned, checks: probeChecks, stderr } = await gatherAndPlan(conn, {
+      host,
+      vars: input.vars,
+      tasks: input.tasks,
+      check: input.check,
+      timeoutMs: input.commandTimeoutMs,
+      prelude,
     }));
+    bootId = /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1];
+    // What taking the host over did (a stale lock, an unsettled run restored first) is worth telling.
+    const took = stderr.split('\n').filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l));
+    if (took.length) result.notes = took.map((l) => l.replace(/^edge: /, ''));
   } catch (e) {
     result.status = 'failed';
     result.error = errorMessage(e);
@@ -151,6 +163,9 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   // The last exec that changes something records "applied"; the verify-only execs come after it.
   const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
   let applied = false;
+  // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
+  // host that is left as it was that answer still holds, so a no-op run is one exec.
+  const verifiedInProbe = lastChanging < 0 ? probeChecks : {};
 
   for (const [i, p] of planned.entries()) {
     const name: TaskName = p.entry.task.name;
@@ -165,7 +180,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     const tr: TaskResult = {
       task: name,
       status: p.plan.changes.length ? 'changed' : 'ok',
-      changes: p.plan.changes.map((c) => ({ summary: c.summary, diff: c.diff })),
+      changes: changeReports(p.plan, input.keepDiffs === true),
       durationMs: 0,
       execs: 0,
       notes: p.plan.notes,
@@ -178,6 +193,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
           const script = taskScript({
             manifest,
             facts,
+            task: name,
             changes: p.plan.changes,
             verify,
             first: !applied,
@@ -192,7 +208,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
           if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
           if (i === lastChanging) result.state = 'applied';
         } else if (p.entry.task.alwaysVerify && verify) {
-          const res = await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs });
+          const res = verifiedInProbe[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
           if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
         }
       }
@@ -212,7 +228,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
 
   if (applied && (result.status === 'ok' || result.status === 'changed')) {
-    await confirmHost(input, result);
+    await confirmHost(input, result, holder, bootId);
     return finish();
   }
 
@@ -230,7 +246,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     } else {
       const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
       try {
-        const res = await conn.exec(restoreCommand(input.runId), { timeoutMs: input.commandTimeoutMs });
+        const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
         if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
         result.state = 'rolled-back';
         result.rollback = 'rolled back automatically to the pre-run snapshot';
@@ -243,9 +259,9 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
           result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
         } else {
           // The session is gone (the change may have cut it): the host's own timer restores it.
-          reporter.hostStep(host, 'rolling back', `session lost; waiting for the host's own timer`);
-          const restored = await awaitSelfRestore(input, firesBy);
-          result.state = restored.ok ? 'rolled-back' : 'rollback-failed';
+          reporter.hostStep(host, 'rolling back', `session lost; waiting for the host's own timer or its boot-time restore`);
+          const restored = await awaitSelfRestore(input, firesBy, bootId);
+          result.state = restored.outcome === 'rolled-back' ? 'rolled-back' : restored.outcome === 'unchanged' ? 'unchanged' : 'rollback-failed';
           result.rollback = restored.message;
         }
       }
@@ -259,7 +275,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
  * firewall and routes must accept it) and only then disarm its dead-man timer. If no new
  * connection can be made, the timer is left to restore the host; edge waits for it and checks.
  */
-async function confirmHost(input: HostRunInput, result: HostResult): Promise<void> {
+async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<void> {
   if (input.confirm === 'manual') {
     result.state = 'armed';
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
@@ -271,7 +287,7 @@ async function confirmHost(input: HostRunInput, result: HostResult): Promise<voi
   let fresh: SshConnection | undefined;
   try {
     fresh = await input.connect();
-    const res = await fresh.exec(confirmScript(input.runId), { timeoutMs: input.commandTimeoutMs });
+    const res = await fresh.exec(confirmScript(input.runId, holder), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new EdgeError('EXEC', lastLines(res.stderr) || `exit ${res.code}`, { host: input.host });
     result.state = 'confirmed';
     return;
@@ -286,27 +302,55 @@ async function confirmHost(input: HostRunInput, result: HostResult): Promise<voi
       fresh.close();
     }
   }
-  input.reporter.hostStep(input.host, 'rolling back', `waiting for the host's own timer (${input.confirmTimeoutSec} s)`);
+  input.reporter.hostStep(input.host, 'rolling back', `waiting for the host's own timer (${input.confirmTimeoutSec} s) or its boot-time restore`);
   result.state = 'applying';
-  const restored = await awaitSelfRestore(input, firesBy);
-  result.rollback = restored.message;
-  if (restored.ok) result.state = 'rolled-back';
+  const settled = await awaitSelfRestore(input, firesBy, bootId);
+  result.rollback = settled.message;
+  if (settled.outcome === 'rolled-back') result.state = 'rolled-back';
+  if (settled.outcome === 'unchanged') result.state = 'unchanged';
+  if (settled.outcome === 'confirmed') {
+    // The confirm reached its commit point on the host before the connection went: it is kept.
+    result.state = 'confirmed';
+    result.status = 'changed';
+    result.error = undefined;
+  }
 }
 
+/** How long after the host's timer deadline edge keeps asking: a restore takes seconds, a reboot about ten. */
+const SETTLE_MARGIN_MS = 60_000;
+
 /**
- * Waits for the host's own timer to fire (by `firesBy`), then reconnects until the host says the
- * run is rolled back, for at most a minute more (a restore takes seconds; connecting may not).
+ * After edge lost a host part-way (its session was cut, it rebooted, a change cut edge off): asks
+ * the host every 2 s, over a new connection, how the run ended, until it is settled — restored by
+ * its own timer, restored at boot (the boot id changed), or confirmed (the confirm's commit point
+ * was reached before the connection went) — or until SETTLE_MARGIN_MS past the timer's deadline
+ * (`firesBy`). So edge reports what the host did within confirm timeout + boot + margin, and a
+ * reboot is seen as soon as the host answers again.
  */
-async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{ ok: boolean; message: string }> {
-  const deadline = firesBy + 60_000;
-  await sleep(Math.max(0, firesBy - Date.now()) + 1000);
+async function awaitSelfRestore(
+  input: HostRunInput,
+  firesBy: number,
+  bootId: string | undefined,
+): Promise<{ outcome: 'rolled-back' | 'confirmed' | 'unchanged' | 'unknown'; message: string }> {
+  const deadline = firesBy + SETTLE_MARGIN_MS;
   let last = 'unreachable';
   for (;;) {
     try {
-      const res = await withConnection(input.connect, (c) => c.exec(stateScript(input.runId), { timeoutMs: 30_000 }));
-      last = res.stdout.split('\n')[0]?.trim() || 'unknown';
-      if (last === 'rolled-back')
-        return { ok: true, message: 'the host restored itself from the pre-run snapshot (dead-man timer) and is reachable again' };
+      const out = await withConnection(input.connect, (c) => c.exec(stateScript(input.runId), { timeoutMs: 30_000 }));
+      const st = parseStateOutput(out.stdout);
+      last = st.state;
+      // Rebooted before the run's first change (no state recorded): scripts from before the boot are gone.
+      if (st.bootId && bootId && st.bootId !== bootId && (st.state === 'unknown' || st.state === 'none'))
+        return { outcome: 'unchanged', message: 'the host rebooted before the run changed anything: it is as it was' };
+      if (st.state === 'confirmed') return { outcome: 'confirmed', message: 'the host recorded the confirmation before the connection was lost: the change is kept' };
+      if (st.state === 'rolled-back') {
+        const how =
+          st.restoredBy === 'boot' ? 'the host rebooted before the run was confirmed and restored the pre-run snapshot at boot'
+          : st.restoredBy === 'takeover' ? 'another edge found the run unsettled on the host and restored the pre-run snapshot'
+          : st.restoredBy === 'timer' ? 'the host restored itself from the pre-run snapshot (dead-man timer)'
+          : `the host is back on the pre-run snapshot (restored by ${st.restoredBy ?? 'edge'})`;
+        return { outcome: 'rolled-back', message: `${how} and is reachable again` };
+      }
     } catch (e) {
       last = `unreachable: ${errorMessage(e)}`;
     }
@@ -314,9 +358,14 @@ async function awaitSelfRestore(input: HostRunInput, firesBy: number): Promise<{
     await sleep(2000);
   }
   return {
-    ok: false,
-    message: `the host did not report a restore within 60 s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
+    outcome: 'unknown',
+    message: `the host did not report a restore within ${SETTLE_MARGIN_MS / 1000} s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
   };
+}
+
+/** What a result keeps of a plan's changes: diffs only when asked for (they are most of a result's size). */
+function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
+  return plan.changes.map((c) => (keepDiffs ? { summary: c.summary, diff: c.diff } : { summary: c.summary }));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

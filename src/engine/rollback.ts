@@ -1,20 +1,71 @@
 import { EdgeError, errorMessage } from '../errors.js';
-import { PREAMBLE } from '../render/shell.js';
+import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../ssh/quote.js';
 import { DEADMAN_PREFIX } from './deadman.js';
-import { SNAPSHOT_ROOT, snapshotDir } from './snapshot.js';
+import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
+import { LOCKED_EXIT, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
+import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
   host: string;
-  status: 'rolled-back' | 'failed' | 'unreachable' | 'no-snapshot';
+  status: 'rolled-back' | 'already-rolled-back' | 'failed' | 'unreachable' | 'no-snapshot' | 'pruned' | 'locked';
   message: string;
   durationMs: number;
 }
 
+/** Statuses after which `edge rollback` exits non-zero: the host is not where the operator asked. */
+export const ROLLBACK_FAILED: ReadonlySet<RollbackResult['status']> = new Set(['failed', 'unreachable', 'pruned', 'locked']);
+
 /**
- * Restores a run's snapshot on one host by running the restore.sh the run left there. The script
- * sets every saved item to its saved state, so rolling back twice gives the same host.
+ * Rollback is a history, not a set of independent snapshots. A run is undone only when no later run
+ * is still applied on the host (its snapshot holds what the run it follows left), and only once: a
+ * run already rolled back is a no-op that says so, so no sequence of rollbacks can write back a
+ * configuration a later rollback removed. A pruned run cannot be undone (the baseline can). The
+ * host's lock is held throughout; the restore itself is resumable (see restoreScript).
+ */
+function rollbackScript(runId: string, holder: LockHolder): string {
+  const dir = shQuote(snapshotDir(runId));
+  return `${PREAMBLE}${lockScript(holder)}
+[ -d ${dir} ] || { echo NO-SNAPSHOT; exit 0; }
+state=$(cat ${dir}/state 2>/dev/null || true)
+case "$state" in
+  pruned) echo PRUNED; ${unlockScript(holder).trim()}; exit 0 ;;
+  rolled-back) echo "ALREADY $(cat ${dir}/restored-by 2>/dev/null || echo edge) $(grep ' rolled-back' ${dir}/events 2>/dev/null | tail -n 1 | cut -d' ' -f1)"; ${unlockScript(holder).trim()}; exit 0 ;;
+esac
+[ -f ${dir}/restore.sh ] || { echo NO-SNAPSHOT; exit 0; }
+newer=''
+for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
+  [[ "$n" > ${shQuote(runId)} ]] || continue
+  case "$(cat "$d/state" 2>/dev/null)" in rolled-back|pruned|'') ;; *) newer="$newer $n" ;; esac
+done
+[ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
+systemctl stop ${shQuote(`${DEADMAN_PREFIX}${runId}.timer`)} 2>/dev/null || true
+EDGE_RESTORED_BY=rollback bash ${dir}/restore.sh
+${unlockScript(holder)}`;
+}
+
+/** Lists the baseline's items, one JSON line each. */
+const BASELINE_ITEMS = `cat ${BASELINE_DIR}/items/* 2>/dev/null || true`;
+
+/**
+ * Back to the state before edge's first change on the host: the baseline's restore script is made
+ * from its items (every item any run saved first), written next to them and run; pending timers of
+ * unconfirmed runs are stopped first. It marks every run rolled back, and removes the boot hook.
+ */
+function baselineScript(items: BaselineItem[], host: string, holder: LockHolder): string {
+  const dir = shQuote(BASELINE_DIR);
+  return `${PREAMBLE}${lockScript(holder)}
+systemctl list-units --all --plain --no-legend '${DEADMAN_PREFIX}*.timer' 2>/dev/null | awk '{print $1}' | while read -r t; do systemctl stop "$t" 2>/dev/null || true; done
+base64 -d > ${dir}/restore.sh.tmp ${base64Heredoc(restoreScript(baselineManifest(items, host)))}
+chmod 0700 ${dir}/restore.sh.tmp && mv -f -- ${dir}/restore.sh.tmp ${dir}/restore.sh && sync -f ${dir} 2>/dev/null || true
+EDGE_RESTORED_BY=baseline bash ${dir}/restore.sh
+${unlockScript(holder)}`;
+}
+
+/**
+ * Restores a run's snapshot on one host (or, with runId BASELINE_ID, the host's baseline). Never
+ * reports a restore it did not make: each status comes from what the host said it did.
  */
 export async function rollbackHost(
   host: string,
@@ -35,29 +86,26 @@ export async function rollbackHost(
   } catch (e) {
     return done('unreachable', errorMessage(e));
   }
+  const holder = newHolder(runId, 'rollback', timeoutMs / 1000 + 60);
   try {
-    const dir = snapshotDir(runId);
-    // Snapshots stack: run B's snapshot holds what run A left. Undoing A while B is still in place
-    // would put A's "before" under B's files, so newer runs that are still applied come first.
-    const res = await conn.exec(
-      `${PREAMBLE}
-[ -f ${shQuote(`${dir}/restore.sh`)} ] || { echo NO-SNAPSHOT; exit 0; }
-newer=''
-for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
-  [[ "$n" > ${shQuote(runId)} ]] || continue
-  case "$(cat "$d/state" 2>/dev/null)" in rolled-back|'') ;; *) newer="$newer $n" ;; esac
-done
-[ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
-bash ${shQuote(`${dir}/restore.sh`)}
-`,
-      { timeoutMs },
-    );
+    let script: string;
+    if (runId === BASELINE_ID) {
+      const listed = await conn.exec(BASELINE_ITEMS, { timeoutMs });
+      const items = listed.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as BaselineItem);
+      if (!items.length) return done('no-snapshot', 'edge has never changed this host: it is at its baseline');
+      script = baselineScript(items, host, holder);
+    } else script = rollbackScript(runId, holder);
+    const res = await conn.exec(script, { timeoutMs });
+    if (res.code === LOCKED_EXIT) return done('locked', res.stderr.trim().split('\n').pop()!.replace(/^edge: /, ''));
     if (res.stdout.includes('NO-SNAPSHOT')) return done('no-snapshot', `no snapshot of run ${runId} on this host`);
+    if (res.stdout.includes('PRUNED'))
+      return done('pruned', `the snapshot of run ${runId} was pruned (edge_snapshots_keep); it cannot be undone alone. edge rollback --baseline returns the host to its state before edge`);
+    const already = /^ALREADY (\S+) ?(\S*)$/m.exec(res.stdout);
+    if (already) return done('already-rolled-back', `run ${runId} is already rolled back (by ${already[1]}${already[2] ? ` at ${already[2]}` : ''}); nothing done`);
     const newer = /^NEWER (.*)$/m.exec(res.stdout);
-    if (newer)
-      return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
+    if (newer) return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
     if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
-    return done('rolled-back', `restored the state from before run ${runId}`);
+    return done('rolled-back', runId === BASELINE_ID ? 'restored the state from before edge first changed this host' : `restored the state from before run ${runId}`);
   } catch (e) {
     return done('failed', errorMessage(e));
   } finally {
@@ -65,31 +113,93 @@ bash ${shQuote(`${dir}/restore.sh`)}
   }
 }
 
+/** A run as its host knows it (see remoteRunsScript). */
 export interface RemoteRun {
   runId: string;
+  /** What the host says, in one word (describeRemoteRun). */
   state: string;
-  createdAt?: string;
+  /** More of it for people: who restored it and when, which run superseded it. */
+  detail?: string;
 }
 
 /**
- * The runs whose snapshots a host keeps, newest first, with the state each left the host in. An
- * applied run whose dead-man timer is still counting down is "armed" (--confirm manual, or edge
- * gone before it could confirm): it restores itself unless someone confirms it.
+ * One exec: per snapshot, its state word, who restored it, whether its timer or restore is running,
+ * its last event; then the pending mark and the lock holder (run and whether its connection lives).
  */
+function remoteRunsScript(): string {
+  return `for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
+  s=$(cat "$d/state" 2>/dev/null || echo none); b=$(cat "$d/restored-by" 2>/dev/null || echo -)
+  t=-; systemctl is-active --quiet "${DEADMAN_PREFIX}$n.timer" 2>/dev/null && t=timer
+  systemctl is-active --quiet "${DEADMAN_PREFIX}$n.service" 2>/dev/null && t=restoring
+  e=$(tail -n 1 "$d/events" 2>/dev/null || true)
+  printf 'run\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$n" "$s" "$b" "$t" "$e"
+done
+printf 'pending\\t%s\\n' "$(cat ${PENDING_FILE} 2>/dev/null || true)"
+printf 'lock\\t%s\\n' "$(sed -n 's/^run=//p' ${LOCK_FILE} 2>/dev/null || true)"
+`;
+}
+
+interface RawRun {
+  runId: string;
+  state: string;
+  restoredBy: string;
+  activity: string;
+  lastEvent: string;
+}
+
+const RESTORED_BY: Record<string, string> = {
+  boot: 'restored-at-boot',
+  timer: 'restored-by-timer',
+  takeover: 'restored-by-next-run',
+  baseline: 'rolled-back',
+  rollback: 'rolled-back',
+  auto: 'rolled-back',
+};
+
+/**
+ * The host's word for each run, newest first. Pure, from what remoteRunsScript printed:
+ * confirmed (the current configuration), superseded (confirmed, a later run is applied on top),
+ * armed (applied, its timer counting), applying (in progress), unsettled (left part-way with no
+ * timer: restored at the next boot or by the next edge that takes the host), rolled-back,
+ * restored-at-boot, restored-by-timer, restored-by-next-run, restoring, pruned, not-started.
+ */
+export function describeRemoteRuns(raw: RawRun[], pending: string, lockRun: string): RemoteRun[] {
+  const sorted = [...raw].sort((a, b) => b.runId.localeCompare(a.runId));
+  let current: string | undefined;
+  return sorted.map((r) => {
+    const when = r.lastEvent.split(' ')[0];
+    let state: string;
+    let detail: string | undefined;
+    if (r.state === 'confirmed') {
+      state = current ? 'superseded' : 'confirmed';
+      if (current) detail = `superseded by ${current}`;
+    } else if (r.state === 'applied' || r.state === 'applying') {
+      state = r.activity === 'timer' ? (r.state === 'applied' ? 'armed' : 'applying') : lockRun === r.runId ? 'applying' : 'unsettled';
+      if (state === 'unsettled') detail = 'left part-way with no timer: restored at the next boot, or by the next edge run on this host';
+    } else if (r.state === 'restoring') {
+      state = r.activity === 'restoring' || lockRun === r.runId ? 'restoring' : 'unsettled';
+      if (state === 'unsettled') detail = 'its restore was cut: finished at the next boot, or by the next edge run on this host';
+    } else if (r.state === 'rolled-back') {
+      state = RESTORED_BY[r.restoredBy] ?? 'rolled-back';
+      detail = `${r.restoredBy === '-' ? 'restored' : `restored by ${r.restoredBy}`}${when ? ` at ${when}` : ''}`;
+    } else if (r.state === 'pruned') state = 'pruned';
+    else state = pending === r.runId ? 'unsettled' : 'not-started';
+    if (['confirmed', 'armed', 'applying', 'unsettled'].includes(state) && !current) current = r.runId;
+    return detail ? { runId: r.runId, state, detail } : { runId: r.runId, state };
+  });
+}
+
+/** The runs whose snapshots a host keeps, newest first, with the state each left the host in. */
 export async function listRemoteRuns(conn: SshConnection, timeoutMs: number): Promise<RemoteRun[]> {
-  const res = await conn.exec(
-    `for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}; ` +
-      `s=$(cat "$d/state" 2>/dev/null || echo unknown); ` +
-      `if [ "$s" = applied ] && systemctl is-active --quiet "${DEADMAN_PREFIX}$n.timer" 2>/dev/null; then s=armed; fi; ` +
-      `printf '%s\\t%s\\n' "$n" "$s"; done`,
-    { timeoutMs },
-  );
-  return res.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      const [runId, state] = l.split('\t');
-      return { runId: runId ?? '', state: state ?? 'unknown' };
-    })
-    .sort((a, b) => b.runId.localeCompare(a.runId));
+  const res = await conn.exec(remoteRunsScript(), { timeoutMs });
+  const raw: RawRun[] = [];
+  let pending = '';
+  let lockRun = '';
+  for (const line of res.stdout.split('\n')) {
+    const [kind, ...f] = line.split('\t');
+    if (kind === 'run') raw.push({ runId: f[0] ?? '', state: f[1] ?? 'none', restoredBy: f[2] ?? '-', activity: f[3] ?? '-', lastEvent: f[4] ?? '' });
+    else if (kind === 'pending') pending = f[0] ?? '';
+    else if (kind === 'lock') lockRun = f[0] ?? '';
+  }
+  return describeRemoteRuns(raw, pending, lockRun);
 }

@@ -4,7 +4,8 @@ import type { Play, Playbook } from '../playbook/types.js';
 import { getTask } from '../tasks/registry.js';
 import { connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
-import { writeJournal } from './journal.js';
+import { JournalWriter } from './journal.js';
+import { acquireRunLock } from './run-lock.js';
 import {
   batchVerdict,
   initialRolloutState,
@@ -37,6 +38,8 @@ export interface PlaybookRunOptions {
   resume?: RunResult;
   connection: ConnectionSettings;
   journalDir?: string;
+  /** Keep each change's diff in the results (--diff). */
+  keepDiffs?: boolean;
   signal: AbortSignal;
   /** Progress text (batch starts, waits, stops). */
   say(line: string): void;
@@ -91,6 +94,16 @@ export async function runPlaybook(
   plays: ResolvedPlay[],
   opts: PlaybookRunOptions,
 ): Promise<RunResult> {
+  // One process per run id: a --resume of a run that is still going is refused here.
+  const release = opts.check ? () => {} : acquireRunLock(opts.resume?.runId ?? opts.runId, opts.journalDir);
+  try {
+    return await runPlays(inventory, playbook, plays, opts);
+  } finally {
+    release();
+  }
+}
+
+async function runPlays(inventory: Inventory, playbook: Playbook, plays: ResolvedPlay[], opts: PlaybookRunOptions): Promise<RunResult> {
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? abortableSleep;
   const result: RunResult = opts.resume
@@ -106,6 +119,7 @@ export async function runPlaybook(
         rollout: [],
       };
   const rollouts = result.rollout!;
+  const journal = JournalWriter.open(result, opts.journalDir);
   let stopped = false;
 
   for (const rp of plays) {
@@ -124,11 +138,13 @@ export async function runPlaybook(
     const hosts = (opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection)))(rp).filter(
       (h) => todo.has(h.name) && !failedBefore.has(h.name),
     );
+    const taken = new Set(hosts.map((h) => h.name));
     const plan = planRollout(
       rp.play,
-      rp.hosts.filter((h) => hosts.some((x) => x.name === h.name)),
+      rp.hosts.filter((h) => taken.has(h.name)),
     );
     let state: RolloutState = initialRolloutState(rp.play.index, plan);
+    let rerun: string[] = [];
     if (previous) {
       // The hosts run now are planned afresh and their old results give way to the new attempt's.
       // Every other host keeps its entry as it was: those the earlier attempt finished, and those
@@ -138,8 +154,10 @@ export async function runPlaybook(
       state = { ...state, hosts: merged, finished: state.finished && !merged.some((h) => h.state === 'not-started') };
       rollouts.splice(rollouts.indexOf(previous), 1);
       result.hosts = result.hosts.filter((h) => !fresh.has(h.host));
+      rerun = [...fresh.keys()];
     }
     rollouts.push(state);
+    journal.play(state, rerun);
     const byName = new Map(hosts.map((h) => [h.name, h]));
     let batchStartedAt: Date | undefined;
 
@@ -185,14 +203,15 @@ export async function runPlaybook(
           confirmTimeoutSec: opts.confirmTimeoutSec ?? rp.play.confirm_timeout,
           reporter,
           signal: opts.signal,
-          journalDir: opts.journalDir,
+          keepDiffs: opts.keepDiffs,
+          journal,
         },
         result,
       );
       await done;
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
-      await writeJournal(result, opts.journalDir);
+      journal.rollout(state, state.hosts.filter((h) => h.batch === i));
       if (opts.signal.aborted) {
         state = stopRollout(state, interruptedStop(batchResults), now());
         break;
@@ -210,6 +229,7 @@ export async function runPlaybook(
       }
     }
     rollouts[rollouts.length - 1] = state;
+    journal.rollout(state, []);
     if (plan.batches.length > 1 || state.stop) opts.say(`rollout of play "${rp.play.name}": ${rolloutSummary(state)}`);
   }
 
@@ -218,6 +238,6 @@ export async function runPlaybook(
   const failed = result.hosts.some((h) => h.status === 'failed' || h.status === 'unreachable');
   result.status = opts.signal.aborted ? 'interrupted' : failed ? 'failed' : stopped ? 'stopped' : 'ok';
   result.finishedAt = now().toISOString();
-  await writeJournal(result, opts.journalDir);
+  journal.end(result);
   return result;
 }

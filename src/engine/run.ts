@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { runHost, type PlannedTask } from './host-run.js';
-import { writeJournal } from './journal.js';
+import type { JournalWriter } from './journal.js';
 import type { HostResult, RunReporter, RunResult } from './types.js';
 
 export interface RunHost {
@@ -23,18 +23,21 @@ export interface RunInput {
   confirmTimeoutSec: number;
   reporter: RunReporter;
   signal: AbortSignal;
-  journalDir?: string;
+  /** Keep each change's diff in the results (--diff); otherwise only its summary. */
+  keepDiffs?: boolean;
+  /** Each finished host is appended here. */
+  journal?: JournalWriter;
 }
 
 /**
  * The hosts of one batch, in parallel up to `forks`, with no barrier between tasks across hosts:
- * each host runs its own pipeline start to finish. Each host's result is added to `run` and the
- * journal rewritten as it finishes, so an interrupted run still leaves a record of every host.
+ * each host runs its own pipeline start to finish. Each host's result is added to `run` and
+ * appended to the journal as it finishes, so an interrupted run still leaves a record of every
+ * host, at a cost per host that does not grow with the run.
  * The run's status is the rollout's business (run-playbook.ts), not this batch's.
  */
 export async function runHosts(input: RunInput, run: RunResult): Promise<HostResult[]> {
   const limit = pLimit(Math.max(1, input.forks));
-  let journalWrite = writeJournal(run, input.journalDir);
   const results = await Promise.all(
     input.hosts.map((h) =>
       limit(async (): Promise<HostResult> => {
@@ -52,14 +55,13 @@ export async function runHosts(input: RunInput, run: RunResult): Promise<HostRes
           connect: h.connect,
           reporter: input.reporter,
           signal: input.signal,
+          keepDiffs: input.keepDiffs,
         });
         run.hosts.push(r);
-        // Serialise journal writes; each one is a full, atomic rewrite.
-        journalWrite = journalWrite.then(() => writeJournal(run, input.journalDir));
+        input.journal?.host(r);
         return r;
       }),
     ),
   );
-  await journalWrite;
   return results;
 }

@@ -3,6 +3,9 @@ import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shComment, shJoin, shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
+import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
+
+export { SNAPSHOT_ROOT, snapshotDir };
 
 /**
  * A run's snapshot on one host: the pre-run state of everything the run changes, saved before the
@@ -13,10 +16,9 @@ import type { SnapshotScope } from '../tasks/contract.js';
  * host before the first snapshot step, so the facts ARE the pre-run state. Files are copied on the
  * host (cp -a) so the restore is byte-exact whatever their encoding.
  */
-export const SNAPSHOT_ROOT = '/var/lib/edge/snapshots';
-
 export interface FileEntry {
   path: string;
+  /** What the facts said; the restore goes by what the host saved (COPY, or COPY.absent). */
   existed: boolean;
   copy?: string; // relative to the snapshot dir
 }
@@ -51,10 +53,6 @@ export interface SnapshotManifest {
   links: LinkEntry[];
 }
 
-export function snapshotDir(runId: string): string {
-  return `${SNAPSHOT_ROOT}/${runId}`;
-}
-
 /** `ip rule add` arguments that recreate a rule; tables by number so names need not exist yet. */
 export function ruleArgs(r: RuleFact, rtTables: Record<string, string>): string {
   const byName = Object.fromEntries(Object.entries(rtTables).map(([id, name]) => [name, id]));
@@ -70,37 +68,88 @@ export function emptyManifest(runId: string, host: string, now = new Date()): Sn
   return { version: 1, runId, host, createdAt: now.toISOString(), files: [], sysctl: {}, nftTables: [], ruleRanges: [], routeTables: [], units: [], links: [] };
 }
 
+/** One item of the baseline, as stored in BASELINE_DIR/items/KEY (a JSON line). */
+export type BaselineItem =
+  | { kind: 'file'; path: string }
+  | { kind: 'sysctl'; key: string; value: string }
+  | { kind: 'nft'; table: string; existed: boolean }
+  | { kind: 'rules'; from: number; to: number; rules: string[] }
+  | { kind: 'routes'; id: number; routes: string[] }
+  | ({ kind: 'unit' } & UnitEntry)
+  | ({ kind: 'link' } & LinkEntry);
+
+/** The baseline's file name for an item: hex of its identity, so any path is a safe name. */
+export function baselineKey(item: BaselineItem): string {
+  const id =
+    item.kind === 'file' ? item.path
+    : item.kind === 'sysctl' ? item.key
+    : item.kind === 'nft' ? item.table
+    : item.kind === 'rules' ? `${item.from}-${item.to}`
+    : item.kind === 'routes' ? String(item.id)
+    : item.name;
+  return Buffer.from(`${item.kind}:${id}`).toString('hex');
+}
+
+const baselineCall = (item: BaselineItem, saved = '') =>
+  `edge_baseline ${baselineKey(item)} ${shQuote(JSON.stringify(item))}${saved ? ` ${saved}` : ''}`;
+
+/**
+ * Host-side helpers of the snapshot step ($D is the run's snapshot dir). What was saved is decided
+ * on the host, at the moment of saving: COPY for an item that exists, COPY.absent for one that does
+ * not, nothing for one never reached (its change never ran either). Parent directories that do not
+ * exist are recorded (the run may create them; the restore removes them again). The first save of
+ * an item by any run is also the baseline's: the state before edge ever touched it.
+ */
+export const SNAPSHOT_LIB = `edge_note_dirs() {
+  local d; d=$(dirname -- "$1")
+  while [ "$d" != / ] && [ ! -e "$d" ]; do printf '%s\\n' "$d" >> "$D/dirs"; printf '%s\\n' "$d" >> ${BASELINE_DIR}/dirs; d=$(dirname -- "$d"); done
+}
+edge_save_file() {
+  if [ -d "$1" ] && [ ! -L "$1" ]; then edge_fail "$1 is a directory, not a file edge can manage"; fi
+  edge_note_dirs "$1"
+  if [ -e "$1" ] || [ -L "$1" ]; then cp -a -- "$1" "$D/$2.tmp" && mv -f -- "$D/$2.tmp" "$D/$2"; else : > "$D/$2.absent"; fi
+}
+edge_baseline() {
+  [ -e ${BASELINE_DIR}/items/"$1" ] && return 0
+  if [ -n "\${3:-}" ]; then
+    if [ -e "$3" ] || [ -L "$3" ]; then cp -a -- "$3" ${BASELINE_DIR}/saved/"$1"; elif [ -e "$3.absent" ]; then : > ${BASELINE_DIR}/saved/"$1".absent; fi
+  fi
+  printf '%s\\n' "$2" > ${BASELINE_DIR}/items/"$1".tmp && mv -f -- ${BASELINE_DIR}/items/"$1".tmp ${BASELINE_DIR}/items/"$1"
+}
+`;
+
 /**
  * Adds to the manifest what `scope` needs and is not saved yet, and returns the shell that saves it
  * on the host ('' if everything was already saved). Pure: the manifest is updated in place.
+ * Paths in `scope.appears` (files a service edge starts may create by itself) are saved like files.
  */
 export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts: Facts): string {
   const dir = snapshotDir(m.runId);
   const sh: string[] = [];
-  for (const path of scope.files ?? []) {
+  for (const path of [...(scope.files ?? []), ...(scope.appears ?? [])]) {
     if (m.files.some((f) => f.path === path)) continue;
     const fact = facts.files[path];
-    const existed = fact?.exists === true && !fact.isDirectory;
-    const entry: FileEntry = { path, existed };
-    if (existed) {
-      entry.copy = `files/${m.files.length}`;
-      sh.push(`cp -a -- ${shQuote(path)} ${shQuote(`${dir}/${entry.copy}`)}`);
-    }
+    const entry: FileEntry = { path, existed: fact?.exists === true && !fact.isDirectory, copy: `files/${m.files.length}` };
+    sh.push(`edge_save_file ${shQuote(path)} ${shQuote(entry.copy!)}`, baselineCall({ kind: 'file', path }, shQuote(`${dir}/${entry.copy}`)));
     m.files.push(entry);
   }
   for (const key of scope.sysctl ?? []) {
     if (key in m.sysctl) continue;
     const v = facts.sysctl[key];
-    if (v !== undefined) m.sysctl[key] = v;
+    if (v === undefined) continue;
+    m.sysctl[key] = v;
+    sh.push(baselineCall({ kind: 'sysctl', key, value: v }));
   }
   for (const table of scope.nftTables ?? []) {
     if (m.nftTables.some((t) => t.table === table)) continue;
     const existed = facts.nftTables.some((t) => `${t.family} ${t.name}` === table);
     const entry: NftEntry = { table, existed };
+    const copy = `nft/${table.replace(' ', '-')}.nft`;
     if (existed) {
-      entry.copy = `nft/${table.replace(' ', '-')}.nft`;
-      sh.push(`nft list table ${table.split(' ').map(shQuote).join(' ')} > ${shQuote(`${dir}/${entry.copy}`)}`);
+      entry.copy = copy;
+      sh.push(`nft list table ${table.split(' ').map(shQuote).join(' ')} > ${shQuote(`${dir}/${copy}`)}`);
     }
+    sh.push(baselineCall({ kind: 'nft', table, existed }, existed ? shQuote(`${dir}/${copy}`) : ''));
     m.nftTables.push(entry);
   }
   if (scope.ruleRange) {
@@ -108,6 +157,7 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     if (!m.ruleRanges.some((r) => r.from === from && r.to === to)) {
       const rules = facts.rules.filter((r) => r.priority >= from && r.priority <= to).map((r) => ruleArgs(r, facts.rtTables));
       m.ruleRanges.push({ from, to, rules });
+      sh.push(baselineCall({ kind: 'rules', from, to, rules }));
     }
   }
   for (const id of scope.routeTables ?? []) {
@@ -115,23 +165,57 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     const name = facts.rtTables[String(id)];
     const routes = facts.routes.filter((r) => r.table === String(id) || (name !== undefined && r.table === name)).map(routeArgs);
     m.routeTables.push({ id, routes });
+    sh.push(baselineCall({ kind: 'routes', id, routes }));
   }
   for (const name of scope.units ?? []) {
     if (m.units.some((u) => u.name === name)) continue;
     const u = facts.units[name];
     const known = u !== undefined && u.load !== 'not-found';
-    m.units.push({ name, known, enabled: u?.enabled === 'enabled', active: u?.active === 'active' });
+    const entry: UnitEntry = { name, known, enabled: u?.enabled === 'enabled', active: u?.active === 'active' };
+    m.units.push(entry);
+    sh.push(baselineCall({ kind: 'unit', ...entry }));
   }
   for (const name of scope.links ?? []) {
     if (m.links.some((l) => l.name === name)) continue;
-    m.links.push({ name, existed: facts.interfaces.some((i) => i.name === name) });
+    const entry: LinkEntry = { name, existed: facts.interfaces.some((i) => i.name === name) };
+    m.links.push(entry);
+    sh.push(baselineCall({ kind: 'link', ...entry }));
   }
   return sh.join('\n');
 }
 
-export function snapshotMkdir(runId: string): string {
-  const dir = snapshotDir(runId);
-  return `mkdir -p ${shQuote(`${dir}/files`)} ${shQuote(`${dir}/nft`)} && chmod 0700 ${shQuote(SNAPSHOT_ROOT)} ${shQuote(dir)}`;
+/** The baseline's items (as read back from the host) as a manifest its restore script is made from. */
+export function baselineManifest(items: BaselineItem[], host: string, now = new Date()): SnapshotManifest {
+  const m = emptyManifest(BASELINE_ID, host, now);
+  for (const it of items) {
+    const copy = `saved/${baselineKey(it)}`;
+    if (it.kind === 'file') m.files.push({ path: it.path, existed: true, copy });
+    else if (it.kind === 'sysctl') m.sysctl[it.key] = it.value;
+    else if (it.kind === 'nft') m.nftTables.push(it.existed ? { table: it.table, existed: true, copy } : { table: it.table, existed: false });
+    else if (it.kind === 'rules') m.ruleRanges.push({ from: it.from, to: it.to, rules: it.rules });
+    else if (it.kind === 'routes') m.routeTables.push({ id: it.id, routes: it.routes });
+    else if (it.kind === 'unit') m.units.push({ name: it.name, known: it.known, enabled: it.enabled, active: it.active });
+    else m.links.push({ name: it.name, existed: it.existed });
+  }
+  return m;
+}
+
+/**
+ * The first exec of a run on a host makes its snapshot dir afresh (a resumed run's earlier attempt
+ * was rolled back: its saved items are stale) and, once per host, the baseline. It also lists the
+ * directories of /etc/systemd/system, so the restore can remove the ones enabling units made.
+ */
+export function snapshotMkdir(runId: string, first: boolean): string {
+  const dir = shQuote(snapshotDir(runId));
+  return [
+    first ? `rm -rf -- ${dir}/files ${dir}/nft ${dir}/dirs ${dir}/sd-dirs` : '',
+    `mkdir -p ${dir}/files ${dir}/nft ${BASELINE_DIR}/items ${BASELINE_DIR}/saved && chmod 0700 ${EDGE_VAR} ${SNAPSHOT_ROOT} ${dir} ${BASELINE_DIR}`,
+    first ? `find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d > ${dir}/sd-dirs 2>/dev/null || true` : '',
+    first ? `[ -e ${BASELINE_DIR}/sd-dirs ] || cp ${dir}/sd-dirs ${BASELINE_DIR}/sd-dirs` : '',
+    `D=${dir}`,
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 /** Shell that writes the manifest and restore.sh into the snapshot dir (sent again as it grows). */
@@ -139,63 +223,90 @@ export function writeManifestScript(m: SnapshotManifest): string {
   const dir = snapshotDir(m.runId);
   return [
     `base64 -d > ${shQuote(`${dir}/manifest.json`)} ${base64Heredoc(JSON.stringify(m, null, 2) + '\n')}`,
-    `base64 -d > ${shQuote(`${dir}/restore.sh`)} ${base64Heredoc(restoreScript(m))}`,
-    `chmod 0700 ${shQuote(`${dir}/restore.sh`)}`,
+    `base64 -d > ${shQuote(`${dir}/restore.sh.tmp`)} ${base64Heredoc(restoreScript(m))}`,
+    `chmod 0700 ${shQuote(`${dir}/restore.sh.tmp`)} && mv -f -- ${shQuote(`${dir}/restore.sh.tmp`)} ${shQuote(`${dir}/restore.sh`)}`,
   ].join('\n');
 }
 
 /**
- * The restore script: puts back every saved item exactly, in an order that works. The run's units
- * are stopped first, so no daemon (the edge-routes monitor, keepalived and its notify script) acts
- * on a half-restored host, and units that did not exist before the run are disabled while their
- * unit files are still there (no dangling .wants links). Then files, nftables, rules and routes
- * (tables before rules that point at them), sysctl, links the run created; last, the units that were
- * running are started again on the restored configuration. Running it twice is harmless.
+ * The restore script: puts back every saved item exactly, resumable and idempotent. It first makes
+ * itself the host's pending work (so a reboot part-way finishes it at boot) and records "restoring";
+ * a restore of a run already rolled back does nothing and says so (rollbacks never bring back a
+ * configuration that was superseded). The run's units are stopped first, so no daemon acts on a
+ * half-restored host; then files, nftables, rules and routes, sysctl, links, unit states, and the
+ * directories the run created. At boot (EDGE_BOOT=1, from the boot hook, before the network and
+ * edge's units start) the kernel is fresh: only what persists is restored, and units are queued
+ * (--no-block) rather than waited for. Each step is logged in restore.log. Last, the boot hook
+ * itself goes back to its saved state and the pending mark is cleared.
  */
 export function restoreScript(m: SnapshotManifest): string {
   const dir = snapshotDir(m.runId);
   const q = shQuote;
+  const runtime = (line: string) => `[ -n "$BOOT" ] || ${line}`;
+  const files = m.files.filter((f) => f.path !== BOOT_GENERATOR);
+  const hook = m.files.find((f) => f.path === BOOT_GENERATOR);
   const out: string[] = [
     '#!/bin/bash',
     `# ${shComment(`edge snapshot of run ${m.runId} on ${m.host}, taken ${m.createdAt}`)}. Restores the pre-run state.`,
     'set -u',
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    HOST_LIB,
     `D=${q(dir)}`,
+    `R=${q(m.runId)}`,
+    'BOOT=${EDGE_BOOT:-}',
+    'BY=${EDGE_RESTORED_BY:-timer}',
     'rc=0',
     'try() { "$@" || { echo "edge restore: failed: $*" >&2; rc=1; }; }',
+    'n=0',
+    `step() { n=$((n+1)); edge_hold "restore-$n"; printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" "$*" >> "$D/restore.log"; }`,
+    restoreFileFunction(),
+    // Directories the run created, deepest first, if nothing else lives in them now.
+    'edge_rm_dirs() {',
+    '  [ ! -f "$D/dirs" ] || sort -u -r "$D/dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
+    '  [ ! -f "$D/sd-dirs" ] || find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d | grep -vxF -f "$D/sd-dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
+    '}',
+    finishFunction(m, hook),
+    // One restore at a time (the timer, a rollback and the boot hook may meet here).
+    'exec 8>"$D/.restore.lock"; flock 8',
+    'state=$(cat "$D/state" 2>/dev/null || true)',
+    m.runId === BASELINE_ID
+      ? ''
+      : 'if [ "$state" = rolled-back ]; then edge_finish; echo "edge restore: run $R is already rolled back; nothing to do" >&2; exit 0; fi',
+    `[ "$(cat ${PENDING_FILE} 2>/dev/null)" = "$R" ] || edge_put ${PENDING_FILE} "$R"`,
+    '[ "$state" = restoring ] || { edge_put "$D/state" restoring; edge_event "$D" "restoring (by $BY${BOOT:+, at boot})"; }',
+    'echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) - restore by $BY${BOOT:+ at boot}" >> "$D/restore.log"',
   ];
+  out.push('step stop units');
   for (const u of m.units) {
-    out.push(`systemctl stop ${q(u.name)} 2>/dev/null || true`);
+    out.push(`if [ -n "$BOOT" ]; then systemctl stop --no-block ${q(u.name)} 2>/dev/null || true; else systemctl stop ${q(u.name)} 2>/dev/null || true; fi`);
     if (!u.known) out.push(`systemctl disable --quiet ${q(u.name)} 2>/dev/null || true`);
   }
-  for (const f of m.files) {
-    if (f.existed && f.copy) {
-      // Copy to a temp name beside the target, then rename: the target is never half-written.
-      out.push(`t=$(mktemp ${q(`${f.path}.edge-restore.XXXXXX`)} 2>/dev/null || mktemp) && cp -a -- "$D"/${q(f.copy)} "$t" && mv -f -- "$t" ${q(f.path)} || { echo edge restore: failed: ${q(f.path)} >&2; rc=1; }`);
-    } else out.push(`try rm -f -- ${q(f.path)}`);
-  }
+  out.push('step files');
+  for (const f of files) out.push(`edge_restore_file ${q(f.path)} ${q(f.copy ?? '')}`);
   if (m.units.length || m.files.some((f) => f.path.startsWith('/etc/systemd/'))) out.push('systemctl daemon-reload 2>/dev/null || true');
+  out.push('step runtime state');
   for (const t of m.nftTables) {
     const [family, name] = t.table.split(' ');
-    out.push(`nft list table ${q(family!)} ${q(name!)} >/dev/null 2>&1 && try nft delete table ${q(family!)} ${q(name!)}`);
-    if (t.existed && t.copy) out.push(`try nft -f "$D"/${q(t.copy)}`);
+    out.push(runtime(`{ nft list table ${q(family!)} ${q(name!)} >/dev/null 2>&1 && try nft delete table ${q(family!)} ${q(name!)}; }`));
+    if (t.existed && t.copy) out.push(runtime(`try nft -f "$D"/${q(t.copy)}`));
   }
   for (const r of m.ruleRanges) {
     out.push(
-      `ip rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ip rule del pref "$p" 2>/dev/null || true; done`,
+      runtime(`{ ip rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ip rule del pref "$p" 2>/dev/null || true; done; }`),
     );
     // Rules and routes come from the host's facts as space-separated words; each word is quoted.
-    for (const rule of r.rules) out.push(`try ip rule add ${shJoin(rule.split(' ').filter(Boolean))}`);
+    for (const rule of r.rules) out.push(runtime(`try ip rule add ${shJoin(rule.split(' ').filter(Boolean))}`));
   }
   for (const t of m.routeTables) {
-    out.push(`ip route flush table ${t.id} 2>/dev/null || true`);
-    for (const route of t.routes) out.push(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`);
+    out.push(runtime(`{ ip route flush table ${t.id} 2>/dev/null || true; }`));
+    for (const route of t.routes) out.push(runtime(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`));
   }
-  for (const [k, v] of Object.entries(m.sysctl)) out.push(`try sysctl -q -w ${q(`${k}=${v}`)}`);
+  for (const [k, v] of Object.entries(m.sysctl)) out.push(runtime(`try sysctl -q -w ${q(`${k}=${v}`)}`));
   // Links the run created (keepalived's veth pair: deleting one end deletes both).
   for (const l of m.links ?? []) {
-    if (!l.existed) out.push(`if ip link show dev ${q(l.name)} >/dev/null 2>&1; then try ip link del dev ${q(l.name)}; fi`);
+    if (!l.existed) out.push(runtime(`{ if ip link show dev ${q(l.name)} >/dev/null 2>&1; then try ip link del dev ${q(l.name)}; fi; }`));
   }
+  out.push('step unit states');
   for (const u of m.units) {
     if (!u.known) {
       // Disabled above; again now that the unit file is gone (systemctl removes dangling links too).
@@ -204,15 +315,66 @@ export function restoreScript(m: SnapshotManifest): string {
     }
     out.push(`try systemctl ${u.enabled ? 'enable' : 'disable'} --quiet ${q(u.name)}`);
     // (Re)start an active unit so it runs on the configuration restored above; it was stopped first.
-    if (u.active) out.push(`try systemctl restart ${q(u.name)}`);
+    if (u.active) out.push(`if [ -n "$BOOT" ]; then try systemctl start --no-block ${q(u.name)}; else try systemctl restart ${q(u.name)}; fi`);
   }
-  // Once restored, the dead-man timer (if armed) has nothing left to do.
-  out.push(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`);
-  out.push('[ "$rc" = 0 ] && echo rolled-back > "$D/state"', 'exit "$rc"');
+  out.push(
+    'step directories',
+    'edge_rm_dirs',
+    // Once restored, the dead-man timer (if armed) has nothing left to do.
+    runtime(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`),
+    'if [ "$rc" != 0 ]; then edge_event "$D" "restore failed (by $BY${BOOT:+, at boot}); see restore.log"; exit "$rc"; fi',
+    'edge_put "$D/restored-by" "$BY"',
+    'edge_put "$D/state" rolled-back',
+    'edge_event "$D" "rolled-back (by $BY${BOOT:+, at boot})"',
+    'edge_finish',
+    'exit 0',
+  );
   return `${out.join('\n')}\n`;
 }
 
-/** Removes all but the newest `keep` snapshots (run ids sort by time). */
+/** edge_restore_file PATH COPY: back to the saved copy, or removed if it was absent; stray temp files of a cut write go too. */
+function restoreFileFunction(): string {
+  return `edge_restore_file() {
+  local dir; dir=$(dirname -- "$1")
+  if [ -e "$D/$2" ] || [ -L "$D/$2" ]; then
+    [ -d "$dir" ] || (umask 022 && mkdir -p -- "$dir")
+    t="$dir/.edge-restore.$$"
+    { cp -a -- "$D/$2" "$t" && { sync "$t" 2>/dev/null || true; } && mv -f -- "$t" "$1"; } || { echo "edge restore: failed: $1" >&2; rc=1; }
+  elif [ -e "$D/$2.absent" ]; then
+    try rm -f -- "$1"
+  fi
+  rm -f -- "$dir"/.edge.?????? "$dir"/.edge-restore.* 2>/dev/null || true
+}`;
+}
+
+/**
+ * edge_finish: the end of a restore. The boot hook goes back to its saved state only now (a restore
+ * cut before this point is finished at boot), then the pending mark is cleared and a lock held by
+ * the restored run is released. A baseline restore also marks every run rolled back.
+ */
+function finishFunction(m: SnapshotManifest, hook: FileEntry | undefined): string {
+  const lines = ['edge_finish() {'];
+  if (m.runId === BASELINE_ID) {
+    lines.push(
+      `  for s in ${SNAPSHOT_ROOT}/*/state; do [ -f "$s" ] || continue; case "$(cat "$s")" in rolled-back|pruned) ;; *) edge_put "$(dirname "$s")/restored-by" baseline; edge_put "$s" rolled-back; edge_event "$(dirname "$s")" "rolled-back (baseline restore)" ;; esac; done`,
+    );
+  }
+  // The hook's own unit is forgotten by systemd at the next reload (at boot: once it has run).
+  if (hook) lines.push(`  edge_restore_file ${shQuote(hook.path)} ${shQuote(hook.copy ?? '')}`, '  systemctl daemon-reload 2>/dev/null || true', '  edge_rm_dirs');
+  lines.push(
+    `  [ "$(cat ${PENDING_FILE} 2>/dev/null)" = "$R" ] && rm -f ${PENDING_FILE}`,
+    `  grep -qx "run=$R" ${LOCK_FILE} 2>/dev/null && rm -f ${LOCK_FILE}`,
+    '  sync 2>/dev/null || true',
+    '}',
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Removes all but the newest `keep` snapshots (run ids sort by time). A pruned run leaves a
+ * tombstone (state "pruned"), so a rollback of it can say why it cannot be done. A run that is not
+ * settled (pending) is never pruned; the baseline lives elsewhere and is never pruned.
+ */
 export function pruneScript(keep: number, currentRunId: string): string {
-  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | sort -r | tail -n +${keep} | while read -r d; do rm -rf -- ${SNAPSHOT_ROOT}/"$d"; done`;
+  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | grep -v -x -F "$(cat ${PENDING_FILE} 2>/dev/null || echo -)" | while read -r d; do [ "$(cat ${SNAPSHOT_ROOT}/"$d"/state 2>/dev/null)" = pruned ] || echo "$d"; done | sort -r | tail -n +${keep} | while read -r d; do find ${SNAPSHOT_ROOT}/"$d" -mindepth 1 -maxdepth 1 ! -name events -exec rm -rf -- {} +; echo pruned > ${SNAPSHOT_ROOT}/"$d"/state; edge_event ${SNAPSHOT_ROOT}/"$d" "pruned (edge_snapshots_keep ${keep})"; done`;
 }

@@ -8,7 +8,8 @@ export type HostRunState = 'unchanged' | 'applying' | 'applied' | 'rolled-back' 
 
 export interface ChangeReport {
   summary: string;
-  diff: string;
+  /** Kept only when the run was asked for diffs (--diff). */
+  diff?: string;
 }
 
 export interface TaskResult {
@@ -33,6 +34,8 @@ export interface HostResult {
   error?: string;
   /** What happened to roll the host back, if it was. */
   rollback?: string;
+  /** What edge found on the host and dealt with first (a stale lock taken over, an unsettled run restored). */
+  notes?: string[];
 }
 
 export interface RunResult {

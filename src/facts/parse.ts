@@ -238,14 +238,39 @@ export function parseFile(path: string, text: string | undefined): FileFact {
   if (head === 'dir') return { path, exists: true, isDirectory: true };
   const m = /^file (\d+) (\S+) (\S+)$/.exec(head);
   if (!m) return { path, exists: false };
-  return {
-    path,
-    exists: true,
-    mode: m[1]!.padStart(4, '0'),
-    owner: m[2],
-    group: m[3],
-    content: Buffer.from(lines[1] ?? '', 'base64').toString('utf8'),
-  };
+  const fact: FileFact = { path, exists: true, mode: m[1]!.padStart(4, '0'), owner: m[2], group: m[3] };
+  const hash = /^sha256 ([0-9a-f]{64})$/.exec(lines[1] ?? '');
+  if (hash) fact.sha256 = hash[1];
+  // Without a content line the hash was the expected one (probe.ts); an empty file has an empty line.
+  const content = lines[hash ? 2 : 1];
+  if (content !== undefined) fact.content = Buffer.from(content, 'base64').toString('utf8');
+  return fact;
+}
+
+/** The file sections of probe (or filesScript) output, for the given paths. */
+export function parseFiles(out: string, paths: readonly string[]): Record<string, FileFact> {
+  const s = splitSections(out);
+  return Object.fromEntries(paths.map((p) => [p, parseFile(p, s.get(`file ${p}`))]));
+}
+
+/** A read-only check run inside the probe (ProbeOptions.checks): its exit status and stderr. */
+export interface CheckResult {
+  code: number;
+  stderr: string;
+}
+
+/** The checks' results by name; a check whose section is missing or unreadable is left out. */
+export function parseChecks(out: string): Record<string, CheckResult> {
+  const results: Record<string, CheckResult> = {};
+  for (const [key, text] of splitSections(out)) {
+    if (!key.startsWith('check ')) continue;
+    const [first, ...rest] = text.split('\n');
+    const m = /^exit (\d+)$/.exec(first ?? '');
+    if (!m) continue;
+    const stderr = rest.filter((l) => l.startsWith('| ')).map((l) => l.slice(2)).join('\n');
+    results[key.slice('check '.length)] = { code: Number(m[1]), stderr };
+  }
+  return results;
 }
 
 function parseSession(text: string | undefined): Facts['session'] {

@@ -13,7 +13,60 @@ function section(name: string, body: string): string {
   return `echo '${MARK} ${name}'\n{ ${body}\n} 2>/dev/null || true\n`;
 }
 
-export function probeScript(needs: FactNeeds): string {
+export interface ProbeOptions {
+  /**
+   * Per file, the sha256 the run expects to find (content-hash.ts). A file that hashes to it comes
+   * back as its hash alone; any other existing file comes back with its content too.
+   */
+  expect?: Readonly<Record<string, string>>;
+  /**
+   * Read-only check scripts, run after the facts are read: each comes back as section
+   * `check NAME` with its exit status and its stderr (parseChecks).
+   */
+  checks?: Readonly<Record<string, string>>;
+  /** gzip the output where the host has gzip: the exec must be told to decompress it. */
+  compress?: boolean;
+}
+
+/** A file: kind, mode and owner, its hash, and its content unless the hash is the expected one. */
+function fileSection(path: string, expected: string | undefined): string {
+  const p = shQuote(path);
+  const content = `base64 -w0 ${p}; echo`;
+  const body = [
+    `if [ -d ${p} ]; then echo dir; elif [ -e ${p} ]; then stat -c 'file %a %U %G' ${p}`,
+    `h=$(sha256sum < ${p}); h=\${h%% *}; echo "sha256 $h"`,
+    expected ? `[ "$h" = ${shQuote(expected)} ] || { ${content}; }` : content,
+    'else echo absent; fi',
+  ];
+  return section(`file ${path}`, body.join('\n'));
+}
+
+/**
+ * A check in a bash of its own (carried as base64, so no quoting can break out): its exit status,
+ * then its stderr, each line behind "| " so that no line of it can pass for a section marker.
+ */
+function checkSection(name: string, script: string): string {
+  const b64 = Buffer.from(script).toString('base64');
+  return [
+    `echo '${MARK} check ${name}'`,
+    `edge_out=$(printf %s '${b64}' | base64 -d | bash 2>&1 >/dev/null); printf 'exit %s\n' "$?"`,
+    `[ -z "$edge_out" ] || printf '%s\n' "$edge_out" | sed 's/^/| /'`,
+    '',
+  ].join('\n');
+}
+
+/** Just the given files, content always (the second look when a diff needs what came back as a hash). */
+export function filesScript(paths: readonly string[]): string {
+  return compressed(['export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...paths.map((p) => fileSection(p, undefined)), `echo '${MARK} end'`]);
+}
+
+/** The script's output gzipped where the host has gzip: the exec must be told to decompress it. */
+function compressed([env, ...body]: string[]): string {
+  // JSON of ip and nft compresses about tenfold; every Debian has gzip (Essential), others may not.
+  return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
+}
+
+export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   const parts: string[] = [
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     section('hostname', 'hostname'),
@@ -59,15 +112,8 @@ export function probeScript(needs: FactNeeds): string {
     const units = needs.units.map(shQuote).join(' ');
     parts.push(section('units', `systemctl show -p Id,LoadState,ActiveState,UnitFileState ${units}`));
   }
-  for (const f of needs.files) {
-    const p = shQuote(f);
-    parts.push(
-      section(
-        `file ${f}`,
-        `if [ -d ${p} ]; then echo dir; elif [ -e ${p} ]; then stat -c 'file %a %U %G' ${p}; base64 -w0 ${p}; echo; else echo absent; fi`,
-      ),
-    );
-  }
+  for (const f of needs.files) parts.push(fileSection(f, opts.expect?.[f]));
+  for (const [name, script] of Object.entries(opts.checks ?? {})) parts.push(checkSection(name, script));
   parts.push(`echo '${MARK} end'`);
-  return parts.join('\n');
+  return opts.compress ? compressed(parts) : parts.join('\n');
 }

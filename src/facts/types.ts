@@ -54,7 +54,13 @@ export interface NftTableFact {
 export interface FileFact {
   path: string;
   exists: boolean;
-  content?: string; // utf8 (edge only manages text files)
+  /**
+   * utf8 (edge only manages text files). Absent for an existing file whose hash was what the run
+   * expected (see ProbeOptions.expect): then `sha256` says what it holds.
+   */
+  content?: string;
+  /** sha256 of the file's bytes, hex (see content-hash.ts). */
+  sha256?: string;
   mode?: string; // octal, e.g. "0644"
   owner?: string;
   group?: string;
@@ -108,6 +114,26 @@ export interface Facts {
   /** Contents of /var/lib/edge/state.json-ish run bookkeeping, if any. */
   gatheredAt: string;
 }
+
+/** A host about which nothing is known yet: for what is decided from vars alone (verify's names). */
+export const NO_FACTS: Facts = Object.freeze({
+  hostname: '',
+  os: { id: 'unknown', versionId: '', prettyName: 'unknown' },
+  kernel: '',
+  networkManager: 'unknown',
+  uid: -1,
+  interfaces: [],
+  routes: [],
+  rules: [],
+  nftTables: [],
+  nftTableText: {},
+  rtTables: {},
+  sysctl: {},
+  packages: {},
+  units: {},
+  files: {},
+  gatheredAt: '',
+}) as Facts;
 
 /** What the tasks of a run need to read besides the fixed facts. Collected before gathering. */
 export interface FactNeeds {

@@ -61,6 +61,7 @@ import {
   spawnInherit,
   startRouter,
   stopRouter,
+  killRouter,
   waitRouterReady,
 } from './router.js';
 import type { LabPaths, LabState, ProcRecord } from './state.js';
@@ -486,13 +487,16 @@ export interface RebootResult {
   bootMs: number;
 }
 
-/** Stop the container gracefully and power it on again: same disk (upper dir), fresh kernel network state. */
-export function labReboot(router: string, opts: LabOptions = {}): Promise<RebootResult> {
+/**
+ * Stop the container gracefully (or, with `hard`, kill it like a power cut) and power it on again:
+ * same disk (upper dir), fresh kernel network state.
+ */
+export function labReboot(router: string, opts: LabOptions & { hard?: boolean } = {}): Promise<RebootResult> {
   return withLab(opts, async ({ paths, log, state, plan }) => {
     const r = plan.routers[parseRouterName(router, plan.routers.length) - 1]!;
     const t0 = Date.now();
-    log(`${r.name}: shutting down…`);
-    await stopRouter(state, r);
+    log(`${r.name}: ${opts.hard ? 'power cut' : 'shutting down'}…`);
+    await (opts.hard ? killRouter(state, r) : stopRouter(state, r));
     const t1 = Date.now();
     log(`${r.name}: stopped in ${secs(t1 - t0)}; booting…`);
     await powerOn(paths, state, plan, r);

@@ -27,7 +27,7 @@ import type { LabPaths, LabState, ProcRecord } from './state.js';
 import { endRecorded, livePid, routerDir, startRecorded } from './state.js';
 import { ipJson } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
-import { LAB_ENV, childrenOf, run, waitFor } from './sys.js';
+import { LAB_ENV, childrenOf, run, waitFor, waitGone } from './sys.js';
 
 export function upperDir(paths: LabPaths, r: RouterPlan): string {
   return join(routerDir(paths, r.name), 'upper');
@@ -125,6 +125,18 @@ export function startRouter(paths: LabPaths, state: LabState, rootfs: string, r:
 /** Graceful shutdown (SIGTERM to nspawn), SIGKILL after 30 s. */
 export function stopRouter(state: LabState, r: RouterPlan): Promise<boolean> {
   return endRecorded(routerProc(state, r), 30_000);
+}
+
+/**
+ * A power cut: SIGKILL to the container's init ends every process in it at once (no unit is
+ * stopped, nothing is flushed by the router's own shutdown), then nspawn exits by itself.
+ */
+export async function killRouter(state: LabState, r: RouterPlan): Promise<void> {
+  const pid = routerPid(state, r);
+  if (pid === undefined) return;
+  const leader = leaderPid(pid);
+  if (leader !== undefined) process.kill(leader, 'SIGKILL');
+  if (!(await waitGone(pid, 10_000))) await stopRouter(state, r);
 }
 
 /** Run a command inside the router (all its namespaces), as root. */

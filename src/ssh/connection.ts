@@ -1,9 +1,11 @@
 import type { Duplex } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
 import { NodeSSH, type Config } from 'node-ssh';
 import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import { planAuth, type AuthPlan } from './auth.js';
 import { runOnChannel, withRemoteTimeout } from './exec.js';
+import { describeSaturation, isSaturated, sharedPacer, type Saturation } from './handshake-pacer.js';
 import { HostKeyVerifier } from './host-key-verifier.js';
 import { Semaphore } from './semaphore.js';
 import { becomeFailure, buildInvocation } from './sudo.js';
@@ -35,6 +37,16 @@ const SLOT_RECLAIM_MS = 5_000;
 // gone) never acknowledges that, and TCP would keep the socket — and edge's process — alive for
 // many minutes of retransmissions. After this long the socket is dropped instead.
 const CLOSE_GRACE_MS = 2_000;
+
+/** gzip's magic (RFC 1952): what a script that compressed its output starts with. */
+function gunzipIfGzip(data: Buffer, host: string): Buffer {
+  if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
+  try {
+    return gunzipSync(data);
+  } catch (e) {
+    throw new EdgeError('EXEC', `the output of the command was cut short or corrupt (gzip: ${errorMessage(e)})`, { host, cause: e });
+  }
+}
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string | number };
 
@@ -111,7 +123,9 @@ export class SshConnection {
 
     const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
-      await conn.handshake(auth, verifier, sock, startedAt);
+      // Waiting for a handshake slot is not the host's time: the timeout's clock stops meanwhile.
+      const before = performance.now() - startedAt;
+      await (opts.handshakes ?? sharedPacer).run((saturation) => conn.handshake(auth, verifier, sock, performance.now() - before, saturation));
     } catch (e) {
       conn.close();
       throw e;
@@ -119,7 +133,13 @@ export class SshConnection {
     return conn;
   }
 
-  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined, startedAt: number): Promise<void> {
+  private async handshake(
+    auth: AuthPlan,
+    verifier: HostKeyVerifier,
+    sock: Duplex | undefined,
+    startedAt: number,
+    saturation: () => Saturation,
+  ): Promise<void> {
     const { target, opts, ssh } = this;
     const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
@@ -177,7 +197,7 @@ export class SshConnection {
       connecting = false;
       // node-ssh rejects with ssh2's first 'error' (the one recorded above), or with its own
       // "No response from server" when the connection closed without one.
-      if (handshakeError) throw this.connectError(handshakeError, verifier, auth, connectTimeoutMs);
+      if (handshakeError) throw this.connectError(handshakeError, verifier, auth, connectTimeoutMs, saturation());
       if (closedInHandshake) {
         throw (
           verifier.verdict?.error ??
@@ -191,18 +211,23 @@ export class SshConnection {
     this.alive = true;
   }
 
-  private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number): EdgeError {
+  private connectError(err: Ssh2Error, verifier: HostKeyVerifier, auth: AuthPlan, timeoutMs: number, saturation: Saturation): EdgeError {
     const { target } = this;
     const host = target.name;
     // ssh2 only says "Host denied (verification failed)"; the verdict says why.
     if (verifier.verdict?.error) return verifier.verdict.error;
     switch (err.level) {
-      case 'client-timeout':
-        return new EdgeError('CONNECT', `connection to ${this.where} timed out after ${timeoutMs} ms`, {
+      case 'client-timeout': {
+        // A controller too busy to answer its own handshakes times them out: say so, so the host is not blamed first.
+        const busy = isSaturated(saturation);
+        return new EdgeError('CONNECT', `connection to ${this.where} timed out after ${timeoutMs} ms${busy ? ` ${describeSaturation(saturation)}` : ''}`, {
           host,
           cause: err,
-          hint: 'is the host up and SSH reachable from here? (ConnectTimeout / --connect-timeout)',
+          hint: busy
+            ? 'the controller may be what is slow: lower --forks or --max-handshakes, or raise --connect-timeout'
+            : 'is the host up and SSH reachable from here? (ConnectTimeout / --connect-timeout)',
         });
+      }
       case 'client-authentication': {
         const skipped = auth.skipped.length > 0 ? `; skipped ${auth.skipped.join(', ')}` : '';
         return new EdgeError('CONNECT', `authentication failed for ${this.where} (tried ${auth.tried.join(', ')}${skipped})`, {
@@ -279,7 +304,7 @@ export class SshConnection {
       );
       const result: ExecResult = {
         code: out.code,
-        stdout: out.stdout.toString('utf8'),
+        stdout: (opts.decompress ? gunzipIfGzip(out.stdout, this.target.name) : out.stdout).toString('utf8'),
         stderr: out.stderr.toString('utf8'),
         durationMs: out.durationMs,
       };

@@ -6,12 +6,12 @@ import {
   hostKeyName,
   keyTypeOfBlob,
   knownKeyTypes,
-  loadKnownHosts,
   lookup,
   type KnownHosts,
   type KnownKey,
   type LookupStatus,
 } from './known-hosts.js';
+import { knownHostsFor } from './known-hosts-index.js';
 import { shQuote } from './quote.js';
 
 /**
@@ -73,7 +73,7 @@ export class HostKeyVerifier {
     private readonly hop: { name: string; host: string; port: number },
     private readonly policy: HostKeyPolicy,
   ) {
-    this.kh = loadKnownHosts(policy.knownHostsFiles);
+    this.kh = knownHostsFor(policy.knownHostsFiles, hop.host, hop.port);
   }
 
   get algorithms(): ServerHostKeyAlgorithm[] {

@@ -1,4 +1,5 @@
 /** Shared shapes of the SSH layer (kept apart so resolution and connection do not import each other). */
+import type { HandshakePacer } from './handshake-pacer.js';
 
 /** Everything needed to reach one host, after inventory and ssh_config are merged. */
 export interface SshTarget {
@@ -35,6 +36,8 @@ export interface ConnectOptions {
   commandTimeoutMs?: number;
   /** Concurrent session channels per connection. Default 8, under OpenSSH's MaxSessions 10. */
   maxChannels?: number;
+  /** Bounds the handshakes in flight across hosts (default: one pacer for the process). */
+  handshakes?: HandshakePacer;
   /** Told about every exec and (when `debug` is set) ssh2's protocol debug lines; for -v and up. */
   trace?: SshTrace;
 }
@@ -76,6 +79,11 @@ export interface ExecOptions {
    * Quoted with shJoin, so it is argv, not shell text.
    */
   command?: string[];
+  /**
+   * The script may gzip its stdout (the facts probe does): a stdout that starts with gzip's magic
+   * is decompressed before it is decoded. bytesReceived counts what crossed the wire.
+   */
+  decompress?: boolean;
 }
 
 export interface ExecResult {

@@ -37,6 +37,12 @@ export interface SnapshotScope {
   units?: string[];
   /** Network links the change may create (deleted on restore if they did not exist before the run). */
   links?: string[];
+  /**
+   * Files the change may cause to appear without writing them itself (a service edge starts that
+   * creates a file of its own, e.g. keepalived 2.3's /etc/iproute2/rt_addrprotos.d/keepalived.conf).
+   * Saved like `files` (content, or absence) and restored exactly; need not be in the facts.
+   */
+  appears?: string[];
 }
 
 export interface Change {
@@ -83,4 +89,16 @@ export interface Task<P = unknown> {
    */
   verify?(ctx: TaskContext<P>): string | undefined;
   alwaysVerify?: boolean;
+  /**
+   * A task that always verifies and whose check needs no facts: the same script from vars and
+   * params alone. The engine runs it inside the fact-gathering exec, so a host with nothing to
+   * change is verified without a second exec.
+   */
+  verifyWithoutFacts?(vars: HostVars, params: P): string | undefined;
+  /**
+   * The files this task will want, as far as the vars alone say (pure, before facts). The probe
+   * sends back just the hash of a file that already holds this content. A file whose content also
+   * depends on facts is best left out: planning compares against the hash either way.
+   */
+  expectedFiles?(vars: HostVars, params: P): { path: string; content: string }[];
 }

@@ -11,7 +11,7 @@ import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js'
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
-import { KA_LINK, PATHS, UNITS, createdByServices } from './paths.js';
+import { KA_LINK, PATHS, UNITS } from './paths.js';
 import { RULE_OFFSETS } from './desired-routing.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
@@ -86,11 +86,12 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     return {
       files: [
         PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeUnit, PATHS.edgeFailover,
-        PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...createdByServices([UNITS.keepalived]),
+        PATHS.keepalivedDropIn, PATHS.keepalivedConf,
       ],
       units: [UNITS.edgeProbe, UNITS.keepalived],
     };
   },
+  expectedFiles: (vars) => failoverFiles(vars),
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
@@ -119,7 +120,8 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       ],
       changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),
     );
-    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
+    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare), and
+    // keepalived 2.3 a file of its own: both are part of what a restore puts back.
     if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);

@@ -1,4 +1,5 @@
-import type { Facts } from '../facts/types.js';
+import { contentHash } from '../facts/content-hash.js';
+import type { Facts, FileFact } from '../facts/types.js';
 import { fileDiff } from '../render/diff.js';
 import { removeFileCommand, writeFileCommand } from '../render/shell.js';
 import type { Change } from './contract.js';
@@ -9,6 +10,29 @@ export interface DesiredFile {
   mode: string; // "0644"
   owner?: string;
   group?: string;
+}
+
+/**
+ * Thrown while planning when a file differs from what edge wants but the probe sent only its hash
+ * (it held what the run expected, and the plan now wants something else): its diff needs the
+ * content. The engine fetches the contents and plans again; planning stays a function of facts.
+ */
+export class ContentNeeded extends Error {
+  constructor(readonly path: string) {
+    super(`internal: the content of ${path} is needed for its diff and was not gathered`);
+  }
+}
+
+function contentOf(f: FileFact): string {
+  if (f.content !== undefined) return f.content;
+  // Only a hash came back: the content exists but was not sent. (A directory has none.)
+  if (f.sha256 !== undefined) throw new ContentNeeded(f.path);
+  return '';
+}
+
+/** Does the file hold exactly `content`? By content when it was sent, else by hash. */
+function holds(f: FileFact, content: string): boolean {
+  return f.content !== undefined ? f.content === content : f.sha256 === contentHash(content);
 }
 
 function factOf(facts: Facts, path: string) {
@@ -25,13 +49,13 @@ export function fileChange(facts: Facts, desired: DesiredFile): Change | null {
   const group = desired.group ?? 'root';
   if (
     now.exists &&
-    now.content === desired.content &&
+    holds(now, desired.content) &&
     now.mode === desired.mode &&
     now.owner === owner &&
     now.group === group
   )
     return null;
-  const before = now.exists ? { content: now.content ?? '', mode: now.mode } : undefined;
+  const before = now.exists ? { content: holds(now, desired.content) ? desired.content : contentOf(now), mode: now.mode } : undefined;
   let diff = fileDiff(desired.path, before, { content: desired.content, mode: desired.mode });
   if (now.exists && (now.owner !== owner || now.group !== group))
     diff = `owner ${desired.path}: ${now.owner}:${now.group} → ${owner}:${group}\n${diff}`;
@@ -49,7 +73,7 @@ export function fileAbsent(facts: Facts, path: string): Change | null {
   if (!now.exists) return null;
   return {
     summary: `remove ${path}`,
-    diff: fileDiff(path, { content: now.content ?? '', mode: now.mode }, undefined),
+    diff: fileDiff(path, { content: contentOf(now), mode: now.mode }, undefined),
     apply: removeFileCommand(path),
     snapshot: { files: [path] },
   };

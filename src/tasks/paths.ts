@@ -16,6 +16,8 @@ export const PATHS = {
   edgeProbeUnit: '/etc/systemd/system/edge-probe.service',
   keepalivedConf: '/etc/keepalived/keepalived.conf',
   keepalivedDropIn: '/etc/systemd/system/keepalived.service.d/edge.conf',
+  /** keepalived 2.3 (Debian 13) writes this itself when it starts: not edge's, but a run causes it. */
+  keepalivedRtProtos: '/etc/iproute2/rt_addrprotos.d/keepalived.conf',
   networkdDropIn: '/etc/systemd/networkd.conf.d/edge.conf',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',
@@ -34,10 +36,11 @@ export const UNITS = {
 /**
  * Files a service edge starts writes by itself, which a rollback must therefore remove (or put
  * back): keepalived 2.3 (Debian 13) registers its route protocol with iproute2 when it starts,
- * 2.2 (Debian 12) does not. The change that starts or restarts the unit snapshots them (units.ts).
+ * 2.2 (Debian 12) does not. The change that starts or restarts the unit lists them in its snapshot's
+ * `appears` scope (units.ts), so a restore removes them or puts back what was there.
  */
 export const SERVICE_CREATES: Record<string, readonly string[]> = {
-  [UNITS.keepalived]: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'],
+  [UNITS.keepalived]: [PATHS.keepalivedRtProtos],
 };
 
 export function createdByServices(units: readonly string[]): string[] {

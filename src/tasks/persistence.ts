@@ -18,9 +18,9 @@ import { taskParams } from './params.js';
  * same code runs on systemd-networkd and ifupdown hosts (and at boot, with either WAN down).
  */
 
-const usesNetworkd = (f: Facts) => f.networkManager === 'systemd-networkd' || f.networkManager === 'netplan';
+const usesNetworkd = (f: Pick<Facts, 'networkManager'>) => f.networkManager === 'systemd-networkd' || f.networkManager === 'netplan';
 
-export function persistenceFiles(facts: Facts): { want: DesiredFile[]; absent: string[] } {
+export function persistenceFiles(facts: Pick<Facts, 'networkManager'>): { want: DesiredFile[]; absent: string[] } {
   const want: DesiredFile[] = [
     { path: PATHS.edgeRoutes, content: renderEdgeRoutesScript({ conf: PATHS.routingConf, runDir: PATHS.runDir }), mode: '0750' },
     { path: PATHS.edgeRoutesUnit, content: renderEdgeRoutesUnit({ script: PATHS.edgeRoutes, conf: PATHS.routingConf }), mode: '0644' },
@@ -49,6 +49,8 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
       units: [UNITS.edgeRoutes, UNITS.edgeNft],
     };
   },
+  // Which hooks are wanted depends on the network manager; what each holds does not.
+  expectedFiles: () => [...persistenceFiles({ networkManager: 'ifupdown' }).want, ...persistenceFiles({ networkManager: 'systemd-networkd' }).want],
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);

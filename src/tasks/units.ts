@@ -51,8 +51,8 @@ export function unitsChange(facts: Facts, units: WantedUnit[], daemonReload: boo
   }
   if (!actions.length && !daemonReload) return null;
   const names = units.map((u) => u.name);
-  const files = createdByServices(names);
-  const snapshot: SnapshotScope = files.length ? { units: names, files } : { units: names };
+  const appears = createdByServices(names);
+  const snapshot: SnapshotScope = appears.length ? { units: names, appears } : { units: names };
   if (!actions.length) {
     // Unit files changed but every unit is enabled, running and needs no restart (a drop-in only
     // read at the next start, say): a daemon-reload alone is the change.

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
 import { shQuote } from '../ssh/quote.js';
+import { NO_FACTS } from '../facts/types.js';
 import type { Task, TaskContext } from './contract.js';
 import { NFT_TABLE, PATHS, UNITS } from './paths.js';
 import { notPlanned, resolveTopology } from './wan.js';
@@ -12,9 +13,11 @@ type Params = z.infer<typeof params>;
 /**
  * The verify script: every problem is reported (not just the first) and the script fails if there
  * was any. A WAN whose link is down is a warning, not a failure: the router is doing its job.
+ * It reads only names from the vars (interfaces, tables) and checks the live state on the host,
+ * so it needs no facts: the engine can run it inside the fact-gathering exec.
  */
-export function verifyScript(ctx: TaskContext<Params>): string | undefined {
-  const r = resolveTopology(ctx.vars, ctx.facts);
+export function verifyScript(ctx: Pick<TaskContext<Params>, 'vars' | 'params'>): string | undefined {
+  const r = resolveTopology(ctx.vars, NO_FACTS);
   if (!r.ok) return `edge_fail ${shQuote(`cannot verify: ${r.missing.join(', ')} not set`)}`;
   const probes = ctx.params?.probes ?? true;
   const q = shQuote;
@@ -65,4 +68,5 @@ export const verifyTask: Task<Params> = {
     return r.ok ? { changes: [] } : notPlanned(r.missing);
   },
   verify: verifyScript,
+  verifyWithoutFacts: (vars, params) => verifyScript({ vars, params }),
 };

@@ -74,7 +74,7 @@ export function manPage(m: ManPageInput): string {
     '\\fI./.edge/config.yaml\\fR, \\fI~/.config/edge/config.yaml\\fR',
     "edge's own settings.",
     '.TP',
-    '\\fI.edge/runs/RUN_ID.json\\fR',
+    '\\fI.edge/runs/RUN_ID.jsonl\\fR',
     'The journal of each run.',
     '.SH SEE ALSO',
     '\\fBansible\\-playbook\\fR(1), \\fBssh_config\\fR(5)',

@@ -94,7 +94,7 @@ export function diffText(run: RunResult, color: boolean): string {
     for (const t of h.tasks) {
       for (const c of t.changes) {
         out.push(`==> ${h.host} ${t.task}: ${c.summary}`);
-        out.push(...c.diff.replace(/\n$/, '').split('\n').map(paint));
+        out.push(...(c.diff ?? '').replace(/\n$/, '').split('\n').map(paint));
       }
     }
   }

@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: what a run costs on real lab routers — wall time, remote execs, and bytes per
  * host — for the first apply, a no-op re-run, and a check run. The performance model (DESIGN.md)
- * says a no-op run is one connection and one fact exec per host, plus one for `verify`; a change
- * costs one exec per changed task, plus the confirm over a fresh connection.
+ * says a no-op run is one connection and one exec per host (verify runs inside the fact-gathering
+ * exec); a change costs one exec per changed task, plus the confirm over a fresh connection.
  *
  *   BENCH_ROUTERS=3 (lab size)  BENCH_RUNS=3 (no-op repetitions)  BENCH_PLAYBOOK=playbooks/failover.yaml
  * Needs root (the lab). Results also go to .edge/bench.json.

@@ -31,3 +31,46 @@ export function edge(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?: str
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: Math.round(performance.now() - t0) }));
   });
 }
+
+/** The real CLI as a child process whose output can be watched, and killed at the right moment. */
+export function edgeLive(args: string[]) {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: REPO,
+    env: { ...process.env, CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
+  const feed = (d: Buffer) => {
+    out += d.toString();
+    for (const w of [...waiters]) {
+      const m = out.match(w.re);
+      if (m) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(m);
+      }
+    }
+  };
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    feed(d);
+  });
+  child.stderr.on('data', feed);
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; all: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, all: out })),
+  );
+  return {
+    child,
+    done,
+    /** Resolves when stdout+stderr (so far) match `re`; rejects if edge exits first. */
+    waitFor(re: RegExp): Promise<RegExpMatchArray> {
+      const m = out.match(re);
+      if (m) return Promise.resolve(m);
+      return new Promise((resolve, reject) => {
+        waiters.push({ re, resolve });
+        void done.then((r) => reject(new Error(`edge exited (${r.code ?? r.signal}) before ${re}:\n${r.all}`)));
+      });
+    },
+  };
+}

@@ -20,3 +20,19 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
   const r = await lab.run(router, ['bash', '-c', script]);
   return r.stdout;
 }
+
+/**
+ * hostState plus what a reboot or a cut restore could leave behind: every directory under /etc and
+ * /usr/local/sbin (mode, owner), the state of every unit edge touches (and its boot hook's unit),
+ * and failed units. nftables packet counters are left out (they move with traffic).
+ */
+export async function managedFingerprint(lab: Lab, router: string): Promise<string> {
+  const units = 'keepalived.service edge-routes.service edge-nftables.service edge-boot-restore.service systemd-networkd.service';
+  const script = [
+    "find /etc /usr/local/sbin -xdev -type d -printf '%p %m %u:%g\\n' | sort",
+    `for u in ${units}; do printf '%s %s %s\\n' "$u" "$(systemctl is-enabled $u 2>/dev/null)" "$(systemctl is-active $u 2>/dev/null)"; done`,
+    'systemctl list-units --failed --plain --no-legend --no-pager | grep -v "^$" || true',
+  ].join('; echo ---; ');
+  const r = await lab.run(router, ['bash', '-c', script]);
+  return `${(await hostState(lab, router)).replace(/counter packets \d+ bytes \d+/g, 'counter')}\n---\n${r.stdout}`;
+}

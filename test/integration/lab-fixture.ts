@@ -43,7 +43,8 @@ export interface Lab {
   probe(router: string, opts?: ProbeOptions): Promise<ProbeResult>;
   fault(router: string, wan: Wan, action: FaultAction): Promise<void>;
   gateway(router: string, to?: 'primary' | 'alternate'): Promise<void>;
-  reboot(router: string): Promise<void>;
+  /** Graceful shutdown and boot; `hard`: a power cut (the container killed, nothing shut down) and boot. */
+  reboot(router: string, opts?: { hard?: boolean }): Promise<void>;
   /** `ssh` arguments for a router with strict host-key checking against the lab's known_hosts. */
   sshArgs(router: string): string[];
 }
@@ -77,8 +78,8 @@ function wrap(instance: number, up: Pick<UpResult, 'inventory'>): Lab {
     gateway: async (r, to) => {
       await labGateway(r, 'wan1', to, o);
     },
-    reboot: async (r) => {
-      await labReboot(r, o);
+    reboot: async (r, opts = {}) => {
+      await labReboot(r, { ...o, ...opts });
     },
     sshArgs: (name) => [
       '-o', 'BatchMode=yes',

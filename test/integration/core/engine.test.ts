@@ -52,7 +52,9 @@ describe.skipIf(!isRoot)('engine on a lab router', () => {
     const runId = first.result.runId;
     expect((await lab.run(host, ['sysctl', '-n', 'net.ipv4.ip_forward'])).stdout.trim()).toBe('1');
     const manifest = JSON.parse((await lab.run(host, ['cat', `/var/lib/edge/snapshots/${runId}/manifest.json`])).stdout);
-    expect(manifest.files).toEqual([{ path: '/etc/sysctl.d/90-edge.conf', existed: false }]);
+    // The boot hook (commit-confirmed across a reboot) is saved first, then what the task changes.
+    expect(manifest.files.map((f: { path: string }) => f.path)).toEqual(['/etc/systemd/system-generators/edge-boot-restore', '/etc/sysctl.d/90-edge.conf']);
+    expect(manifest.files[1]).toMatchObject({ existed: false });
     expect(manifest.sysctl['net.ipv4.ip_forward']).toBe('0');
 
     const second = await run('--detailed-exitcode');

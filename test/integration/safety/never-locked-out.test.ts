@@ -1,11 +1,11 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { labPaths, readState } from '../../../src/lab/state.js';
-import { CLI, edge, REPO } from '../edge-cli.js';
+import { edge, edgeLive, REPO } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, labDown, type Lab } from '../lab-fixture.js';
 
@@ -31,49 +31,6 @@ const secs = (ms: number) => Math.round(ms / 100) / 10;
 const measured: string[] = [];
 const note = (s: string) => measured.push(s);
 
-/** The real CLI as a child process whose output can be watched, and killed at the right moment. */
-function edgeLive(args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    cwd: REPO,
-    env: { ...process.env, CI: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
-  const feed = (d: Buffer) => {
-    out += d.toString();
-    for (const w of [...waiters]) {
-      const m = out.match(w.re);
-      if (m) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(m);
-      }
-    }
-  };
-  let stdout = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    feed(d);
-  });
-  child.stderr.on('data', feed);
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; all: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, all: out })),
-  );
-  return {
-    child,
-    done,
-    /** Resolves when stdout+stderr (so far) match `re`; rejects if edge exits first. */
-    waitFor(re: RegExp): Promise<RegExpMatchArray> {
-      const m = out.match(re);
-      if (m) return Promise.resolve(m);
-      return new Promise((resolve, reject) => {
-        waiters.push({ re, resolve });
-        void done.then((r) => reject(new Error(`edge exited (${r.code ?? r.signal}) before ${re}:\n${r.all}`)));
-      });
-    },
-  };
-}
-
 describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
   let lab: Lab;
   let dir: string;
@@ -90,6 +47,21 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     Number(await sh(router, `journalctl --no-pager -q | grep -c 'Started edge-confirm-${runId}[.]service' || true`));
   /** When the host's timer fires (or fired), from the deadline file the arm step writes. */
   const deadline = async (router: string, runId: string) => Date.parse(await sh(router, `cat /var/lib/edge/snapshots/${runId}/deadline`));
+  /** When the host's restore began (restore.log's first line, whole seconds), ms since the epoch. */
+  const restoreBegan = async (router: string, runId: string) =>
+    Date.parse(await sh(router, `grep -m1 ' - restore by ' /var/lib/edge/snapshots/${runId}/restore.log | cut -d' ' -f1`));
+  /**
+   * The timer fired on time (the restore began within a few seconds of the deadline) and the restore
+   * finished within a generous bound (how long it takes is for benchmarks, not a timed test).
+   */
+  const expectRestoredOnTime = async (router: string, runId: string, due: number) => {
+    const began = await restoreBegan(router, runId);
+    expect(began).toBeGreaterThanOrEqual(due - 1000);
+    expect(began).toBeLessThan(due + 5000);
+    const restoredAt = await stateWritten(router, runId);
+    expect(restoredAt).toBeLessThan(due + 30_000);
+    return restoredAt;
+  };
   /** When the state file was last written (the restore writes rolled-back last), ms since the epoch. */
   const stateWritten = async (router: string, runId: string) => Number(await sh(router, `stat -c %.3Y /var/lib/edge/snapshots/${runId}/state`)) * 1000;
   /** A fresh SSH connection from this machine, as the operator would open one (3 s to connect). */
@@ -186,9 +158,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(res.all).toContain('r1: failed — confirm over a new connection failed');
     // The host did it by itself, on time: the restore finished within a few seconds of the deadline.
     const due = await deadline('r1', runId!);
-    const restoredAt = await stateWritten('r1', runId!);
-    expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-    expect(restoredAt).toBeLessThan(due + 5000);
+    const restoredAt = await expectRestoredOnTime('r1', runId!, due);
     expect(await stateOf('r1', runId!)).toBe('rolled-back');
     expect(await restores('r1', runId!)).toBe(1); // by the host's own timer, not by edge
     expect(await hostState(lab, 'r1')).toBe(clean.r1);
@@ -198,7 +168,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       `forced lockout: applied ${secs(tApplied - t0)} s after start, unreachable over SSH; confirm failed at ${secs(tCut - t0)} s; host restored itself ${secs(restoredAt - due)} s after its deadline; ` +
         `edge reported it ${secs(tDone - t0)} s after start; r1 byte-identical, SSH back`,
     );
-  }, 120_000);
+  }, 300_000);
 
   it('edge SIGKILLed right after apply: the router restores itself when the timer fires', async () => {
     const t0 = Date.now();
@@ -218,15 +188,13 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect((await runsJson()).find((r) => r.runId === runId)?.hosts.r2).toBe('armed');
     const tRestored = await waitForState('r2', runId!, 'rolled-back', (TIMEOUT + 20) * 1000);
     const due = await deadline('r2', runId!);
-    const restoredAt = await stateWritten('r2', runId!);
-    expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-    expect(restoredAt).toBeLessThan(due + 5000);
+    const restoredAt = await expectRestoredOnTime('r2', runId!, due);
     expect(await restores('r2', runId!)).toBe(1);
     expect(await hostState(lab, 'r2')).toBe(clean.r2);
     expect(await timers('r2')).toBe('');
     expect(await sshWorks('r2')).toBe(true);
     note(`SIGKILL after apply: killed ${secs(tKill - t0)} s after start; restored ${secs(restoredAt - due)} s after the deadline (${secs(tRestored - tKill)} s after the kill); r2 byte-identical`);
-  }, 120_000);
+  }, 300_000);
 
   it('the operator\'s machine drops off the network right after apply: the router restores itself, edge still ends', async () => {
     const veth = lab.router('r2').hostVeth; // r2's management link, this machine's side
@@ -260,9 +228,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       // The host is on its own: its timer restores it while it is still cut off.
       const tRestored = await waitForState('r2', runId!, 'rolled-back', (TIMEOUT + 20) * 1000);
       const due = await deadline('r2', runId!);
-      const restoredAt = await stateWritten('r2', runId!);
-      expect(restoredAt).toBeGreaterThanOrEqual(due - 1000);
-      expect(restoredAt).toBeLessThan(due + 5000);
+      const restoredAt = await expectRestoredOnTime('r2', runId!, due);
       expect(await restores('r2', runId!)).toBe(1);
       await link('up');
       tUp = Date.now();
@@ -295,7 +261,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     expect(await timers('r1')).toBe('');
     expect(await restores('r1', run.runId)).toBe(0); // the restore never started
     note(`normal run: ${r.ms} ms, confirmed; ${secs(Date.now() - due)} s past the deadline still applied, no edge-confirm timer`);
-  }, 120_000);
+  }, 300_000);
 
   it('--confirm manual, then edge confirm: kept; --confirm manual, then nothing: rolled back', async () => {
     // r1 is configured (previous test): the manual run changes its health-check interval; r2 is
@@ -326,9 +292,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     // r2: nobody confirms. It restores itself when its timer fires.
     const tRestored = await waitForState('r2', run.runId, 'rolled-back', (TIMEOUT + 20) * 1000);
     const due2 = await deadline('r2', run.runId);
-    const restoredAt = await stateWritten('r2', run.runId);
-    expect(restoredAt).toBeGreaterThanOrEqual(due2 - 1000);
-    expect(restoredAt).toBeLessThan(due2 + 5000);
+    const restoredAt = await expectRestoredOnTime('r2', run.runId, due2);
     expect(await restores('r2', run.runId)).toBe(1);
     expect(await hostState(lab, 'r2')).toBe(clean.r2);
     expect(await timers('r2')).toBe('');
@@ -347,16 +311,17 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
       `--confirm manual: run ${r.ms} ms; r1 confirmed by edge confirm in ${c.ms} ms and kept past its deadline; ` +
         `r2 restored itself ${secs(restoredAt - due2)} s after its deadline (seen ${secs(tRestored - due2)} s), byte-identical`,
     );
-  }, 150_000);
+  }, 300_000);
 
   it('edge runs shows armed, confirmed and rolled back per host', async () => {
     const rows = await runsJson();
     const hostsOf = (id: string | undefined) => rows.find((r) => r.runId === id)?.hosts;
-    expect(hostsOf(runs.forced)).toEqual({ r1: 'rolled-back' });
-    expect(hostsOf(runs.killed)).toEqual({ r2: 'rolled-back' });
-    expect(hostsOf(runs.dropped)).toEqual({ r2: 'rolled-back' });
-    expect(hostsOf(runs.normal)).toEqual({ r1: 'confirmed' });
-    expect(hostsOf(runs.manual)).toEqual({ r1: 'confirmed', r2: 'rolled-back' });
+    expect(hostsOf(runs.forced)).toEqual({ r1: 'restored-by-timer' });
+    expect(hostsOf(runs.killed)).toEqual({ r2: 'restored-by-timer' });
+    expect(hostsOf(runs.dropped)).toEqual({ r2: 'restored-by-timer' });
+    // r1: the manual run, confirmed later, is the current configuration; the normal run under it is superseded.
+    expect(hostsOf(runs.normal)).toEqual({ r1: 'superseded' });
+    expect(hostsOf(runs.manual)).toEqual({ r1: 'confirmed', r2: 'restored-by-timer' });
     // The journal of the manual run: edge confirm recorded r1's confirmation.
     const local = await edge(['runs', '-i', lab.inventory, '--json', '--local']);
     const j = (JSON.parse(local.stdout) as { runs: { runId: string; hosts: Record<string, string> }[] }).runs.find((r) => r.runId === runs.manual);

@@ -3,6 +3,8 @@ import type { Facts } from '../../../src/facts/types.js';
 import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
 import { taskScript } from '../../../src/engine/task-script.js';
 import { confirmScript } from '../../../src/engine/deadman.js';
+import { newHolder } from '../../../src/engine/host-lock.js';
+import { renderBootGenerator } from '../../../src/engine/boot-hook.js';
 import { spawnSync } from 'node:child_process';
 
 function facts(over: Partial<Facts> = {}): Facts {
@@ -51,13 +53,15 @@ describe('snapshot manifest', () => {
     const m = emptyManifest('20261123T000000Z-abcd', 'r1');
     const sh1 = extendSnapshot(m, { files: ['/etc/a.conf', '/etc/new.conf'], sysctl: ['net.ipv4.ip_forward'] }, f);
     const sh2 = extendSnapshot(m, { files: ['/etc/a.conf'], nftTables: ['inet edge'], ruleRange: [1000, 1099], routeTables: [101], units: ['keepalived'] }, f);
-    expect(sh1).toContain('cp -a -- /etc/a.conf /var/lib/edge/snapshots/20261123T000000Z-abcd/files/0');
-    expect(sh1).not.toContain('new.conf');
+    // Saved on the host, as the host finds them then (a copy, or a mark of absence), and into the baseline once.
+    expect(sh1).toContain('edge_save_file /etc/a.conf files/0');
+    expect(sh1).toContain('edge_save_file /etc/new.conf files/1');
+    expect(sh1).toContain(`edge_baseline ${Buffer.from('file:/etc/a.conf').toString('hex')} '{"kind":"file","path":"/etc/a.conf"}' /var/lib/edge/snapshots/20261123T000000Z-abcd/files/0`);
     expect(sh2).not.toContain('a.conf'); // already saved by the first task
     expect(sh2).toContain('nft list table inet edge');
     expect(m.files).toEqual([
       { path: '/etc/a.conf', existed: true, copy: 'files/0' },
-      { path: '/etc/new.conf', existed: false },
+      { path: '/etc/new.conf', existed: false, copy: 'files/1' },
     ]);
     expect(m.sysctl).toEqual({ 'net.ipv4.ip_forward': '0' });
     expect(m.ruleRanges).toEqual([
@@ -71,8 +75,8 @@ describe('snapshot manifest', () => {
     const m = emptyManifest('20261123T000000Z-abcd', 'r1');
     extendSnapshot(m, { files: ['/etc/a.conf', '/etc/new.conf'], sysctl: ['net.ipv4.ip_forward'], nftTables: ['inet edge', 'inet other'], ruleRange: [1000, 1099], routeTables: [101], units: ['keepalived'] }, f);
     const s = restoreScript(m);
-    expect(s).toContain('mv -f -- "$t" /etc/a.conf');
-    expect(s).toContain('try rm -f -- /etc/new.conf');
+    expect(s).toContain('edge_restore_file /etc/a.conf files/0');
+    expect(s).toContain('edge_restore_file /etc/new.conf files/1');
     expect(s).toContain('try nft -f "$D"/nft/inet-edge.nft');
     // a table that did not exist before the run is deleted and not recreated
     expect(s).toContain('nft delete table inet other');
@@ -103,8 +107,8 @@ describe('snapshot manifest', () => {
     const s = restoreScript(m);
     const at = (x: string) => s.indexOf(x);
     // stopped before anything is restored; the new unit disabled while its file still exists
-    expect(at('systemctl stop keepalived')).toBeLessThan(at('rm -f -- /etc/systemd/system/edge-routes.service'));
-    expect(at('systemctl disable --quiet edge-routes.service')).toBeLessThan(at('rm -f -- /etc/systemd/system/edge-routes.service'));
+    expect(at('systemctl stop keepalived')).toBeLessThan(at('edge_restore_file /etc/systemd/system/edge-routes.service'));
+    expect(at('systemctl disable --quiet edge-routes.service')).toBeLessThan(at('edge_restore_file /etc/systemd/system/edge-routes.service'));
     expect(s).toContain('try ip link del dev edge-ka0');
     expect(s).not.toContain('del dev lo');
     expect(at('try ip link del dev edge-ka0')).toBeLessThan(at('try systemctl restart keepalived'));
@@ -113,11 +117,14 @@ describe('snapshot manifest', () => {
   });
 
   it('confirm: refuses a run that did not finish applying without disarming; stops the timer before the last state check', () => {
-    const s = confirmScript('20261123T000000Z-abcd');
+    const s = confirmScript('20261123T000000Z-abcd', newHolder('20261123T000000Z-abcd', 'run', 60));
     const at = (x: string) => s.indexOf(x);
+    expect(at('edge_lock ')).toBeLessThan(at('did not finish applying'));
     expect(at('did not finish applying')).toBeLessThan(at('systemctl stop edge-confirm-20261123T000000Z-abcd.timer'));
     expect(at('systemctl stop edge-confirm-20261123T000000Z-abcd.timer')).toBeLessThan(at('already restored itself'));
-    expect(at('is-active --quiet edge-confirm-20261123T000000Z-abcd.service')).toBeLessThan(at('echo confirmed >'));
+    expect(at('is-active --quiet edge-confirm-20261123T000000Z-abcd.service')).toBeLessThan(at('edge_put /var/lib/edge/snapshots/20261123T000000Z-abcd/state confirmed'));
+    // The commit point (state confirmed, on disk) comes before the pending mark goes.
+    expect(at('state confirmed')).toBeLessThan(at('rm -f /var/lib/edge/pending'));
     expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
   });
 
@@ -126,6 +133,7 @@ describe('snapshot manifest', () => {
     const s = taskScript({
       manifest: m,
       facts: f,
+      task: 'sysctl',
       changes: [{ summary: 's', diff: '', apply: 'echo APPLY', snapshot: { files: ['/etc/a.conf'] } }],
       verify: 'echo VERIFY',
       first: true,
@@ -133,7 +141,23 @@ describe('snapshot manifest', () => {
       finalState: 'applied',
       deadmanSeconds: 90,
     });
-    const order = ['cp -a', 'manifest.json', 'restore.sh', 'echo applying', 'systemd-run', 'tail -n +5', 'echo APPLY', 'echo VERIFY', 'echo applied'];
+    // Saved, listed, on disk; armed; pending; boot hook; applying; then the changes.
+    const order = [
+      'edge_save_file /etc/systemd/system-generators/edge-boot-restore',
+      'edge_save_file /etc/a.conf',
+      'manifest.json',
+      'restore.sh',
+      'sync -f',
+      'systemd-run',
+      'edge_put /var/lib/edge/pending',
+      'edge_write_file /etc/systemd/system-generators/edge-boot-restore',
+      'state applying',
+      'tail -n +5',
+      'edge_hold sysctl:change-1',
+      'echo APPLY',
+      'echo VERIFY',
+      'state applied',
+    ];
     expect(s).toContain('--unit=edge-confirm-20261123T000000Z-abcd --on-active=90s');
     expect(restoreScript(m)).toContain('systemctl stop edge-confirm-20261123T000000Z-abcd.timer');
     const idx = order.map((o) => s.indexOf(o));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fileDiff, runtimeDiff } from '../../../src/render/diff.js';
+import { createTwoFilesPatch } from 'diff';
+import { fileDiff, runtimeDiff, wholeFilePatch } from '../../../src/render/diff.js';
 
 describe('diff rendering', () => {
   it('shows a new file as created from /dev/null', () => {
@@ -19,6 +20,14 @@ describe('diff rendering', () => {
   });
   it('shows only a mode line when content is equal', () => {
     expect(fileDiff('/etc/x', { content: 'a\n', mode: '0644' }, { content: 'a\n', mode: '0600' })).toBe('mode /etc/x: 0644 → 0600\n');
+  });
+  it('writes a created or emptied file exactly as jsdiff does, without its quadratic search', () => {
+    const big = Array.from({ length: 2000 }, (_, i) => `line ${i}`).join('\n');
+    for (const t of ['a', 'a\n', 'a\nb', '\n', 'x\n\n', 'a\nb\nc\n', big, `${big}\n`]) {
+      expect(wholeFilePatch('/dev/null', 'b/x', '', t)).toBe(createTwoFilesPatch('/dev/null', 'b/x', '', t, '', '', { context: 3 }));
+      expect(wholeFilePatch('a/x', '/dev/null', t, '')).toBe(createTwoFilesPatch('a/x', '/dev/null', t, '', '', '', { context: 3 }));
+    }
+    expect(wholeFilePatch('a/x', 'b/x', 'a\n', 'b\n')).toBeUndefined();
   });
   it('renders runtime before/after lines', () => {
     expect(runtimeDiff('sysctl', ['a = 0', 'b = 1'], ['a = 1', 'b = 1'])).toBe(

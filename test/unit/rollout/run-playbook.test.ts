@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/yaml-source.js';
-import { readJournal } from '../../../src/engine/journal.js';
+import { foldJournal, readJournal } from '../../../src/engine/journal.js';
 import { resolvePlays, runPlaybook, type ResolvedPlay } from '../../../src/engine/run-playbook.js';
 import type { RunHost } from '../../../src/engine/run.js';
 import { silentReporter, type RunResult } from '../../../src/engine/types.js';
@@ -102,7 +102,7 @@ describe('runPlaybook: rollout state in the journal', () => {
       journalDir,
       beforeBatch: (hosts) => {
         if (hosts[0] === 'r1') return;
-        const j = JSON.parse(readFileSync(join(journalDir, 'RUN1.json'), 'utf8')) as RunResult;
+        const j = foldJournal(readFileSync(join(journalDir, 'RUN1.jsonl'), 'utf8'))!;
         seen.push(`${hosts[0]}: ${j.status} ${j.finishedAt ?? '-'} ${states(j).r1}`);
       },
     });

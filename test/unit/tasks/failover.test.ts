@@ -31,7 +31,7 @@ describe('failover task', () => {
     expect(units.apply).toBe('systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service');
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
     // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
-    expect(units.snapshot).toEqual({ units: [UNITS.edgeProbe, UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
+    expect(units.snapshot).toEqual({ units: [UNITS.edgeProbe, UNITS.keepalived], links: ['edge-ka0', 'edge-ka1'], appears: [PATHS.keepalivedRtProtos] });
     expect(p.changes[6]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
     expect(p.changes[3]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
     expect(p.notes?.[0]).toContain('down within 1.35s');

@@ -1,0 +1,120 @@
+import { EdgeError } from '../errors.js';
+import { contentHash } from '../facts/content-hash.js';
+import { parseChecks, parseFacts, parseFiles, type CheckResult } from '../facts/parse.js';
+import { filesScript, probeScript, type ProbeOptions } from '../facts/probe.js';
+import { mergeNeeds, type Facts } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import type { SshConnection } from '../ssh/connection.js';
+import type { Plan } from '../tasks/contract.js';
+import { ContentNeeded } from '../tasks/file-change.js';
+import { LOCKED_EXIT } from './host-lock.js';
+import type { PlannedTask } from './host-run.js';
+import { verifyScript } from './task-script.js';
+
+/**
+ * Facts and plans of one host in as few execs as the host's state allows. The probe is told what
+ * the run expects (each file's hash, from the vars alone) and sends back only the hashes of files
+ * that hold it; when nothing is to change that one exec is the whole run, verify included (run
+ * inside the probe, see preVerified in host-run.ts). Only when a file differs in a way the vars did
+ * not foresee does its diff need content that was not sent: one more exec fetches it.
+ */
+
+export interface Planned {
+  entry: PlannedTask;
+  plan: Plan;
+}
+
+export interface Gathered {
+  facts: Facts;
+  planned: Planned[];
+  /** Verify scripts run inside the probe, by task position (checkKey); none in check mode. */
+  checks: Record<string, CheckResult>;
+  /** What the exec wrote on stderr (the prelude's words). */
+  stderr: string;
+}
+
+export interface GatherInput {
+  host: string;
+  vars: HostVars;
+  tasks: PlannedTask[];
+  check: boolean;
+  timeoutMs: number;
+  /**
+   * Run first in the same exec (a run takes the host's lock there, so the facts it plans from are
+   * the state it changes). It writes only to stderr, never into the probe's (gzipped) stdout; a
+   * prelude that refuses exits LOCKED_EXIT with the reason as its last line.
+   */
+  prelude?: string;
+}
+
+/** The key of the i-th task's verify inside the probe. */
+export const checkKey = (i: number) => `task-${i}`;
+
+/** sha256 of each file as the tasks will want it, where the vars alone say. */
+export function expectedHashes(vars: HostVars, tasks: readonly PlannedTask[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const t of tasks) for (const f of t.task.expectedFiles?.(vars, t.params) ?? []) out[f.path] = contentHash(f.content);
+  return out;
+}
+
+/** The verify checks that need no facts, by task position; only outside check mode (check mode verifies nothing). */
+export function probeChecks(vars: HostVars, tasks: readonly PlannedTask[], check: boolean): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (check) return out;
+  for (const [i, t] of tasks.entries()) {
+    const script = t.task.alwaysVerify ? t.task.verifyWithoutFacts?.(vars, t.params) : undefined;
+    if (script) out[checkKey(i)] = verifyScript(script);
+  }
+  return out;
+}
+
+export function planAll(host: string, vars: HostVars, tasks: readonly PlannedTask[], facts: Facts): Planned[] {
+  return tasks.map((entry) => ({ entry, plan: entry.task.plan({ host, vars, facts, params: entry.params }) }));
+}
+
+/** Files whose content some task's plan needs and the facts have only the hash of (one per task at most). */
+function contentNeeded(host: string, vars: HostVars, tasks: readonly PlannedTask[], facts: Facts): string[] {
+  const paths = new Set<string>();
+  for (const entry of tasks) {
+    try {
+      entry.task.plan({ host, vars, facts, params: entry.params });
+    } catch (e) {
+      if (!(e instanceof ContentNeeded)) throw e;
+      paths.add(e.path);
+    }
+  }
+  return [...paths];
+}
+
+export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Promise<Gathered> {
+  const { host, vars, tasks } = input;
+  const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
+  const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks, input.check), compress: true };
+  const res = await conn.exec((input.prelude ?? '') + probeScript(needs, opts), { timeoutMs: input.timeoutMs, decompress: true });
+  if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lastLine(res.stderr).replace(/^edge: /, ''), { host });
+  if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
+    throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
+  }
+  let facts = parseFacts(host, res.stdout, needs);
+  const checks = parseChecks(res.stdout);
+  // Each round brings content that was missing, so this ends; it is one round unless a task
+  // needs several such files.
+  for (let paths = contentNeeded(host, vars, tasks, facts); paths.length; paths = contentNeeded(host, vars, tasks, facts)) {
+    facts = await withContents(conn, host, facts, paths, input.timeoutMs);
+  }
+  return { facts, planned: planAll(host, vars, tasks, facts), checks, stderr: res.stderr };
+}
+
+/** The facts with the content of `paths` read from the host. */
+async function withContents(conn: SshConnection, host: string, facts: Facts, paths: string[], timeoutMs: number): Promise<Facts> {
+  const res = await conn.exec(filesScript(paths), { timeoutMs, decompress: true });
+  if (res.code !== 0) throw new EdgeError('EXEC', `reading ${paths.join(', ')} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
+  const files = parseFiles(res.stdout, paths);
+  const still = paths.filter((p) => files[p]!.exists && files[p]!.content === undefined);
+  if (still.length) throw new EdgeError('EXEC', `the content of ${still.join(', ')} could not be read`, { host });
+  return { ...facts, files: { ...facts.files, ...files } };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
+}

@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { foldJournal, JournalWriter, listJournals, readJournal, writeJournal } from '../../../src/engine/journal.js';
+import { initialRolloutState, recordBatch, stopRollout } from '../../../src/engine/rollout.js';
+import type { HostResult, RunResult } from '../../../src/engine/types.js';
+
+function run(runId = '20261201T100000Z-abcd'): RunResult {
+  return { runId, playbook: 'pb.yaml', inventory: 'inv.yaml', check: true, startedAt: '2026-12-01T10:00:00.000Z', status: 'running', hosts: [], rollout: [] };
+}
+
+function host(i: number): HostResult {
+  return {
+    host: `r${String(i).padStart(5, '0')}`,
+    status: 'ok',
+    state: 'unchanged',
+    tasks: [{ task: 'verify', status: 'ok', changes: [], durationMs: 3, execs: 0 }],
+    durationMs: 120,
+    execs: 1,
+    bytesSent: 4000,
+    bytesReceived: 9000,
+  };
+}
+
+describe('run journal (JSON Lines)', () => {
+  it('costs the same per host at any size: bytes written grow linearly over 10,000 hosts', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const r = run();
+    const w = JournalWriter.open(r, dir);
+    const marks: number[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      w.host(host(i));
+      if ((i + 1) % 1000 === 0) marks.push(w.bytesWritten);
+    }
+    r.status = 'ok';
+    w.end(r);
+    // Every block of 1,000 hosts costs the same bytes (host names are fixed-width), and the file
+    // on disk is exactly what was written: nothing is rewritten.
+    const steps = marks.map((m, i) => m - (marks[i - 1] ?? marks[0]! - (marks[1]! - marks[0]!)));
+    expect(new Set(steps).size).toBe(1);
+    expect(statSync(w.file).size).toBe(w.bytesWritten);
+    const back = foldJournal(readFileSync(w.file, 'utf8'))!;
+    expect(back.hosts).toHaveLength(10_000);
+    expect(back.hosts[9_999]).toEqual(host(9_999));
+    expect(back.status).toBe('ok');
+  });
+
+  it('folds plays, batches, a stop and a resume back into the run', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const r = run();
+    const w = JournalWriter.open(r, dir);
+    let state = initialRolloutState(0, { batches: [[{ name: 'a' }], [{ name: 'b' }]] });
+    r.rollout!.push(state);
+    w.play(state, []);
+    const a = { ...host(1), host: 'a' };
+    r.hosts.push(a);
+    w.host(a);
+    state = recordBatch(state, 0, [a]);
+    w.rollout(state, state.hosts.filter((h) => h.batch === 0));
+    state = stopRollout(state, { reason: 'interrupted', message: 'interrupted' }, new Date('2026-12-01T10:01:00Z'));
+    w.rollout(state, []);
+    r.rollout![0] = state;
+    r.status = 'interrupted';
+    r.finishedAt = '2026-12-01T10:01:00.000Z';
+    w.end(r);
+    expect(await readJournal(r.runId, dir)).toEqual(r);
+
+    // A resume rewrites what it carries over once, then appends; a host run again replaces its old result.
+    const resumed: RunResult = { ...r, status: 'running', finishedAt: undefined };
+    const w2 = JournalWriter.open(resumed, dir);
+    const fresh = initialRolloutState(0, { batches: [[{ name: 'a' }], [{ name: 'b' }]] });
+    w2.play(fresh, ['a']);
+    const again = { ...a, durationMs: 7 };
+    w2.host(again);
+    const back = (await readJournal(r.runId, dir))!;
+    expect(back.hosts).toEqual([again]);
+    expect(back.rollout![0]!.stop).toBeUndefined();
+    expect(back.rollout![0]!.hosts.map((h) => h.state)).toEqual(['not-started', 'not-started']);
+  });
+
+  it('ignores a last line cut short, and still reads journals of the single-document format', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const r = run('20261201T100000Z-0001');
+    const w = JournalWriter.open(r, dir);
+    w.host(host(1));
+    writeFileSync(w.file, readFileSync(w.file, 'utf8') + '{"type":"host","result":{"ho');
+    expect((await readJournal(r.runId, dir))!.hosts).toHaveLength(1);
+
+    const old = { ...run('20261130T100000Z-0002'), status: 'ok' as const, hosts: [host(2)] };
+    writeFileSync(join(dir, `${old.runId}.json`), JSON.stringify(old));
+    expect(await readJournal(old.runId, dir)).toEqual(old);
+    expect((await listJournals(dir)).map((j) => j.runId)).toEqual([old.runId, r.runId]);
+  });
+
+  it('writeJournal rewrites a whole run (edge confirm, edge rollback) and reads back the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const r: RunResult = { ...run(), status: 'ok', finishedAt: '2026-12-01T10:02:00.000Z', hosts: [host(1), host(2)] };
+    r.rollout = [recordBatch(initialRolloutState(0, { batches: [[{ name: 'r00001' }, { name: 'r00002' }]] }), 0, r.hosts)];
+    await writeJournal(r, dir);
+    r.hosts[0]!.state = 'confirmed';
+    await writeJournal(r, dir);
+    expect(await readJournal(r.runId, dir)).toEqual(r);
+  });
+});
