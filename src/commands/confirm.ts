@@ -7,14 +7,13 @@ import { newHolder } from '../engine/host-lock.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
 import { hostsExitCode } from './exit-codes.js';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 /** Disarms the dead-man timer of a run applied with --confirm manual: the change is kept. */
 async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<void> {
   if (!RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (see edge runs)`);
-  const inventory = loadInventory(flags.inventory);
+  const inventory = inventoryFrom(flags);
   const settings = await connectionSettings(flags);
   const limit = pLimit(flags.forks);
   const results = await Promise.all(

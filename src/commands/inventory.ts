@@ -2,16 +2,20 @@ import type { Command } from 'commander';
 import { Document } from 'yaml';
 import { EdgeError, formatPos } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
-import { toAnsibleList } from '../inventory/ansible-list.js';
+import { ansibleHostVars, ansibleJson, toAnsibleList } from '../inventory/ansible-list.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
 import { OUTPUT_SCHEMA_VERSION } from './json-output.js';
 import type { Inventory, ResolvedHost, VarSource } from '../inventory/types.js';
+import { addInventoryOptions } from './options.js';
 
 interface InventoryOptions {
-  inventory: string;
+  inventory: string | string[];
   limit?: string;
+  extraVars?: string[];
+  playbookDir?: string;
   json?: boolean;
+  resolved?: boolean;
   host?: string;
 }
 
@@ -20,7 +24,7 @@ function flow(value: unknown): string {
 }
 
 function origin(src: VarSource): string {
-  const where = src.scope === 'group' ? `group ${src.group}` : src.scope;
+  const where = src.scope === 'group' ? `group ${src.group}` : src.scope === 'extra' ? 'extra vars (-e)' : src.scope;
   return `${where}, ${formatPos(src)}`;
 }
 
@@ -44,17 +48,35 @@ export function renderHostText(host: ResolvedHost): string {
 
 /** The text `edge inventory` prints: every selected host with its effective variables. */
 export function renderInventoryText(inventory: Inventory, hosts: readonly string[]): string {
-  if (hosts.length === 0) return `# ${inventory.file}: no hosts selected\n`;
-  return [`# ${inventory.file}`, ...hosts.map((h) => renderHostText(inventory.hosts.get(h)!))].join('\n');
+  if (hosts.length === 0) return `# ${inventory.label}: no hosts selected\n`;
+  return [`# ${inventory.label}`, ...hosts.map((h) => renderHostText(inventory.hosts.get(h)!))].join('\n');
+}
+
+/**
+ * edge's view of each host, apart from Ansible's: the validated variables with edge's defaults
+ * filled in, where each set value came from, and the host's groups in precedence order.
+ */
+export function resolvedJson(inventory: Inventory, hosts: readonly string[]): unknown {
+  return {
+    hosts: Object.fromEntries(
+      hosts.map((name) => {
+        const h = inventory.hosts.get(name)!;
+        const sources = Object.fromEntries(
+          Object.entries(h.varSources).map(([k, s]) => [k, { file: s.file, line: s.line, col: s.col, scope: s.scope, ...(s.group ? { group: s.group } : {}) }]),
+        );
+        return [name, { groups: h.groups, vars: h.vars, sources }];
+      }),
+    ),
+  };
 }
 
 /** What `edge inventory` prints for the given options (pure apart from reading the inventory). */
 export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
-  const inventory = loadInventory(opts.inventory, cwd);
+  const inventory = loadInventory(opts.inventory, { cwd, extraVars: opts.extraVars ?? [], playbookDir: opts.playbookDir });
   let hosts = selectHosts(inventory, opts.limit);
   if (opts.host !== undefined) {
     if (!inventory.hosts.has(opts.host)) {
-      throw new EdgeError('USAGE', `no host ${opts.host} in ${inventory.file}${didYouMean(opts.host, inventory.hosts.keys())}`, {
+      throw new EdgeError('USAGE', `no host ${opts.host} in ${inventory.label}${didYouMean(opts.host, inventory.hosts.keys())}`, {
         field: '--host',
       });
     }
@@ -62,24 +84,26 @@ export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
       throw new EdgeError('USAGE', `host ${opts.host} is not selected by --limit ${opts.limit}`, { field: '--host' });
     }
     hosts = [opts.host];
-    if (opts.json) return `${JSON.stringify(inventory.hosts.get(opts.host)!.vars, null, 2)}\n`;
+    if (opts.json && !opts.resolved) return ansibleJson(ansibleHostVars(inventory, opts.host));
   }
+  if (opts.json && opts.resolved) return `${JSON.stringify({ schemaVersion: OUTPUT_SCHEMA_VERSION, ...(resolvedJson(inventory, hosts) as object) }, null, 2)}\n`;
   if (opts.json) {
-    const list = toAnsibleList(inventory, hosts);
+    const list = toAnsibleList(inventory, opts.limit === undefined ? undefined : hosts);
     // edge's schema version rides in _meta, which Ansible's consumers let through.
-    return `${JSON.stringify({ ...list, _meta: { ...list._meta, edge: { schemaVersion: OUTPUT_SCHEMA_VERSION } } }, null, 2)}\n`;
+    return ansibleJson({ ...list, _meta: { ...list._meta, edge: { schemaVersion: OUTPUT_SCHEMA_VERSION } } });
   }
   return renderInventoryText(inventory, hosts);
 }
 
 export function register(program: Command): void {
-  program
-    .command('inventory')
-    .description('show resolved hosts and their effective variables, and where each value comes from')
-    // Not required here: ansible.cfg or edge's settings may name it (commands/settings.ts checks).
-    .option('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path to a file')
-    .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect')
-    .option('--json', 'print JSON like ansible-inventory --list (with --host: that host\'s variables)')
+  addInventoryOptions(
+    program
+      .command('inventory')
+      .description('show resolved hosts and their effective variables, and where each value comes from'),
+  )
+    .option('--json', 'print what ansible-inventory --list prints, edge\'s schema version in _meta.edge (with --host: what ansible-inventory --host prints)')
+    .option('--resolved', "with --json: edge's view instead: validated variables with edge's defaults, and where each came from")
+    .option('--playbook-dir <dir>', "also read group_vars/ and host_vars/ next to a playbook there (as ansible-inventory's --playbook-dir)")
     .option('--host <name>', 'only this host')
     .action((opts: InventoryOptions) => {
       process.stdout.write(inventoryOutput(opts));

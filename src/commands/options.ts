@@ -1,12 +1,17 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { ConnectionSettings } from '../engine/connect.js';
+import { loadInventory } from '../inventory/load.js';
+import type { Inventory } from '../inventory/types.js';
 import { DEFAULT_MAX_HANDSHAKES, HandshakePacer } from '../ssh/handshake-pacer.js';
 import { sshTrace } from '../ui/trace.js';
 
 /** Options shared by every command that talks to hosts. */
 export interface ConnectionFlags {
-  inventory: string;
+  /** Every -i, in order (Ansible merges repeated -i); one path when it came from the settings. */
+  inventory: string | string[];
   limit?: string;
+  /** Every -e, in order (a later one wins). */
+  extraVars?: string[];
   acceptNewHostKeys?: boolean;
   connectTimeout: number;
   commandTimeout: number;
@@ -44,12 +49,31 @@ export function addVerbosityOption(cmd: Command): Command {
   return cmd.option('-v, --verbose', VERBOSITY_HELP, increase, 0);
 }
 
-export function addConnectionOptions(cmd: Command): Command {
-  return addVerbosityOption(
+/** Repeatable options (-i, -e) collect every value, in order. */
+export function collect(value: string, previous: string[] | string | undefined): string[] {
+  // a value from the settings (commands/settings.ts) is one path; -i on the command line replaces it
+  return [...(Array.isArray(previous) ? previous : []), value];
+}
+
+/** -i (repeatable), -l and -e, as every command that reads the inventory takes them. */
+export function addInventoryOptions(cmd: Command): Command {
+  return (
     cmd
       // Not required here: ansible.cfg or edge's settings may name it (commands/settings.ts checks).
-      .option('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path')
-      .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect')
+      .option('-i, --inventory <source>', 'inventory: name (inventories/NAME.yaml), YAML or INI file, directory, or host1,host2, (repeatable: merged)', collect)
+      .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, group[0], group[1:3], !exclude, &intersect, @file')
+      .option('-e, --extra-vars <vars>', 'variables over every other (key=value, YAML/JSON, or @FILE; repeatable)', collect)
+  );
+}
+
+/** The inventory the flags name, with -e applied (and the playbook's group_vars/host_vars, given its directory). */
+export function inventoryFrom(flags: Pick<ConnectionFlags, 'inventory' | 'extraVars'>, playbookDir?: string): Inventory {
+  return loadInventory(flags.inventory, { extraVars: flags.extraVars ?? [], playbookDir });
+}
+
+export function addConnectionOptions(cmd: Command): Command {
+  return addVerbosityOption(
+    addInventoryOptions(cmd)
       .option('-u, --user <name>', 'SSH login user where the inventory sets no ansible_user')
       .option('--private-key <file>', 'SSH key where the inventory sets no ansible_ssh_private_key_file')
       .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (a changed key is always refused)')

@@ -2,7 +2,7 @@ import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
-import { parseYaml } from '../config/yaml-source.js';
+import { parseYaml, type YamlSource } from '../config/yaml-source.js';
 import { connectorFor, withConnection, type ConnectionSettings } from '../engine/connect.js';
 import { gatherFacts } from '../engine/host-run.js';
 import { EdgeError, errorMessage, formatError } from '../errors.js';
@@ -21,6 +21,7 @@ import {
 } from '../inventory/interface-candidates.js';
 import { selectHosts } from '../inventory/limit.js';
 import { parseInventory } from '../inventory/load.js';
+import { parseInventoryText } from '../inventory/sources.js';
 import { resolveInventoryPath } from '../inventory/resolve-path.js';
 import type { ResolvedHost } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
@@ -70,10 +71,31 @@ export function sshFactsGatherer(settings: ConnectionSettings): (host: ResolvedH
     withConnection(connectorFor(host.name, host.vars, settings), (conn) => gatherFacts(conn, host.name, host.vars, [], settings.commandTimeoutMs));
 }
 
+/** pick edits YAML in place (comments kept); an INI inventory is read everywhere else but not written. */
+function yamlToWrite(text: string, display: string): YamlSource {
+  const { source, format } = parseInventoryText(text, display);
+  if (format === 'yaml') return source;
+  throw new EdgeError('USAGE', `edge pick writes into YAML inventories; ${display} is INI`, {
+    field: '-i',
+    hint: `convert it once: ansible-inventory -i ${display} --list --yaml --output ${display}.yaml`,
+  });
+}
+
+/** pick writes into one YAML file: several -i would leave it unclear which. */
+function singleInventory(values: string | readonly string[]): string {
+  if (typeof values === 'string') return values;
+  if (values.length !== 1) {
+    throw new EdgeError('USAGE', `edge pick writes into one inventory file; got ${values.length} -i options`, { field: '-i' });
+  }
+  return values[0]!;
+}
+
 export interface PickOptions {
-  /** Inventory name (inventories/NAME.yaml) or path. */
+  /** Inventory name (inventories/NAME.yaml) or path of a YAML inventory (the file written). */
   inventory: string;
   limit?: string;
+  /** -e values: they win over what is written, as everywhere. */
+  extraVars?: string[];
   cwd?: string;
   /** Facts of one host; `edge pick` passes sshFactsGatherer, tests a fake. */
   gather: (host: ResolvedHost) => Promise<Facts>;
@@ -191,7 +213,9 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const abs = path.resolve(cwd, display);
   const readInv = () => readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
   const text = readInv();
-  const inventory = parseInventory(parseYaml(text, display));
+  // The file's own group_vars/host_vars and -e count, as for every other command.
+  const context = { cwd, varsDirs: [path.dirname(abs)], extraVars: opts.extraVars ?? [] };
+  const inventory = parseInventory(yamlToWrite(text, display), context);
   const names = selectHosts(inventory, opts.limit);
   if (names.length === 0) throw new EdgeError('USAGE', `no hosts selected in ${display}${opts.limit ? ` by --limit ${opts.limit}` : ''}`);
 
@@ -245,7 +269,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const updates: HostVarUpdates = Object.fromEntries(changed.map((p) => [p.host, p.updates]));
   const edit = setHostVarsInText(text, display, updates);
   // Load what would be written first: a file edge would refuse is never written.
-  const after = parseInventory(parseYaml(edit.text, display));
+  const after = parseInventory(parseYaml(edit.text, display), context);
   for (const p of result.picked) {
     const h = after.hosts.get(p.host)!;
     for (const role of ROLES) {
@@ -293,7 +317,7 @@ async function pickCommand(flags: PickFlags): Promise<void> {
     becomePassword: await becomePassword(flags.askBecomePass),
   };
   const result = await pickInterfaces(
-    { inventory: flags.inventory, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
+    { inventory: singleInventory(flags.inventory), extraVars: flags.extraVars, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
     inquirerPrompter(),
   );
   if (result.failed.length) {

@@ -8,8 +8,7 @@ import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
 import { hostsExitCode } from './exit-codes.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RollbackFlags extends ConnectionFlags {
   json?: boolean;
@@ -21,7 +20,7 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   if (!flags.baseline && !runArg) throw new EdgeError('USAGE', 'which run? give its id (see edge runs), or --baseline for the state before edge');
   const runId = flags.baseline ? BASELINE_ID : runArg!;
   if (!flags.baseline && !RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (like 20261123T204501Z-1a2b); see edge runs`);
-  const inventory = loadInventory(flags.inventory);
+  const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const settings = await connectionSettings(flags);
   const limit = pLimit(flags.forks);

@@ -6,7 +6,6 @@ import { planRollout } from '../engine/rollout.js';
 import { checkRunId, newRunId } from '../engine/run-id.js';
 import { resolvePlays, runPlaybook, type ResolvedPlay } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
-import { loadInventory } from '../inventory/load.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { selectTasks, type TaskSelection } from '../playbook/tags.js';
 import { LiveReporter } from '../ui/live.js';
@@ -18,7 +17,7 @@ import { outputWidth, wrapLines } from '../ui/width.js';
 import { exitCodeHelp, runExitCode } from './exit-codes.js';
 import { claimInterruptions, interruptionText, writable } from './interrupt.js';
 import { missingInterfaceVars, pickInterfaces, sshFactsGatherer } from './pick.js';
-import { addConnectionOptions, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
 import { withSchemaVersion } from './json-output.js';
 
 interface RunFlags extends ConnectionFlags {
@@ -107,7 +106,7 @@ function reporterFor(flags: RunFlags, write: (s: string) => void, lives: LiveRep
 
 async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> {
   // All input is loaded and validated before any connection: bad input changes nothing anywhere.
-  let inventory = loadInventory(flags.inventory);
+  let inventory = inventoryFrom(flags, path.dirname(playbookPath));
   const playbook = loadPlaybook(playbookPath);
   const sel: TaskSelection = { tags: flags.tags, skipTags: flags.skipTags };
   let { plays, notes } = applyTags(resolvePlays(inventory, playbook, flags.limit), sel);
@@ -128,8 +127,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   const missing = [...new Set(plays.flatMap((p) => p.hosts).filter((h) => missingInterfaceVars(h.vars).length).map((h) => h.name))];
   if (missing.length && interactive(flags)) {
     say(`${missing.join(', ')}: interface variables missing — pick them now (they are written into ${inventory.file})`);
-    await pickInterfaces({ inventory: inventory.file, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
-    inventory = loadInventory(flags.inventory);
+    await pickInterfaces({ inventory: inventory.file, extraVars: flags.extraVars, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
+    inventory = inventoryFrom(flags, path.dirname(playbookPath));
     ({ plays, notes } = applyTags(resolvePlays(inventory, playbook, flags.limit), sel));
   }
   for (const n of [...notes.values()].flat()) say(`edge: --tags: ${n}`);

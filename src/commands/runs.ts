@@ -7,10 +7,9 @@ import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { runLockState } from '../engine/run-lock.js';
 import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
 import { resolve } from 'node:path';
 import { withSchemaVersion } from './json-output.js';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RunsFlags extends ConnectionFlags {
   json?: boolean;
@@ -22,7 +21,7 @@ interface RunsFlags extends ConnectionFlags {
  * (one exec per host): the host is the truth about whether it is applied or rolled back.
  */
 async function runsCommand(flags: RunsFlags): Promise<void> {
-  const inventory = loadInventory(flags.inventory);
+  const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const journals = (await listJournals()).filter((j) => resolve(j.inventory) === resolve(inventory.file));
   const remote = new Map<string, RemoteRun[] | string>();

@@ -17,7 +17,6 @@ import { errorMessage } from '../errors.js';
 import { MARK as FACTS_MARK } from '../facts/probe.js';
 import type { FactNeeds } from '../facts/types.js';
 import { selectHosts } from '../inventory/limit.js';
-import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
@@ -26,7 +25,7 @@ import { statusText } from '../ui/status.js';
 import { hostsExitCode } from './exit-codes.js';
 import { claimInterruptions } from './interrupt.js';
 import { withSchemaVersion } from './json-output.js';
-import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
+import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 /**
  * `edge status -i NAME [--limit P] [--json] [--watch [SECONDS]] [--playbook FILE]`: per router, in
@@ -170,8 +169,8 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 async function statusCommand(flags: StatusFlags): Promise<void> {
-  const inventory = loadInventory(flags.inventory);
   const playbookFile = flags.playbook ?? displayPath(DEFAULT_STATUS_PLAYBOOK);
+  const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
   const playbook = loadPlaybook(playbookFile);
   const settings = await connectionSettings(flags);
   const hosts = statusHosts(inventory, playbook, flags.limit, settings);

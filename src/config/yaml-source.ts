@@ -17,6 +17,10 @@ export interface YamlSource {
 // also takes y/n, which would turn a host or key named "y" into `true`.
 const PYYAML_TRUE = /^(?:yes|Yes|YES|true|True|TRUE|on|On|ON)$/;
 const PYYAML_FALSE = /^(?:no|No|NO|false|False|FALSE|off|Off|OFF)$/;
+// PyYAML's resolver: a float needs a dot (and a signed exponent); a decimal int has no leading 0.
+const PYYAML_FLOAT_EXP = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*[eE][-+][0-9]+|\.[0-9][0-9_]*[eE][-+][0-9]+)$/;
+const PYYAML_FLOAT = /^(?:[-+]?[0-9][0-9_]*\.[0-9_]*|\.[0-9][0-9_]*)$/;
+const PYYAML_DECIMAL = /^[-+]?(?:0|[1-9][0-9_]*)$/;
 
 /**
  * YAML 1.1 like Ansible (yes/no booleans, 0644 octal, << merge keys), minus two traps:
@@ -26,8 +30,13 @@ function ansibleTags(tags: Tags): Tags {
   return tags
     .filter((t) => !(typeof t === 'object' && (t.format === 'TIME' || t.tag.endsWith(':timestamp'))))
     .map((t) => {
-      if (typeof t !== 'object' || !t.tag.endsWith(':bool') || !t.test) return t;
-      return { ...t, test: t.test.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
+      if (typeof t !== 'object' || !t.test) return t;
+      if (t.tag.endsWith(':bool')) return { ...t, test: t.test.test('true') ? PYYAML_TRUE : PYYAML_FALSE };
+      // yaml's 1.1 numbers are looser than PyYAML's: `e1` and `.` became NaN, `1e3` and `09` numbers.
+      if (t.tag.endsWith(':float') && t.format === 'EXP') return { ...t, test: PYYAML_FLOAT_EXP };
+      if (t.tag.endsWith(':float') && t.test.test('1.5')) return { ...t, test: PYYAML_FLOAT };
+      if (t.tag.endsWith(':int') && t.test.test('10') && !t.test.test('0x1')) return { ...t, test: PYYAML_DECIMAL };
+      return t;
     });
 }
 

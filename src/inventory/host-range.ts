@@ -1,7 +1,18 @@
 import { EdgeError, type SourcePos } from '../errors.js';
 
-const RANGE = /\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]/;
+const RANGE = /\[([0-9]*|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]/;
 const RANGES = new RegExp(RANGE.source, 'g');
+// Ansible's alphabetic ranges run through string.ascii_letters: a..z then A..Z ([x:B] is valid).
+const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+
+/** A range's bounds as Ansible reads them: an empty start is 0, letters count through LETTERS. */
+function bounds(fromText: string, to: string): { from: string; numeric: boolean; alpha: boolean; a: number; b: number } {
+  const from = fromText === '' ? '0' : fromText;
+  const numeric = /^[0-9]+$/.test(from) && /^[0-9]+$/.test(to);
+  const alpha = /^[a-zA-Z]$/.test(from) && /^[a-zA-Z]$/.test(to);
+  const [a, b] = numeric ? [Number(from), Number(to)] : [LETTERS.indexOf(from), LETTERS.indexOf(to)];
+  return { from, numeric, alpha, a, b };
+}
 
 /**
  * Most hosts one inventory may name, ranges expanded: far more than any fleet edge drives, and few
@@ -14,8 +25,7 @@ export function hostRangeSize(pattern: string): number {
   let n = 1;
   for (const m of pattern.matchAll(RANGES)) {
     const [, from = '', to = '', stepText] = m;
-    const numeric = /^[0-9]+$/.test(from) && /^[0-9]+$/.test(to);
-    const [a, b] = numeric ? [Number(from), Number(to)] : [from.charCodeAt(0), to.charCodeAt(0)];
+    const { a, b } = bounds(from, to);
     const step = stepText === undefined ? 1 : Number(stepText);
     n *= step >= 1 && b >= a ? Math.floor((b - a) / step) + 1 : 1;
   }
@@ -24,7 +34,8 @@ export function hostRangeSize(pattern: string): number {
 
 /**
  * Expands Ansible's host ranges: `rtr[01:03]` → rtr01, rtr02, rtr03; `db-[a:c]` → db-a, db-b, db-c;
- * `[1:9:2]` steps by 2. Numeric ranges keep the start's zero padding. Several ranges multiply.
+ * `[1:9:2]` steps by 2; `[:3]` starts at 0. A start with leading zeros pads every number to its
+ * width (and must be as wide as the end, as Ansible requires). Several ranges multiply.
  */
 export function expandHostRange(pattern: string, pos?: SourcePos, listedBefore = 0): string[] {
   checkHostLimit(pattern, pos, listedBefore);
@@ -47,22 +58,21 @@ export function checkHostLimit(pattern: string, pos?: SourcePos, listedBefore = 
 function expandChecked(pattern: string, pos?: SourcePos): string[] {
   const m = RANGE.exec(pattern);
   if (!m) return [pattern];
-  const [whole, from = '', to = '', stepText] = m;
+  const [whole, fromText = '', to = '', stepText] = m;
   const step = stepText === undefined ? 1 : Number(stepText);
   const head = pattern.slice(0, m.index);
   const tail = pattern.slice(m.index + whole.length);
-  const numeric = /^[0-9]+$/.test(from) && /^[0-9]+$/.test(to);
-  const alpha = /^[a-zA-Z]$/.test(from) && /^[a-zA-Z]$/.test(to);
-  const [a, b] = numeric ? [Number(from), Number(to)] : [from.charCodeAt(0), to.charCodeAt(0)];
-  if ((!numeric && !alpha) || step < 1 || a > b) {
+  const { from, numeric, alpha, a, b } = bounds(fromText, to);
+  const padded = numeric && from.length > 1 && from.startsWith('0');
+  if ((!numeric && !alpha) || step < 1 || a > b || (padded && from.length !== to.length)) {
     throw new EdgeError('CONFIG', `bad host range ${whole} in ${pattern}`, {
       pos,
-      hint: 'use [start:end] or [start:end:step] with start <= end, e.g. rtr[01:10] or db-[a:f]',
+      hint: 'use [start:end] or [start:end:step] with start <= end (zero-padded starts as wide as the end), e.g. rtr[01:10] or db-[a:f]',
     });
   }
   const items: string[] = [];
   for (let i = a; i <= b; i += step) {
-    items.push(numeric ? String(i).padStart(from.length, '0') : String.fromCharCode(i));
+    items.push(numeric ? String(i).padStart(padded ? from.length : 0, '0') : LETTERS[i]!);
   }
   return items.flatMap((item) => expandChecked(`${head}${item}${tail}`, pos));
 }

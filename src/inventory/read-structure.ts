@@ -1,11 +1,12 @@
 import { EdgeError, EdgeErrors, type SourcePos } from '../errors.js';
 import { formatFieldPath } from '../config/field-path.js';
+import { isMap, isScalar, visit as visitDoc } from 'yaml';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
 import { offsetPos, type YamlSource } from '../config/yaml-source.js';
-import { visit as visitDoc } from 'yaml';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
-import { checkHostLimit, expandHostRange } from './host-range.js';
+import { expandHostPattern } from './host-pattern.js';
+import { checkHostLimit } from './host-range.js';
 import type { GroupInfo } from './types.js';
 import { unknownAnsibleVarWarnings, unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
@@ -17,6 +18,13 @@ type GroupDef = { hosts?: Record<string, Vars | null> | null; vars?: Vars | null
 export interface HostEntry {
   vars: Vars;
   basePath: YamlPath;
+  source: YamlSource;
+}
+
+/** Where a host is first listed. */
+export interface HostPlace {
+  source: YamlSource;
+  path: YamlPath;
 }
 
 /** The inventory's groups and hosts as written, before variables are merged. */
@@ -25,7 +33,7 @@ export interface InventoryStructure {
   /** Host names in order of first appearance. */
   hosts: string[];
   /** Where each host is first listed. */
-  hostFirst: Map<string, YamlPath>;
+  hostFirst: Map<string, HostPlace>;
   /** Each host's own variable entries, in file order. */
   hostEntries: Map<string, HostEntry[]>;
   /** Problems that do not stop the walk (unknown edge_ variables, bad ranges, cycles), reported with the rest. */
@@ -52,47 +60,64 @@ function noHostsError(source: YamlSource): EdgeError {
   });
 }
 
+function checkShape(source: YamlSource): void {
+  const shape = inventoryStructureSchema.safeParse(source.data, PARSE_PARAMS);
+  if (shape.success) return;
+  throw new EdgeErrors(
+    issuesToErrors(shape.error.issues, {
+      data: source.data,
+      locate: placeIn(source),
+      knownKeys: () => GROUP_KEYS,
+    }).map((e) =>
+      e.message.startsWith('unknown key') ? new EdgeError('CONFIG', e.message, { ...e, hint: 'group keys are hosts, vars and children; variables go under vars:' }) : e,
+    ),
+  );
+}
+
+/** Host keys must be text: Ansible refuses `1:` or `true:` as a host name. */
+function nonStringHostKeys(source: YamlSource, hostsPath: YamlPath): string[] {
+  const node = source.doc.getIn(hostsPath, true);
+  if (!isMap(node)) return [];
+  return node.items.filter((p) => isScalar(p.key) && typeof p.key.value !== 'string').map((p) => String((p.key as { value: unknown }).value));
+}
+
+/** Python's int() on an ansible_group_priority value, or undefined where int() would fail. */
+function groupPriority(v: unknown): number | undefined {
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number' && Number.isFinite(v)) return Math.trunc(v);
+  if (typeof v === 'string' && /^\s*[+-]?[0-9]+\s*$/.test(v)) return Number(v.trim());
+  return undefined;
+}
+
 /**
- * Reads Ansible's YAML inventory structure: checks its shape, then walks it, recording groups
- * (merged when a group is defined in several places, as Ansible does), membership, and where
- * every variable is written. Throws when the shape is wrong (every shape error at once); other
- * problems are returned so they are reported together with the variable errors.
+ * Reads Ansible inventories (YAML, or INI turned into the same shape) into one structure, in
+ * the order given, as Ansible's inventory manager merges several sources: checks each one's
+ * shape, then walks it, recording groups (merged when defined in several places), membership,
+ * and where every variable is written. Throws when a shape is wrong (every shape error at once);
+ * other problems are returned so they are reported together with the variable errors.
  */
-export function readStructure(source: YamlSource): InventoryStructure {
-  if (source.data === null) {
+export function readStructure(input: YamlSource | readonly YamlSource[]): InventoryStructure {
+  const sources = Array.isArray(input) ? input : [input as YamlSource];
+  const only = sources.length === 1 ? sources[0] : undefined;
+  if (only && only.data === null) {
     throw new EdgeError('CONFIG', 'the inventory is empty', {
-      pos: { file: source.file, line: 1, col: 1 },
+      pos: { file: only.file, line: 1, col: 1 },
       hint: 'start with `all:` and list hosts under `hosts:`',
     });
   }
-  const shape = inventoryStructureSchema.safeParse(source.data, PARSE_PARAMS);
-  if (!shape.success) {
-    throw new EdgeErrors(
-      issuesToErrors(shape.error.issues, {
-        data: source.data,
-        locate: placeIn(source),
-        knownKeys: () => GROUP_KEYS,
-      }).map((e) =>
-        e.message.startsWith('unknown key') ? new EdgeError('CONFIG', e.message, { ...e, hint: 'group keys are hosts, vars and children; variables go under vars:' }) : e,
-      ),
-    );
-  }
+  for (const source of sources) if (source.data !== null) checkShape(source);
 
   const errors: EdgeError[] = [];
   const warnings: EdgeError[] = [];
-  const checkNames = (vars: Vars, base: YamlPath) => {
-    errors.push(...unknownEdgeVarErrors(vars, base, source));
-    warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
-  };
   const groups = new Map<string, GroupInfo>();
   const hosts: string[] = [];
-  const hostFirst = new Map<string, YamlPath>();
+  const hostFirst = new Map<string, HostPlace>();
   const hostEntries = new Map<string, HostEntry[]>();
 
   const group = (name: string): GroupInfo => {
     let g = groups.get(name);
     if (!g) {
-      g = { name, hosts: new Set(), children: new Set(), parents: new Set(), vars: {}, varSources: {}, depth: 0 };
+      g = { name, hosts: new Set(), children: new Set(), parents: new Set(), vars: {}, varSources: {}, depth: 0, priority: 1 };
       groups.set(name, g);
     }
     return g;
@@ -103,69 +128,92 @@ export function readStructure(source: YamlSource): InventoryStructure {
     seen.add(of);
     return [...(groups.get(of)?.parents ?? [])].some((p) => isAncestor(candidate, p, seen));
   };
-  const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
 
+  // As Ansible's InventoryData starts: all, and ungrouped as its first child.
   group('all');
-  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers the whole file.
+  group('ungrouped').parents.add('all');
+  group('all').children.add('ungrouped');
+  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers every source.
   let listed = 0;
-  const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
-    if (parent !== undefined) {
-      if (name === 'all') {
-        errors.push(new EdgeError('CONFIG', 'all cannot be a child group', { pos: pos(path, 'key'), field: formatFieldPath(path) }));
-        return;
-      }
-      if (isAncestor(name, parent)) {
-        errors.push(
-          new EdgeError('CONFIG', `group ${name} would contain itself (${parent} is inside ${name})`, {
-            pos: pos(path, 'key'),
-            field: formatFieldPath(path),
-          }),
-        );
-        return;
-      }
-      group(parent).children.add(name);
-      group(name).parents.add(parent);
-    }
-    const g = group(name);
-    if (!def) return;
-    if (def.vars) {
-      const base = [...path, 'vars'];
-      Object.assign(g.vars, def.vars);
-      Object.assign(g.varSources, varSourcesOf(source, def.vars, base, 'group', name));
-      checkNames(def.vars, base);
-    }
-    for (const [key, vars] of Object.entries(def.hosts ?? {})) {
-      const hostPath = [...path, 'hosts', key];
-      // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
-      checkHostLimit(key, pos(hostPath, 'key'), listed);
-      let names: string[];
-      try {
-        names = expandHostRange(key, pos(hostPath, 'key'));
-      } catch (e) {
-        errors.push(e as EdgeError);
-        continue;
-      }
-      listed += names.length;
-      for (const h of names) {
-        if (!hostFirst.has(h)) {
-          hosts.push(h);
-          hostFirst.set(h, hostPath);
-          hostEntries.set(h, []);
+  for (const source of sources) {
+    if (source.data === null) continue;
+    const checkNames = (vars: Vars, base: YamlPath) => {
+      errors.push(...unknownEdgeVarErrors(vars, base, source));
+      warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
+    };
+    const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
+    const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
+      if (parent !== undefined) {
+        if (name === 'all') {
+          errors.push(new EdgeError('CONFIG', 'all cannot be a child group', { pos: pos(path, 'key'), field: formatFieldPath(path) }));
+          return;
         }
-        g.hosts.add(h);
-        if (vars) hostEntries.get(h)!.push({ vars, basePath: hostPath });
+        if (isAncestor(name, parent)) {
+          errors.push(
+            new EdgeError('CONFIG', `group ${name} would contain itself (${parent} is inside ${name})`, {
+              pos: pos(path, 'key'),
+              field: formatFieldPath(path),
+            }),
+          );
+          return;
+        }
+        group(parent).children.add(name);
+        group(name).parents.add(parent);
       }
-      if (vars) checkNames(vars, hostPath);
-    }
-    for (const [child, childDef] of Object.entries(def.children ?? {})) {
-      visit(child, childDef, [...path, 'children', child], name);
-    }
-  };
-  const top = source.data as Record<string, GroupDef | null>;
-  for (const [name, def] of Object.entries(top)) visit(name, def, [name], undefined);
-  if (hosts.length === 0 && errors.length === 0) throw noHostsError(source);
+      const g = group(name);
+      if (def?.vars) {
+        const base = [...path, 'vars'];
+        const { ansible_group_priority: priority, ...vars } = def.vars;
+        if (priority !== undefined) {
+          const p = groupPriority(priority);
+          const at = [...base, 'ansible_group_priority'];
+          if (p === undefined) errors.push(new EdgeError('CONFIG', `expected a whole number, got ${JSON.stringify(priority)}`, { pos: pos(at), field: formatFieldPath(at) }));
+          else g.priority = p;
+        }
+        Object.assign(g.vars, vars);
+        Object.assign(g.varSources, varSourcesOf(source, vars, base, 'group', name));
+        checkNames(vars, base);
+      }
+      for (const bad of nonStringHostKeys(source, [...path, 'hosts'])) {
+        const at = [...path, 'hosts', bad];
+        errors.push(new EdgeError('CONFIG', `host name ${bad} must be a string: quote it`, { pos: pos(at, 'key'), field: formatFieldPath(at), hint: 'Ansible refuses it too ("Enclose integers/floats in quotation marks")' }));
+      }
+      for (const [key, vars] of Object.entries(def?.hosts ?? {})) {
+        const hostPath = [...path, 'hosts', key];
+        // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
+        checkHostLimit(key, pos(hostPath, 'key'), listed);
+        let expanded: { names: string[]; port?: number };
+        try {
+          expanded = expandHostPattern(key, pos(hostPath, 'key'));
+        } catch (e) {
+          errors.push(e as EdgeError);
+          continue;
+        }
+        listed += expanded.names.length;
+        for (const h of expanded.names) {
+          if (!hostFirst.has(h)) {
+            hosts.push(h);
+            hostFirst.set(h, { source, path: hostPath });
+            // As Ansible's Host(name, port): a port in the key is set when the host is first seen.
+            hostEntries.set(h, expanded.port === undefined ? [] : [{ vars: { ansible_port: expanded.port }, basePath: hostPath, source }]);
+          }
+          g.hosts.add(h);
+          if (vars) hostEntries.get(h)!.push({ vars, basePath: hostPath, source });
+        }
+        if (vars) checkNames(vars, hostPath);
+      }
+      for (const [child, childDef] of Object.entries(def?.children ?? {})) {
+        visit(child, childDef, [...path, 'children', child], name);
+      }
+    };
+    const top = source.data as Record<string, GroupDef | null>;
+    for (const [name, def] of Object.entries(top)) visit(name, def, [name], undefined);
+  }
+  const last = sources.at(-1);
+  if (hosts.length === 0 && errors.length === 0 && last) throw noHostsError(last);
 
-  // As in Ansible: groups nobody contains are children of all; hosts in no group but all are `ungrouped`.
+  // As Ansible's reconcile_inventory: groups nobody contains are children of all; a host in no
+  // group but all (or ungrouped) is in ungrouped, and only there.
   const ungrouped = group('ungrouped');
   for (const g of groups.values()) {
     if (g.name !== 'all' && g.parents.size === 0) {
@@ -173,8 +221,11 @@ export function readStructure(source: YamlSource): InventoryStructure {
       group('all').children.add(g.name);
     }
   }
-  const grouped = new Set([...groups.values()].filter((g) => g.name !== 'all').flatMap((g) => [...g.hosts]));
-  for (const h of hosts) if (!grouped.has(h)) ungrouped.hosts.add(h);
+  const grouped = new Set([...groups.values()].filter((g) => g.name !== 'all' && g.name !== 'ungrouped').flatMap((g) => [...g.hosts]));
+  for (const h of hosts) {
+    if (!grouped.has(h)) ungrouped.hosts.add(h);
+    else ungrouped.hosts.delete(h);
+  }
 
   // Depth = longest path from all (Ansible's first sort key for variable precedence); cycles were refused above.
   const depth = new Map<string, number>([['all', 0]]);
@@ -187,17 +238,5 @@ export function readStructure(source: YamlSource): InventoryStructure {
   };
   for (const g of groups.values()) g.depth = depthOf(g.name);
 
-  for (const g of groups.values()) {
-    const p = g.vars.ansible_group_priority;
-    const src = g.varSources.ansible_group_priority;
-    if (p !== undefined && !Number.isInteger(p) && src) {
-      errors.push(
-        new EdgeError('CONFIG', `expected a whole number, got ${JSON.stringify(p)}`, {
-          pos: { file: src.file, line: src.line, col: src.col },
-          field: src.path,
-        }),
-      );
-    }
-  }
   return { groups, hosts, hostFirst, hostEntries, errors, warnings };
 }

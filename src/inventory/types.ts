@@ -9,8 +9,11 @@ export interface VarSource extends SourcePos {
   path: string;
   /** The same path as keys and indices, to find nested values (list items) in the file. */
   yamlPath: YamlPath;
-  /** host: in the host's own entry; group: in a group's `vars`; play: in a play's `vars`. */
-  scope: 'host' | 'group' | 'play';
+  /**
+   * host: the host's own entry or its host_vars file; group: a group's `vars` or group_vars file;
+   * play: a play's `vars`; extra: `-e/--extra-vars`.
+   */
+  scope: 'host' | 'group' | 'play' | 'extra';
   group?: string;
 }
 
@@ -25,6 +28,8 @@ export interface GroupInfo {
   varSources: Record<string, VarSource>;
   /** Longest path from `all` (all = 0); the first key of Ansible's precedence order. */
   depth: number;
+  /** ansible_group_priority (default 1): the second key of the precedence order; not a variable. */
+  priority: number;
 }
 
 export interface ResolvedHost {
@@ -37,17 +42,25 @@ export interface ResolvedHost {
   varSources: Record<string, VarSource>;
   /** The merged variables as written, before validation and defaults (plays merge their vars onto these). */
   rawVars: Record<string, unknown>;
-  /** Where the host is first listed. */
+  /** Where the host is first listed, and in which file. */
   pos: SourcePos;
+  source: YamlSource;
   /** Path of that first listing, e.g. ['all', 'children', 'ams', 'hosts', 'rtr-ams-1']. */
   yamlPath: YamlPath;
 }
 
 export interface Inventory {
+  /** The first inventory file (the one `edge pick` writes to); `label` names every source. */
   file: string;
+  /** The `-i` sources as given, comma-separated, for messages. */
+  label: string;
   /** In inventory order (first appearance in the file). */
   hosts: Map<string, ResolvedHost>;
   /** In inventory order; always has `all` and `ungrouped`. */
   groups: Map<string, GroupInfo>;
   source: YamlSource;
+  /** Every file read: inventory sources, group_vars / host_vars files, extra vars files. */
+  sources: YamlSource[];
+  /** `-e/--extra-vars`: applied over every other variable, including a play's vars. */
+  extraVars: { vars: Record<string, unknown>; sources: Record<string, VarSource> };
 }

@@ -62,7 +62,11 @@ const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'e
 export const connectionVarsSchema = z.object({
   ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
   ansible_user: sshUser.optional().describe('SSH user'),
-  ansible_port: z.number().int().min(1).max(65535).optional().describe('SSH port'),
+  // Ansible takes the port as int(value): ansible_port: "2222" is a port too.
+  ansible_port: z
+    .preprocess((v) => (typeof v === 'string' && /^\s*\+?[0-9]+\s*$/.test(v) ? Number(v) : v), z.number().int().min(1).max(65535))
+    .optional()
+    .describe('SSH port'),
   ansible_ssh_private_key_file: pathSchema('key file path').optional().describe('SSH private key file'),
   ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
   ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),

@@ -126,7 +126,7 @@ function planOps(text: string, file: string, updates: HostVarUpdates): VarOp[] {
         for (const e of setting) ops.push({ entry: e.basePath, key, value });
         continue;
       }
-      let entry = setting.at(-1)?.basePath ?? first;
+      let entry = setting.at(-1)?.basePath ?? first.path;
       if (String(entry.at(-1)) !== host) entry = [...entry.slice(0, -1), host];
       ops.push({ entry, key, value });
     }

@@ -13,10 +13,10 @@ export {
   type LookupStatus,
 } from './known-hosts.js';
 export {
-  loadSshConfig,
   parseProxyJump,
   resolveHost,
   resolveTarget,
+  sshConfigValues,
   type InventoryConnection,
   type ResolvedHost,
   type ResolvedTarget,

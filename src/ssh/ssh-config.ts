@@ -1,20 +1,20 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { basename, dirname, isAbsolute, join } from 'node:path';
-import picomatch from 'picomatch';
-import SSHConfig, { LineType, type Line } from 'ssh-config';
-import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
-import { EdgeError, errorMessage } from '../errors.js';
+import { join } from 'node:path';
+import { EdgeError } from '../errors.js';
+import { readSshValues, type SshValues } from './ssh-config-read.js';
+import { askSsh, sshInstalled } from './ssh-g.js';
 import type { SshTarget } from './types.js';
 
 /**
- * Resolve how to reach a host the way `ssh` would, given what the inventory says.
+ * Resolve how to reach a host the way `ssh` would, given what the inventory says: OpenSSH itself
+ * (`ssh -G`) is asked when installed, the built-in reader (ssh-config-read.ts) otherwise.
  *
  * Precedence mirrors what Ansible does when it runs `ssh -o User=.. -o Port=.. -i KEY ansible_host`:
  *  - the name looked up in ssh_config is ansible_host if set, else the inventory name;
  *  - HostName from ssh_config still applies to that name (as it would for `ssh ansible_host`);
  *  - ansible_user / ansible_port / ansible_ssh_private_key_file beat ssh_config, which beats the
- *    defaults (local user, port 22, ~/.ssh/id_ed25519, id_ecdsa, id_rsa that exist, SSH_AUTH_SOCK).
+ *    defaults (local user, port 22, ssh's default identities that exist, SSH_AUTH_SOCK).
  */
 
 export interface InventoryConnection {
@@ -27,6 +27,8 @@ export interface InventoryConnection {
 export interface SshConfigOptions {
   /** Default: ~/.ssh/config then /etc/ssh/ssh_config; the first value obtained wins, as in ssh. */
   configFiles?: string[];
+  /** auto (default, unless EDGE_SSH_CONFIG=builtin): ask `ssh -G` when it can answer for these files, else the built-in reader. */
+  backend?: 'auto' | 'builtin';
   home?: string;
   localUser?: string;
   env?: NodeJS.ProcessEnv;
@@ -49,22 +51,41 @@ export interface ResolvedHost {
   connectTimeoutMs?: number;
 }
 
-const DEFAULT_KEYS = ['id_ed25519', 'id_ecdsa', 'id_rsa'];
 const MAX_JUMPS = 8;
 
 interface Ctx {
   home: string;
   localUser: string;
   env: NodeJS.ProcessEnv;
-  config: SSHConfig;
+  files: string[];
+  /** `ssh -G` with this -F (undefined: ssh's own default files), or false: the built-in reader. */
+  ask: { configFile?: string } | false;
 }
 
 function context(opts: SshConfigOptions): Ctx {
   const home = opts.home ?? homedir();
   const env = opts.env ?? process.env;
-  const localUser = opts.localUser ?? safeUserName(env);
-  const files = opts.configFiles ?? [join(home, '.ssh', 'config'), '/etc/ssh/ssh_config'];
-  return { home, env, localUser, config: loadSshConfig(files, home) };
+  const realUser = safeUserName(env);
+  const localUser = opts.localUser ?? realUser;
+  const defaults = [join(home, '.ssh', 'config'), '/etc/ssh/ssh_config'];
+  const files = opts.configFiles ?? defaults;
+  return { home, env, localUser, files, ask: askFor(opts, files, home === homedir() && localUser === realUser, env) };
+}
+
+/**
+ * OpenSSH is asked whenever it can answer for exactly these files as this user: it gets Include,
+ * Match and tokens right by definition. Otherwise (no ssh, a home or user other than the real
+ * one, several explicit files) the built-in reader answers, which the parity test holds to ssh -G.
+ */
+function askFor(opts: SshConfigOptions, files: readonly string[], sameUser: boolean, env: NodeJS.ProcessEnv): Ctx['ask'] {
+  // EDGE_SSH_CONFIG=builtin skips the ssh -G process per host (~15 ms each on a loaded 2-core machine)
+  const backend = opts.backend ?? (env.EDGE_SSH_CONFIG === 'builtin' ? 'builtin' : 'auto');
+  if (backend === 'builtin' || !sameUser || !sshInstalled()) return false;
+  if (opts.configFiles === undefined) return {};
+  if (files.length !== 1) return false;
+  if (!existsSync(files[0]!)) return { configFile: '/dev/null' };
+  // Not a regular file (/dev/zero, a FIFO): the built-in reader refuses it by name; ssh would hang on it.
+  return statSync(files[0]!).isFile() ? { configFile: files[0] } : false;
 }
 
 function safeUserName(env: NodeJS.ProcessEnv): string {
@@ -74,92 +95,6 @@ function safeUserName(env: NodeJS.ProcessEnv): string {
     // userInfo() throws when the uid has no passwd entry (some containers).
     return env.USER ?? env.LOGNAME ?? 'root';
   }
-}
-
-/** Parse and concatenate config files (missing ones skipped), with `Include` expanded. */
-export function loadSshConfig(files: readonly string[], home: string = homedir()): SSHConfig {
-  const all = new SSHConfig();
-  for (const file of files) all.push(...parseFile(file, home, 0));
-  return all;
-}
-
-function parseFile(file: string, home: string, depth: number): Line[] {
-  let text: string;
-  try {
-    text = readBoundedText(file, { what: 'ssh config', maxBytes: FILE_CAPS.ssh_config });
-  } catch (e) {
-    if (isMissingFile(e)) return [];
-    throw e;
-  }
-  let parsed: SSHConfig;
-  try {
-    parsed = SSHConfig.parse(text);
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot parse ssh config ${file}: ${errorMessage(e)}`, { cause: e });
-  }
-  return expandIncludes([...parsed], file, home, depth);
-}
-
-/**
- * ssh-config's compute() ignores `Include`; splice the included files in. Included lines inside a
- * Host/Match block join that block; Host/Match sections of such a file follow the block. That is
- * the common use (`Include config.d/*` at the top) exactly, and close enough for the rest.
- */
-function expandIncludes(lines: Line[], file: string, home: string, depth: number): Line[] {
-  if (depth > 16) throw new EdgeError('CONFIG', `ssh config ${file}: Include nested too deeply`);
-  const out: Line[] = [];
-  for (const line of lines) {
-    if (line.type !== LineType.DIRECTIVE) {
-      out.push(line);
-      continue;
-    }
-    if (/^include$/i.test(line.param)) {
-      for (const inc of includePaths(line.value, file, home)) out.push(...parseFile(inc, home, depth + 1));
-      continue;
-    }
-    out.push(line);
-    if ('config' in line) {
-      const inner: Line[] = [];
-      const trailing: Line[] = [];
-      for (const sub of line.config) {
-        if (sub.type === LineType.DIRECTIVE && /^include$/i.test(sub.param)) {
-          for (const inc of includePaths(sub.value, file, home)) {
-            for (const l of parseFile(inc, home, depth + 1)) {
-              (l.type === LineType.DIRECTIVE && 'config' in l ? trailing : inner).push(l);
-            }
-          }
-        } else inner.push(sub);
-      }
-      line.config.splice(0, line.config.length, ...inner);
-      out.push(...trailing);
-    }
-  }
-  return out;
-}
-
-function includePaths(value: string | { val: string }[], file: string, home: string): string[] {
-  const patterns = typeof value === 'string' ? value.split(/\s+/) : value.map((v) => v.val);
-  const paths: string[] = [];
-  for (const raw of patterns.filter(Boolean)) {
-    // Relative includes are relative to ~/.ssh for user files, /etc/ssh for system ones (ssh_config(5)).
-    let p = expandTilde(raw, home);
-    if (!isAbsolute(p)) p = join(file.startsWith('/etc/ssh/') ? '/etc/ssh' : join(home, '.ssh'), p);
-    // Globs in the last component only (`config.d/*.conf`); enough for real configs.
-    if (!/[*?[]/.test(basename(p))) {
-      paths.push(p);
-      continue;
-    }
-    const dir = dirname(p);
-    const isMatch = picomatch(basename(p), { dot: false });
-    let names: string[] = [];
-    try {
-      names = readdirSync(dir).sort();
-    } catch {
-      names = [];
-    }
-    for (const n of names) if (isMatch(n)) paths.push(join(dir, n));
-  }
-  return paths;
 }
 
 function expandTilde(p: string, home: string): string {
@@ -177,7 +112,7 @@ interface Tokens {
   d: string;
 }
 
-/** The few ssh_config TOKENS edge supports: %h %r %p %n %u %d and %%. Others are left as written. */
+/** The ssh_config TOKENS edge expands in paths: %h %r %p %n %u %d and %%. Others are left as written. */
 export function expandTokens(s: string, t: Tokens): string {
   return s.replace(/%([%hrpnud])/g, (whole, c: string) => {
     switch (c) {
@@ -201,41 +136,41 @@ export function expandTokens(s: string, t: Tokens): string {
   });
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+/** What ssh_config says for a name, as `ssh -G` prints it (from ssh itself, or the built-in reader). */
+export function sshConfigValues(name: string, inv: { user?: string; port?: number }, opts: SshConfigOptions = {}): SshValues {
+  return valuesFor(context(opts), name, inv);
 }
 
-function list(v: string | string[] | undefined): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : v.split(/\s+/)).filter(Boolean);
+/** ssh -G answers, per process: a jump host shared by many routers is asked about once. */
+const asked = new Map<string, SshValues>();
+
+function valuesFor(ctx: Ctx, name: string, inv: { user?: string; port?: number }): SshValues {
+  if (!ctx.ask) return readSshValues({ host: name, user: inv.user, port: inv.port, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
+  const input = { host: name, user: inv.user, port: inv.port, configFile: ctx.ask.configFile };
+  const key = JSON.stringify(input);
+  let values = asked.get(key);
+  if (!values) {
+    values = askSsh(input);
+    asked.set(key, values);
+  }
+  return values;
 }
 
 function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): ResolvedHost {
   const lookupName = inv.host ?? name;
-  // ignoreCase: keys come back lowercased whatever case the file used. matchExec stays on (ssh
-  // runs `Match exec` too, and people use it to pick a ProxyJump off-VPN).
-  const cfg = ctx.config.compute(
-    inv.user === undefined ? { Host: lookupName } : { Host: lookupName, User: inv.user },
-    { ignoreCase: true },
-  );
+  const cfg = valuesFor(ctx, lookupName, { user: inv.user, port: inv.port });
+  const one = (k: string) => cfg.get(k)?.[0];
+  const set = (v: string | undefined) => (v === undefined || v.toLowerCase() === 'none' ? undefined : v);
   const where = `ssh config for ${lookupName}`;
 
-  const hostName = first(cfg.hostname);
-  const host = hostName ? expandTokens(hostName, { h: lookupName, u: ctx.localUser, d: ctx.home }) : lookupName;
-  const user = inv.user ?? first(cfg.user) ?? ctx.localUser;
-
-  let port = inv.port;
-  const cfgPort = first(cfg.port);
-  if (port === undefined && cfgPort !== undefined) {
-    port = Number(cfgPort);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new EdgeError('CONFIG', `${where}: Port ${cfgPort} is not a port number`, { host: name });
-    }
+  const host = one('hostname') ?? lookupName;
+  const user = one('user') ?? ctx.localUser;
+  const port = Number(one('port') ?? 22);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new EdgeError('CONFIG', `${where}: Port ${one('port')} is not a port number`, { host: name });
   }
-  port ??= 22;
 
-  const proxyCommand = first(cfg.proxycommand);
-  if (proxyCommand && proxyCommand.toLowerCase() !== 'none') {
+  if (set(cfg.get('proxycommand')?.join(' '))) {
     throw new EdgeError('CONFIG', `${where}: ProxyCommand is not supported`, {
       host: name,
       hint: 'use ProxyJump instead (ProxyCommand "ssh -W %h:%p bastion" is ProxyJump bastion)',
@@ -245,33 +180,25 @@ function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): Resolved
   const tokens: Tokens = { h: host, r: user, p: port, n: lookupName, u: ctx.localUser, d: ctx.home };
   const expandPath = (p: string) => expandTilde(expandTokens(p, tokens), ctx.home);
 
-  const cfgKeys = list(cfg.identityfile)
-    .filter((k) => k.toLowerCase() !== 'none')
-    .map(expandPath);
-  const candidates = cfgKeys.length > 0 ? cfgKeys : DEFAULT_KEYS.map((k) => join(ctx.home, '.ssh', k));
   // ssh skips IdentityFile entries that do not exist; so do we (the inventory key is kept, below,
   // so a typo there is reported rather than silently replaced by another key).
-  const identityFiles = candidates.filter((k) => existsSync(k));
+  const identityFiles = (cfg.get('identityfile') ?? [])
+    .filter((k) => k.toLowerCase() !== 'none')
+    .map(expandPath)
+    .filter((k) => existsSync(k));
 
-  const identityAgent = first(cfg.identityagent);
+  const identityAgent = one('identityagent');
   let agent: string | undefined;
   if (identityAgent === undefined || identityAgent === 'SSH_AUTH_SOCK') agent = ctx.env.SSH_AUTH_SOCK || undefined;
   else if (identityAgent.toLowerCase() !== 'none') {
     agent = identityAgent.startsWith('$') ? ctx.env[identityAgent.slice(1)] || undefined : expandPath(identityAgent);
   }
 
-  const proxyJump = first(cfg.proxyjump);
-  const userKh = list(cfg.userknownhostsfile);
-  const globalKh = list(cfg.globalknownhostsfile);
-  const knownHostsFiles = [
-    ...(userKh.length > 0 ? userKh : ['~/.ssh/known_hosts', '~/.ssh/known_hosts2']),
-    ...(globalKh.length > 0 ? globalKh : ['/etc/ssh/ssh_known_hosts', '/etc/ssh/ssh_known_hosts2']),
-  ]
+  const knownHostsFiles = [...(cfg.get('userknownhostsfile') ?? []), ...(cfg.get('globalknownhostsfile') ?? [])]
     .filter((f) => f.toLowerCase() !== 'none')
     .map(expandPath);
 
-  const connectTimeout = first(cfg.connecttimeout);
-  const timeoutS = connectTimeout === undefined ? undefined : Number(connectTimeout);
+  const timeoutS = Number(one('connecttimeout'));
 
   return {
     name,
@@ -281,10 +208,10 @@ function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): Resolved
     privateKeyPath: inv.privateKeyFile === undefined ? undefined : expandPath(inv.privateKeyFile),
     identityFiles,
     agent,
-    proxyJump: proxyJump && proxyJump.toLowerCase() !== 'none' ? proxyJump : undefined,
+    proxyJump: set(one('proxyjump')),
     knownHostsFiles,
-    strictHostKeyChecking: first(cfg.stricthostkeychecking),
-    connectTimeoutMs: timeoutS !== undefined && Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS * 1000 : undefined,
+    strictHostKeyChecking: one('stricthostkeychecking'),
+    connectTimeoutMs: Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS * 1000 : undefined,
   };
 }
 

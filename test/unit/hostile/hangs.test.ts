@@ -12,7 +12,7 @@ import { loadPlaybook } from '../../../src/playbook/load.js';
 import { planAuth } from '../../../src/ssh/auth.js';
 import { SshConnection } from '../../../src/ssh/connection.js';
 import { loadKnownHosts } from '../../../src/ssh/known-hosts.js';
-import { loadSshConfig } from '../../../src/ssh/ssh-config.js';
+import { resolveHost } from '../../../src/ssh/ssh-config.js';
 import { errorsOf } from '../inventory/helpers.js';
 
 /**
@@ -74,7 +74,7 @@ describe('former hangs end in under 5 s with a clear error', () => {
 
   it('edge_known_hosts_file: /dev/zero, and ssh_config /dev/zero', () => {
     expect(quickly(() => loadKnownHosts(['/dev/zero']))[0]).toContain('known_hosts file /dev/zero: is a character device');
-    expect(quickly(() => loadSshConfig(['/dev/zero']))[0]).toContain('ssh config /dev/zero: is a character device');
+    expect(quickly(() => resolveHost('r1', {}, { configFiles: ['/dev/zero'] }))[0]).toContain('ssh config /dev/zero: is a character device');
   }, LIMIT_MS);
 
   it('connecting with a /dev/zero key fails at once, whatever the connect timeout', async () => {

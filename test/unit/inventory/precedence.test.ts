@@ -81,7 +81,7 @@ describe('variable precedence: all < parent group < child group < host', () => {
 describe('Ansible inventory structure', () => {
   it('groups may sit at the top level beside all, and be defined in several places', () => {
     const j = inv('all:\n  hosts: {r0: }\nsite:\n  hosts: {r1: }\nrouters:\n  children:\n    site:\n      vars: {v: 1}\n');
-    expect([...j.groups.keys()]).toEqual(['all', 'site', 'routers', 'ungrouped']);
+    expect([...j.groups.keys()]).toEqual(['all', 'ungrouped', 'site', 'routers']);
     expect([...j.groups.get('site')!.parents]).toEqual(['routers']);
     expect([...j.groups.get('routers')!.parents]).toEqual(['all']);
     expect(j.hosts.get('r1')!.vars.v).toBe(1);

@@ -36,7 +36,30 @@ describe('shipped inventories', () => {
     expect(out.routers).toEqual({ children: ['ams'] });
     expect(out.ams).toEqual({ hosts: ['rtr-ams-1', 'rtr-ams-2'] });
     expect(out.nyc).toBeUndefined();
-    expect(out._meta.hostvars['rtr-ams-1'].edge_ssh_port).toBe(22);
+    // only what is written: edge's defaults are never mixed into host variables
+    expect(out._meta.hostvars['rtr-ams-1'].edge_ssh_port).toBeUndefined();
+  });
+
+  it("edge inventory --json --resolved shows edge's view apart: defaults filled in, and sources", () => {
+    const out = JSON.parse(inventoryOutput({ inventory: 'prod', json: true, resolved: true, limit: 'rtr-ams-2' }));
+    expect(Object.keys(out.hosts)).toEqual(['rtr-ams-2']);
+    expect(out.hosts['rtr-ams-2'].vars.edge_ssh_port).toBe(22);
+    expect(out.hosts['rtr-ams-2'].sources.edge_wan2_interface).toMatchObject({ file: 'inventories/prod.yaml', scope: 'host' });
+    expect(out.hosts['rtr-ams-2'].sources.edge_ssh_port).toBeUndefined();
+  });
+
+  it('-e wins over every other source and edge inventory says where it came from', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'edge-extra-'));
+    writeFileSync(path.join(dir, 'more.yml'), 'edge_health_rise: 7\n');
+    const opts = { inventory: 'prod', host: 'rtr-ams-2', extraVars: ['edge_wan2_interface=eth9 site_note="a b"', `@${path.join(dir, 'more.yml')}`] };
+    const out = inventoryOutput(opts);
+    expect(out).toMatch(/^ {2}edge_wan2_interface: eth9 +# extra vars \(-e\), --extra-vars #1:1:21$/m);
+    expect(out).toMatch(/^ {2}edge_health_rise: 7 +# extra vars \(-e\), .*more\.yml:1:19$/m);
+    const json = JSON.parse(inventoryOutput({ ...opts, json: true }));
+    expect(json).toMatchObject({ edge_wan2_interface: 'eth9', site_note: 'a b', edge_health_rise: 7 });
+    expect(errorsOf(() => inventoryOutput({ ...opts, extraVars: ['edge_health_rise=x'] }))).toEqual([
+      '--extra-vars #1:1:18: edge_health_rise: expected a number, got "x"\n  hint: for hosts rtr-ams-1, rtr-ams-2, rtr-nyc-1',
+    ]);
   });
 
   it('edge inventory --host NAME --json prints that host\'s variables', () => {

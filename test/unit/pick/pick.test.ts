@@ -174,11 +174,20 @@ all:
     expect(readFileSync(file, 'utf8')).toBe(FRESH);
   });
 
+  it('refuses to write into an INI inventory, with how to convert it', async () => {
+    const { cwd } = project('[routers]\nr1 ansible_host=192.0.2.10\n');
+    const g = fakeGather({});
+    await expect(pickInterfaces({ inventory: 'test', cwd, gather: g.gather, write: () => {} }, new ScriptedPrompter([]))).rejects.toThrow(
+      /edge pick writes into YAML inventories; inventories\/test\.yaml is INI/,
+    );
+    expect(g.asked).toEqual([]);
+  });
+
   it('refuses a --limit that matches nothing, before connecting anywhere', async () => {
     const { cwd } = project(FRESH);
     const g = fakeGather({});
     await expect(pickInterfaces({ inventory: 'test', limit: 'nope*', cwd, gather: g.gather, write: () => {} }, new ScriptedPrompter([]))).rejects.toThrow(
-      /no host or group matches "nope\*"/,
+      /--limit "nope\*" leaves no hosts to target/,
     );
     expect(g.asked).toEqual([]);
   });

@@ -9,6 +9,8 @@ let home: string;
 let opts: SshConfigOptions;
 
 const CONFIG = `
+Include config.d/*.conf
+
 Host r1 r2
   HostName %h.lab.example
   User admin
@@ -40,8 +42,6 @@ Host viacommand
 Host noagent
   IdentityAgent none
 
-Include config.d/*.conf
-
 Host *
   StrictHostKeyChecking accept-new
 `;
@@ -70,7 +70,8 @@ describe('resolveHost', () => {
   it('falls back to defaults for a host ssh_config does not mention', () => {
     const r = resolveHost('plain', {}, opts);
     expect(r).toMatchObject({ name: 'plain', host: 'plain', port: 22, user: 'operator', agent: '/tmp/agent.sock' });
-    expect(r.identityFiles).toEqual([join(home, '.ssh', 'id_ed25519'), join(home, '.ssh', 'id_rsa')]);
+    // ssh's default identities, in ssh's order, those that exist
+    expect(r.identityFiles).toEqual([join(home, '.ssh', 'id_rsa'), join(home, '.ssh', 'id_ed25519')]);
     expect(r.privateKeyPath).toBeUndefined();
     expect(r.proxyJump).toBeUndefined();
     expect(r.strictHostKeyChecking).toBe('accept-new');

@@ -1,0 +1,50 @@
+import { spawnSync } from 'node:child_process';
+import { EdgeError } from '../errors.js';
+import type { SshValues } from './ssh-config-read.js';
+
+/** Keywords ssh -G prints as one space-separated list on one line. */
+const LIST_KEYS = new Set(['userknownhostsfile', 'globalknownhostsfile']);
+
+let available: boolean | undefined;
+
+/** True when an OpenSSH client is installed (checked once). */
+export function sshInstalled(): boolean {
+  available ??= spawnSync('ssh', ['-V'], { stdio: 'ignore', timeout: 5000 }).status === 0;
+  return available;
+}
+
+export interface AskInput {
+  host: string;
+  user?: string;
+  port?: number;
+  /** -F FILE: only this file is read (not ~/.ssh/config, not /etc/ssh/ssh_config). */
+  configFile?: string;
+}
+
+/**
+ * `ssh -G [-F FILE] [-l USER] [-p PORT] -- HOST`: how OpenSSH itself resolves the host (Include,
+ * Match, tokens and all), as keyword → values. Nothing is connected to. An ssh refusal (a bad
+ * token in HostName, a bad Port) is a CONFIG error with ssh's own words.
+ */
+export function askSsh(input: AskInput): SshValues {
+  const args = ['-G'];
+  if (input.configFile !== undefined) args.push('-F', input.configFile);
+  if (input.user !== undefined) args.push('-l', input.user);
+  if (input.port !== undefined) args.push('-p', String(input.port));
+  args.push('--', input.host);
+  const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) {
+    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').filter((l) => !/Pseudo-terminal/.test(l)).join('; ');
+    throw new EdgeError('CONFIG', `ssh config for ${input.host}: ssh -G refused it: ${why}`, { host: input.host });
+  }
+  const values: SshValues = new Map();
+  for (const line of r.stdout.split('\n')) {
+    const sp = line.indexOf(' ');
+    if (sp <= 0) continue;
+    const key = line.slice(0, sp);
+    const value = line.slice(sp + 1);
+    const items = LIST_KEYS.has(key) ? value.split(' ').filter(Boolean) : [value];
+    values.set(key, [...(values.get(key) ?? []), ...items]);
+  }
+  return values;
+}
