@@ -5,6 +5,7 @@ import type { VarSource } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
+import type { SshTrace } from '../ssh/types.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -13,6 +14,12 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
+  /** -u / remote_user: the login user where the inventory sets no ansible_user (Ansible's order). */
+  remoteUser?: string;
+  /** --private-key / private_key_file: where the inventory sets no ansible_ssh_private_key_file. */
+  privateKeyFile?: string;
+  /** -v and up: what each exec did, and SSH debug. */
+  trace?: SshTrace;
 }
 
 /**
@@ -29,9 +36,9 @@ export function connectorFor(
     vars.ansible_host ?? name,
     {
       host: vars.ansible_host,
-      user: vars.ansible_user,
+      user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file,
+      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
     },
     { becomePassword: s.becomePassword },
   );
@@ -47,6 +54,7 @@ export function connectorFor(
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      ...(s.trace ? { trace: s.trace } : {}),
     }).catch((e: unknown) => {
       throw placeFileError(e, vars, sources);
     });

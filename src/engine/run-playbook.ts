@@ -8,6 +8,7 @@ import { writeJournal } from './journal.js';
 import {
   batchVerdict,
   initialRolloutState,
+  interruptedStop,
   markBatchStarted,
   planRollout,
   recordBatch,
@@ -192,6 +193,10 @@ export async function runPlaybook(
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
       await writeJournal(result, opts.journalDir);
+      if (opts.signal.aborted) {
+        state = stopRollout(state, interruptedStop(batchResults), now());
+        break;
+      }
       const verdict = batchVerdict(batchResults, plan.maxFailPercentage);
       if (verdict.action === 'stop') {
         state = stopRollout(state, { reason: verdict.reason, message: verdict.message }, now());

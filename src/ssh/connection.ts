@@ -135,6 +135,7 @@ export class SshConnection {
       hostVerifier: verifier.verify,
       algorithms: { serverHostKey: verifier.algorithms },
       authHandler: auth.methods,
+      ...(opts.trace?.debug ? { debug: (line: string) => opts.trace!.debug!(host, line) } : {}),
       ...(sock ? { sock } : { host: target.host, port: target.port }),
     };
 
@@ -285,10 +286,28 @@ export class SshConnection {
       if (out.signal !== undefined) result.signal = out.signal;
       const refused = becomeFailure(inv.become, result, { name: this.target.name, user: this.target.user });
       if (refused) throw refused;
+      this.traceExec(script, argv, result);
       return result;
+    } catch (e) {
+      this.traceExec(script, argv, undefined, e);
+      throw e;
     } finally {
       if (!released) setTimeout(releaseOnce, SLOT_RECLAIM_MS).unref();
     }
+  }
+
+  /** -v: one event per exec (the trace decides what of it to show, and redacts). */
+  private traceExec(script: string, command: string[], r: ExecResult | undefined, e?: unknown): void {
+    this.opts.trace?.exec?.({
+      host: this.target.name,
+      script,
+      command,
+      durationMs: r?.durationMs ?? 0,
+      code: r?.code,
+      bytesSent: Buffer.byteLength(script),
+      bytesReceived: r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0,
+      ...(e === undefined ? {} : { error: errorMessage(e) }),
+    });
   }
 
   /** A stream to host:port opened from this host (direct-tcpip), e.g. the next hop of a ProxyJump. */

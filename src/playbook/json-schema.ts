@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { inventoryFileSchema } from '../inventory/file-schema.js';
 import { KNOWN_VARS } from '../inventory/var-names.js';
 import { hostVarsSchema } from '../inventory/vars.js';
-import { playSchema } from '../playbook/play-schema.js';
-import { taskLabelSchema, taskParamSchemas } from '../playbook/task-params.js';
+import { playSchema } from './play-schema.js';
+import { taskLabelSchema, taskParamSchemas } from './task-params.js';
 import { TASK_NAMES } from '../tasks/contract.js';
 
 /**
