@@ -72,8 +72,9 @@ load() {
     valid '^(yes|no)$' "$FLUSH_CONNTRACK" FLUSH_CONNTRACK
 }
 
+# On the way to a switch every process started costs time on a loaded router: builtins where they do.
 with_lock() {
-  mkdir -p "$RUN_DIR" || return 1
+  [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR" || return 1
   (
     flock -w 30 9 || { log "timed out waiting for $RUN_DIR/failover.lock"; exit 1; }
     "$@"
@@ -81,8 +82,7 @@ with_lock() {
 }
 
 write_atomic() { # write_atomic FILE TEXT
-  local tmp
-  tmp=$(mktemp "$RUN_DIR/.state.XXXXXX") || return 1
+  local tmp="$RUN_DIR/.state.$BASHPID.$RANDOM"
   printf '%s\\n' "$2" >"$tmp" && mv -f "$tmp" "$1"
 }
 
@@ -103,9 +103,11 @@ mark_of() { if [ "$1" = wan1 ]; then echo "$M1"; else echo "$M2"; fi; }
 
 # The WAN new LAN flows use now, from the map element (empty if the map or element is missing).
 current_wan() {
-  local m
-  m=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" 2>/dev/null | awk -v k="\\"$LAN_IF\\" : " '{ i = index($0, k); if (i) { s = substr($0, i + length(k)); sub(/[^0-9a-fx].*/, "", s); print s; exit } }')
-  [[ $m =~ ^0x[0-9a-f]+$ ]] || return 0
+  local text m re
+  text=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" 2>/dev/null)
+  re="\\"$LAN_IF\\" : (0x[0-9a-f]+)"
+  [[ $text =~ $re ]] || return 0
+  m=\${BASH_REMATCH[1]}
   if [ "$((m))" = "$((M1))" ]; then echo wan1; elif [ "$((m))" = "$((M2))" ]; then echo wan2; fi
 }
 
@@ -195,7 +197,7 @@ notify() {
     edge_wan2) wan=wan2 ;;
     *) return 0 ;;
   esac
-  mkdir -p "$RUN_DIR"
+  [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR"
   write_atomic "$RUN_DIR/$wan.vrrp" "$state $(printf '%(%s)T' -1)"
   case "$state" in
     MASTER) with_lock went_up_locked "$wan" "keepalived MASTER" ;;

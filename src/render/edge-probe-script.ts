@@ -12,12 +12,14 @@ export interface EdgeProbePaths {
  * seconds, from bash's EPOCHREALTIME or ping -D):
  *
  *   tick T                   the clock, 4 times a second, also while no ping runs
+ *   carrier T 0|1            the link lost or regained its carrier (read from sysfs every tick)
  *   addr T ADDR|-            pings (re)started from ADDR, or stopped: the WAN has no IPv4 address
  *   [T] 64 bytes from X: …   a reply from target X (ping -D)
  *   [T] no answer yet …      ping -O: a probe went unanswered (a tick too)
  *
  * A target is answering while its last reply is at most TIMEOUT old. The WAN is healthy while at
- * least NEED targets answer. up → down at the first moment it is not healthy (damping: a flapping
+ * least NEED targets answer, and never while it has no carrier or no address (that is certain at
+ * once, no need to wait for the timeout). up → down at the first moment it is not healthy (damping: a flapping
  * WAN is out at its first down); down → up only once it has been healthy without a break for RISE
  * seconds. A WAN never measured (boot) gets GRACE seconds to answer before it counts as down.
  * Every decision goes to RUN_DIR/WAN.probe ("up|down EPOCH why"), then RUN_DIR/WAN.track (0 = up,
@@ -28,12 +30,13 @@ export const PROBE_MACHINE_AWK = String.raw`
 BEGIN {
   nt = split(targets, tg, " ")
   for (i = 1; i <= nt; i++) last[tg[i]] = -1
-  state = "unknown"; stable = -1; started = -1; now = 0; health_at = 0; addr = "-"
+  state = "unknown"; stable = -1; started = -1; now = 0; health_at = 0; addr = "-"; carrier = 1
   f = run_dir "/" wan ".probe"
   if ((getline line < f) > 0) { split(line, p, " "); if (p[1] == "up" || p[1] == "down") state = p[1] }
   close(f)
 }
 $1 == "tick" { clock($2); decide(); next }
+$1 == "carrier" { clock($2); carrier = $3 + 0; decide(); next }
 $1 == "addr" {
   clock($2)
   # Fresh pings from a new address: every target gets one TIMEOUT to answer from it.
@@ -48,6 +51,7 @@ substr($1, 1, 1) == "[" {
 }
 function clock(t) { t += 0; if (t > now) now = t; if (started < 0) started = now }
 function answering(   i, n) {
+  if (!carrier || addr == "-") return 0
   n = 0
   for (i = 1; i <= nt; i++) if (last[tg[i]] >= 0 && now - last[tg[i]] <= timeout) n++
   return n
@@ -70,6 +74,7 @@ function decide(   n, healthy, tmp) {
   if (now - stable >= rise) publish("up", sprintf("%d of %d targets answered, healthy without a break for %.1f s", n, nt, now - stable))
 }
 function failed(n,   i, x, s) {
+  if (!carrier) return sprintf("%s has no carrier (link down)", ifname)
   if (addr == "-") return sprintf("%s has no IPv4 address", ifname)
   s = sprintf("%d of %d targets answered within %.1f s (%d needed):", n, nt, timeout, need)
   for (i = 1; i <= nt; i++) {
@@ -147,7 +152,7 @@ wan_addr() {
 # The event stream of WAN $1 on stdout: the clock, address changes, and the pings' own lines.
 producer() {
   local n=$1 ifvar="WAN$1_IF" markvar="M$1" tvar="WAN$1_TARGETS"
-  local ifname=\${!ifvar} mark=$((\${!markvar})) addr='' new t i=0 sleep_fd pid dead
+  local ifname=\${!ifvar} mark=$((\${!markvar})) addr='' new t i=0 sleep_fd pid dead carrier had=''
   local -a targets pids=()
   read -r -a targets <<<"\${!tvar}"
   # A pipe nobody writes to: read -t on it sleeps without starting a process.
@@ -175,6 +180,10 @@ producer() {
         fi
       fi
     fi
+    # sysfs, with a builtin read: a lost carrier is seen within a tick, without starting a process
+    carrier=0
+    read -r carrier 2>/dev/null <"/sys/class/net/$ifname/carrier" || carrier=0
+    if [ "$carrier" != "$had" ]; then printf 'carrier %s %s\\n' "$EPOCHREALTIME" "$carrier"; had=$carrier; fi
     printf 'tick %s\\n' "$EPOCHREALTIME"
     read -r -t "$TICK" -u "$sleep_fd" _ || true
     i=$((i + 1))

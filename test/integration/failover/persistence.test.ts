@@ -59,7 +59,9 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
     expect(sw.ms, probeTrace(sw)).toBeDefined();
     expect(sw.ms!).toBeLessThan(t.fallWindow * 1000 + MARGIN_MS);
     expect(emptied.value).toBe(true);
-    expect(await routesCheck()).toBe(0); // an empty table is what edge wants while WAN1 has no carrier
+    // an empty table is what edge wants while WAN1 has no carrier; the switch now comes before
+    // edge-routes' debounced reconcile has dropped the lost address's rule, so wait for it
+    await pollFor('edge-routes check to pass', 15_000, async () => ((await routesCheck()) === 0 ? true : undefined));
 
     await lab.fault(router, 'wan1', { kind: 'clear' });
     const up = Date.now();

@@ -96,11 +96,28 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
     expect(m.track).toBe('1\n');
   });
 
-  it('losing the address: down with that reason', () => {
+  it('losing the address: down at once (no timeout to wait for), with that reason', () => {
     const lines = [...stream(T0, 3, () => true), `addr ${(T0 + 3).toFixed(6)} -`];
     for (let t = T0 + 3; t < T0 + 6; t += 0.25) lines.push(`tick ${t.toFixed(6)}`);
     const m = machine(lines);
-    expect(m.decisions.at(-1)).toMatchObject({ state: 'DOWN', why: 'wan1 has no IPv4 address' });
+    expect(m.decisions.at(-1)).toMatchObject({ state: 'DOWN', why: 'wan1 has no IPv4 address', at: T0 + 3 });
+  });
+
+  it('losing the carrier (link down): down at once; back only after the rise period once it answers again', () => {
+    const down = T0 + 3;
+    const up = T0 + 5;
+    const lines = stream(T0, 20, (_x, t) => t < down || t >= up);
+    lines.push(`carrier ${down.toFixed(6)} 0`, `carrier ${up.toFixed(6)} 1`);
+    const time = (l: string) => Number(/^(?:tick |addr |carrier |\[)([0-9.]+)/.exec(l)![1]);
+    const m = machine(lines.sort((a, b) => time(a) - time(b)));
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP', 'DOWN', 'UP']);
+    // the DOWN: its reason, and it came with the carrier event, not a timeout later
+    const probeLog = m.decisions[1]!;
+    expect(probeLog.why).toBe('wan1 has no carrier (link down)');
+    expect(m.decisions[2]!.at - up).toBeGreaterThanOrEqual(d.edge_health_rise);
+    // at once: the same stream cut 0.3 s after the carrier went, well inside the timeout, already has it
+    const early = machine(lines.filter((l) => time(l) <= down + 0.3));
+    expect(early.decisions.at(-1)).toMatchObject({ state: 'DOWN', at: down });
   });
 
   it('damping: out at the first down of a flapping WAN, back only after the rise period without a break', () => {
