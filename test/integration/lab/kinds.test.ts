@@ -187,7 +187,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
     // Started, then stopped 0-0.9 s later (in its first reconcile, its health checks, at rest);
     // 2.1 s apart so the starts stay under systemd's start limit (5 per 10 s).
     const script = (unit: string) => `
-      for i in 1 2 3 4 5 6; do
+      for i in 1 2 3 4; do
         systemctl start ${unit}; sleep 0.$((RANDOM % 10))
         s=$(date +%s%N); systemctl stop ${unit}; e=$(date +%s%N)
         echo $(( (e - s) / 1000000 )); sleep 2.1
@@ -198,7 +198,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       for (const unit of [UNITS.edgeRoutes, UNITS.keepalived]) {
         const ms = (await lab.run(r, ['bash', '-c', script(unit)], { timeoutMs: 600_000 })).stdout.trim().split('\n').map(Number);
         log('unit stop', `${r} ${kindName(kindOf(r))} ${unit}: stops took ${ms.join(', ')} ms`);
-        expect(ms, `${r} ${unit}`).toHaveLength(6);
+        expect(ms, `${r} ${unit}`).toHaveLength(4);
         for (const m of ms) expect(m, `${r}: stopping ${unit}`).toBeLessThan(STOP_BOUND_MS);
       }
       const timedOut = await lab.run(r, ['bash', '-c', `journalctl -q --no-pager --since @${since} -u ${UNITS.edgeRoutes} -u ${UNITS.keepalived} | grep -i 'timed out' || true`]);
