@@ -1,54 +1,50 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
-import { register as registerConfirm } from './commands/confirm.js';
-import { register as registerInventory } from './commands/inventory.js';
-import { register as registerLab } from './commands/lab.js';
-import { register as registerPick } from './commands/pick.js';
-import { register as registerRollback } from './commands/rollback.js';
-import { register as registerRun } from './commands/run.js';
-import { register as registerRuns } from './commands/runs.js';
-import { register as registerSchema } from './commands/schema.js';
-import { register as registerStatus } from './commands/status.js';
-import { EdgeError, EdgeErrors, formatError } from './errors.js';
+import { CommanderError } from 'commander';
+import { EdgeError, EdgeErrors, formatError, type ErrorCode } from './errors.js';
+import { EXIT } from './commands/exit-codes.js';
+import { watchOutputs } from './commands/interrupt.js';
+import { buildProgram } from './commands/program.js';
+import { invokedCommand } from './commands/registry.js';
+import { setWarningSink } from './config/warnings.js';
 
 /**
- * The one place that turns errors into text and exit codes. Commands throw EdgeError(s) or set
- * process.exitCode; everything else is wiring.
+ * The one place that turns errors into text and exit codes (see commands/exit-codes.ts). Commands
+ * throw EdgeError(s) or set process.exitCode; everything else is wiring.
  */
-export function buildProgram(): Command {
-  const program = new Command('edge')
-    .description(
-      'Dual-WAN failover for a fleet of Linux edge routers, over SSH: idempotent tasks, check mode with diffs,\n' +
-        'snapshots and rollback of every run.',
-    )
-    .version('0.1.0')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
-  registerRun(program);
-  registerRollback(program);
-  registerConfirm(program);
-  registerRuns(program);
-  registerStatus(program);
-  registerInventory(program);
-  registerSchema(program);
-  registerPick(program);
-  registerLab(program);
-  return program;
+
+const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
+  USAGE: EXIT.badOptions,
+  CONFIG: EXIT.badOptions,
+  CONNECT: EXIT.unreachable,
+  HOSTKEY: EXIT.unreachable,
+  INTERRUPTED: EXIT.interrupted,
+};
+
+export function errorExitCode(e: EdgeError | EdgeErrors): number {
+  const code = e instanceof EdgeErrors ? e.errors[0]?.code : e.code;
+  return (code && CODE_EXIT[code]) ?? EXIT.error;
+}
+
+/** Commander's own exits: help and version are 0, anything it refused is a bad option. */
+function commanderExitCode(e: CommanderError): number {
+  return e.exitCode === 0 ? EXIT.ok : EXIT.badOptions;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  watchOutputs();
+  setWarningSink((w) => process.stderr.write(`edge: warning: ${formatError(w).replace(/\n/g, '\nedge: ')}\n`));
   try {
+    const program = await buildProgram(invokedCommand(argv.slice(2)));
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
-    if (e instanceof CommanderError) return e.exitCode;
+    if (e instanceof CommanderError) return commanderExitCode(e);
     if (e instanceof EdgeError || e instanceof EdgeErrors) {
       process.stderr.write(`edge: ${formatError(e).replace(/\n/g, '\nedge: ')}\n`);
-      return 1;
+      return errorExitCode(e);
     }
     process.stderr.write(`edge: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return 1;
+    return EXIT.error;
   }
 }
 

@@ -73,3 +73,10 @@ export function formatError(e: unknown): string {
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** The message with its place (file:line:col: field:) but not the host: for lines already under the host's name. */
+export function placedMessage(e: unknown): string {
+  if (!(e instanceof EdgeError)) return errorMessage(e);
+  const where = [e.pos ? formatPos(e.pos) : undefined, e.field].filter(Boolean).join(': ');
+  return where ? `${where}: ${e.message}` : e.message;
+}

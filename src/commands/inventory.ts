@@ -5,6 +5,7 @@ import { didYouMean } from '../config/suggest.js';
 import { toAnsibleList } from '../inventory/ansible-list.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
+import { OUTPUT_SCHEMA_VERSION } from './json-output.js';
 import type { Inventory, ResolvedHost, VarSource } from '../inventory/types.js';
 
 interface InventoryOptions {
@@ -63,7 +64,11 @@ export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
     hosts = [opts.host];
     if (opts.json) return `${JSON.stringify(inventory.hosts.get(opts.host)!.vars, null, 2)}\n`;
   }
-  if (opts.json) return `${JSON.stringify(toAnsibleList(inventory, hosts), null, 2)}\n`;
+  if (opts.json) {
+    const list = toAnsibleList(inventory, hosts);
+    // edge's schema version rides in _meta, which Ansible's consumers let through.
+    return `${JSON.stringify({ ...list, _meta: { ...list._meta, edge: { schemaVersion: OUTPUT_SCHEMA_VERSION } } }, null, 2)}\n`;
+  }
   return renderInventoryText(inventory, hosts);
 }
 
@@ -71,7 +76,8 @@ export function register(program: Command): void {
   program
     .command('inventory')
     .description('show resolved hosts and their effective variables, and where each value comes from')
-    .requiredOption('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path to a file')
+    // Not required here: ansible.cfg or edge's settings may name it (commands/settings.ts checks).
+    .option('-i, --inventory <name>', 'inventory name (inventories/NAME.yaml) or path to a file')
     .option('-l, --limit <pattern>', 'only these hosts: names, groups, globs, !exclude, &intersect')
     .option('--json', 'print JSON like ansible-inventory --list (with --host: that host\'s variables)')
     .option('--host <name>', 'only this host')

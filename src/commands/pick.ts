@@ -27,6 +27,7 @@ import type { HostVars } from '../inventory/vars.js';
 import { setHostVarsInText, writeTextAtomic, type HostVarUpdates } from '../inventory/write-vars.js';
 import { REQUIRED_INTERFACE_VARS } from '../tasks/wan.js';
 import { inquirerPrompter, type Choice, type Prompter } from '../ui/prompts.js';
+import { DEFAULT_WIDTH } from '../ui/width.js';
 import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
 
 /**
@@ -59,7 +60,7 @@ export function candidatesText(hostName: string, facts: Facts, vars?: Partial<Ho
   const rows = interfaceCandidates(facts);
   if (rows.length === 0) return `${hostName}: no candidate interfaces found (only lo and edge's own)`;
   const likely = likelyRoles(rows, likelyContext(vars, facts));
-  const table = candidatesTable(rows, likely);
+  const table = candidatesTable(rows, likely, DEFAULT_WIDTH - 2);
   return `${hostName}: interfaces (LIKELY is what edge pick would preselect):\n${table.replace(/^/gm, '  ')}`;
 }
 
@@ -217,7 +218,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
     const rows = interfaceCandidates(g.facts);
     const ctx = likelyContext(host.vars, g.facts);
     const likely = likelyRoles(rows, ctx);
-    write(`\n${g.name}${g.facts.hostname && g.facts.hostname !== g.name ? ` (${g.facts.hostname})` : ''}:\n${candidatesTable(rows, likely).replace(/^/gm, '  ')}\n`);
+    write(`\n${g.name}${g.facts.hostname && g.facts.hostname !== g.name ? ` (${g.facts.hostname})` : ''}:\n${candidatesTable(rows, likely, DEFAULT_WIDTH - 2).replace(/^/gm, '  ')}\n`);
     let roles: RoleChoice;
     try {
       roles = await askRoles(g.name, rows, ctx, prompter);

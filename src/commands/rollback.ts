@@ -33,7 +33,10 @@ async function rollbackCommand(runId: string, flags: ConnectionFlags & { json?: 
     await writeJournal(journal);
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
-  const bad = results.filter((r) => r.status === 'failed' || r.status === 'unreachable');
+  // No snapshot where the run did change the host (or where no journal says it did not): it was
+  // pruned (edge_snapshots_keep) or removed, and nothing was restored there — that is a failure.
+  const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');
+  const bad = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || (r.status === 'no-snapshot' && changedBy(r.host)));
   process.exitCode = bad.length ? 1 : 0;
 }
 

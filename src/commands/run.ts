@@ -2,16 +2,24 @@ import { Option, type Command } from 'commander';
 import path from 'node:path';
 import { EdgeError } from '../errors.js';
 import { readJournal } from '../engine/journal.js';
-import { newRunId } from '../engine/run-id.js';
-import { resolvePlays, runPlaybook } from '../engine/run-playbook.js';
+import { planRollout } from '../engine/rollout.js';
+import { checkRunId, newRunId } from '../engine/run-id.js';
+import { resolvePlays, runPlaybook, type ResolvedPlay } from '../engine/run-playbook.js';
 import type { RunReporter, RunResult } from '../engine/types.js';
 import { loadInventory } from '../inventory/load.js';
 import { loadPlaybook } from '../playbook/load.js';
-import { lineReporter, ListrReporter } from '../ui/progress.js';
+import { selectTasks, type TaskSelection } from '../playbook/tags.js';
+import { LiveReporter } from '../ui/live.js';
+import { listHostsText, listTasksText, type ListedPlay } from '../ui/listing.js';
+import { lineReporter } from '../ui/progress.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
+import { outputWidth, wrapLines } from '../ui/width.js';
+import { exitCodeHelp, runExitCode } from './exit-codes.js';
+import { claimInterruptions, interruptionText, writable } from './interrupt.js';
 import { missingInterfaceVars, pickInterfaces, sshFactsGatherer } from './pick.js';
 import { addConnectionOptions, connectionSettings, positiveNumber, type ConnectionFlags } from './options.js';
+import { withSchemaVersion } from './json-output.js';
 
 interface RunFlags extends ConnectionFlags {
   check?: boolean;
@@ -25,13 +33,10 @@ interface RunFlags extends ConnectionFlags {
   forceLockoutRisk?: boolean;
   waitForWindow?: boolean;
   resume?: string;
-}
-
-/** 0: nothing to change; 2: changes pending (check) or made; 1: any host failed or was unreachable. */
-export function exitCode(run: RunResult, detailed: boolean): number {
-  if (run.status !== 'ok') return 1;
-  if (detailed && run.hosts.some((h) => h.status === 'changed')) return 2;
-  return 0;
+  listHosts?: boolean;
+  listTasks?: boolean;
+  tags?: string[];
+  skipTags?: string[];
 }
 
 function interactive(flags: RunFlags): boolean {
@@ -40,7 +45,8 @@ function interactive(flags: RunFlags): boolean {
 
 /** The journal of the run to continue; it must be a rollout of the same playbook. */
 async function loadResumable(runId: string, playbookFile: string): Promise<RunResult> {
-  const j = await readJournal(runId);
+  const j = await readJournal(checkRunId(runId, '--resume'));
+  if (j && j.runId !== runId) throw new EdgeError('USAGE', `journal .edge/runs/${runId}.json holds run ${JSON.stringify(j.runId)}`, { field: '--resume' });
   if (!j) throw new EdgeError('USAGE', `no journal for run ${runId} in .edge/runs (see edge runs --local)`, { field: '--resume' });
   if (path.resolve(j.playbook) !== path.resolve(playbookFile))
     throw new EdgeError('USAGE', `run ${runId} was a run of ${j.playbook}, not ${playbookFile}`, { field: '--resume' });
@@ -48,26 +54,54 @@ async function loadResumable(runId: string, playbookFile: string): Promise<RunRe
   return j;
 }
 
-function useListr(flags: RunFlags, hostCount: number): boolean {
-  return !flags.plain && !flags.json && process.stdout.isTTY === true && !process.env.CI && hostCount <= 60;
+/** The live view needs a terminal that nothing else writes to (-v traces go to stderr, which is the same one). */
+function useLiveView(flags: RunFlags): boolean {
+  return !flags.plain && !flags.json && !flags.verbose && process.stdout.isTTY === true && !process.env.CI;
 }
 
-/** First Ctrl-C: start nothing new, let in-flight commands finish, roll back part-way hosts. Second: exit. */
-function interruptController(write: (s: string) => void): { signal: AbortSignal; dispose(): void } {
-  const ac = new AbortController();
-  const onSigint = () => {
-    if (ac.signal.aborted) process.exit(130);
-    write('\nedge: interrupted — finishing in-flight commands, rolling back hosts left part-way (Ctrl-C again to quit now)\n');
-    ac.abort();
+/** Output that survives a closed pipe: once stdout is gone, what is left to say goes to stderr, or nowhere. */
+function outputWriter(preferred: NodeJS.WriteStream): (s: string) => void {
+  return (s) => {
+    const stream = writable(preferred) ? preferred : writable(process.stderr) ? process.stderr : undefined;
+    stream?.write(s);
   };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
-  return {
-    signal: ac.signal,
-    dispose: () => {
-      process.off('SIGINT', onSigint);
-      process.off('SIGTERM', onSigint);
-    },
+}
+
+/** --tags/--skip-tags narrow every play's tasks; what was added because a task needs it is said once. */
+function applyTags(plays: ResolvedPlay[], sel: TaskSelection): { plays: ResolvedPlay[]; notes: Map<number, string[]> } {
+  const notes = new Map<number, string[]>();
+  const out = plays.map((rp) => {
+    const s = selectTasks(rp.play, sel);
+    notes.set(rp.play.index, s.notes);
+    return { ...rp, play: { ...rp.play, tasks: s.tasks } };
+  });
+  return { plays: out, notes };
+}
+
+function listed(plays: ResolvedPlay[], notes: Map<number, string[]>): ListedPlay[] {
+  return plays.map((rp) => ({
+    index: rp.play.index,
+    name: rp.play.name,
+    pattern: rp.play.hosts,
+    hosts: rp.hosts.map((h) => h.name),
+    batches: planRollout(rp.play, rp.hosts).batches.map((b) => b.map((h) => h.name)),
+    tasks: rp.play.tasks,
+    notes: notes.get(rp.play.index) ?? [],
+  }));
+}
+
+/** Per batch: the live view on a terminal (erased when the batch is over), plain lines elsewhere. */
+function reporterFor(flags: RunFlags, write: (s: string) => void, lives: LiveReporter[]) {
+  return (play: ResolvedPlay['play'], hosts: { name: string }[]): { reporter: RunReporter; done?: Promise<unknown> } => {
+    write(`PLAY ${play.name} [${hosts.length} host${hosts.length === 1 ? '' : 's'}]\n`);
+    if (!useLiveView(flags)) return { reporter: lineReporter((l) => write(`${l}\n`)) };
+    const live = new LiveReporter(
+      { write, columns: () => outputWidth(process.stdout), rows: () => process.stdout.rows ?? 24 },
+      hosts.map((h) => h.name),
+    );
+    lives.push(live);
+    live.start();
+    return { reporter: live, done: live.finished };
   };
 }
 
@@ -75,9 +109,17 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   // All input is loaded and validated before any connection: bad input changes nothing anywhere.
   let inventory = loadInventory(flags.inventory);
   const playbook = loadPlaybook(playbookPath);
-  let plays = resolvePlays(inventory, playbook, flags.limit);
+  const sel: TaskSelection = { tags: flags.tags, skipTags: flags.skipTags };
+  let { plays, notes } = applyTags(resolvePlays(inventory, playbook, flags.limit), sel);
   const out = flags.json ? process.stderr : process.stdout;
-  const write = (s: string) => out.write(s);
+  const write = outputWriter(out);
+  if (flags.listHosts || flags.listTasks) {
+    if (flags.listHosts) write(listHostsText(playbook.file, listed(plays, notes)));
+    if (flags.listTasks) write(listTasksText(playbook.file, listed(plays, notes)));
+    return;
+  }
+  const width = outputWidth(out);
+  const say = (line: string) => write(`${wrapLines(line, width, '', '  ').join('\n')}\n`);
   const resume = flags.resume ? await loadResumable(flags.resume, playbook.file) : undefined;
   const runId = resume?.runId ?? newRunId();
   const connection = await connectionSettings(flags);
@@ -85,17 +127,22 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   // inventory-check task fails those hosts and lists their interfaces as candidates.
   const missing = [...new Set(plays.flatMap((p) => p.hosts).filter((h) => missingInterfaceVars(h.vars).length).map((h) => h.name))];
   if (missing.length && interactive(flags)) {
-    write(`${missing.join(', ')}: interface variables missing — pick them now (they are written into ${inventory.file})\n`);
+    say(`${missing.join(', ')}: interface variables missing — pick them now (they are written into ${inventory.file})`);
     await pickInterfaces({ inventory: inventory.file, limit: missing.join(','), gather: sshFactsGatherer(connection) }, inquirerPrompter());
     inventory = loadInventory(flags.inventory);
-    plays = resolvePlays(inventory, playbook, flags.limit);
+    ({ plays, notes } = applyTags(resolvePlays(inventory, playbook, flags.limit), sel));
   }
-  const interrupt = interruptController(write);
-  if (flags.forceLockoutRisk) write('edge: WARNING: --force-lockout-risk: hosts whose change would cut this session are changed anyway; each restores itself if unreachable\n');
-  write(
-    `edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}${resume ? ' (resumed)' : ''}\n`,
-  );
+  for (const n of [...notes.values()].flat()) say(`edge: --tags: ${n}`);
+  const interrupt = claimInterruptions((reason) => {
+    // Said on stderr: stdout may be the pipe that just closed, and the live view owns the terminal.
+    const w = outputWriter(process.stderr);
+    w(`\n${wrapLines(interruptionText(reason), width, '', 'edge:   ').join('\n')}\n`);
+  });
+  if (flags.forceLockoutRisk)
+    say("edge: WARNING: --force-lockout-risk: hosts whose change would cut this session are changed anyway; each restores itself if unreachable");
+  say(`edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}${resume ? ' (resumed)' : ''}`);
   let run: RunResult;
+  const lives: LiveReporter[] = [];
   try {
     run = await runPlaybook(inventory, playbook, plays, {
       runId,
@@ -104,36 +151,29 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       forceLockoutRisk: flags.forceLockoutRisk === true,
       waitForWindow: flags.waitForWindow === true,
       resume,
-      say: (line) => write(`${line}\n`),
+      say,
       forks: flags.forks,
       confirm: flags.confirm,
       confirmTimeoutSec: flags.confirmTimeout,
       connection,
       signal: interrupt.signal,
-      reporterFor: (play, hosts) => {
-        write(`PLAY ${play.name} [${hosts.length} host${hosts.length === 1 ? '' : 's'}]\n`);
-        if (useListr(flags, hosts.length)) {
-          const listr = new ListrReporter();
-          const done = listr.start(
-            hosts.map((h) => h.name),
-            play.tasks.map((t) => t.task),
-          );
-          return { reporter: listr, done };
-        }
-        const reporter: RunReporter = lineReporter((l) => write(`${l}\n`));
-        return { reporter };
-      },
+      reporterFor: reporterFor(flags, write, lives),
     });
   } finally {
-    interrupt.dispose();
+    for (const live of lives) live.stop();
+    interrupt.release();
   }
   if (flags.diff) {
     const text = diffText(run, out.isTTY === true && !process.env.NO_COLOR);
     if (text) write(`\n${text}\n`);
   }
-  write(`\n${recapText(run)}\njournal: .edge/runs/${run.runId}.json\n`);
-  if (flags.json) process.stdout.write(`${JSON.stringify(run, null, 2)}\n`);
-  process.exitCode = exitCode(run, flags.detailedExitcode === true);
+  write(`\n${recapText(run, width)}\njournal: .edge/runs/${run.runId}.json\n`);
+  if (flags.json && writable(process.stdout)) process.stdout.write(`${JSON.stringify(withSchemaVersion('run', run), null, 2)}\n`);
+  process.exitCode = runExitCode(run, flags.detailedExitcode === true);
+}
+
+function list(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 export function register(program: Command): void {
@@ -147,6 +187,10 @@ export function register(program: Command): void {
     .option('-D, --diff', 'print the diff of every change (file diffs, runtime before/after)')
     .option('--json', 'print the run result as JSON on stdout (progress goes to stderr)')
     .option('--detailed-exitcode', 'exit 0 when nothing changed, 2 when changes are pending or made, 1 on failure')
+    .option('--list-hosts', 'list the hosts each play would run on (and its batches); connect to none')
+    .option('--list-tasks', 'list the tasks each play would run (after --tags/--skip-tags); connect to none')
+    .option('-t, --tags <tasks>', 'only these tasks (task or name:, comma-separated; with what they need)', list)
+    .option('--skip-tags <tasks>', 'leave these tasks out (refused when a task that runs needs one)', list)
     .option('--no-rollback', 'leave a host as it is when a task fails (its snapshot stays for `edge rollback`)')
     .addOption(
       new Option('--confirm <mode>', 'auto: confirm over a new SSH connection after verify; manual: leave the dead-man timer armed for `edge confirm`').choices(['auto', 'manual']),
@@ -156,5 +200,6 @@ export function register(program: Command): void {
     .option('--wait-for-window', 'outside the maintenance window, wait for it to open instead of stopping')
     .option('--resume <run-id>', 'continue an interrupted or window-stopped rollout with the hosts it has not done')
     .option('--plain', 'plain line output even on a terminal')
+    .addHelpText('after', `\n${exitCodeHelp()}`)
     .action((playbook: string, flags: RunFlags) => runCommand(playbook, flags));
 }

@@ -7,6 +7,7 @@ import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { selectHosts } from '../inventory/limit.js';
 import { loadInventory } from '../inventory/load.js';
 import { resolve } from 'node:path';
+import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RunsFlags extends ConnectionFlags {
@@ -54,7 +55,7 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
     return { runId, playbook: j?.playbook, check: j?.check, status: j?.status, startedAt: j?.startedAt, hosts };
   });
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(withSchemaVersion('runs', { runs: rows }), null, 2)}\n`);
     return;
   }
   if (!rows.length) process.stdout.write('no runs recorded\n');

@@ -23,7 +23,10 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
-import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { hostsExitCode } from './exit-codes.js';
+import { claimInterruptions } from './interrupt.js';
+import { withSchemaVersion } from './json-output.js';
+import { addConnectionOptions, connectionSettings, type ConnectionFlags } from './options.js';
 
 /**
  * `edge status -i NAME [--limit P] [--json] [--watch [SECONDS]] [--playbook FILE]`: per router, in
@@ -170,12 +173,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = loadInventory(flags.inventory);
   const playbookFile = flags.playbook ?? displayPath(DEFAULT_STATUS_PLAYBOOK);
   const playbook = loadPlaybook(playbookFile);
-  const settings: ConnectionSettings = {
-    acceptNewHostKeys: flags.acceptNewHostKeys === true,
-    connectTimeoutMs: flags.connectTimeout * 1000,
-    commandTimeoutMs: flags.commandTimeout * 1000,
-    becomePassword: await becomePassword(flags.askBecomePass),
-  };
+  const settings = await connectionSettings(flags);
   const hosts = statusHosts(inventory, playbook, flags.limit, settings);
   const pool = new ConnectionPool();
   const opts = { forks: flags.forks, timeoutMs: settings.commandTimeoutMs, playbook: playbook.file };
@@ -183,7 +181,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const color = tty && !flags.json && !process.env.NO_COLOR;
   const print = (statuses: HostStatus[], at: Date, watching?: number) => {
     if (flags.json) {
-      const doc = { at: at.toISOString(), playbook: playbook.file, hosts: statuses };
+      const doc = withSchemaVersion('status', { at: at.toISOString(), playbook: playbook.file, hosts: statuses });
       process.stdout.write(watching ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`);
       return;
     }
@@ -197,7 +195,8 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
     try {
       const statuses = await collectStatus(hosts, pool, opts);
       print(statuses, new Date());
-      process.exitCode = statuses.some((s) => !s.ok) ? 1 : 0;
+      // A router that could not be reached cost no exec: 4; one that answered wrongly: 2.
+      process.exitCode = hostsExitCode(statuses.map((s) => ({ ok: s.ok, unreachable: !s.ok && s.execs === 0 })));
     } finally {
       pool.closeAll();
     }
@@ -205,26 +204,20 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   }
 
   const every = flags.watch === true ? DEFAULT_WATCH_SECONDS : flags.watch;
-  // Ctrl-C: stop now. Closing the connections ends a refresh in flight at once (its hosts show
-  // as unreachable, and nothing more is printed).
-  const ac = new AbortController();
-  const stop = () => {
-    ac.abort();
-    pool.closeAll();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Ctrl-C (or a closed pipe) is how watching ends, so it exits 0: stop now. Closing the
+  // connections ends a refresh in flight at once (nothing more is printed).
+  const interrupt = claimInterruptions(() => pool.closeAll());
+  const signal = interrupt.signal;
   try {
-    while (!ac.signal.aborted) {
+    while (!signal.aborted) {
       const started = Date.now();
       const statuses = await collectStatus(hosts, pool, opts);
-      if (ac.signal.aborted) break;
+      if (signal.aborted) break;
       print(statuses, new Date(), every);
-      await sleep(Math.max(0, started + every * 1000 - Date.now()), ac.signal);
+      await sleep(Math.max(0, started + every * 1000 - Date.now()), signal);
     }
   } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    interrupt.release();
     pool.closeAll();
   }
   process.exitCode = 0;

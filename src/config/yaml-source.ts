@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, type Document, type Tags } from 'yaml';
+import { FILE_CAPS, readBoundedText } from './read-file.js';
+import { Composer, LineCounter, Parser, visit, type Document, type Tags } from 'yaml';
+import { MAX_YAML_ALIAS_COUNT, MAX_YAML_DEPTH, tooDeepFlow, tooDeepTokens } from './yaml-limits.js';
 import { EdgeError, EdgeErrors, errorMessage, type SourcePos } from '../errors.js';
 
 /** A parsed YAML file: the document (for positions), its plain data, and the file name errors name. */
@@ -30,46 +31,120 @@ function ansibleTags(tags: Tags): Tags {
     });
 }
 
-/** Parses YAML text; syntax errors (all of them) become CONFIG errors at file:line:col. */
+/** Ansible's own tags: `!unsafe` (no templating: edge templates nothing, so plain text) and `!vault`. */
+const ANSIBLE_TAGS: Tags = [
+  { tag: '!unsafe', identify: () => false, resolve: (s: string) => s },
+  {
+    tag: '!vault',
+    identify: () => false,
+    resolve: (s: string, onError: (message: string) => void) => {
+      onError('!vault: Ansible Vault values are not supported by edge (it cannot decrypt them); put the value in plain text or leave it to Ansible');
+      return s;
+    },
+  },
+];
+
+const TAG_HINT = "edge knows the standard YAML tags (!!str, !!int, ...) and Ansible's !unsafe";
+
+const OPTIONS = {
+  version: '1.1',
+  customTags: (tags: Tags) => [...ansibleTags(tags), ...ANSIBLE_TAGS],
+  prettyErrors: false,
+  uniqueKeys: true,
+} as const;
+
+function configError(source: Pick<YamlSource, 'file' | 'lineCounter'>, offset: number, message: string, hint?: string): EdgeError {
+  const { line, col } = source.lineCounter.linePos(offset);
+  return new EdgeError('CONFIG', message, { pos: { file: source.file, line, col }, hint });
+}
+
+function tooDeepError(source: Pick<YamlSource, 'file' | 'lineCounter'>, offset: number): EdgeError {
+  return configError(
+    source,
+    offset,
+    `YAML nesting deeper than ${MAX_YAML_DEPTH} levels: refused`,
+    'an inventory or playbook needs a few levels; this looks generated or corrupted',
+  );
+}
+
+/** The one document of `text`, within the nesting limit; CST parsing and composing as yaml's parseDocument does. */
+function composeDocument(text: string, source: Pick<YamlSource, 'file' | 'lineCounter'>): Document.Parsed {
+  const flow = tooDeepFlow(text);
+  if (flow) {
+    // The CST parser (which fills the line counter) is not run on such a file: count lines here.
+    source.lineCounter.addNewLine(0);
+    for (let i = text.indexOf('\n'); i !== -1 && i < flow.offset; i = text.indexOf('\n', i + 1)) source.lineCounter.addNewLine(i + 1);
+    throw tooDeepError(source, flow.offset);
+  }
+  const tokens = [...new Parser(source.lineCounter.addNewLine).parse(text)];
+  const deep = tooDeepTokens(tokens);
+  if (deep) throw tooDeepError(source, deep.offset);
+  const docs = [...new Composer(OPTIONS).compose(tokens, true, text.length)];
+  const doc = docs[0]!;
+  if (docs.length > 1) {
+    throw configError(source, docs[1]!.range[0], 'more than one YAML document (---) in the file', 'an inventory or playbook is one document');
+  }
+  return doc;
+}
+
+/**
+ * Parses YAML text; syntax errors (all of them), unknown tags and the limits (nesting, aliases)
+ * become CONFIG errors at file:line:col.
+ */
 export function parseYaml(text: string, file: string): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, {
-    lineCounter,
-    version: '1.1',
-    customTags: ansibleTags,
-    prettyErrors: false,
-    uniqueKeys: true,
-  });
-  if (doc.errors.length > 0) {
+  const where = { file, lineCounter };
+  const doc = composeDocument(text, where);
+  // An unknown tag (`!evil`, `!!python/object`) is a warning to yaml, which then reads the value
+  // as if untagged; to edge it is an error: the author meant something edge would silently drop.
+  const tagWarnings = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+  const problems = [...doc.errors, ...tagWarnings];
+  if (problems.length > 0) {
     throw new EdgeErrors(
-      doc.errors.map((e) => {
-        const { line, col } = lineCounter.linePos(e.pos[0]);
-        return new EdgeError('CONFIG', `YAML syntax error: ${e.message}`, { pos: { file, line, col } });
-      }),
+      problems.map((e) =>
+        e.code === 'TAG_RESOLVE_FAILED'
+          ? configError(where, e.pos[0], `YAML tag error: ${e.message}`, e.message.startsWith('Unresolved') ? TAG_HINT : undefined)
+          : configError(where, e.pos[0], `YAML syntax error: ${e.message}`),
+      ),
     );
   }
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: 1000 });
+    data = doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT });
   } catch (e) {
-    // e.g. an alias bomb or an alias to an undefined anchor
-    throw new EdgeError('CONFIG', `YAML error: ${errorMessage(e)}`, { pos: { file, line: 1, col: 1 } });
+    throw aliasError(doc, where, e);
   }
   return { file, doc, lineCounter, data: data ?? null };
 }
 
+/** toJS failed: an alias bomb, or an alias to an anchor that is not defined (before it). Points at the first alias. */
+function aliasError(doc: Document.Parsed, where: Pick<YamlSource, 'file' | 'lineCounter'>, e: unknown): EdgeError {
+  let offset = 0;
+  visit(doc, {
+    Alias(_, node) {
+      offset = node.range?.[0] ?? 0;
+      return visit.BREAK;
+    },
+  });
+  const message = errorMessage(e);
+  if (/excessive alias count/i.test(message)) {
+    return configError(
+      where,
+      offset,
+      `YAML aliases expand to more than ${MAX_YAML_ALIAS_COUNT} nodes (an "alias bomb"): refused`,
+      'anchors (&name) and aliases (*name) may share a block of variables, not multiply it',
+    );
+  }
+  return configError(where, offset, `YAML error: ${message}`);
+}
+
 /**
- * Reads and parses a YAML file; a missing or unreadable file is a CONFIG error naming it.
+ * Reads and parses a YAML file; a missing or unreadable file, or one that is not a regular file
+ * under the size cap, is a CONFIG error naming it (`what` it is: inventory, playbook, ...).
  * `readFrom` is where to read when `file` (the name errors show) is relative to another directory.
  */
-export function readYamlFile(file: string, readFrom: string = file): YamlSource {
-  let text: string;
-  try {
-    text = readFileSync(readFrom, 'utf8');
-  } catch (e) {
-    throw new EdgeError('CONFIG', `cannot read ${file}: ${errorMessage(e)}`, { cause: e });
-  }
-  return parseYaml(text, file);
+export function readYamlFile(file: string, readFrom: string = file, what = 'file'): YamlSource {
+  return parseYaml(readBoundedText(file, { what, maxBytes: FILE_CAPS.config, readFrom }), file);
 }
 
 /** 1-based line and column of a character offset. */

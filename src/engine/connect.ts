@@ -1,8 +1,11 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { EdgeError } from '../errors.js';
+import type { VarSource } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
+import type { SshTrace } from '../ssh/types.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -11,20 +14,31 @@ export interface ConnectionSettings {
   becomePassword?: string;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
+  /** -u / remote_user: the login user where the inventory sets no ansible_user (Ansible's order). */
+  remoteUser?: string;
+  /** --private-key / private_key_file: where the inventory sets no ansible_ssh_private_key_file. */
+  privateKeyFile?: string;
+  /** -v and up: what each exec did, and SSH debug. */
+  trace?: SshTrace;
 }
 
 /**
  * How to reach one inventory host: ansible_* variables beat ~/.ssh/config, which beats defaults.
  * ssh_config is matched on the address as Ansible passes it to ssh (ansible_host, else the name).
  */
-export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings): () => Promise<SshConnection> {
+export function connectorFor(
+  name: string,
+  vars: HostVars,
+  s: ConnectionSettings,
+  sources?: Record<string, VarSource>,
+): () => Promise<SshConnection> {
   const { target, resolved } = resolveTarget(
     vars.ansible_host ?? name,
     {
       host: vars.ansible_host,
-      user: vars.ansible_user,
+      user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file,
+      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
     },
     { becomePassword: s.becomePassword },
   );
@@ -40,7 +54,24 @@ export function connectorFor(name: string, vars: HostVars, s: ConnectionSettings
       acceptNewHostKeys: s.acceptNewHostKeys,
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
       commandTimeoutMs: s.commandTimeoutMs,
+      ...(s.trace ? { trace: s.trace } : {}),
+    }).catch((e: unknown) => {
+      throw placeFileError(e, vars, sources);
     });
+}
+
+/**
+ * A key or known_hosts file the inventory named and edge refused (missing, not a regular file,
+ * too big) is reported where the inventory names it, like every other bad value.
+ */
+function placeFileError(e: unknown, vars: HostVars, sources: Record<string, VarSource> | undefined): unknown {
+  if (!(e instanceof EdgeError) || e.pos || !sources) return e;
+  const field = (['ansible_ssh_private_key_file', 'edge_known_hosts_file'] as const).find(
+    (f) => vars[f] !== undefined && (e.field === f || e.message.startsWith(`known_hosts file ${vars[f]}:`)),
+  );
+  const src = field && sources[field];
+  if (!src) return e;
+  return new EdgeError(e.code, e.message, { host: e.host, hint: e.hint, cause: e.cause, field: src.path, pos: { file: src.file, line: src.line, col: src.col } });
 }
 
 /** One connection for one job: connect, run `job`, and always close again. */

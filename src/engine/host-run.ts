@@ -1,4 +1,4 @@
-import { EdgeError, errorMessage } from '../errors.js';
+import { EdgeError, errorMessage, placedMessage } from '../errors.js';
 import { parseFacts } from '../facts/parse.js';
 import { probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
@@ -96,7 +96,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     conn = await input.connect();
   } catch (e) {
     result.status = 'unreachable';
-    result.error = errorMessage(e);
+    result.error = placedMessage(e);
     return finish();
   }
 

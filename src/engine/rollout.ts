@@ -96,6 +96,15 @@ export function batchVerdict(results: readonly Pick<HostResult, 'host' | 'status
   return { action: 'continue', ...base };
 }
 
+/**
+ * A batch cut short by an interruption (Ctrl-C, a signal, a closed output pipe) stops the rollout
+ * as `interrupted`, not as failed: its hosts were stopped, not broken, and `--resume` runs them.
+ */
+export function interruptedStop(results: readonly Pick<HostResult, 'host' | 'status'>[]): { reason: 'interrupted'; message: string } {
+  const cut = results.filter((r) => r.status === 'interrupted').map((r) => r.host);
+  return { reason: 'interrupted', message: cut.length ? `interrupted (stopped: ${cut.join(', ')})` : 'interrupted' };
+}
+
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
@@ -247,7 +256,32 @@ export type RolloutStopReason =
   | 'windows-never-overlap'
   | 'interrupted';
 
-const rolloutStateSchema = z.object({
+/**
+ * Rollout state, kept in the journal. Declared as a plain type (and the schema below held to it)
+ * so the JSON Schema of `edge run --json` can be generated from the types.
+ */
+export interface RolloutState {
+  version: 1;
+  /** Index of the play in the playbook. */
+  play: number;
+  /** Hosts in play order, each with the batch it was planned in (0-based) and where it stands. */
+  hosts: { name: string; batch: number; state: RolloutHostState; error?: string }[];
+  batchCount: number;
+  /** The last batch that was started; -1 before the first. */
+  batchIndex: number;
+  /** Why the rollout stopped before its last batch; absent while running or when it finished. */
+  stop?: {
+    reason: RolloutStopReason;
+    message: string;
+    /** ISO time the rollout stopped. */
+    at: string;
+    /** ISO time the window opens next, for window stops. */
+    opensAt?: string;
+  };
+  finished: boolean;
+}
+
+const rolloutStateSchema: z.ZodType<RolloutState> = z.object({
   version: z.literal(1),
   /** Index of the play in the playbook. */
   play: z.number().int().min(0),
@@ -277,8 +311,6 @@ const rolloutStateSchema = z.object({
   finished: z.boolean(),
 });
 
-/** JSON-safe (strings, numbers, plain objects only), so it goes into the journal as it is. */
-export type RolloutState = z.output<typeof rolloutStateSchema>;
 
 export function initialRolloutState(playIndex: number, plan: Pick<RolloutPlan, 'batches'>): RolloutState {
   return {

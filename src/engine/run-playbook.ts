@@ -8,6 +8,7 @@ import { writeJournal } from './journal.js';
 import {
   batchVerdict,
   initialRolloutState,
+  interruptedStop,
   markBatchStarted,
   planRollout,
   recordBatch,
@@ -63,7 +64,7 @@ export function plannedTasks(play: Play): PlannedTask[] {
 
 export function runHostsOf(rp: ResolvedPlay, settings: ConnectionSettings): RunHost[] {
   const tasks = plannedTasks(rp.play);
-  return rp.hosts.map((h) => ({ name: h.name, vars: h.vars, tasks, connect: connectorFor(h.name, h.vars, settings) }));
+  return rp.hosts.map((h) => ({ name: h.name, vars: h.vars, tasks, connect: connectorFor(h.name, h.vars, settings, h.varSources) }));
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -109,6 +110,11 @@ export async function runPlaybook(
 
   for (const rp of plays) {
     if (opts.signal.aborted || stopped) break;
+    // As ansible-playbook: a play whose pattern (and --limit) selects nobody is said to be skipped.
+    if (rp.hosts.length === 0) {
+      opts.say(`PLAY ${rp.play.name}: skipping: no hosts matched`);
+      continue;
+    }
     const previous = rollouts.find((r) => r.play === rp.play.index);
     // As in Ansible, a host that failed in an earlier play takes no part in the later ones.
     const failedBefore = new Set(
@@ -187,6 +193,10 @@ export async function runPlaybook(
       state = recordBatch(state, i, batchResults);
       rollouts[rollouts.length - 1] = state;
       await writeJournal(result, opts.journalDir);
+      if (opts.signal.aborted) {
+        state = stopRollout(state, interruptedStop(batchResults), now());
+        break;
+      }
       const verdict = batchVerdict(batchResults, plan.maxFailPercentage);
       if (verdict.action === 'stop') {
         state = stopRollout(state, { reason: verdict.reason, message: verdict.message }, now());

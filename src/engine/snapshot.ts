@@ -1,7 +1,7 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shComment, shJoin, shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
 
 /**
@@ -157,7 +157,7 @@ export function restoreScript(m: SnapshotManifest): string {
   const q = shQuote;
   const out: string[] = [
     '#!/bin/bash',
-    `# edge snapshot of run ${m.runId} on ${m.host}, taken ${m.createdAt}. Restores the pre-run state.`,
+    `# ${shComment(`edge snapshot of run ${m.runId} on ${m.host}, taken ${m.createdAt}`)}. Restores the pre-run state.`,
     'set -u',
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     `D=${q(dir)}`,
@@ -171,7 +171,7 @@ export function restoreScript(m: SnapshotManifest): string {
   for (const f of m.files) {
     if (f.existed && f.copy) {
       // Copy to a temp name beside the target, then rename: the target is never half-written.
-      out.push(`t=$(mktemp ${q(`${f.path}.edge-restore.XXXXXX`)} 2>/dev/null || mktemp) && cp -a -- "$D"/${q(f.copy)} "$t" && mv -f -- "$t" ${q(f.path)} || { echo "edge restore: failed: ${f.path}" >&2; rc=1; }`);
+      out.push(`t=$(mktemp ${q(`${f.path}.edge-restore.XXXXXX`)} 2>/dev/null || mktemp) && cp -a -- "$D"/${q(f.copy)} "$t" && mv -f -- "$t" ${q(f.path)} || { echo edge restore: failed: ${q(f.path)} >&2; rc=1; }`);
     } else out.push(`try rm -f -- ${q(f.path)}`);
   }
   if (m.units.length || m.files.some((f) => f.path.startsWith('/etc/systemd/'))) out.push('systemctl daemon-reload 2>/dev/null || true');
@@ -184,11 +184,12 @@ export function restoreScript(m: SnapshotManifest): string {
     out.push(
       `ip rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ip rule del pref "$p" 2>/dev/null || true; done`,
     );
-    for (const rule of r.rules) out.push(`try ip rule add ${rule}`);
+    // Rules and routes come from the host's facts as space-separated words; each word is quoted.
+    for (const rule of r.rules) out.push(`try ip rule add ${shJoin(rule.split(' ').filter(Boolean))}`);
   }
   for (const t of m.routeTables) {
     out.push(`ip route flush table ${t.id} 2>/dev/null || true`);
-    for (const route of t.routes) out.push(`try ip route replace table ${t.id} ${route}`);
+    for (const route of t.routes) out.push(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`);
   }
   for (const [k, v] of Object.entries(m.sysctl)) out.push(`try sysctl -q -w ${q(`${k}=${v}`)}`);
   // Links the run created (keepalived's veth pair: deleting one end deletes both).

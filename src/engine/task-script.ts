@@ -1,6 +1,6 @@
 import type { Facts } from '../facts/types.js';
 import { PREAMBLE } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shComment, shQuote } from '../ssh/quote.js';
 import type { Change } from '../tasks/contract.js';
 import { armScript } from './deadman.js';
 import { extendSnapshot, pruneScript, snapshotDir, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
@@ -50,7 +50,7 @@ export function taskScript(input: TaskScriptInput): string {
     // the confirm timeout from there. So a slow task never races its own timer.
     input.deadmanSeconds ? armScript(manifest.runId, input.deadmanSeconds + (input.execBudgetSeconds ?? 0)) : '',
     input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
-    ...changes.map((c, i) => `# change ${i + 1}: ${c.summary.replace(/\n/g, ' ')}\n${c.apply}`),
+    ...changes.map((c, i) => `# change ${i + 1}: ${shComment(c.summary)}\n${c.apply}`),
     input.verify ? `# verify\n${input.verify}` : '',
     input.deadmanSeconds && input.execBudgetSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
     `echo ${input.finalState} > ${shQuote(`${dir}/state`)}`,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { groupNameSchema, hostNameSchema, varNameSchema } from './names.js';
 
 /** The keys a group may have in Ansible's YAML inventory format. */
 export const GROUP_KEYS = ['hosts', 'vars', 'children'] as const;
@@ -11,13 +12,13 @@ export const GROUP_KEYS = ['hosts', 'vars', 'children'] as const;
  * JSON Schema for editors describes edge's variables.
  */
 export function inventoryFileSchema(varsSchema: z.ZodType, groupId?: string) {
-  const hosts = z.record(z.string(), varsSchema.nullable()).nullable().describe('Hosts of this group: name → host variables');
+  const hosts = z.record(hostNameSchema, varsSchema.nullable()).nullable().describe('Hosts of this group: name → host variables');
   let group: z.ZodType = z
     .strictObject({
       hosts: hosts.optional(),
       vars: varsSchema.nullable().optional().describe('Variables of every host in this group'),
       get children() {
-        return z.record(z.string(), group).nullable().optional().describe('Child groups: name → group');
+        return z.record(groupNameSchema, group).nullable().optional().describe('Child groups: name → group');
       },
     })
     .nullable()
@@ -25,8 +26,8 @@ export function inventoryFileSchema(varsSchema: z.ZodType, groupId?: string) {
   // A named definition makes the recursive JSON Schema readable ($defs.group); only the JSON Schema
   // generator asks for one, since ids live in zod's global registry and must be unique.
   if (groupId) group = group.meta({ id: groupId });
-  return z.record(z.string(), group).describe('Ansible YAML inventory: groups by name, normally just `all`');
+  return z.record(groupNameSchema, group).describe('Ansible YAML inventory: groups by name, normally just `all`');
 }
 
 /** Structure-only form used by the loader. */
-export const inventoryStructureSchema = inventoryFileSchema(z.record(z.string(), z.unknown()));
+export const inventoryStructureSchema = inventoryFileSchema(z.record(varNameSchema, z.unknown()));

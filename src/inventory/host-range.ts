@@ -1,12 +1,45 @@
 import { EdgeError, type SourcePos } from '../errors.js';
 
 const RANGE = /\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]/;
+const RANGES = new RegExp(RANGE.source, 'g');
+
+/**
+ * Most hosts one inventory may name, ranges expanded: far more than any fleet edge drives, and few
+ * enough that expanding them cannot exhaust memory (`r[1:99999999]` is refused, not attempted).
+ */
+export const MAX_HOSTS = 100_000;
+
+/** How many names a pattern expands to (its ranges multiplied), without expanding it. */
+export function hostRangeSize(pattern: string): number {
+  let n = 1;
+  for (const m of pattern.matchAll(RANGES)) {
+    const [, from = '', to = '', stepText] = m;
+    const numeric = /^[0-9]+$/.test(from) && /^[0-9]+$/.test(to);
+    const [a, b] = numeric ? [Number(from), Number(to)] : [from.charCodeAt(0), to.charCodeAt(0)];
+    const step = stepText === undefined ? 1 : Number(stepText);
+    n *= step >= 1 && b >= a ? Math.floor((b - a) / step) + 1 : 1;
+  }
+  return n;
+}
 
 /**
  * Expands Ansible's host ranges: `rtr[01:03]` → rtr01, rtr02, rtr03; `db-[a:c]` → db-a, db-b, db-c;
  * `[1:9:2]` steps by 2. Numeric ranges keep the start's zero padding. Several ranges multiply.
  */
-export function expandHostRange(pattern: string, pos?: SourcePos): string[] {
+export function expandHostRange(pattern: string, pos?: SourcePos, listedBefore = 0): string[] {
+  const size = hostRangeSize(pattern);
+  if (size + listedBefore > MAX_HOSTS) {
+    const what = size === 1 ? `host ${pattern}` : `host range ${pattern} (${size} hosts)`;
+    const before = listedBefore > 0 ? ` with the ${listedBefore} listed before it` : '';
+    throw new EdgeError('CONFIG', `${what}${before} takes the inventory over the limit of ${MAX_HOSTS} hosts: refused`, {
+      pos,
+      hint: 'a typo in a range bound? (e.g. r[1:99999999]); split a real fleet this large into several inventories',
+    });
+  }
+  return expandChecked(pattern, pos);
+}
+
+function expandChecked(pattern: string, pos?: SourcePos): string[] {
   const m = RANGE.exec(pattern);
   if (!m) return [pattern];
   const [whole, from = '', to = '', stepText] = m;
@@ -26,5 +59,5 @@ export function expandHostRange(pattern: string, pos?: SourcePos): string[] {
   for (let i = a; i <= b; i += step) {
     items.push(numeric ? String(i).padStart(from.length, '0') : String.fromCharCode(i));
   }
-  return items.flatMap((item) => expandHostRange(`${head}${item}${tail}`, pos));
+  return items.flatMap((item) => expandChecked(`${head}${item}${tail}`, pos));
 }

@@ -185,27 +185,38 @@ function speedText(mbps: number | undefined): string {
   return mbps >= 1000 && mbps % 1000 === 0 ? `${mbps / 1000}G` : `${mbps}M`;
 }
 
-function routesText(r: CandidateRow): string {
+function routesText(r: CandidateRow, short = false): string {
   return r.defaultRoutes
     .map((d) => {
       const table = d.table === 'main' ? '' : ` table ${d.table}`;
       const metric = d.metric !== undefined ? ` metric ${d.metric}` : '';
+      if (short) return `${d.gateway ?? 'no gateway'}${metric}${table}`;
       return `default${d.gateway ? ` via ${d.gateway}` : ''}${metric}${table}`;
     })
     .join('; ');
 }
 
-/** One line per interface under a header: name, state, MAC, addresses, default routes, speed; then a role column when given. */
-export function candidatesTable(rows: readonly CandidateRow[], roles: RoleChoice = {}): string {
+/**
+ * One line per interface under a header: name, state, MAC, addresses, default routes, speed; then a
+ * role column when given. A table keeps its shape rather than wrap: wider than `width`, it leaves
+ * out MAC (the picker shows it with each choice), then SPEED, then says routes as "via GW".
+ */
+export function candidatesTable(rows: readonly CandidateRow[], roles: RoleChoice = {}, width = Infinity): string {
   const roleOf = (name: string) =>
     ROLES.filter((r) => roles[r] === name)
       .map((r) => ROLE_LABELS[r])
       .join(', ');
-  const header = ['INTERFACE', 'STATE', 'MAC', 'ADDRESSES', 'DEFAULT ROUTES', 'SPEED', 'LIKELY'];
-  const table = rows.map((r) => [r.name, r.state, r.mac ?? '', r.addresses.join(', ') || '-', routesText(r) || '-', speedText(r.speedMbps), roleOf(r.name)]);
-  // MAC, SPEED and LIKELY columns only when some interface has something to show in them
-  const cols = header.map((_, c) => c).filter((c) => (c < 5 && c !== 2) || table.some((row) => row[c] !== ''));
-  const all = [header, ...table].map((row) => cols.map((c) => row[c]!));
-  const widths = cols.map((_, k) => Math.max(...all.map((row) => row[k]!.length)));
-  return all.map((row) => row.map((cell, k) => cell.padEnd(widths[k]!)).join('  ').trimEnd()).join('\n');
+  const layouts = [{ drop: [] as number[], short: false }, { drop: [2], short: false }, { drop: [2, 5], short: false }, { drop: [2, 5], short: true }];
+  let text = '';
+  for (const { drop, short } of layouts) {
+    const header = ['INTERFACE', 'STATE', 'MAC', 'ADDRESSES', short ? 'DEFAULT VIA' : 'DEFAULT ROUTES', 'SPEED', 'LIKELY'];
+    const table = rows.map((r) => [r.name, r.state, r.mac ?? '', r.addresses.join(', ') || '-', routesText(r, short) || '-', speedText(r.speedMbps), roleOf(r.name)]);
+    // MAC, SPEED and LIKELY columns only when some interface has something to show in them
+    const cols = header.map((_, c) => c).filter((c) => !drop.includes(c) && ((c < 5 && c !== 2) || table.some((row) => row[c] !== '')));
+    const all = [header, ...table].map((row) => cols.map((c) => row[c]!));
+    const widths = cols.map((_, k) => Math.max(...all.map((row) => row[k]!.length)));
+    text = all.map((row) => row.map((cell, k) => cell.padEnd(widths[k]!)).join('  ').trimEnd()).join('\n');
+    if (Math.max(...text.split('\n').map((l) => l.length)) <= width) break;
+  }
+  return text;
 }

@@ -110,5 +110,9 @@ export function selectHosts(
   const play = matchPattern(inventory, playHostPattern ?? 'all', { what: 'hosts', pos: playPos });
   if (pattern === undefined || pattern.trim() === '') return play;
   const limit = new Set(matchPattern(inventory, pattern, { what: '--limit' }));
+  // As ansible-playbook: a --limit that leaves no host at all is an error (exit 1), not a quiet no-op.
+  if (limit.size === 0) {
+    throw new EdgeError('USAGE', `--limit ${JSON.stringify(pattern)} leaves no hosts to target`, { field: '--limit', hint: available(inventory) });
+  }
   return play.filter((h) => limit.has(h));
 }

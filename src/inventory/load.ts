@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { EdgeErrors, type EdgeError } from '../errors.js';
+import { warn } from '../config/warnings.js';
 import { positionOf } from '../config/yaml-position.js';
 import { readYamlFile, type YamlSource } from '../config/yaml-source.js';
 import { hostGroups, mergeHostVars } from './precedence.js';
@@ -15,6 +16,7 @@ import { mergeHostErrors, validateHostVars } from './validate-host-vars.js';
  */
 export function parseInventory(source: YamlSource): Inventory {
   const structure = readStructure(source);
+  for (const w of structure.warnings) warn(w);
   const errors: EdgeError[] = [...structure.errors];
   const hosts = new Map<string, ResolvedHost>();
   for (const name of structure.hosts) {
@@ -42,7 +44,7 @@ export function parseInventory(source: YamlSource): Inventory {
 
 /** Reads an inventory file by path (relative paths against `cwd`, and shown as given). */
 export function readInventory(file: string, cwd: string = process.cwd()): Inventory {
-  return parseInventory(readYamlFile(file, path.resolve(cwd, file)));
+  return parseInventory(readYamlFile(file, path.resolve(cwd, file), 'inventory'));
 }
 
 /** `-i NAME|PATH` → the loaded inventory (see resolveInventoryPath). */

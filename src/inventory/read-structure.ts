@@ -1,12 +1,13 @@
 import { EdgeError, EdgeErrors, type SourcePos } from '../errors.js';
 import { formatFieldPath } from '../config/field-path.js';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
-import type { YamlSource } from '../config/yaml-source.js';
+import { offsetPos, type YamlSource } from '../config/yaml-source.js';
+import { visit as visitDoc } from 'yaml';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
-import { expandHostRange } from './host-range.js';
+import { expandHostRange, hostRangeSize, MAX_HOSTS } from './host-range.js';
 import type { GroupInfo } from './types.js';
-import { unknownEdgeVarErrors } from './var-names.js';
+import { unknownAnsibleVarWarnings, unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
 
 type Vars = Record<string, unknown>;
@@ -29,6 +30,26 @@ export interface InventoryStructure {
   hostEntries: Map<string, HostEntry[]>;
   /** Problems that do not stop the walk (unknown edge_ variables, bad ranges, cycles), reported with the rest. */
   errors: EdgeError[];
+  /** Likely mistakes that are not errors (unknown ansible_ variables). */
+  warnings: EdgeError[];
+}
+
+/**
+ * An inventory without a single host is a mistake, not an empty fleet: a file cut off before its
+ * `hosts:` would otherwise run nothing and report success. Points at the last key in the file.
+ */
+function noHostsError(source: YamlSource): EdgeError {
+  let last: SourcePos = { file: source.file, line: 1, col: 1 };
+  visitDoc(source.doc, {
+    Pair(_, pair) {
+      const at = (pair.key as { range?: [number, number, number] } | null)?.range?.[0];
+      if (at !== undefined) last = offsetPos(source, at);
+    },
+  });
+  return new EdgeError('CONFIG', 'the inventory lists no hosts (is the file cut off?)', {
+    pos: last,
+    hint: 'list hosts under a group\'s hosts:, e.g. all: { hosts: { r1: { ansible_host: 192.0.2.10 } } }',
+  });
 }
 
 /**
@@ -49,16 +70,20 @@ export function readStructure(source: YamlSource): InventoryStructure {
     throw new EdgeErrors(
       issuesToErrors(shape.error.issues, {
         data: source.data,
-        locate: (path, at) => {
-          const place = placeIn(source)(path, at);
-          return at === 'key' ? { ...place, hint: 'group keys are hosts, vars and children; variables go under vars:' } : place;
-        },
+        locate: placeIn(source),
         knownKeys: () => GROUP_KEYS,
-      }),
+      }).map((e) =>
+        e.message.startsWith('unknown key') ? new EdgeError('CONFIG', e.message, { ...e, hint: 'group keys are hosts, vars and children; variables go under vars:' }) : e,
+      ),
     );
   }
 
   const errors: EdgeError[] = [];
+  const warnings: EdgeError[] = [];
+  const checkNames = (vars: Vars, base: YamlPath) => {
+    errors.push(...unknownEdgeVarErrors(vars, base, source));
+    warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
+  };
   const groups = new Map<string, GroupInfo>();
   const hosts: string[] = [];
   const hostFirst = new Map<string, YamlPath>();
@@ -81,6 +106,9 @@ export function readStructure(source: YamlSource): InventoryStructure {
   const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
 
   group('all');
+  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers the whole file.
+  let listed = 0;
+  let overLimit = false;
   const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
     if (parent !== undefined) {
       if (name === 'all') {
@@ -105,17 +133,20 @@ export function readStructure(source: YamlSource): InventoryStructure {
       const base = [...path, 'vars'];
       Object.assign(g.vars, def.vars);
       Object.assign(g.varSources, varSourcesOf(source, def.vars, base, 'group', name));
-      errors.push(...unknownEdgeVarErrors(def.vars, base, source));
+      checkNames(def.vars, base);
     }
     for (const [key, vars] of Object.entries(def.hosts ?? {})) {
       const hostPath = [...path, 'hosts', key];
+      if (overLimit) break;
       let names: string[];
       try {
-        names = expandHostRange(key, pos(hostPath, 'key'));
+        names = expandHostRange(key, pos(hostPath, 'key'), listed);
       } catch (e) {
         errors.push(e as EdgeError);
+        overLimit = listed + hostRangeSize(key) > MAX_HOSTS; // one such error says it; the rest would repeat it
         continue;
       }
+      listed += names.length;
       for (const h of names) {
         if (!hostFirst.has(h)) {
           hosts.push(h);
@@ -125,7 +156,7 @@ export function readStructure(source: YamlSource): InventoryStructure {
         g.hosts.add(h);
         if (vars) hostEntries.get(h)!.push({ vars, basePath: hostPath });
       }
-      if (vars) errors.push(...unknownEdgeVarErrors(vars, hostPath, source));
+      if (vars) checkNames(vars, hostPath);
     }
     for (const [child, childDef] of Object.entries(def.children ?? {})) {
       visit(child, childDef, [...path, 'children', child], name);
@@ -133,6 +164,7 @@ export function readStructure(source: YamlSource): InventoryStructure {
   };
   const top = source.data as Record<string, GroupDef | null>;
   for (const [name, def] of Object.entries(top)) visit(name, def, [name], undefined);
+  if (hosts.length === 0 && errors.length === 0) throw noHostsError(source);
 
   // As in Ansible: groups nobody contains are children of all; hosts in no group but all are `ungrouped`.
   const ungrouped = group('ungrouped');
@@ -168,5 +200,5 @@ export function readStructure(source: YamlSource): InventoryStructure {
       );
     }
   }
-  return { groups, hosts, hostFirst, hostEntries, errors };
+  return { groups, hosts, hostFirst, hostEntries, errors, warnings };
 }

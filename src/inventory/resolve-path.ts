@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { EdgeError } from '../errors.js';
+import { defaultInventoryPath, labInstance, labPaths } from '../lab/state.js';
 
 /**
  * `-i prod` → `inventories/prod.yaml` (or `.yml`) under cwd; anything else is taken as a path.
@@ -8,6 +9,8 @@ import { EdgeError } from '../errors.js';
  * called `prod` in cwd is still reachable as `./prod`.
  */
 export function resolveInventoryPath(nameOrPath: string, cwd: string = process.cwd()): string {
+  // `-i lab` is the lab EDGE_LAB_INSTANCE selects: another instance keeps its inventory in its state dir.
+  if (nameOrPath === 'lab' && labInstance() !== 0) return defaultInventoryPath(labPaths());
   const bare = !nameOrPath.includes('/') && !nameOrPath.includes(path.sep) && path.extname(nameOrPath) === '';
   if (bare) {
     for (const ext of ['.yaml', '.yml']) {

@@ -1,5 +1,8 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
+import { pathSchema } from '../config/text.js';
 import { windowSchema } from '../playbook/window-schema.js';
+import { addressProblem, hostBitsProblem } from './address-rules.js';
 
 /**
  * edge's own inventory variables (all optional, with defaults that are safe for production).
@@ -8,7 +11,17 @@ import { windowSchema } from '../playbook/window-schema.js';
  */
 
 const ipv4 = z.ipv4({ error: 'expected an IPv4 address like 192.0.2.1' });
-const cidr4 = z.cidrv4({ error: 'expected an IPv4 prefix like 198.18.0.0/15' });
+/** A host edge talks to or routes through (gateway, health target): one unicast address. */
+const unicast4 = (role: string) =>
+  ipv4.superRefine((a, ctx) => {
+    const problem = addressProblem(a, role);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+/** A network (subnets, allowed sources): written as its network address, host bits clear. */
+const cidr4 = z.cidrv4({ error: 'expected an IPv4 prefix like 198.18.0.0/15' }).superRefine((c, ctx) => {
+  const problem = hostBitsProblem(c);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 const ifname = z
   .string()
   .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'expected a Linux interface name (1-15 chars of A-Z a-z 0-9 _ . : @ -)');
@@ -19,18 +32,66 @@ const mark = z
 const tableId = z.number().int().min(1).max(0xfffffffe).refine((n) => ![253, 254, 255].includes(n), {
   message: 'table ids 253 (default), 254 (main) and 255 (local) are reserved',
 });
-const tableName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,30}$/, 'expected a table name like wan1');
+// The kernel's own tables (rt_tables: 255 local, 254 main, 253 default, 0 unspec): a WAN table by
+// one of these names would rename the kernel's table in rt_tables and route through it.
+const RESERVED_TABLE_NAMES = ['local', 'main', 'default', 'unspec'];
+const tableName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]{0,30}$/, 'expected a table name like wan1')
+  .refine((n) => !RESERVED_TABLE_NAMES.includes(n.toLowerCase()), {
+    message: 'local, main, default and unspec are the kernel\'s own routing tables: refused (edge would rename one in rt_tables and route WAN traffic through it)',
+  });
+// A sysctl value goes into /etc/sysctl.d as `key = value` and to `sysctl -w`: a newline would add a
+// second setting of the author's choosing (kernel.modprobe = ...) that applies at every boot.
+const sysctlValue = z.union([
+  z.string().regex(/^[\x20-\x7e\t]{0,1024}$/, 'a sysctl value is printable ASCII on one line (spaces and tabs allowed), at most 1024 characters'),
+  z.number(),
+]);
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 
+// Where edge connects: an IP address or a DNS name, nothing a resolver or a log line would misread.
+const DNS_LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const DNS_NAME = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*\\.?$`);
+const sshAddress = z
+  .string()
+  .max(253)
+  .refine((a) => isIP(a) !== 0 || DNS_NAME.test(a), 'expected an IP address or a DNS name (letters, digits, _ and - in dot-separated labels)');
+// POSIX user names, plus @ and \ for directory users (user@REALM, DOMAIN\user).
+const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
+
 export const connectionVarsSchema = z.object({
-  ansible_host: z.string().min(1).optional().describe('Address or name edge connects to (default: the inventory host name)'),
-  ansible_user: z.string().min(1).optional().describe('SSH user'),
+  ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
+  ansible_user: sshUser.optional().describe('SSH user'),
   ansible_port: z.number().int().min(1).max(65535).optional().describe('SSH port'),
-  ansible_ssh_private_key_file: z.string().min(1).optional().describe('SSH private key file'),
+  ansible_ssh_private_key_file: pathSchema('key file path').optional().describe('SSH private key file'),
   ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
   ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),
-  edge_known_hosts_file: z.string().min(1).optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
+  edge_known_hosts_file: pathSchema('known_hosts path').optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
 });
+
+// Why each role may not share an interface with another, said where the second one is set.
+const ROLE_CLASH: Record<string, string> = {
+  'edge_wan1_interface/edge_wan2_interface': 'WAN1 and WAN2 must be different interfaces (failover needs two uplinks)',
+  'edge_wan1_interface/edge_lan_interface': 'the LAN cannot be a WAN interface: LAN clients would be NATed to themselves and the internet treated as the LAN',
+  'edge_wan2_interface/edge_lan_interface': 'the LAN cannot be a WAN interface: LAN clients would be NATed to themselves and the internet treated as the LAN',
+  'edge_wan1_interface/edge_mgmt_interface':
+    'the management interface cannot be a WAN: the firewall accepts everything arriving on it, so every service of the router would be open to the internet',
+  'edge_wan2_interface/edge_mgmt_interface':
+    'the management interface cannot be a WAN: the firewall accepts everything arriving on it, so every service of the router would be open to the internet',
+  'edge_lan_interface/edge_mgmt_interface':
+    'the management interface cannot be the LAN: it is trusted with every service, so every LAN client would get management access (leave edge_mgmt_interface unset when the router is managed over its LAN)',
+};
+const ROLE_VARS = ['edge_wan1_interface', 'edge_wan2_interface', 'edge_lan_interface', 'edge_mgmt_interface'] as const;
+
+/** WAN1, WAN2, LAN and management: all distinct; each clash reported at the later of the two variables. */
+function interfaceRoleIssues(v: Partial<Record<(typeof ROLE_VARS)[number], string>>): { path: string[]; message: string }[] {
+  const out: { path: string[]; message: string }[] = [];
+  ROLE_VARS.forEach((b, j) => {
+    const a = ROLE_VARS.slice(0, j).find((x) => v[x] !== undefined && v[x] === v[b]);
+    if (a) out.push({ path: [b], message: `is ${JSON.stringify(v[b])}, the same as ${a}: refused — ${ROLE_CLASH[`${a}/${b}`]}` });
+  });
+  return out;
+}
 
 export const DEFAULT_WAN1_TARGETS = ['1.1.1.1', '8.8.8.8', '9.9.9.9'];
 export const DEFAULT_WAN2_TARGETS = ['1.0.0.1', '8.8.4.4', '149.112.112.112'];
@@ -41,17 +102,18 @@ export const edgeVarsSchema = z
     edge_wan2_interface: ifname.optional().describe('Interface of the secondary uplink (WAN2)'),
     edge_lan_interface: ifname.optional().describe('Interface facing the LAN'),
     edge_mgmt_interface: ifname.optional().describe('Dedicated management interface, if any'),
-    edge_mgmt_subnets: z.array(cidr4).default([]).describe('Subnets operators manage the router from'),
+    edge_mgmt_subnets: z.array(cidr4).max(1024).default([]).describe('Subnets operators manage the router from'),
     edge_ssh_allowed_sources: z
       .array(cidr4)
+      .max(1024)
       .optional()
       .describe('Sources allowed to SSH to the router; default: management subnets, the LAN, and the management interface'),
     edge_ssh_port: z.number().int().min(1).max(65535).default(22).describe('Port sshd listens on (kept reachable by the firewall)'),
 
-    edge_wan1_gateway: ipv4.optional().describe('Static gateway of WAN1; default: learned from the router (DHCP or its network config)'),
-    edge_wan2_gateway: ipv4.optional().describe('Static gateway of WAN2; default: learned from the router (DHCP or its network config)'),
-    edge_wan1_targets: z.array(ipv4).min(1).default(DEFAULT_WAN1_TARGETS).describe('Health-check targets probed through WAN1'),
-    edge_wan2_targets: z.array(ipv4).min(1).default(DEFAULT_WAN2_TARGETS).describe('Health-check targets probed through WAN2'),
+    edge_wan1_gateway: unicast4('a gateway').optional().describe('Static gateway of WAN1; default: learned from the router (DHCP or its network config)'),
+    edge_wan2_gateway: unicast4('a gateway').optional().describe('Static gateway of WAN2; default: learned from the router (DHCP or its network config)'),
+    edge_wan1_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN1_TARGETS).describe('Health-check targets probed through WAN1'),
+    edge_wan2_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN2_TARGETS).describe('Health-check targets probed through WAN2'),
     edge_health_interval: seconds(1, 60).default(2).describe('Seconds between health checks'),
     edge_health_timeout: seconds(0.2, 10).default(1).describe('Per-probe timeout in seconds'),
     edge_health_fall: z.number().int().min(1).max(100).default(3).describe('Failed checks in a row before a WAN is down'),
@@ -79,7 +141,7 @@ export const edgeVarsSchema = z
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
     edge_sysctl: z
-      .record(z.string().regex(/^[a-z0-9_.-]+$/, 'expected a sysctl key like net.ipv4.ip_forward'), z.union([z.string(), z.number()]))
+      .record(z.string().regex(/^[a-z0-9_][a-z0-9_./-]{0,199}$/, 'expected a sysctl key like net.ipv4.ip_forward'), sysctlValue)
       .default({})
       .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),
@@ -95,9 +157,7 @@ export const edgeVarsSchema = z
       ctx.addIssue({ code: 'custom', path: ['edge_wan2_table'], message: 'must differ from edge_wan1_table' });
     if (v.edge_wan1_table_name === v.edge_wan2_table_name)
       ctx.addIssue({ code: 'custom', path: ['edge_wan2_table_name'], message: 'must differ from edge_wan1_table_name' });
-    const ifs = [v.edge_wan1_interface, v.edge_wan2_interface, v.edge_lan_interface].filter(Boolean);
-    if (new Set(ifs).size !== ifs.length)
-      ctx.addIssue({ code: 'custom', path: ['edge_lan_interface'], message: 'WAN1, WAN2 and LAN must be different interfaces' });
+    for (const issue of interfaceRoleIssues(v)) ctx.addIssue({ code: 'custom', ...issue });
     for (const k of ['edge_wan1_targets', 'edge_wan2_targets'] as const)
       if (v.edge_health_success_threshold > v[k].length)
         ctx.addIssue({

@@ -84,10 +84,9 @@ function ctx(opts: LabOptions): { paths: LabPaths; log: Log } {
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The default inventory path: inventories/lab.yaml (cwd) for the default lab, the state dir for other instances. */
-export function defaultInventoryPath(paths: LabPaths): string {
-  return paths.instance === 0 ? resolve('inventories/lab.yaml') : join(paths.stateDir, 'lab.yaml');
-}
+import { defaultInventoryPath } from './state.js';
+
+export { defaultInventoryPath };
 
 /** The state of a lab that is up (a usage error when there is none). */
 export function loadLab(paths: LabPaths): { state: LabState; plan: LabPlan } {

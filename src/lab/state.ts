@@ -11,7 +11,7 @@
  * The root filesystem cache lives under /var/cache/edge-lab (see rootfs.ts).
  */
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { EdgeError } from '../errors.js';
 import type { RouterKind, RouterPlan } from './plan.js';
@@ -48,6 +48,14 @@ export function labPaths(instance = labInstance()): LabPaths {
     routersDir: join(stateDir, 'routers'),
     cacheDir: '/var/cache/edge-lab',
   };
+}
+
+/**
+ * Where `lab up` writes the lab's inventory, and so what `-i lab` means: inventories/lab.yaml
+ * (cwd) for the default lab, the state dir for other instances.
+ */
+export function defaultInventoryPath(paths: LabPaths): string {
+  return paths.instance === 0 ? resolve('inventories/lab.yaml') : join(paths.stateDir, 'lab.yaml');
 }
 
 /** EDGE_LAB_INSTANCE selects an isolated lab (own prefix, state dir and management subnet); default 0. */

@@ -3,6 +3,8 @@ import { EdgeError, EdgeErrors } from '../errors.js';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
 import { readYamlFile, type YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
+import { warn } from '../config/warnings.js';
+import { unknownAnsibleVarWarnings } from '../inventory/var-names.js';
 import { varSourcesOf } from '../inventory/var-sources.js';
 import { PLAY_KEYS, playStructureSchema } from './play-schema.js';
 import { WINDOW_KEYS } from './window-schema.js';
@@ -36,6 +38,7 @@ function parsePlay(source: YamlSource, data: unknown, path: YamlPath, index: num
   const tasks = Array.isArray(data.tasks) ? parseTaskEntries(source, data.tasks, [...path, 'tasks'], errors) : [];
   const vars = isMapping(data.vars) ? data.vars : {};
   errors.push(...playVarErrors(source, vars, [...path, 'vars']));
+  for (const w of unknownAnsibleVarWarnings(vars, [...path, 'vars'], source)) warn(w);
   if (!result.success || errors.length > before) return undefined;
   const p = result.data;
   return {
@@ -78,5 +81,5 @@ export function parsePlaybook(source: YamlSource): Playbook {
 
 /** Reads a playbook file (a relative path is read against `cwd` and shown as given). */
 export function loadPlaybook(file: string, cwd: string = process.cwd()): Playbook {
-  return parsePlaybook(readYamlFile(file, path.resolve(cwd, file)));
+  return parsePlaybook(readYamlFile(file, path.resolve(cwd, file), 'playbook'));
 }

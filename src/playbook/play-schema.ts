@@ -1,11 +1,14 @@
 import { z } from 'zod';
+import { labelSchema } from '../config/text.js';
+import { varNameSchema } from '../inventory/names.js';
 import { durationSchema } from './duration.js';
 import { serialSchema } from './serial.js';
 import { windowSchema } from './window-schema.js';
 
 /** A host pattern (see inventory/limit.ts); a list is joined with commas, as Ansible allows. */
+const patternText = labelSchema('host pattern');
 const hostPattern = z
-  .union([z.string().min(1), z.array(z.string().min(1)).min(1)], { error: 'expected a host pattern like "edge" or "rtr-*,!rtr-nyc-1"' })
+  .union([patternText, z.array(patternText).min(1)], { error: 'expected a host pattern like "edge" or "rtr-*,!rtr-nyc-1"' })
   .transform((v) => (Array.isArray(v) ? v.join(',') : v));
 
 /**
@@ -16,7 +19,7 @@ const hostPattern = z
 export function playSchema(parts: { task: z.ZodType; vars: z.ZodType }) {
   return z
     .strictObject({
-      name: z.string().min(1).optional().describe('Name shown in progress and recap (default: the hosts pattern)'),
+      name: labelSchema('play name').optional().describe('Name shown in progress and recap (default: the hosts pattern)'),
       hosts: hostPattern.describe('Hosts to run on: names, groups, globs, !exclude, &intersect'),
       vars: parts.vars.nullable().optional().describe('Variables for this play; override the inventory\'s'),
       tasks: z.array(parts.task).min(1).describe('Tasks, in order: `- sysctl` or `- packages: {upgrade: true}` with an optional `name:`'),
@@ -42,6 +45,6 @@ export function playSchema(parts: { task: z.ZodType; vars: z.ZodType }) {
 }
 
 /** The play schema the loader uses: tasks and vars are checked separately. */
-export const playStructureSchema = playSchema({ task: z.unknown(), vars: z.record(z.string(), z.unknown()) });
+export const playStructureSchema = playSchema({ task: z.unknown(), vars: z.record(varNameSchema, z.unknown()) });
 
 export const PLAY_KEYS: readonly string[] = Object.keys(playStructureSchema.shape);

@@ -5,7 +5,7 @@ import { positionOf, type YamlPath } from '../config/yaml-position.js';
 import type { YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { TASK_NAMES, type TaskName } from '../tasks/contract.js';
-import { isTaskName, taskParamSchemas } from './task-params.js';
+import { isTaskName, taskLabelSchema, taskParamSchemas } from './task-params.js';
 import type { TaskEntry } from './types.js';
 
 /**
@@ -79,8 +79,11 @@ export function parseTaskEntries(source: YamlSource, items: readonly unknown[], 
     }
     const record = item as Record<string, unknown>;
     const name = record.name;
-    if (name !== undefined && (typeof name !== 'string' || name === '')) {
-      errors.push(new EdgeError('CONFIG', 'expected a non-empty string', at([...path, 'name'])));
+    if (name !== undefined) {
+      const checked = taskLabelSchema.safeParse(name, PARSE_PARAMS);
+      if (!checked.success) {
+        errors.push(...issuesToErrors(checked.error.issues, { data: name, locate: placeIn(source, [...path, 'name']) }));
+      }
     }
     const keys = Object.keys(record).filter((k) => k !== 'name');
     const tasks = keys.filter(isTaskName);
@@ -101,7 +104,7 @@ export function parseTaskEntries(source: YamlSource, items: readonly unknown[], 
     const task = tasks[0];
     if (task === undefined || tasks.length > 1) return;
     const params = parseParams(source, task, record[task], [...path, task], errors);
-    entries.push({ task, name: typeof name === 'string' && name ? name : task, params, pos: at(path).pos });
+    entries.push({ task, name: taskLabelSchema.safeParse(name).data ?? task, params, pos: at(path).pos });
   });
   return entries;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { FILE_CAPS, readBoundedFile } from '../config/read-file.js';
 import ssh2, { type AgentAuthMethod, type PublicKeyAuthMethod } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import type { SshTarget } from './types.js';
@@ -27,16 +27,11 @@ export function planAuth(target: SshTarget): AuthPlan {
     seen.add(path);
     let data: Buffer;
     try {
-      data = readFileSync(path);
+      data = readBoundedFile(path, { what: 'private key file', maxBytes: FILE_CAPS.key, host: target.name, field: 'ansible_ssh_private_key_file' });
     } catch (e) {
-      if (fromInventory) {
-        // A key the operator named must exist; silently trying others would hide the typo.
-        throw new EdgeError('CONFIG', `private key file ${path} cannot be read: ${errorMessage(e)}`, {
-          host: target.name,
-          field: 'ansible_ssh_private_key_file',
-          cause: e,
-        });
-      }
+      // A key the operator named must exist (and be a key-sized regular file); silently trying
+      // others would hide the typo.
+      if (fromInventory) throw e;
       plan.skipped.push(`${path} (${errorMessage(e)})`);
       return;
     }

@@ -85,6 +85,8 @@ export class SshConnection {
    */
   static async connect(target: SshTarget, opts: ConnectOptions): Promise<SshConnection> {
     // Credentials and known_hosts are read before any socket is opened: a bad key path fails fast.
+    // The connect timeout counts from here, so reading them is inside it (files are read bounded).
+    const startedAt = performance.now();
     const auth = planAuth(target);
     const verifier = new HostKeyVerifier(target, {
       knownHostsFiles: opts.knownHostsFiles,
@@ -109,7 +111,7 @@ export class SshConnection {
 
     const conn = new SshConnection(target, new NodeSSH(), opts, jump);
     try {
-      await conn.handshake(auth, verifier, sock);
+      await conn.handshake(auth, verifier, sock, startedAt);
     } catch (e) {
       conn.close();
       throw e;
@@ -117,18 +119,23 @@ export class SshConnection {
     return conn;
   }
 
-  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined): Promise<void> {
+  private async handshake(auth: AuthPlan, verifier: HostKeyVerifier, sock: Duplex | undefined, startedAt: number): Promise<void> {
     const { target, opts, ssh } = this;
     const host = target.name;
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    const left = Math.round(connectTimeoutMs - (performance.now() - startedAt));
+    if (left <= 0) {
+      throw new EdgeError('CONNECT', `connection to ${this.where} timed out after ${connectTimeoutMs} ms (reading keys and known_hosts)`, { host });
+    }
     const config: Config = {
       username: target.user,
-      readyTimeout: connectTimeoutMs,
+      readyTimeout: left,
       keepaliveInterval: opts.keepaliveIntervalMs ?? DEFAULTS.keepaliveIntervalMs,
       keepaliveCountMax: opts.keepaliveCountMax ?? DEFAULTS.keepaliveCountMax,
       hostVerifier: verifier.verify,
       algorithms: { serverHostKey: verifier.algorithms },
       authHandler: auth.methods,
+      ...(opts.trace?.debug ? { debug: (line: string) => opts.trace!.debug!(host, line) } : {}),
       ...(sock ? { sock } : { host: target.host, port: target.port }),
     };
 
@@ -279,10 +286,28 @@ export class SshConnection {
       if (out.signal !== undefined) result.signal = out.signal;
       const refused = becomeFailure(inv.become, result, { name: this.target.name, user: this.target.user });
       if (refused) throw refused;
+      this.traceExec(script, argv, result);
       return result;
+    } catch (e) {
+      this.traceExec(script, argv, undefined, e);
+      throw e;
     } finally {
       if (!released) setTimeout(releaseOnce, SLOT_RECLAIM_MS).unref();
     }
+  }
+
+  /** -v: one event per exec (the trace decides what of it to show, and redacts). */
+  private traceExec(script: string, command: string[], r: ExecResult | undefined, e?: unknown): void {
+    this.opts.trace?.exec?.({
+      host: this.target.name,
+      script,
+      command,
+      durationMs: r?.durationMs ?? 0,
+      code: r?.code,
+      bytesSent: Buffer.byteLength(script),
+      bytesReceived: r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0,
+      ...(e === undefined ? {} : { error: errorMessage(e) }),
+    });
   }
 
   /** A stream to host:port opened from this host (direct-tcpip), e.g. the next hop of a ProxyJump. */

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
 import { dirname } from 'node:path';
 import { EdgeError, errorMessage } from '../errors.js';
 
@@ -73,16 +74,21 @@ export function hashHostName(name: string, salt: Buffer = randomBytes(20)): stri
   return `|1|${salt.toString('base64')}|${mac.toString('base64')}`;
 }
 
+/** known_hosts is read bounded: /dev/zero or a FIFO named as edge_known_hosts_file must not hang a run. */
+function readKnownHostsText(file: string): string {
+  return readBoundedText(file, { what: 'known_hosts file', maxBytes: FILE_CAPS.known_hosts, code: 'HOSTKEY' });
+}
+
 export function loadKnownHosts(paths: readonly string[]): KnownHosts {
   const kh: KnownHosts = { files: [...paths], entries: [], warnings: [] };
   for (const file of paths) {
     let text: string;
     try {
-      text = readFileSync(file, 'utf8');
+      text = readKnownHostsText(file);
     } catch (e) {
       // A missing file is the normal state before the first accepted key.
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw new EdgeError('HOSTKEY', `cannot read known_hosts file ${file}: ${errorMessage(e)}`, { cause: e });
+      if (isMissingFile(e)) continue;
+      throw e;
     }
     parseInto(kh, file, text);
   }
@@ -217,11 +223,9 @@ export function appendKnownHost(path: string, host: string, port: number, keyTyp
   const name = hostKeyName(host, port);
   let existing = '';
   try {
-    existing = readFileSync(path, 'utf8');
+    existing = readKnownHostsText(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new EdgeError('HOSTKEY', `cannot read known_hosts file ${path}: ${errorMessage(e)}`, { cause: e });
-    }
+    if (!isMissingFile(e)) throw e;
   }
   const hashed = /^\s*(@\S+\s+)?\|1\|/m.test(existing);
   const line = `${hashed ? hashHostName(name) : name} ${keyType} ${keyBase64}\n`;

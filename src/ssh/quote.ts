@@ -25,3 +25,19 @@ export function shQuote(s: string): string {
 export function shJoin(args: readonly string[]): string {
   return args.map(shQuote).join(' ');
 }
+
+/**
+ * Text for a `#` comment line of a script: a comment cannot be quoted, so anything that could end
+ * it (a newline, CR, any control character) or make it read differently from what it says (bidi
+ * controls, zero-width and other invisible characters) is written as a visible escape: `\n`,
+ * `\u202e`. Names are validated at load; this is the second line of defence for comments.
+ */
+export function shComment(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (ch) => {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 0x0a) return '\\n';
+    if (cp === 0x0d) return '\\r';
+    if (cp === 0x09) return '\\t';
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+  });
+}

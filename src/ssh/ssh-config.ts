@@ -1,8 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import picomatch from 'picomatch';
 import SSHConfig, { LineType, type Line } from 'ssh-config';
+import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
 import { EdgeError, errorMessage } from '../errors.js';
 import type { SshTarget } from './types.js';
 
@@ -85,10 +86,10 @@ export function loadSshConfig(files: readonly string[], home: string = homedir()
 function parseFile(file: string, home: string, depth: number): Line[] {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedText(file, { what: 'ssh config', maxBytes: FILE_CAPS.ssh_config });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new EdgeError('CONFIG', `cannot read ssh config ${file}: ${errorMessage(e)}`, { cause: e });
+    if (isMissingFile(e)) return [];
+    throw e;
   }
   let parsed: SSHConfig;
   try {

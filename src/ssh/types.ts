@@ -35,6 +35,26 @@ export interface ConnectOptions {
   commandTimeoutMs?: number;
   /** Concurrent session channels per connection. Default 8, under OpenSSH's MaxSessions 10. */
   maxChannels?: number;
+  /** Told about every exec and (when `debug` is set) ssh2's protocol debug lines; for -v and up. */
+  trace?: SshTrace;
+}
+
+/** One finished exec, as -v shows it. */
+export interface ExecTraceEvent {
+  host: string;
+  /** The script written to the remote shell (the sudo preamble and extra stdin not included). */
+  script: string;
+  command: string[];
+  durationMs: number;
+  code: number | null | undefined;
+  bytesSent: number;
+  bytesReceived: number;
+  error?: string;
+}
+
+export interface SshTrace {
+  exec?(e: ExecTraceEvent): void;
+  debug?(host: string, line: string): void;
 }
 
 export interface ExecOptions {

@@ -85,17 +85,16 @@ function candidateList(facts: Facts): string {
 }
 
 export function checkInterfaces(vars: HostVars, facts: Facts): string[] {
-  const out: string[] = [];
+  // The host's interfaces are listed once, after every variable that needs one of them.
   const names = new Set(facts.interfaces.map((i) => i.name));
-  const candidates = candidateList(facts);
-  for (const k of REQUIRED_INTERFACE_VARS) {
-    const v = vars[k];
-    if (!v) out.push(`${k} is not set: set it to one of this host's interfaces: ${candidates} (or run \`edge pick\`)`);
-    else if (!names.has(v)) out.push(`${k} is ${v}, which this host does not have; its interfaces: ${candidates}`);
-  }
-  const mgmt = vars.edge_mgmt_interface;
-  if (mgmt && !names.has(mgmt)) out.push(`edge_mgmt_interface is ${mgmt}, which this host does not have; its interfaces: ${candidates}`);
-  return out;
+  const unset = REQUIRED_INTERFACE_VARS.filter((k) => !vars[k]);
+  const wrong = [...REQUIRED_INTERFACE_VARS, 'edge_mgmt_interface' as const].filter((k) => vars[k] && !names.has(vars[k]!));
+  if (!unset.length && !wrong.length) return [];
+  const parts = [
+    ...(unset.length ? [`${unset.join(', ')} ${unset.length === 1 ? 'is' : 'are'} not set`] : []),
+    ...wrong.map((k) => `${k} is ${vars[k]}, which this host does not have`),
+  ];
+  return [`${parts.join('; ')}; this host's interfaces: ${candidateList(facts)}${unset.length ? ' (or run `edge pick`)' : ''}`];
 }
 
 export function checkWan(w: Wan): string[] {
@@ -178,7 +177,9 @@ export function checkTables(t: Topology, facts: Facts): string[] {
       out.push(
         `routing table name "${w.tableName}" already means table ${other[0]} in /etc/iproute2/rt_tables: remove that line or set edge_${w.name}_table_name to another name`,
       );
-    const foreign = tableRoutes(facts, w.table, w.tableName).filter((r) => r.dev !== w.ifname);
+    // A route via the other WAN is edge's own from before WAN1 and WAN2 were swapped (edge pick):
+    // the tables task replaces it. Only a route via an interface edge does not manage is foreign.
+    const foreign = tableRoutes(facts, w.table, w.tableName).filter((r) => !t.wans.some((x) => x.ifname === r.dev));
     for (const r of foreign)
       out.push(
         `routing table ${w.table} holds a route not via ${w.label} (${w.ifname}): "${[r.type && r.type !== 'unicast' ? r.type : '', r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean).join(' ')}"; another tool uses table ${w.table}: set edge_${w.name}_table to a free id (e.g. ${freeTableId(facts, t)})`,

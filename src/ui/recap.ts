@@ -1,4 +1,5 @@
 import type { HostResult, RunResult, TaskResult } from '../engine/types.js';
+import { DEFAULT_WIDTH, wrapLines } from './width.js';
 
 export function describeTask(r: TaskResult): string {
   const n = r.changes.length;
@@ -16,30 +17,55 @@ export function counts(h: HostResult) {
   return c;
 }
 
-/** The end-of-run recap, one line per host, like Ansible's PLAY RECAP. */
-export function recapText(run: RunResult): string {
-  const width = Math.max(4, ...run.hosts.map((h) => h.host.length));
+/** ok and changed hosts are described by their state; the others by what went wrong (and the state, when it changed). */
+function outcome(h: HostResult): string {
+  if (h.status === 'ok' || h.status === 'changed') return h.state;
+  return h.state === 'unchanged' ? h.status : `${h.status}, ${h.state}`;
+}
+
+const INDENT = '    ';
+
+/**
+ * What is said under a host's line, each fact once: its error (a refused host's error is the
+ * failed tasks' errors joined, so the tasks' errors are not repeated), how it was rolled back,
+ * and the tasks' notes — wrapped to the width.
+ */
+function hostDetails(h: HostResult, width: number): string[] {
+  const out: string[] = [];
+  const said = new Set<string>();
+  const say = (text: string, first = INDENT) => {
+    if (said.has(text)) return;
+    said.add(text);
+    out.push(...wrapLines(text, width, first, INDENT + '  '));
+  };
+  if (h.error && ['failed', 'unreachable', 'interrupted'].includes(h.status)) for (const part of h.error.split('; ')) say(part);
+  if (h.rollback) say(h.rollback);
+  for (const t of h.tasks) for (const n of t.notes ?? []) say(n, `${INDENT}${t.task}: `);
+  return out;
+}
+
+/** The end-of-run recap: one line per host, like Ansible's PLAY RECAP, then what it has to say. */
+export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
+  const pad = Math.min(16, Math.max(4, ...run.hosts.map((h) => h.host.length)));
   const lines = [`RECAP run ${run.runId}${run.check ? ' (check mode: nothing was changed)' : ''}`];
   for (const h of run.hosts) {
     const c = counts(h);
-    lines.push(
-      `${h.host.padEnd(width)}  ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped}  ` +
-        `status=${h.status} state=${h.state} execs=${h.execs} ${h.durationMs} ms`,
-    );
-    if (h.error && (h.status === 'failed' || h.status === 'unreachable' || h.status === 'interrupted'))
-      lines.push(`${' '.repeat(width)}  ${h.error.split('\n').join(`\n${' '.repeat(width + 2)}`)}`);
-    if (h.rollback) lines.push(`${' '.repeat(width)}  ${h.rollback}`);
-    for (const t of h.tasks) for (const n of t.notes ?? []) lines.push(`${' '.repeat(width)}  ${t.task}: ${n}`);
+    const facts = `ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped}  ${outcome(h)}  ${h.execs} execs ${(h.durationMs / 1000).toFixed(1)} s`;
+    const line = `${h.host.padEnd(pad)}  ${facts}`;
+    // A name too long to share the line with its counts gets a line of its own.
+    lines.push(...(line.length <= width ? [line] : [h.host, `${INDENT}${facts}`]));
+    lines.push(...hostDetails(h, width));
   }
   for (const r of run.rollout ?? []) {
     if (!r.stop) continue;
-    lines.push(`rollout stopped: ${r.stop.message}`);
-    lines.push(`  resume with: edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
+    lines.push(...wrapLines(`rollout stopped: ${r.stop.message}`, width, '', '  '));
+    // A command to copy stays on one line, whatever its length.
+    lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
   }
   return lines.join('\n');
 }
 
-/** Diffs of every change, per host and task, optionally coloured. */
+/** Diffs of every change, per host and task, optionally coloured (diffs keep their lines whole). */
 export function diffText(run: RunResult, color: boolean): string {
   const paint = (l: string) => {
     if (!color) return l;

@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('engine on a lab router', () => {
     expect(await hostState(lab, host)).toBe(before);
 
     const runs = await edge(['runs', '-i', lab.inventory, '--limit', host, '--json']);
-    const rows = JSON.parse(runs.stdout) as { runId: string; hosts: Record<string, string> }[];
+    const rows = (JSON.parse(runs.stdout) as { runs: { runId: string; hosts: Record<string, string> }[] }).runs;
     expect(rows.find((r) => r.runId === runId)?.hosts[host]).toBe('rolled-back');
   }, 180_000);
 
@@ -79,7 +79,7 @@ describe.skipIf(!isRoot)('engine on a lab router', () => {
     const bad = join(mkdtempSync(join(tmpdir(), 'edge-bad-')), 'bad.yaml');
     writeFileSync(bad, '- hosts: all\n  vars:\n    edge_sysctl: { net.ipv4.conf.all.forwarding: "not-a-number" }\n  tasks:\n    - sysctl\n');
     const r = await edge(['run', bad, '-i', lab.inventory, '--limit', host, '--json']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2); // a host failed
     const h = (JSON.parse(r.stdout) as RunResult).hosts[0]!;
     expect(h).toMatchObject({ status: 'failed', state: 'rolled-back' });
     expect(h.rollback).toContain('rolled back automatically');

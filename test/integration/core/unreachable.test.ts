@@ -45,14 +45,14 @@ describe.skipIf(!isRoot)('unreachable hosts', () => {
     }
   });
 
-  it('reports each host\'s connection error and exits 1 within the connect timeout', async () => {
+  it('reports each host\'s connection error and exits 4 (unreachable) within the connect timeout', async () => {
     const r = await edge(['run', 'playbooks/failover.yaml', '-i', 'inventories/prod.yaml', '--check', '--connect-timeout', '3'], {
       wrap: ['ip', 'netns', 'exec', NS],
       env: { HOME: home, SSH_AUTH_SOCK: '' },
     });
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(4);
     for (const h of ['rtr-ams-1', 'rtr-ams-2', 'rtr-nyc-1']) {
-      expect(r.stdout).toMatch(new RegExp(`${h} .*status=unreachable`));
+      expect(r.stdout).toMatch(new RegExp(`^${h} +ok=0 .* unreachable {2}`, 'm'));
     }
     expect(r.stdout.match(/timed out after 3000 ms/g)?.length).toBe(3);
     // Hosts are tried in parallel: the whole run takes one timeout, not three (plus node's start).

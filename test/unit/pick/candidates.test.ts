@@ -155,6 +155,15 @@ describe('candidates table', () => {
     expect(lines[4]).toMatch(/^lan0 .* -\s+LAN$/);
     expect(new Set(lines.map((l) => l.indexOf('STATE') >= 0 ? l.indexOf('STATE') : l.indexOf('UP'))).size).toBe(1);
   });
+
+  it('keeps its shape at 80 columns: optional columns go, rows never wrap', () => {
+    const rows = interfaceCandidates(freshRouter());
+    const text = candidatesTable(rows, { wan1: 'wan1', wan2: 'wan2', lan: 'lan0', mgmt: 'mgmt0' }, 78);
+    for (const l of text.split('\n')) expect(l.length, l).toBeLessThanOrEqual(78);
+    expect(text.split('\n')).toHaveLength(rows.length + 1);
+    expect(text).toMatch(/^wan1\s+UP\s+198\.51\.100\.10\/29 dhcp\s+198\.51\.100\.9 metric 100\s+WAN1$/m);
+  });
+
   it('leaves out columns nobody has a value for, and shows speed when known', () => {
     const text = candidatesTable(interfaceCandidates(facts([{ name: 'eth0', speed: 1000 }, { name: 'eth1', speed: 2500 }])));
     expect(text.split('\n')[0]).toMatch(/^INTERFACE\s+STATE\s+MAC\s+ADDRESSES\s+DEFAULT ROUTES\s+SPEED$/);

@@ -3,15 +3,17 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeSchemas } from '../../../src/commands/schema.js';
-import { inventoryJsonSchema, playbookJsonSchema } from '../../../src/config/json-schema.js';
+import { inventoryJsonSchema, playbookJsonSchema } from '../../../src/playbook/json-schema.js';
 
 type Json = Record<string, any>;
 
 describe('JSON Schemas for editors', () => {
-  it('edge schema --out DIR writes both as valid JSON', () => {
+  it('edge schema --out DIR writes every schema as valid JSON', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'edge-schema-'));
     const files = writeSchemas(dir);
-    expect(files).toEqual([path.join(dir, 'inventory.schema.json'), path.join(dir, 'playbook.schema.json')]);
+    expect(files).toEqual(
+      ['inventory', 'playbook', 'run-output', 'status-output', 'runs-output', 'inventory-output'].map((n) => path.join(dir, `${n}.schema.json`)),
+    );
     for (const f of files) expect(() => JSON.parse(readFileSync(f, 'utf8'))).not.toThrow();
   });
 

@@ -19,14 +19,26 @@ describe('inventory-check', () => {
     const p = inventoryCheckTask.plan({ host: 'r1', vars: labVars({ edge_lan_interface: undefined }), facts: freshRouter(), params: undefined });
     expect(p.changes).toEqual([]);
     expect(p.failures).toEqual([
-      'edge_lan_interface is not set: set it to one of this host\'s interfaces: mgmt0 (198.18.0.11/24), wan1 (198.51.100.10/29 DHCP), wan2 (203.0.113.10/29), lan0 (10.1.0.1/24) (or run `edge pick`)',
+      'edge_lan_interface is not set; this host\'s interfaces: mgmt0 (198.18.0.11/24), wan1 (198.51.100.10/29 DHCP), wan2 (203.0.113.10/29), lan0 (10.1.0.1/24) (or run `edge pick`)',
     ]);
+  });
+
+  it('several missing interface variables list the candidates once', () => {
+    const vars = labVars({ edge_wan1_interface: undefined, edge_wan2_interface: undefined, edge_lan_interface: undefined });
+    const [msg, ...rest] = check(freshRouter(), vars);
+    expect(msg).toMatch(/^edge_wan1_interface, edge_wan2_interface, edge_lan_interface are not set; this host's interfaces: mgmt0 /);
+    expect(msg!.split('wan1 (198.51.100.10/29 DHCP)').length).toBe(2);
+    expect(rest.join('\n')).not.toContain('mgmt0 (');
+  });
+
+  it("a route in edge's table via the other WAN is edge's own (WANs swapped), not another tool's", () => {
+    const f = freshRouter({ routes: [{ dst: 'default', gateway: '203.0.113.9', dev: 'wan2', table: '101', protocol: 'static', flags: [] }] });
+    expect(check(f).join('\n')).not.toMatch(/another tool/);
   });
 
   it('an interface the host does not have', () => {
     expect(check(freshRouter(), { edge_wan2_interface: 'ens19', edge_mgmt_interface: 'eth9' })).toEqual([
-      expect.stringMatching(/^edge_wan2_interface is ens19, which this host does not have; its interfaces: mgmt0 /),
-      expect.stringMatching(/^edge_mgmt_interface is eth9, which this host does not have/),
+      expect.stringMatching(/^edge_wan2_interface is ens19, which this host does not have; edge_mgmt_interface is eth9, which this host does not have; this host's interfaces: mgmt0 /),
     ]);
   });
 

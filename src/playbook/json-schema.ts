@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { inventoryFileSchema } from '../inventory/file-schema.js';
 import { KNOWN_VARS } from '../inventory/var-names.js';
 import { hostVarsSchema } from '../inventory/vars.js';
-import { playSchema } from '../playbook/play-schema.js';
-import { taskParamSchemas } from '../playbook/task-params.js';
+import { playSchema } from './play-schema.js';
+import { taskLabelSchema, taskParamSchemas } from './task-params.js';
 import { TASK_NAMES } from '../tasks/contract.js';
 
 /**
@@ -29,7 +29,7 @@ const taskEntry = z
     ...TASK_NAMES.map((t) =>
       z
         .strictObject({
-          name: z.string().min(1).optional().describe('Shown in progress and recap'),
+          name: taskLabelSchema.optional().describe('Shown in progress and recap'),
           [t]: z.union([unwrapOptional(taskParamSchemas[t]), z.null()]).describe(`Parameters of ${t}`),
         })
         .describe(`The ${t} task`),

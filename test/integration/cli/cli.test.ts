@@ -1,0 +1,156 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { readJournal } from '../../../src/engine/journal.js';
+import type { RunResult } from '../../../src/engine/types.js';
+import { CLI, edge, REPO } from '../edge-cli.js';
+import { hostState } from '../host-state.js';
+import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
+
+/**
+ * The command line on the shared lab: exit codes for failed and unreachable hosts, -u and
+ * --private-key against the inventory's own connection variables, -v to -vvvv, a run piped into
+ * `head` (an interruption, never a crash: the router is left unchanged or restored), and a
+ * 40-host --check on a real terminal (tmux) showing the summary view.
+ */
+
+const PLAYBOOK = 'playbooks/failover.yaml';
+type Inv = { all: { children: { lab: { vars: Record<string, unknown>; hosts: Record<string, Record<string, unknown>> } } } };
+
+describe.skipIf(!isRoot)('the command line on lab routers', () => {
+  let lab: Lab;
+  let dir: string;
+  let inv: Inv;
+  /** Writes a variant of the lab inventory and returns its path. */
+  const variant = (name: string, edit: (i: Inv) => void): string => {
+    const copy = structuredClone(inv);
+    edit(copy);
+    const file = join(dir, `${name}.yaml`);
+    writeFileSync(file, stringify(copy));
+    return file;
+  };
+  const labVars = () => inv.all.children.lab.vars;
+
+  beforeAll(async () => {
+    lab = await ensureLab();
+    dir = mkdtempSync(join(tmpdir(), 'edge-cli-'));
+    inv = parse(readFileSync(lab.inventory, 'utf8')) as Inv;
+  });
+
+  afterAll(() => {
+    // Nothing to undo: every run below is a check, or was interrupted and restored.
+  });
+
+  it('exit 2 when a host fails, 4 when one is unreachable (even with a failed one), nothing changed', async () => {
+    const before = await hostState(lab, 'r1');
+    const broken = variant('broken', (i) => {
+      i.all.children.lab.hosts.r1!.edge_lan_interface = 'nope0';
+    });
+    const failed = await edge(['run', PLAYBOOK, '-i', broken, '--limit', 'r1', '--check', '--tags', 'inventory-check', '--json']);
+    expect(failed.code, failed.stderr).toBe(2);
+    const run = JSON.parse(failed.stdout) as RunResult & { schemaVersion: number };
+    expect(run.schemaVersion).toBe(1);
+    expect(run.hosts[0]!.error).toContain("edge_lan_interface is nope0, which this host does not have; this host's interfaces:");
+    const gone = variant('gone', (i) => {
+      i.all.children.lab.hosts.r1!.edge_lan_interface = 'nope0';
+      // an address on the lab's management bridge that no router has
+      i.all.children.lab.hosts.r9 = { ansible_host: lab.router('r1').mgmt.address.replace(/\d+$/, '250') };
+    });
+    const unreachable = await edge(['run', PLAYBOOK, '-i', gone, '--check', '--limit', 'r1,r9', '--connect-timeout', '2', '--tags', 'inventory-check']);
+    expect(unreachable.code, unreachable.stdout).toBe(4);
+    expect(unreachable.stdout).toMatch(/^r9 +ok=0 .* unreachable {2}/m);
+    expect(await hostState(lab, 'r1')).toBe(before);
+  }, 60_000);
+
+  it("-u and --private-key apply where the inventory sets no ansible_user / key; the inventory's win", async () => {
+    const check = (file: string, ...extra: string[]) =>
+      edge(['run', PLAYBOOK, '-i', file, '--limit', 'r1', '--check', '--tags', 'inventory-check', '--connect-timeout', '5', ...extra]);
+    const key = labVars().ansible_ssh_private_key_file as string;
+    const bare = variant('bare', (i) => {
+      delete i.all.children.lab.vars.ansible_user;
+      delete i.all.children.lab.vars.ansible_ssh_private_key_file;
+    });
+    const env = { HOME: dir, SSH_AUTH_SOCK: '' }; // no default keys, no agent: only what edge is given
+    expect((await edge(['run', PLAYBOOK, '-i', bare, '--limit', 'r1', '--check', '--tags', 'inventory-check', '-u', 'root'], { env })).code).toBe(4);
+    const ok = await edge(['run', PLAYBOOK, '-i', bare, '--limit', 'r1', '--check', '--tags', 'inventory-check', '-u', 'root', '--private-key', key], { env });
+    expect(ok.code, ok.stdout).toBe(0);
+    const wrongUser = await edge(['run', PLAYBOOK, '-i', bare, '--limit', 'r1', '--check', '--tags', 'inventory-check', '-u', 'nobody', '--private-key', key], { env });
+    expect(wrongUser.code).toBe(4);
+    expect(wrongUser.stdout).toContain('authentication failed for r1 (nobody@');
+    // The lab inventory sets ansible_user root and its key: -u and --private-key give way, as in Ansible.
+    expect((await check(lab.inventory, '-u', 'nobody', '--private-key', join(dir, 'no-such-key'))).code).toBe(0);
+  }, 90_000);
+
+  it('-v per exec, -vvv the scripts (secrets redacted), -vvvv SSH debug, all on stderr', async () => {
+    const r = await edge(['run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r1', '--check', '--tags', 'sysctl', '-vvvv']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^r1: exec \d+ ms, exit 0, [\d.]+ kB sent, [\d.]+ kB received$/m);
+    expect(r.stderr).toMatch(/^r1: {3}command: bash -s$/m);
+    expect(r.stderr).toMatch(/^r1: {3}\| /m);
+    expect(r.stderr).toMatch(/^r1: ssh: /m);
+    expect(r.stdout).not.toMatch(/ssh: |exec \d+ ms/);
+    const quiet = await edge(['run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r1', '--check', '--tags', 'sysctl', '-v']);
+    expect(quiet.stderr).toMatch(/^r1: exec \d+ ms/m);
+    expect(quiet.stderr).not.toMatch(/\| |ssh: /);
+  }, 60_000);
+
+  it('edge run … | head: an interruption, not a crash; exit 99, journal interrupted, router unchanged or restored', async () => {
+    const before = await hostState(lab, 'r1');
+    // bash reports edge's own exit status through PIPESTATUS; head stops reading after 9 lines,
+    // while r1 is being changed (or verified, when r1 needed no change).
+    const cmd = `${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${lab.inventory} --limit r1 | head -n 9; echo "edge-exit=\${PIPESTATUS[0]}" >&2`;
+    const r = spawnSync('bash', ['-c', cmd], { cwd: REPO, env: { ...process.env, CI: '1' }, encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toMatch(/edge-exit=99/);
+    expect(r.stderr).not.toMatch(/EPIPE|internal error|Unhandled/);
+    expect(r.stderr).toContain('edge: interrupted (output closed)');
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(9);
+    const runId = /edge run (\S+):/.exec(r.stdout)![1]!;
+    const journal = (await readJournal(runId, join(REPO, '.edge', 'runs'))) as RunResult;
+    expect(journal.status).toBe('interrupted');
+    expect(journal.rollout?.[0]?.stop?.reason).toBe('interrupted');
+    expect(['unchanged', 'rolled-back']).toContain(journal.hosts[0]?.state);
+    expect(await hostState(lab, 'r1')).toBe(before);
+  }, 150_000);
+
+  it('a 40-host --check on a terminal shows the summary bar and only active or failed hosts', async () => {
+    // 40 inventory names for the 3 lab routers' addresses: a read-only --check is the same work per name.
+    const many = variant('many', (i) => {
+      const hosts: Record<string, Record<string, unknown>> = {};
+      for (let n = 1; n <= 40; n++) hosts[`site${String(n).padStart(2, '0')}`] = { ansible_host: lab.router(`r${((n - 1) % 3) + 1}`).mgmt.address };
+      i.all.children.lab.hosts = hosts;
+    });
+    const session = `edge-cli-${process.pid}`;
+    const log = join(dir, 'tmux.out');
+    const cmd = `cd ${REPO} && ${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${many} --check --forks 6; echo "edge-exit=$?" > ${log}.rc`;
+    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
+    const env = { ...process.env };
+    delete env.CI; // the live view is for people, never for CI logs
+    spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '30', cmd], { env });
+    const screens: string[] = [];
+    try {
+      for (let t = 0; t < 600; t++) {
+        const shot = tmux('capture-pane', '-p', '-t', session).stdout;
+        if (shot) screens.push(shot);
+        if (spawnSync('test', ['-e', `${log}.rc`]).status === 0) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+    expect(readFileSync(`${log}.rc`, 'utf8')).toMatch(/edge-exit=0/);
+    const live = screens.filter((s) => /^\[[#.]+\] \d+\/40 done {2}\d+ changed {2}\d+ failed {2}\d+ left {2}ETA /m.test(s));
+    expect(live.length, screens.slice(-3).join('\n----\n')).toBeGreaterThan(0);
+    for (const s of live) {
+      const rows = s.split('\n').filter((l) => /^[…✔✖!·-] site\d\d /.test(l));
+      // only hosts in flight (at most --forks) or failed: never a row per host
+      expect(rows.length).toBeLessThanOrEqual(6 + 1);
+      for (const l of s.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
+    }
+    // when it is over the view is gone: the recap has the one line per host
+    const last = screens[screens.length - 1]!;
+    expect(last).not.toMatch(/^\[[#.]+\] /m);
+  }, 180_000);
+});
