@@ -1,9 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_KINDS, dhcpClientOf, kindName, type RouterKind } from '../../../src/lab/plan.js';
 import { PATHS, SERVICE_CREATES, UNITS } from '../../../src/tasks/paths.js';
+import type { HostStatus } from '../../../src/engine/status.js';
 import { edge } from '../edge-cli.js';
 import {
   addressOf,
+  PLAYBOOK,
   applyFailover,
   healthyIsps,
   pollFor,
@@ -51,6 +53,18 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
   };
   const routesCheck = async (r: string) => (await lab.run(r, [PATHS.edgeRoutes, 'check'], { allowFail: true })).code;
   const wan1Route = async (r: string, gw: string) => `default via ${gw} dev wan1 proto static src ${await addressOf(lab, r, 'wan1')}`;
+
+  /** `edge status` of every router: reachable, new flows on WAN1, nothing drifted from the playbook. */
+  const expectCalmStatus = async () => {
+    const st = await edge(['status', '-i', lab.inventory, '--json', '--playbook', PLAYBOOK]);
+    expect(st.code, st.stderr.slice(-2000)).toBe(0);
+    const hosts = (JSON.parse(st.stdout) as { hosts: HostStatus[] }).hosts;
+    expect(hosts.map((h) => h.host).sort()).toEqual(ROUTERS);
+    for (const h of hosts) {
+      expect(h, h.host).toMatchObject({ ok: true, preferred: 'wan1', drift: { pending: 0 } });
+      expect(Object.values(h.units), h.host).toEqual(['active', 'active', 'active']);
+    }
+  };
 
   beforeAll(async () => {
     lab = await ensureLab(ROUTERS.length, { instance: INSTANCE, kinds: ALL_KINDS });
@@ -102,6 +116,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       expect(h.tasks.flatMap((t) => t.changes), h.host).toEqual([]);
     }
     await each(async (r) => expect(await routesCheck(r), r).toBe(0));
+    await expectCalmStatus();
     log('apply', `first run ${first.hosts.map((h) => `${h.host} ${h.durationMs} ms`).join(', ')}; second run: nothing to change`);
   }, 180_000);
 
@@ -181,6 +196,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
     });
     const again = await runPlaybook(lab, ROUTERS, '--detailed-exitcode');
     expect(again.code, again.stderr.slice(-2000)).toBe(0); // nothing drifted across the reboot
+    await expectCalmStatus();
   }, 300_000);
 
   it('every unit edge owns stops within seconds, whatever it is doing when stopped', async () => {
