@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import path from 'node:path';
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
@@ -189,7 +189,8 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
   const write = opts.write ?? ((s: string) => void process.stdout.write(s));
   const display = resolveInventoryPath(opts.inventory, cwd);
   const abs = path.resolve(cwd, display);
-  const text = readFileSync(abs, 'utf8');
+  const readInv = () => readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
+  const text = readInv();
   const inventory = parseInventory(parseYaml(text, display));
   const names = selectHosts(inventory, opts.limit);
   if (names.length === 0) throw new EdgeError('USAGE', `no hosts selected in ${display}${opts.limit ? ` by --limit ${opts.limit}` : ''}`);
@@ -265,7 +266,7 @@ export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Pro
     return result;
   }
   // The file must not have changed while the questions were asked (an editor, another pick).
-  if (readFileSync(abs, 'utf8') !== text) {
+  if (readInv() !== text) {
     throw new EdgeError('USAGE', `${display} changed while edge pick was asking; nothing was written`, { hint: 'run edge pick again' });
   }
   writeTextAtomic(abs, edit.text);

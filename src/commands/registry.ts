@@ -45,7 +45,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'status',
     args: [],
     summary:
-      "per router: which WAN new flows use, each WAN's health, flows and NAT per WAN, keepalived, and drift from the playbook (one exec per router)",
+      "per router: which WAN new flows use, each WAN's health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router)",
     load: () => import('./status.js'),
   },
   {

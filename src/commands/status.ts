@@ -228,7 +228,7 @@ export function register(program: Command): void {
     program
       .command('status')
       .description(
-        'per router: which WAN new flows use, each WAN\'s health, flows and NAT per WAN, keepalived, and drift from the playbook (one exec per router)',
+        'per router: which WAN new flows use, each WAN\'s health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router)',
       ),
   )
     .option('--json', 'print machine-readable JSON (with --watch: one JSON document per line per refresh)')

@@ -58,7 +58,7 @@ export function readBoundedFile(file: string, opts: ReadOptions): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw fail(`is ${kindOf(st)}, not a regular file: refused (edge reads only regular files)`);
-    if (st.size > opts.maxBytes) throw fail(`is ${st.size} bytes, over the ${opts.maxBytes}-byte limit for a ${opts.what}: refused`);
+    if (st.size > opts.maxBytes) throw fail(`is ${st.size} bytes, over the ${opts.maxBytes}-byte limit for this kind of file: refused`);
     // The size can change while reading (a file being written): read to EOF, never past the cap.
     const chunks: Buffer[] = [];
     let total = 0;
@@ -67,7 +67,7 @@ export function readBoundedFile(file: string, opts: ReadOptions): Buffer {
       const got = readSync(fd, chunk, 0, chunk.length, null);
       if (got === 0) break;
       total += got;
-      if (total > opts.maxBytes) throw fail(`grew past the ${opts.maxBytes}-byte limit for a ${opts.what} while being read: refused`);
+      if (total > opts.maxBytes) throw fail(`grew past the ${opts.maxBytes}-byte limit for this kind of file while being read: refused`);
       chunks.push(chunk.subarray(0, got));
     }
     return Buffer.concat(chunks, total);

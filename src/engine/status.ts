@@ -77,8 +77,13 @@ export function statusScript(target: StatusTarget, needs: FactNeeds): string {
       `if command -v conntrack >/dev/null; then\n${conntrack}\nprintf 'total %s\\n' "$(conntrack -C 2>/dev/null)"\nelse echo absent; fi`,
     ),
     section(
+      'switches',
+      // how many in the last 24 h (by the router's clock), then the last one as recorded
+      `f=${shQuote(PATHS.switchLog)}; if [ -r "$f" ]; then awk -v now="$(date +%s)" '$1 + 0 >= now - 86400 { n++ } END { print "count24h", n + 0 }' "$f"; tail -n 1 "$f" | sed 's/^/last /'; fi`,
+    ),
+    section(
       'units',
-      `for u in ${[UNITS.keepalived, UNITS.edgeRoutes, UNITS.edgeNft].join(' ')}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)"; done`,
+      `for u in ${[UNITS.keepalived, UNITS.edgeProbe, UNITS.edgeRoutes, UNITS.edgeNft].join(' ')}; do printf '%s %s\\n' "$u" "$(systemctl is-active "$u" 2>/dev/null)"; done`,
     ),
     `echo '${STATUS_MARK} end'`,
   ];
@@ -149,6 +154,25 @@ export interface WanStatus {
   nat?: Counter;
 }
 
+/** One switch of the preferred WAN, as edge-failover recorded it on the router. */
+export interface SwitchRecord {
+  /** When (ISO), and how long ago by the router's clock. */
+  at: string;
+  agoSec?: number;
+  from: WanName | 'none';
+  to: WanName;
+  /** How long `from` had been preferred before this switch (since the previous one). */
+  heldSec?: number;
+  /** Why: the WAN whose state changed, and which probes failed (or how long it was healthy). */
+  why: string;
+}
+
+export interface SwitchHistory {
+  /** Switches in the last 24 hours. */
+  last24h: number;
+  last?: SwitchRecord;
+}
+
 export interface TaskDrift {
   /** The play's name when the playbook has more than one play the host is in. */
   play?: string;
@@ -186,7 +210,9 @@ export interface HostStatus {
   preferredNote?: string;
   wans: WanStatus[];
   flows?: { total?: number };
-  /** systemctl is-active of keepalived, edge-routes and edge-nftables. */
+  /** Switches of the preferred WAN recorded on the router (absent: none ever recorded). */
+  switches?: SwitchHistory;
+  /** systemctl is-active of keepalived, edge-probe, edge-routes and edge-nftables. */
   units: Record<string, string>;
   drift?: Drift;
   /** Remote execs this refresh cost (1, or 0 when the host was unreachable) and how long it took. */
@@ -288,6 +314,24 @@ export function parseConntrack(text: string | undefined): { absent: boolean; cou
   return { absent: t === 'absent', counts };
 }
 
+/** `count24h N` and `last EPOCH FROM TO HELD WHY…` (edge-failover's record). */
+export function parseSwitches(text: string | undefined, now: number | undefined): SwitchHistory | undefined {
+  const lines = (text ?? '').split('\n').map((l) => l.trim());
+  const count = lines.map((l) => /^count24h ([0-9]+)$/.exec(l)).find(Boolean);
+  if (!count) return undefined;
+  const out: SwitchHistory = { last24h: Number(count[1]) };
+  const m = lines.map((l) => /^last ([0-9]+)(?:\.[0-9]+)? (wan1|wan2|none) (wan1|wan2) (-|[0-9]+(?:\.[0-9]+)?) ?(.*)$/.exec(l)).find(Boolean);
+  if (m) {
+    const at = epochIso(m[1]);
+    if (!at) return out;
+    out.last = { at, from: m[2] as WanName | 'none', to: m[3] as WanName, why: m[5] ?? '' };
+    const agoSec = ago(m[1], now);
+    if (agoSec !== undefined) out.last.agoSec = agoSec;
+    if (m[4] !== '-') out.last.heldSec = Number(m[4]);
+  }
+  return out;
+}
+
 export function parseUnitStates(text: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of (text ?? '').split('\n')) {
@@ -316,6 +360,7 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   const run = parseRunFiles(s.get('run'));
   const ct = parseConntrack(s.get('conntrack'));
   const units = parseUnitStates(s.get('units'));
+  const switches = parseSwitches(s.get('switches'), now);
   const kaStopped = units.keepalived !== undefined && units.keepalived !== 'active';
   const wans: WanStatus[] = target.wans.map((w) => {
     const [state, since] = run[`${w.name}.state`] ?? [];
@@ -365,6 +410,7 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   if (note) status.preferredNote = note;
   status.wans = wans;
   if (!ct.absent && ct.counts.total !== undefined) status.flows = { total: ct.counts.total };
+  if (switches) status.switches = switches;
   status.units = units;
   return status;
 }

@@ -117,6 +117,9 @@ interface IpRuleJson {
   srclen?: number;
   fwmark?: string;
   fwmask?: string;
+  /** iproute2 prints "iif"/"oif" in JSON (its text form says "iif lo"); some versions "iifname". */
+  iif?: string;
+  oif?: string;
   iifname?: string;
   oifname?: string;
   table?: string;
@@ -140,8 +143,8 @@ export function parseRules(jsonText: string | undefined, text: string | undefine
       priority: r.priority,
       src: r.src === undefined ? undefined : r.srclen !== undefined && r.src !== 'all' ? `${r.src}/${r.srclen}` : r.src,
       fwmark: r.fwmark === undefined ? undefined : r.fwmask && r.fwmask !== '0xffffffff' ? `${r.fwmark}/${r.fwmask}` : r.fwmark,
-      iif: r.iifname,
-      oif: r.oifname,
+      iif: r.iif ?? r.iifname,
+      oif: r.oif ?? r.oifname,
       table: r.table,
       action: r.action,
       suppressPrefixlen: r.suppress_prefixlen ?? r.suppress_prefixlength,

@@ -27,6 +27,12 @@ export function hostRangeSize(pattern: string): number {
  * `[1:9:2]` steps by 2. Numeric ranges keep the start's zero padding. Several ranges multiply.
  */
 export function expandHostRange(pattern: string, pos?: SourcePos, listedBefore = 0): string[] {
+  checkHostLimit(pattern, pos, listedBefore);
+  return expandChecked(pattern, pos);
+}
+
+/** Throws when `pattern`'s hosts, with `listedBefore` others, would be more than MAX_HOSTS. */
+export function checkHostLimit(pattern: string, pos?: SourcePos, listedBefore = 0): void {
   const size = hostRangeSize(pattern);
   if (size + listedBefore > MAX_HOSTS) {
     const what = size === 1 ? `host ${pattern}` : `host range ${pattern} (${size} hosts)`;
@@ -36,7 +42,6 @@ export function expandHostRange(pattern: string, pos?: SourcePos, listedBefore =
       hint: 'a typo in a range bound? (e.g. r[1:99999999]); split a real fleet this large into several inventories',
     });
   }
-  return expandChecked(pattern, pos);
 }
 
 function expandChecked(pattern: string, pos?: SourcePos): string[] {

@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { RE2JS } from 're2js';
 import { EdgeError, EdgeErrors, type SourcePos } from '../errors.js';
 import { didYouMean } from '../config/suggest.js';
 import type { Inventory } from './types.js';
@@ -32,8 +33,10 @@ function matchTerm(inventory: Inventory, term: string): Set<string> | undefined 
   if (term === 'all' || term === '*') return new Set(inventory.hosts.keys());
   let test: (name: string) => boolean;
   if (term.startsWith('~')) {
-    const re = new RegExp(`^(?:${term.slice(1)})`);
-    test = (name) => re.test(name);
+    // RE2 (linear time): a backtracking engine takes exponential time on (a|aa)*b and the like,
+    // so one play's `hosts: ~...` could hang edge. RE2 lacks backreferences and lookaround.
+    const re = RE2JS.compile(`^(?:${term.slice(1)})`);
+    test = (name) => re.matcher(name).find();
   } else if (GLOB.test(term)) {
     const glob = picomatch(term, { dot: true });
     test = (name) => glob(name); // not `filter(glob)`: picomatch's 2nd argument returns an object

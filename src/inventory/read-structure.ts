@@ -5,7 +5,7 @@ import { offsetPos, type YamlSource } from '../config/yaml-source.js';
 import { visit as visitDoc } from 'yaml';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
 import { GROUP_KEYS, inventoryStructureSchema } from './file-schema.js';
-import { expandHostRange, hostRangeSize, MAX_HOSTS } from './host-range.js';
+import { checkHostLimit, expandHostRange } from './host-range.js';
 import type { GroupInfo } from './types.js';
 import { unknownAnsibleVarWarnings, unknownEdgeVarErrors } from './var-names.js';
 import { varSourcesOf } from './var-sources.js';
@@ -108,7 +108,6 @@ export function readStructure(source: YamlSource): InventoryStructure {
   group('all');
   // Names listed so far (a host listed twice counts twice): the cap on range expansion covers the whole file.
   let listed = 0;
-  let overLimit = false;
   const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
     if (parent !== undefined) {
       if (name === 'all') {
@@ -137,13 +136,13 @@ export function readStructure(source: YamlSource): InventoryStructure {
     }
     for (const [key, vars] of Object.entries(def.hosts ?? {})) {
       const hostPath = [...path, 'hosts', key];
-      if (overLimit) break;
+      // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
+      checkHostLimit(key, pos(hostPath, 'key'), listed);
       let names: string[];
       try {
-        names = expandHostRange(key, pos(hostPath, 'key'), listed);
+        names = expandHostRange(key, pos(hostPath, 'key'));
       } catch (e) {
         errors.push(e as EdgeError);
-        overLimit = listed + hostRangeSize(key) > MAX_HOSTS; // one such error says it; the rest would repeat it
         continue;
       }
       listed += names.length;

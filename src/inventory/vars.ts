@@ -114,16 +114,19 @@ export const edgeVarsSchema = z
     edge_wan2_gateway: unicast4('a gateway').optional().describe('Static gateway of WAN2; default: learned from the router (DHCP or its network config)'),
     edge_wan1_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN1_TARGETS).describe('Health-check targets probed through WAN1'),
     edge_wan2_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN2_TARGETS).describe('Health-check targets probed through WAN2'),
-    edge_health_interval: seconds(1, 60).default(2).describe('Seconds between health checks'),
-    edge_health_timeout: seconds(0.2, 10).default(1).describe('Per-probe timeout in seconds'),
-    edge_health_fall: z.number().int().min(1).max(100).default(3).describe('Failed checks in a row before a WAN is down'),
-    edge_health_rise: z.number().int().min(1).max(100).default(5).describe('Passed checks in a row before a WAN is up'),
+    edge_health_interval: seconds(0.05, 10).default(0.15).describe('Seconds between probes to each health-check target (each WAN sends targets / interval packets per second)'),
+    edge_health_timeout: seconds(0.3, 60)
+      .default(1.2)
+      .describe('A WAN is down as soon as fewer than edge_health_success_threshold targets answered within this many seconds'),
+    edge_health_rise: seconds(1, 3600)
+      .default(8)
+      .describe('Seconds a WAN that was down must stay healthy, without a break, before new flows use it again'),
     edge_health_success_threshold: z
       .number()
       .int()
       .min(1)
       .default(1)
-      .describe('Targets that must answer for a check to pass (n of m)'),
+      .describe('Targets that must be answering for a WAN to be healthy (n of m)'),
 
     edge_wan1_mark: mark.default(0x1).describe('fwmark / ct mark of flows pinned to WAN1'),
     edge_wan2_mark: mark.default(0x2).describe('fwmark / ct mark of flows pinned to WAN2'),
@@ -165,11 +168,11 @@ export const edgeVarsSchema = z
           path: ['edge_health_success_threshold'],
           message: `is ${v.edge_health_success_threshold} but ${k} has only ${v[k].length} targets`,
         });
-    if (v.edge_health_timeout * 1 >= v.edge_health_interval)
+    if (v.edge_health_timeout < 3 * v.edge_health_interval)
       ctx.addIssue({
         code: 'custom',
         path: ['edge_health_timeout'],
-        message: 'must be shorter than edge_health_interval so a check finishes before the next one',
+        message: 'must be at least 3 × edge_health_interval, so that one lost probe never takes a WAN down',
       });
   });
 

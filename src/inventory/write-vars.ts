@@ -1,4 +1,5 @@
-import { chmodSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import { isDeepStrictEqual } from 'node:util';
 import { Document, isAlias, isCollection, isMap, isScalar, Scalar, visit, type Node, type Pair, type YAMLMap } from 'yaml';
 import { EdgeError } from '../errors.js';
@@ -365,7 +366,7 @@ export function writeTextAtomic(file: string, text: string): void {
 
 /** Reads the file, applies the updates, writes it back atomically (when anything changed). */
 export function writeHostVars(file: string, updates: HostVarUpdates, display: string = file): EditResult {
-  const text = readFileSync(file, 'utf8');
+  const text = readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: file });
   const result = setHostVarsInText(text, display, updates);
   if (result.text !== text) writeTextAtomic(file, result.text);
   return result;

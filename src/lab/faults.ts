@@ -3,8 +3,8 @@
  *
  *   link-down     ISP side of the link down: the router's wanX loses carrier
  *   upstream-cut  link stays up, the ISP's default route becomes a blackhole (silent loss onward)
- *   loss PCT      nftables in the ISP drops PCT % of the packets the router sends onward
- *                 (one direction: PCT % of round trips fail)
+ *   loss PCT      nftables in the ISP drops PCT % of the packets the router sends onward and,
+ *                 independently, PCT % of those coming back (both directions, as on a bad line)
  *   latency MS    the ISP routes the router's packets through a tun device whose reader holds each
  *                 packet MS ms (this kernel has no netem); the round trip grows by MS
  *   clear         all of the above undone
@@ -121,7 +121,9 @@ export function faultSteps(r: RouterPlan, wan: Wan, s: FaultState): FaultSteps {
           `table ip ${FAULT_TABLE} {`,
           '  chain forward {',
           '    type filter hook forward priority 0; policy accept;',
+          // both directions, each on its own draw: a round trip fails with 1 - (1 - PCT %)²
           `    iifname "${ISP_IFS.down}" ${s.lossPct < 100 ? `numgen random mod 100 < ${s.lossPct} ` : ''}counter drop`,
+          `    oifname "${ISP_IFS.down}" ${s.lossPct < 100 ? `numgen random mod 100 < ${s.lossPct} ` : ''}counter drop`,
           '  }',
           '}',
         ]

@@ -20,8 +20,11 @@ function isTimeZone(tz: string): boolean {
   }
 }
 
+let zones: string[] | undefined;
+/** Computed once: asking Intl for its ~430 zones on every bad value made a playbook of them crawl. */
 function timeZoneNames(): string[] {
-  return ['UTC', ...Intl.supportedValuesOf('timeZone')];
+  zones ??= ['UTC', ...Intl.supportedValuesOf('timeZone')];
+  return zones;
 }
 
 const timeZone = z

@@ -55,26 +55,27 @@ export function renderRtTables(entries: [number, string][]): string {
 export interface FailoverConf {
   targets1: string[];
   targets2: string[];
-  /** Per-probe timeout, seconds (ping -W). */
-  timeout: number;
-  /** Targets that must answer for a check to pass. */
-  threshold: number;
-  /** keepalived's fall and interval, for the confirmation edge-failover does after a restart. */
-  fall: number;
+  /** Seconds between probes to each target (edge-probe's ping -i). */
   interval: number;
+  /** A WAN is down when fewer than `threshold` targets answered within this many seconds (also edge-health's ping -W). */
+  timeout: number;
+  /** Seconds a WAN must stay healthy without a break before it is preferred again. */
+  rise: number;
+  /** Targets that must be answering for a WAN to be healthy. */
+  threshold: number;
   flush: boolean;
 }
 
 export function renderFailoverConf(c: FailoverConf): string {
-  return `# Managed by edge: health checks and switching, read by /usr/local/sbin/edge-health and
-# /usr/local/sbin/edge-failover. Local changes are overwritten by the next edge run.
+  return `# Managed by edge: health checks and switching, read by /usr/local/sbin/edge-probe, edge-health and
+# edge-failover. Local changes are overwritten by the next edge run.
 ${kv([
   ['WAN1_TARGETS', c.targets1.join(' ')],
   ['WAN2_TARGETS', c.targets2.join(' ')],
+  ['PROBE_INTERVAL', c.interval],
   ['PROBE_TIMEOUT', c.timeout],
+  ['RISE', c.rise],
   ['SUCCESS_THRESHOLD', c.threshold],
-  ['FALL', c.fall],
-  ['INTERVAL', c.interval],
   ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
 ])}
 `;

@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 import { logFunction } from './shell.js';
 
 export interface EdgeRoutesPaths {
@@ -98,6 +99,15 @@ desired_rules() {
   [ -z "$A2" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 21))" "$A2" "$T2"
   printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 30))" "$M1"
   printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 31))" "$M2"
+  printf '%s: from all iif lo lookup %s\\n' "$((PRIO + 40))" "$(local_table)"
+}
+
+# The router's own unbound traffic follows the WAN new LAN flows use: the preferred_wan map's mark
+# (edge-failover switches it), WAN1's table when the map is missing.
+local_table() {
+  local m
+  m=$(nft list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP} 2>/dev/null | sed -n 's/.*" : \\(0x[0-9a-f]*\\).*/\\1/p')
+  if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
 # The rules in edge's range PRIO..PRIO+99 now, in the same form.

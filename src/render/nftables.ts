@@ -4,6 +4,7 @@
  * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
+import { parsePrefix } from '../ipv4.js';
 
 export interface NftWan {
   ifname: string;
@@ -14,6 +15,8 @@ export interface EdgeNftModel {
   wan1: NftWan;
   wan2: NftWan;
   lan: string;
+  /** The LAN's IPv4 prefix (10.1.0.0/24), when the LAN interface has an address: the leak guard's match. */
+  lanPrefix?: string;
   /** Dedicated management interface: everything arriving on it is accepted. */
   mgmt?: string;
   sshPort: number;
@@ -35,6 +38,12 @@ export function nftString(s: string): string {
   return `"${s}"`;
 }
 
+/** An IPv4 prefix as nft reads it; anything else is refused. */
+function cidr(p: string): string {
+  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
+  return p;
+}
+
 export function renderEdgeNft(m: EdgeNftModel): string {
   const q = nftString;
   const w1 = q(m.wan1.ifname);
@@ -42,6 +51,15 @@ export function renderEdgeNft(m: EdgeNftModel): string {
   const lan = q(m.lan);
   const wans = `{ ${w1}, ${w2} }`;
   const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
+  const leakGuard = m.lanPrefix
+    ? `
+
+\t# After NAT (srcnat + 10): whatever the path, nothing with a LAN source leaves by a WAN.
+\tchain leak_guard {
+\t\ttype filter hook postrouting priority srcnat + 10; policy accept;
+\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
+\t}`
+    : '';
   const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
   return `#!/usr/sbin/nft -f
 # Managed by edge: dual-WAN marking, firewall and NAT. Local changes are overwritten by the next
@@ -104,6 +122,9 @@ table inet edge {
 \t\t# policy accept: edge does not silently kill forwarding other software set up.
 \t\ttype filter hook forward priority filter; policy accept;
 \t\tct state established,related counter accept comment "replies"
+\t\t# A packet conntrack cannot place (a client's retransmitted FIN after its flow was flushed, say)
+\t\t# would skip NAT and leave with its LAN source: never forward it.
+\t\tct state invalid,untracked counter drop comment "invalid, never forwarded"
 \t\tiifname ${lan} oifname ${wans} counter accept comment "LAN to internet"
 \t\tct status dnat accept
 \t\tiifname ${wans} counter drop comment "unsolicited from the internet"
@@ -117,7 +138,7 @@ table inet edge {
 \t\tiifname ${lan} oifname ${w1} meta nfproto ipv4 counter masquerade comment "NAT WAN1"
 \t\tiifname ${lan} oifname ${w2} meta nfproto ipv4 counter masquerade comment "NAT WAN2"
 \t\toifname ${wans} meta nfproto ipv4 masquerade comment "everything else leaving by a WAN"
-\t}
+\t}${leakGuard}
 }
 `;
 }

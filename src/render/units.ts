@@ -106,3 +106,29 @@ export function renderNetworkdDropIn(): string {
 ManageForeignRoutingPolicyRules=no
 `;
 }
+
+/**
+ * edge-probe.service: the continuous health probing keepalived's track files follow. Started with
+ * the routing it probes through; restarted by itself (exit) when its configuration files change.
+ */
+export function renderEdgeProbeUnit(p: { script: string; conf: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: probe each WAN through its own path several times a second (keepalived follows)
+After=edge-routes.service edge-nftables.service
+Before=keepalived.service
+ConditionPathExists=${p.conf}
+# Never give up restarting it: without edge-probe keepalived keeps the last decision for ever.
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=${p.script} run
+Restart=always
+RestartSec=1
+SyslogIdentifier=edge-probe
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -1,6 +1,8 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { shJoin } from '../ssh/quote.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
+import { NFT_TABLE } from './paths.js';
+import { PREFERRED_MAP } from '../render/nftables.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 
 /**
@@ -17,12 +19,16 @@ import { routeSpec, ruleSpec } from '../render/ip.js';
  *   P+21  from ADDR2 lookup T2                             (only while the WAN has an address)
  *   P+30  from all fwmark M1 unreachable                 guards: a marked packet never falls
  *   P+31  from all fwmark M2 unreachable                   through to main (defect 8)
+ *   P+40  from all iif lo lookup Tpreferred              the router's own traffic that nothing binds to
+ *                                                        a WAN follows the preferred WAN (the map
+ *                                                        preferred_wan says which; edge-failover and
+ *                                                        edge-routes keep the rule matching it)
  *
  * Table Ti holds `default via GW dev IF proto static src ADDR` while the WAN has an address, a
  * gateway and a carrier; otherwise it is empty.
  */
 
-export const RULE_OFFSETS = { main: 0, mark: 10, source: 20, guard: 30 } as const;
+export const RULE_OFFSETS = { main: 0, mark: 10, source: 20, guard: 30, local: 40 } as const;
 export const RULE_SPAN = 100;
 
 export interface RuleLine {
@@ -35,7 +41,8 @@ export function ruleRange(t: Topology): [number, number] {
   return [t.priority, t.priority + RULE_SPAN - 1];
 }
 
-export function desiredRules(t: Topology): RuleLine[] {
+/** `local`: the WAN the router's own unbound traffic uses (the preferred one; WAN1 by default). */
+export function desiredRules(t: Topology, local: Wan = t.wan1): RuleLine[] {
   const P = t.priority;
   const out: RuleLine[] = [{ priority: P + RULE_OFFSETS.main, spec: 'from all lookup main suppress_prefixlength 0' }];
   t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.mark + i, spec: `from all fwmark ${hexMark(w.mark)} lookup ${w.table}` }));
@@ -43,7 +50,20 @@ export function desiredRules(t: Topology): RuleLine[] {
     if (w.address) out.push({ priority: P + RULE_OFFSETS.source + i, spec: `from ${w.address} lookup ${w.table}` });
   });
   t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.guard + i, spec: `from all fwmark ${hexMark(w.mark)} unreachable` }));
+  out.push({ priority: P + RULE_OFFSETS.local, spec: `from all iif lo lookup ${local.table}` });
   return out.sort((a, b) => a.priority - b.priority);
+}
+
+/**
+ * The WAN new LAN flows use now, from the preferred_wan map in the gathered `inet edge` table
+ * (`"lan0" : 0x00000002`); WAN1 when the table or its element is missing.
+ */
+export function preferredWan(t: Topology, facts: Facts): Wan {
+  const text = facts.nftTableText[NFT_TABLE] ?? '';
+  const map = new RegExp(`map ${PREFERRED_MAP} \\{[^}]*?elements = \\{([^}]*)\\}`).exec(text)?.[1] ?? '';
+  const m = new RegExp(`"${t.lan.ifname.replace(/[.]/g, '\\.')}"\\s*:\\s*(0x[0-9a-f]+|[0-9]+)`).exec(map);
+  const mark = m ? Number(m[1]) : undefined;
+  return t.wans.find((w) => w.mark === mark) ?? t.wan1;
 }
 
 /** The table a rule looks up, by id when it is one of edge's (ip prints names it knows). */
@@ -102,7 +122,7 @@ const key = (r: RuleLine) => `${r.priority}: ${r.spec}`;
 
 export function routingDelta(t: Topology, facts: Facts): RoutingDelta {
   const current = rulesInRange(facts, t);
-  const desired = desiredRules(t);
+  const desired = desiredRules(t, preferredWan(t, facts));
   const want = new Set(desired.map(key));
   const have = new Set(current.map(key));
   const tables = t.wans.map((w) => {

@@ -3,14 +3,16 @@ import type { HostVars } from '../inventory/vars.js';
 import { renderFailoverConf } from '../render/conf.js';
 import { renderEdgeFailoverScript } from '../render/edge-failover-script.js';
 import { renderEdgeHealthScript } from '../render/edge-health-script.js';
+import { renderEdgeProbeScript } from '../render/edge-probe-script.js';
 import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
 import { writeCheckedFileCommand } from '../render/shell.js';
-import { renderKeepalivedDropIn } from '../render/units.js';
+import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { KA_LINK, PATHS, UNITS, createdByServices } from './paths.js';
+import { RULE_OFFSETS } from './desired-routing.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
@@ -24,9 +26,9 @@ export const KA_INSTANCES = [
 export function failoverTiming(vars: HostVars): Timing {
   return keepalivedTiming({
     interval: vars.edge_health_interval,
-    probeTimeout: vars.edge_health_timeout,
-    fall: vars.edge_health_fall,
+    timeout: vars.edge_health_timeout,
     rise: vars.edge_health_rise,
+    targets: Math.max(vars.edge_wan1_targets.length, vars.edge_wan2_targets.length),
   });
 }
 
@@ -39,20 +41,23 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
       content: renderFailoverConf({
         targets1: vars.edge_wan1_targets,
         targets2: vars.edge_wan2_targets,
-        timeout: vars.edge_health_timeout,
-        threshold: vars.edge_health_success_threshold,
-        fall: vars.edge_health_fall,
         interval: vars.edge_health_interval,
+        timeout: vars.edge_health_timeout,
+        rise: vars.edge_health_rise,
+        threshold: vars.edge_health_success_threshold,
         flush: vars.edge_conntrack_flush,
       }),
     },
     { path: PATHS.edgeHealth, mode: '0750', content: renderEdgeHealthScript(scriptPaths) },
+    { path: PATHS.edgeProbe, mode: '0750', content: renderEdgeProbeScript(scriptPaths) },
+    { path: PATHS.edgeProbeUnit, mode: '0644', content: renderEdgeProbeUnit({ script: PATHS.edgeProbe, conf: PATHS.failoverConf }) },
     {
       path: PATHS.edgeFailover,
       mode: '0750',
       content: renderEdgeFailoverScript({
         ...scriptPaths,
-        healthScript: PATHS.edgeHealth,
+        switchLog: PATHS.switchLog,
+        localRuleOffset: RULE_OFFSETS.local,
         link: KA_LINK,
         nft: { family: NFT_FAMILY, table: NFT_NAME, map: PREFERRED_MAP },
       }),
@@ -64,11 +69,7 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
       content: renderKeepalivedConf({
         link: KA_LINK.a,
         instances: KA_INSTANCES.map((i) => ({ ...i })),
-        interval: vars.edge_health_interval,
-        fall: vars.edge_health_fall,
-        rise: vars.edge_health_rise,
-        timing: failoverTiming(vars),
-        healthScript: PATHS.edgeHealth,
+        runDir: PATHS.runDir,
         failoverScript: PATHS.edgeFailover,
       }),
     },
@@ -79,12 +80,15 @@ const params = taskParams.failover;
 
 export const failoverTask: Task<z.infer<typeof params>> = {
   name: 'failover',
-  description: 'keepalived health checks per WAN through its own path, switching new flows and flushing flows of a dead WAN',
+  description: 'edge-probe checks each WAN through its own path several times a second; keepalived follows it, switching new flows and flushing flows of a dead WAN',
   params,
   needs() {
     return {
-      files: [PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeFailover, PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...createdByServices([UNITS.keepalived])],
-      units: [UNITS.keepalived],
+      files: [
+        PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeUnit, PATHS.edgeFailover,
+        PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...createdByServices([UNITS.keepalived]),
+      ],
+      units: [UNITS.edgeProbe, UNITS.keepalived],
     };
   },
   plan({ vars, facts }: TaskContext) {
@@ -104,12 +108,16 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       }
       changes.push(c);
     }
-    // The scripts are read afresh at every check and notification: only keepalived's own
-    // configuration and its unit drop-in need a restart (which never flips the WAN, see keepalived.conf).
+    // edge-failover and edge-health are read afresh at every use. edge-probe restarts itself when
+    // failover.conf changes; its script and unit need a restart. keepalived restarts only for its
+    // own configuration or drop-in (a restart never flips the WAN, see keepalived.conf).
     const units = unitsChange(
       facts,
-      [{ name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) }],
-      changed.has(PATHS.keepalivedDropIn),
+      [
+        { name: UNITS.edgeProbe, restart: changed.has(PATHS.edgeProbe) || changed.has(PATHS.edgeProbeUnit) || changed.has(PATHS.failoverConf) },
+        { name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) },
+      ],
+      changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),
     );
     // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
     if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
@@ -118,11 +126,13 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     return {
       changes,
       notes: [
-        `detection ≤ ${t.fallWindow}s (fall ${vars.edge_health_fall} × ${vars.edge_health_interval}s + ${t.scriptTimeout}s), return after ${t.riseWindow}s of passing checks; advert_int ${t.advertInt}s (master down ${t.masterDown}s)`,
+        `down within ${t.fallWindow}s (no answer from ${vars.edge_health_success_threshold} of the targets for ${vars.edge_health_timeout}s), back after ${vars.edge_health_rise}s healthy; ${t.packetsPerSecond} probes/s per WAN`,
       ],
     };
   },
   verify() {
-    return `systemctl is-active --quiet ${UNITS.keepalived} || edge_fail ${shQuote(`${UNITS.keepalived} is not active: journalctl -u keepalived`)}`;
+    return [UNITS.edgeProbe, UNITS.keepalived]
+      .map((u) => `systemctl is-active --quiet ${u} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`)
+      .join('\n');
   },
 };

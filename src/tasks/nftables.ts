@@ -22,6 +22,7 @@ export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
     wan1: { ifname: t.wan1.ifname, mark: t.wan1.mark },
     wan2: { ifname: t.wan2.ifname, mark: t.wan2.mark },
     lan: t.lan.ifname,
+    lanPrefix: t.lan.prefix,
     mgmt: vars.edge_mgmt_interface,
     sshPort: vars.edge_ssh_port,
     sshSources: sshSources(vars, t),

@@ -4,8 +4,8 @@ import { shJoin, shQuote } from '../ssh/quote.js';
 import type { Task, TaskContext } from './contract.js';
 import { taskParams } from './params.js';
 
-/** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes. */
-export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping'] as const;
+/** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
+export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
@@ -13,7 +13,7 @@ const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',
-  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping (upgrade only when asked)',
+  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk (upgrade only when asked)',
   params,
   needs() {
     return { packages: [...REQUIRED_PACKAGES] };

@@ -10,20 +10,25 @@ export const PATHS = {
   edgeRoutes: '/usr/local/sbin/edge-routes',
   edgeHealth: '/usr/local/sbin/edge-health',
   edgeFailover: '/usr/local/sbin/edge-failover',
+  edgeProbe: '/usr/local/sbin/edge-probe',
   edgeRoutesUnit: '/etc/systemd/system/edge-routes.service',
   edgeNftUnit: '/etc/systemd/system/edge-nftables.service',
+  edgeProbeUnit: '/etc/systemd/system/edge-probe.service',
   keepalivedConf: '/etc/keepalived/keepalived.conf',
   keepalivedDropIn: '/etc/systemd/system/keepalived.service.d/edge.conf',
   networkdDropIn: '/etc/systemd/networkd.conf.d/edge.conf',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',
   runDir: '/run/edge',
+  /** Every switch of the preferred WAN, one line each; kept across reboots (not part of a snapshot). */
+  switchLog: '/var/lib/edge/failover/switches',
 } as const;
 
 export const UNITS = {
   edgeRoutes: 'edge-routes.service',
   edgeNft: 'edge-nftables.service',
   keepalived: 'keepalived.service',
+  edgeProbe: 'edge-probe.service',
 } as const;
 
 /**

@@ -8,7 +8,7 @@ import type { Change, Task, TaskContext } from './contract.js';
 import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
-import { PATHS } from './paths.js';
+import { NFT_TABLE, PATHS } from './paths.js';
 import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';
 import { taskParams } from './params.js';
 
@@ -102,7 +102,8 @@ export const tablesTask: Task<z.infer<typeof params>> = {
   description: 'a routing table and ip rules per WAN (marks, source addresses, guards), now',
   params,
   needs() {
-    return { files: [PATHS.rtTables, PATHS.routingConf] };
+    // The preferred_wan map says which WAN the router's own traffic follows (rule P+40).
+    return { files: [PATHS.rtTables, PATHS.routingConf], nftTables: [NFT_TABLE] };
   },
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);

@@ -7,7 +7,9 @@ function esc(s: string): string {
   return s
     .replace(/\\/g, '\\e')
     .replace(/-/g, '\\-')
-    .replace(/^[.']/gm, '\\&$&');
+    .replace(/^[.']/gm, '\\&$&')
+    // troff reads bytes, not UTF-8: anything outside ASCII goes in as a named code point
+    .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}]`);
 }
 
 function optionItem(o: { short?: string; long?: string; arg?: string; optionalArg?: boolean; description: string; defaultValue?: string }): string[] {

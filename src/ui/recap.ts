@@ -30,9 +30,9 @@ const INDENT = '    ';
  * failed tasks' errors joined, so the tasks' errors are not repeated), how it was rolled back,
  * and the tasks' notes — wrapped to the width.
  */
-function hostDetails(h: HostResult, width: number): string[] {
+function hostDetails(h: HostResult, width: number, common: ReadonlySet<string>): string[] {
   const out: string[] = [];
-  const said = new Set<string>();
+  const said = new Set<string>(common);
   const say = (text: string, first = INDENT) => {
     if (said.has(text)) return;
     said.add(text);
@@ -44,18 +44,32 @@ function hostDetails(h: HostResult, width: number): string[] {
   return out;
 }
 
+/** Notes every host of the run has (the same timing note on 40 routers): said once, after the hosts. */
+function commonNotes(run: RunResult): { task: string; note: string }[] {
+  if (run.hosts.length < 2) return [];
+  const per = run.hosts.map((h) => new Set(h.tasks.flatMap((t) => (t.notes ?? []).map((n) => `${t.task}\u0000${n}`))));
+  return [...per[0]!].filter((k) => per.every((s) => s.has(k))).map((k) => {
+    const [task, note] = k.split('\u0000') as [string, string];
+    return { task, note };
+  });
+}
+
 /** The end-of-run recap: one line per host, like Ansible's PLAY RECAP, then what it has to say. */
 export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   const pad = Math.min(16, Math.max(4, ...run.hosts.map((h) => h.host.length)));
   const lines = [`RECAP run ${run.runId}${run.check ? ' (check mode: nothing was changed)' : ''}`];
+  const common = commonNotes(run);
+  const commonSet = new Set(common.map((c) => c.note));
   for (const h of run.hosts) {
     const c = counts(h);
     const facts = `ok=${c.ok} changed=${c.changed} failed=${c.failed} skipped=${c.skipped}  ${outcome(h)}  ${h.execs} execs ${(h.durationMs / 1000).toFixed(1)} s`;
     const line = `${h.host.padEnd(pad)}  ${facts}`;
     // A name too long to share the line with its counts gets a line of its own.
     lines.push(...(line.length <= width ? [line] : [h.host, `${INDENT}${facts}`]));
-    lines.push(...hostDetails(h, width));
+    lines.push(...hostDetails(h, width, commonSet));
   }
+  if (common.length) lines.push(`every host (${run.hosts.length}):`);
+  for (const c of common) lines.push(...wrapLines(c.note, width, `${INDENT}${c.task}: `, INDENT + '  '));
   for (const r of run.rollout ?? []) {
     if (!r.stop) continue;
     lines.push(...wrapLines(`rollout stopped: ${r.stop.message}`, width, '', '  '));

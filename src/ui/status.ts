@@ -1,4 +1,4 @@
-import type { Drift, HostStatus, WanStatus } from '../engine/status.js';
+import type { Drift, HostStatus, SwitchHistory, WanStatus } from '../engine/status.js';
 
 /**
  * `edge status` as text, one block per router:
@@ -112,6 +112,24 @@ export function driftLines(d: Drift | undefined, color?: boolean): string[] {
   ];
 }
 
+const SWITCH_WIDTH = 80;
+
+/**
+ * The switch-history lines: how many switches in 24 h and the last one (when, from → to, how long
+ * the WAN it left had been preferred), then why, cut to fit 80 columns (`edge-failover history` on
+ * the router has the whole record).
+ */
+export function switchLines(sw: SwitchHistory | undefined, indent = 2): string[] {
+  if (!sw) return ['switches: none recorded'];
+  if (!sw.last) return [`switches: ${sw.last24h} in 24 h`];
+  const l = sw.last;
+  const held = l.heldSec !== undefined && l.from !== 'none' ? ` after ${agoText(l.heldSec)} on ${l.from.toUpperCase()}` : '';
+  const head = `switches: ${sw.last24h} in 24 h; last ${whenText(l.at, l.agoSec)} to ${l.to.toUpperCase()}${held}`;
+  const room = SWITCH_WIDTH - indent - 2;
+  const why = l.why.length > room - 5 ? `${l.why.slice(0, room - 6)}…` : l.why;
+  return why ? [head, `  why: ${why}`] : [head];
+}
+
 export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): string {
   const c = opts.color;
   const title = `${paint(c, '1', h.host)}${h.address && h.address !== h.host ? ` (${h.address})` : ''}`;
@@ -128,6 +146,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
     .map(([u, s]) => `${u} ${s === 'active' ? s : paint(c, '31', s)}`)
     .join(', ');
   lines.push(`  flows: ${h.flows?.total ?? '-'} in all   units: ${units || '-'}`);
+  lines.push(...switchLines(h.switches).map((l) => `  ${l}`));
   lines.push(...driftLines(h.drift, c).map((l) => `  ${l}`));
   return lines.join('\n');
 }

@@ -115,6 +115,28 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     expect(await hostState(lab, 'r1')).toBe(before);
   }, 150_000);
 
+  it('SIGHUP mid-run is the same interruption: exit 99, journal interrupted, router unchanged or restored', async () => {
+    const before = await hostState(lab, 'r2');
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r2'], {
+      cwd: REPO,
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    for (let t = 0; t < 600 && !/r2: (plan|inventory-check)/.test(out); t++) await new Promise((r) => setTimeout(r, 100));
+    child.kill('SIGHUP');
+    expect(await exited, out).toBe(99);
+    expect(out).toContain('edge: interrupted (SIGHUP)');
+    const runId = /edge run (\S+):/.exec(out)![1]!;
+    const journal = (await readJournal(runId, join(REPO, '.edge', 'runs'))) as RunResult;
+    expect(journal.status).toBe('interrupted');
+    expect(journal.rollout?.[0]?.stop?.reason).toBe('interrupted');
+    expect(await hostState(lab, 'r2')).toBe(before);
+  }, 150_000);
+
   it('a 40-host --check on a terminal shows the summary bar and only active or failed hosts', async () => {
     // 40 inventory names for the 3 lab routers' addresses: a read-only --check is the same work per name.
     const many = variant('many', (i) => {

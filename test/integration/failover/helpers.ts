@@ -40,9 +40,9 @@ export async function applyFailover(lab: Lab, hosts: string[]): Promise<RunResul
 }
 
 /** Health timing the playbook configured on `router` (the same computation the failover task makes). */
-export function timingOf(lab: Lab, router: string): Timing & { interval: number; rise: number; fall: number } {
+export function timingOf(lab: Lab, router: string): Timing & { interval: number; rise: number; timeout: number } {
   const vars = loadInventory(lab.inventory).hosts.get(router)!.vars;
-  return { ...failoverTiming(vars), interval: vars.edge_health_interval, rise: vars.edge_health_rise, fall: vars.edge_health_fall };
+  return { ...failoverTiming(vars), interval: vars.edge_health_interval, rise: vars.edge_health_rise, timeout: vars.edge_health_timeout };
 }
 
 /** No fault on either WAN, ISP1 hands out its primary gateway. */

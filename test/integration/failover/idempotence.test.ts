@@ -24,6 +24,8 @@ const FILES = [
   '/etc/edge/failover.conf',
   '/usr/local/sbin/edge-health',
   '/usr/local/sbin/edge-failover',
+  '/usr/local/sbin/edge-probe',
+  '/etc/systemd/system/edge-probe.service',
   '/etc/systemd/system/keepalived.service.d/edge.conf',
   '/etc/keepalived/keepalived.conf',
 ];
@@ -45,12 +47,12 @@ describe.skipIf(!isRoot)('failover playbook: idempotence, check mode, foreign ta
    */
   const expectNoEdge = async (host: string, fresh: boolean) => {
     const leftovers = fresh
-      ? "ls -d /etc/edge /etc/systemd/networkd.conf.d /etc/systemd/system/keepalived.service.d /run/edge /var/lib/edge 2>/dev/null; ip -br link show edge-ka0 2>/dev/null; find /etc/systemd/system -name 'edge-*'; ps -eo cmd= | grep -E '^(/bin/bash /usr/local/sbin/edge-routes monitor|ip monitor link address route rule)$';"
+      ? "ls -d /etc/edge /etc/systemd/networkd.conf.d /etc/systemd/system/keepalived.service.d /run/edge /var/lib/edge 2>/dev/null; ip -br link show edge-ka0 2>/dev/null; find /etc/systemd/system -name 'edge-*'; ps -eo cmd= | grep -E '^(/bin/bash /usr/local/sbin/edge-routes monitor|ip monitor link address route rule|/bin/bash /usr/local/sbin/edge-probe run|ping -n -D -O .*)$';"
       : '';
     const r = await lab.run(host, [
       'bash',
       '-c',
-      `ls -d ${FILES.join(' ')} 2>/dev/null; ${leftovers} nft list table inet edge >/dev/null 2>&1 && echo 'table inet edge'; ip rule | awk -F: '$1 >= 1000 && $1 <= 1099'; ip route show table 101 2>/dev/null; systemctl is-active keepalived edge-routes edge-nftables 2>/dev/null | grep -x active; true`,
+      `ls -d ${FILES.join(' ')} 2>/dev/null; ${leftovers} nft list table inet edge >/dev/null 2>&1 && echo 'table inet edge'; ip rule | awk -F: '$1 >= 1000 && $1 <= 1099'; ip route show table 101 2>/dev/null; systemctl is-active keepalived edge-probe edge-routes edge-nftables 2>/dev/null | grep -x active; true`,
     ]);
     expect(r.stdout.trim(), `${host} is not back to its pre-edge state`).toBe('');
   };

@@ -80,21 +80,21 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       report('2 upstream cut', `return: new flows via wan1 after ${secs(up.ms)} (probe), router logged it after ${secs(back && back.at - repaired)}; rise window ${t.riseWindow} s; probes: ${probeTrace(up)}`);
       expect(up.ms, `no return to wan1 (${probeTrace(up)})`).toBeDefined();
       expect(up.ms!).toBeLessThan(t.riseWindow * 1000 + t.interval * 1000 + MARGIN_MS);
-      // rise passing checks, interval apart: the first may come right after the repair
-      expect(back!.at - repaired).toBeGreaterThanOrEqual((t.rise - 1) * t.interval * 1000 - 1_000);
+      // back only after the rise period of healthy answers without a break (hysteresis)
+      expect(back!.at - repaired).toBeGreaterThanOrEqual(t.rise * 1000 - 1_000);
     } finally {
       held.close();
     }
   }, 180_000);
 
-  it('6. 20 % loss on a working WAN1 for a minute: no failover at default thresholds', async () => {
+  it('6. 20 % loss both ways on a working WAN1: no failover at the defaults', async () => {
     await waitSettled(lab, router);
     await lab.fault(router, 'wan1', { kind: 'loss', pct: 20 });
     const from = Date.now();
     let probes = 0;
     let answered = 0;
     const vias = new Map<string, number>();
-    while (Date.now() - from < 60_000) {
+    while (Date.now() - from < 40_000) {
       // 3 s per flow: a lost SYN is retransmitted after 1 s
       const p = await lab.probe(router, { count: 2, timeoutMs: 3_000 });
       probes++;
@@ -103,29 +103,27 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
         answered++;
         vias.set(f.via ?? 'unknown', (vias.get(f.via ?? 'unknown') ?? 0) + 1);
       }
-      await sleep(1_000);
+      await sleep(500);
     }
     const lost = await lab.run(`${router}-isp1`, ['nft', 'list', 'table', 'ip', 'elab_fault'], { allowFail: true });
-    const dropped = /counter packets ([0-9]+)/.exec(lost.stdout)?.[1];
+    const dropped = [...lost.stdout.matchAll(/counter packets ([0-9]+)/g)].map((m) => Number(m[1]));
     const sw = await switches(lab, router, from);
-    const ka = await journal(lab, router, 'Keepalived_vrrp', from);
+    const probeSaid = await journal(lab, router, 'edge-probe', from);
     const st = await failoverStatus(lab, router);
-    // keepalived logs every check result change ("now returning 1") and a script failure only after `fall` in a row.
-    const singleFailures = ka.filter((l) => /edge_health_wan1` now returning [1-9]/.test(l.text)).length;
-    const failedChecks = ka.filter((l) => /edge_health_wan1\) failed/.test(l.text)).length;
     report(
       '6 20% loss',
-      `${((Date.now() - from) / 1000).toFixed(0)} s: ${probes} probes, ${answered} flows answered, via ${JSON.stringify(Object.fromEntries(vias))}; ISP1 dropped ${dropped} packets; switches: ${sw.length}; isolated failed checks of wan1: ${singleFailures} (fall ${t.fall} needed in a row); wan1 ${st['wan1.state']} (${st['wan1.keepalived']}, last check ${st['wan1.health']})`,
+      `${((Date.now() - from) / 1000).toFixed(0)} s: ${probes} probes, ${answered} flows answered, via ${JSON.stringify(Object.fromEntries(vias))}; ISP1 dropped ${dropped.join(' onward / ')} back; switches: ${sw.length}; edge-probe: ${probeSaid.map((l) => l.text).join(' / ') || 'nothing'}; wan1 ${st['wan1.state']} (${st['wan1.keepalived']}, last second ${st['wan1.health']})`,
     );
-    expect(dropped === undefined ? 0 : Number(dropped)).toBeGreaterThan(0); // the fault was real
+    // the fault was real, both ways
+    expect(dropped).toHaveLength(2);
+    for (const n of dropped) expect(n).toBeGreaterThan(0);
     expect(sw.map((l) => l.text)).toEqual([]);
+    expect(probeSaid.filter((l) => /wan1 is DOWN/.test(l.text)).map((l) => l.text)).toEqual([]);
     expect([...vias.keys()]).toEqual(['wan1']);
-    expect(answered).toBeGreaterThan(probes); // most flows get through a 20 % lossy link
+    expect(answered).toBeGreaterThan(probes); // most flows get through a lossy link
     expect(st['preferred']).toBe('wan1');
     expect(st['wan1.state']).toBe('up');
-    expect(ka.filter((l) => /edge_wan1\) Entering FAULT/.test(l.text))).toEqual([]);
-    expect(failedChecks).toBe(0);
-  }, 180_000);
+  }, 120_000);
 
   it('7. restarting keepalived does not change which WAN new flows use', async () => {
     await waitSettled(lab, router);

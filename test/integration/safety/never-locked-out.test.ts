@@ -301,7 +301,7 @@ describe.skipIf(!isRoot)('never lock the operator out (issue 5)', () => {
     // r1 is configured (previous test): the manual run changes its health-check interval; r2 is
     // clean (restored in the SIGKILL test): the manual run configures it from nothing.
     const pb = join(dir, 'interval.yaml');
-    writeFileSync(pb, readFileSync(PLAYBOOK, 'utf8').replace(/^(\s+)hosts: all$/m, '$1hosts: all\n$1vars:\n$1  edge_health_interval: 3'));
+    writeFileSync(pb, readFileSync(PLAYBOOK, 'utf8').replace(/^(\s+)hosts: all$/m, '$1hosts: all\n$1vars:\n$1  edge_health_interval: 0.3'));
     const before = { r1: stable(await hostState(lab, 'r1')), r2: await hostState(lab, 'r2') };
     expect(before.r2).toBe(clean.r2);
     const r = await edge(['run', pb, '-i', lab.inventory, '--json', '--confirm', 'manual', '--confirm-timeout', String(TIMEOUT)]);

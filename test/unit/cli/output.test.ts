@@ -125,3 +125,16 @@ describe('output at 80 columns', () => {
     expect(text).toBe("playbook: pb.yaml\n\n  play #1 (all): p\tTAGS: []\n    pattern: ['all']\n    hosts (2):\n      a\n      b\n\n");
   });
 });
+
+describe('the recap says a note every host has once', () => {
+  it('after the host lines, not under each host', () => {
+    const note = 'detection ≤ 8s (fall 3 × 2s + 2s), return after 10s of passing checks';
+    const hosts = ['a', 'b', 'c'].map((host) =>
+      hostResult({ host, status: 'changed', tasks: [{ task: 'failover', status: 'changed', changes: [], durationMs: 1, execs: 1, notes: [note, ...(host === 'b' ? ['only b'] : [])] }] }),
+    );
+    const text = recapText({ runId: 'R', playbook: 'p', inventory: 'i', check: true, startedAt: '', status: 'ok', hosts }, 80);
+    expect(text.split(note.slice(0, 20)).length).toBe(2);
+    expect(text).toMatch(/every host \(3\):\n {4}failover: detection/);
+    expect(text).toMatch(/^b .*\n {4}failover: only b$/m);
+  });
+});

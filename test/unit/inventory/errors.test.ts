@@ -22,7 +22,7 @@ describe('inventory errors name file:line:col, field, and what was expected', ()
 
   it('a wrong type in group vars is reported once, naming the hosts it affects', () => {
     expect(errors).toContain(
-      `${FIXTURE}:3:23: all.vars.edge_health_fall: expected a number, got "three"\n  hint: for hosts r1, r2`,
+      `${FIXTURE}:3:23: all.vars.edge_health_rise: expected a number, got "three"\n  hint: for hosts r1, r2`,
     );
   });
 

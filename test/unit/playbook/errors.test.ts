@@ -92,9 +92,9 @@ describe('playbook errors name file:line:col, field, and what was expected', () 
   });
 
   it('play vars: unknown edge_ variables and bad values are found when the playbook is read', () => {
-    expect(errorsOf(() => pb('hosts: all\ntasks: [sysctl]\nvars:\n  edge_healt_fall: 3\n  edge_health_fall: 0\n  other: ok\n'))).toEqual([
-      'pb.yaml:4:3: vars.edge_healt_fall: unknown edge variable edge_healt_fall; did you mean edge_health_fall?',
-      'pb.yaml:5:21: vars.edge_health_fall: expected a number >= 1, got 0',
+    expect(errorsOf(() => pb('hosts: all\ntasks: [sysctl]\nvars:\n  edge_healt_rise: 3\n  edge_health_rise: 0\n  other: ok\n'))).toEqual([
+      'pb.yaml:4:3: vars.edge_healt_rise: unknown edge variable edge_healt_rise; did you mean edge_health_rise?',
+      'pb.yaml:5:21: vars.edge_health_rise: expected a number >= 1, got 0',
     ]);
   });
 

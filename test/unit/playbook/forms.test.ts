@@ -24,7 +24,7 @@ describe('playbook forms', () => {
       pause_between_batches: 300,
       confirm_timeout: 120,
       confirm: 'manual',
-      vars: { edge_health_interval: 5 },
+      vars: { edge_health_interval: 0.2 },
       pos: { file: 'test/fixtures/playbook/failover.yaml', line: 2, col: 3 },
       hostsPos: { line: 3, col: 10 },
     });
@@ -81,7 +81,7 @@ describe('play hosts and vars', () => {
         '        edge_window: {start: "02:00", end: "04:00", timezone: Europe/Amsterdam}',
         '      hosts:',
         '        rtr-ams-1:',
-        '        rtr-ams-2: {edge_health_interval: 3}',
+        '        rtr-ams-2: {edge_health_interval: 0.3}',
         '    nyc:',
         '      hosts: {rtr-nyc-1: }',
         '',
@@ -91,19 +91,19 @@ describe('play hosts and vars', () => {
   );
 
   it('play vars override inventory vars and are validated after the merge', () => {
-    const book = pb('hosts: all\nvars: {edge_health_interval: 9, site: x}\ntasks: [sysctl]\n');
+    const book = pb('hosts: all\nvars: {edge_health_interval: 0.25, site: x}\ntasks: [sysctl]\n');
     const hosts = resolvePlayHosts(inv, book, book.plays[0]!, 'ams');
     expect(hosts.map((h) => [h.name, h.vars.edge_health_interval, h.vars.site])).toEqual([
-      ['rtr-ams-1', 9, 'x'],
-      ['rtr-ams-2', 9, 'x'],
+      ['rtr-ams-1', 0.25, 'x'],
+      ['rtr-ams-2', 0.25, 'x'],
     ]);
     expect(hosts[0]!.varSources.edge_health_interval).toMatchObject({ file: 'pb.yaml', scope: 'play' });
   });
 
   it('a cross-variable error caused by a play var points into the playbook and names the hosts', () => {
-    const book = pb('hosts: all\nvars:\n  edge_health_timeout: 5\ntasks: [sysctl]\n');
+    const book = pb('hosts: all\nvars:\n  edge_health_timeout: 0.3\ntasks: [sysctl]\n');
     expect(errorsOf(() => resolvePlayHosts(inv, book, book.plays[0]!))).toEqual([
-      'pb.yaml:3:24: vars.edge_health_timeout: must be shorter than edge_health_interval so a check finishes before the next one, got 5\n' +
+      'pb.yaml:3:24: vars.edge_health_timeout: must be at least 3 × edge_health_interval, so that one lost probe never takes a WAN down, got 0.3\n' +
         '  hint: for hosts rtr-ams-1, rtr-ams-2, rtr-nyc-1',
     ]);
   });

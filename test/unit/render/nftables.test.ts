@@ -10,6 +10,7 @@ const model: EdgeNftModel = {
   wan1: { ifname: 'wan1', mark: 1 },
   wan2: { ifname: 'wan2', mark: 2 },
   lan: 'lan0',
+  lanPrefix: '10.1.0.0/24',
   mgmt: 'mgmt0',
   sshPort: 22,
   sshSources: ['198.18.0.0/24', '10.1.0.0/24'],
@@ -81,11 +82,20 @@ describe('edge nftables ruleset', () => {
     expect(nftString('eth0.100')).toBe('"eth0.100"');
   });
 
+  it('never forwards what conntrack cannot place, and after NAT drops anything with a LAN source leaving a WAN', () => {
+    expect(text).toContain('\t\tct state established,related counter accept comment "replies"\n\t\t# A packet conntrack');
+    expect(text).toContain('ct state invalid,untracked counter drop comment "invalid, never forwarded"\n\t\tiifname "lan0" oifname { "wan1", "wan2" } counter accept');
+    expect(text).toContain('type filter hook postrouting priority srcnat + 10; policy accept;');
+    expect(text).toContain('oifname { "wan1", "wan2" } ip saddr 10.1.0.0/24 counter drop comment "LAN source leaving a WAN un-NATed"');
+    expect(renderEdgeNft({ ...model, lanPrefix: undefined })).not.toContain('leak_guard');
+    expect(() => renderEdgeNft({ ...model, lanPrefix: '10.1.0.0/24; flush ruleset' })).toThrow(/refusing/);
+  });
+
   it.skipIf(!canNft)('is accepted by nft -c (the kernel checks it; nothing is loaded)', () => {
     const r = nftCheck(text);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    const bare = nftCheck(renderEdgeNft({ ...model, mgmt: undefined, sshSources: [] }));
+    const bare = nftCheck(renderEdgeNft({ ...model, mgmt: undefined, sshSources: [], lanPrefix: undefined }));
     expect(bare.status).toBe(0);
     // and nft -c does reject a broken one, so the check means something
     expect(nftCheck(text.replace('policy drop', 'policy dorp')).status).not.toBe(0);

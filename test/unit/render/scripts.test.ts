@@ -25,6 +25,7 @@ const scripts = {
   'edge-routes': renderEdgeRoutesScript(paths),
   'edge-health': renderEdgeHealthScript({ routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir }),
   'edge-failover': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeFailover)!.content,
+  'edge-probe': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeProbe)!.content,
 };
 
 function write(name: string, content: string): string {
@@ -78,6 +79,14 @@ describe('router-side scripts', () => {
     expect(h).not.toContain('-I "$IF"');
   });
 
+  it('edge-probe: one long-running ping per target with the WAN\'s mark and source address, no process per probe', () => {
+    const p = scripts['edge-probe'];
+    expect(p).toContain('ping -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &');
+    expect(p).toContain('read -r -t "$TICK" -u "$sleep_fd" _');
+    expect(p).toContain('mawk -W interactive');
+    expect(p).not.toMatch(/\bsleep \$/);
+  });
+
   it('edge-failover ignores BACKUP and STOP except BACKUP after FAULT, and switches with one map transaction (defect 10)', () => {
     const f = scripts['edge-failover'];
     expect(f).toContain("flush map %s %s %s\\nadd element %s %s %s { \"%s\" : %s }");
@@ -99,14 +108,26 @@ exit 1
 `);
     write('bin/conntrack', `#!/bin/sh\necho "conntrack $*" >> ${dir}/calls\necho "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." >&2\nexit 0\n`);
     write('bin/logger', `#!/bin/sh\nshift 3; echo "log $*" >> ${dir}/calls\n`);
+    // ip: only the rule P+40 the router's own traffic follows, kept in a file (one rule per line)
+    write('bin/ip', `#!/bin/bash
+f=${dir}/rules; touch $f
+if [ "$1 $2 $3 $4" = "-4 rule show pref" ]; then grep "^$5:" $f; exit 0; fi
+if [ "$1 $2 $3" = "rule add pref" ]; then printf '%s:\\tfrom all %s %s lookup %s\\n' "$4" "$5" "$6" "$8" >> $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
+if [ "$1 $2 $3" = "rule del pref" ]; then grep -v "^$4:.* lookup $8$" $f > $f.new; mv $f.new $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
+exit 1
+`);
     const routing = tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content;
     const failoverConf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content;
     write('routing.conf', routing);
     write('failover.conf', failoverConf);
     const script = write('edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
     writeFileSync(join(dir, 'elem'), '0x00000001');
-    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover.conf'), EDGE_RUN_DIR: run };
+    const switchLog = join(dir, 'history', 'switches');
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover.conf'), EDGE_RUN_DIR: run, EDGE_SWITCH_LOG: switchLog };
     const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
+    const rules = () => spawnSync('cat', [join(dir, 'rules')], { encoding: 'utf8' }).stdout;
+    const history = () => spawnSync('cat', [switchLog], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+    writeFileSync(join(run, 'wan1.probe'), 'down 1796119000.500 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago\n');
     const preferred = () => ef('status').stdout.split('\n')[0];
 
     expect(ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100').status).toBe(0); // start: not a measurement
@@ -121,16 +142,27 @@ exit 1
     );
     const calls = () => spawnSync('cat', [join(dir, 'calls')], { encoding: 'utf8' }).stdout;
     expect(calls()).toContain('conntrack -D --mark 0x1');
+    // the router's own traffic follows: rule 1040 now looks up wan2's table, and wan1's rule is gone
+    expect(rules()).toBe('1040:\tfrom all iif lo lookup 102\n');
+    // the switch is recorded with why (edge-probe's reason) and how long wan1 had been preferred (unknown: the first)
+    expect(history()).toHaveLength(1);
+    expect(history()[0]).toMatch(/^[0-9]+\.[0-9]{3} wan1 wan2 - wan1 down: 0 of 3 targets answered within 1\.2 s \(1 needed\): 192\.0\.2\.1 1\.3 s ago$/);
     expect(calls()).toContain('log flushed flows pinned to wan1: 3 flow entries have been deleted.');
     ef('notify', 'INSTANCE', 'edge_wan1', 'STOP', '100');
     expect(preferred()).toBe('preferred=wan2');
-    ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100'); // left FAULT: passed its rise checks
+    writeFileSync(join(run, 'wan1.probe'), 'up 1796119010.500 3 of 3 targets answered, healthy without a break for 8.0 s\n');
+    ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100'); // left FAULT: edge-probe found it healthy for the rise period
     expect(preferred()).toBe('preferred=wan1');
+    expect(rules()).toBe('1040:\tfrom all iif lo lookup 101\n');
+    expect(history()).toHaveLength(2);
+    expect(history()[1]).toMatch(/^[0-9]+\.[0-9]{3} wan2 wan1 [0-9]+\.[0-9] wan1 up: 3 of 3 targets answered, healthy without a break for 8\.0 s$/);
+    expect(ef('history').stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}wan2 -> wan1 {2}\(wan2 held [0-9.]+ s\) {2}wan1 up: /m);
     // A reload of the ruleset resets the map to WAN1; sync puts back what the states say.
     ef('notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100');
     writeFileSync(join(dir, 'elem'), '0x00000001');
     expect(ef('sync').status).toBe(0);
     expect(preferred()).toBe('preferred=wan2');
+    expect(history()).toHaveLength(3); // the FAULT switched; the re-sync after the reload is not a switch
     // Both down: keep what is there.
     ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100');
     expect(preferred()).toBe('preferred=wan2');
@@ -139,56 +171,9 @@ exit 1
     expect(status).toMatch(/^wan1\.keepalived=FAULT$/m);
     expect(status).toMatch(/^wan2\.state=down$/m);
     expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
+    expect(status).toMatch(/^switches=3$/m);
   });
 
-  it('edge-failover: a FAULT right after keepalived starts is confirmed with more checks before it counts', () => {
-    const run = join(dir, 'run2');
-    spawnSync('mkdir', ['-p', run]);
-    const conf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content.replace("INTERVAL=2", "INTERVAL=0.1");
-    write('failover2.conf', conf);
-    write('health-ok', '#!/bin/sh\nexit 0\n');
-    write('health-bad', '#!/bin/sh\nexit 1\n');
-    const bin = join(dir, 'bin');
-    const base = scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`);
-    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover2.conf'), EDGE_RUN_DIR: run };
-    const now = () => (Date.now() / 1000).toFixed(3);
-    const cases = [
-      // started just now (FALL 3 x INTERVAL 0.1 s not over): the FAULT may rest on one check: confirmed
-      { starting: now, health: 'health-ok', expected: 'up' },
-      { starting: now, health: 'health-bad', expected: 'down' },
-      // no start time recorded: treated as just started
-      { starting: () => '', health: 'health-ok', expected: 'up' },
-      // started 10 s ago: the FAULT took FALL failed checks in a row; it counts at once, unconfirmed
-      { starting: () => (Date.now() / 1000 - 10).toFixed(3), health: 'health-ok', expected: 'down' },
-    ];
-    for (const c of cases) {
-      const script = write(`ef-${c.health}`, base.replace(/^HEALTH=.*$/m, `HEALTH=${join(dir, c.health)}`));
-      writeFileSync(join(dir, 'elem'), '0x00000001');
-      writeFileSync(join(run, 'wan1.state'), `up 1\n`);
-      const starting = c.starting();
-      writeFileSync(join(run, 'wan1.starting'), starting ? `${starting}\n` : '');
-      expect(spawnSync('bash', [script, 'notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100'], { env }).status).toBe(0);
-      const status = spawnSync('bash', [script, 'status'], { env, encoding: 'utf8' }).stdout;
-      expect(status, `${c.health}, started at '${starting}'`).toMatch(new RegExp(`^wan1\\.state=${c.expected}$`, 'm'));
-      expect(spawnSync('ls', [join(run, 'wan1.starting')]).status).not.toBe(0); // the first decisive state ends the start
-    }
-  });
-
-  it('edge-failover prepare records when keepalived started', () => {
-    const run = join(dir, 'run3');
-    const bin = join(dir, 'bin-prepare');
-    spawnSync('mkdir', ['-p', bin]);
-    write('bin-prepare/ip', '#!/bin/sh\nexit 0\n'); // the link is not this test's business
-    const script = write('ef-prepare', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
-    const env = { ...process.env, EDGE_RUN_DIR: run };
-    const t0 = Date.now() / 1000;
-    expect(spawnSync('bash', [script, 'prepare'], { env }).status).toBe(0);
-    for (const w of ['wan1', 'wan2']) {
-      const at = Number(spawnSync('cat', [join(run, `${w}.starting`)], { encoding: 'utf8' }).stdout.trim());
-      expect(at).toBeGreaterThanOrEqual(Math.floor(t0));
-      expect(at).toBeLessThan(t0 + 5);
-    }
-  });
 });
 
 function topology() {
@@ -254,8 +239,8 @@ describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the table
 
   it('both WANs up', () => {
     const f = labNetns('', conf());
-    expect(f.rules.filter((r) => r.priority >= 1000 && r.priority < 1100)).toHaveLength(7);
-    expect(runtime(f)).toEqual([]);
+    expect(f.rules.filter((r) => r.priority >= 1000 && r.priority < 1100)).toHaveLength(8);
+    expect(runtime(f).map((c) => c.diff)).toEqual([]);
   });
 
   it('WAN1 without carrier: table 101 empty, no source rule for it', () => {

@@ -9,6 +9,7 @@ import {
   parseConntrack,
   parseNatCounters,
   parsePreferredMap,
+  parseSwitches,
   parseStatus,
   splitStatusSections,
   statusNeeds,
@@ -25,7 +26,7 @@ import { hostVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import type { Task, TaskName } from '../../../src/tasks/contract.js';
-import { agoText, bytesText, driftLines, hostStatusText, statusText, whenText } from '../../../src/ui/status.js';
+import { agoText, bytesText, driftLines, hostStatusText, statusText, switchLines, whenText } from '../../../src/ui/status.js';
 
 /**
  * Fixtures are the stdout of ONE real status exec on lab routers (statusScript of the failover
@@ -76,7 +77,7 @@ describe('one exec, two parsers', () => {
 
   it('status sections end where the facts begin; the facts parser never sees status sections', () => {
     const s = splitStatusSections(R1);
-    expect([...s.keys()]).toEqual(['now', 'map', 'nat', 'run', 'conntrack', 'units']);
+    expect([...s.keys()]).toEqual(['now', 'map', 'nat', 'run', 'conntrack', 'switches', 'units']);
     for (const v of s.values()) expect(v).not.toContain('@@EDGE@@');
     const f = splitSections(R1);
     expect([...f.keys()].some((k) => k.includes('STATUS') || k === 'map' || k === 'now')).toBe(false);
@@ -310,7 +311,10 @@ describe('rendering', () => {
     expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +FAULT +0 +364 pkts, 31 KB$/);
     expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* MASTER +0 +360 pkts, 30 KB$/);
     expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-routes active, edge-nftables active');
-    expect(lines[5]).toBe('  drift: - (the host is in no play of pb.yaml)');
+    expect(lines[5]).toBe('  switches: 3 in 24 h; last 21:45:39Z (29s ago) to WAN2 after 3m on WAN1');
+    expect(lines[6]).toBe('    why: wan1 down: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 …');
+    expect(lines[6]!.length).toBeLessThanOrEqual(80);
+    expect(lines[7]).toBe('  drift: - (the host is in no play of pb.yaml)');
     // columns line up: every row has its SINCE at the same offset as the header's
     const col = lines[1]!.indexOf('SINCE');
     expect(lines[2]!.slice(col)).toMatch(/^21:45:39Z/);
@@ -327,12 +331,38 @@ describe('rendering', () => {
     expect(text).toContain('\n\nr3 (198.18.4.13): unreachable');
   });
 
+  it('switch history: the count of the last 24 h and the last switch as edge-failover recorded it', () => {
+    const sw = r1().switches!;
+    expect(sw).toEqual({
+      last24h: 3,
+      last: {
+        at: '2026-11-23T21:45:39Z',
+        agoSec: 29,
+        from: 'wan1',
+        to: 'wan2',
+        heldSec: 199.3,
+        why: 'wan1 down: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago, 192.0.2.2 1.3 s ago, 192.0.2.3 1.3 s ago',
+      },
+    });
+    expect(parseSwitches('count24h 0', 1)).toEqual({ last24h: 0 });
+    expect(parseSwitches('count24h 1\nlast 100.5 none wan1 - wan1 up: 3 of 3 targets answered', 160)!.last).toEqual({
+      at: '1970-01-01T00:01:40Z', agoSec: 60, from: 'none', to: 'wan1', why: 'wan1 up: 3 of 3 targets answered',
+    });
+    expect(parseSwitches('', 1)).toBeUndefined();
+    expect(parseSwitches('count24h 2\nlast garbage', 1)).toEqual({ last24h: 2 });
+    expect(switchLines({ last24h: 1, last: { at: '2026-11-23T21:45:39Z', agoSec: 5, from: 'wan2', to: 'wan1', heldSec: 12.4, why: 'wan1 up' } })).toEqual([
+      'switches: 1 in 24 h; last 21:45:39Z (5s ago) to WAN1 after 12s on WAN2',
+      '  why: wan1 up',
+    ]);
+  });
+
   it('a router edge has not set up yet', () => {
     const s: HostStatus = { ...hostStatusFrom('r2', R2, TARGET, [FAILOVER_PLAY], 'playbooks/failover.yaml', NEEDS), execs: 1, ms: 1 };
     const lines = hostStatusText(s).split('\n');
     expect(lines[0]).toBe('r2: new flows: unknown (map preferred_wan not found: table inet edge is not loaded)');
     expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +stopped +0 +-$/);
     expect(lines[4]).toBe('  flows: 0 in all   units: keepalived inactive, edge-routes inactive, edge-nftables inactive');
-    expect(lines[5]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(sysctl \d+, /);
+    expect(lines[5]).toBe('  switches: none recorded');
+    expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(sysctl \d+, /);
   });
 });

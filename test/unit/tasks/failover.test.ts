@@ -9,28 +9,33 @@ const vars = labVars();
 const plan = (facts = freshRouter(), v = vars) => failoverTask.plan({ host: 'r1', vars: v, facts, params: undefined });
 
 describe('failover task', () => {
-  it('on a fresh router: conf, scripts, drop-in, keepalived.conf (tested before install), then keepalived starts', () => {
+  it('on a fresh router: conf, scripts, probe unit, drop-in, keepalived.conf (tested before install), then edge-probe and keepalived start', () => {
     const p = plan();
     expect(p.changes.map((c) => c.summary)).toEqual([
       `create ${PATHS.failoverConf}`,
       `create ${PATHS.edgeHealth}`,
+      `create ${PATHS.edgeProbe}`,
+      `create ${PATHS.edgeProbeUnit}`,
       `create ${PATHS.edgeFailover}`,
       `create ${PATHS.keepalivedDropIn}`,
       `create ${PATHS.keepalivedConf}`,
-      'systemd: start keepalived.service',
+      'systemd: enable + start edge-probe.service, start keepalived.service',
     ]);
-    expect(p.changes[0]!.diff).toContain("+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_TIMEOUT=1\n+SUCCESS_THRESHOLD=1\n+FALL=3\n+INTERVAL=2\n+FLUSH_CONNTRACK=yes\n");
-    const ka = p.changes[4]!.apply;
+    expect(p.changes[0]!.diff).toContain(
+      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n",
+    );
+    const ka = p.changes[6]!.apply;
     expect(ka.split('\n')[0]).toBe('/usr/local/sbin/edge-failover link');
     expect(ka).toContain('if ! keepalived --config-test -f "$edge_t"');
-    const units = p.changes[5]!;
-    expect(units.apply).toBe('systemctl daemon-reload\nsystemctl start keepalived.service');
+    const units = p.changes[7]!;
+    expect(units.apply).toBe('systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service');
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
     // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
-    expect(units.snapshot).toEqual({ units: [UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
-    expect(p.changes[4]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
-    expect(p.changes[3]!.diff).toContain('+ExecStartPre=/usr/local/sbin/edge-failover prepare\n+Restart=on-failure\n+RestartSec=2\n');
-    expect(p.notes?.[0]).toContain('advert_int 3s');
+    expect(units.snapshot).toEqual({ units: [UNITS.edgeProbe, UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
+    expect(p.changes[6]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
+    expect(p.changes[3]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
+    expect(p.notes?.[0]).toContain('down within 1.35s');
+    expect(p.notes?.[0]).toContain('20 probes/s per WAN');
     for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
   });
 
@@ -38,13 +43,13 @@ describe('failover task', () => {
     expect(plan(configure(freshRouter(), vars)).changes).toEqual([]);
   });
 
-  it('new timing restarts keepalived; new targets do not (the scripts read their conf at every check)', () => {
+  it('new timing or targets restart edge-probe only (keepalived.conf does not hold them)', () => {
     const f = configure(freshRouter(), vars);
-    const timing = plan(f, labVars({ edge_health_fall: 4 }));
-    expect(timing.changes.map((c) => c.summary)).toEqual([`update ${PATHS.failoverConf}`, `update ${PATHS.keepalivedConf}`, 'systemd: restart keepalived.service']);
-    expect(timing.changes[2]!.apply).toBe('systemctl restart keepalived.service');
-    const targets = plan(f, labVars({ edge_wan2_targets: ['192.0.2.9'] }));
-    expect(targets.changes.map((c) => c.summary)).toEqual([`update ${PATHS.failoverConf}`]);
+    for (const v of [labVars({ edge_health_timeout: 2 }), labVars({ edge_wan2_targets: ['192.0.2.9'] })]) {
+      const p = plan(f, v);
+      expect(p.changes.map((c) => c.summary)).toEqual([`update ${PATHS.failoverConf}`, 'systemd: restart edge-probe.service']);
+      expect(p.changes[1]!.apply).toBe('systemctl restart edge-probe.service');
+    }
   });
 
   it('keepalived disabled by someone: enabled again, not restarted', () => {
@@ -57,7 +62,8 @@ describe('failover task', () => {
   it('scripts are 0750, configuration 0644', () => {
     const applies = plan().changes.map((c) => c.apply);
     expect(applies[1]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-health 0750 root root /);
-    expect(applies[2]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-failover 0750 root root /);
+    expect(applies[2]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-probe 0750 root root /);
+    expect(applies[4]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-failover 0750 root root /);
     expect(applies[0]).toMatch(/^edge_write_file \/etc\/edge\/failover.conf 0644 /);
   });
 });

@@ -8,7 +8,7 @@ const vars = labVars();
 const plan = (facts = freshRouter(), params?: { upgrade?: boolean }, v = vars) => packagesTask.plan({ host: 'r1', vars: v, facts, params });
 
 describe('packages task', () => {
-  it('asks about exactly the five packages', () => {
+  it('asks about exactly the six packages', () => {
     expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES] });
   });
 
@@ -36,13 +36,13 @@ describe('packages task', () => {
     expect(plan(f, { upgrade: false }, labVars({ edge_packages_upgrade: true })).changes).toEqual([]);
     const up = plan(f, { upgrade: true });
     expect(up.changes).toHaveLength(1);
-    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping');
+    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk');
     expect(plan(f, undefined, labVars({ edge_packages_upgrade: true })).changes).toHaveLength(1);
   });
 
   it('verify counts installed packages and is valid bash', () => {
     const v = packagesTask.verify!({ host: 'r1', vars, facts: freshRouter(), params: undefined })!;
-    expect(v).toContain('[ "$edge_n" = 5 ]');
+    expect(v).toContain('[ "$edge_n" = 6 ]');
     expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${v}` }).status).toBe(0);
   });
 });

@@ -12,17 +12,17 @@ const plan = (facts = freshRouter(), v = vars) => tablesTask.plan({ host: 'r1', 
 const bashOk = (script: string) => spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${script}` }).status === 0;
 
 describe('tables task', () => {
-  it('asks for the two files it writes', () => {
-    expect(tablesTask.needs(vars, undefined)).toEqual({ files: [PATHS.rtTables, PATHS.routingConf] });
+  it('asks for the two files it writes, and edge\'s nft table (its map says which WAN the router\'s own traffic follows)', () => {
+    expect(tablesTask.needs(vars, undefined)).toEqual({ files: [PATHS.rtTables, PATHS.routingConf], nftTables: ['inet edge'] });
   });
 
-  it('on a fresh router: names the tables, writes routing.conf, fills both tables, adds the seven rules', () => {
+  it('on a fresh router: names the tables, writes routing.conf, fills both tables, adds the eight rules', () => {
     const p = plan();
     expect(p.changes.map((c) => c.summary)).toEqual([
       `create ${PATHS.rtTables}`,
       `create ${PATHS.routingConf}`,
       'table wan1: default via 198.51.100.9 dev wan1, table wan2: default via 203.0.113.9 dev wan2',
-      'ip rules 1000-1099: +7',
+      'ip rules 1000-1099: +8',
     ]);
     const [rt, conf, routes, rules] = p.changes;
     expect(rt!.diff).toContain('+101 wan1\n+102 wan2\n');
@@ -48,6 +48,7 @@ describe('tables task', () => {
         '+1021: from 203.0.113.10 lookup wan2',
         '+1030: from all fwmark 0x1 unreachable',
         '+1031: from all fwmark 0x2 unreachable',
+        '+1040: from all iif lo lookup wan1',
         '',
       ].join('\n'),
     );
@@ -59,6 +60,20 @@ describe('tables task', () => {
 
   it('on a configured router: nothing to do', () => {
     expect(plan(configure(freshRouter(), vars)).changes).toEqual([]);
+  });
+
+  it("while new flows use WAN2, the router's own traffic does too: rule 1040 follows the map, no drift either way", () => {
+    const onWan2 = configure(freshRouter(), vars);
+    onWan2.nftTableText['inet edge'] = onWan2.nftTableText['inet edge']!.replace('"lan0" : 0x00000001', '"lan0" : 0x00000002');
+    // the rule still points at wan1 (edge-failover has not moved it yet): move it
+    const p = plan(onWan2);
+    expect(p.changes.map((c) => c.summary)).toEqual(['ip rules 1000-1099: +1 -1']);
+    expect(p.changes[0]!.diff).toContain('-1040: from all iif lo lookup wan1\n+1040: from all iif lo lookup wan2\n');
+    // once it does, nothing to change
+    const moved = structuredClone(onWan2);
+    const rule = moved.rules.find((r) => r.priority === 1040)!;
+    rule.table = 'wan2';
+    expect(plan(moved).changes).toEqual([]);
   });
 
   it('a new DHCP address on WAN1: replaces only the source rule', () => {

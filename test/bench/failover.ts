@@ -1,0 +1,190 @@
+/**
+ * `npm run bench:failover`: how fast and how calm failover is on a real lab router (a benchmark, not
+ * a test: the numbers depend on the machine's load, which it prints).
+ *
+ *   - N trials each of a WAN1 upstream cut (link up, ISP blackholes onward) and a WAN1 link down:
+ *     cut → first NEW LAN flow that leaves by WAN2, and repair → first new LAN flow by WAN1
+ *     (p50 / p95 / max). A LAN client opens a fresh TCP connection every 100 ms throughout.
+ *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
+ *     and one of three targets dead; each counts switches (false ones: WAN1 works all along) and
+ *     edge-probe's DOWN decisions.
+ *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
+ *
+ *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--router r1]
+ *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
+ *   --quick: 3 trials each, 1-minute soaks. Lab instance: EDGE_LAB_INSTANCE (default 0).
+ * Needs root (the lab). Results also go to .edge/bench-failover.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { labFault, labRun, labUp, loadLab } from '../../src/lab/lab.js';
+import type { FaultAction } from '../../src/lab/faults.js';
+import { labPaths } from '../../src/lab/state.js';
+import { edge } from '../integration/edge-cli.js';
+import { FlowStream, type LabView } from '../integration/failover/flows.js';
+
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
+};
+const quick = args.includes('--quick');
+const trials = Number(opt('--trials', quick ? '3' : '10'));
+const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
+const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
+const router = opt('--router', 'r1');
+const instance = Number(process.env.EDGE_LAB_INSTANCE ?? 0);
+const o = { instance, log: () => {} };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const run = (target: string, cmd: string) => labRun(target, ['bash', '-c', cmd], { ...o, allowFail: true });
+const fault = async (wan: 'wan1' | 'wan2', a: FaultAction): Promise<void> => void (await labFault(router, wan, a, o));
+
+function stats(xs: number[]): { n: number; p50: number; p95: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
+  return { n: s.length, p50: at(0.5), p95: at(0.95), max: s[s.length - 1] ?? NaN };
+}
+const secs = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
+const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+
+/** Both WANs up by edge-failover's record, new flows on WAN1, and WAN1 stable (the last flows by WAN1). */
+async function settled(stream: FlowStream, timeoutMs = 90_000): Promise<void> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < timeoutMs) {
+    const s = (await run(router, '/usr/local/sbin/edge-failover status')).stdout;
+    const recent = stream.between(Date.now() - 1_000, Date.now());
+    if (/wan1\.state=up/.test(s) && /wan2\.state=up/.test(s) && /preferred=wan1/.test(s) && recent.via.wan1 && !recent.via.wan2) return;
+    await sleep(250);
+  }
+  throw new Error(`${router} did not settle on WAN1 within ${timeoutMs / 1000} s`);
+}
+
+async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Promise<{ cut?: number; repair?: number }> {
+  await settled(stream);
+  await sleep(1_000);
+  const t0 = Date.now();
+  await fault('wan1', { kind });
+  const f = await stream.firstVia('wan2', t0, 30_000);
+  await sleep(500);
+  const t1 = Date.now();
+  await fault('wan1', { kind: 'clear' });
+  const g = await stream.firstVia('wan1', t1, 90_000);
+  return { cut: f && f.at - t0, repair: g && g.at - t1 };
+}
+
+/** Total CPU seconds of edge-probe.service's processes (with their reaped children) and the wall clock. */
+async function probeCpu(): Promise<{ cpu: number; at: number }> {
+  const r = await run(
+    router,
+    `main=$(systemctl show -p MainPID --value edge-probe); hz=$(getconf CLK_TCK)
+     pids="$main"; frontier="$main"
+     while [ -n "$frontier" ]; do next=''; for p in $frontier; do for c in $(cat /proc/$p/task/*/children 2>/dev/null); do next="$next $c"; done; done; pids="$pids $next"; frontier=$next; done
+     t=0; for p in $pids; do s=$(cut -d')' -f2- /proc/$p/stat 2>/dev/null) || continue; set -- $s; t=$((t + \${12} + \${13} + \${14} + \${15})); done
+     echo "$t $hz $(date +%s.%N)"`,
+  );
+  const [ticks, hz, at] = r.stdout.trim().split(' ').map(Number);
+  return { cpu: ticks! / hz!, at: at! * 1000 };
+}
+
+async function switchCount(): Promise<number> {
+  const r = await run(router, 'wc -l < /var/lib/edge/failover/switches 2>/dev/null || echo 0');
+  return Number(r.stdout.trim()) || 0;
+}
+
+async function probeDowns(since: number): Promise<string[]> {
+  const r = await run(router, `journalctl -q --no-pager -o cat -t edge-probe --since @${Math.floor(since / 1000)} | grep 'wan1 is DOWN' || true`);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+async function soak(stream: FlowStream, name: string, minutes: number, setup: () => Promise<void>, teardown: () => Promise<void>) {
+  await settled(stream);
+  const s0 = await switchCount();
+  const c0 = await probeCpu();
+  const t0 = Date.now();
+  await setup();
+  await sleep(minutes * 60_000);
+  const flows = stream.between(t0, Date.now());
+  const c1 = await probeCpu();
+  await teardown();
+  const switches = (await switchCount()) - s0;
+  const downs = await probeDowns(t0);
+  const cpuPct = (100 * (c1.cpu - c0.cpu)) / ((c1.at - c0.at) / 1000);
+  return { name, minutes, switches, probeDowns: downs.length, downs, flows, cpuPct, load: load() };
+}
+
+/** In the ISP's namespace: one target stops answering this router's WAN1 (its echo requests are dropped). */
+const deadTarget = (t: string) =>
+  `nft -f - <<'EOF'\ntable ip edge_bench_dead {\n  chain forward {\n    type filter hook forward priority -1; policy accept;\n    ip daddr ${t} counter drop\n  }\n}\nEOF`;
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('npm run bench:failover needs root (it runs on the lab)');
+  const have = (() => {
+    try {
+      return loadLab(labPaths(instance)).plan.routers.length;
+    } catch {
+      return 0;
+    }
+  })();
+  const up = await labUp({ routers: Math.max(1, have), instance, log: () => {} });
+  const { plan } = loadLab(labPaths(instance));
+  const lab: LabView = { plan, router: (n) => plan.routers.find((r) => r.name === n)! };
+  await fault('wan1', { kind: 'clear' });
+  await fault('wan2', { kind: 'clear' });
+  const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router]);
+  if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
+  const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;
+  console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}`);
+  console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS)/.test(l)).join('  '));
+
+  const stream = new FlowStream(lab, router, 100, 600).start();
+  const result: Record<string, unknown> = { router, instance, trials, soakMin, at: new Date().toISOString(), conf };
+  try {
+    for (const kind of ['upstream-cut', 'link-down'] as const) {
+      const cut: number[] = [];
+      const repair: number[] = [];
+      let missed = 0;
+      for (let i = 1; i <= trials; i++) {
+        const r = await trial(stream, kind);
+        if (r.cut === undefined || r.repair === undefined) missed++;
+        if (r.cut !== undefined) cut.push(r.cut);
+        if (r.repair !== undefined) repair.push(r.repair);
+        process.stderr.write(`  ${kind} #${i}: cut → WAN2 ${secs(r.cut ?? NaN)}, repair → WAN1 ${secs(r.repair ?? NaN)} (load ${load()})\n`);
+      }
+      const c = stats(cut);
+      const p = stats(repair);
+      result[kind] = { cut: c, repair: p, missed, load: load() };
+      console.log(
+        `${kind.padEnd(12)} ${c.n} trials: cut → first new flow on WAN2  p50 ${secs(c.p50)}  p95 ${secs(c.p95)}  max ${secs(c.max)}` +
+          `\n${''.padEnd(12)} ${p.n} trials: repair → first new flow on WAN1  p50 ${secs(p.p50)}  p95 ${secs(p.p95)}  max ${secs(p.max)}${missed ? `  (${missed} trials missed)` : ''}  load ${load()}`,
+      );
+    }
+    const dead = plan.targets[plan.targets.length - 1]!;
+    const soaks = [
+      await soak(stream, '20 % loss both ways', soakMin, () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
+      await soak(stream, '+1 s latency', extraSoakMin, () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
+      await soak(
+        stream,
+        `target ${dead} dead`,
+        extraSoakMin,
+        async () => void (await run(`${router}-isp1`, deadTarget(dead))),
+        async () => void (await run(`${router}-isp1`, 'nft delete table ip edge_bench_dead')),
+      ),
+    ];
+    for (const x of soaks) {
+      console.log(
+        `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
+      );
+    }
+    result.soaks = soaks;
+  } finally {
+    stream.stop();
+    await fault('wan1', { kind: 'clear' });
+  }
+  mkdirSync('.edge', { recursive: true });
+  writeFileSync('.edge/bench-failover.json', JSON.stringify(result, null, 2));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,174 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PROBE_MACHINE_AWK } from '../../../src/render/edge-probe-script.js';
+import { edgeVarsSchema } from '../../../src/inventory/vars.js';
+import { has } from '../../fixtures/host-tools.js';
+
+/**
+ * edge-probe's state machine (mawk), driven by synthetic event streams: every time is in the input,
+ * so each scenario is exact and instant. Defaults come from the inventory schema, as a router gets them.
+ */
+
+const d = edgeVarsSchema.parse({});
+const TARGETS = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
+const dir = mkdtempSync(join(tmpdir(), 'edge-probe-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Decision {
+  at: number;
+  state: 'UP' | 'DOWN';
+  why: string;
+}
+
+/** Feed `lines` to the machine (run dir `run`, kept between calls to model a restart); its decisions. */
+function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { timeout?: number; rise?: number; need?: number } = {}) {
+  const r = spawnSync(
+    'mawk',
+    [
+      '-W', 'interactive',
+      '-v', 'wan=wan1', '-v', 'ifname=wan1', '-v', `targets=${TARGETS.join(' ')}`,
+      '-v', `timeout=${o.timeout ?? d.edge_health_timeout}`, '-v', `rise=${o.rise ?? d.edge_health_rise}`,
+      '-v', `need=${o.need ?? d.edge_health_success_threshold}`, '-v', `grace=${o.rise ?? d.edge_health_rise}`, '-v', `run_dir=${run}`,
+      PROBE_MACHINE_AWK,
+    ],
+    { input: lines.join('\n') + '\n', encoding: 'utf8' },
+  );
+  expect(r.stderr).toBe('');
+  const decisions: Decision[] = [];
+  // The machine prints "wan1 is DOWN: why" as it decides; the .probe file has the time of the last one.
+  for (const l of r.stdout.split('\n').filter(Boolean)) {
+    const m = /^wan1 is (UP|DOWN): (.*)$/.exec(l);
+    if (m) decisions.push({ at: NaN, state: m[1] as 'UP' | 'DOWN', why: m[2]! });
+  }
+  const probe = readFileSync(join(run, 'wan1.probe'), 'utf8');
+  const track = readFileSync(join(run, 'wan1.track'), 'utf8');
+  const last = decisions.at(-1);
+  if (last) last.at = Number(probe.split(' ')[1]);
+  return { decisions, probe, track, run };
+}
+
+/**
+ * What edge-probe's producer and pings print for `seconds` from `t0`: a tick every 0.25 s and, per
+ * target, a probe every interval that is answered (`ok(target, t)`) or reported unanswered (ping -O).
+ */
+function stream(t0: number, seconds: number, ok: (target: string, t: number) => boolean, interval = d.edge_health_interval): string[] {
+  const ev: [number, string][] = [[t0, `addr ${t0.toFixed(6)} 198.51.100.13`]];
+  for (let t = t0; t < t0 + seconds; t += 0.25) ev.push([t, `tick ${t.toFixed(6)}`]);
+  TARGETS.forEach((x, k) => {
+    for (let t = t0 + 0.01 * k; t < t0 + seconds; t += interval) {
+      ev.push([t + 0.002, ok(x, t) ? `[${(t + 0.002).toFixed(6)}] 64 bytes from ${x}: icmp_seq=1 ttl=63 time=2 ms` : `[${(t + interval).toFixed(6)}] no answer yet for icmp_seq=1`]);
+    }
+  });
+  return ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]);
+}
+
+/** A seeded generator (mulberry32): the same "random" loss every run. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
+  const T0 = 1_796_000_000;
+
+  it('first measurement: up at the first answers; track file 0', () => {
+    const m = machine(stream(T0, 2, () => true));
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP']);
+    expect(m.track).toBe('0\n');
+    expect(m.probe).toMatch(/^up [0-9.]+ 3 of 3 targets answered \(first measurement\)\n$/);
+  });
+
+  it('a cut: down once no target answered for the timeout, with which targets failed and when they last answered', () => {
+    const cut = T0 + 5;
+    const m = machine(stream(T0, 10, (_x, t) => t < cut));
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP', 'DOWN']);
+    const down = m.decisions[1]!;
+    expect(down.at - cut).toBeGreaterThanOrEqual(d.edge_health_timeout);
+    expect(down.at - cut).toBeLessThanOrEqual(d.edge_health_timeout + d.edge_health_interval + 0.01);
+    expect(down.why).toMatch(/^0 of 3 targets answered within 1\.2 s \(1 needed\): 192\.0\.2\.1 1\.[0-9] s ago, 192\.0\.2\.2 1\.[0-9] s ago, 192\.0\.2\.3 1\.[0-9] s ago$/);
+    expect(m.track).toBe('1\n');
+  });
+
+  it('losing the address: down with that reason', () => {
+    const lines = [...stream(T0, 3, () => true), `addr ${(T0 + 3).toFixed(6)} -`];
+    for (let t = T0 + 3; t < T0 + 6; t += 0.25) lines.push(`tick ${t.toFixed(6)}`);
+    const m = machine(lines);
+    expect(m.decisions.at(-1)).toMatchObject({ state: 'DOWN', why: 'wan1 has no IPv4 address' });
+  });
+
+  it('damping: out at the first down of a flapping WAN, back only after the rise period without a break', () => {
+    // answers for 5 s, then 3 s dead / 3 s alive for 60 s, then steady
+    const flapFrom = T0 + 5;
+    const flapTo = flapFrom + 60;
+    const ok = (_x: string, t: number) => t < flapFrom || t >= flapTo || Math.floor((t - flapFrom) / 3) % 2 === 1;
+    const m = machine(stream(T0, 85, ok));
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP', 'DOWN', 'UP']);
+    const back = m.decisions[2]!;
+    // steady from the last dead phase's end (flapTo - 3 s... the last 3 s of the flap are alive)
+    const steadySince = flapTo - 3;
+    expect(back.at - steadySince).toBeGreaterThanOrEqual(d.edge_health_rise);
+    expect(back.at - steadySince).toBeLessThan(d.edge_health_rise + 0.5);
+    expect(back.why).toMatch(/healthy without a break for 8\.[0-9] s$/);
+  });
+
+  it('a restart keeps the last decision: a WAN that was down stays down until it has been healthy for the rise period', () => {
+    const first = machine(stream(T0, 10, (_x, t) => t < T0 + 3));
+    expect(first.decisions.at(-1)!.state).toBe('DOWN');
+    const again = machine(stream(T0 + 20, 5, () => true), first.run);
+    expect(again.decisions).toEqual([]); // 5 s healthy < rise 8 s
+    expect(again.track).toBe('1\n');
+    const later = machine(stream(T0 + 30, 10, () => true), first.run);
+    expect(later.decisions.map((x) => x.state)).toEqual(['UP']);
+  });
+
+  it('at the defaults, no DOWN in 10 minutes of 20 % loss each way (36 % of round trips), with all three or only two targets answering', () => {
+    for (const [name, alive] of [
+      ['3 targets', TARGETS],
+      ['2 targets (one dead)', TARGETS.slice(0, 2)],
+    ] as const) {
+      const r = rng(42);
+      const pass = () => r() >= 0.2 && r() >= 0.2;
+      const m = machine(stream(T0, 600, (x) => alive.includes(x) && pass()));
+      expect(m.decisions.map((x) => x.state), name).toEqual(['UP']);
+    }
+  });
+
+  it('…while a probe timeout at a third of the default would flap on the same loss (the test can fail)', () => {
+    const r = rng(42);
+    const m = machine(stream(T0, 600, (x) => x !== TARGETS[2] && r() >= 0.2 && r() >= 0.2), undefined, { timeout: 0.4 });
+    expect(m.decisions.filter((x) => x.state === 'DOWN').length).toBeGreaterThan(0);
+  });
+
+  it('1 s of latency: answers keep coming, only later; no DOWN', () => {
+    // each reply arrives 1 s after its probe (and ping prints it then)
+    const time = (l: string) => Number(/^(?:tick |addr |\[)([0-9.]+)/.exec(l)![1]);
+    const lines = stream(T0, 60, () => true)
+      .map((l) => l.replace(/^\[([0-9.]+)\] 64 bytes/, (_m, t: string) => `[${(Number(t) + 1).toFixed(6)}] 64 bytes`))
+      .sort((a, b) => time(a) - time(b));
+    const m = machine(lines);
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP']);
+  });
+
+  it('the defaults stay within the budget: at most 30 probe packets per second per WAN, and several probes per timeout', () => {
+    expect(TARGETS.length / d.edge_health_interval).toBeLessThanOrEqual(30);
+    expect(d.edge_health_timeout / d.edge_health_interval).toBeGreaterThanOrEqual(3);
+    expect(d.edge_health_timeout + d.edge_health_interval).toBeLessThan(2);
+    expect(d.edge_health_rise).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('edge-probe script', () => {
+  it('is written to a file mawk reads, and the inventory rejects a timeout shorter than three probes', () => {
+    expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.5, edge_health_timeout: 1 }).success).toBe(false);
+    expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.2, edge_health_timeout: 1 }).success).toBe(true);
+    writeFileSync(join(dir, 'm.awk'), PROBE_MACHINE_AWK);
+    expect(spawnSync('mawk', ['-f', join(dir, 'm.awk')], { input: '' }).status).toBe(0);
+  });
+});
