@@ -69,7 +69,7 @@ export function register(program: Command): void {
     .option('-n, --routers <n>', `number of routers, 1-${MAX_ROUTERS} (default: ${DEFAULT_ROUTERS}, or the running lab's)`, intArg('--routers', 1, MAX_ROUTERS))
     .option('--release <name>', 'Debian release of every router: bookworm or trixie (default bookworm)')
     .option('--net <setup>', 'how every router configures its links: networkd or ifupdown (default networkd)')
-    .option('--kinds <list>', 'a kind per router, e.g. bookworm-networkd,trixie-ifupdown (r1, r2, …, repeated), or `all` (one of each)')
+    .option('--kinds <list>', 'a kind per router, e.g. bookworm-networkd,trixie-ifupdown (r1 takes the first, r2 the second, and so on, repeating), or all (one of each)')
     .option('--inventory <path>', 'where to write the inventory (default inventories/lab.yaml)')
     .action(async (o: { routers?: number; inventory?: string; release?: string; net?: string; kinds?: string }) => {
       await labUp({ routers: o.routers, inventory: o.inventory, kinds: kindsOption(o) });

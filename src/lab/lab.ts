@@ -34,6 +34,7 @@ import { renderInventory, writeInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
 import type { ExecTarget, LabPlan, RouterKind, RouterPlan, Wan } from './plan.js';
 import {
+  DEFAULT_KIND,
   DEFAULT_ROUTERS,
   ROUTER_IFS,
   WANS,
@@ -204,9 +205,10 @@ async function changeKind(paths: LabPaths, state: LabState, r: RouterPlan, kind:
   return remade;
 }
 
-/** The image a router boots (its kind's; built by `lab up`). */
+/** The image a router boots: its kind's, built by `lab up` (a lab from before kinds: its one image). */
 function imageOf(state: LabState, r: RouterPlan): string {
-  const image = state.images[kindName(routerKind(state, r))] ?? (routerKind(state, r).release === 'bookworm' ? state.rootfs : undefined);
+  const kind = routerKind(state, r);
+  const image = state.images[kindName(kind)] ?? (sameKind(kind, DEFAULT_KIND) ? state.rootfs : undefined);
   if (!image) throw new EdgeError('LAB', 'the lab was never fully up', { hint: 'run `edge lab up` first' });
   return image;
 }

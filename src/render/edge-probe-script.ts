@@ -157,7 +157,7 @@ producer() {
   read -r -a targets <<<"\${!tvar}"
   # A pipe nobody writes to: read -t on it sleeps without starting a process.
   exec {sleep_fd}<> <(:)
-  trap 'kill "\${pids[@]}" 2>/dev/null; exit 0' TERM INT HUP
+  trap 'kill "\${pids[@]}" 2>/dev/null; wait; exit 0' TERM INT HUP
   trap 'kill "\${pids[@]}" 2>/dev/null' EXIT
   while :; do
     if [ $((i % CHECK_TICKS)) = 0 ]; then
@@ -211,8 +211,10 @@ EDGE_AWK
   for n in 1 2; do
     producer "$n" | machine "wan$n" "$n" &
   done
-  # Stopping the service ends every ping and state machine (they share this process group).
-  trap 'trap - TERM INT; kill 0 2>/dev/null; exit 0' TERM INT
+  # Stopping the service ends every ping and state machine (they share this process group), and
+  # waits for them: this shell exits last, or systemd 257 on a legacy cgroup hierarchy (containers)
+  # waits out the stop timeout for children it is never told are gone.
+  trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   wait -n
   log "a WAN's prober ended; exiting so that systemd restarts edge-probe"
   kill 0 2>/dev/null

@@ -127,6 +127,10 @@ ExecStart=${p.script} run
 Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe
+# SIGTERM to the script only: it ends its pings and state machines and waits for them, so nothing
+# is left for systemd to wait for (a 90 s stop on trixie otherwise); the timeout is a backstop.
+KillMode=mixed
+TimeoutStopSec=10
 
 [Install]
 WantedBy=multi-user.target

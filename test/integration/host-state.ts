@@ -11,7 +11,8 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
     "find /etc /usr/local/sbin -xdev \\( -type f -o -type l \\) -printf '%p %m %u:%g %l\\n' | sort",
     'find /etc /usr/local/sbin -xdev -type f -print0 | sort -z | xargs -0 md5sum',
     'ip rule show',
-    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast"',
+    // sorted: the order of equal routes on different links follows link bring-up (a reboot, a flap)
+    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast" | sort',
     'nft list ruleset',
     "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(ip_forward|conf\\.(all|default)\\.)'",
     'systemctl is-enabled keepalived edge-routes edge-nftables 2>/dev/null || true',

@@ -1,15 +1,18 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ALL_KINDS, dhcpClientOf, kindName, type RouterKind } from '../../../src/lab/plan.js';
 import { PATHS, SERVICE_CREATES, UNITS } from '../../../src/tasks/paths.js';
+import type { HostStatus } from '../../../src/engine/status.js';
 import { edge } from '../edge-cli.js';
 import {
   addressOf,
+  PLAYBOOK,
   applyFailover,
   healthyIsps,
   pollFor,
   probeTrace,
   runPlaybook,
   secs,
+  switches,
   tableRoutes,
   timingOf,
   waitSettled,
@@ -51,6 +54,19 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
   };
   const routesCheck = async (r: string) => (await lab.run(r, [PATHS.edgeRoutes, 'check'], { allowFail: true })).code;
   const wan1Route = async (r: string, gw: string) => `default via ${gw} dev wan1 proto static src ${await addressOf(lab, r, 'wan1')}`;
+
+  /** `edge status` of every router: reachable, new flows on WAN1, nothing drifted from the playbook. */
+  const expectCalmStatus = async () => {
+    const st = await edge(['status', '-i', lab.inventory, '--json', '--playbook', PLAYBOOK]);
+    expect(st.code, st.stderr.slice(-2000)).toBe(0);
+    const hosts = (JSON.parse(st.stdout) as { hosts: HostStatus[] }).hosts;
+    expect(hosts.map((h) => h.host).sort()).toEqual(ROUTERS);
+    for (const h of hosts) {
+      expect(h, h.host).toMatchObject({ ok: true, preferred: 'wan1', drift: { pending: 0 } });
+      expect(Object.values(h.units).length, h.host).toBeGreaterThanOrEqual(3);
+      for (const [u, state] of Object.entries(h.units)) expect(state, `${h.host} ${u}`).toBe('active');
+    }
+  };
 
   beforeAll(async () => {
     lab = await ensureLab(ROUTERS.length, { instance: INSTANCE, kinds: ALL_KINDS });
@@ -102,6 +118,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       expect(h.tasks.flatMap((t) => t.changes), h.host).toEqual([]);
     }
     await each(async (r) => expect(await routesCheck(r), r).toBe(0));
+    await expectCalmStatus();
     log('apply', `first run ${first.hosts.map((h) => `${h.host} ${h.durationMs} ms`).join(', ')}; second run: nothing to change`);
   }, 180_000);
 
@@ -148,6 +165,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
   it('a DHCP gateway change on WAN1: every DHCP client takes it, and table wan1 follows', async () => {
     await each(async (r) => {
       const p = lab.router(r);
+      const from = Date.now();
       try {
         await lab.gateway(r, 'alternate');
         const follow = await pollFor(`${r}: table wan1 to follow ${p.isp1.altGateway}`, 20_000, async () => {
@@ -156,7 +174,14 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
         });
         log('DHCP gateway', `${r} ${kindName(kindOf(r))} (${dhcpClientOf(kindOf(r))}): table wan1 followed in ${secs(follow.ms)}`);
         expect(await routesCheck(r), r).toBe(0);
-        expect((await lab.probe(r, { count: 2 })).via).toBe('wan1');
+        const via = await waitVia(lab, r, 'wan1', Date.now(), timingOf(lab, r).riseWindow * 1000 + MARGIN_MS + 20_000);
+        expect(via.ms, `${r}: ${probeTrace(via)}`).toBeDefined();
+        // A renewal is no outage: nothing switched. dhclient cannot take a new gateway on a renewal
+        // that keeps the address, so the lab makes it release and bind again: WAN1 is gone for a
+        // few seconds, and a switch to WAN2 and back is then the right answer.
+        const sw = (await switches(lab, r, from)).map((l) => l.text);
+        log('DHCP gateway', `${r}: switches while the lease changed: ${sw.join('; ') || 'none'}`);
+        if (dhcpClientOf(kindOf(r)) !== 'dhclient') expect(sw, r).toEqual([]);
       } finally {
         await lab.gateway(r, 'primary');
       }
@@ -181,13 +206,14 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
     });
     const again = await runPlaybook(lab, ROUTERS, '--detailed-exitcode');
     expect(again.code, again.stderr.slice(-2000)).toBe(0); // nothing drifted across the reboot
+    await expectCalmStatus();
   }, 300_000);
 
   it('every unit edge owns stops within seconds, whatever it is doing when stopped', async () => {
     // Started, then stopped 0-0.9 s later (in its first reconcile, its health checks, at rest);
     // 2.1 s apart so the starts stay under systemd's start limit (5 per 10 s).
     const script = (unit: string) => `
-      for i in 1 2 3 4 5 6; do
+      for i in 1 2 3 4; do
         systemctl start ${unit}; sleep 0.$((RANDOM % 10))
         s=$(date +%s%N); systemctl stop ${unit}; e=$(date +%s%N)
         echo $(( (e - s) / 1000000 )); sleep 2.1
@@ -195,13 +221,13 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       systemctl start ${unit}`;
     const since = Math.floor(Date.now() / 1000);
     await each(async (r) => {
-      for (const unit of [UNITS.edgeRoutes, UNITS.keepalived]) {
+      for (const unit of [UNITS.edgeRoutes, UNITS.edgeProbe, UNITS.keepalived]) {
         const ms = (await lab.run(r, ['bash', '-c', script(unit)], { timeoutMs: 600_000 })).stdout.trim().split('\n').map(Number);
         log('unit stop', `${r} ${kindName(kindOf(r))} ${unit}: stops took ${ms.join(', ')} ms`);
-        expect(ms, `${r} ${unit}`).toHaveLength(6);
+        expect(ms, `${r} ${unit}`).toHaveLength(4);
         for (const m of ms) expect(m, `${r}: stopping ${unit}`).toBeLessThan(STOP_BOUND_MS);
       }
-      const timedOut = await lab.run(r, ['bash', '-c', `journalctl -q --no-pager --since @${since} -u ${UNITS.edgeRoutes} -u ${UNITS.keepalived} | grep -i 'timed out' || true`]);
+      const timedOut = await lab.run(r, ['bash', '-c', `journalctl -q --no-pager --since @${since} -u ${UNITS.edgeRoutes} -u ${UNITS.edgeProbe} -u ${UNITS.keepalived} | grep -i 'timed out' || true`]);
       expect(timedOut.stdout, r).toBe('');
       await waitSettled(lab, r, 60_000);
     });

@@ -287,6 +287,32 @@ case "$st" in '' | Z*) echo orphan=no ;; *) echo orphan=yes; kill "$C" ;; esac #
     expect(r.stdout).toContain('orphan=no');
   });
 
+  it('monitor: stopped at any moment (in its first reconcile too), it exits 0 having reaped every child itself', () => {
+    // What keeps a stop prompt under systemd 257 on a legacy cgroup hierarchy: when the script
+    // exits, nothing of it is left (a child left behind cost a 90 s "final-sigterm" timeout).
+    const routes = write('edge-routes-stop', scripts['edge-routes']);
+    const script = `set -e
+for p in "wan1 isp1" "wan2 isp2" "lan0 cli0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
+ip link set lo up
+ip addr add 198.51.100.10/29 dev wan1; ip addr add 203.0.113.10/29 dev wan2; ip addr add 10.1.0.1/24 dev lan0
+ip route add default via 198.51.100.9 dev wan1 proto dhcp metric 1024
+export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-stop
+for d in 0.05 0.1 0.15 0.2 0.3 0.5 0.8 1.2; do
+  bash ${routes} monitor 2>/dev/null & M=$!
+  sleep "$d"
+  kids=$(pgrep -P "$M" | paste -sd' ' || true)
+  kill -TERM "$M"; if wait "$M"; then rc=0; else rc=$?; fi
+  left=$(for k in $kids; do ps -o pid= -p "$k" || true; done | wc -w)
+  echo "after $d s: exit=$rc left=$left"
+done
+`;
+    const r = inNetns(script);
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(8);
+    for (const l of lines) expect(l).toMatch(/: exit=0 left=0$/);
+  });
+
   it('a static gateway from the inventory, and WAN2 without an address', () => {
     const vars = labVars({ edge_wan1_gateway: '198.51.100.14' });
     const f = labNetns('ip addr flush dev wan2', conf(vars));
