@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { OUTPUT_SCHEMA_VERSION, OUTPUT_TYPES, withSchemaVersion } from '../../../src/commands/json-output.js';
 import { outputJsonSchema } from '../../../src/commands/schema.js';
 import { inventoryOutput } from '../../../src/commands/inventory.js';
-import { generate } from '../../../scripts/gen-output-schemas.js';
+import { generate } from '../../tools/gen-output-schemas.js';
 import { REPO } from '../../integration/edge-cli.js';
 
 type Json = Record<string, any>;

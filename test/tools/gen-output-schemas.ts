@@ -6,9 +6,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createGenerator } from 'ts-json-schema-generator';
-import { OUTPUT_TYPES } from '../src/commands/json-output.js';
+import { OUTPUT_TYPES } from '../../src/commands/json-output.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = `${ROOT}src/commands/output-schemas.json`;
 
 export function generate(): string {
