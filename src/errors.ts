@@ -5,6 +5,7 @@
 export type ErrorCode =
   | 'CONFIG' // bad inventory / playbook input
   | 'USAGE' // bad command-line input
+  | 'NO_HOSTS' // the inventory and --limit leave no host to target (exit 1, as ansible-playbook)
   | 'CONNECT' // could not reach or authenticate to a host
   | 'HOSTKEY' // host key unknown or changed
   | 'EXEC' // a remote command failed

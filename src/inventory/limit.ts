@@ -193,7 +193,7 @@ export function selectHosts(
   const limit = new Set(evaluate(inventory, limitPatterns(pattern), { what: '--limit', warn }));
   // As ansible-playbook: a --limit that leaves no host at all is an error (exit 1), not a quiet no-op.
   if (limit.size === 0) {
-    throw new EdgeError('USAGE', `--limit ${JSON.stringify(pattern)} leaves no hosts to target`, { field: '--limit', hint: available(inventory) });
+    throw new EdgeError('NO_HOSTS', `--limit ${JSON.stringify(pattern)} leaves no hosts to target`, { field: '--limit', hint: available(inventory) });
   }
   return play.filter((h) => limit.has(h));
 }

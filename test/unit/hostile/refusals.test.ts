@@ -1,3 +1,4 @@
+import { errorExitCode } from '../../../src/cli.js';
 import { describe, expect, it } from 'vitest';
 import { collectWarnings } from '../../../src/config/warnings.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
@@ -217,9 +218,10 @@ describe('nothing silent', () => {
 
   const two = inv('all:\n  children:\n    lab:\n      hosts:\n        r1:\n    empty:\n      hosts:\n');
 
-  it('a --limit that leaves no hosts is a USAGE error (bad options, nothing touched), as ansible-playbook fails it', () => {
+  it('a --limit that leaves no hosts is an error of its own (exit 1, nothing touched), as ansible-playbook fails it', () => {
     const e = only(edgeErrorsOf(() => selectHosts(two, 'lab:&empty')));
-    expect(e.code).toBe('USAGE');
+    expect(e.code).toBe('NO_HOSTS');
+    expect(errorExitCode(e)).toBe(1);
     expect(e.message).toBe('--limit "lab:&empty" leaves no hosts to target');
   });
 
