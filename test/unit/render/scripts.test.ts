@@ -258,14 +258,17 @@ describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the table
     expect(runtime(f)).toEqual([]);
   });
 
-  it('monitor: restores a removed rule by itself, and leaves no ip monitor behind when stopped', () => {
-    const routes = write('edge-routes-mon', scripts['edge-routes']);
-    const script = `set -e
-for p in "wan1 isp1" "wan2 isp2" "lan0 cli0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
+  /** A router's links in a scratch namespace: WAN1 (DHCP default), WAN2 and the LAN, each a veth. */
+  const ROUTER_LINKS = `for p in "wan1 isp1" "wan2 isp2" "lan0 cli0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
 ip link set lo up
 ip addr add 198.51.100.10/29 dev wan1; ip addr add 203.0.113.10/29 dev wan2; ip addr add 10.1.0.1/24 dev lan0
 ip route add default via 198.51.100.9 dev wan1 proto dhcp metric 1024
-ip route add default via 203.0.113.9 dev wan2 proto static metric 2048
+`;
+
+  it('monitor: restores a removed rule by itself, and leaves no ip monitor behind when stopped', () => {
+    const routes = write('edge-routes-mon', scripts['edge-routes']);
+    const script = `set -e
+${ROUTER_LINKS}ip route add default via 203.0.113.9 dev wan2 proto static metric 2048
 export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-mon
 bash ${routes} monitor 2>/dev/null & M=$!
 for i in $(seq 50); do ip rule show | grep -q '^1010:' && break; sleep 0.1; done
@@ -292,11 +295,7 @@ case "$st" in '' | Z*) echo orphan=no ;; *) echo orphan=yes; kill "$C" ;; esac #
     // exits, nothing of it is left (a child left behind cost a 90 s "final-sigterm" timeout).
     const routes = write('edge-routes-stop', scripts['edge-routes']);
     const script = `set -e
-for p in "wan1 isp1" "wan2 isp2" "lan0 cli0"; do set -- $p; ip link add "$1" type veth peer name "$2"; ip link set "$1" up; ip link set "$2" up; done
-ip link set lo up
-ip addr add 198.51.100.10/29 dev wan1; ip addr add 203.0.113.10/29 dev wan2; ip addr add 10.1.0.1/24 dev lan0
-ip route add default via 198.51.100.9 dev wan1 proto dhcp metric 1024
-export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-stop
+${ROUTER_LINKS}export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-stop
 for d in 0.05 0.1 0.15 0.2 0.3 0.5 0.8 1.2; do
   bash ${routes} monitor 2>/dev/null & M=$!
   sleep "$d"
