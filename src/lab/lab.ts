@@ -69,7 +69,7 @@ import type { LabPaths, LabState, ProcRecord } from './state.js';
 import { acquireLock, emptyState, endRecorded, labPaths, readState, routerDir, routerKind, writeState } from './state.js';
 import { createRouterNetwork, deleteRouterNetwork, ensureBridge, ensureInternet, ipJson, routerNetworkOk, sweepNetwork } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
-import { inNetns, linkNames, netnsList, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
+import { inNetns, linkNames, netnsList, processesRootedUnder, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
 
 export type Log = (line: string) => void;
 
@@ -288,6 +288,7 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
     // routers first (graceful, in parallel), then the rest
     const ended = await Promise.all(procs.filter((p) => p.role === 'nspawn').map((p) => endRecorded(p, 30_000)));
     ended.push(...(await Promise.all(procs.filter((p) => p.role !== 'nspawn').map((p) => endRecorded(p)))));
+    ended.push(...endOrphanedContainers(paths));
     const swept = await sweepNetwork(paths.prefix, { netns: state?.netns ?? [], links: state?.links ?? [] });
     removeNspawnLeftovers(paths.prefix, [state?.rootfs, ...Object.values(state?.images ?? {})]);
     // the state dir last but one, the lock last
@@ -307,6 +308,21 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
       /* not empty (another command took the lock) or gone */
     }
   }
+}
+
+/**
+ * A router container that outlived its nspawn (nspawn killed after its grace period, or by hand)
+ * keeps running as an orphan: ended here by PID, found by the lab's own overlay upper dirs.
+ */
+function endOrphanedContainers(paths: LabPaths): boolean[] {
+  return processesRootedUnder(paths.routersDir).map((pid) => {
+    try {
+      process.kill(pid, 'SIGKILL');
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**

@@ -172,6 +172,27 @@ export function childrenOf(pid: number): number[] {
   return out;
 }
 
+/**
+ * Live processes whose root filesystem is an overlay with its upper dir under `dir`: a lab
+ * router's container, found by what it runs on rather than by its command line (a container's
+ * init whose nspawn was killed is left as a bare `/usr/lib/systemd/systemd`, reparented to PID 1).
+ */
+export function processesRootedUnder(dir: string): number[] {
+  const out: number[] = [];
+  const prefix = `upperdir=${dir.replace(/\/+$/, '')}/`;
+  for (const d of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(d) || Number(d) === process.pid || cmdline(Number(d)) === undefined) continue;
+    let root: string | undefined;
+    try {
+      root = readFileSync(`/proc/${d}/mountinfo`, 'utf8').split('\n').find((l) => l.split(' ')[4] === '/');
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (root?.includes(prefix)) out.push(Number(d));
+  }
+  return out;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**

@@ -129,7 +129,7 @@ export async function labLeftovers(instance = SHARED_INSTANCE): Promise<{
   processes: string[];
   stateDir: boolean;
 }> {
-  const { netnsList, linkNames, cmdline } = await import('../../src/lab/sys.js');
+  const { netnsList, linkNames, cmdline, processesRootedUnder } = await import('../../src/lab/sys.js');
   const { existsSync, readFileSync, readdirSync } = await import('node:fs');
   const paths = labPaths(instance);
   const mine = (s: string) => s.includes(`${paths.prefix}-`) || s.includes(`${paths.stateDir}/`);
@@ -139,6 +139,8 @@ export async function labLeftovers(instance = SHARED_INSTANCE): Promise<{
     const c = cmdline(Number(d)); // undefined for zombies and exited processes
     if (c && mine(c)) processes.push(`${d} ${c}`);
   }
+  // A router container whose nspawn is gone shows only `/usr/lib/systemd/systemd`: found by its overlay.
+  for (const pid of processesRootedUnder(paths.routersDir)) processes.push(`${pid} (in a lab router's root) ${cmdline(pid) ?? ''}`);
   return {
     netns: (await netnsList()).filter((n) => n.startsWith(`${paths.prefix}-`)),
     links: (await linkNames(null)).filter((n) => n.startsWith(`${paths.prefix}-`)),
