@@ -146,7 +146,7 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     });
     const session = `edge-cli-${process.pid}`;
     const log = join(dir, 'tmux.out');
-    const cmd = `cd ${REPO} && ${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${many} --check --forks 6; echo "edge-exit=$?" > ${log}.rc`;
+    const cmd = `cd ${REPO} && ${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${many} --check --forks 6; echo "edge-exit=$?" > ${log}.rc; sleep 10`;
     const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
     const env = { ...process.env };
     delete env.CI; // the live view is for people, never for CI logs
@@ -159,6 +159,8 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
         if (spawnSync('test', ['-e', `${log}.rc`]).status === 0) break;
         await new Promise((res) => setTimeout(res, 200));
       }
+      // the screen once edge has exited (the shot above may predate its last redraw)
+      screens.push(tmux('capture-pane', '-p', '-t', session).stdout);
     } finally {
       tmux('kill-session', '-t', session);
     }
