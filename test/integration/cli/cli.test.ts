@@ -33,6 +33,11 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     return file;
   };
   const labVars = () => inv.all.children.lab.vars;
+  /** The lab inventory with a health setting no other test uses: a run always has a change to make. */
+  const changing = () =>
+    variant('changing', (i) => {
+      i.all.children.lab.vars.edge_health_rise = 9;
+    });
 
   beforeAll(async () => {
     lab = await ensureLab();
@@ -100,8 +105,9 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
   it('edge run … | head: an interruption, not a crash; exit 99, journal interrupted, router unchanged or restored', async () => {
     const before = await hostState(lab, 'r1');
     // bash reports edge's own exit status through PIPESTATUS; head stops reading after 9 lines,
-    // while r1 is being changed (or verified, when r1 needed no change).
-    const cmd = `${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${lab.inventory} --limit r1 | head -n 9; echo "edge-exit=\${PIPESTATUS[0]}" >&2`;
+    // while r1 is being changed: the inventory differs from whatever an earlier test file left on
+    // r1 (a no-op run is one quick exec and could finish before head closes the pipe).
+    const cmd = `${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${changing()} --limit r1 | head -n 9; echo "edge-exit=\${PIPESTATUS[0]}" >&2`;
     const r = spawnSync('bash', ['-c', cmd], { cwd: REPO, env: { ...process.env, CI: '1' }, encoding: 'utf8', timeout: 120_000 });
     expect(r.stderr).toMatch(/edge-exit=99/);
     expect(r.stderr).not.toMatch(/EPIPE|internal error|Unhandled/);
@@ -117,7 +123,7 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
 
   it('SIGHUP mid-run is the same interruption: exit 99, journal interrupted, router unchanged or restored', async () => {
     const before = await hostState(lab, 'r2');
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', PLAYBOOK, '-i', lab.inventory, '--limit', 'r2'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', PLAYBOOK, '-i', changing(), '--limit', 'r2'], {
       cwd: REPO,
       env: { ...process.env, CI: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
