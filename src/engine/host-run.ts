@@ -9,7 +9,7 @@ import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.j
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, disarmScript, parseStateOutput, stateScript } from './deadman.js';
-import { LOCKED_EXIT, lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
+import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
