@@ -26,6 +26,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { EdgeError } from '../errors.js';
+import { removeLabCgroups, removeRouterCgroup } from './cgroup.js';
 import { dhcpPid, ensureDhcp, reloadDhcp, stopDhcp, writeDhcpOptions } from './dhcp.js';
 import type { FaultAction } from './faults.js';
 import { applyFault, describeFault, faultOf, latencyProcId, withAction } from './faults.js';
@@ -253,6 +254,7 @@ async function removeRouters(paths: LabPaths, state: LabState, keep: number, had
     await stopRouterProcesses(state, r);
     await deleteRouterNetwork(r, plan);
     rmSync(join(paths.routersDir, r.name), { recursive: true, force: true });
+    removeRouterCgroup(r.machine);
     delete state.faults[r.name];
     delete state.gateways[r.name];
     delete state.kinds[r.name];
@@ -291,6 +293,7 @@ export async function labDown(opts: LabOptions = {}): Promise<DownResult> {
     ended.push(...endOrphanedContainers(paths));
     const swept = await sweepNetwork(paths.prefix, { netns: state?.netns ?? [], links: state?.links ?? [] });
     removeNspawnLeftovers(paths.prefix, [state?.rootfs, ...Object.values(state?.images ?? {})]);
+    removeLabCgroups(paths.prefix);
     // the state dir last but one, the lock last
     for (const f of existsSync(paths.stateDir) ? readdirSync(paths.stateDir) : [])
       if (f !== 'lock' && f !== 'state.json') rmSync(join(paths.stateDir, f), { recursive: true, force: true });

@@ -19,6 +19,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { EdgeError } from '../errors.js';
+import { routerCgroups } from './cgroup.js';
 import { ensureHostKey } from './keys.js';
 import type { RouterKind, RouterPlan } from './plan.js';
 import { ROUTER_IFS } from './plan.js';
@@ -118,7 +119,11 @@ export function startRouter(paths: LabPaths, state: LabState, rootfs: string, r:
       match: `${upper}:/`,
       log: join(routerDir(paths, r.name), 'console.log'),
     },
-    { argv: nspawnArgs(rootfs, upper, r), env: { ...LAB_ENV, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' } },
+    {
+      argv: nspawnArgs(rootfs, upper, r),
+      env: { ...LAB_ENV, SYSTEMD_NSPAWN_API_VFS_WRITABLE: 'network' },
+      cgroups: routerCgroups(r.machine),
+    },
   );
 }
 

@@ -99,13 +99,16 @@ export interface DaemonSpec {
   pidFile: string;
   log: string;
   env?: NodeJS.ProcessEnv;
+  /** `cgroup.procs` files the process moves itself into, also before it execs. */
+  cgroups?: string[];
 }
 
 /** Start a detached daemon; it outlives this process. Returns its PID (the same PID the pid file holds). */
 export function startDaemon(spec: DaemonSpec): number {
   const fd = openSync(spec.log, 'a');
   try {
-    const child = spawn('/bin/sh', ['-c', 'echo $$ > "$0"; exec "$@"', spec.pidFile, ...spec.argv], {
+    const script = 'echo $$ > "$0"; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+    const child = spawn('/bin/sh', ['-c', script, spec.pidFile, ...(spec.cgroups ?? []), '--', ...spec.argv], {
       detached: true,
       stdio: ['ignore', fd, fd],
       env: spec.env ?? LAB_ENV,

@@ -212,8 +212,7 @@ EDGE_AWK
     producer "$n" | machine "wan$n" "$n" &
   done
   # Stopping the service ends every ping and state machine (they share this process group), and
-  # waits for them: this shell exits last, or systemd 257 on a legacy cgroup hierarchy (containers)
-  # waits out the stop timeout for children it is never told are gone.
+  # waits for them: this shell exits last, so a stop is over when systemd sees it exit.
   trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   wait -n
   log "a WAN's prober ended; exiting so that systemd restarts edge-probe"

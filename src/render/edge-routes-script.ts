@@ -39,9 +39,8 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 # bash runs the trap once the command in progress (a reconcile, a $(…)) has finished, and the trap
 # kills AND reaps ip monitor before exiting, so no process of the service outlives this one. The
 # trap is set before the first command that forks: a TERM that ends the shell while a child still
-# runs leaves that child in the control group, and on a legacy cgroup hierarchy (containers)
-# systemd 257 then waits out the whole stop timeout ("State 'final-sigterm' timed out") although
-# the child is long gone. MONITOR_PID falls back to $! for a TERM between starting the monitor and
+# runs would leave that child to systemd's final SIGKILL, perhaps half way through a change of
+# routes. MONITOR_PID falls back to $! for a TERM between starting the monitor and
 # recording its PID (nothing else here runs in the background).
 MONITOR_PID=''
 stop_monitor() {

@@ -74,8 +74,7 @@ Restart=on-failure
 RestartSec=2
 # SIGTERM to keepalived only: it ends its VRRP process and the check scripts itself. Signalling the
 # whole group kills a health check mid-run, keepalived counts that as a failed check and runs a
-# fault notification while it shuts down; that script can outlive keepalived, and on a legacy cgroup
-# hierarchy (containers) systemd 257 then waits out the stop timeout. The timeout is a backstop.
+# fault notification while it shuts down, which can outlive keepalived. The timeout is a backstop.
 KillMode=mixed
 TimeoutStopSec=10
 `;
@@ -128,7 +127,7 @@ Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe
 # SIGTERM to the script only: it ends its pings and state machines and waits for them, so nothing
-# is left for systemd to wait for (a 90 s stop on trixie otherwise); the timeout is a backstop.
+# is left for systemd to kill; the timeout is a backstop.
 KillMode=mixed
 TimeoutStopSec=10
 

@@ -127,10 +127,12 @@ export async function labLeftovers(instance = SHARED_INSTANCE): Promise<{
   links: string[];
   mounts: string[];
   processes: string[];
+  cgroups: string[];
   stateDir: boolean;
 }> {
   const { netnsList, linkNames, cmdline, processesRootedUnder } = await import('../../src/lab/sys.js');
   const { existsSync, readFileSync, readdirSync } = await import('node:fs');
+  const { labCgroups } = await import('../../src/lab/cgroup.js');
   const paths = labPaths(instance);
   const mine = (s: string) => s.includes(`${paths.prefix}-`) || s.includes(`${paths.stateDir}/`);
   const processes: string[] = [];
@@ -146,6 +148,7 @@ export async function labLeftovers(instance = SHARED_INSTANCE): Promise<{
     links: (await linkNames(null)).filter((n) => n.startsWith(`${paths.prefix}-`)),
     mounts: readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(mine),
     processes,
+    cgroups: labCgroups(paths.prefix),
     stateDir: existsSync(paths.stateDir),
   };
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import type { Lab } from '../lab-fixture.js';
 import { ensureLab, isRoot, labDown, labLeftovers } from '../lab-fixture.js';
 import { mainDefaults } from '../../../src/lab/lab.js';
 import type { ProbeResult } from '../../../src/lab/probe.js';
+import { leaderPid } from '../../../src/lab/router.js';
 import { readState } from '../../../src/lab/state.js';
 import { sleep } from '../../../src/lab/sys.js';
 
@@ -93,8 +94,26 @@ describe.skipIf(!isRoot)('edge lab (real routers)', () => {
     }
   });
 
+  it('each router has control groups of its own: a unit stopped and started on one leaves the same unit on the others alone', T, async () => {
+    // Sharing one group tree, r1's systemd failed to kill "its" group (it held r2's and r3's
+    // processes too) and the next start failed with status=219/CGROUP.
+    const unit = 'lab-cgroup-test.service';
+    const names = lab.plan.routers.map((r) => r.name);
+    const cgroupOf = (r: string) => readFileSync(`/proc/${leaderPid(readState(lab.paths)!.procs[r]!.pid!)}/cgroup`, 'utf8');
+    expect(new Set(names.map(cgroupOf)).size).toBe(names.length);
+    for (const r of names) await lab.run(r, ['systemd-run', `--unit=${unit}`, 'sleep', '600']);
+    try {
+      for (let i = 0; i < 3; i++) {
+        await lab.run('r1', ['systemctl', 'stop', unit]);
+        await lab.run('r1', ['systemd-run', `--unit=${unit}`, 'sleep', '600']);
+      }
+      for (const r of names) expect((await lab.run(r, ['systemctl', 'is-active', unit], { allowFail: true })).stdout.trim(), r).toBe('active');
+    } finally {
+      for (const r of names) await lab.run(r, ['systemctl', 'stop', unit], { allowFail: true });
+    }
+  });
+
   it('the inventory names every router, the lab key and known_hosts', T, async () => {
-    const { readFileSync } = await import('node:fs');
     const text = readFileSync(lab.inventory, 'utf8');
     for (const r of lab.plan.routers) expect(text).toContain(`ansible_host: ${r.mgmt.address}`);
     expect(text).toContain(`edge_known_hosts_file: ${lab.paths.knownHosts}`);
@@ -214,6 +233,6 @@ describe.skipIf(!isRoot)('edge lab (real routers)', () => {
 
   it('down leaves nothing of the lab', T, async () => {
     await labDown({ instance: INSTANCE });
-    expect(await labLeftovers(INSTANCE)).toEqual({ netns: [], links: [], mounts: [], processes: [], stateDir: false });
+    expect(await labLeftovers(INSTANCE)).toEqual({ netns: [], links: [], mounts: [], processes: [], cgroups: [], stateDir: false });
   });
 });

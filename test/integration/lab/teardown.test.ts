@@ -14,7 +14,7 @@ const INSTANCE = 2;
 const paths = labPaths(INSTANCE);
 const CLI = new URL('./cli.ts', import.meta.url).pathname;
 const T = { timeout: 300_000 };
-const NOTHING = { netns: [], links: [], mounts: [], processes: [], stateDir: false };
+const NOTHING = { netns: [], links: [], mounts: [], processes: [], cgroups: [], stateDir: false };
 
 function lab(args: string[]) {
   const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
@@ -68,6 +68,7 @@ describe.skipIf(!isRoot)('edge lab down', () => {
     expect(running.netns).toHaveLength(9); // 2 x (router, isp1, isp2, lan) + inet
     expect(running.links).toContain(`${paths.prefix}-mgmt`);
     expect(running.processes.length).toBeGreaterThanOrEqual(5); // 2 containers, 2 dnsmasq, whoami
+    expect(running.cgroups.map((c) => c.split('/').pop())).toEqual(expect.arrayContaining([`${paths.prefix}-r1`, `${paths.prefix}-r2`]));
     const down = await lab(['down']).done;
     expect(down.code, down.out).toBe(0);
     expect(await labLeftovers(INSTANCE)).toEqual(NOTHING);

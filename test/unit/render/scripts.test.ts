@@ -291,8 +291,7 @@ case "$st" in '' | Z*) echo orphan=no ;; *) echo orphan=yes; kill "$C" ;; esac #
   });
 
   it('monitor: stopped at any moment (in its first reconcile too), it exits 0 having reaped every child itself', () => {
-    // What keeps a stop prompt under systemd 257 on a legacy cgroup hierarchy: when the script
-    // exits, nothing of it is left (a child left behind cost a 90 s "final-sigterm" timeout).
+    // A stop is over when the script exits: nothing of it is left for systemd's final SIGKILL.
     const routes = write('edge-routes-stop', scripts['edge-routes']);
     const script = `set -e
 ${ROUTER_LINKS}export EDGE_ROUTING_CONF=${conf()} EDGE_RUN_DIR=${dir}/run-stop
