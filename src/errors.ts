@@ -72,6 +72,11 @@ export function formatError(e: unknown): string {
   return e.hint ? `${text}\n  hint: ${e.hint}` : text;
 }
 
+/** The last `n` lines of a command's stderr: what its error message is made of. */
+export function lastLines(text: string, n = 5): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
 export function errorMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }

@@ -7,7 +7,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { Plan } from '../tasks/contract.js';
 import { ContentNeeded } from '../tasks/file-change.js';
-import { LOCKED_EXIT } from './host-lock.js';
+import { LOCKED_EXIT, lockRefusal } from './host-lock.js';
 import type { PlannedTask } from './host-run.js';
 import { verifyScript } from './task-script.js';
 
@@ -91,7 +91,7 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
   const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks, input.check), compress: true };
   const res = await conn.exec((input.prelude ?? '') + probeScript(needs, opts), { timeoutMs: input.timeoutMs, decompress: true });
-  if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lastLine(res.stderr).replace(/^edge: /, ''), { host });
+  if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lockRefusal(res.stderr), { host });
   if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
     throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
   }
@@ -113,8 +113,4 @@ async function withContents(conn: SshConnection, host: string, facts: Facts, pat
   const still = paths.filter((p) => files[p]!.exists && files[p]!.content === undefined);
   if (still.length) throw new EdgeError('EXEC', `the content of ${still.join(', ')} could not be read`, { host });
   return { ...facts, files: { ...facts.files, ...files } };
-}
-
-function lastLine(text: string): string {
-  return text.trim().split('\n').pop() ?? '';
 }

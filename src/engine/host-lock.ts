@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { lastLines } from '../errors.js';
 import { shQuote } from '../ssh/quote.js';
 import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
@@ -27,6 +28,11 @@ export interface LockHolder {
 
 /** Exit code of a script refused because another holder has the host (EX_TEMPFAIL). */
 export const LOCKED_EXIT = 75;
+
+/** Why a lock script exited LOCKED_EXIT: the holder it named, on its last line of stderr. */
+export function lockRefusal(stderr: string): string {
+  return lastLines(stderr, 1).replace(/^edge: /, '');
+}
 
 export function newHolder(runId: string, purpose: LockHolder['purpose'], leaseSec: number): LockHolder {
   let user = process.env.USER ?? 'unknown';

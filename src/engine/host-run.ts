@@ -1,4 +1,4 @@
-import { EdgeError, errorMessage, placedMessage } from '../errors.js';
+import { EdgeError, errorMessage, lastLines, placedMessage } from '../errors.js';
 import { parseFacts } from '../facts/parse.js';
 import { probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
@@ -378,8 +378,4 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 function execBudgetSeconds(input: HostRunInput): number {
   return Math.min(Math.ceil(input.commandTimeoutMs / 1000), 120);
-}
-
-function lastLines(s: string, n = 5): string {
-  return s.trim().split('\n').slice(-n).join('\n');
 }

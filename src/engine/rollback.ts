@@ -4,7 +4,7 @@ import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../ssh/quote.js';
 import { DEADMAN_PREFIX } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
-import { LOCKED_EXIT, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
+import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
@@ -96,7 +96,7 @@ export async function rollbackHost(
       script = baselineScript(items, host, holder);
     } else script = rollbackScript(runId, holder);
     const res = await conn.exec(script, { timeoutMs });
-    if (res.code === LOCKED_EXIT) return done('locked', res.stderr.trim().split('\n').pop()!.replace(/^edge: /, ''));
+    if (res.code === LOCKED_EXIT) return done('locked', lockRefusal(res.stderr));
     if (res.stdout.includes('NO-SNAPSHOT')) return done('no-snapshot', `no snapshot of run ${runId} on this host`);
     if (res.stdout.includes('PRUNED'))
       return done('pruned', `the snapshot of run ${runId} was pruned (edge_snapshots_keep); it cannot be undone alone. edge rollback --baseline returns the host to its state before edge`);

@@ -56,7 +56,7 @@ function section(name: string, body: string): string {
 }
 
 /** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
-const RUN_FILES = WAN_NAMES.flatMap((w) => ['state', 'health', 'vrrp', 'starting'].map((k) => `${w}.${k}`));
+const RUN_FILES = WAN_NAMES.flatMap((w) => ['state', 'health', 'vrrp'].map((k) => `${w}.${k}`));
 
 /** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
 export function statusScript(target: StatusTarget, needs: FactNeeds): string {
@@ -146,8 +146,6 @@ export interface WanStatus {
   keepalived?: string;
   keepalivedSince?: string;
   keepalivedLast?: string;
-  /** The instance is still starting (keepalived restarted, no decisive state yet). */
-  starting: boolean;
   /** Flows pinned to this WAN (conntrack entries with its mark). */
   flows?: number;
   /** The counter of this WAN's masquerade rule (packets NATed out of it). */
@@ -372,7 +370,6 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
       wan: w.name,
       mark: hex(w.mark),
       state: state === 'up' || state === 'down' ? state : 'unknown',
-      starting: run[`${w.name}.starting`] !== undefined,
     };
     if (w.ifname) ws.interface = w.ifname;
     if (facts && w.ifname) ws.link = !iface ? 'missing' : iface.up && iface.carrier ? 'up' : 'down';

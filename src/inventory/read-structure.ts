@@ -97,7 +97,7 @@ function groupPriority(v: unknown): number | undefined {
  * other problems are returned so they are reported together with the variable errors.
  */
 export function readStructure(input: YamlSource | readonly YamlSource[]): InventoryStructure {
-  const sources = Array.isArray(input) ? input : [input as YamlSource];
+  const sources = (Array.isArray(input) ? input : [input]) as readonly YamlSource[];
   const only = sources.length === 1 ? sources[0] : undefined;
   if (only && only.data === null) {
     throw new EdgeError('CONFIG', 'the inventory is empty', {
@@ -107,136 +107,166 @@ export function readStructure(input: YamlSource | readonly YamlSource[]): Invent
   }
   for (const source of sources) if (source.data !== null) checkShape(source);
 
-  const errors: EdgeError[] = [];
-  const warnings: EdgeError[] = [];
-  const groups = new Map<string, GroupInfo>();
-  const hosts: string[] = [];
-  const hostFirst = new Map<string, HostPlace>();
-  const hostEntries = new Map<string, HostEntry[]>();
+  const walk = new InventoryWalk();
+  for (const source of sources) if (source.data !== null) walk.readSource(source);
+  const last = sources.at(-1);
+  if (walk.hosts.length === 0 && walk.errors.length === 0 && last) throw noHostsError(last);
+  walk.reconcile();
+  walk.setDepths();
+  const { groups, hosts, hostFirst, hostEntries, errors, warnings } = walk;
+  return { groups, hosts, hostFirst, hostEntries, errors, warnings };
+}
 
-  const group = (name: string): GroupInfo => {
-    let g = groups.get(name);
+/** The walk over every source, building the structure as Ansible's InventoryData does. */
+class InventoryWalk implements InventoryStructure {
+  readonly groups = new Map<string, GroupInfo>();
+  readonly hosts: string[] = [];
+  readonly hostFirst = new Map<string, HostPlace>();
+  readonly hostEntries = new Map<string, HostEntry[]>();
+  readonly errors: EdgeError[] = [];
+  readonly warnings: EdgeError[] = [];
+  /** Names listed so far (a host listed twice counts twice): the cap on range expansion covers every source. */
+  private listed = 0;
+
+  constructor() {
+    // As Ansible's InventoryData starts: all, and ungrouped as its first child.
+    this.group('all');
+    this.group('ungrouped').parents.add('all');
+    this.group('all').children.add('ungrouped');
+  }
+
+  readSource(source: YamlSource): void {
+    const top = source.data as Record<string, GroupDef | null>;
+    for (const [name, def] of Object.entries(top)) this.visit(source, name, def, [name], undefined);
+  }
+
+  /**
+   * As Ansible's reconcile_inventory: groups nobody contains are children of all; a host in no
+   * group but all (or ungrouped) is in ungrouped, and only there.
+   */
+  reconcile(): void {
+    for (const g of this.groups.values()) {
+      if (g.name !== 'all' && g.parents.size === 0) {
+        g.parents.add('all');
+        this.group('all').children.add(g.name);
+      }
+    }
+    const ungrouped = this.group('ungrouped');
+    const grouped = new Set([...this.groups.values()].filter((g) => g.name !== 'all' && g.name !== 'ungrouped').flatMap((g) => [...g.hosts]));
+    for (const h of this.hosts) {
+      if (!grouped.has(h)) ungrouped.hosts.add(h);
+      else ungrouped.hosts.delete(h);
+    }
+  }
+
+  /** Depth = longest path from all (Ansible's first sort key for variable precedence); cycles were refused. */
+  setDepths(): void {
+    const depth = new Map<string, number>([['all', 0]]);
+    const depthOf = (name: string): number => {
+      const known = depth.get(name);
+      if (known !== undefined) return known;
+      const d = Math.max(...[...this.groups.get(name)!.parents].map((p) => depthOf(p) + 1));
+      depth.set(name, d);
+      return d;
+    };
+    for (const g of this.groups.values()) g.depth = depthOf(g.name);
+  }
+
+  private group(name: string): GroupInfo {
+    let g = this.groups.get(name);
     if (!g) {
       g = { name, hosts: new Set(), children: new Set(), parents: new Set(), vars: {}, varSources: {}, depth: 0, priority: 1 };
-      groups.set(name, g);
+      this.groups.set(name, g);
     }
     return g;
-  };
-  const isAncestor = (candidate: string, of: string, seen = new Set<string>()): boolean => {
+  }
+
+  private isAncestor(candidate: string, of: string, seen = new Set<string>()): boolean {
     if (candidate === of) return true;
     if (seen.has(of)) return false;
     seen.add(of);
-    return [...(groups.get(of)?.parents ?? [])].some((p) => isAncestor(candidate, p, seen));
-  };
-
-  // As Ansible's InventoryData starts: all, and ungrouped as its first child.
-  group('all');
-  group('ungrouped').parents.add('all');
-  group('all').children.add('ungrouped');
-  // Names listed so far (a host listed twice counts twice): the cap on range expansion covers every source.
-  let listed = 0;
-  for (const source of sources) {
-    if (source.data === null) continue;
-    const checkNames = (vars: Vars, base: YamlPath) => {
-      errors.push(...unknownEdgeVarErrors(vars, base, source));
-      warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
-    };
-    const pos = (path: YamlPath, at: 'value' | 'key' = 'value'): SourcePos => positionOf(source, path, at);
-    const visit = (name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined) => {
-      if (parent !== undefined) {
-        if (name === 'all') {
-          errors.push(new EdgeError('CONFIG', 'all cannot be a child group', { pos: pos(path, 'key'), field: formatFieldPath(path) }));
-          return;
-        }
-        if (isAncestor(name, parent)) {
-          errors.push(
-            new EdgeError('CONFIG', `group ${name} would contain itself (${parent} is inside ${name})`, {
-              pos: pos(path, 'key'),
-              field: formatFieldPath(path),
-            }),
-          );
-          return;
-        }
-        group(parent).children.add(name);
-        group(name).parents.add(parent);
-      }
-      const g = group(name);
-      if (def?.vars) {
-        const base = [...path, 'vars'];
-        const { ansible_group_priority: priority, ...vars } = def.vars;
-        if (priority !== undefined) {
-          const p = groupPriority(priority);
-          const at = [...base, 'ansible_group_priority'];
-          if (p === undefined) errors.push(new EdgeError('CONFIG', `expected a whole number, got ${JSON.stringify(priority)}`, { pos: pos(at), field: formatFieldPath(at) }));
-          else g.priority = p;
-        }
-        Object.assign(g.vars, vars);
-        Object.assign(g.varSources, varSourcesOf(source, vars, base, 'group', name));
-        checkNames(vars, base);
-      }
-      for (const bad of nonStringHostKeys(source, [...path, 'hosts'])) {
-        const at = [...path, 'hosts', bad];
-        errors.push(new EdgeError('CONFIG', `host name ${bad} must be a string: quote it`, { pos: pos(at, 'key'), field: formatFieldPath(at), hint: 'Ansible refuses it too ("Enclose integers/floats in quotation marks")' }));
-      }
-      for (const [key, vars] of Object.entries(def?.hosts ?? {})) {
-        const hostPath = [...path, 'hosts', key];
-        // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
-        checkHostLimit(key, pos(hostPath, 'key'), listed);
-        let expanded: { names: string[]; port?: number };
-        try {
-          expanded = expandHostPattern(key, pos(hostPath, 'key'));
-        } catch (e) {
-          errors.push(e as EdgeError);
-          continue;
-        }
-        listed += expanded.names.length;
-        for (const h of expanded.names) {
-          if (!hostFirst.has(h)) {
-            hosts.push(h);
-            hostFirst.set(h, { source, path: hostPath });
-            // As Ansible's Host(name, port): a port in the key is set when the host is first seen.
-            hostEntries.set(h, expanded.port === undefined ? [] : [{ vars: { ansible_port: expanded.port }, basePath: hostPath, source }]);
-          }
-          g.hosts.add(h);
-          if (vars) hostEntries.get(h)!.push({ vars, basePath: hostPath, source });
-        }
-        if (vars) checkNames(vars, hostPath);
-      }
-      for (const [child, childDef] of Object.entries(def?.children ?? {})) {
-        visit(child, childDef, [...path, 'children', child], name);
-      }
-    };
-    const top = source.data as Record<string, GroupDef | null>;
-    for (const [name, def] of Object.entries(top)) visit(name, def, [name], undefined);
+    return [...(this.groups.get(of)?.parents ?? [])].some((p) => this.isAncestor(candidate, p, seen));
   }
-  const last = sources.at(-1);
-  if (hosts.length === 0 && errors.length === 0 && last) throw noHostsError(last);
 
-  // As Ansible's reconcile_inventory: groups nobody contains are children of all; a host in no
-  // group but all (or ungrouped) is in ungrouped, and only there.
-  const ungrouped = group('ungrouped');
-  for (const g of groups.values()) {
-    if (g.name !== 'all' && g.parents.size === 0) {
-      g.parents.add('all');
-      group('all').children.add(g.name);
+  private visit(source: YamlSource, name: string, def: GroupDef | null, path: YamlPath, parent: string | undefined): void {
+    if (parent !== undefined && !this.link(source, name, path, parent)) return;
+    const g = this.group(name);
+    if (def?.vars) this.readGroupVars(source, g, def.vars, [...path, 'vars']);
+    this.readHosts(source, g, def?.hosts ?? {}, path);
+    for (const [child, childDef] of Object.entries(def?.children ?? {})) this.visit(source, child, childDef, [...path, 'children', child], name);
+  }
+
+  /** Makes `name` a child of `parent`, unless that is all or would make a cycle (an error then). */
+  private link(source: YamlSource, name: string, path: YamlPath, parent: string): boolean {
+    const at = { pos: positionOf(source, path, 'key'), field: formatFieldPath(path) };
+    if (name === 'all') {
+      this.errors.push(new EdgeError('CONFIG', 'all cannot be a child group', at));
+      return false;
+    }
+    if (this.isAncestor(name, parent)) {
+      this.errors.push(new EdgeError('CONFIG', `group ${name} would contain itself (${parent} is inside ${name})`, at));
+      return false;
+    }
+    this.group(parent).children.add(name);
+    this.group(name).parents.add(parent);
+    return true;
+  }
+
+  private readGroupVars(source: YamlSource, g: GroupInfo, all: Vars, base: YamlPath): void {
+    const { ansible_group_priority: priority, ...vars } = all;
+    if (priority !== undefined) {
+      const p = groupPriority(priority);
+      const at = [...base, 'ansible_group_priority'];
+      if (p === undefined) this.errors.push(new EdgeError('CONFIG', `expected a whole number, got ${JSON.stringify(priority)}`, { pos: positionOf(source, at), field: formatFieldPath(at) }));
+      else g.priority = p;
+    }
+    Object.assign(g.vars, vars);
+    Object.assign(g.varSources, varSourcesOf(source, vars, base, 'group', g.name));
+    this.checkNames(source, vars, base);
+  }
+
+  private readHosts(source: YamlSource, g: GroupInfo, hosts: Record<string, Vars | null>, groupPath: YamlPath): void {
+    for (const bad of nonStringHostKeys(source, [...groupPath, 'hosts'])) {
+      const at = [...groupPath, 'hosts', bad];
+      this.errors.push(
+        new EdgeError('CONFIG', `host name ${bad} must be a string: quote it`, {
+          pos: positionOf(source, at, 'key'),
+          field: formatFieldPath(at),
+          hint: 'Ansible refuses it too ("Enclose integers/floats in quotation marks")',
+        }),
+      );
+    }
+    for (const [key, vars] of Object.entries(hosts)) {
+      const hostPath = [...groupPath, 'hosts', key];
+      const keyPos = positionOf(source, hostPath, 'key');
+      // Past the cap the walk stops: one error says it, and nothing is expanded or validated further.
+      checkHostLimit(key, keyPos, this.listed);
+      let expanded: { names: string[]; port?: number };
+      try {
+        expanded = expandHostPattern(key, keyPos);
+      } catch (e) {
+        this.errors.push(e as EdgeError);
+        continue;
+      }
+      this.listed += expanded.names.length;
+      for (const h of expanded.names) this.addHost(source, g, h, vars, hostPath, expanded.port);
+      if (vars) this.checkNames(source, vars, hostPath);
     }
   }
-  const grouped = new Set([...groups.values()].filter((g) => g.name !== 'all' && g.name !== 'ungrouped').flatMap((g) => [...g.hosts]));
-  for (const h of hosts) {
-    if (!grouped.has(h)) ungrouped.hosts.add(h);
-    else ungrouped.hosts.delete(h);
+
+  private addHost(source: YamlSource, g: GroupInfo, h: string, vars: Vars | null, hostPath: YamlPath, port: number | undefined): void {
+    if (!this.hostFirst.has(h)) {
+      this.hosts.push(h);
+      this.hostFirst.set(h, { source, path: hostPath });
+      // As Ansible's Host(name, port): a port in the key is set when the host is first seen.
+      this.hostEntries.set(h, port === undefined ? [] : [{ vars: { ansible_port: port }, basePath: hostPath, source }]);
+    }
+    g.hosts.add(h);
+    if (vars) this.hostEntries.get(h)!.push({ vars, basePath: hostPath, source });
   }
 
-  // Depth = longest path from all (Ansible's first sort key for variable precedence); cycles were refused above.
-  const depth = new Map<string, number>([['all', 0]]);
-  const depthOf = (name: string): number => {
-    const known = depth.get(name);
-    if (known !== undefined) return known;
-    const d = Math.max(...[...groups.get(name)!.parents].map((p) => depthOf(p) + 1));
-    depth.set(name, d);
-    return d;
-  };
-  for (const g of groups.values()) g.depth = depthOf(g.name);
-
-  return { groups, hosts, hostFirst, hostEntries, errors, warnings };
+  private checkNames(source: YamlSource, vars: Vars, base: YamlPath): void {
+    this.errors.push(...unknownEdgeVarErrors(vars, base, source));
+    this.warnings.push(...unknownAnsibleVarWarnings(vars, base, source));
+  }
 }

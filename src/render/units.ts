@@ -68,7 +68,7 @@ export function renderKeepalivedDropIn(p: { failoverScript: string }): string {
 After=edge-routes.service edge-nftables.service
 
 [Service]
-# Creates keepalived's private link (edge-ka0/edge-ka1) and marks both WANs as starting.
+# Creates keepalived's private link (edge-ka0/edge-ka1).
 ExecStartPre=${p.failoverScript} prepare
 Restart=on-failure
 RestartSec=2

@@ -72,11 +72,7 @@ function wanRow(w: WanStatus, color: boolean | undefined): string[] {
   const ka =
     w.keepalived === 'STOPPED'
       ? `stopped${w.keepalivedLast ? ` (was ${w.keepalivedLast})` : ''}`
-      : w.keepalived
-        ? `${w.keepalived}${w.starting ? ' (starting)' : ''}`
-        : w.starting
-          ? 'starting'
-          : '-';
+      : (w.keepalived ?? '-');
   return [
     w.wan,
     [w.interface ?? '?', w.address].filter(Boolean).join(' '),

@@ -122,7 +122,6 @@ describe('parseStatus on real output', () => {
       sinceAgoSec: 29,
       check: { result: 'pass', answered: 3, targets: 3, at: '2026-11-23T21:46:06Z', agoSec: 2 },
       keepalived: 'FAULT',
-      starting: false,
       flows: 0,
       nat: { packets: 364, bytes: 31484 },
     });
@@ -205,10 +204,11 @@ describe('section parsers', () => {
     expect(hostStatusText({ ...s, execs: 1, ms: 1 }).split('\n')[2]).toContain('stopped (was MASTER)');
   });
 
-  it('a keepalived instance that is starting, and state files with odd content', () => {
+  it('state files with odd content, and one no edge script writes, are read without guessing', () => {
     const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.state bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
     const [w1, w2] = parseStatus('r1', out, TARGET).wans;
-    expect(w1).toMatchObject({ state: 'unknown', keepalived: 'BACKUP', starting: true });
+    expect(w1).toMatchObject({ state: 'unknown', keepalived: 'BACKUP' });
+    expect(w1).not.toHaveProperty('starting');
     expect(w1!.since).toBeUndefined();
     expect(w2!.check).toEqual({ result: 'fail', answered: 0, targets: 3, at: '1970-01-01T00:16:35Z', agoSec: 5 });
   });
