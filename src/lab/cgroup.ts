@@ -41,14 +41,20 @@ function hierarchies(): string[] {
 
 /**
  * The `cgroup.procs` files a router's nspawn joins before it execs (fresh, empty groups: what a
- * killed container left behind is removed first).
+ * killed container left behind is removed first). A hierarchy this process may not write to (a
+ * read-only /sys/fs/cgroup in a container) is left out: the router then shares its group there,
+ * as every router did before.
  */
 export function routerCgroups(machine: string): string[] {
-  return hierarchies().map((h) => {
+  return hierarchies().flatMap((h) => {
     const dir = join(h, PARENT, machine);
     removeTree(dir);
-    mkdirSync(dir, { recursive: true });
-    return join(dir, 'cgroup.procs');
+    try {
+      mkdirSync(dir, { recursive: true });
+    } catch {
+      return [];
+    }
+    return [join(dir, 'cgroup.procs')];
   });
 }
 

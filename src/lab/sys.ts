@@ -107,7 +107,8 @@ export interface DaemonSpec {
 export function startDaemon(spec: DaemonSpec): number {
   const fd = openSync(spec.log, 'a');
   try {
-    const script = 'echo $$ > "$0"; while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
+    // A group that refuses the process is said in the log, and the daemon starts where it is.
+    const script = 'echo $$ > "$0"; while [ "$1" != -- ]; do echo $$ 2>/dev/null > "$1" || echo "cannot join $1" >&2; shift; done; shift; exec "$@"';
     const child = spawn('/bin/sh', ['-c', script, spec.pidFile, ...(spec.cgroups ?? []), '--', ...spec.argv], {
       detached: true,
       stdio: ['ignore', fd, fd],
