@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import { connectorFor, type ConnectionSettings } from '../engine/connect.js';
+import { connectorFor, prefetchConnections, type ConnectionSettings } from '../engine/connect.js';
 import { plannedTasks, resolvePlays } from '../engine/run-playbook.js';
 import {
   hostStatusFrom,
@@ -49,16 +49,19 @@ export interface StatusHost {
 }
 
 /** The selected hosts with the plays of the playbook they are in (bad input throws before any connection). */
-export function statusHosts(inventory: Inventory, playbook: Playbook, limit: string | undefined, settings: ConnectionSettings): StatusHost[] {
+export async function statusHosts(inventory: Inventory, playbook: Playbook, limit: string | undefined, settings: ConnectionSettings): Promise<StatusHost[]> {
   const names = selectHosts(inventory, limit);
-  const plays = resolvePlays(inventory, playbook, limit);
+  const playsOf = new Map<string, HostPlay[]>();
+  for (const rp of resolvePlays(inventory, playbook, limit)) {
+    const tasks = plannedTasks(rp.play);
+    for (const h of rp.hosts) playsOf.set(h.name, [...(playsOf.get(h.name) ?? []), { name: rp.play.name, vars: h.vars, tasks }]);
+  }
+  // A host in no play of the playbook is still asked about, with its inventory variables.
+  const varsOf = (name: string) => playsOf.get(name)?.[0]?.vars ?? inventory.hosts.get(name)!.vars;
+  await prefetchConnections(names.map((name) => ({ name, vars: varsOf(name) })), settings);
   return names.map((name) => {
-    const inv = inventory.hosts.get(name)!;
-    const hostPlays: HostPlay[] = plays.flatMap((rp) => {
-      const h = rp.hosts.find((x) => x.name === name);
-      return h ? [{ name: rp.play.name, vars: h.vars, tasks: plannedTasks(rp.play) }] : [];
-    });
-    const vars = hostPlays[0]?.vars ?? inv.vars;
+    const hostPlays = playsOf.get(name) ?? [];
+    const vars = varsOf(name);
     const target = statusTargetOf(vars);
     const needs = statusNeeds(hostPlays);
     return {
@@ -173,7 +176,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
   const playbook = loadPlaybook(playbookFile);
   const settings = await connectionSettings(flags);
-  const hosts = statusHosts(inventory, playbook, flags.limit, settings);
+  const hosts = await statusHosts(inventory, playbook, flags.limit, settings);
   const pool = new ConnectionPool();
   const opts = { forks: flags.forks, timeoutMs: settings.commandTimeoutMs, playbook: playbook.file };
   const tty = process.stdout.isTTY === true;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { EdgeError } from '../errors.js';
 import type { SshValues } from './ssh-config-read.js';
 
@@ -27,18 +27,40 @@ export interface AskInput {
  * token in HostName, a bad Port) is a CONFIG error with ssh's own words.
  */
 export function askSsh(input: AskInput): SshValues {
+  const r = spawnSync('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (r.status !== 0) throw refusal(input, r.stderr || r.error?.message || `exit ${r.status}`);
+  return parseSshG(r.stdout);
+}
+
+/**
+ * The same question without blocking the event loop, for asking about many hosts at once before
+ * a run; undefined where ssh refused (askSsh asks again, and says why where it is reported).
+ */
+export function askSshAsync(input: AskInput): Promise<SshValues | undefined> {
+  return new Promise((resolve) => {
+    execFile('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS }, (err, stdout) => resolve(err ? undefined : parseSshG(stdout)));
+  });
+}
+
+const ASK_TIMEOUT_MS = 10_000;
+
+function sshGArgs(input: AskInput): string[] {
   const args = ['-G'];
   if (input.configFile !== undefined) args.push('-F', input.configFile);
   if (input.user !== undefined) args.push('-l', input.user);
   if (input.port !== undefined) args.push('-p', String(input.port));
   args.push('--', input.host);
-  const r = spawnSync('ssh', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) {
-    const why = (r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').filter((l) => !/Pseudo-terminal/.test(l)).join('; ');
-    throw new EdgeError('CONFIG', `ssh config for ${input.host}: ssh -G refused it: ${why}`, { host: input.host });
-  }
+  return args;
+}
+
+function refusal(input: AskInput, stderr: string): EdgeError {
+  const why = stderr.trim().split('\n').filter((l) => !/Pseudo-terminal/.test(l)).join('; ');
+  return new EdgeError('CONFIG', `ssh config for ${input.host}: ssh -G refused it: ${why}`, { host: input.host });
+}
+
+function parseSshG(stdout: string): SshValues {
   const values: SshValues = new Map();
-  for (const line of r.stdout.split('\n')) {
+  for (const line of stdout.split('\n')) {
     const sp = line.indexOf(' ');
     if (sp <= 0) continue;
     const key = line.slice(0, sp);
