@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism, homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import pLimit from 'p-limit';
 import { EdgeError } from '../errors.js';
 import { readSshValues, type SshValues } from './ssh-config-read.js';
 import { askSsh, askSshAsync, sshInstalled, type AskInput } from './ssh-g.js';
@@ -178,14 +179,15 @@ export async function prefetchSshConfig(
     const key = JSON.stringify(input);
     if (!asked.has(key)) inputs.set(key, input);
   }
-  const queue = [...inputs];
-  const worker = async () => {
-    for (let next = queue.shift(); next; next = queue.shift()) {
-      const values = await askSshAsync(next[1]);
-      if (values) asked.set(next[0], values);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, queue.length) }, worker));
+  const limit = pLimit(parallel);
+  await Promise.all(
+    [...inputs].map(([key, input]) =>
+      limit(async () => {
+        const values = await askSshAsync(input);
+        if (values) asked.set(key, values);
+      }),
+    ),
+  );
 }
 
 function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): ResolvedHost {
