@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import { connectorFor, prefetchConnections, type ConnectionSettings } from '../engine/connect.js';
+import { connectorFor, type ConnectionSettings } from '../engine/connect.js';
 import { plannedTasks, resolvePlays } from '../engine/run-playbook.js';
 import {
   hostStatusFrom,
@@ -49,7 +49,7 @@ export interface StatusHost {
 }
 
 /** The selected hosts with the plays of the playbook they are in (bad input throws before any connection). */
-export async function statusHosts(inventory: Inventory, playbook: Playbook, limit: string | undefined, settings: ConnectionSettings): Promise<StatusHost[]> {
+export function statusHosts(inventory: Inventory, playbook: Playbook, limit: string | undefined, settings: ConnectionSettings): StatusHost[] {
   const names = selectHosts(inventory, limit);
   const playsOf = new Map<string, HostPlay[]>();
   for (const rp of resolvePlays(inventory, playbook, limit)) {
@@ -58,7 +58,6 @@ export async function statusHosts(inventory: Inventory, playbook: Playbook, limi
   }
   // A host in no play of the playbook is still asked about, with its inventory variables.
   const varsOf = (name: string) => playsOf.get(name)?.[0]?.vars ?? inventory.hosts.get(name)!.vars;
-  await prefetchConnections(names.map((name) => ({ name, vars: varsOf(name) })), settings);
   return names.map((name) => {
     const hostPlays = playsOf.get(name) ?? [];
     const vars = varsOf(name);
@@ -176,7 +175,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
   const playbook = loadPlaybook(playbookFile);
   const settings = await connectionSettings(flags);
-  const hosts = await statusHosts(inventory, playbook, flags.limit, settings);
+  const hosts = statusHosts(inventory, playbook, flags.limit, settings);
   const pool = new ConnectionPool();
   const opts = { forks: flags.forks, timeoutMs: settings.commandTimeoutMs, playbook: playbook.file };
   const tty = process.stdout.isTTY === true;

@@ -5,7 +5,7 @@ import type { VarSource } from '../inventory/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
-import { prefetchSshConfig, resolveTarget, type InventoryConnection } from '../ssh/ssh-config.js';
+import { resolveTarget } from '../ssh/ssh-config.js';
 import type { SshTrace } from '../ssh/types.js';
 
 export interface ConnectionSettings {
@@ -25,26 +25,9 @@ export interface ConnectionSettings {
   trace?: SshTrace;
 }
 
-/** What ssh_config is asked about: the address as Ansible passes it to ssh (ansible_host, else the name). */
-function sshLookup(name: string, vars: HostVars, s: ConnectionSettings): { name: string; inv: InventoryConnection } {
-  return {
-    name: vars.ansible_host ?? name,
-    inv: {
-      host: vars.ansible_host,
-      user: vars.ansible_user ?? s.remoteUser,
-      port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
-    },
-  };
-}
-
-/** Resolves the ssh_config of many hosts at once (ssh -G in parallel) before their connectors are made. */
-export function prefetchConnections(hosts: readonly { name: string; vars: HostVars }[], s: ConnectionSettings): Promise<void> {
-  return prefetchSshConfig(hosts.map((h) => sshLookup(h.name, h.vars, s)));
-}
-
 /**
  * How to reach one inventory host: ansible_* variables beat ~/.ssh/config, which beats defaults.
+ * ssh_config is matched on the address as Ansible passes it to ssh (ansible_host, else the name).
  */
 export function connectorFor(
   name: string,
@@ -52,8 +35,16 @@ export function connectorFor(
   s: ConnectionSettings,
   sources?: Record<string, VarSource>,
 ): () => Promise<SshConnection> {
-  const lookup = sshLookup(name, vars, s);
-  const { target, resolved } = resolveTarget(lookup.name, lookup.inv, { becomePassword: s.becomePassword });
+  const { target, resolved } = resolveTarget(
+    vars.ansible_host ?? name,
+    {
+      host: vars.ansible_host,
+      user: vars.ansible_user ?? s.remoteUser,
+      port: vars.ansible_port,
+      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
+    },
+    { becomePassword: s.becomePassword },
+  );
   target.name = name;
   const knownHostsFiles = [
     ...(vars.edge_known_hosts_file ? [vars.edge_known_hosts_file] : []),

@@ -2,7 +2,7 @@ import type { Inventory, ResolvedHost } from '../inventory/types.js';
 import { resolvePlayHosts } from '../playbook/play-hosts.js';
 import type { Play, Playbook } from '../playbook/types.js';
 import { getTask } from '../tasks/registry.js';
-import { connectorFor, prefetchConnections, type ConnectionSettings } from './connect.js';
+import { connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
 import { JournalWriter } from './journal.js';
 import { acquireRunLock } from './run-lock.js';
@@ -119,7 +119,6 @@ async function runPlays(inventory: Inventory, playbook: Playbook, plays: Resolve
         rollout: [],
       };
   const rollouts = result.rollout!;
-  if (!opts.hostsOf) await prefetchConnections(plays.flatMap((rp) => rp.hosts), opts.connection);
   const journal = JournalWriter.open(result, opts.journalDir);
   let stopped = false;
 

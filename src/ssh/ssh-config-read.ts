@@ -29,7 +29,7 @@ export interface ReadInput {
 }
 
 /** The keywords edge reads; others are skipped (ssh itself would reject unknown ones). */
-const KEYWORDS = new Set([
+export const KEYWORDS: ReadonlySet<string> = new Set([
   'hostname', 'user', 'port', 'identityfile', 'identityagent', 'proxyjump', 'proxycommand',
   'userknownhostsfile', 'globalknownhostsfile', 'stricthostkeychecking', 'connecttimeout',
 ]);

@@ -1,10 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
-import { availableParallelism, homedir, userInfo } from 'node:os';
+import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import pLimit from 'p-limit';
 import { EdgeError } from '../errors.js';
 import { readSshValues, type SshValues } from './ssh-config-read.js';
-import { askSsh, askSshAsync, sshInstalled, type AskInput } from './ssh-g.js';
+import { askSsh, sshInstalled } from './ssh-g.js';
 import type { SshTarget } from './types.js';
 
 /**
@@ -147,7 +146,7 @@ const asked = new Map<string, SshValues>();
 
 function valuesFor(ctx: Ctx, name: string, inv: { user?: string; port?: number }): SshValues {
   if (!ctx.ask) return readSshValues({ host: name, user: inv.user, port: inv.port, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
-  const input = askInput(ctx.ask, name, inv);
+  const input = { host: name, user: inv.user, port: inv.port, configFile: ctx.ask.configFile };
   const key = JSON.stringify(input);
   let values = asked.get(key);
   if (!values) {
@@ -155,39 +154,6 @@ function valuesFor(ctx: Ctx, name: string, inv: { user?: string; port?: number }
     asked.set(key, values);
   }
   return values;
-}
-
-function askInput(ask: { configFile?: string }, host: string, inv: { user?: string; port?: number }): AskInput {
-  return { host, user: inv.user, port: inv.port, configFile: ask.configFile };
-}
-
-/**
- * Asks ssh -G about many hosts at once, a few processes at a time, so that resolving a fleet
- * costs a fraction of one process per host in wall time and never blocks the event loop; the
- * answers are what resolveHost/resolveTarget then read. Jump hosts are asked when first resolved.
- */
-export async function prefetchSshConfig(
-  lookups: readonly { name: string; inv: InventoryConnection }[],
-  opts: SshConfigOptions = {},
-  parallel = Math.max(2, availableParallelism() * 2),
-): Promise<void> {
-  const { ask } = context(opts);
-  if (!ask || lookups.length < 2) return;
-  const inputs = new Map<string, AskInput>();
-  for (const { name, inv } of lookups) {
-    const input = askInput(ask, inv.host ?? name, { user: inv.user, port: inv.port });
-    const key = JSON.stringify(input);
-    if (!asked.has(key)) inputs.set(key, input);
-  }
-  const limit = pLimit(parallel);
-  await Promise.all(
-    [...inputs].map(([key, input]) =>
-      limit(async () => {
-        const values = await askSshAsync(input);
-        if (values) asked.set(key, values);
-      }),
-    ),
-  );
 }
 
 function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): ResolvedHost {

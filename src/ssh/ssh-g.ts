@@ -1,6 +1,6 @@
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { EdgeError } from '../errors.js';
-import type { SshValues } from './ssh-config-read.js';
+import { KEYWORDS, type SshValues } from './ssh-config-read.js';
 
 /** Keywords ssh -G prints as one space-separated list on one line. */
 const LIST_KEYS = new Set(['userknownhostsfile', 'globalknownhostsfile']);
@@ -32,16 +32,6 @@ export function askSsh(input: AskInput): SshValues {
   return parseSshG(r.stdout);
 }
 
-/**
- * The same question without blocking the event loop, for asking about many hosts at once before
- * a run; undefined where ssh refused (askSsh asks again, and says why where it is reported).
- */
-export function askSshAsync(input: AskInput): Promise<SshValues | undefined> {
-  return new Promise((resolve) => {
-    execFile('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS }, (err, stdout) => resolve(err ? undefined : parseSshG(stdout)));
-  });
-}
-
 const ASK_TIMEOUT_MS = 10_000;
 
 function sshGArgs(input: AskInput): string[] {
@@ -58,12 +48,14 @@ function refusal(input: AskInput, stderr: string): EdgeError {
   return new EdgeError('CONFIG', `ssh config for ${input.host}: ssh -G refused it: ${why}`, { host: input.host });
 }
 
+/** Only the keywords edge reads are kept: ssh -G prints ~80, and a fleet's answers stay cached for the run. */
 function parseSshG(stdout: string): SshValues {
   const values: SshValues = new Map();
   for (const line of stdout.split('\n')) {
     const sp = line.indexOf(' ');
     if (sp <= 0) continue;
     const key = line.slice(0, sp);
+    if (!KEYWORDS.has(key)) continue;
     const value = line.slice(sp + 1);
     const items = LIST_KEYS.has(key) ? value.split(' ').filter(Boolean) : [value];
     values.set(key, [...(values.get(key) ?? []), ...items]);

@@ -111,7 +111,7 @@ describe.skipIf(!isRoot)('edge status on an isolated lab', () => {
   it('refreshes over the same connection: one connect, one exec per refresh', async () => {
     const inventory = loadInventory(lab.inventory);
     const playbook = loadPlaybook(`${REPO}/playbooks/failover.yaml`);
-    const hosts = await statusHosts(inventory, playbook, undefined, { acceptNewHostKeys: false, connectTimeoutMs: 10_000, commandTimeoutMs: 30_000 });
+    const hosts = statusHosts(inventory, playbook, undefined, { acceptNewHostKeys: false, connectTimeoutMs: 10_000, commandTimeoutMs: 30_000 });
     const pool = new ConnectionPool();
     try {
       for (let i = 0; i < 3; i++) {
