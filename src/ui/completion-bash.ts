@@ -1,3 +1,4 @@
+import { shQuote } from '../ssh/quote.js';
 import { flagsOf, valueKind, type CommandModel, type OptionModel, type ValueKind } from './cli-model.js';
 
 /**
@@ -6,7 +7,6 @@ import { flagsOf, valueKind, type CommandModel, type OptionModel, type ValueKind
  * (of the inventory given with -i) and run ids for rollback and confirm.
  */
 
-const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function valueCase(kind: ValueKind, choices?: readonly string[]): string {
   switch (kind) {
@@ -23,7 +23,7 @@ function valueCase(kind: ValueKind, choices?: readonly string[]): string {
     case 'shell':
       return 'COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur"))';
     case 'choices':
-      return `COMPREPLY=($(compgen -W ${q(choices!.join(' '))} -- "$cur"))`;
+      return `COMPREPLY=($(compgen -W ${shQuote(choices!.join(' '))} -- "$cur"))`;
     default:
       return 'COMPREPLY=()';
   }
@@ -39,14 +39,14 @@ function commandCase(path: string, c: CommandModel): string[] {
   const flags = c.options.flatMap(flagsOf).concat('--help');
   const first = c.args[0];
   const positional = c.commands.length
-    ? `COMPREPLY=($(compgen -W ${q(c.commands.map((s) => s.name).join(' '))} -- "$cur"))`
+    ? `COMPREPLY=($(compgen -W ${shQuote(c.commands.map((s) => s.name).join(' '))} -- "$cur"))`
     : valueCase(valueKind(first?.name));
   const lines = [
-    `    ${q(path)})`,
+    `    ${shQuote(path)})`,
     '      case "$prev" in',
     ...optionValueCases(c.options),
     '      esac',
-    `      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W ${q(flags.join(' '))} -- "$cur")); else ${positional}; fi;;`,
+    `      if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W ${shQuote(flags.join(' '))} -- "$cur")); else ${positional}; fi;;`,
   ];
   return [...lines, ...c.commands.flatMap((s) => commandCase(`${path} ${s.name}`, s))];
 }
@@ -81,7 +81,7 @@ _edge() {
   done
   case "$path" in
     '')
-      COMPREPLY=($(compgen -W ${q(`${top} --help --version`)} -- "$cur"));;
+      COMPREPLY=($(compgen -W ${shQuote(`${top} --help --version`)} -- "$cur"));;
 ${root.commands.flatMap((c) => commandCase(c.name, c)).join('\n')}
   esac
 }
