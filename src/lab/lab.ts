@@ -24,7 +24,7 @@
  *    the shared lab other integration tests use.
  */
 import { existsSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { EdgeError } from '../errors.js';
 import { removeLabCgroups, removeRouterCgroup } from './cgroup.js';
 import { dhcpPid, ensureDhcp, reloadDhcp, stopDhcp, writeDhcpOptions } from './dhcp.js';

@@ -90,7 +90,7 @@ interface State {
 }
 
 function tokens(s: string, t: Record<string, string>, where: string, allowed: string): string {
-  return s.replace(/%(.)/g, (whole, c: string) => {
+  return s.replace(/%(.)/g, (_, c: string) => {
     if (c === '%') return '%';
     if (!allowed.includes(c) || t[c] === undefined) throw new EdgeError('CONFIG', `${where}: unknown token %${c} (ssh refuses it too)`);
     return t[c]!;
@@ -194,7 +194,7 @@ function readFile(st: State, file: string, active: { on: boolean }, neverMatch: 
       active.on = matchCriteria(st, args, where) && !neverMatch;
     } else if (key === 'include') {
       const was = active.on;
-      for (const inc of includePaths(args, file, st.input.home, user)) readFile(st, inc, active, neverMatch || !was, user, depth + 1);
+      for (const inc of includePaths(args, st.input.home, user)) readFile(st, inc, active, neverMatch || !was, user, depth + 1);
       active.on = was;
     } else {
       // ssh checks a Port on every line, in force or not
@@ -226,7 +226,7 @@ function portNumber(value: string, where: string): string {
   throw new EdgeError('CONFIG', `${where}: Port ${value} is not a port number`);
 }
 
-function includePaths(patterns: string[], file: string, home: string, user: boolean): string[] {
+function includePaths(patterns: string[], home: string, user: boolean): string[] {
   const out: string[] = [];
   for (const raw of patterns) {
     let p = raw === '~' ? home : raw.startsWith('~/') ? join(home, raw.slice(2)) : raw;
