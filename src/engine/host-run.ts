@@ -99,73 +99,107 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     return finish();
   }
 
-  let planned: Planned[];
-  let facts: Facts;
-  let probeChecks: Gathered['checks'];
   // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
   const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
-  /** The host's boot id when the run took it: a different one later means it rebooted. */
-  let bootId: string | undefined;
+  let taken: TakenHost;
   try {
-    reporter.hostStep(host, 'facts');
-    const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
-    let stderr: string;
-    ({ facts, planned, checks: probeChecks, stderr } = await gatherAndPlan(conn, {
-      host,
-      vars: input.vars,
-      tasks: input.tasks,
-      check: input.check,
-      timeoutMs: input.commandTimeoutMs,
-      prelude,
-    }));
-    bootId = /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1];
-    // What taking the host over did (a stale lock, an unsettled run restored first) is worth telling.
-    const took = stderr.split('\n').filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l));
-    if (took.length) result.notes = took.map((l) => l.replace(/^edge: /, ''));
+    taken = await takeHost(input, conn, holder);
   } catch (e) {
     result.status = 'failed';
     result.error = errorMessage(e);
     return finish();
   }
+  if (taken.notes.length) result.notes = taken.notes;
 
-  // The lockout preflight: a plan that would cut edge's own session is a precondition failure,
-  // unless the operator forces it (and then the dead-man timer is what brings the host back).
+  lockoutPreflight(taken.planned, input.forceLockoutRisk === true);
+  if (refuseFailedPreconditions(input, taken.planned, result)) return finish();
+
+  const applied = await applyTasks(input, conn, taken, result);
+  if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
+
+  if (applied && (result.status === 'ok' || result.status === 'changed')) await confirmHost(input, result, holder, taken.bootId);
+  // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
+  else if (applied) await undoPartialRun(input, conn, result, holder, taken.bootId);
+  return finish();
+}
+
+/** What the facts exec brought back, with the lock taken (unless --check). */
+interface TakenHost {
+  facts: Facts;
+  planned: Planned[];
+  probeChecks: Gathered['checks'];
+  /** The host's boot id when the run took it: a different one later means it rebooted. */
+  bootId?: string;
+  /** What taking the host over did (a stale lock, an unsettled run restored first): worth telling. */
+  notes: string[];
+}
+
+/** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
+async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
+  input.reporter.hostStep(input.host, 'facts');
+  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
+  const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
+    host: input.host,
+    vars: input.vars,
+    tasks: input.tasks,
+    check: input.check,
+    timeoutMs: input.commandTimeoutMs,
+    prelude,
+  });
+  const notes = stderr
+    .split('\n')
+    .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
+    .map((l) => l.replace(/^edge: /, ''));
+  return { facts, planned, probeChecks: checks, bootId: /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1], notes };
+}
+
+/**
+ * The lockout preflight: a plan that would cut edge's own session is a precondition failure,
+ * unless the operator forces it (and then the dead-man timer is what brings the host back).
+ */
+function lockoutPreflight(planned: Planned[], force: boolean): void {
   for (const p of planned) {
     const risks = p.plan.lockout ?? [];
     if (!risks.length) continue;
-    if (input.forceLockoutRisk) p.plan.notes = [...(p.plan.notes ?? []), ...risks.map((r) => `LOCKOUT RISK (forced): ${r}`)];
+    if (force) p.plan.notes = [...(p.plan.notes ?? []), ...risks.map((r) => `LOCKOUT RISK (forced): ${r}`)];
     else p.plan.failures = [...(p.plan.failures ?? []), ...risks.map((r) => `lockout preflight: ${r} (--force-lockout-risk to apply anyway)`)];
   }
+}
 
-  // A host that fails its preconditions is refused before anything is changed on it.
+/** A host that fails its preconditions is refused before anything is changed on it; true if it was. */
+function refuseFailedPreconditions(input: HostRunInput, planned: Planned[], result: HostResult): boolean {
   const refused = planned.filter((p) => p.plan.failures?.length);
-  if (refused.length) {
-    for (const p of planned) {
-      const failures = p.plan.failures ?? [];
-      const tr: TaskResult = {
-        task: p.entry.task.name,
-        status: failures.length ? 'failed' : 'skipped',
-        changes: [],
-        durationMs: 0,
-        execs: 0,
-        error: failures.length ? failures.join('; ') : undefined,
-      };
-      reporter.taskStarted(host, tr.task);
-      reporter.taskFinished(host, tr);
-      result.tasks.push(tr);
-    }
-    result.status = 'failed';
-    result.error = refused.flatMap((p) => p.plan.failures ?? []).join('; ');
-    return finish();
+  if (!refused.length) return false;
+  for (const p of planned) {
+    const failures = p.plan.failures ?? [];
+    const tr: TaskResult = {
+      task: p.entry.task.name,
+      status: failures.length ? 'failed' : 'skipped',
+      changes: [],
+      durationMs: 0,
+      execs: 0,
+      error: failures.length ? failures.join('; ') : undefined,
+    };
+    input.reporter.taskStarted(input.host, tr.task);
+    input.reporter.taskFinished(input.host, tr);
+    result.tasks.push(tr);
   }
+  result.status = 'failed';
+  result.error = refused.flatMap((p) => p.plan.failures ?? []).join('; ');
+  return true;
+}
 
+/** Each task in order: one exec per task with changes, a verify where asked. True once anything was applied. */
+async function applyTasks(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<boolean> {
+  const { host, reporter } = input;
+  const { planned, facts } = taken;
   const manifest = emptyManifest(input.runId, host);
   // The last exec that changes something records "applied"; the verify-only execs come after it.
   const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
   let applied = false;
   // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
   // host that is left as it was that answer still holds, so a no-op run is one exec.
-  const verifiedInProbe = lastChanging < 0 ? probeChecks : {};
+  const verifiedInProbe = lastChanging < 0 ? taken.probeChecks : {};
 
   for (const [i, p] of planned.entries()) {
     const name: TaskName = p.entry.task.name;
@@ -224,50 +258,45 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
     reporter.taskFinished(host, tr);
     if (tr.status === 'failed') break;
   }
+  return applied;
+}
 
-  if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
-
-  if (applied && (result.status === 'ok' || result.status === 'changed')) {
-    await confirmHost(input, result, holder, bootId);
-    return finish();
+/**
+ * A run that failed or was interrupted after its first change: restored from its snapshot now,
+ * or by the host's own timer when the session is gone; with --no-rollback, kept for inspection.
+ */
+async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<void> {
+  if (input.noRollback) {
+    // Kept as it is for inspection: that includes not letting the dead-man timer restore it.
+    const disarmed = await conn
+      .exec(disarmScript(input.runId), { timeoutMs: input.commandTimeoutMs })
+      .then((r) => r.code === 0)
+      .catch(() => false);
+    result.rollback = disarmed
+      ? `not rolled back (--no-rollback); snapshot ${input.runId} holds the previous state: edge rollback ${input.runId}`
+      : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
+    return;
   }
-
-  // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
-  if (applied && (result.status === 'failed' || result.status === 'interrupted')) {
-    if (input.noRollback) {
-      // Kept as it is for inspection: that includes not letting the dead-man timer restore it.
-      const disarmed = await conn
-        .exec(disarmScript(input.runId), { timeoutMs: input.commandTimeoutMs })
-        .then((r) => r.code === 0)
-        .catch(() => false);
-      result.rollback = disarmed
-        ? `not rolled back (--no-rollback); snapshot ${input.runId} holds the previous state: edge rollback ${input.runId}`
-        : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
-    } else {
-      const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
-      try {
-        const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
-        if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
-        result.state = 'rolled-back';
-        result.rollback = 'rolled back automatically to the pre-run snapshot';
-      } catch (e) {
-        // A session that is gone or no longer answers (the change may have cut it) cannot run the
-        // restore; the host's own timer will.
-        const cutOff = !conn.isAlive || (e instanceof EdgeError && (e.code === 'TIMEOUT' || e.code === 'CONNECT'));
-        if (!cutOff) {
-          result.state = 'rollback-failed';
-          result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
-        } else {
-          // The session is gone (the change may have cut it): the host's own timer restores it.
-          reporter.hostStep(host, 'rolling back', `session lost; waiting for the host's own timer or its boot-time restore`);
-          const restored = await awaitSelfRestore(input, firesBy, bootId);
-          result.state = restored.outcome === 'rolled-back' ? 'rolled-back' : restored.outcome === 'unchanged' ? 'unchanged' : 'rollback-failed';
-          result.rollback = restored.message;
-        }
-      }
+  const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
+  try {
+    const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
+    if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
+    result.state = 'rolled-back';
+    result.rollback = 'rolled back automatically to the pre-run snapshot';
+  } catch (e) {
+    // A session that is gone or no longer answers (the change may have cut it) cannot run the
+    // restore; the host's own timer will.
+    const cutOff = !conn.isAlive || (e instanceof EdgeError && (e.code === 'TIMEOUT' || e.code === 'CONNECT'));
+    if (!cutOff) {
+      result.state = 'rollback-failed';
+      result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
+      return;
     }
+    input.reporter.hostStep(input.host, 'rolling back', `session lost; waiting for the host's own timer or its boot-time restore`);
+    const restored = await awaitSelfRestore(input, firesBy, bootId);
+    result.state = restored.outcome === 'rolled-back' ? 'rolled-back' : restored.outcome === 'unchanged' ? 'unchanged' : 'rollback-failed';
+    result.rollback = restored.message;
   }
-  return finish();
 }
 
 /**
