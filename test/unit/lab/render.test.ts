@@ -21,7 +21,9 @@ describe("a router's disk", () => {
     expect(file('etc/systemd/network/10-mgmt0.network')).toContain('Address=198.18.0.14/24');
     expect(file('etc/systemd/network/10-mgmt0.network')).not.toMatch(/Gateway/);
     const wan1 = file('etc/systemd/network/20-wan1.network');
-    expect(wan1).toContain('DHCP=ipv4');
+    expect(wan1).toContain('DHCP=yes');
+    expect(wan1).toContain('IPv6AcceptRA=yes');
+    expect(wan1).toContain('PrefixDelegationHint=::/56');
     expect(wan1).toContain('RouteMetric=100');
     const wan2 = file('etc/systemd/network/30-wan2.network');
     expect(wan2).toContain('Address=203.0.113.34/29');
