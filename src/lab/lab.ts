@@ -553,6 +553,8 @@ export function labFault(router: string, wan: Wan, action: FaultAction, opts: La
   });
 }
 
+const RENEW_GAP_MS = 3_000;
+
 export interface GatewayResult {
   router: string;
   from: string;
@@ -578,11 +580,15 @@ export function labGateway(router: string, wan: Wan, to?: 'primary' | 'alternate
     if (!reloadDhcp(state, r)) ensureDhcp(paths, state, r);
     const want = gatewayOf(r, next);
     const leader = requireLeader(state, r);
+    // A renewal is asked for again only after RENEW_GAP_MS: dhcpcd starts its exchange afresh at each
+    // request (IPv6 first), so asking every half second would keep it from ever finishing one.
+    let asked = 0;
     await waitFor(`${r.name} to take gateway ${want} on ${ROUTER_IFS.wan1}`, 30_000, async () => {
       const d = (await mainDefaults(r)).find((x) => x.dev === ROUTER_IFS.wan1);
       if (d?.gateway === want) return true;
+      if (Date.now() - asked < RENEW_GAP_MS) return undefined;
+      asked = Date.now();
       await routerRun(leader, ['bash', '-c', renewScript(routerKind(state, r))], { allowFail: true, timeoutMs: 20_000 });
-      await sleep(500);
       return undefined;
     }, 500);
     const res = { router: r.name, from: gatewayOf(r, cur), to: want, ms: Date.now() - t0 };

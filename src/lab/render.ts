@@ -26,6 +26,7 @@ export function routerFiles(r: RouterPlan, machineId: string, kind: RouterKind):
     },
     { path: 'etc/machine-id', content: `${machineId}\n`, mode: 0o444 },
     ...(kind.net === 'networkd' ? networkdFiles(r) : [ifupdownInterfaces(r, kind)]),
+    ...(dhcpClientOf(kind) === 'dhcpcd' ? [{ path: 'etc/dhcpcd.conf', content: '# edge lab: dhcpcd does IPv4 only (see v6ClientIfupdown)\nipv4only\n', mode: 0o644 }] : []),
   ];
 }
 
@@ -45,14 +46,15 @@ UseDNS=no
  * The same with ifupdown, as each release's client does it:
  *  - bookworm: `inet6 dhcp` runs dhclient -6 -P -N (address and delegated prefix); RAs are taken
  *    even with forwarding on (accept_ra 2);
- *  - trixie: the dhcpcd that `inet dhcp` starts does IPv6 too (SLAAC, DHCPv6 address; a delegated
- *    prefix only with an `ia_pd` in dhcpcd.conf, which Debian does not write), and trixie's ifupdown
- *    has no DHCPv6 method for dhcpcd ("No DHCPv6 client software found"): the static WAN takes
- *    SLAAC (`inet6 auto`).
+ *  - trixie: SLAAC by the kernel (`inet6 auto`, accept_ra 2), and dhcpcd — which `inet dhcp` starts
+ *    and which would do IPv6 too — kept to IPv4 (dhcpcd.conf `ipv4only`): with DHCPv6 on the same
+ *    link, each rebind (`dhcpcd -n`, the lab's gateway change) restarts the DHCPv6 exchange first and
+ *    its IPv4 lease came late or not at all. trixie's ifupdown has no DHCPv6 method for dhcpcd
+ *    ("No DHCPv6 client software found"), so a trixie ifupdown router gets no delegated prefix.
  */
-function v6ClientIfupdown(kind: RouterKind, wan: string, v4Dhcp: boolean): string {
+function v6ClientIfupdown(kind: RouterKind, wan: string): string {
   if (kind.release === 'bookworm') return `iface ${wan} inet6 dhcp\n\taccept_ra 2\n\trequest_prefix 1\n`;
-  return v4Dhcp ? '' : `iface ${wan} inet6 auto\n\taccept_ra 2\n`;
+  return `iface ${wan} inet6 auto\n\taccept_ra 2\n`;
 }
 
 function networkdFiles(r: RouterPlan): RouterFile[] {
@@ -139,14 +141,14 @@ iface ${ROUTER_IFS.mgmt} inet static
 auto ${ROUTER_IFS.wan1}
 iface ${ROUTER_IFS.wan1} inet dhcp
 	metric ${WAN1_METRIC}
-${v6ClientIfupdown(kind, ROUTER_IFS.wan1, true)}
+${v6ClientIfupdown(kind, ROUTER_IFS.wan1)}
 # WAN2: static address and gateway from ISP2 (default route in main, less preferred).
 auto ${ROUTER_IFS.wan2}
 iface ${ROUTER_IFS.wan2} inet static
 	address ${r.isp2.routerAddress}/${r.isp2.prefixLen}
 	gateway ${r.isp2.gateway}
 	metric ${WAN2_METRIC}
-${v6ClientIfupdown(kind, ROUTER_IFS.wan2, false)}
+${v6ClientIfupdown(kind, ROUTER_IFS.wan2)}
 # LAN
 auto ${ROUTER_IFS.lan}
 iface ${ROUTER_IFS.lan} inet static
