@@ -101,3 +101,10 @@ export function linkLocalOfMac(mac: string): string {
   for (const [i, x] of eui.entries()) n |= BigInt(x) << BigInt(56 - 8 * i);
   return bigToIp6(n);
 }
+
+/** Normalised, de-duplicated prefixes with any covered by another dropped (an nft interval set refuses overlaps). */
+export function minimalPrefixes6(cidrs: readonly string[]): string[] {
+  const ps = cidrs.map((c) => parsePrefix6(c)).filter((p): p is Prefix6 => p !== undefined);
+  const kept = ps.filter((p, i) => !ps.some((q, j) => j !== i && prefix6Contains(q, p) && (q.len < p.len || j < i)));
+  return kept.map(formatPrefix6);
+}

@@ -46,8 +46,9 @@ export interface SnapshotManifest {
   files: FileEntry[];
   sysctl: Record<string, string>;
   nftTables: NftEntry[];
-  ruleRanges: { from: number; to: number; rules: string[] }[];
-  routeTables: { id: number; routes: string[] }[];
+  /** family 6: the IPv6 rules and routes of the range or table (`ip -6`); absent: IPv4. */
+  ruleRanges: { from: number; to: number; rules: string[]; family?: 6 }[];
+  routeTables: { id: number; routes: string[]; family?: 6 }[];
   units: UnitEntry[];
   /** Network links the run may create (keepalived's private veth pair). */
   links: LinkEntry[];
@@ -73,8 +74,8 @@ export type BaselineItem =
   | { kind: 'file'; path: string }
   | { kind: 'sysctl'; key: string; value: string }
   | { kind: 'nft'; table: string; existed: boolean }
-  | { kind: 'rules'; from: number; to: number; rules: string[] }
-  | { kind: 'routes'; id: number; routes: string[] }
+  | { kind: 'rules'; from: number; to: number; rules: string[]; family?: 6 }
+  | { kind: 'routes'; id: number; routes: string[]; family?: 6 }
   | ({ kind: 'unit' } & UnitEntry)
   | ({ kind: 'link' } & LinkEntry);
 
@@ -84,8 +85,8 @@ export function baselineKey(item: BaselineItem): string {
     item.kind === 'file' ? item.path
     : item.kind === 'sysctl' ? item.key
     : item.kind === 'nft' ? item.table
-    : item.kind === 'rules' ? `${item.from}-${item.to}`
-    : item.kind === 'routes' ? String(item.id)
+    : item.kind === 'rules' ? `${item.from}-${item.to}${item.family ? '-6' : ''}`
+    : item.kind === 'routes' ? `${item.id}${item.family ? '-6' : ''}`
     : item.name;
   return Buffer.from(`${item.kind}:${id}`).toString('hex');
 }
@@ -151,21 +152,29 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     sh.push(baselineCall({ kind: 'nft', table, existed }, existed ? shQuote(`${dir}/${copy}`) : ''));
     m.nftTables.push(entry);
   }
-  if (scope.ruleRange) {
-    const [from, to] = scope.ruleRange;
-    if (!m.ruleRanges.some((r) => r.from === from && r.to === to)) {
-      const rules = facts.rules.filter((r) => r.priority >= from && r.priority <= to).map((r) => ruleArgs(r, facts.rtTables));
-      m.ruleRanges.push({ from, to, rules });
-      sh.push(baselineCall({ kind: 'rules', from, to, rules }));
+  const saveRules = (range: [number, number] | undefined, all: RuleFact[], family?: 6) => {
+    if (!range) return;
+    const [from, to] = range;
+    if (m.ruleRanges.some((r) => r.from === from && r.to === to && r.family === family)) return;
+    const rules = all.filter((r) => r.priority >= from && r.priority <= to).map((r) => ruleArgs(r, facts.rtTables));
+    const entry = { from, to, rules, ...(family ? { family } : {}) };
+    m.ruleRanges.push(entry);
+    sh.push(baselineCall({ kind: 'rules', ...entry }));
+  };
+  const saveRoutes = (ids: number[] | undefined, all: RouteFact[], family?: 6) => {
+    for (const id of ids ?? []) {
+      if (m.routeTables.some((t) => t.id === id && t.family === family)) continue;
+      const name = facts.rtTables[String(id)];
+      const routes = all.filter((r) => r.table === String(id) || (name !== undefined && r.table === name)).map(routeArgs);
+      const entry = { id, routes, ...(family ? { family } : {}) };
+      m.routeTables.push(entry);
+      sh.push(baselineCall({ kind: 'routes', ...entry }));
     }
-  }
-  for (const id of scope.routeTables ?? []) {
-    if (m.routeTables.some((t) => t.id === id)) continue;
-    const name = facts.rtTables[String(id)];
-    const routes = facts.routes.filter((r) => r.table === String(id) || (name !== undefined && r.table === name)).map(routeArgs);
-    m.routeTables.push({ id, routes });
-    sh.push(baselineCall({ kind: 'routes', id, routes }));
-  }
+  };
+  saveRules(scope.ruleRange, facts.rules);
+  saveRules(scope.ruleRange6, facts.rules6 ?? [], 6);
+  saveRoutes(scope.routeTables, facts.routes);
+  saveRoutes(scope.routeTables6, facts.routes6 ?? [], 6);
   for (const name of scope.units ?? []) {
     if (m.units.some((u) => u.name === name)) continue;
     const u = facts.units[name];
@@ -191,8 +200,8 @@ export function baselineManifest(items: BaselineItem[], host: string, now = new 
     if (it.kind === 'file') m.files.push({ path: it.path, existed: true, copy });
     else if (it.kind === 'sysctl') m.sysctl[it.key] = it.value;
     else if (it.kind === 'nft') m.nftTables.push(it.existed ? { table: it.table, existed: true, copy } : { table: it.table, existed: false });
-    else if (it.kind === 'rules') m.ruleRanges.push({ from: it.from, to: it.to, rules: it.rules });
-    else if (it.kind === 'routes') m.routeTables.push({ id: it.id, routes: it.routes });
+    else if (it.kind === 'rules') m.ruleRanges.push({ from: it.from, to: it.to, rules: it.rules, ...(it.family ? { family: it.family } : {}) });
+    else if (it.kind === 'routes') m.routeTables.push({ id: it.id, routes: it.routes, ...(it.family ? { family: it.family } : {}) });
     else if (it.kind === 'unit') m.units.push({ name: it.name, known: it.known, enabled: it.enabled, active: it.active });
     else m.links.push({ name: it.name, existed: it.existed });
   }
@@ -289,16 +298,17 @@ export function restoreScript(m: SnapshotManifest): string {
     out.push(runtime(`{ nft list table ${q(family!)} ${q(name!)} >/dev/null 2>&1 && try nft delete table ${q(family!)} ${q(name!)}; }`));
     if (t.existed && t.copy) out.push(runtime(`try nft -f "$D"/${q(t.copy)}`));
   }
+  const ip = (family?: 6) => (family === 6 ? 'ip -6' : 'ip');
   for (const r of m.ruleRanges) {
     out.push(
-      runtime(`{ ip rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ip rule del pref "$p" 2>/dev/null || true; done; }`),
+      runtime(`{ ${ip(r.family)} rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ${ip(r.family)} rule del pref "$p" 2>/dev/null || true; done; }`),
     );
     // Rules and routes come from the host's facts as space-separated words; each word is quoted.
-    for (const rule of r.rules) out.push(runtime(`try ip rule add ${shJoin(rule.split(' ').filter(Boolean))}`));
+    for (const rule of r.rules) out.push(runtime(`try ${ip(r.family)} rule add ${shJoin(rule.split(' ').filter(Boolean))}`));
   }
   for (const t of m.routeTables) {
-    out.push(runtime(`{ ip route flush table ${t.id} 2>/dev/null || true; }`));
-    for (const route of t.routes) out.push(runtime(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`));
+    out.push(runtime(`{ ${ip(t.family)} route flush table ${t.id} 2>/dev/null || true; }`));
+    for (const route of t.routes) out.push(runtime(`try ${ip(t.family)} route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`));
   }
   for (const [k, v] of Object.entries(m.sysctl)) out.push(runtime(`try sysctl -q -w ${q(`${k}=${v}`)}`));
   // Links the run created (keepalived's veth pair: deleting one end deletes both).

@@ -153,6 +153,16 @@ export function parseRules(jsonText: string | undefined, text: string | undefine
   });
 }
 
+/** "wan1 2001:db8:11:100::/56" lines → the newest prefix per interface. */
+export function parseDelegatedPrefixes(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of (text ?? '').split('\n')) {
+    const m = /^([A-Za-z0-9_.:@-]{1,15}) ([0-9a-f:]+\/[0-9]{1,3})$/.exec(line.trim());
+    if (m) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
 export function parseNftTables(text: string | undefined): NftTableFact[] {
   const doc = json<{ nftables?: { table?: { family: string; name: string; handle?: number } }[] }>(text, {});
   return (doc.nftables ?? []).flatMap((o) => (o.table ? [{ family: o.table.family, name: o.table.name, handle: o.table.handle }] : []));
@@ -299,6 +309,9 @@ export function parseFacts(host: string, out: string, wanted: { files: string[];
     interfaces: parseInterfaces(s.get('ip-link'), s.get('ip-addr'), s.get('speed')),
     routes: parseRoutes(s.get('ip-route')),
     rules: parseRules(s.get('ip-rule'), s.get('ip-rule-text')),
+    routes6: parseRoutes(s.get('ip6-route')),
+    rules6: parseRules(s.get('ip6-rule'), s.get('ip6-rule-text')),
+    delegatedPrefixes: parseDelegatedPrefixes(s.get('ip6-pd')),
     nftTables: parseNftTables(s.get('nft-tables')),
     nftTableText,
     rtTables: parseRtTables(s.get('rt-tables')),

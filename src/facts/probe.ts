@@ -66,6 +66,16 @@ function compressed([env, ...body]: string[]): string {
   return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
 }
 
+/**
+ * The IPv6 prefix each WAN was delegated (DHCPv6-PD), as "IFNAME PREFIX" lines, newest last:
+ * systemd-networkd says so only in its log (its state files and `networkctl` do not name the link a
+ * delegated prefix came from); dhclient -6 -P writes it into its per-interface lease file.
+ */
+const DELEGATED_PREFIXES = [
+  "journalctl -b -u systemd-networkd -o cat --no-pager 2>/dev/null | sed -n 's/^\\([A-Za-z0-9_.:@-]*\\): DHCP: received delegated prefix \\([0-9a-f:]*\\/[0-9]*\\).*/\\1 \\2/p'",
+  'for f in /var/lib/dhcp/dhclient6.*.leases; do [ -r "$f" ] || continue; i=${f#/var/lib/dhcp/dhclient6.}; i=${i%.leases}; sed -n "s/^ *iaprefix \\([0-9a-f:]*\\/[0-9]*\\) {/$i \\1/p" "$f"; done',
+].join('\n');
+
 export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   const parts: string[] = [
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -79,6 +89,10 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     section('ip-route', 'ip -j route show table all'),
     section('ip-rule', 'ip -j rule show'),
     section('ip-rule-text', 'ip rule show'),
+    section('ip6-route', 'ip -6 -j route show table all'),
+    section('ip6-rule', 'ip -6 -j rule show'),
+    section('ip6-rule-text', 'ip -6 rule show'),
+    section('ip6-pd', DELEGATED_PREFIXES),
     section('nft-tables', 'nft -j list tables'),
     section('rt-tables', 'cat /etc/iproute2/rt_tables /usr/share/iproute2/rt_tables /etc/iproute2/rt_tables.d/*.conf'),
     section(

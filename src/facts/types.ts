@@ -100,6 +100,11 @@ export interface Facts {
   interfaces: InterfaceFact[];
   routes: RouteFact[];
   rules: RuleFact[];
+  /** IPv6 routes (all tables) and rules, kept apart: a rule without an address does not say its family. */
+  routes6?: RouteFact[];
+  rules6?: RuleFact[];
+  /** Interface → the IPv6 prefix DHCPv6-PD delegated to it, newest (see probe.ts). */
+  delegatedPrefixes?: Record<string, string>;
   nftTables: NftTableFact[];
   /** `nft list table FAMILY NAME` text for tables edge owns, keyed "family name". */
   nftTableText: Record<string, string>;

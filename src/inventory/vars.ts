@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { pathSchema } from '../config/text.js';
 import { windowSchema } from '../playbook/window-schema.js';
+import { formatPrefix6, hasHostBits6, parsePrefix6 } from '../ipv6.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
 
 /**
@@ -22,6 +23,19 @@ const cidr4 = z.cidrv4({ error: 'expected an IPv4 prefix like 198.18.0.0/15' }).
   const problem = hostBitsProblem(c);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+/** An IPv6 network, written as its network address like the IPv4 ones. */
+const cidr6 = z.cidrv6({ error: 'expected an IPv6 prefix like 2001:db8::/48' }).superRefine((c, ctx) => {
+  if (hasHostBits6(c))
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(c)} has host bits set: refused — write the network ${formatPrefix6(parsePrefix6(c)!)}` });
+});
+/** Who may reach the router: IPv4 or IPv6 prefixes. */
+const cidr = z.union([cidr4, cidr6], { error: 'expected an IPv4 or IPv6 prefix like 198.18.0.0/15 or 2001:db8::/48' });
+/** A prefix the LAN uses or a WAN is given: /48 to /64 (SLAAC needs a /64 on the LAN). */
+const sitePrefix6 = (what: string) =>
+  cidr6.refine((c) => {
+    const len = Number(c.split('/')[1]);
+    return len >= 48 && len <= 64;
+  }, `${what} must be a /48 to /64`);
 const ifname = z
   .string()
   .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'expected a Linux interface name (1-15 chars of A-Z a-z 0-9 _ . : @ -)');
@@ -106,9 +120,9 @@ export const edgeVarsSchema = z
     edge_wan2_interface: ifname.optional().describe('Interface of the secondary uplink (WAN2)'),
     edge_lan_interface: ifname.optional().describe('Interface facing the LAN'),
     edge_mgmt_interface: ifname.optional().describe('Dedicated management interface, if any'),
-    edge_mgmt_subnets: z.array(cidr4).max(1024).default([]).describe('Subnets operators manage the router from'),
+    edge_mgmt_subnets: z.array(cidr).max(1024).default([]).describe('Subnets operators manage the router from (IPv4 or IPv6)'),
     edge_ssh_allowed_sources: z
-      .array(cidr4)
+      .array(cidr)
       .max(1024)
       .optional()
       .describe('Sources allowed to SSH to the router; default: management subnets, the LAN, and the management interface'),
@@ -145,6 +159,29 @@ export const edgeVarsSchema = z
       .max(32000)
       .default(1000)
       .describe('First ip rule priority edge uses; edge owns this and the next 99'),
+
+    edge_ipv6_mode: z
+      .enum(['auto', 'translated', 'off'])
+      .default('auto')
+      .describe(
+        'IPv6 on the LAN: translated (one stable LAN prefix, NPTv6 to the prefix of the WAN a flow leaves by; fails over like IPv4), off (edge leaves IPv6 alone), auto (translated when both WANs have an IPv6 prefix, else off)',
+      ),
+    edge_ipv6_lan_prefix: sitePrefix6('the LAN prefix')
+      .optional()
+      .describe('The LAN\'s stable IPv6 prefix in translated mode (default: a ULA /64 derived from the LAN interface\'s MAC address)'),
+    edge_ipv6_subnet: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .default(0)
+      .describe('Which subnet (of the LAN prefix\'s length) of each WAN\'s IPv6 prefix the LAN is translated to'),
+    edge_wan1_ipv6_prefix: sitePrefix6('a WAN prefix')
+      .optional()
+      .describe('Static IPv6 prefix ISP1 routes to the router; default: the prefix delegated by DHCPv6-PD on WAN1'),
+    edge_wan2_ipv6_prefix: sitePrefix6('a WAN prefix')
+      .optional()
+      .describe('Static IPv6 prefix ISP2 routes to the router; default: the prefix delegated by DHCPv6-PD on WAN2'),
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
     edge_sysctl: z

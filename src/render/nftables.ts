@@ -5,6 +5,7 @@
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
 import { parsePrefix } from '../ipv4.js';
+import { minimalPrefixes6, parsePrefix6 } from '../ipv6.js';
 
 export interface NftWan {
   ifname: string;
@@ -24,6 +25,19 @@ export interface EdgeNftModel {
   sshSources: string[];
   /** keepalived's private link (VRRP adverts between its two ends are accepted). */
   kaLinks: readonly [string, string];
+  /** IPv6 prefixes allowed to SSH from any interface (minimal); none: no IPv6 SSH rule at all. */
+  sshSources6?: string[];
+  /** Translated IPv6 (edge_ipv6_mode): absent, edge leaves IPv6 forwarding as it finds it. */
+  ipv6?: NftIpv6;
+}
+
+/** NPTv6: the LAN prefix leaves WANn translated into mappedN; ownN are ISP n's prefixes (never out of the other WAN). */
+export interface NftIpv6 {
+  lanPrefix: string;
+  mapped1: string;
+  mapped2: string;
+  own1: string[];
+  own2: string[];
 }
 
 export const NFT_FAMILY = 'inet';
@@ -44,6 +58,58 @@ function cidr(p: string): string {
   return p;
 }
 
+/** An IPv6 prefix as nft reads it; anything else is refused. */
+function cidr6(p: string): string {
+  if (!p.includes('/') || !parsePrefix6(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as an IPv6 prefix`);
+  return p;
+}
+
+const set6 = (ps: string[]) => (ps.length === 1 ? cidr6(ps[0]!) : `{ ${ps.map(cidr6).join(', ')} }`);
+
+/** The IPv6 SSH source set and its input rule (only when an IPv6 source is allowed). */
+function ssh6(m: EdgeNftModel): { set: string; rule: string } {
+  const ps = m.sshSources6 ?? [];
+  if (!ps.length) return { set: '', rule: '' };
+  return {
+    set: `
+
+\tset ssh_sources6 {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t\telements = { ${ps.map(cidr6).join(', ')} }
+\t}`,
+    rule: `
+\t\ttcp dport ${m.sshPort} ip6 saddr @ssh_sources6 counter accept comment "SSH from allowed IPv6 sources"`,
+  };
+}
+
+/** NPTv6 rules of the nat postrouting chain: 1:1 prefix translation per WAN, counted like IPv4's NAT. */
+function nptRules(m: EdgeNftModel): string {
+  const v = m.ipv6;
+  if (!v) return '';
+  const lan = nftString(m.lan);
+  return [
+    '',
+    `\t\t# NPTv6: the LAN prefix leaves each WAN as that ISP's prefix, address for address (RFC 6296 mapping).`,
+    `\t\tiifname ${lan} oifname ${nftString(m.wan1.ifname)} ip6 saddr ${cidr6(v.lanPrefix)} counter snat ip6 prefix to ${cidr6(v.mapped1)} comment "NPTv6 WAN1"`,
+    `\t\tiifname ${lan} oifname ${nftString(m.wan2.ifname)} ip6 saddr ${cidr6(v.lanPrefix)} counter snat ip6 prefix to ${cidr6(v.mapped2)} comment "NPTv6 WAN2"`,
+  ].join('\n');
+}
+
+/** IPv6 leak guard rules: no ULA or untranslated LAN source, and no ISP's prefix out of the other ISP's WAN. */
+function leakRules6(m: EdgeNftModel, wans: string): string {
+  const v = m.ipv6;
+  if (!v) return '';
+  const own = (ps: string[], wan: NftWan, other: string) =>
+    ps.length ? [`\t\toifname ${nftString(wan.ifname)} ip6 saddr ${set6(ps)} counter drop comment "${other}'s prefix leaving ${wan.ifname}"`] : [];
+  return [
+    '',
+    `\t\toifname ${wans} ip6 saddr ${set6(minimalPrefixes6(['fc00::/7', v.lanPrefix]))} counter drop comment "ULA or LAN IPv6 source leaving a WAN untranslated"`,
+    ...own(v.own2, m.wan1, 'ISP2'),
+    ...own(v.own1, m.wan2, 'ISP1'),
+  ].join('\n');
+}
+
 export function renderEdgeNft(m: EdgeNftModel): string {
   const q = nftString;
   const w1 = q(m.wan1.ifname);
@@ -51,15 +117,17 @@ export function renderEdgeNft(m: EdgeNftModel): string {
   const lan = q(m.lan);
   const wans = `{ ${w1}, ${w2} }`;
   const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
-  const leakGuard = m.lanPrefix
-    ? `
+  const leak4 = m.lanPrefix ? `\n\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"` : '';
+  const leakGuard =
+    m.lanPrefix || m.ipv6
+      ? `
 
 \t# After NAT (srcnat + 10): whatever the path, nothing with a LAN source leaves by a WAN.
 \tchain leak_guard {
-\t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
+\t\ttype filter hook postrouting priority srcnat + 10; policy accept;${leak4}${leakRules6(m, wans)}
 \t}`
-    : '';
+      : '';
+  const six = ssh6(m);
   const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
   return `#!/usr/sbin/nft -f
 # Managed by edge: dual-WAN marking, firewall and NAT. Local changes are overwritten by the next
@@ -77,7 +145,7 @@ table inet edge {
 \tset ssh_sources {
 \t\ttype ipv4_addr
 \t\tflags interval${sources}
-\t}
+\t}${six.set}
 
 \t# LAN interface -> mark of the WAN new LAN flows use. edge-failover replaces the element.
 \tmap preferred_wan {
@@ -113,7 +181,7 @@ table inet edge {
 \t\tudp sport 67 udp dport 68 accept comment "DHCP client"
 \t\tudp sport 547 udp dport 546 accept comment "DHCPv6 client"
 \t\tiifname { ${q(m.kaLinks[0])}, ${q(m.kaLinks[1])} } ip protocol 112 accept comment "keepalived's private link"${mgmt}
-\t\ttcp dport ${m.sshPort} ip saddr @ssh_sources counter accept comment "SSH from allowed sources (defect 13)"
+\t\ttcp dport ${m.sshPort} ip saddr @ssh_sources counter accept comment "SSH from allowed sources (defect 13)"${six.rule}
 \t\tiifname ${lan} accept
 \t\tcounter drop comment "input dropped"
 \t}
@@ -137,7 +205,7 @@ table inet edge {
 \t\t# masqueraded by the last rule, uncounted: the counter of the WAN LAN flows do not use stays still.
 \t\tiifname ${lan} oifname ${w1} meta nfproto ipv4 counter masquerade comment "NAT WAN1"
 \t\tiifname ${lan} oifname ${w2} meta nfproto ipv4 counter masquerade comment "NAT WAN2"
-\t\toifname ${wans} meta nfproto ipv4 masquerade comment "everything else leaving by a WAN"
+\t\toifname ${wans} meta nfproto ipv4 masquerade comment "everything else leaving by a WAN"${nptRules(m)}
 \t}${leakGuard}
 }
 `;
@@ -164,6 +232,8 @@ export function inputVerdict(
   if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname "${m.mgmt}" accept` };
   if (c.dport === m.sshPort && m.sshSources.some((p) => contains(p, c.saddr)))
     return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip saddr @ssh_sources accept` };
+  if (c.dport === m.sshPort && (m.sshSources6 ?? []).some((p) => contains(p, c.saddr)))
+    return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip6 saddr @ssh_sources6 accept` };
   if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname "${m.lan}" accept` };
   return { verdict: 'drop', rule: 'counter drop (input policy drop)' };
 }

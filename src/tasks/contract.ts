@@ -37,6 +37,9 @@ export interface SnapshotScope {
   ruleRange?: [number, number];
   /** Routing table ids whose routes the change replaces. */
   routeTables?: number[];
+  /** The same for IPv6 rules (`ip -6 rule`) and IPv6 routes of those tables. */
+  ruleRange6?: [number, number];
+  routeTables6?: number[];
   /** systemd units whose enabled/active state the change alters. */
   units?: string[];
   /** Network links the change may create (deleted on restore if they did not exist before the run). */

@@ -2,6 +2,8 @@ import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { shJoin } from '../ssh/quote.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
 import { NFT_TABLE } from './paths.js';
+import type { Wan6 } from './ipv6.js';
+import { minimalPrefixes6 } from '../ipv6.js';
 import { PREFERRED_MAP } from '../render/nftables.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 
@@ -86,9 +88,9 @@ export function ruleDisplay(r: RuleLine, t: Topology): string {
   return `${r.priority}: ${spec}`;
 }
 
-export function rulesInRange(facts: Facts, t: Topology): RuleLine[] {
+export function rulesInRange(facts: Facts, t: Topology, rules: RuleFact[] = facts.rules): RuleLine[] {
   const [from, to] = ruleRange(t);
-  return facts.rules.filter((r) => r.priority >= from && r.priority <= to).map((r) => ({ priority: r.priority, spec: ruleSpecOf(r, t, facts) }));
+  return rules.filter((r) => r.priority >= from && r.priority <= to).map((r) => ({ priority: r.priority, spec: ruleSpecOf(r, t, facts) }));
 }
 
 /** A route as `ip route show table N` prints it (the table itself omitted). */
@@ -121,16 +123,18 @@ export interface RoutingDelta {
 const key = (r: RuleLine) => `${r.priority}: ${r.spec}`;
 
 export function routingDelta(t: Topology, facts: Facts): RoutingDelta {
-  const current = rulesInRange(facts, t);
-  const desired = desiredRules(t, preferredWan(t, facts));
+  const tables = t.wans.map((w) => tableState(w, tableRoutes(facts, w.table, w.tableName), desiredRoute(w)));
+  return delta(rulesInRange(facts, t), desiredRules(t, preferredWan(t, facts)), tables);
+}
+
+function tableState(wan: Wan, routes: RouteFact[], want: string | undefined): TableState {
+  const now = routes.map(routeText);
+  return { wan, now, want, ok: want ? now.length === 1 && now[0] === want : now.length === 0 };
+}
+
+function delta(current: RuleLine[], desired: RuleLine[], tables: TableState[]): RoutingDelta {
   const want = new Set(desired.map(key));
   const have = new Set(current.map(key));
-  const tables = t.wans.map((w) => {
-    const now = tableRoutes(facts, w.table, w.tableName).map(routeText);
-    const wantRoute = desiredRoute(w);
-    const ok = wantRoute ? now.length === 1 && now[0] === wantRoute : now.length === 0;
-    return { wan: w, now, want: wantRoute, ok };
-  });
   return {
     stale: current.filter((r) => !want.has(key(r))),
     missing: desired.filter((r) => !have.has(key(r))),
@@ -140,14 +144,47 @@ export function routingDelta(t: Topology, facts: Facts): RoutingDelta {
   };
 }
 
+// ---------------------------------------------------------------- IPv6 (translated mode)
+
+/**
+ * The IPv6 twin of desiredRules, in the `ip -6 rule` space (same priorities, same tables):
+ * connected routes first, marks, the WANs' own addresses (their networks: SLAAC /64, DHCPv6 /128),
+ * guards, and the router's own unbound traffic by the preferred WAN.
+ */
+export function desiredRules6(t: Topology, v6: Wan6[], local: Wan = t.wan1): RuleLine[] {
+  const P = t.priority;
+  const out: RuleLine[] = [{ priority: P + RULE_OFFSETS.main, spec: 'from all lookup main suppress_prefixlength 0' }];
+  t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.mark + i, spec: `from all fwmark ${hexMark(w.mark)} lookup ${w.table}` }));
+  v6.forEach((w6, i) => {
+    for (const net of minimalPrefixes6(w6.addresses.map((a) => a.network)))
+      out.push({ priority: P + RULE_OFFSETS.source + i, spec: `from ${net} lookup ${w6.wan.table}` });
+  });
+  t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.guard + i, spec: `from all fwmark ${hexMark(w.mark)} unreachable` }));
+  out.push({ priority: P + RULE_OFFSETS.local, spec: `from all iif lo lookup ${local.table}` });
+  return out.sort((a, b) => a.priority - b.priority);
+}
+
+/** A WAN's IPv6 table: its RA default route (a link-local gateway) while it has one and a carrier. */
+export function desiredRoute6(w6: Wan6): string | undefined {
+  if (!w6.gateway || !w6.wan.carrier) return undefined;
+  return `default via ${w6.gateway} dev ${w6.wan.ifname} proto static metric 1024`;
+}
+
+export function routingDelta6(t: Topology, facts: Facts, v6: Wan6[]): RoutingDelta {
+  const routes = (w: Wan) => (facts.routes6 ?? []).filter((r) => r.table === String(w.table) || r.table === w.tableName);
+  const tables = v6.map((w6) => tableState(w6.wan, routes(w6.wan), desiredRoute6(w6)));
+  return delta(rulesInRange(facts, t, facts.rules6 ?? []), desiredRules6(t, v6, preferredWan(t, facts)), tables);
+}
+
 /**
  * Shell that removes `stale` and adds `missing` rules. Idempotent: deleting an absent rule is not an
  * error, and a rule is deleted before it is added (the kernel refuses an identical duplicate).
  */
-export function rulesApply(stale: RuleLine[], missing: RuleLine[]): string {
+export function rulesApply(stale: RuleLine[], missing: RuleLine[], family?: 6): string {
+  const ip = family === 6 ? 'ip -6' : 'ip';
   const lines = [
-    'edge_rule_del() { ip rule del "$@" 2>/dev/null || true; }',
-    'edge_rule_add() { ip rule del "$@" 2>/dev/null || true; ip rule add "$@"; }',
+    `edge_rule_del() { ${ip} rule del "$@" 2>/dev/null || true; }`,
+    `edge_rule_add() { ${ip} rule del "$@" 2>/dev/null || true; ${ip} rule add "$@"; }`,
   ];
   for (const r of stale) lines.push(`edge_rule_del ${shJoin(['pref', String(r.priority), ...r.spec.split(' ')])}`);
   for (const r of missing) lines.push(`edge_rule_add ${shJoin(['pref', String(r.priority), ...r.spec.split(' ')])}`);
@@ -158,8 +195,9 @@ export function rulesApply(stale: RuleLine[], missing: RuleLine[]): string {
  * Shell that makes a WAN table hold exactly `want` (or nothing). The table is flushed only when it
  * holds routes: the kernel refuses to flush a table that never existed.
  */
-export function tableApply(table: number, now: readonly string[], want: string | undefined): string {
-  const lines = now.length ? [`ip route flush table ${table}`] : [];
-  if (want) lines.push(`ip route replace table ${table} ${shJoin(want.split(' '))}`);
+export function tableApply(table: number, now: readonly string[], want: string | undefined, family?: 6): string {
+  const ip = family === 6 ? 'ip -6' : 'ip';
+  const lines = now.length ? [`${ip} route flush table ${table}`] : [];
+  if (want) lines.push(`${ip} route replace table ${table} ${shJoin(want.split(' '))}`);
   return lines.join('\n');
 }

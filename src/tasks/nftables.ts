@@ -2,7 +2,9 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
-import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
+import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel, type NftIpv6 } from '../render/nftables.js';
+import { containsAddress6, minimalPrefixes6 } from '../ipv6.js';
+import { resolveIpv6, type Ipv6Plan, type Wan6 } from './ipv6.js';
 import { writeCheckedFileCommand } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -14,11 +16,32 @@ import { taskParams } from './params.js';
 
 /** Who may SSH to the router from any interface: edge_ssh_allowed_sources, else the management subnets and the LAN. */
 export function sshSources(vars: HostVars, t: Topology): string[] {
-  return minimalPrefixes(vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(t.lan.prefix ? [t.lan.prefix] : [])]);
+  return minimalPrefixes(allowedSources(vars, t.lan.prefix).filter((p) => !p.includes(':')));
 }
 
-export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
+/** The same for IPv6: the IPv6 entries, and the LAN's IPv6 prefix when edge translates it. */
+export function sshSources6(vars: HostVars, v6: Ipv6Plan): string[] {
+  return minimalPrefixes6(allowedSources(vars, v6.mode === 'translated' ? v6.lanPrefix : undefined).filter((p) => p.includes(':')));
+}
+
+function allowedSources(vars: HostVars, lan: string | undefined): string[] {
+  return vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(lan ? [lan] : [])];
+}
+
+/** The nft side of translated IPv6: each WAN's mapped prefix, and every prefix of each ISP for the leak guard. */
+function nftIpv6(v6: Ipv6Plan): NftIpv6 | undefined {
+  if (v6.mode !== 'translated') return undefined;
+  const own = (w: Wan6) => minimalPrefixes6([w.prefix!, ...w.addresses.map((a) => a.network)]);
+  return { lanPrefix: v6.lanPrefix, mapped1: v6.wan1.mapped!, mapped2: v6.wan2.mapped!, own1: own(v6.wan1), own2: own(v6.wan2) };
+}
+
+export function nftModel(vars: HostVars, t: Topology, facts: Facts): EdgeNftModel {
+  const v6 = resolveIpv6(vars, facts, t);
+  const ipv6 = nftIpv6(v6);
+  const sources6 = sshSources6(vars, v6);
   return {
+    ...(ipv6 ? { ipv6 } : {}),
+    ...(sources6.length ? { sshSources6: sources6 } : {}),
     wan1: { ifname: t.wan1.ifname, mark: t.wan1.mark },
     wan2: { ifname: t.wan2.ifname, mark: t.wan2.mark },
     lan: t.lan.ifname,
@@ -56,7 +79,8 @@ export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] 
   if (!s) return [];
   const iif = s.serverAddress.startsWith('127.') ? 'lo' : facts.interfaces.find((i) => i.addresses.some((a) => a.address === s.serverAddress))?.name;
   if (!iif) return [];
-  const v = inputVerdict(nftModel(vars, t), { iif, saddr: s.clientAddress, dport: s.serverPort }, containsAddress);
+  const contains = (p: string, a: string) => (a.includes(':') ? containsAddress6(p, a) : containsAddress(p, a));
+  const v = inputVerdict(nftModel(vars, t, facts), { iif, saddr: s.clientAddress, dport: s.serverPort }, contains);
   if (v.verdict === 'accept') return [];
   const port = s.serverPort !== vars.edge_ssh_port ? `; sshd answers on ${s.serverPort} but edge_ssh_port is ${vars.edge_ssh_port}` : '';
   return [
@@ -76,7 +100,7 @@ export const nftablesTask: Task<z.infer<typeof params>> = {
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
-    const content = renderEdgeNft(nftModel(vars, r.topology));
+    const content = renderEdgeNft(nftModel(vars, r.topology, facts));
     const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' });
     const changes: Change[] = [];
     if (file) {

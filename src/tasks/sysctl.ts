@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
+import { resolveIpv6 } from './ipv6.js';
+import { resolveTopology } from './wan.js';
 import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -23,10 +26,35 @@ export const ROUTER_SYSCTL: Record<string, string> = {
   'net.ipv4.conf.default.send_redirects': '0',
 };
 
-export function desiredSysctl(vars: HostVars): Record<string, string> {
-  const out = { ...ROUTER_SYSCTL };
+export function desiredSysctl(vars: HostVars, facts: Facts): Record<string, string> {
+  const out = { ...ROUTER_SYSCTL, ...ipv6Sysctl(vars, facts) };
   for (const [k, v] of Object.entries(vars.edge_sysctl)) out[k] = String(v);
   return out;
+}
+
+const WAN_VARS = ['edge_wan1_interface', 'edge_wan2_interface'] as const;
+const acceptRaKey = (ifname: string) => `net.ipv6.conf.${ifname}.accept_ra`;
+
+/**
+ * Translated IPv6 forwards, and a forwarding kernel ignores router advertisements unless accept_ra
+ * is 2: a WAN whose kernel takes RAs (accept_ra 1, as ifupdown and the kernel leave it) gets 2, so it
+ * keeps its default route. A WAN whose RAs a daemon reads (networkd, dhcpcd: accept_ra 0) is left alone.
+ */
+function ipv6Sysctl(vars: HostVars, facts: Facts): Record<string, string> {
+  const r = resolveTopology(vars, facts);
+  if (!r.ok || resolveIpv6(vars, facts, r.topology).mode !== 'translated') return {};
+  const out: Record<string, string> = { 'net.ipv6.conf.all.forwarding': '1' };
+  for (const w of r.topology.wans) {
+    const now = facts.sysctl[acceptRaKey(w.ifname)];
+    if (now === '1' || now === '2') out[acceptRaKey(w.ifname)] = '2';
+  }
+  return out;
+}
+
+/** Every key the plan may want: the IPv6 ones are decided from facts, so all of them are gathered. */
+function sysctlNeeds(vars: HostVars): string[] {
+  const wans = WAN_VARS.flatMap((k) => (vars[k] ? [acceptRaKey(vars[k])] : []));
+  return [...Object.keys(ROUTER_SYSCTL), 'net.ipv6.conf.all.forwarding', ...wans, ...Object.keys(vars.edge_sysctl)];
 }
 
 export function renderSysctlFile(values: Record<string, string>): string {
@@ -41,10 +69,10 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
   description: 'kernel forwarding, loose reverse-path filter, no redirects (now and at boot)',
   params,
   needs(vars) {
-    return { sysctl: Object.keys(desiredSysctl(vars)), files: [SYSCTL_FILE] };
+    return { sysctl: sysctlNeeds(vars), files: [SYSCTL_FILE] };
   },
   plan({ vars, facts }: TaskContext) {
-    const want = desiredSysctl(vars);
+    const want = desiredSysctl(vars, facts);
     const changes: Change[] = [];
     const file = fileChange(facts, { path: SYSCTL_FILE, content: renderSysctlFile(want), mode: '0644' });
     if (file) changes.push(file);
@@ -66,8 +94,8 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
     }
     return { changes };
   },
-  verify({ vars }) {
-    return Object.entries(desiredSysctl(vars))
+  verify({ vars, facts }) {
+    return Object.entries(desiredSysctl(vars, facts))
       .map(([k, v]) => `[ "$(sysctl -n ${shQuote(k)} | tr -s "\\t " "  ")" = ${shQuote(v)} ] || edge_fail ${shQuote(`sysctl ${k} is not ${v}`)}`)
       .join('\n');
   },

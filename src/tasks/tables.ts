@@ -5,7 +5,20 @@ import { renderRoutingConf, renderRtTables } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
-import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
+import {
+  desiredRoute,
+  desiredRules,
+  RULE_OFFSETS,
+  ruleDisplay,
+  ruleRange,
+  routingDelta,
+  routingDelta6,
+  rulesApply,
+  rulesInRange,
+  tableApply,
+  type RoutingDelta,
+} from './desired-routing.js';
+import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { NFT_TABLE, PATHS } from './paths.js';
@@ -36,33 +49,43 @@ export function tablesFiles(vars: HostVars, t: Topology): DesiredFile[] {
   ];
 }
 
-/** The runtime changes (routes, then rules) that make the live policy routing what edge wants. */
-export function routingChanges(t: Topology, facts: Facts): Change[] {
-  const d = routingDelta(t, facts);
+/** The runtime changes (routes, then rules) that make the live policy routing what edge wants, IPv4 then IPv6. */
+export function routingChanges(t: Topology, facts: Facts, v6: Ipv6Plan): Change[] {
+  const d6 = v6.mode === 'translated' ? routingDelta6(t, facts, v6.wans) : offDelta6(t, facts);
+  return [...deltaChanges(t, routingDelta(t, facts)), ...deltaChanges(t, d6, 6)];
+}
+
+/** IPv6 not translated: nothing of edge's in the IPv6 rules and tables (what a translated run left is removed). */
+function offDelta6(t: Topology, facts: Facts): RoutingDelta {
+  const d = routingDelta6(t, facts, []);
+  const current = rulesInRange(facts, t, facts.rules6 ?? []);
+  return { stale: current, missing: [], current, desired: [], tables: d.tables.map((s) => ({ ...s, want: undefined, ok: s.now.length === 0 })) };
+}
+
+function deltaChanges(t: Topology, d: RoutingDelta, family?: 6): Change[] {
   const changes: Change[] = [];
+  const ip = family === 6 ? 'ip -6' : 'ip';
   const wrong = d.tables.filter((s) => !s.ok);
   if (wrong.length) {
     // Routes first: a table's route changes nothing until a rule points at it.
     changes.push({
-      summary: wrong.map((s) => `table ${s.wan.tableName}: ${s.want ? `default via ${s.wan.gateway} dev ${s.wan.ifname}` : 'empty'}`).join(', '),
-      diff: wrong
-        .map((s) => runtimeDiff(`ip route table ${s.wan.tableName}`, s.now, s.want ? [s.want] : []))
-        .join(''),
-      apply: wrong.map((s) => tableApply(s.wan.table, s.now, s.want)).join('\n'),
-      snapshot: { routeTables: t.wans.map((w) => w.table) },
+      summary: wrong.map((s) => `${family === 6 ? 'IPv6 ' : ''}table ${s.wan.tableName}: ${s.want ? s.want.split(' ').slice(0, 5).join(' ') : 'empty'}`).join(', '),
+      diff: wrong.map((s) => runtimeDiff(`${ip} route table ${s.wan.tableName}`, s.now, s.want ? [s.want] : [])).join(''),
+      apply: wrong.map((s) => tableApply(s.wan.table, s.now, s.want, family)).join('\n'),
+      snapshot: family === 6 ? { routeTables6: t.wans.map((w) => w.table) } : { routeTables: t.wans.map((w) => w.table) },
     });
   }
   if (d.stale.length || d.missing.length) {
     const parts = [d.missing.length ? `+${d.missing.length}` : '', d.stale.length ? `-${d.stale.length}` : ''].filter(Boolean);
     changes.push({
-      summary: `ip rules ${ruleRange(t).join('-')}: ${parts.join(' ')}`,
+      summary: `${family === 6 ? 'IPv6 ' : ''}ip rules ${ruleRange(t).join('-')}: ${parts.join(' ')}`,
       diff: runtimeDiff(
-        'ip rules',
+        `${ip} rules`,
         d.current.map((r) => ruleDisplay(r, t)),
         d.desired.map((r) => ruleDisplay(r, t)),
       ),
-      apply: rulesApply(d.stale, d.missing),
-      snapshot: { ruleRange: ruleRange(t) },
+      apply: rulesApply(d.stale, d.missing, family),
+      snapshot: family === 6 ? { ruleRange6: ruleRange(t) } : { ruleRange: ruleRange(t) },
     });
   }
   return changes;
@@ -113,13 +136,15 @@ export const tablesTask: Task<z.infer<typeof params>> = {
       const c = fileChange(facts, f);
       if (c) changes.push(c);
     }
-    const routing = routingChanges(r.topology, facts);
+    const v6 = resolveIpv6(vars, facts, r.topology);
+    const routing = routingChanges(r.topology, facts, v6);
     changes.push(...routing);
     const lockout = routing.length ? routingLockout(r.topology, facts) : [];
     const notes = r.topology.wans
       .filter((w) => !w.carrier || !w.address || !w.gateway)
       .map((w) => `${w.label} (${w.ifname}) is ${!w.carrier ? 'down' : !w.address ? 'without an IPv4 address' : 'without a gateway'}: table ${w.tableName} stays empty until it is back`);
-    return { changes, ...(notes.length ? { notes } : {}), ...(lockout.length ? { lockout } : {}) };
+    notes.push(v6.mode === 'translated' ? `IPv6 translated: LAN ${v6.lanPrefix} leaves ${v6.wans.map((w) => `${w.wan.label} as ${w.mapped}`).join(', ')}` : `IPv6 not routed by edge: ${v6.why}`);
+    return { changes, notes, ...(lockout.length ? { lockout } : {}) };
   },
   verify({ vars, facts }) {
     const r = resolveTopology(vars, facts);
