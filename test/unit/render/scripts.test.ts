@@ -196,7 +196,7 @@ exit 1
     expect(status).toMatch(/^wan2\.state=down$/m);
     expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
     expect(status).toMatch(/^switches=3$/m);
-  });
+  }, 120_000);
 
 });
 
@@ -333,7 +333,7 @@ done
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(8);
     for (const l of lines) expect(l).toMatch(/: exit=0 left=0$/);
-  });
+  }, 120_000);
 
   it('a static gateway from the inventory, and WAN2 without an address', () => {
     const vars = labVars({ edge_wan1_gateway: '198.51.100.14' });
