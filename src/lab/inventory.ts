@@ -2,7 +2,8 @@
  * `inventories/lab.yaml`: an Ansible-style inventory of the lab's routers (group `lab`), with the
  * lab's SSH key and known_hosts file (strict host-key checking works from the start) and edge's
  * interface variables. The health targets are the lab internet's — they override the public
- * defaults, which do not exist inside the lab. Deterministic for a given router count and instance.
+ * defaults, which do not exist inside the lab. Each router's LAN gets its own ULA /64 for translated
+ * IPv6. Deterministic for a given router count and instance.
  */
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -31,7 +32,8 @@ export function renderInventory(plan: LabPlan, files: { key: string; knownHosts:
     `        edge_wan1_targets: ${list(plan.targets)}`,
     `        edge_wan2_targets: ${list(plan.targets)}`,
     '      hosts:',
-    ...plan.routers.flatMap((r) => [`        ${r.name}:`, `          ansible_host: ${r.mgmt.address}`]),
+    // each router's LAN IPv6 prefix (translated mode): a ULA of its own, so a leak seen outside names its router
+    ...plan.routers.flatMap((r) => [`        ${r.name}:`, `          ansible_host: ${r.mgmt.address}`, `          edge_ipv6_lan_prefix: ${r.lan.ula}`]),
   ];
   return lines.join('\n') + '\n';
 }

@@ -44,6 +44,9 @@ export const PACKAGES = [
   'dbus',
   'conntrack',
   'procps',
+  // what edge installs for translated IPv6 (router advertisements on the LAN); the lab's routers
+  // reach no Debian mirror, so their image carries it
+  'radvd',
 ];
 /** Bump when the image recipe below changes: a new cache dir is built, old ones are left alone. */
 const RECIPE = 1;

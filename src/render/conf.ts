@@ -25,12 +25,15 @@ export interface RoutingConf {
   priority: number;
   gateway1?: string;
   gateway2?: string;
+  /** Translated IPv6: the router's address on the LAN (prefix::1/len); absent, edge routes no IPv6. */
+  v6LanAddress?: string;
 }
 
 export function renderRoutingConf(c: RoutingConf): string {
   return `# Managed by edge: the per-WAN policy routing, read by /usr/local/sbin/edge-routes,
 # edge-probe, edge-health and edge-failover. Local changes are overwritten by the next edge run.
 # WANn_GW empty: the gateway is learned from the main table's default route via WANn_IF.
+# V6_LAN_ADDR empty: IPv6 is not translated, and edge keeps no IPv6 rules or tables.
 ${kv([
   ['WAN1_IF', c.wan1If],
   ['WAN2_IF', c.wan2If],
@@ -47,6 +50,7 @@ ${kv([
   ['NFT_FAMILY', NFT_FAMILY],
   ['NFT_TABLE', NFT_NAME],
   ['NFT_MAP', PREFERRED_MAP],
+  ['V6_LAN_ADDR', c.v6LanAddress ?? ''],
 ])}
 `;
 }

@@ -17,6 +17,7 @@ ConditionPathExists=${p.conf}
 [Service]
 Type=simple
 ExecStart=${p.script} monitor
+ExecStopPost=${p.script} stop6
 # SIGTERM to the script only: it ends and reaps its ip monitor itself, then exits, so nothing of
 # the service is left for systemd to wait for (see monitor() in the script). The timeout is a
 # backstop: if anything is ever left over, stop takes seconds, not the default 90.

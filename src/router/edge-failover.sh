@@ -133,9 +133,12 @@ went_down_locked() { # WAN WHY
   sync_locked "$1 down: $why"
   log "$1 is DOWN ($2; was $prev): $why"
   if [ "$FLUSH_CONNTRACK" = yes ]; then
-    # Flows pinned to the dead WAN are reset so clients reconnect at once (through the other WAN).
+    # Flows pinned to the dead WAN are reset so clients reconnect at once (through the other WAN),
+    # IPv4 and IPv6 (conntrack's default family is IPv4 only).
     out=$(conntrack -D --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true
     log "flushed flows pinned to $1: ${out##*: }"
+    out=$(conntrack -D -f ipv6 --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true
+    log "flushed IPv6 flows pinned to $1: ${out##*: }"
   fi
 }
 
@@ -189,6 +192,7 @@ status() {
     echo "$w.checked=$(when "$at")"
     echo "$w.why=$(probe_why "$w")"
     echo "$w.flows=$(conntrack -L --mark "$(mark_of "$w")" 2>/dev/null | wc -l)"
+    echo "$w.flows6=$(conntrack -L -f ipv6 --mark "$(mark_of "$w")" 2>/dev/null | wc -l)"
   done
   echo "switches=$([ -r "$SWITCH_LOG" ] && wc -l <"$SWITCH_LOG" || echo 0)"
 }

@@ -5,11 +5,18 @@
 #   edge-routes check       show what reconcile would change; exit 1 if anything differs
 #   edge-routes monitor     reconcile, then again after link/address/route/rule events (debounced)
 #                           and every 60 s; what edge-routes.service runs
+#   edge-routes stop6       remove the router's translated IPv6 LAN address (the service's stop)
 #
 # For each WAN it reads the live state: the first global IPv4 address of WANn_IF, the gateway
 # (WANn_GW, else the main table's default route via WANn_IF with the lowest metric) and the carrier.
 # Table Tn holds "default via GW dev IF proto static src ADDR" while the WAN has all three, and is
 # empty otherwise. A WAN that is down is never an error: its marked packets hit the unreachable guard.
+#
+# IPv6 (translated mode, V6_LAN_ADDR set): the same rules in the `ip -6 rule` space, table Tn's
+# IPv6 route "default via GW dev IF proto static metric 1024" (GW: the main table's IPv6 default
+# route via WANn_IF, learned from the ISP's router advertisements), one source rule per global
+# address of the WAN, and the router's LAN address V6_LAN_ADDR on LAN_IF. Without V6_LAN_ADDR
+# every IPv6 rule in edge's range and every IPv6 route of its tables is removed.
 #
 # set -u but not set -e: this runs for the life of the router; a failed ip command is logged and
 # retried at the next event instead of ending the service.
@@ -36,14 +43,15 @@ PROG=edge-routes
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
 
 load_routing() {
-  WAN1_IF='' WAN2_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP=''
+  WAN1_IF='' WAN2_IF='' LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' V6_LAN_ADDR=''
   load_conf "$ROUTING_CONF" || return 1
   valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
     valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
     valid "$UINT_RE" "$T1" T1 && valid "$UINT_RE" "$T2" T2 && valid "$UINT_RE" "$PRIO" PRIO &&
     valid "$NAME_RE" "$T1_NAME" T1_NAME && valid "$NAME_RE" "$T2_NAME" T2_NAME &&
     valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW &&
-    valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY
+    valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY &&
+    valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR
 }
 
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
@@ -85,9 +93,9 @@ local_table() {
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
-# The rules in edge's range PRIO..PRIO+99 now, in the same form.
+# The rules in edge's range PRIO..PRIO+99 now, in the same form (current_rules -6: the IPv6 ones).
 current_rules() {
-  ip -4 rule show | awk -v lo="$PRIO" -v hi="$((PRIO + 99))" -v n1="$T1_NAME" -v t1="$T1" -v n2="$T2_NAME" -v t2="$T2" '
+  ip "${1:--4}" rule show | awk -v lo="$PRIO" -v hi="$((PRIO + 99))" -v n1="$T1_NAME" -v t1="$T1" -v n2="$T2_NAME" -v t2="$T2" '
     {
       p = $1; sub(/:$/, "", p)
       if (p !~ /^[0-9]+$/ || p + 0 < lo || p + 0 > hi) next
@@ -128,8 +136,9 @@ plan() {
   done
 }
 
+# rule_cmd add|del LINE [-6]
 rule_cmd() {
-  printf 'rule %s pref %s %s\n' "$1" "${2%%: *}" "${2#*: }" | ip -batch - >/dev/null
+  printf 'rule %s pref %s %s\n' "$1" "${2%%: *}" "${2#*: }" | ip "${3:--4}" -batch - >/dev/null
 }
 
 apply() {
@@ -157,7 +166,93 @@ apply() {
   return "$rc"
 }
 
-reconcile_locked() { load_routing && plan && apply; }
+# ---------------------------------------------------------------- IPv6 (translated mode)
+
+# wan_state6 N: W6_GW (the lowest-metric IPv6 default via WANn_IF in main) and W6_ADDRS (its global addresses).
+wan_state6() {
+  local ifvar="WAN$1_IF"
+  W6_GW=$(ip -6 route show table main default dev "${!ifvar}" 2>/dev/null | awk '
+    $1 == "default" && $2 == "via" {
+      m = 0; for (i = 3; i < NF; i++) if ($i == "metric") m = $(i + 1) + 0
+      if (gw == "" || m < best) { gw = $3; best = m }
+    }
+    END { if (gw != "") print gw }')
+  # global, not ULA (fc00::/7): the addresses the ISP gave this WAN
+  W6_ADDRS=$(ip -6 -o addr show dev "${!ifvar}" scope global 2>/dev/null | awk '{ split($4, a, "/"); if (a[1] !~ /^f[cd]/) print a[1] }' | sort -u)
+}
+
+desired_rules6() {
+  [ -n "$V6_LAN_ADDR" ] || return 0
+  local a
+  printf '%s: from all lookup main suppress_prefixlength 0\n' "$PRIO"
+  printf '%s: from all fwmark %s lookup %s\n' "$((PRIO + 10))" "$M1" "$T1"
+  printf '%s: from all fwmark %s lookup %s\n' "$((PRIO + 11))" "$M2" "$T2"
+  for a in $V6A1; do printf '%s: from %s lookup %s\n' "$((PRIO + 20))" "$a" "$T1"; done
+  for a in $V6A2; do printf '%s: from %s lookup %s\n' "$((PRIO + 21))" "$a" "$T2"; done
+  printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 30))" "$M1"
+  printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 31))" "$M2"
+  printf '%s: from all iif lo lookup %s\n' "$((PRIO + 40))" "$(local_table)"
+}
+
+table_routes6() { ip -6 route show table "$1" 2>/dev/null | awk '{ $1 = $1; sub(/ pref [a-z]+$/, ""); print }'; }
+
+# plan6: STALE6, MISSING6, and for N in 1 2: WANT6_N, NOW6_N, OK6_N (as plan does for IPv4).
+plan6() {
+  local n line want cur up
+  wan_state6 1; V6GW1=$W6_GW; V6A1=$W6_ADDRS
+  wan_state6 2; V6GW2=$W6_GW; V6A2=$W6_ADDRS
+  mapfile -t WANT6 < <(desired_rules6)
+  mapfile -t CUR6 < <(current_rules -6)
+  STALE6=() MISSING6=()
+  for line in "${CUR6[@]}"; do in_list "$line" "${WANT6[@]}" || STALE6+=("$line"); done
+  for line in "${WANT6[@]}"; do in_list "$line" "${CUR6[@]}" || MISSING6+=("$line"); done
+  for n in 1 2; do
+    local t gw dev
+    if [ "$n" = 1 ]; then t=$T1 gw=$V6GW1 dev=$IF1 up=$UP1; else t=$T2 gw=$V6GW2 dev=$IF2 up=$UP2; fi
+    want=''
+    if [ -n "$V6_LAN_ADDR" ] && [ -n "$gw" ] && [ "$up" = yes ]; then want="default via $gw dev $dev proto static metric 1024"; fi
+    cur=$(table_routes6 "$t")
+    printf -v "WANT6_$n" '%s' "$want"
+    printf -v "NOW6_$n" '%s' "$cur"
+    if [ "$cur" = "$want" ]; then printf -v "OK6_$n" yes; else printf -v "OK6_$n" no; fi
+  done
+}
+
+apply6() {
+  local rc=0 n line t want now
+  for n in 1 2; do
+    local okvar="OK6_$n" wantvar="WANT6_$n" nowvar="NOW6_$n"
+    [ "${!okvar}" = yes ] && continue
+    if [ "$n" = 1 ]; then t=$T1; else t=$T2; fi
+    want=${!wantvar} now=${!nowvar}
+    if [ -n "$now" ]; then ip -6 route flush table "$t" || rc=1; fi
+    if [ -n "$want" ]; then
+      printf 'route replace table %s %s\n' "$t" "$want" | ip -6 -batch - >/dev/null || { rc=1; log "IPv6 table $t: could not add: $want"; continue; }
+      log "IPv6 table $t: $want"
+    else
+      log "IPv6 table $t: emptied"
+    fi
+  done
+  for line in "${STALE6[@]}"; do
+    if rule_cmd del "$line" -6 || ip -6 rule del pref "${line%%: *}" 2>/dev/null; then log "IPv6 rule removed: $line"; else rc=1; log "could not remove IPv6 rule: $line"; fi
+  done
+  for line in "${MISSING6[@]}"; do
+    if rule_cmd add "$line" -6; then log "IPv6 rule added: $line"; else rc=1; log "could not add IPv6 rule: $line"; fi
+  done
+  # the LAN's translated prefix: the router's address on it (a link set down loses it)
+  if [ -n "$V6_LAN_ADDR" ] && ! ip -6 -o addr show dev "$LAN_IF" | grep -q " $V6_LAN_ADDR "; then
+    if ip -6 addr replace "$V6_LAN_ADDR" dev "$LAN_IF" nodad; then log "LAN address $V6_LAN_ADDR on $LAN_IF"; else rc=1; fi
+  fi
+  return "$rc"
+}
+
+reconcile_locked() {
+  local rc=0
+  load_routing || return 1
+  { plan && apply; } || rc=1
+  { plan6 && apply6; } || rc=1
+  return "$rc"
+}
 reconcile() { with_lock routes reconcile_locked; }
 
 check() {
@@ -169,6 +264,16 @@ check() {
     okvar="OK_$n" wantvar="WANT_$n" nowvar="NOW_$n"
     if [ "${!okvar}" != yes ]; then
       printf 'edge-routes: table %s holds [%s], expected [%s]\n' "$([ "$n" = 1 ] && echo "$T1" || echo "$T2")" "${!nowvar}" "${!wantvar}" >&2
+      bad=1
+    fi
+  done
+  plan6 || return 1
+  for line in "${STALE6[@]}"; do printf 'edge-routes: unexpected IPv6 rule: %s\n' "$line" >&2; bad=1; done
+  for line in "${MISSING6[@]}"; do printf 'edge-routes: missing IPv6 rule: %s\n' "$line" >&2; bad=1; done
+  for n in 1 2; do
+    okvar="OK6_$n" wantvar="WANT6_$n" nowvar="NOW6_$n"
+    if [ "${!okvar}" != yes ]; then
+      printf 'edge-routes: IPv6 table %s holds [%s], expected [%s]\n' "$([ "$n" = 1 ] && echo "$T1" || echo "$T2")" "${!nowvar}" "${!wantvar}" >&2
       bad=1
     fi
   done
@@ -199,9 +304,18 @@ monitor() {
   return 1
 }
 
+# The LAN address is the one thing edge-routes adds that no snapshot holds: it leaves with the
+# service (ExecStopPost), so a rollback that stops edge-routes leaves lan0 as it found it.
+stop6() {
+  load_routing || return 0
+  [ -n "$V6_LAN_ADDR" ] || return 0
+  ip -6 addr del "$V6_LAN_ADDR" dev "$LAN_IF" 2>/dev/null || true
+}
+
 case "${1:-}" in
   reconcile) reconcile ;;
+  stop6) stop6 ;;
   check) check ;;
   monitor) monitor ;;
-  *) echo "usage: edge-routes reconcile|check|monitor" >&2; exit 2 ;;
+  *) echo "usage: edge-routes reconcile|check|monitor|stop6" >&2; exit 2 ;;
 esac

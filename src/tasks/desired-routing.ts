@@ -3,7 +3,6 @@ import { shJoin } from '../ssh/quote.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
 import { NFT_TABLE } from './paths.js';
 import type { Wan6 } from './ipv6.js';
-import { minimalPrefixes6 } from '../ipv6.js';
 import { PREFERRED_MAP } from '../render/nftables.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 
@@ -148,7 +147,7 @@ function delta(current: RuleLine[], desired: RuleLine[], tables: TableState[]): 
 
 /**
  * The IPv6 twin of desiredRules, in the `ip -6 rule` space (same priorities, same tables):
- * connected routes first, marks, the WANs' own addresses (their networks: SLAAC /64, DHCPv6 /128),
+ * connected routes first, marks, each of the WANs' own addresses (SLAAC, DHCPv6),
  * guards, and the router's own unbound traffic by the preferred WAN.
  */
 export function desiredRules6(t: Topology, v6: Wan6[], local: Wan = t.wan1): RuleLine[] {
@@ -156,8 +155,7 @@ export function desiredRules6(t: Topology, v6: Wan6[], local: Wan = t.wan1): Rul
   const out: RuleLine[] = [{ priority: P + RULE_OFFSETS.main, spec: 'from all lookup main suppress_prefixlength 0' }];
   t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.mark + i, spec: `from all fwmark ${hexMark(w.mark)} lookup ${w.table}` }));
   v6.forEach((w6, i) => {
-    for (const net of minimalPrefixes6(w6.addresses.map((a) => a.network)))
-      out.push({ priority: P + RULE_OFFSETS.source + i, spec: `from ${net} lookup ${w6.wan.table}` });
+    for (const a of new Set(w6.addresses.map((x) => x.address))) out.push({ priority: P + RULE_OFFSETS.source + i, spec: `from ${a} lookup ${w6.wan.table}` });
   });
   t.wans.forEach((w, i) => out.push({ priority: P + RULE_OFFSETS.guard + i, spec: `from all fwmark ${hexMark(w.mark)} unreachable` }));
   out.push({ priority: P + RULE_OFFSETS.local, spec: `from all iif lo lookup ${local.table}` });

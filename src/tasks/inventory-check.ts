@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { resolveIpv6 } from './ipv6.js';
 import type { Facts, InterfaceFact, RuleFact } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { Task, TaskContext } from './contract.js';
@@ -203,6 +204,23 @@ export function checkOwnership(facts: Facts): string[] {
   return out;
 }
 
+/** edge_ipv6_mode: translated asked for explicitly must be possible (auto falls back to off, and says so). */
+export function checkIpv6(vars: HostVars, facts: Facts, t: Topology): string[] {
+  const v6 = resolveIpv6(vars, facts, t);
+  if (vars.edge_ipv6_mode !== 'translated' || v6.mode === 'translated') return [];
+  return [`edge_ipv6_mode is translated, but ${v6.why.replace(/: IPv6 is left as it is.*$/, '')}: set edge_wanN_ipv6_prefix to the prefix the ISP routes to the router, or edge_ipv6_mode to auto or off`];
+}
+
+/** What edge will do with IPv6 on this router, in one line. */
+export function ipv6Explained(vars: HostVars, facts: Facts): string | undefined {
+  const r = resolveTopology(vars, facts);
+  if (!r.ok) return undefined;
+  const v6 = resolveIpv6(vars, facts, r.topology);
+  if (v6.mode === 'off') return `IPv6 (edge_ipv6_mode ${vars.edge_ipv6_mode}): off — ${v6.why}`;
+  const wans = v6.wans.map((w) => `${w.wan.label} ${w.prefix} (${w.prefixFrom}) → ${w.mapped}`).join(', ');
+  return `IPv6 (edge_ipv6_mode ${vars.edge_ipv6_mode}): translated — LAN ${v6.lanPrefix}${vars.edge_ipv6_lan_prefix ? '' : ' (derived ULA)'} leaves as ${wans}`;
+}
+
 /** Every reason the host must not be changed; empty when it may be. */
 export function inventoryProblems(vars: HostVars, facts: Facts): string[] {
   const out = [...checkOs(facts), ...checkNetworkManager(facts), ...checkInterfaces(vars, facts)];
@@ -210,7 +228,7 @@ export function inventoryProblems(vars: HostVars, facts: Facts): string[] {
   if (r.ok) {
     const t = r.topology;
     for (const w of t.wans) out.push(...checkWan(w));
-    out.push(...checkDhcpClient(t, facts), ...checkRules(t, facts), ...checkTables(t, facts));
+    out.push(...checkDhcpClient(t, facts), ...checkRules(t, facts), ...checkTables(t, facts), ...checkIpv6(vars, facts, t));
   }
   out.push(...checkOwnership(facts));
   return out;
@@ -227,7 +245,8 @@ export const inventoryCheckTask: Task<z.infer<typeof params>> = {
   },
   plan({ vars, facts }: TaskContext) {
     const failures = inventoryProblems(vars, facts);
-    const notes = [detected(facts)];
+    const v6 = ipv6Explained(vars, facts);
+    const notes = [detected(facts), ...(v6 ? [v6] : [])];
     return failures.length ? { changes: [], failures, notes } : { changes: [], notes };
   },
 };

@@ -2,10 +2,23 @@ import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
 import { shJoin, shQuote } from '../ssh/quote.js';
 import type { Task, TaskContext } from './contract.js';
+import type { Facts } from '../facts/types.js';
+import type { HostVars } from '../inventory/vars.js';
+import { resolveIpv6 } from './ipv6.js';
+import { resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
+
+/** Translated IPv6 adds radvd (router advertisements of the LAN prefix). */
+export const IPV6_PACKAGES = ['radvd'] as const;
+
+function requiredPackages(vars: HostVars, facts: Facts): string[] {
+  const r = resolveTopology(vars, facts);
+  const v6 = r.ok && resolveIpv6(vars, facts, r.topology).mode === 'translated';
+  return [...REQUIRED_PACKAGES, ...(v6 ? IPV6_PACKAGES : [])];
+}
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
@@ -13,14 +26,15 @@ const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',
-  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk (upgrade only when asked)',
+  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, and radvd for translated IPv6 (upgrade only when asked)',
   params,
   needs() {
-    return { packages: [...REQUIRED_PACKAGES] };
+    return { packages: [...REQUIRED_PACKAGES, ...IPV6_PACKAGES] };
   },
   plan({ vars, facts, params: p }: TaskContext<z.infer<typeof params>>) {
-    const missing = REQUIRED_PACKAGES.filter((n) => !facts.packages[n]?.installed);
-    const installed = REQUIRED_PACKAGES.filter((n) => facts.packages[n]?.installed);
+    const required = requiredPackages(vars, facts);
+    const missing = required.filter((n) => !facts.packages[n]?.installed);
+    const installed = required.filter((n) => facts.packages[n]?.installed);
     const upgrade = (p?.upgrade ?? vars.edge_packages_upgrade) && installed.length > 0;
     // Nothing to install and no upgrade asked for: no change, so no apt call at all.
     if (!missing.length && !upgrade) return { changes: [] };

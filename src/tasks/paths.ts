@@ -19,6 +19,10 @@ export const PATHS = {
   keepalivedConf: '/etc/keepalived/keepalived.conf',
   keepalivedDropIn: '/etc/systemd/system/keepalived.service.d/edge.conf',
   networkdDropIn: '/etc/systemd/networkd.conf.d/edge.conf',
+  /** Translated IPv6: radvd's configuration and unit (router advertisements on the LAN). */
+  radvdConf: '/etc/edge/radvd.conf',
+  radvdUnit: '/etc/systemd/system/edge-radvd.service',
+  radvdPid: '/run/edge/radvd.pid',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',
   runDir: '/run/edge',
@@ -31,6 +35,7 @@ export const UNITS = {
   edgeNft: 'edge-nftables.service',
   keepalived: 'keepalived.service',
   edgeProbe: 'edge-probe.service',
+  edgeRadvd: 'edge-radvd.service',
 } as const;
 
 /**

@@ -8,6 +8,8 @@ import { fileAbsent, fileChange, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
+import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
+import { renderRadvdConf, renderRadvdUnit } from '../render/radvd.js';
 import { taskParams } from './params.js';
 
 /**
@@ -19,6 +21,18 @@ import { taskParams } from './params.js';
  */
 
 const usesNetworkd = (f: Pick<Facts, 'networkManager'>) => f.networkManager === 'systemd-networkd' || f.networkManager === 'netplan';
+
+/** Translated IPv6: radvd advertises the LAN prefix; otherwise its files are absent. */
+function radvdFiles(v6: Ipv6Plan | undefined, lan: string): { want: DesiredFile[]; absent: string[] } {
+  if (v6?.mode !== 'translated') return { want: [], absent: [PATHS.radvdConf, PATHS.radvdUnit] };
+  return {
+    want: [
+      { path: PATHS.radvdConf, content: renderRadvdConf({ lan, prefix: v6.lanPrefix }), mode: '0644' },
+      { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdConf, pidFile: PATHS.radvdPid }), mode: '0644' },
+    ],
+    absent: [],
+  };
+}
 
 export function persistenceFiles(facts: Pick<Facts, 'networkManager'>): { want: DesiredFile[]; absent: string[] } {
   const want: DesiredFile[] = [
@@ -45,8 +59,8 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
   params,
   needs() {
     return {
-      files: [PATHS.edgeRoutes, PATHS.edgeRoutesUnit, PATHS.edgeNftUnit, PATHS.ifupHook, PATHS.ifdownHook, PATHS.networkdDropIn],
-      units: [UNITS.edgeRoutes, UNITS.edgeNft],
+      files: [PATHS.edgeRoutes, PATHS.edgeRoutesUnit, PATHS.edgeNftUnit, PATHS.ifupHook, PATHS.ifdownHook, PATHS.networkdDropIn, PATHS.radvdConf, PATHS.radvdUnit],
+      units: [UNITS.edgeRoutes, UNITS.edgeNft, UNITS.edgeRadvd],
     };
   },
   // Which hooks are wanted depends on the network manager; what each holds does not.
@@ -54,7 +68,11 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
-    const { want, absent } = persistenceFiles(facts);
+    const base = persistenceFiles(facts);
+    const v6 = resolveIpv6(vars, facts, r.topology);
+    const radvd = radvdFiles(v6, r.topology.lan.ifname);
+    const want = [...base.want, ...radvd.want];
+    const absent = [...base.absent, ...radvd.absent];
     const changes: Change[] = [];
     const changed = new Set<string>();
     for (const f of want) {
@@ -73,8 +91,9 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
       [
         { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) },
         { name: UNITS.edgeNft, restart: changed.has(PATHS.edgeNftUnit) },
+        ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: changed.has(PATHS.radvdConf) || changed.has(PATHS.radvdUnit) }] : []),
       ],
-      changed.has(PATHS.edgeRoutesUnit) || changed.has(PATHS.edgeNftUnit),
+      changed.has(PATHS.edgeRoutesUnit) || changed.has(PATHS.edgeNftUnit) || changed.has(PATHS.radvdUnit) || radvd.absent.some((p) => facts.files[p]?.exists),
     );
     if (units) changes.push(units);
     const notes = changed.has(PATHS.networkdDropIn)

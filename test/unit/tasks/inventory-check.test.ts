@@ -10,7 +10,8 @@ describe('inventory-check', () => {
   it('passes a lab router, fresh or configured, and changes nothing', () => {
     expect(inventoryCheckTask.plan({ host: 'r1', vars: labVars(), facts: freshRouter(), params: undefined })).toEqual({
       changes: [],
-      notes: ['detected Debian GNU/Linux 12 (bookworm), network: systemd-networkd, DHCP client: systemd-networkd (built in)'],
+      // a router whose WANs have no IPv6 prefix keeps today's behaviour, and says so
+      notes: ['detected Debian GNU/Linux 12 (bookworm), network: systemd-networkd, DHCP client: systemd-networkd (built in)', 'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off'],
     });
     expect(check(configure(freshRouter(), labVars()))).toEqual([]);
   });
@@ -102,9 +103,10 @@ describe('inventory-check', () => {
     const trixie = { ...ifupdown(['dhcpcd']), os: { id: 'debian', versionId: '13', prettyName: 'Debian GNU/Linux 13 (trixie)' } };
     expect(inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: trixie, params: undefined }).notes).toEqual([
       'detected Debian GNU/Linux 13 (trixie), network: ifupdown, DHCP client: dhcpcd',
+      'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off',
     ]);
     const p = inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: { ...trixie, networkManager: 'NetworkManager' }, params: undefined });
-    expect(p.notes).toEqual(['detected Debian GNU/Linux 13 (trixie), network: NetworkManager, DHCP client: dhcpcd']);
+    expect(p.notes).toEqual(['detected Debian GNU/Linux 13 (trixie), network: NetworkManager, DHCP client: dhcpcd', 'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off']);
     expect(p.failures).toHaveLength(1);
   });
 

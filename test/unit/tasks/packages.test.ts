@@ -8,8 +8,8 @@ const vars = labVars();
 const plan = (facts = freshRouter(), params?: { upgrade?: boolean }, v = vars) => packagesTask.plan({ host: 'r1', vars: v, facts, params });
 
 describe('packages task', () => {
-  it('asks about exactly the six packages', () => {
-    expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES] });
+  it('asks about exactly the six packages, and radvd (translated IPv6 needs it)', () => {
+    expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES, 'radvd'] });
   });
 
   it('installs only what is missing, in one apt call after one update', () => {

@@ -11,7 +11,8 @@ const plan = (facts = freshRouter()) => persistenceTask.plan({ host: 'r1', vars,
 describe('persistence task', () => {
   it('asks for its files and units', () => {
     const n = persistenceTask.needs(vars, undefined);
-    expect(n.units).toEqual([UNITS.edgeRoutes, UNITS.edgeNft]);
+    expect(n.units).toEqual([UNITS.edgeRoutes, UNITS.edgeNft, UNITS.edgeRadvd]);
+    expect(n.files).toContain(PATHS.radvdConf);
     expect(n.files).toContain(PATHS.ifupHook);
   });
 

@@ -15,7 +15,8 @@ function facts(sysctl: Record<string, string>, file?: string): Facts {
 describe('sysctl task', () => {
   it('asks for exactly the keys and file it manages', () => {
     const n = sysctlTask.needs(vars, undefined);
-    expect(n.sysctl).toEqual(Object.keys(ROUTER_SYSCTL));
+    // the IPv6 ones are gathered always: whether translated IPv6 wants them is decided from facts
+    expect(n.sysctl).toEqual([...Object.keys(ROUTER_SYSCTL), 'net.ipv6.conf.all.forwarding']);
     expect(n.files).toEqual([SYSCTL_FILE]);
   });
   it('on a fresh host: writes the file and sets only the differing values', () => {
