@@ -1,5 +1,5 @@
 import { PREAMBLE } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { PENDING_FILE, snapshotDir } from './host-layout.js';
 import { lockScript, unlockScript, type LockHolder } from './host-lock.js';
 

@@ -1,7 +1,7 @@
 import { EdgeError, errorMessage } from '../errors.js';
 import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { DEADMAN_PREFIX } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';

@@ -1,7 +1,7 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
-import { shComment, shJoin, shQuote } from '../ssh/quote.js';
+import { shComment, shJoin, shQuote } from '../encode/index.js';
 import type { SnapshotScope } from '../tasks/contract.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 

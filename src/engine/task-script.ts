@@ -1,6 +1,6 @@
 import type { Facts } from '../facts/types.js';
 import { PREAMBLE } from '../render/shell.js';
-import { shComment, shQuote } from '../ssh/quote.js';
+import { shComment, shQuote } from '../encode/index.js';
 import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript } from './deadman.js';

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { pathSchema } from '../config/text.js';
+import { SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE, SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE } from '../encode/index.js';
 import { windowSchema } from '../playbook/window-schema.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
 
@@ -41,12 +42,11 @@ const tableName = z
   .refine((n) => !RESERVED_TABLE_NAMES.includes(n.toLowerCase()), {
     message: 'local, main, default and unspec are the kernel\'s own routing tables: refused (edge would rename one in rt_tables and route WAN traffic through it)',
   });
-// A sysctl value goes into /etc/sysctl.d as `key = value` and to `sysctl -w`: a newline would add a
-// second setting of the author's choosing (kernel.modprobe = ...) that applies at every boot.
-const sysctlValue = z.union([
-  z.string().regex(/^[\x20-\x7e\t]{0,1024}$/, 'a sysctl value is printable ASCII on one line (spaces and tabs allowed), at most 1024 characters'),
-  z.number(),
-]);
+// A sysctl setting goes into /etc/sysctl.d as `key = value` and to `sysctl -w`, as root: the key
+// must be in a networking family (kernel.core_pattern runs a command at the next core dump) and a
+// newline in the value would add a second setting of the author's choosing.
+const sysctlKeySchema = z.string().max(200, SYSCTL_KEY_RULE).regex(SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE);
+const sysctlValueSchema = z.union([z.string().regex(SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE), z.number()]);
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 
 // Where edge connects: an IP address or a DNS name, nothing a resolver or a log line would misread.
@@ -148,7 +148,7 @@ export const edgeVarsSchema = z
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
     edge_sysctl: z
-      .record(z.string().regex(/^[a-z0-9_][a-z0-9_./-]{0,199}$/, 'expected a sysctl key like net.ipv4.ip_forward'), sysctlValue)
+      .record(sysctlKeySchema, sysctlValueSchema)
       .default({})
       .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),

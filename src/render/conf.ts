@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 
 /**
  * The small configuration files edge's router-side scripts read. They are shell KEY=value files,

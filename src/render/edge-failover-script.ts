@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { logFunction } from './shell.js';
 
 export interface EdgeFailoverPaths {

@@ -4,7 +4,7 @@
  * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
-import { parsePrefix } from '../ipv4.js';
+import { nftHashComment, nftPrefix, nftString } from '../encode/index.js';
 
 export interface NftWan {
   ifname: string;
@@ -32,32 +32,20 @@ export const PREFERRED_MAP = 'preferred_wan';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** An nft string literal. Interface names are validated upstream; this refuses anything that could escape. */
-export function nftString(s: string): string {
-  if (!/^[A-Za-z0-9_.:@-]+$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into nftables`);
-  return `"${s}"`;
-}
-
-/** An IPv4 prefix as nft reads it; anything else is refused. */
-function cidr(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
-  return p;
-}
-
 export function renderEdgeNft(m: EdgeNftModel): string {
   const q = nftString;
   const w1 = q(m.wan1.ifname);
   const w2 = q(m.wan2.ifname);
   const lan = q(m.lan);
   const wans = `{ ${w1}, ${w2} }`;
-  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
+  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.map(nftPrefix).join(', ')} }` : '';
   const leakGuard = m.lanPrefix
     ? `
 
 \t# After NAT (srcnat + 10): whatever the path, nothing with a LAN source leaves by a WAN.
 \tchain leak_guard {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
+\t\toifname ${wans} ip saddr ${nftPrefix(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
 \t}`
     : '';
   const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
@@ -66,7 +54,7 @@ export function renderEdgeNft(m: EdgeNftModel): string {
 # edge run. Loaded by edge-nftables.service at boot and by edge on apply; it replaces ONLY the table
 # inet edge, in one transaction (declare, delete, define): other tables on this host are untouched.
 #
-# Marks: ${hex(m.wan1.mark)} = WAN1 (${m.wan1.ifname}), ${hex(m.wan2.mark)} = WAN2 (${m.wan2.ifname}). A new flow from the LAN gets the
+# Marks: ${hex(m.wan1.mark)} = WAN1 (${nftHashComment(m.wan1.ifname)}), ${hex(m.wan2.mark)} = WAN2 (${nftHashComment(m.wan2.ifname)}). A new flow from the LAN gets the
 # mark of the preferred WAN (map preferred_wan, switched by edge-failover with one element
 # update); the conntrack mark keeps every packet of the flow on that WAN.
 table inet edge {}
@@ -161,9 +149,9 @@ export function inputVerdict(
   contains: (prefix: string, address: string) => boolean,
 ): { verdict: 'accept' | 'drop'; rule: string } {
   if (c.iif === 'lo') return { verdict: 'accept', rule: 'iif "lo" accept' };
-  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname "${m.mgmt}" accept` };
+  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname ${nftString(m.mgmt)} accept` };
   if (c.dport === m.sshPort && m.sshSources.some((p) => contains(p, c.saddr)))
     return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip saddr @ssh_sources accept` };
-  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname "${m.lan}" accept` };
+  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname ${nftString(m.lan)} accept` };
   return { verdict: 'drop', rule: 'counter drop (input policy drop)' };
 }

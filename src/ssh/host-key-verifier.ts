@@ -12,7 +12,7 @@ import {
   type LookupStatus,
 } from './known-hosts.js';
 import { knownHostsFor } from './known-hosts-index.js';
-import { shQuote } from './quote.js';
+import { shQuote } from '../encode/index.js';
 
 /**
  * Host key checking for one hop, plugged into ssh2's `hostVerifier`. ssh2 only learns "denied" and

@@ -1,5 +1,5 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
-import { shJoin } from '../ssh/quote.js';
+import { shJoin } from '../encode/index.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
 import { NFT_TABLE } from './paths.js';
 import { PREFERRED_MAP } from '../render/nftables.js';

@@ -8,7 +8,7 @@ import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/k
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
 import { writeCheckedFileCommand } from '../render/shell.js';
 import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { KA_LINK, PATHS, UNITS } from './paths.js';

@@ -4,7 +4,7 @@ import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
 import { writeCheckedFileCommand } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange } from './file-change.js';
 import { containsAddress, minimalPrefixes } from '../ipv4.js';

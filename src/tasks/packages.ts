@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
-import { shJoin, shQuote } from '../ssh/quote.js';
+import { shJoin, shQuote } from '../encode/index.js';
 import type { Task, TaskContext } from './contract.js';
 import { taskParams } from './params.js';
 

@@ -3,7 +3,7 @@ import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { renderRoutingConf, renderRtTables } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';

@@ -1,6 +1,6 @@
 import type { Facts, UnitFact } from '../facts/types.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, SnapshotScope } from './contract.js';
 import { createdByServices } from './paths.js';
 

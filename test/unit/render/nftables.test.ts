@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inputVerdict, nftString, renderEdgeNft, type EdgeNftModel } from '../../../src/render/nftables.js';
+import { nftString } from '../../../src/encode/index.js';
+import { inputVerdict, renderEdgeNft, type EdgeNftModel } from '../../../src/render/nftables.js';
 import { containsAddress } from '../../../src/ipv4.js';
 import { canNetns, has, inNetns } from '../../fixtures/host-tools.js';
 

@@ -37,7 +37,9 @@ describe('sysctl task', () => {
   });
   it('takes overrides from edge_sysctl and verifies every value', () => {
     const v = edgeVarsSchema.parse({ edge_sysctl: { 'net.netfilter.nf_conntrack_max': 262144 } }) as HostVars;
-    expect(renderSysctlFile({ a: '1' })).toContain('a = 1\n');
+    expect(renderSysctlFile({ 'net.core.somaxconn': '4096' })).toContain('net.core.somaxconn = 4096\n');
+    // The planner's second line of defence: a key the inventory schema would refuse is refused here too.
+    expect(() => renderSysctlFile({ 'kernel.core_pattern': '|/tmp/x' })).toThrow(/families edge sets/);
     const verify = sysctlTask.verify!({ host: 'r1', vars: v, facts: facts({}), params: undefined })!;
     expect(verify).toContain('net.netfilter.nf_conntrack_max');
     expect(spawnSync('bash', ['-n'], { input: verify }).status).toBe(0);

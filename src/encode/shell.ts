@@ -1,7 +1,8 @@
 /**
- * Quoting for the remote POSIX shell. Every remote command in edge is built with these two
- * functions, so user input is never pasted into shell text unquoted.
+ * The shell sink: quoting for the remote POSIX shell. Every remote command in edge is built with
+ * these functions, so user input is never pasted into shell text unquoted.
  */
+import { termLine } from './terminal.js';
 
 // Words made only of these characters mean the same thing quoted or not; leaving them bare keeps
 // commands readable in logs (`sudo -n -- bash -s` rather than `'sudo' '-n' '--' 'bash' '-s'`).
@@ -33,11 +34,5 @@ export function shJoin(args: readonly string[]): string {
  * `\u202e`. Names are validated at load; this is the second line of defence for comments.
  */
 export function shComment(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (ch) => {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 0x0a) return '\\n';
-    if (cp === 0x0d) return '\\r';
-    if (cp === 0x09) return '\\t';
-    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-  });
+  return termLine(text);
 }
