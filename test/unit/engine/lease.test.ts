@@ -80,14 +80,14 @@ describe('the lease of a changing exec', () => {
       manifest: emptyManifest('R2', 'r1'),
       facts,
       task: 'tables',
-      changes: [{ summary: 's', diff: '', apply: 'echo APPLY', snapshot: { files: ['/etc/a.conf'] } }],
+      changes: [{ summary: 's', diff: '', ops: [{ kind: 'file', path: '/etc/a.conf', content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' }] }],
       first: false,
       keepSnapshots: 5,
       finalState: 'applied',
       confirmSeconds: 20,
       leaseSeconds: 50,
     });
-    const order = ['edge_lease_take 50 applying', `--on-active=${50 + LEASE_MARGIN_SEC + 20}s`, 'edge_save_file /etc/a.conf', 'echo APPLY', '--on-active=20s', 'state applied'];
+    const order = ['edge_lease_take 50 applying', `--on-active=${50 + LEASE_MARGIN_SEC + 20}s`, 'edge_save_file /etc/a.conf', 'edge_write_file /etc/a.conf', '--on-active=20s', 'state applied'];
     const idx = order.map((o) => s.indexOf(o));
     expect(idx.every((i) => i >= 0), JSON.stringify(idx)).toBe(true);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
