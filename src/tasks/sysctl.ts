@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote, sysctlKey, sysctlLine, sysctlValue } from '../encode/index.js';
+import { shQuote, sysctlKey, sysctlLine } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange } from './file-change.js';
 import { taskParams } from './params.js';
@@ -60,8 +60,7 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
           differing.map(([k]) => `${k} = ${facts.sysctl[k] ?? '(unset)'}`),
           differing.map(([k, v]) => `${k} = ${v}`),
         ),
-        apply: differing.map(([k, v]) => `sysctl -q -w ${shQuote(`${sysctlKey(k)}=${sysctlValue(v)}`)}`).join('\n'),
-        snapshot: { sysctl: differing.map(([k]) => k) },
+        ops: [{ kind: 'sysctl', values: differing }],
       });
     }
     return { changes };
