@@ -27,6 +27,17 @@ export function shJoin(args: readonly string[]): string {
   return args.map(shQuote).join(' ');
 }
 
+// OpenSSH >= 9.6 (ssh.c valid_hostname) refuses these in a name given on the command line: they
+// would be shell syntax once the name reaches a `Match exec` or ProxyCommand through %h or %n.
+const SSH_NAME_SYNTAX = /['`"$\\;&<>|(){}]|[\s\p{Cc}]/u;
+
+/** Why `name` cannot be an SSH address or user (shell syntax in it), or undefined when it can. */
+export function sshNameProblem(name: string): string | undefined {
+  if (name.startsWith('-')) return 'starts with "-" (ssh would read it as an option)';
+  const m = SSH_NAME_SYNTAX.exec(name);
+  return m ? `holds ${JSON.stringify(m[0])}, shell syntax once ssh_config puts it into a command (OpenSSH 9.6 refuses such names)` : undefined;
+}
+
 /**
  * Text for a `#` comment line of a script: a comment cannot be quoted, so anything that could end
  * it (a newline, CR, any control character) or make it read differently from what it says (bidi

@@ -279,7 +279,27 @@ function parseSession(text: string | undefined): Facts['session'] {
   return { clientAddress: p[0]!, clientPort: Number(p[1]), serverAddress: p[2]!, serverPort: Number(p[3]) };
 }
 
+/** The largest facts document read (a router with thousands of routes sends a few MB). */
+export const FACTS_MAX_CHARS = 16 * 1024 * 1024;
+
+/**
+ * The facts a host sent. The host is untrusted input: a document over FACTS_MAX_CHARS or of the
+ * wrong shape (ip -j printing an object where a list belongs, say) fails that host with a clear
+ * error instead of crashing the run or slowing other hosts.
+ */
 export function parseFacts(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
+  if (out.length > FACTS_MAX_CHARS) {
+    throw new EdgeError('EXEC', `the facts the host sent are ${out.length} characters long, over the ${FACTS_MAX_CHARS / 1024 / 1024} Mi limit: refused`, { host });
+  }
+  try {
+    return factsOf(host, out, wanted);
+  } catch (e) {
+    if (e instanceof EdgeError) throw e;
+    throw new EdgeError('EXEC', `the facts the host sent are malformed: ${e instanceof Error ? e.message : String(e)}`, { host, cause: e });
+  }
+}
+
+function factsOf(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
   const s = splitSections(out);
   if (!s.has('hostname') || !s.has('ip-link')) {
     throw new EdgeError('EXEC', 'fact gathering returned no usable output', { host, hint: 'is bash available on the host?' });

@@ -37,6 +37,14 @@ export interface ChannelHooks {
   lostError(): EdgeError | undefined;
 }
 
+/**
+ * The most one exec may send on stdout or on stderr. A router is untrusted input: past this the
+ * channel is closed and the exec fails, so one host's flood never grows the controller's memory or
+ * stalls the event loop every other host's session runs on. edge's largest legitimate answer (the
+ * facts of a router with a few hundred routes, or a file's content) is far below it.
+ */
+export const EXEC_OUTPUT_CAP = 32 * 1024 * 1024;
+
 // Grace given to the host-side timeout over ours, so our TIMEOUT is what the caller sees (not the
 // command's exit 124), and the KILL that follows a TERM the command ignores.
 const REMOTE_TIMEOUT_GRACE_MS = 1_000;
@@ -127,14 +135,18 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
         let signal: string | undefined;
         let exited = false;
 
-        ch.on('data', (d: Buffer) => {
-          out.push(d);
+        const sizes = { stdout: 0, stderr: 0 };
+        const collect = (into: Buffer[], stream: 'stdout' | 'stderr') => (d: Buffer) => {
           hooks.onReceived(d.length);
-        });
-        ch.stderr.on('data', (d: Buffer) => {
-          errOut.push(d);
-          hooks.onReceived(d.length);
-        });
+          sizes[stream] += d.length;
+          if (sizes[stream] > EXEC_OUTPUT_CAP) {
+            into.length = 0;
+            ch.close();
+            fail(new EdgeError('EXEC', `${req.host} sent more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
+          } else if (!settled) into.push(d);
+        };
+        ch.on('data', collect(out, 'stdout'));
+        ch.stderr.on('data', collect(errOut, 'stderr'));
         ch.on('exit', (c: number | null, sig?: string) => {
           exited = true;
           code = c;
