@@ -4,7 +4,7 @@ import { shComment, shQuote } from '../ssh/quote.js';
 import { changeScope, changeShell, unitActionShell } from '../tasks/change-ops.js';
 import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
-import { armScript } from './deadman.js';
+import { armScript, armUnderLeaseScript, LEASE_LIB, leaseScript } from './deadman.js';
 import { BOOT_GENERATOR, HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
 import { extendSnapshot, pruneScript, SNAPSHOT_LIB, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
@@ -21,10 +21,10 @@ export interface ApplyScriptInput {
   facts: Facts;
   tasks: ApplyTask[];
   keepSnapshots: number;
-  /** The host restores itself this long after the apply unless confirmed. */
-  deadmanSeconds: number;
-  /** How long the exec may take (the command timeout): the timer must not fire while it runs. */
-  execBudgetSeconds: number;
+  /** The confirm timeout: the timer fires this long after the exec ends, unless confirmed. */
+  confirmSeconds: number;
+  /** The exec's lease (execLeaseSeconds of its command timeout): the timer cannot fire while it runs. */
+  leaseSeconds: number;
 }
 
 /**
@@ -38,9 +38,9 @@ const step = (i: number, phase: StepPhase) => `echo '${STEP_MARK} ${i} ${phase}'
 /**
  * A first apply in one exec: snapshot every scope the plan touches, write the manifest and
  * restore.sh, and only when all of that is on disk, change the host: mark the run pending, install
- * the boot hook, arm the dead-man timer once; then each task's changes in order (files, runtime
+ * the boot hook, arm the dead-man timer beyond the exec's lease (deadman.ts); then each task's changes in order (files, runtime
  * state), one daemon-reload, each unit enabled/started/restarted once, and every task's verify; the
- * state becomes "applied" last. A cut anywhere before the first change leaves the host as it was (at
+ * timer is re-armed to count the confirm timeout and the state becomes "applied" last. A cut anywhere before the first change leaves the host as it was (at
  * worst with a pending mark the boot hook or the next run settles); from the first change on, the
  * timer, a reboot or the next edge that takes the host over restores it. A failing step ends the
  * exec (set -e); the engine then restores the snapshot. Pause points for the reboot tests:
@@ -58,15 +58,16 @@ export function applyScript(input: ApplyScriptInput): string {
     PREAMBLE,
     HOST_LIB,
     SNAPSHOT_LIB,
+    LEASE_LIB,
     `# snapshot ${dir}: saved items first, then the manifest that lists them`,
     snapshotMkdir(manifest.runId, true),
-    `case "$(cat ${state} 2>/dev/null)" in applying|applied|confirmed|restoring) edge_fail ${shQuote(`run ${manifest.runId} is already applied on this host (or being restored); not applying it again`)} ;; esac`,
+    leaseScript(manifest.runId, input.leaseSeconds, true),
     ...save,
     writeManifestScript(manifest),
     `sync -f "$D" 2>/dev/null || sync`,
     hold(`${first}:snapshot`),
-    // Armed once for the whole exec plus the confirm timeout, so no slow task races its own timer.
-    armScript(manifest.runId, input.deadmanSeconds + input.execBudgetSeconds),
+    // Armed beyond the exec's lease (deadman.ts): no slow task races its own timer.
+    armUnderLeaseScript(manifest.runId, input.confirmSeconds, input.leaseSeconds),
     `edge_put ${PENDING_FILE} ${shQuote(manifest.runId)}`,
     installBootHookScript(),
     `edge_put ${state} applying; edge_event "$D" applying`,
@@ -74,6 +75,8 @@ export function applyScript(input: ApplyScriptInput): string {
     ...tasks.map((t, i) => taskChanges(t, i, hold)),
     unitsPhase(tasks, hold),
     ...tasks.map((t, i) => (t.verify ? `${step(i, 'verify')}\n${hold(`${t.name}:verify`)}\n# verify ${t.name}\n${t.verify}` : '')),
+    // Applied: from here the confirm timeout counts.
+    armScript(manifest.runId, input.confirmSeconds),
     `edge_put ${state} applied; edge_event "$D" applied`,
   ];
   return parts.filter(Boolean).join('\n') + '\n';

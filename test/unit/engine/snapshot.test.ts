@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
 import { applyScript } from '../../../src/engine/task-script.js';
-import { confirmScript } from '../../../src/engine/deadman.js';
+import { confirmScript, LEASE_MARGIN_SEC } from '../../../src/engine/deadman.js';
 import { newHolder } from '../../../src/engine/host-lock.js';
 import { renderBootGenerator } from '../../../src/engine/boot-hook.js';
 import { spawnSync } from 'node:child_process';
@@ -149,11 +149,13 @@ describe('snapshot manifest', () => {
         { name: 'failover', changes: [{ summary: 'u2', diff: '', ops: [units('x.service', 'restart')] }] },
       ],
       keepSnapshots: 5,
-      deadmanSeconds: 90,
-      execBudgetSeconds: 120,
+      confirmSeconds: 90,
+      leaseSeconds: 606,
     });
-    // Saved, listed, on disk; armed; pending; boot hook; applying; then the changes.
+    // Leased; saved, listed, on disk; armed beyond the lease; pending; boot hook; applying; the
+    // changes; re-armed for the confirm timeout.
     const order = [
+      "edge_lease_take 606 'none rolled-back pruned'",
       'edge_save_file /etc/systemd/system-generators/edge-boot-restore',
       'edge_save_file /etc/a.conf',
       'edge_save_file /etc/b.conf',
@@ -181,11 +183,12 @@ describe('snapshot manifest', () => {
       'echo VERIFY-A',
       'edge_hold persistence:verify',
       'echo VERIFY-B',
+      '--on-active=90s',
       'state applied',
     ];
-    // 90 s confirm + 120 s for the exec itself, armed once
-    expect(s).toContain('--unit=edge-confirm-20261123T000000Z-abcd --on-active=210s');
-    expect(s.split('systemd-run').length).toBe(2);
+    // Armed beyond the exec's lease before the first change, re-armed to the confirm timeout at its end.
+    expect(s).toContain(`--unit=edge-confirm-20261123T000000Z-abcd --on-active=${606 + LEASE_MARGIN_SEC + 90}s`);
+    expect(s.split('systemd-run').length).toBe(3);
     expect(s.split('systemctl daemon-reload').length).toBe(2);
     expect(s).not.toContain('systemctl restart x.service');
     expect(restoreScript(m)).toContain('systemctl stop edge-confirm-20261123T000000Z-abcd.timer');

@@ -60,7 +60,7 @@ describe('the failover playbook', () => {
       const verify = TASKS[name as keyof typeof TASKS]!.verify?.({ host: 'r1', vars, facts, params: undefined });
       tasks.push({ name, changes: plan.changes, ...(verify ? { verify } : {}) });
     }
-    const script = applyScript({ manifest, facts, tasks, keepSnapshots: 10, deadmanSeconds: 90, execBudgetSeconds: 120 });
+    const script = applyScript({ manifest, facts, tasks, keepSnapshots: 10, confirmSeconds: 90, leaseSeconds: 606 });
     expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
     const changed = planAll(facts, vars).filter((p) => p.plan.changes.length).map((p) => p.name);
     expect(changed).toEqual(['packages', 'sysctl', 'tables', 'nftables', 'persistence', 'failover']);
