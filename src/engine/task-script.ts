@@ -6,6 +6,7 @@ import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript, armUnderLeaseScript, LEASE_LIB, leaseScript } from './deadman.js';
 import { BOOT_GENERATOR, HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
+import { ORDER_LIB, recordOrderScript } from './run-order.js';
 import { extendSnapshot, pruneScript, SNAPSHOT_LIB, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
 /** One task of the apply exec: its changes and the check of its result (either may be empty). */
@@ -59,9 +60,11 @@ export function applyScript(input: ApplyScriptInput): string {
     HOST_LIB,
     SNAPSHOT_LIB,
     LEASE_LIB,
+    ORDER_LIB,
     `# snapshot ${dir}: saved items first, then the manifest that lists them`,
     snapshotMkdir(manifest.runId, true),
     leaseScript(manifest.runId, input.leaseSeconds, true),
+    recordOrderScript(manifest.runId),
     ...save,
     writeManifestScript(manifest),
     `sync -f "$D" 2>/dev/null || sync`,
