@@ -1,18 +1,14 @@
 import { z } from 'zod';
 import type { HostVars } from '../inventory/vars.js';
 import { renderFailoverConf } from '../render/conf.js';
-import { renderEdgeFailoverScript } from '../render/edge-failover-script.js';
-import { renderEdgeHealthScript } from '../render/edge-health-script.js';
-import { renderEdgeProbeScript } from '../render/edge-probe-script.js';
 import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
+import { probeMachine, routerProgram } from '../render/router-programs.js';
 import { writeCheckedFileCommand } from '../render/shell.js';
 import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { KA_LINK, PATHS, UNITS } from './paths.js';
-import { RULE_OFFSETS } from './desired-routing.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
@@ -33,7 +29,6 @@ export function failoverTiming(vars: HostVars): Timing {
 }
 
 export function failoverFiles(vars: HostVars): DesiredFile[] {
-  const scriptPaths = { routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir };
   return [
     {
       path: PATHS.failoverConf,
@@ -46,22 +41,15 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         rise: vars.edge_health_rise,
         threshold: vars.edge_health_success_threshold,
         flush: vars.edge_conntrack_flush,
-      }),
-    },
-    { path: PATHS.edgeHealth, mode: '0750', content: renderEdgeHealthScript(scriptPaths) },
-    { path: PATHS.edgeProbe, mode: '0750', content: renderEdgeProbeScript(scriptPaths) },
-    { path: PATHS.edgeProbeUnit, mode: '0644', content: renderEdgeProbeUnit({ script: PATHS.edgeProbe, conf: PATHS.failoverConf }) },
-    {
-      path: PATHS.edgeFailover,
-      mode: '0750',
-      content: renderEdgeFailoverScript({
-        ...scriptPaths,
         switchLog: PATHS.switchLog,
-        localRuleOffset: RULE_OFFSETS.local,
-        link: KA_LINK,
-        nft: { family: NFT_FAMILY, table: NFT_NAME, map: PREFERRED_MAP },
+        kaLink: KA_LINK,
       }),
     },
+    { path: PATHS.edgeHealth, mode: '0750', content: routerProgram('edge-health') },
+    { path: PATHS.edgeProbe, mode: '0750', content: routerProgram('edge-probe') },
+    { path: PATHS.edgeProbeAwk, mode: '0644', content: probeMachine() },
+    { path: PATHS.edgeProbeUnit, mode: '0644', content: renderEdgeProbeUnit({ script: PATHS.edgeProbe, conf: PATHS.failoverConf }) },
+    { path: PATHS.edgeFailover, mode: '0750', content: routerProgram('edge-failover') },
     { path: PATHS.keepalivedDropIn, mode: '0644', content: renderKeepalivedDropIn({ failoverScript: PATHS.edgeFailover }) },
     {
       path: PATHS.keepalivedConf,
@@ -85,7 +73,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
   needs() {
     return {
       files: [
-        PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeUnit, PATHS.edgeFailover,
+        PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.edgeFailover,
         PATHS.keepalivedDropIn, PATHS.keepalivedConf,
       ],
       units: [UNITS.edgeProbe, UNITS.keepalived],
@@ -115,7 +103,10 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     const units = unitsChange(
       facts,
       [
-        { name: UNITS.edgeProbe, restart: changed.has(PATHS.edgeProbe) || changed.has(PATHS.edgeProbeUnit) || changed.has(PATHS.failoverConf) },
+        {
+          name: UNITS.edgeProbe,
+          restart: [PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.failoverConf].some((p) => changed.has(p)),
+        },
         { name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) },
       ],
       changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),

@@ -11,6 +11,8 @@ export const PATHS = {
   edgeHealth: '/usr/local/sbin/edge-health',
   edgeFailover: '/usr/local/sbin/edge-failover',
   edgeProbe: '/usr/local/sbin/edge-probe',
+  /** edge-probe's state machine (mawk). */
+  edgeProbeAwk: '/usr/local/lib/edge/edge-probe.awk',
   edgeRoutesUnit: '/etc/systemd/system/edge-routes.service',
   edgeNftUnit: '/etc/systemd/system/edge-nftables.service',
   edgeProbeUnit: '/etc/systemd/system/edge-probe.service',

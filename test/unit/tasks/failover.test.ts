@@ -15,6 +15,7 @@ describe('failover task', () => {
       `create ${PATHS.failoverConf}`,
       `create ${PATHS.edgeHealth}`,
       `create ${PATHS.edgeProbe}`,
+      `create ${PATHS.edgeProbeAwk}`,
       `create ${PATHS.edgeProbeUnit}`,
       `create ${PATHS.edgeFailover}`,
       `create ${PATHS.keepalivedDropIn}`,
@@ -22,18 +23,18 @@ describe('failover task', () => {
       'systemd: enable + start edge-probe.service, start keepalived.service',
     ]);
     expect(p.changes[0]!.diff).toContain(
-      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n",
+      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
     );
-    const ka = p.changes[6]!.apply;
+    const ka = p.changes[7]!.apply;
     expect(ka.split('\n')[0]).toBe('/usr/local/sbin/edge-failover link');
     expect(ka).toContain('if ! keepalived --config-test -f "$edge_t"');
-    const units = p.changes[7]!;
+    const units = p.changes[8]!;
     expect(units.apply).toBe('systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service');
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
     // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
     expect(units.snapshot).toEqual({ units: [UNITS.edgeProbe, UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
-    expect(p.changes[6]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
-    expect(p.changes[3]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
+    expect(p.changes[7]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
+    expect(p.changes[4]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
     expect(p.notes?.[0]).toContain('down within 1.35s');
     expect(p.notes?.[0]).toContain('20 probes/s per WAN');
     for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
@@ -63,7 +64,8 @@ describe('failover task', () => {
     const applies = plan().changes.map((c) => c.apply);
     expect(applies[1]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-health 0750 root root /);
     expect(applies[2]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-probe 0750 root root /);
-    expect(applies[4]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-failover 0750 root root /);
+    expect(applies[3]).toMatch(/^edge_write_file \/usr\/local\/lib\/edge\/edge-probe.awk 0644 root root /);
+    expect(applies[5]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-failover 0750 root root /);
     expect(applies[0]).toMatch(/^edge_write_file \/etc\/edge\/failover.conf 0644 /);
   });
 });
