@@ -8,7 +8,7 @@ import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
-import { confirmScript, disarmScript, parseStateOutput, stateScript } from './deadman.js';
+import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
 import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
@@ -100,7 +100,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   }
 
   // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
-  const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
+  const holder = newHolder(input.runId, 'run', execLeaseSeconds(input.commandTimeoutMs) + input.confirmTimeoutSec + 60);
   let taken: TakenHost;
   try {
     taken = await takeHost(input, conn, holder);
@@ -137,7 +137,8 @@ interface TakenHost {
 /** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
 async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
   input.reporter.hostStep(input.host, 'facts');
-  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
+  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
+  const sent = Date.now();
   const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
     host: input.host,
     vars: input.vars,
@@ -150,7 +151,26 @@ async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHo
     .split('\n')
     .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
     .map((l) => l.replace(/^edge: /, ''));
-  return { facts, planned, probeChecks: checks, bootId: /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1], notes };
+  const boot = /^EDGE-BOOT-ID (\S+) (\d+)/m.exec(stderr);
+  const skew = boot ? clockSkewNote(Number(boot[2]), sent, Date.now()) : undefined;
+  if (skew) notes.push(skew);
+  return { facts, planned, probeChecks: checks, bootId: boot?.[1], notes };
+}
+
+/** Beyond this, a controller's clock that disagrees with a router's is worth a warning. */
+const CLOCK_SKEW_WARN_SEC = 60;
+
+/**
+ * The router read its clock (`routerSec`) somewhere between `sentMs` and `answeredMs` of ours: a
+ * note when that cannot be explained by the exec's own time and is off by more than a minute.
+ * Nothing is ordered by the controller's clock; its time still lands in run ids and journals.
+ */
+export function clockSkewNote(routerSec: number, sentMs: number, answeredMs: number): string | undefined {
+  const router = routerSec * 1000;
+  const off = router < sentMs - 1000 ? router - (sentMs - 1000) : router > answeredMs + 1000 ? router - (answeredMs + 1000) : 0;
+  const sec = Math.round(Math.abs(off) / 1000);
+  if (sec <= CLOCK_SKEW_WARN_SEC) return undefined;
+  return `WARNING: this controller's clock is ${sec} s ${off > 0 ? 'behind' : 'ahead of'} the host's: the host orders runs by its own sequence, but run ids and journal times carry this controller's clock; set it right (NTP)`;
 }
 
 /**
@@ -233,8 +253,8 @@ async function applyTasks(input: HostRunInput, conn: SshConnection, taken: Taken
             first: !applied,
             keepSnapshots: input.vars.edge_snapshots_keep,
             finalState: i === lastChanging ? 'applied' : 'applying',
-            deadmanSeconds: input.confirmTimeoutSec,
-            execBudgetSeconds: execBudgetSeconds(input),
+            confirmSeconds: input.confirmTimeoutSec,
+            leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
           });
           applied = true;
           result.state = 'applying';
@@ -277,7 +297,8 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
       : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
     return;
   }
-  const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
+  // The failed exec left the timer beyond its lease (it had not re-armed it at its end).
+  const firesBy = Date.now() + deadlineUnderLease(input.confirmTimeoutSec, execLeaseSeconds(input.commandTimeoutMs)) * 1000;
   try {
     const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
@@ -398,13 +419,3 @@ function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * How long the dead-man timer gives one changing exec beyond the confirm timeout. Capped so that a
- * host cut off mid-exec still restores itself within minutes; an exec slower than this (a big apt
- * install) meets the state guard at the next exec and the run fails loudly instead of applying on
- * top of a restored host.
- */
-function execBudgetSeconds(input: HostRunInput): number {
-  return Math.min(Math.ceil(input.commandTimeoutMs / 1000), 120);
-}
