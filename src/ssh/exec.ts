@@ -29,6 +29,8 @@ export interface ChannelHooks {
   onStart(): void;
   onSent(bytes: number): void;
   onReceived(bytes: number): void;
+  /** stderr as it arrives (optional: progress lines). */
+  onStderr?(chunk: Buffer): void;
   /** The channel is gone on both sides (or never opened): its session slot is free again. */
   onClosed(): void;
   /** Register a way for the connection to fail this exec when it dies; returns the unregister. */
@@ -143,7 +145,10 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
             into.length = 0;
             ch.close();
             fail(new EdgeError('EXEC', `${req.host} sent more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
-          } else if (!settled) into.push(d);
+          } else if (!settled) {
+            into.push(d);
+            if (stream === 'stderr') hooks.onStderr?.(d);
+          }
         };
         ch.on('data', collect(out, 'stdout'));
         ch.stderr.on('data', collect(errOut, 'stderr'));
