@@ -323,9 +323,12 @@ export class SshConnection {
 
   /** -v: one event per exec (the trace decides what of it to show, and redacts). */
   private traceExec(script: string, command: string[], r: ExecResult | undefined, e?: unknown): void {
+    // The password never travels in the script (sudo reads it from stdin ahead of it); should a
+    // script ever quote it, -vvv still must not show it.
+    const pw = this.#becomePassword;
     this.opts.trace?.exec?.({
       host: this.target.name,
-      script,
+      script: pw ? script.split(pw).join('«redacted»') : script,
       command,
       durationMs: r?.durationMs ?? 0,
       code: r?.code,
