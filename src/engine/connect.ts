@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { FILE_CAPS, readBoundedFile } from '../config/read-file.js';
 import { EdgeError } from '../errors.js';
 import type { VarSource } from '../inventory/types.js';
 import { BECOME_PASSWORD_VARS, type HostVars } from '../inventory/vars.js';
@@ -50,6 +51,15 @@ export function connectorFor(
   );
   target.name = name;
   refuseWithoutBecome(name, target.user, vars.ansible_become ?? s.become ?? false, sources?.ansible_become);
+  // A key the operator named that is not there is bad input (exit 5, nothing touched), not an
+  // unreachable host: found here, before any host is connected.
+  if (target.privateKeyPath) {
+    try {
+      readBoundedFile(target.privateKeyPath, { what: 'private key file', maxBytes: FILE_CAPS.key, host: name, field: 'ansible_ssh_private_key_file' });
+    } catch (e) {
+      throw placeFileError(e, vars, sources);
+    }
+  }
   const knownHostsFiles = [
     ...(vars.edge_known_hosts_file ? [vars.edge_known_hosts_file] : []),
     ...(s.knownHostsFiles ?? []),

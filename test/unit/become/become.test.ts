@@ -96,3 +96,12 @@ describe('the operator\'s session through sudo', () => {
     expect(session('')).toBeUndefined();
   });
 });
+
+describe('a key file the inventory names and that is not there', () => {
+  it('is bad input at the variable (exit 5), found before any host is connected, not an unreachable host', () => {
+    const i = yamlInv('all:\n  hosts:\n    r1:\n      ansible_user: root\n      ansible_ssh_private_key_file: /nonexistent/edge-21/id_ed25519\n');
+    const e = edgeErrorsOf(connect(i, 'r1'))[0]!;
+    expect(e.code).toBe('CONFIG');
+    expect(formatError(e)).toContain('inv.yaml:5:37: r1: all.hosts.r1.ansible_ssh_private_key_file: private key file /nonexistent/edge-21/id_ed25519: cannot be read');
+  });
+});
