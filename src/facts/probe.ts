@@ -71,7 +71,7 @@ function compressed([env, ...body]: string[]): string {
  * shell's environment, so it is read from the nearest ancestor that still has it (sudo itself, or
  * the login shell sshd started): root may read any process's environ.
  */
-const SESSION = [
+export const SESSION_SCRIPT = [
   's=${SSH_CONNECTION:-} p=$$',
   'while [ -z "$s" ] && [ "$p" -gt 1 ] 2>/dev/null; do',
   '  p=$(sed \'s/.*) //\' "/proc/$p/stat" | cut -d" " -f2) || break',
@@ -87,7 +87,7 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     section('uid', 'id -u'),
     section('kernel', 'uname -r'),
     section('os-release', 'cat /etc/os-release'),
-    section('session', SESSION),
+    section('session', SESSION_SCRIPT),
     section('ip-link', 'ip -j -d link show'),
     section('ip-addr', 'ip -j addr show'),
     section('ip-route', 'ip -j route show table all'),

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import { connectorFor, type ConnectionSettings } from '../../../src/engine/connect.js';
 import { formatError } from '../../../src/errors.js';
-import { probeScript } from '../../../src/facts/probe.js';
-import { parseFacts } from '../../../src/facts/parse.js';
+import { SESSION_SCRIPT } from '../../../src/facts/probe.js';
+import { parseSession } from '../../../src/facts/parse.js';
 import { parseIniInventory } from '../../../src/inventory/ini-source.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { edgeErrorsOf } from '../inventory/helpers.js';
@@ -80,12 +80,11 @@ describe('the operator\'s session through sudo', () => {
   // sudo's env_reset leaves SSH_CONNECTION out of the shell edge runs; the probe finds it in the
   // nearest ancestor that has it. Here: a parent shell with it, and a child bash -s without it.
   const session = (outer: string) => {
-    const script = probeScript({ files: [], packages: [], units: [], nftTables: [], sysctl: [] });
     const r = spawnSync('bash', ['-c', 'env -u SSH_CONNECTION bash -s; exit $?'], {
-      input: script,
+      input: `${SESSION_SCRIPT}\n`,
       env: { PATH: process.env.PATH, ...(outer ? { SSH_CONNECTION: outer } : {}) },
     });
-    return parseFacts('r1', r.stdout.toString(), { files: [], packages: [], units: [], nftTables: [] }).session;
+    return parseSession(r.stdout.toString());
   };
 
   it('is read from the process above the shell when the shell lost it', () => {
