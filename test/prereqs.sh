@@ -7,7 +7,8 @@ command -v apt-get >/dev/null || { echo "prereqs: no apt-get; install the packag
 need=()
 for p in debootstrap:debootstrap systemd-nspawn:systemd-container ip:iproute2 dnsmasq:dnsmasq-base \
          nft:nftables ssh-keygen:openssh-client sshd:openssh-server conntrack:conntrack ping:iputils-ping python3:python3-minimal \
-         ansible-inventory:ansible-core keepalived:keepalived tmux:tmux zsh:zsh fish:fish groff:groff-base mawk:mawk; do
+         ansible-inventory:ansible-core keepalived:keepalived tmux:tmux zsh:zsh fish:fish groff:groff-base mawk:mawk \
+         promtool:prometheus shellcheck:shellcheck faketime:faketime stress-ng:stress-ng; do
   cmd=${p%%:*}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("${p##*:}")
 done

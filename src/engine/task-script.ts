@@ -1,6 +1,7 @@
 import type { Facts } from '../facts/types.js';
 import { PREAMBLE } from '../render/shell.js';
 import { shComment, shQuote } from '../ssh/quote.js';
+import { changeScope, changeShell } from '../tasks/change-ops.js';
 import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript } from './deadman.js';
@@ -39,7 +40,7 @@ export function taskScript(input: TaskScriptInput): string {
   const dir = snapshotDir(manifest.runId);
   const state = shQuote(`${dir}/state`);
   const save: string[] = [];
-  const scopes = [...(input.first ? [{ files: [BOOT_GENERATOR] }] : []), ...changes.map((c) => c.snapshot)];
+  const scopes = [...(input.first ? [{ files: [BOOT_GENERATOR] }] : []), ...changes.map(changeScope)];
   for (const scope of scopes) {
     const sh = extendSnapshot(manifest, scope, facts);
     if (sh) save.push(sh);
@@ -66,7 +67,7 @@ export function taskScript(input: TaskScriptInput): string {
     input.first ? installBootHookScript() : '',
     input.first ? `edge_put ${state} applying; edge_event "$D" applying` : '',
     input.first ? pruneScript(input.keepSnapshots, manifest.runId) : '',
-    ...changes.map((c, i) => `${hold(`change-${i + 1}`)}\n# change ${i + 1}: ${shComment(c.summary)}\n${c.apply}`),
+    ...changes.map((c, i) => `${hold(`change-${i + 1}`)}\n# change ${i + 1}: ${shComment(c.summary)}\n${changeShell(c)}`),
     input.verify ? `${hold('verify')}\n# verify\n${input.verify}` : '',
     hold('done'),
     input.deadmanSeconds && input.execBudgetSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',

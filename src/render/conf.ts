@@ -1,4 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 
 /**
  * The small configuration files edge's router-side scripts read. They are shell KEY=value files,
@@ -28,7 +29,7 @@ export interface RoutingConf {
 
 export function renderRoutingConf(c: RoutingConf): string {
   return `# Managed by edge: the per-WAN policy routing, read by /usr/local/sbin/edge-routes,
-# edge-health and edge-failover. Local changes are overwritten by the next edge run.
+# edge-probe, edge-health and edge-failover. Local changes are overwritten by the next edge run.
 # WANn_GW empty: the gateway is learned from the main table's default route via WANn_IF.
 ${kv([
   ['WAN1_IF', c.wan1If],
@@ -43,6 +44,9 @@ ${kv([
   ['PRIO', c.priority],
   ['WAN1_GW', c.gateway1 ?? ''],
   ['WAN2_GW', c.gateway2 ?? ''],
+  ['NFT_FAMILY', NFT_FAMILY],
+  ['NFT_TABLE', NFT_NAME],
+  ['NFT_MAP', PREFERRED_MAP],
 ])}
 `;
 }
@@ -64,6 +68,10 @@ export interface FailoverConf {
   /** Targets that must be answering for a WAN to be healthy. */
   threshold: number;
   flush: boolean;
+  /** Where edge-failover keeps the history of switches. */
+  switchLog: string;
+  /** keepalived's private veth pair and its addresses. */
+  kaLink: { a: string; b: string; addrA: string; addrB: string };
 }
 
 export function renderFailoverConf(c: FailoverConf): string {
@@ -77,6 +85,11 @@ ${kv([
   ['RISE', c.rise],
   ['SUCCESS_THRESHOLD', c.threshold],
   ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
+  ['SWITCH_LOG', c.switchLog],
+  ['KA_A', c.kaLink.a],
+  ['KA_B', c.kaLink.b],
+  ['KA_ADDR_A', c.kaLink.addrA],
+  ['KA_ADDR_B', c.kaLink.addrB],
 ])}
 `;
 }

@@ -70,20 +70,3 @@ export function writeCheckedFileCommand(path: string, content: string, mode: str
     `sync ${shQuote(dir)} 2>/dev/null || true`,
   ].join('\n');
 }
-
-/**
- * A script's `log` function: each message reaches the journal exactly once, under `tag`. A systemd
- * service's stderr already goes to the journal (systemd sets JOURNAL_STREAM to its device:inode), so
- * there stderr alone is used; anywhere else (keepalived's notify handler, whose output keepalived
- * discards; a shell; an edge run) the message goes through logger, and to stderr for whoever watches.
- */
-export function logFunction(tag: string): string {
-  if (!/^[a-z][a-z0-9-]*$/.test(tag)) throw new Error(`bad log tag ${tag}`);
-  return [
-    `if [ -n "\${JOURNAL_STREAM:-}" ] && [ "$(stat -L -c '%d:%i' /proc/$$/fd/2 2>/dev/null)" = "$JOURNAL_STREAM" ]; then`,
-    `  log() { printf '%s\\n' "$*" >&2; }`,
-    'else',
-    `  log() { logger -t ${tag} -- "$*" 2>/dev/null || true; printf '${tag}: %s\\n' "$*" >&2; }`,
-    'fi',
-  ].join('\n');
-}

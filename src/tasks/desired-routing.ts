@@ -156,10 +156,10 @@ export function rulesApply(stale: RuleLine[], missing: RuleLine[]): string {
 
 /**
  * Shell that makes a WAN table hold exactly `want` (or nothing). The table is flushed only when it
- * holds routes: the kernel refuses to flush a table that never existed.
+ * holds routes (`flush`): the kernel refuses to flush a table that never existed.
  */
-export function tableApply(table: number, now: readonly string[], want: string | undefined): string {
-  const lines = now.length ? [`ip route flush table ${table}`] : [];
+export function tableApply(table: number, flush: boolean, want: string | undefined): string {
+  const lines = flush ? [`ip route flush table ${table}`] : [];
   if (want) lines.push(`ip route replace table ${table} ${shJoin(want.split(' '))}`);
   return lines.join('\n');
 }

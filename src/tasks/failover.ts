@@ -1,18 +1,13 @@
 import { z } from 'zod';
 import type { HostVars } from '../inventory/vars.js';
 import { renderFailoverConf } from '../render/conf.js';
-import { renderEdgeFailoverScript } from '../render/edge-failover-script.js';
-import { renderEdgeHealthScript } from '../render/edge-health-script.js';
-import { renderEdgeProbeScript } from '../render/edge-probe-script.js';
 import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
-import { writeCheckedFileCommand } from '../render/shell.js';
+import { probeMachine, routerProgram } from '../render/router-programs.js';
 import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { KA_LINK, PATHS, UNITS } from './paths.js';
-import { RULE_OFFSETS } from './desired-routing.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
@@ -33,7 +28,6 @@ export function failoverTiming(vars: HostVars): Timing {
 }
 
 export function failoverFiles(vars: HostVars): DesiredFile[] {
-  const scriptPaths = { routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir };
   return [
     {
       path: PATHS.failoverConf,
@@ -46,22 +40,15 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         rise: vars.edge_health_rise,
         threshold: vars.edge_health_success_threshold,
         flush: vars.edge_conntrack_flush,
-      }),
-    },
-    { path: PATHS.edgeHealth, mode: '0750', content: renderEdgeHealthScript(scriptPaths) },
-    { path: PATHS.edgeProbe, mode: '0750', content: renderEdgeProbeScript(scriptPaths) },
-    { path: PATHS.edgeProbeUnit, mode: '0644', content: renderEdgeProbeUnit({ script: PATHS.edgeProbe, conf: PATHS.failoverConf }) },
-    {
-      path: PATHS.edgeFailover,
-      mode: '0750',
-      content: renderEdgeFailoverScript({
-        ...scriptPaths,
         switchLog: PATHS.switchLog,
-        localRuleOffset: RULE_OFFSETS.local,
-        link: KA_LINK,
-        nft: { family: NFT_FAMILY, table: NFT_NAME, map: PREFERRED_MAP },
+        kaLink: KA_LINK,
       }),
     },
+    { path: PATHS.edgeHealth, mode: '0750', content: routerProgram('edge-health') },
+    { path: PATHS.edgeProbe, mode: '0750', content: routerProgram('edge-probe') },
+    { path: PATHS.edgeProbeAwk, mode: '0644', content: probeMachine() },
+    { path: PATHS.edgeProbeUnit, mode: '0644', content: renderEdgeProbeUnit({ script: PATHS.edgeProbe, conf: PATHS.failoverConf }) },
+    { path: PATHS.edgeFailover, mode: '0750', content: routerProgram('edge-failover') },
     { path: PATHS.keepalivedDropIn, mode: '0644', content: renderKeepalivedDropIn({ failoverScript: PATHS.edgeFailover }) },
     {
       path: PATHS.keepalivedConf,
@@ -85,7 +72,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
   needs() {
     return {
       files: [
-        PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeUnit, PATHS.edgeFailover,
+        PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.edgeFailover,
         PATHS.keepalivedDropIn, PATHS.keepalivedConf,
       ],
       units: [UNITS.edgeProbe, UNITS.keepalived],
@@ -98,16 +85,13 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     const changes: Change[] = [];
     const changed = new Set<string>();
     for (const f of failoverFiles(vars)) {
-      const c = fileChange(facts, f);
+      // keepalived checks its configuration against the live system (its interface must exist,
+      // the scripts must be there and safe): create the link, then test before installing.
+      const ka = f.path === PATHS.keepalivedConf;
+      const c = fileChange(facts, f, ka ? 'keepalived --config-test -f' : undefined);
       if (!c) continue;
       changed.add(f.path);
-      if (f.path === PATHS.keepalivedConf) {
-        // keepalived checks its configuration against the live system (its interface must exist,
-        // the scripts must be there and safe): create the link, then test before installing.
-        c.apply = `${shQuote(PATHS.edgeFailover)} link\n${writeCheckedFileCommand(f.path, f.content, f.mode, 'keepalived --config-test -f')}`;
-        c.snapshot = { ...c.snapshot, links: [KA_LINK.a, KA_LINK.b] };
-      }
-      changes.push(c);
+      changes.push(ka ? { ...c, ops: [{ kind: 'links', names: [KA_LINK.a, KA_LINK.b], argv: [PATHS.edgeFailover, 'link'] }, ...c.ops] } : c);
     }
     // edge-failover and edge-health are read afresh at every use. edge-probe restarts itself when
     // failover.conf changes; its script and unit need a restart. keepalived restarts only for its
@@ -115,13 +99,15 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     const units = unitsChange(
       facts,
       [
-        { name: UNITS.edgeProbe, restart: changed.has(PATHS.edgeProbe) || changed.has(PATHS.edgeProbeUnit) || changed.has(PATHS.failoverConf) },
+        {
+          name: UNITS.edgeProbe,
+          restart: [PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.failoverConf].some((p) => changed.has(p)),
+        },
         { name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) },
       ],
       changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),
     );
-    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
-    if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
+    if (units) changes.push(units);
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);
     return {

@@ -3,9 +3,10 @@ import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
-import { writeCheckedFileCommand } from '../render/shell.js';
 import { shQuote } from '../ssh/quote.js';
+import type { ChangeOp } from './change-ops.js';
 import type { Change, Task, TaskContext } from './contract.js';
+import { ruleRange } from './desired-routing.js';
 import { fileChange } from './file-change.js';
 import { containsAddress, minimalPrefixes } from '../ipv4.js';
 import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
@@ -32,12 +33,12 @@ export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
 
 /**
  * Loads the ruleset and puts back the preferred WAN keepalived chose (loading resets the map to
- * WAN1). edge-failover exists once the failover task has run; before that there is nothing to keep.
+ * WAN1), which also moves the rule the router's own traffic follows (in edge's rule range: saved too).
+ * edge-failover exists once the failover task has run; before that there is nothing to keep.
  */
-const LOAD = [
-  `nft -f ${shQuote(PATHS.nftRuleset)}`,
-  `if [ -x ${shQuote(PATHS.edgeFailover)} ]; then ${shQuote(PATHS.edgeFailover)} sync; fi`,
-].join('\n');
+function load(t: Topology): ChangeOp {
+  return { kind: 'nft', table: NFT_TABLE, file: PATHS.nftRuleset, sync: { program: PATHS.edgeFailover, ruleRange: ruleRange(t) } };
+}
 
 /** Is edge's table loaded as edge last wrote it (with its preferred-WAN map)? */
 export function liveTableOk(facts: Facts): boolean {
@@ -82,23 +83,17 @@ export const nftablesTask: Task<z.infer<typeof params>> = {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
     const content = renderEdgeNft(nftModel(vars, r.topology));
-    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' });
+    // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
+    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' }, 'nft -c -f');
     const changes: Change[] = [];
     if (file) {
-      changes.push({
-        ...file,
-        summary: `${file.summary} and load table ${NFT_TABLE}`,
-        // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
-        apply: `${writeCheckedFileCommand(PATHS.nftRuleset, content, '0600', 'nft -c -f')}\n${LOAD}`,
-        snapshot: { files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] },
-      });
+      changes.push({ ...file, summary: `${file.summary} and load table ${NFT_TABLE}`, ops: [...file.ops, load(r.topology)] });
     } else if (!liveTableOk(facts)) {
       // The file is right but the table is gone (someone ran `nft flush ruleset`, say): load it again.
       changes.push({
         summary: `load table ${NFT_TABLE} from ${PATHS.nftRuleset} (it is not loaded)`,
         diff: runtimeDiff('nft', facts.nftTableText[NFT_TABLE] ? [`table ${NFT_TABLE} (without map ${PREFERRED_MAP})`] : [], [`table ${NFT_TABLE} from ${PATHS.nftRuleset}`]),
-        apply: LOAD,
-        snapshot: { nftTables: [NFT_TABLE] },
+        ops: [load(r.topology)],
       });
     }
     const lockout = changes.length ? sshLockout(vars, r.topology, facts) : [];

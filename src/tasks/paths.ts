@@ -11,6 +11,8 @@ export const PATHS = {
   edgeHealth: '/usr/local/sbin/edge-health',
   edgeFailover: '/usr/local/sbin/edge-failover',
   edgeProbe: '/usr/local/sbin/edge-probe',
+  /** edge-probe's state machine (mawk). */
+  edgeProbeAwk: '/usr/local/lib/edge/edge-probe.awk',
   edgeRoutesUnit: '/etc/systemd/system/edge-routes.service',
   edgeNftUnit: '/etc/systemd/system/edge-nftables.service',
   edgeProbeUnit: '/etc/systemd/system/edge-probe.service',
@@ -63,3 +65,12 @@ export const KA_LINK = {
   addrA: '169.254.201.1/30',
   addrB: '169.254.201.2/30',
 } as const;
+
+/** Links a service edge starts makes by itself: keepalived's ExecStartPre (edge-failover prepare) creates its private pair. */
+const SERVICE_LINKS: Record<string, readonly string[]> = {
+  [UNITS.keepalived]: [KA_LINK.a, KA_LINK.b],
+};
+
+export function linksCreatedByServices(units: readonly string[]): string[] {
+  return units.flatMap((u) => SERVICE_LINKS[u] ?? []);
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
-import { renderEdgeRoutesScript } from '../render/edge-routes-script.js';
+import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeNftUnit, renderEdgeRoutesUnit, renderIfupdownHook, renderNetworkdDropIn } from '../render/units.js';
 import { shQuote } from '../ssh/quote.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -22,7 +22,7 @@ const usesNetworkd = (f: Pick<Facts, 'networkManager'>) => f.networkManager === 
 
 export function persistenceFiles(facts: Pick<Facts, 'networkManager'>): { want: DesiredFile[]; absent: string[] } {
   const want: DesiredFile[] = [
-    { path: PATHS.edgeRoutes, content: renderEdgeRoutesScript({ conf: PATHS.routingConf, runDir: PATHS.runDir }), mode: '0750' },
+    { path: PATHS.edgeRoutes, content: routerProgram('edge-routes'), mode: '0750' },
     { path: PATHS.edgeRoutesUnit, content: renderEdgeRoutesUnit({ script: PATHS.edgeRoutes, conf: PATHS.routingConf }), mode: '0644' },
     { path: PATHS.edgeNftUnit, content: renderEdgeNftUnit({ ruleset: PATHS.nftRuleset, failoverScript: PATHS.edgeFailover }), mode: '0644' },
   ];

@@ -60,8 +60,7 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
           differing.map(([k]) => `${k} = ${facts.sysctl[k] ?? '(unset)'}`),
           differing.map(([k, v]) => `${k} = ${v}`),
         ),
-        apply: differing.map(([k, v]) => `sysctl -q -w ${shQuote(`${k}=${v}`)}`).join('\n'),
-        snapshot: { sysctl: differing.map(([k]) => k) },
+        ops: [{ kind: 'sysctl', values: differing }],
       });
     }
     return { changes };

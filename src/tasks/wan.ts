@@ -5,7 +5,7 @@ import { networkOf } from '../ipv4.js';
 /**
  * What edge knows about each uplink, resolved from the inventory and the gathered facts. This is the
  * one place the rules of resolution live; /usr/local/sbin/edge-routes applies the same rules on the
- * router from the live state (see render/edge-routes-script.ts), so the planner and the router agree.
+ * router from the live state (see src/router/edge-routes.sh), so the planner and the router agree.
  *
  *  - address: the first global IPv4 address of the interface;
  *  - gateway: edge_wanN_gateway if set, else the main table's default route via the interface with

@@ -8,8 +8,8 @@ import type { Lab } from './lab-fixture.js';
  */
 export async function hostState(lab: Lab, router: string): Promise<string> {
   const script = [
-    "find /etc /usr/local/sbin -xdev \\( -type f -o -type l \\) -printf '%p %m %u:%g %l\\n' | sort",
-    'find /etc /usr/local/sbin -xdev -type f -print0 | sort -z | xargs -0 md5sum',
+    "find /etc /usr/local/sbin /usr/local/lib -xdev \\( -type f -o -type l \\) -printf '%p %m %u:%g %l\\n' | sort",
+    'find /etc /usr/local/sbin /usr/local/lib -xdev -type f -print0 | sort -z | xargs -0 md5sum',
     'ip rule show',
     // sorted: the order of equal routes on different links follows link bring-up (a reboot, a flap)
     'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast" | sort',
@@ -30,7 +30,7 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
 export async function managedFingerprint(lab: Lab, router: string): Promise<string> {
   const units = 'keepalived.service edge-routes.service edge-nftables.service edge-probe.service edge-boot-restore.service systemd-networkd.service';
   const script = [
-    "find /etc /usr/local/sbin -xdev -type d -printf '%p %m %u:%g\\n' | sort",
+    "find /etc /usr/local/sbin /usr/local/lib -xdev -type d -printf '%p %m %u:%g\\n' | sort",
     `for u in ${units}; do printf '%s %s %s\\n' "$u" "$(systemctl is-enabled $u 2>/dev/null)" "$(systemctl is-active $u 2>/dev/null)"; done`,
     'systemctl list-units --failed --plain --no-legend --no-pager | grep -v "^$" || true',
   ].join('; echo ---; ');

@@ -134,7 +134,7 @@ describe('snapshot manifest', () => {
       manifest: m,
       facts: f,
       task: 'sysctl',
-      changes: [{ summary: 's', diff: '', apply: 'echo APPLY', snapshot: { files: ['/etc/a.conf'] } }],
+      changes: [{ summary: 's', diff: '', ops: [{ kind: 'file', path: '/etc/a.conf', content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' }] }],
       verify: 'echo VERIFY',
       first: true,
       keepSnapshots: 5,
@@ -154,7 +154,7 @@ describe('snapshot manifest', () => {
       'state applying',
       'tail -n +5',
       'edge_hold sysctl:change-1',
-      'echo APPLY',
+      'edge_write_file /etc/a.conf',
       'echo VERIFY',
       'state applied',
     ];

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { PROBE_MACHINE_AWK } from '../../../src/render/edge-probe-script.js';
+import { probeMachine } from '../../../src/render/router-programs.js';
 import { edgeVarsSchema } from '../../../src/inventory/vars.js';
 import { has } from '../../fixtures/host-tools.js';
 
@@ -32,7 +32,7 @@ function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { tim
       '-v', 'wan=wan1', '-v', 'ifname=wan1', '-v', `targets=${TARGETS.join(' ')}`,
       '-v', `timeout=${o.timeout ?? d.edge_health_timeout}`, '-v', `rise=${o.rise ?? d.edge_health_rise}`,
       '-v', `need=${o.need ?? d.edge_health_success_threshold}`, '-v', `grace=${o.rise ?? d.edge_health_rise}`, '-v', `run_dir=${run}`,
-      PROBE_MACHINE_AWK,
+      probeMachine(),
     ],
     { input: lines.join('\n') + '\n', encoding: 'utf8' },
   );
@@ -185,7 +185,7 @@ describe('edge-probe script', () => {
   it('is written to a file mawk reads, and the inventory rejects a timeout shorter than three probes', () => {
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.5, edge_health_timeout: 1 }).success).toBe(false);
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.2, edge_health_timeout: 1 }).success).toBe(true);
-    writeFileSync(join(dir, 'm.awk'), PROBE_MACHINE_AWK);
+    writeFileSync(join(dir, 'm.awk'), probeMachine());
     expect(spawnSync('mawk', ['-f', join(dir, 'm.awk')], { input: '' }).status).toBe(0);
   });
 });

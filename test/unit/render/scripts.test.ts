@@ -1,14 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseInterfaces, parseRoutes, parseRules, splitSections } from '../../../src/facts/parse.js';
 import { MARK } from '../../../src/facts/probe.js';
 import type { Facts } from '../../../src/facts/types.js';
-import { renderEdgeHealthScript } from '../../../src/render/edge-health-script.js';
-import { renderEdgeRoutesScript } from '../../../src/render/edge-routes-script.js';
-import { logFunction } from '../../../src/render/shell.js';
+import { LIBRARY, ROUTER_PROGRAMS, routerFile, routerProgram } from '../../../src/render/router-programs.js';
 import { renderIfupdownHook } from '../../../src/render/units.js';
 import { failoverFiles } from '../../../src/tasks/failover.js';
 import { PATHS } from '../../../src/tasks/paths.js';
@@ -20,13 +19,13 @@ import { canNetns, inNetns } from '../../fixtures/host-tools.js';
 const dir = mkdtempSync(join(tmpdir(), 'edge-scripts-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const paths = { conf: PATHS.routingConf, runDir: PATHS.runDir };
 const scripts = {
-  'edge-routes': renderEdgeRoutesScript(paths),
-  'edge-health': renderEdgeHealthScript({ routingConf: PATHS.routingConf, failoverConf: PATHS.failoverConf, runDir: PATHS.runDir }),
+  'edge-routes': routerProgram('edge-routes'),
+  'edge-health': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeHealth)!.content,
   'edge-failover': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeFailover)!.content,
   'edge-probe': failoverFiles(labVars()).find((f) => f.path === PATHS.edgeProbe)!.content,
 };
+const ROUTER_DIR = fileURLToPath(new URL('../../../src/router/', import.meta.url));
 
 function write(name: string, content: string): string {
   const p = join(dir, name);
@@ -35,11 +34,36 @@ function write(name: string, content: string): string {
 }
 
 describe('router-side scripts', () => {
-  it.each(Object.entries(scripts))('%s is valid bash with set -u and a managed-by header', (_name, text) => {
+  const files = readdirSync(ROUTER_DIR).filter((f) => f.endsWith('.sh'));
+
+  it('src/router holds every program and the library, and nothing else that is shell', () => {
+    expect(files.sort()).toEqual([...ROUTER_PROGRAMS.map((p) => `${p}.sh`), LIBRARY].sort());
+  });
+
+  it.each(files)('src/router/%s is shellcheck-clean (every severity, sources followed) and valid bash', (f) => {
+    const sc = spawnSync('shellcheck', ['-x', '-S', 'style', join(ROUTER_DIR, f)], { cwd: ROUTER_DIR, encoding: 'utf8' });
+    expect(sc.error, 'shellcheck is missing: bash test/prereqs.sh').toBeUndefined();
+    expect(sc.stdout + sc.stderr).toBe('');
+    expect(sc.status).toBe(0);
+    expect(spawnSync('bash', ['-n', join(ROUTER_DIR, f)], { encoding: 'utf8' }).stderr).toBe('');
+  });
+
+  it.each(Object.entries(scripts))('%s as installed (the library bundled in) is valid bash with set -u and a managed-by header', (_name, text) => {
     expect(spawnSync('bash', ['-n'], { input: text }).status).toBe(0);
     expect(text.split('\n')[0]).toBe('#!/bin/bash');
     expect(text).toContain('Managed by edge');
     expect(text).toMatch(/^set -u$/m);
+    expect(text).not.toContain('lib.sh" #');
+    expect(text).toContain(routerFile(LIBRARY).split('\n').slice(1).join('\n'));
+  });
+
+  it('the paths the programs default to are the ones edge installs and renders (paths.ts)', () => {
+    const defaults = spawnSync('bash', ['-c', `PROG=t; . ${join(ROUTER_DIR, LIBRARY)}; printf '%s\\n' "$ROUTING_CONF" "$FAILOVER_CONF" "$RUN_DIR"`], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
+    expect(defaults.stdout.trim().split('\n')).toEqual([PATHS.routingConf, PATHS.failoverConf, PATHS.runDir]);
+    expect(routerFile('edge-probe.sh')).toContain(`PROBE_AWK=\${EDGE_PROBE_AWK:-${PATHS.edgeProbeAwk}}`);
   });
 
   it('log: once to the journal — stderr alone under systemd (JOURNAL_STREAM is stderr), else logger and stderr', () => {
@@ -47,7 +71,7 @@ describe('router-side scripts', () => {
     spawnSync('mkdir', ['-p', bin]);
     write('logbin/logger', `#!/bin/sh\necho "logger $*" >> ${dir}/logger-calls\n`);
     const err = join(dir, 'stderr');
-    const script = `export PATH=${bin}:$PATH\n${logFunction('edge-routes')}\nlog "rule added: 1000"\n`;
+    const script = `PROG=edge-routes; . ${join(ROUTER_DIR, LIBRARY)}; export PATH=${bin}:$PATH\nlog "rule added: 1000"\n`;
     const exec = (journalStream: string | undefined) => {
       writeFileSync(err, '');
       writeFileSync(join(dir, 'logger-calls'), '');
@@ -172,7 +196,7 @@ exit 1
     expect(status).toMatch(/^wan2\.state=down$/m);
     expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
     expect(status).toMatch(/^switches=3$/m);
-  });
+  }, 120_000);
 
 });
 
@@ -309,7 +333,7 @@ done
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(8);
     for (const l of lines) expect(l).toMatch(/: exit=0 left=0$/);
-  });
+  }, 120_000);
 
   it('a static gateway from the inventory, and WAN2 without an address', () => {
     const vars = labVars({ edge_wan1_gateway: '198.51.100.14' });

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { edgeVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
@@ -28,8 +29,8 @@ describe('sysctl task', () => {
     const many = sysctlTask.plan({ host: 'r1', vars, facts: facts({}), params: undefined }).changes[1]!;
     expect(many.summary).toMatch(/^set 7 kernel values \(ipv4.ip_forward, all.rp_filter/);
     expect(rt.diff).toContain('-net.ipv4.ip_forward = 0\n-net.ipv4.conf.all.rp_filter = 1\n+net.ipv4.ip_forward = 1\n');
-    expect(rt.snapshot.sysctl).toEqual(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter']);
-    expect(rt.apply).toBe('sysctl -q -w net.ipv4.ip_forward=1\nsysctl -q -w net.ipv4.conf.all.rp_filter=2');
+    expect(changeScope(rt!).sysctl).toEqual(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter']);
+    expect(changeShell(rt!)).toBe('sysctl -q -w net.ipv4.ip_forward=1\nsysctl -q -w net.ipv4.conf.all.rp_filter=2');
   });
   it('on a configured host: nothing to do', () => {
     const plan = sysctlTask.plan({ host: 'r1', vars, facts: facts({ ...ROUTER_SYSCTL }, renderSysctlFile(ROUTER_SYSCTL)), params: undefined });

@@ -1,23 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
-import { logFunction } from './shell.js';
-
-export interface EdgeRoutesPaths {
-  conf: string;
-  runDir: string;
-}
-
-/**
- * /usr/local/sbin/edge-routes: makes the per-WAN tables and ip rules exist, and keeps them so after
- * a link flap, a DHCP lease with a new gateway or address, a boot with either WAN down, and a
- * network manager that removes routes and rules it did not create (defects 7 and 11).
- *
- * It computes exactly what the `tables` task plans (src/tasks/desired-routing.ts), from the live
- * state: the same rule lines, the same table route, compared as text in the form `ip` prints them.
- * The script is the same on every router; everything per router is in the configuration file.
- */
-export function renderEdgeRoutesScript(p: EdgeRoutesPaths): string {
-  return `#!/bin/bash
+#!/bin/bash
 # Managed by edge: keeps the per-WAN routing tables and ip rules in place.
 #
 #   edge-routes reconcile   make rules and tables match the live state now (idempotent)
@@ -33,7 +14,6 @@ export function renderEdgeRoutesScript(p: EdgeRoutesPaths): string {
 # set -u but not set -e: this runs for the life of the router; a failed ip command is logged and
 # retried at the next event instead of ending the service.
 set -u
-export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # Stopping the monitor (the unit has KillMode=mixed: systemd sends SIGTERM to this shell only):
 # bash runs the trap once the command in progress (a reconcile, a $(…)) has finished, and the trap
@@ -44,38 +24,34 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 # recording its PID (nothing else here runs in the background).
 MONITOR_PID=''
 stop_monitor() {
-  local pid=\${MONITOR_PID:-\${!:-}}
+  local pid=${MONITOR_PID:-${!:-}}
   [ -n "$pid" ] || return 0
   kill "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   MONITOR_PID=''
 }
-[ "\${1:-}" != monitor ] || trap 'stop_monitor; exit 0' TERM INT HUP
-CONF=\${EDGE_ROUTING_CONF:-${shQuote(p.conf)}}
-RUN_DIR=\${EDGE_RUN_DIR:-${shQuote(p.runDir)}}
+[ "${1:-}" != monitor ] || trap 'stop_monitor; exit 0' TERM INT HUP
+PROG=edge-routes
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
 
-${logFunction('edge-routes')}
-
-valid() { [[ $2 =~ $1 ]] || { log "$CONF: $3 is not valid: '$2'"; return 1; }; }
-
-load_conf() {
-  WAN1_IF='' WAN2_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW=''
-  [ -r "$CONF" ] || { log "cannot read $CONF"; return 1; }
-  # shellcheck source=/dev/null
-  . "$CONF" || { log "cannot load $CONF"; return 1; }
-  valid '^[A-Za-z0-9_.:@-]{1,15}$' "$WAN1_IF" WAN1_IF && valid '^[A-Za-z0-9_.:@-]{1,15}$' "$WAN2_IF" WAN2_IF &&
-    valid '^0x[0-9a-f]+$' "$M1" M1 && valid '^0x[0-9a-f]+$' "$M2" M2 &&
-    valid '^[0-9]+$' "$T1" T1 && valid '^[0-9]+$' "$T2" T2 && valid '^[0-9]+$' "$PRIO" PRIO &&
-    valid '^[A-Za-z][A-Za-z0-9_-]*$' "$T1_NAME" T1_NAME && valid '^[A-Za-z][A-Za-z0-9_-]*$' "$T2_NAME" T2_NAME &&
-    valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW
+load_routing() {
+  WAN1_IF='' WAN2_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP=''
+  load_conf "$ROUTING_CONF" || return 1
+  valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
+    valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
+    valid "$UINT_RE" "$T1" T1 && valid "$UINT_RE" "$T2" T2 && valid "$UINT_RE" "$PRIO" PRIO &&
+    valid "$NAME_RE" "$T1_NAME" T1_NAME && valid "$NAME_RE" "$T2_NAME" T2_NAME &&
+    valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW &&
+    valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY
 }
 
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
 wan_state() {
   local ifvar="WAN$1_IF" gwvar="WAN$1_GW" flags
-  W_IF=\${!ifvar}
+  W_IF=${!ifvar}
   W_ADDR=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null | awk 'NR == 1 { split($4, a, "/"); print a[1] }')
-  W_GW=\${!gwvar}
+  W_GW=${!gwvar}
   if [ -z "$W_GW" ]; then
     W_GW=$(ip -4 route show table main default dev "$W_IF" 2>/dev/null | awk '
       $1 == "default" && $2 == "via" {
@@ -84,28 +60,28 @@ wan_state() {
       }
       END { if (gw != "") print gw }')
   fi
-  flags=$(ip -o link show dev "$W_IF" 2>/dev/null | sed -n 's/^[^<]*<\\([^>]*\\)>.*/\\1/p')
+  flags=$(ip -o link show dev "$W_IF" 2>/dev/null | sed -n 's/^[^<]*<\([^>]*\)>.*/\1/p')
   W_UP=no
   case ",$flags," in *,UP,*) case ",$flags," in *,LOWER_UP,*) W_UP=yes ;; esac ;; esac
 }
 
 # The rules edge wants, one per line, as "PRIO: spec" with edge's tables by id.
 desired_rules() {
-  printf '%s: from all lookup main suppress_prefixlength 0\\n' "$PRIO"
-  printf '%s: from all fwmark %s lookup %s\\n' "$((PRIO + 10))" "$M1" "$T1"
-  printf '%s: from all fwmark %s lookup %s\\n' "$((PRIO + 11))" "$M2" "$T2"
-  [ -z "$A1" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 20))" "$A1" "$T1"
-  [ -z "$A2" ] || printf '%s: from %s lookup %s\\n' "$((PRIO + 21))" "$A2" "$T2"
-  printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 30))" "$M1"
-  printf '%s: from all fwmark %s unreachable\\n' "$((PRIO + 31))" "$M2"
-  printf '%s: from all iif lo lookup %s\\n' "$((PRIO + 40))" "$(local_table)"
+  printf '%s: from all lookup main suppress_prefixlength 0\n' "$PRIO"
+  printf '%s: from all fwmark %s lookup %s\n' "$((PRIO + 10))" "$M1" "$T1"
+  printf '%s: from all fwmark %s lookup %s\n' "$((PRIO + 11))" "$M2" "$T2"
+  [ -z "$A1" ] || printf '%s: from %s lookup %s\n' "$((PRIO + 20))" "$A1" "$T1"
+  [ -z "$A2" ] || printf '%s: from %s lookup %s\n' "$((PRIO + 21))" "$A2" "$T2"
+  printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 30))" "$M1"
+  printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 31))" "$M2"
+  printf '%s: from all iif lo lookup %s\n' "$((PRIO + 40))" "$(local_table)"
 }
 
 # The router's own unbound traffic follows the WAN new LAN flows use: the preferred_wan map's mark
 # (edge-failover switches it), WAN1's table when the map is missing.
 local_table() {
   local m
-  m=$(nft list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP} 2>/dev/null | sed -n 's/.*" : \\(0x[0-9a-f]*\\).*/\\1/p')
+  m=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" 2>/dev/null | sed -n 's/.*" : \(0x[0-9a-f]*\).*/\1/p')
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
@@ -138,8 +114,8 @@ plan() {
   mapfile -t WANT < <(desired_rules)
   mapfile -t CUR < <(current_rules)
   STALE=() MISSING=()
-  for line in "\${CUR[@]}"; do in_list "$line" "\${WANT[@]}" || STALE+=("$line"); done
-  for line in "\${WANT[@]}"; do in_list "$line" "\${CUR[@]}" || MISSING+=("$line"); done
+  for line in "${CUR[@]}"; do in_list "$line" "${WANT[@]}" || STALE+=("$line"); done
+  for line in "${WANT[@]}"; do in_list "$line" "${CUR[@]}" || MISSING+=("$line"); done
   for n in 1 2; do
     local t a gw dev up
     if [ "$n" = 1 ]; then t=$T1 a=$A1 gw=$GW1 dev=$IF1 up=$UP1; else t=$T2 a=$A2 gw=$GW2 dev=$IF2 up=$UP2; fi
@@ -153,54 +129,46 @@ plan() {
 }
 
 rule_cmd() {
-  printf 'rule %s pref %s %s\\n' "$1" "\${2%%: *}" "\${2#*: }" | ip -batch - >/dev/null
+  printf 'rule %s pref %s %s\n' "$1" "${2%%: *}" "${2#*: }" | ip -batch - >/dev/null
 }
 
 apply() {
   local rc=0 n line t want now dev
   for n in 1 2; do
     local okvar="OK_$n" wantvar="WANT_$n" nowvar="NOW_$n"
-    [ "\${!okvar}" = yes ] && continue
+    [ "${!okvar}" = yes ] && continue
     if [ "$n" = 1 ]; then t=$T1 dev=$IF1; else t=$T2 dev=$IF2; fi
-    want=\${!wantvar} now=\${!nowvar}
+    want=${!wantvar} now=${!nowvar}
     if [ -n "$now" ]; then ip route flush table "$t" || rc=1; fi
     if [ -n "$want" ]; then
       # shellcheck disable=SC2086 # want is "default via GW dev IF proto static src ADDR", built above from validated words
-      printf 'route replace table %s %s\\n' "$t" "$want" | ip -batch - >/dev/null || { rc=1; log "table $t: could not add: $want"; continue; }
+      printf 'route replace table %s %s\n' "$t" "$want" | ip -batch - >/dev/null || { rc=1; log "table $t: could not add: $want"; continue; }
       log "table $t: $want"
     else
       log "table $t: emptied ($dev has no address, gateway or carrier)"
     fi
   done
-  for line in "\${STALE[@]}"; do
-    if rule_cmd del "$line" || ip rule del pref "\${line%%: *}" 2>/dev/null; then log "rule removed: $line"; else rc=1; log "could not remove rule: $line"; fi
+  for line in "${STALE[@]}"; do
+    if rule_cmd del "$line" || ip rule del pref "${line%%: *}" 2>/dev/null; then log "rule removed: $line"; else rc=1; log "could not remove rule: $line"; fi
   done
-  for line in "\${MISSING[@]}"; do
+  for line in "${MISSING[@]}"; do
     if rule_cmd add "$line"; then log "rule added: $line"; else rc=1; log "could not add rule: $line"; fi
   done
   return "$rc"
 }
 
-with_lock() {
-  mkdir -p "$RUN_DIR" || return 1
-  (
-    flock -w 30 9 || { log "another edge-routes holds $RUN_DIR/routes.lock"; exit 1; }
-    "$@"
-  ) 9>"$RUN_DIR/routes.lock"
-}
-
-reconcile_locked() { load_conf && plan && apply; }
-reconcile() { with_lock reconcile_locked; }
+reconcile_locked() { load_routing && plan && apply; }
+reconcile() { with_lock routes reconcile_locked; }
 
 check() {
   local n okvar wantvar nowvar bad=0 line
-  load_conf && plan || return 1
-  for line in "\${STALE[@]}"; do printf 'edge-routes: unexpected rule: %s\\n' "$line" >&2; bad=1; done
-  for line in "\${MISSING[@]}"; do printf 'edge-routes: missing rule: %s\\n' "$line" >&2; bad=1; done
+  load_routing && plan || return 1
+  for line in "${STALE[@]}"; do printf 'edge-routes: unexpected rule: %s\n' "$line" >&2; bad=1; done
+  for line in "${MISSING[@]}"; do printf 'edge-routes: missing rule: %s\n' "$line" >&2; bad=1; done
   for n in 1 2; do
     okvar="OK_$n" wantvar="WANT_$n" nowvar="NOW_$n"
-    if [ "\${!okvar}" != yes ]; then
-      printf 'edge-routes: table %s holds [%s], expected [%s]\\n' "$([ "$n" = 1 ] && echo "$T1" || echo "$T2")" "\${!nowvar}" "\${!wantvar}" >&2
+    if [ "${!okvar}" != yes ]; then
+      printf 'edge-routes: table %s holds [%s], expected [%s]\n' "$([ "$n" = 1 ] && echo "$T1" || echo "$T2")" "${!nowvar}" "${!wantvar}" >&2
       bad=1
     fi
   done
@@ -231,11 +199,9 @@ monitor() {
   return 1
 }
 
-case "\${1:-}" in
+case "${1:-}" in
   reconcile) reconcile ;;
   check) check ;;
   monitor) monitor ;;
   *) echo "usage: edge-routes reconcile|check|monitor" >&2; exit 2 ;;
 esac
-`;
-}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * The programs edge installs on a router live as shell files of their own in src/router/ (linted by
+ * shellcheck, run as they are by the unit tests). They are read at run time from the package, one
+ * place whether edge runs from src/ (tests), dist/ (npm run build) or an installed package
+ * (package.json "files" carries src/router): src/render and dist/render are both two levels below
+ * the package root. Nothing in them is rendered: all they know of a router is in the conf files
+ * edge renders (conf.ts).
+ */
+const DIR = new URL('../../src/router/', import.meta.url);
+
+export const ROUTER_PROGRAMS = ['edge-probe', 'edge-failover', 'edge-routes', 'edge-health'] as const;
+export type RouterProgram = (typeof ROUTER_PROGRAMS)[number];
+
+/** The shared library; a program sources it with exactly this line (and its shellcheck directive). */
+export const LIBRARY = 'lib.sh';
+const SOURCE_LINES = '# shellcheck source-path=SCRIPTDIR source=lib.sh\n. "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here\n';
+
+const cache = new Map<string, string>();
+
+/** A file of src/router as it is in the repository. */
+export function routerFile(name: string): string {
+  let text = cache.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(name, DIR), 'utf8');
+    cache.set(name, text);
+  }
+  return text;
+}
+
+/**
+ * The program as the router gets it: the library in place of the line that sources it, so the
+ * installed file is whole (no second file to keep in step, nothing to find at run time).
+ */
+export function routerProgram(name: RouterProgram): string {
+  const text = routerFile(`${name}.sh`);
+  if (!text.includes(SOURCE_LINES)) throw new Error(`internal: src/router/${name}.sh does not source ${LIBRARY} with the expected line`);
+  const lib = routerFile(LIBRARY).replace(/^# shellcheck shell=bash.*\n/, '');
+  return text.replace(SOURCE_LINES, () => `# --- ${LIBRARY} (bundled by edge)\n${lib}# --- end of ${LIBRARY}\n`);
+}
+
+/** edge-probe's state machine (mawk reads it from its own file on the router). */
+export function probeMachine(): string {
+  return routerFile('edge-probe.awk');
+}

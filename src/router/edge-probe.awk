@@ -1,0 +1,84 @@
+# Managed by edge: the state machine of one WAN, run by edge-probe (one mawk per WAN).
+#
+# Input lines, each with a time (epoch seconds, from bash's EPOCHREALTIME or ping -D):
+#
+#   tick T                   the clock, 4 times a second, also while no ping runs
+#   carrier T 0|1            the link lost or regained its carrier (read from sysfs every tick)
+#   addr T ADDR|-            pings (re)started from ADDR, or stopped: the WAN has no IPv4 address
+#   [T] 64 bytes from X: ... a reply from target X (ping -D)
+#   [T] no answer yet ...    ping -O: a probe went unanswered (a tick too)
+#
+# A target is answering while its last reply is at most TIMEOUT old. The WAN is healthy while at
+# least NEED targets answer, and never while it has no carrier or no address (that is certain at
+# once, no need to wait for the timeout). up -> down at the first moment it is not healthy
+# (damping: a flapping WAN is out at its first down); down -> up only once it has been healthy
+# without a break for RISE seconds. A WAN never measured (boot) gets GRACE seconds to answer
+# before it counts as down. Every decision goes to RUN_DIR/WAN.probe ("up|down EPOCH why"), then
+# RUN_DIR/WAN.track (0 = up, 1 = down), which keepalived watches (track_file, inotify); both by
+# rename. Every second RUN_DIR/WAN.health gets "pass|fail ANSWERING/TARGETS EPOCH".
+BEGIN {
+  nt = split(targets, tg, " ")
+  for (i = 1; i <= nt; i++) last[tg[i]] = -1
+  state = "unknown"; stable = -1; started = -1; now = 0; health_at = 0; addr = "-"; carrier = 1
+  f = run_dir "/" wan ".probe"
+  if ((getline line < f) > 0) { split(line, p, " "); if (p[1] == "up" || p[1] == "down") state = p[1] }
+  close(f)
+}
+$1 == "tick" { clock($2); decide(); next }
+$1 == "carrier" { clock($2); carrier = $3 + 0; decide(); next }
+$1 == "addr" {
+  clock($2)
+  # Fresh pings from a new address: every target gets one TIMEOUT to answer from it.
+  if ($3 != "-" && $3 != addr) for (i = 1; i <= nt; i++) last[tg[i]] = now
+  addr = $3
+  decide(); next
+}
+substr($1, 1, 1) == "[" {
+  clock(substr($1, 2, length($1) - 2))
+  if ($3 == "bytes" && $4 == "from") { x = $5; sub(/:$/, "", x); if (x in last) last[x] = now }
+  decide(); next
+}
+function clock(t) { t += 0; if (t > now) now = t; if (started < 0) started = now }
+function answering(   i, n) {
+  if (!carrier || addr == "-") return 0
+  n = 0
+  for (i = 1; i <= nt; i++) if (last[tg[i]] >= 0 && now - last[tg[i]] <= timeout) n++
+  return n
+}
+function decide(   n, healthy, tmp) {
+  n = answering(); healthy = (n >= need)
+  if (now - health_at >= 1) {
+    tmp = run_dir "/" wan ".health"
+    printf "%s %d/%d %d\n", (healthy ? "pass" : "fail"), n, nt, now > tmp; close(tmp)
+    health_at = now
+  }
+  if (state == "up") { if (!healthy) publish("down", failed(n)); return }
+  if (state == "unknown") {
+    if (healthy) publish("up", sprintf("%d of %d targets answered (first measurement)", n, nt))
+    else if (now - started >= grace) publish("down", failed(n) " (first measurement)")
+    return
+  }
+  if (!healthy) { stable = -1; return }
+  if (stable < 0) stable = now
+  if (now - stable >= rise) publish("up", sprintf("%d of %d targets answered, healthy without a break for %.1f s", n, nt, now - stable))
+}
+function failed(n,   i, x, s) {
+  if (!carrier) return sprintf("%s has no carrier (link down)", ifname)
+  if (addr == "-") return sprintf("%s has no IPv4 address", ifname)
+  s = sprintf("%d of %d targets answered within %.1f s (%d needed):", n, nt, timeout, need)
+  for (i = 1; i <= nt; i++) {
+    x = tg[i]
+    s = s " " x (last[x] < 0 ? " never" : sprintf(" %.1f s ago", now - last[x])) (i < nt ? "," : "")
+  }
+  return s
+}
+function publish(st, why,   p, t) {
+  state = st; stable = -1
+  p = run_dir "/." wan ".probe.new"; t = run_dir "/." wan ".track.new"
+  printf "%s %.3f %s\n", st, now, why > p; close(p)
+  print (st == "up" ? 0 : 1) > t; close(t)
+  # The reason first, then the value keepalived reacts to.
+  system("mv -f '" p "' '" run_dir "/" wan ".probe' && mv -f '" t "' '" run_dir "/" wan ".track'")
+  printf "%s is %s: %s\n", wan, (st == "up" ? "UP" : "DOWN"), why
+  fflush()
+}

@@ -1,0 +1,118 @@
+#!/bin/bash
+# Managed by edge: continuous health probing of both WANs; keepalived reacts to its decisions.
+#
+#   edge-probe run     probe both WANs until stopped (what edge-probe.service runs)
+#   edge-probe show    each WAN's last decision and why (RUN_DIR/WAN.probe)
+#
+# Per WAN: one ping per target, every PROBE_INTERVAL s, with the WAN's mark and source address. A WAN
+# is down as soon as fewer than SUCCESS_THRESHOLD targets answered within PROBE_TIMEOUT s, and up
+# again once that many kept answering for RISE s without a break. Decisions: RUN_DIR/WAN.probe
+# ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file). The process restarts
+# itself (through systemd) when its configuration files change.
+PROG=edge-probe
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
+# The state machine (mawk): its own file, so ps shows its arguments, not the program.
+PROBE_AWK=${EDGE_PROBE_AWK:-/usr/local/lib/edge/edge-probe.awk}
+TICK=0.25 # the clock; with pings running their own lines come every PROBE_INTERVAL per target
+CHECK_TICKS=4 # address, pings and configuration are checked every CHECK_TICKS ticks (1 s)
+
+load() {
+  WAN1_IF='' WAN2_IF='' M1='' M2='' WAN1_TARGETS='' WAN2_TARGETS='' PROBE_INTERVAL='' PROBE_TIMEOUT='' RISE='' SUCCESS_THRESHOLD=''
+  load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
+  valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
+    valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
+    valid '^[0-9.]+( [0-9.]+)*$' "$WAN1_TARGETS" WAN1_TARGETS && valid '^[0-9.]+( [0-9.]+)*$' "$WAN2_TARGETS" WAN2_TARGETS &&
+    valid "$NUM_RE" "$PROBE_INTERVAL" PROBE_INTERVAL && valid "$NUM_RE" "$PROBE_TIMEOUT" PROBE_TIMEOUT &&
+    valid "$NUM_RE" "$RISE" RISE && valid "$UINT_RE" "$SUCCESS_THRESHOLD" SUCCESS_THRESHOLD
+}
+
+# The first global IPv4 address of interface $1 (empty without one).
+wan_addr() {
+  local out
+  out=$(ip -4 -o addr show dev "$1" scope global 2>/dev/null)
+  [[ $out =~ inet\ ([0-9.]+)/ ]] && printf '%s' "${BASH_REMATCH[1]}"
+}
+
+# The event stream of WAN $1 on stdout: the clock, address changes, and the pings' own lines.
+producer() {
+  local n=$1 ifvar="WAN$1_IF" markvar="M$1" tvar="WAN$1_TARGETS"
+  local ifname=${!ifvar} mark=$((${!markvar})) addr='' new t i=0 sleep_fd pid dead carrier had=''
+  local -a targets pids=()
+  read -r -a targets <<<"${!tvar}"
+  # A pipe nobody writes to: read -t on it sleeps without starting a process.
+  exec {sleep_fd}<> <(:)
+  trap 'kill "${pids[@]}" 2>/dev/null; wait; exit 0' TERM INT HUP
+  trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+  while :; do
+    if [ $((i % CHECK_TICKS)) = 0 ]; then
+      if [ "$ROUTING_CONF" -nt "$STARTED" ] || [ "$FAILOVER_CONF" -nt "$STARTED" ]; then
+        log "configuration changed: restarting"
+        kill -TERM "$MAIN_PID" 2>/dev/null
+        exit 0
+      fi
+      new=$(wan_addr "$ifname") dead=no
+      for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || dead=yes; done
+      if [ "$new" != "$addr" ] || [ "$dead" = yes ]; then
+        [ "${#pids[@]}" = 0 ] || kill "${pids[@]}" 2>/dev/null
+        pids=() addr=$new
+        printf 'addr %s %s\n' "$EPOCHREALTIME" "${addr:--}"
+        if [ -n "$addr" ]; then
+          for t in "${targets[@]}"; do
+            ping -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &
+            pids+=("$!")
+          done
+        fi
+      fi
+    fi
+    # sysfs, with a builtin read: a lost carrier is seen within a tick, without starting a process
+    carrier=0
+    read -r carrier 2>/dev/null <"/sys/class/net/$ifname/carrier" || carrier=0
+    if [ "$carrier" != "$had" ]; then printf 'carrier %s %s\n' "$EPOCHREALTIME" "$carrier"; had=$carrier; fi
+    printf 'tick %s\n' "$EPOCHREALTIME"
+    read -r -t "$TICK" -u "$sleep_fd" _ || true
+    i=$((i + 1))
+  done
+}
+
+machine() { # WAN N
+  local ifvar="WAN$2_IF" tvar="WAN$2_TARGETS" grace
+  # A WAN never measured (at boot, DHCP may still be asking) gets the rise period to answer.
+  grace=$(mawk -v a="$RISE" -v b="$PROBE_TIMEOUT" 'BEGIN { print (a > b ? a : b) }')
+  exec mawk -W interactive -v wan="$1" -v ifname="${!ifvar}" -v targets="${!tvar}" -v timeout="$PROBE_TIMEOUT" \
+    -v rise="$RISE" -v need="$SUCCESS_THRESHOLD" -v grace="$grace" -v run_dir="$RUN_DIR" -f "$PROBE_AWK"
+}
+
+run() {
+  load || exit 1
+  mkdir -p "$RUN_DIR" || exit 1
+  MAIN_PID=$$ STARTED="$RUN_DIR/probe.started"
+  : >"$STARTED"
+  [ -r "$PROBE_AWK" ] || { log "cannot read $PROBE_AWK"; exit 1; }
+  local n
+  for n in 1 2; do
+    producer "$n" | machine "wan$n" "$n" &
+  done
+  # Stopping the service ends every ping and state machine (they share this process group), and
+  # waits for them: this shell exits last, so a stop is over when systemd sees it exit.
+  trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
+  wait -n
+  log "a WAN's prober ended; exiting so that systemd restarts edge-probe"
+  kill 0 2>/dev/null
+  exit 1
+}
+
+show() {
+  local w s at why
+  for w in wan1 wan2; do
+    s='' at='' why=''
+    [ -r "$RUN_DIR/$w.probe" ] && read -r s at why <"$RUN_DIR/$w.probe"
+    printf '%s %s %s %s\n' "$w" "${s:-unknown}" "${at:--}" "${why:-}"
+  done
+}
+
+case "${1:-}" in
+  run) run ;;
+  show) show ;;
+  *) echo "usage: edge-probe run|show" >&2; exit 2 ;;
+esac

@@ -1,0 +1,84 @@
+# shellcheck shell=bash disable=SC2034 # the variables are for the programs that source this file
+# Managed by edge: the library every edge router program shares (logging, configuration, atomic
+# writes). It is not installed as a file of its own: edge puts it into each program in place of the
+# line that sources it (src/render/router-programs.ts), so every program on a router is whole and a
+# program and the library it was tested with can never be out of step.
+#
+# A program sets PROG (its log tag) and then sources this file.
+#
+# Files the programs share, in RUN_DIR (/run/edge, gone at reboot) unless said otherwise; each is
+# replaced by rename, never written in place, so a reader sees the old line or the new one:
+#
+#   WAN.probe    edge-probe's last decision   "up|down EPOCH WHY"     (EPOCH: wall time, for people)
+#   WAN.track    the same as keepalived reads it   "0" (up) | "1" (down)
+#   WAN.health   edge-probe's last second     "pass|fail ANSWERING/TARGETS EPOCH"
+#                (edge-health writes it too when run by hand or by edge's verify)
+#   WAN.state    edge-failover's record of keepalived's view   "up|down EPOCH"
+#   WAN.vrrp     keepalived's last notification for the WAN    "MASTER|BACKUP|FAULT|STOP EPOCH"
+#   probe.started  touched when edge-probe starts (its configuration is newer: it restarts)
+#   SWITCH_LOG (/var/lib/edge/failover/switches, kept across reboots): one line per switch of the
+#                preferred WAN, "EPOCH FROM TO HELD WHY" (HELD: seconds FROM was preferred, or -)
+set -u
+export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+# Where things live on a router (src/tasks/paths.ts names the same paths; a unit test holds them
+# equal). The environment overrides them for tests and for running a program by hand.
+ROUTING_CONF=${EDGE_ROUTING_CONF:-/etc/edge/routing.conf}
+FAILOVER_CONF=${EDGE_FAILOVER_CONF:-/etc/edge/failover.conf}
+RUN_DIR=${EDGE_RUN_DIR:-/run/edge}
+
+# log MESSAGE: each message reaches the journal exactly once, under PROG. A systemd service's stderr
+# already goes to the journal (systemd sets JOURNAL_STREAM to its device:inode), so there stderr
+# alone is used; anywhere else (keepalived's notify handler, whose output keepalived discards; a
+# shell; an edge run) the message goes through logger, and to stderr for whoever watches.
+if [ -n "${JOURNAL_STREAM:-}" ] && [ "$(stat -L -c '%d:%i' "/proc/$$/fd/2" 2>/dev/null)" = "$JOURNAL_STREAM" ]; then
+  log() { printf '%s\n' "$*" >&2; }
+else
+  log() {
+    logger -t "$PROG" -- "$*" 2>/dev/null || true
+    printf '%s: %s\n' "$PROG" "$*" >&2
+  }
+fi
+
+# valid REGEX VALUE NAME: VALUE matches, or a log line names the field and the call fails.
+valid() { [[ $2 =~ $1 ]] || { log "configuration: $3 is not valid: '$2'"; return 1; }; }
+
+IFNAME_RE='^[A-Za-z0-9_.:@-]{1,15}$'
+MARK_RE='^0x[0-9a-f]+$'
+UINT_RE='^[0-9]+$'
+NUM_RE='^[0-9]+(\.[0-9]+)?$'
+NAME_RE='^[A-Za-z][A-Za-z0-9_-]*$'
+
+# load_conf FILE...: source edge's KEY='value' files (rendered by edge, every value single-quoted).
+load_conf() {
+  local f
+  for f in "$@"; do
+    [ -r "$f" ] || { log "cannot read $f"; return 1; }
+    # shellcheck source=/dev/null
+    . "$f" || { log "cannot load $f"; return 1; }
+  done
+}
+
+# write_atomic FILE TEXT: FILE holds TEXT and a newline, replaced by rename (temp file in the same
+# directory): a reader never sees it half written. Costs one process (mv), nothing else.
+write_atomic() {
+  local tmp="${1%/*}/.${1##*/}.$BASHPID.new"
+  printf '%s\n' "$2" >"$tmp" && mv -f "$tmp" "$1"
+}
+
+# write_atomic_from FILE: the same with the text from stdin.
+write_atomic_from() {
+  local tmp="${1%/*}/.${1##*/}.$BASHPID.new"
+  cat >"$tmp" && mv -f "$tmp" "$1"
+}
+
+# with_lock NAME CMD...: CMD under RUN_DIR/NAME.lock (flock), so two instances never interleave.
+with_lock() {
+  local name=$1
+  shift
+  [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR" || return 1
+  (
+    flock -w 30 9 || { log "timed out waiting for $RUN_DIR/$name.lock"; exit 1; }
+    "$@"
+  ) 9>"$RUN_DIR/$name.lock"
+}
