@@ -91,7 +91,8 @@ export function addConnectionOptions(cmd: Command): Command {
 export async function becomePassword(ask: boolean | undefined): Promise<string | undefined> {
   if (!ask) return undefined;
   const { password } = await import('@inquirer/prompts');
-  return password({ message: 'sudo password (used for every host, never stored):', mask: false });
+  // On stderr: stdout is the command's output (--json, --list-hosts), a prompt there would corrupt it.
+  return password({ message: 'sudo password (used for every host, never stored):', mask: false }, { output: process.stderr });
 }
 
 /** The connection settings every host-facing command derives from its flags (asks the sudo password once). */

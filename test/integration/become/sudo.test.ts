@@ -117,11 +117,14 @@ describe.skipIf(!isRoot)('become with sudo through a non-root login (issue 21)',
     const bad = await edge([...runArgs(inv, '--check', '-K')], { input: 'not-the-password\n' });
     expect(bad.code).toBe(2); // the host failed; nothing was changed (a check run)
     expect(bad.stdout + bad.stderr).toContain(`sudo on ${ROUTER} rejected the become password for user ${USER}`);
-    const r = await edge([...runArgs(inv, '--json', '-K')], { input: `${PASSWORD}\n` });
-    expect(r.code, r.stderr).toBe(0);
-    expect(hostOf(r.stdout).state).toBe('confirmed');
-    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
-    await reset();
+    try {
+      const r = await edge([...runArgs(inv, '--json', '-K')], { input: `${PASSWORD}\n` });
+      expect(r.code, r.stderr).toBe(0);
+      expect(hostOf(r.stdout).state).toBe('confirmed');
+      expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    } finally {
+      await reset();
+    }
   }, 300_000);
 
   it('NOPASSWD: no password anywhere; a login without become is refused before anything is touched', async () => {
@@ -134,8 +137,8 @@ describe.skipIf(!isRoot)('become with sudo through a non-root login (issue 21)',
       const r = await edge([...runArgs(inventory('no-become', {}), '--json', '-b')]);
       expect(r.code, r.stderr).toBe(0);
       expect(hostOf(r.stdout).state).toBe('confirmed');
-      await reset();
     } finally {
+      await reset();
       await sudoers(`${USER} ALL=(ALL:ALL) ALL`);
     }
   }, 300_000);
