@@ -138,8 +138,8 @@ describe.skipIf(!isRoot)('become with sudo through a non-root login (issue 21)',
       expect(r.code, r.stderr).toBe(0);
       expect(hostOf(r.stdout).state).toBe('confirmed');
     } finally {
-      await reset();
       await sudoers(`${USER} ALL=(ALL:ALL) ALL`);
+      await reset();
     }
   }, 300_000);
 
