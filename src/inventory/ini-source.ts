@@ -39,7 +39,7 @@ function splitLines(text: string): Line[] {
  * (group → hosts / vars / children), with every key and value placed at its line and column in
  * the INI file, so one reader and one error format serve both formats.
  */
-export function parseIniInventory(text: string, file: string): YamlSource {
+export function parseIniInventory(text: string, file: string, earlierGroups: ReadonlySet<string> = new Set()): YamlSource {
   const groups: Record<string, IniGroup> = {};
   const positions = new Map<string, number>();
   const at = (path: string[], offset: number) => {
@@ -53,7 +53,9 @@ export function parseIniInventory(text: string, file: string): YamlSource {
     at([name], offset);
     return (groups[name] ??= {});
   };
-  const declared = new Set(['all', 'ungrouped']); // exist before any section, as in Ansible
+  // all and ungrouped exist before any section, and so do the groups of earlier sources of the
+  // same -i set ([core:vars] may set a group a YAML file defined), as in Ansible
+  const declared = new Set(['all', 'ungrouped', ...earlierGroups]);
   const pendingVars = new Map<string, Line>();
   const pendingChildren = new Map<string, { line: Line; parent: string }>();
 

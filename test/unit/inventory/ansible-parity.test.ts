@@ -83,6 +83,8 @@ const CASES: Case[] = [
   { id: 'vars-tree', sources: [fx('vars-tree/inventory.ini')] },
   { id: 'multi-i', sources: [fx('multi/a/inv.yml'), fx('multi/b/inv.ini')], patterns: [['g', null], ['other:&g', null]] },
   { id: 'multi-i-reversed', sources: [fx('multi/b/inv.ini'), fx('multi/a/inv.yml')], patterns: [['g', null]] },
+  { id: 'earlier-group-dir', sources: [fx('earlier-group')], patterns: [['core', null], ['routers:!edge', null]] },
+  { id: 'earlier-group-repeated-i', sources: [fx('earlier-group/10-groups.yml'), fx('earlier-group/20-vars')], patterns: [['core', null]] },
   { id: 'playbook-dir', sources: [fx('playbook-side/inv/hosts.ini')], playbookDir: fx('playbook-side/play') },
   {
     id: 'ini-in-directory',
@@ -219,7 +221,7 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
 /** The batched oracle runs Ansible's own classes; these few runs of the real commands keep it honest. */
 describe.skipIf(missing !== undefined)('the real ansible-inventory and ansible commands agree, byte for byte', () => {
   const env = { ...process.env, ANSIBLE_CONFIG: '/nonexistent/ansible.cfg', ANSIBLE_NOCOLOR: '1', PYTHONHASHSEED: '0' };
-  for (const id of ['ini-full', 'vars-tree']) {
+  for (const id of ['ini-full', 'vars-tree', 'earlier-group-dir']) {
     it(`ansible-inventory -i ${id} --list prints what edge inventory --json prints`, () => {
       const c = CASES.find((x) => x.id === id)!;
       const r = spawnSync('ansible-inventory', [...c.sources.flatMap((s) => ['-i', s]), '--list'], { encoding: 'utf8', env });
