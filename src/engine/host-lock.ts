@@ -13,7 +13,7 @@ import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE,
  * A lock is stale, and taken over, when the host has rebooted since (boot id), when the SSH
  * connection it was taken over is gone (the sshd process serving it, by pid and start time: a
  * killed controller's connection closes at once), or when its lease ran out (a controller cut off
- * without a FIN: the lease is the exec budget plus the confirm timeout plus a margin).
+ * without a FIN: the lease is an exec's lease (deadman.ts) plus the confirm timeout plus a margin).
  * --check and status never take it: they change nothing.
  */
 export interface LockHolder {
@@ -49,12 +49,11 @@ edge_conn() {
   local p=$$ c
   while [ "$p" -gt 1 ] 2>/dev/null; do
     c=$(cat /proc/$p/comm 2>/dev/null) || break
-    case "$c" in sshd|sshd-session) echo "$p:$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20)"; return ;; esac
+    case "$c" in sshd|sshd-session) edge_proc "$p"; return ;; esac
     p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2) || break
   done
   echo none
 }
-edge_alive() { [ "$1" != none ] && [ -r "/proc/\${1%%:*}/stat" ] && [ "$(sed 's/.*) //' "/proc/\${1%%:*}/stat" | cut -d' ' -f20)" = "\${1#*:}" ]; }
 edge_holder() { sed -n "s/^$1=//p" ${LOCK_FILE} 2>/dev/null | head -n 1; }
 edge_lock() {
   mkdir -p ${EDGE_VAR} && chmod 0700 ${EDGE_VAR}

@@ -8,7 +8,7 @@ import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
-import { confirmScript, disarmScript, parseStateOutput, stateScript } from './deadman.js';
+import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
 import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
 import { restoreCommand, taskScript, verifyScript } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
@@ -100,7 +100,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   }
 
   // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
-  const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
+  const holder = newHolder(input.runId, 'run', execLeaseSeconds(input.commandTimeoutMs) + input.confirmTimeoutSec + 60);
   let taken: TakenHost;
   try {
     taken = await takeHost(input, conn, holder);
@@ -233,8 +233,8 @@ async function applyTasks(input: HostRunInput, conn: SshConnection, taken: Taken
             first: !applied,
             keepSnapshots: input.vars.edge_snapshots_keep,
             finalState: i === lastChanging ? 'applied' : 'applying',
-            deadmanSeconds: input.confirmTimeoutSec,
-            execBudgetSeconds: execBudgetSeconds(input),
+            confirmSeconds: input.confirmTimeoutSec,
+            leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
           });
           applied = true;
           result.state = 'applying';
@@ -277,7 +277,8 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
       : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
     return;
   }
-  const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
+  // The failed exec left the timer beyond its lease (it had not re-armed it at its end).
+  const firesBy = Date.now() + deadlineUnderLease(input.confirmTimeoutSec, execLeaseSeconds(input.commandTimeoutMs)) * 1000;
   try {
     const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
@@ -398,13 +399,3 @@ function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * How long the dead-man timer gives one changing exec beyond the confirm timeout. Capped so that a
- * host cut off mid-exec still restores itself within minutes; an exec slower than this (a big apt
- * install) meets the state guard at the next exec and the run fails loudly instead of applying on
- * top of a restored host.
- */
-function execBudgetSeconds(input: HostRunInput): number {
-  return Math.min(Math.ceil(input.commandTimeoutMs / 1000), 120);
-}

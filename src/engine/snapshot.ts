@@ -3,6 +3,7 @@ import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shComment, shJoin, shQuote } from '../ssh/quote.js';
 import type { SnapshotScope } from '../tasks/contract.js';
+import { LEASE_LIB } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
 export { SNAPSHOT_ROOT, snapshotDir };
@@ -265,8 +266,11 @@ export function restoreScript(m: SnapshotManifest): string {
     '  [ ! -f "$D/sd-dirs" ] || find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d | grep -vxF -f "$D/sd-dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
     '}',
     finishFunction(m, hook),
-    // One restore at a time (the timer, a rollback and the boot hook may meet here).
+    LEASE_LIB,
+    // One restore at a time (the timer, a rollback and the boot hook may meet here), and none while
+    // an exec of the run is live (its lease; at boot no exec of before the boot can be).
     'exec 8>"$D/.restore.lock"; flock 8',
+    '[ -n "$BOOT" ] || edge_lease_wait',
     'state=$(cat "$D/state" 2>/dev/null || true)',
     m.runId === BASELINE_ID
       ? ''

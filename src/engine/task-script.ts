@@ -4,7 +4,7 @@ import { shComment, shQuote } from '../ssh/quote.js';
 import { changeScope, changeShell } from '../tasks/change-ops.js';
 import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
-import { armScript } from './deadman.js';
+import { armScript, armUnderLeaseScript, LEASE_LIB, leaseScript } from './deadman.js';
 import { BOOT_GENERATOR, HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
 import { extendSnapshot, pruneScript, SNAPSHOT_LIB, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
@@ -20,10 +20,10 @@ export interface TaskScriptInput {
   keepSnapshots: number;
   /** Host state to leave when the script succeeds ("applying" until the last exec of the run). */
   finalState: 'applying' | 'applied';
-  /** Arm (or re-arm) the host's dead-man timer before changing anything. */
-  deadmanSeconds?: number;
-  /** How long this exec may take (the command timeout): the timer must not fire while it runs. */
-  execBudgetSeconds?: number;
+  /** The confirm timeout: the timer fires this long after the exec ends, unless confirmed. */
+  confirmSeconds: number;
+  /** The exec's lease (execLeaseSeconds of its command timeout): the timer cannot fire while it runs. */
+  leaseSeconds: number;
 }
 
 /**
@@ -32,7 +32,8 @@ export interface TaskScriptInput {
  * The first exec also makes the run the host's pending change and installs the boot hook, in that
  * order: a cut anywhere before the first change leaves the host as it was (at worst with a pending
  * mark that the boot hook or the next run settles), and from the first change on, a timer, a reboot
- * or the next edge that takes the host over restores it. Pause points for the reboot tests:
+ * or the next edge that takes the host over restores it. The exec holds the run's lease on the host
+ * from its start (deadman.ts): no restore starts while it lives. Pause points for the reboot tests:
  * TASK:snapshot, TASK:change-N, TASK:verify, TASK:done.
  */
 export function taskScript(input: TaskScriptInput): string {
@@ -46,23 +47,24 @@ export function taskScript(input: TaskScriptInput): string {
     if (sh) save.push(sh);
   }
   const hold = (point: string) => `edge_hold ${shQuote(`${input.task}:${point}`)}`;
+  const arm = armUnderLeaseScript(manifest.runId, input.confirmSeconds, input.leaseSeconds);
   const parts = [
     PREAMBLE,
     HOST_LIB,
     SNAPSHOT_LIB,
+    LEASE_LIB,
     `# snapshot ${dir}: saved items first, then the manifest that lists them`,
     snapshotMkdir(manifest.runId, input.first),
-    input.first
-      ? `case "$(cat ${state} 2>/dev/null)" in applying|applied|confirmed|restoring) edge_fail ${shQuote(`run ${manifest.runId} is already applied on this host (or being restored); not applying it again`)} ;; esac`
-      : // A host whose timer already restored it must not get the rest of the run on top of that.
-        `[ "$(cat ${state} 2>/dev/null)" = applying ] || edge_fail ${shQuote(`the host restored itself during run ${manifest.runId} (dead-man timer, reboot or takeover); not applying more`)}`,
+    leaseScript(manifest.runId, input.leaseSeconds, input.first),
+    // Pushed beyond this exec's lease before anything else happens: the timer the last exec left
+    // counting the confirm timeout must not fire while this one snapshots. (The first exec has no
+    // timer yet, nor a restore.sh to arm one with, until its manifest is written.)
+    input.first ? '' : arm,
     ...save,
     writeManifestScript(manifest),
     `sync -f "$D" 2>/dev/null || sync`,
     hold('snapshot'),
-    // While this exec runs the timer covers its whole budget; at its end it is re-armed to count
-    // the confirm timeout from there. So a slow task never races its own timer.
-    input.deadmanSeconds ? armScript(manifest.runId, input.deadmanSeconds + (input.execBudgetSeconds ?? 0)) : '',
+    input.first ? arm : '',
     input.first ? `edge_put ${PENDING_FILE} ${shQuote(manifest.runId)}` : '',
     input.first ? installBootHookScript() : '',
     input.first ? `edge_put ${state} applying; edge_event "$D" applying` : '',
@@ -70,7 +72,8 @@ export function taskScript(input: TaskScriptInput): string {
     ...changes.map((c, i) => `${hold(`change-${i + 1}`)}\n# change ${i + 1}: ${shComment(c.summary)}\n${changeShell(c)}`),
     input.verify ? `${hold('verify')}\n# verify\n${input.verify}` : '',
     hold('done'),
-    input.deadmanSeconds && input.execBudgetSeconds ? armScript(manifest.runId, input.deadmanSeconds) : '',
+    // Applied: from here the confirm timeout counts.
+    armScript(manifest.runId, input.confirmSeconds),
     input.finalState === 'applied' ? `edge_put ${state} applied; edge_event "$D" applied` : '',
   ];
   return parts.filter(Boolean).join('\n') + '\n';

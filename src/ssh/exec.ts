@@ -55,6 +55,14 @@ export function withRemoteTimeout(argv: readonly string[], timeoutMs: number): s
   return ['timeout', '-k', String(REMOTE_KILL_AFTER_S), String(seconds), ...argv];
 }
 
+/**
+ * The longest an exec given `timeoutMs` can live on the host: timeout(1)'s limit plus the grace
+ * before its KILL. The dead-man timer's lease of a changing exec is built on this (deadman.ts).
+ */
+export function remoteLifetimeMs(timeoutMs: number): number {
+  return timeoutMs + REMOTE_TIMEOUT_GRACE_MS + REMOTE_KILL_AFTER_S * 1000;
+}
+
 export function runOnChannel(client: Client, req: ChannelRequest, hooks: ChannelHooks): Promise<ChannelOutcome> {
   return new Promise<ChannelOutcome>((resolve, reject) => {
     const started = performance.now();

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadlineUnderLease, execLeaseSeconds } from '../../../src/engine/deadman.js';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { labPaths, readState } from '../../../src/lab/state.js';
 import { edge, edgeLive, REPO } from '../edge-cli.js';
@@ -99,7 +100,8 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     const t0 = Date.now();
     await lab.reboot(router, { hard });
     const tUp = Date.now();
-    const bound = (TIMEOUT + 120 + 60 + 30) * 1000; // the documented bound: confirm timeout + exec budget + margin
+    // The documented bound after a lost exec: its lease (default command timeout) + margin + confirm timeout, + 60 s.
+    const bound = (deadlineUnderLease(TIMEOUT, execLeaseSeconds(600_000)) + 60 + 30) * 1000;
     const res = await Promise.race([live.done, sleep(bound).then(() => live.child.kill('SIGKILL')).then(() => live.done)]);
     const tExit = Date.now();
     expect(res.code, res.all).toBe(2); // the host failed

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
 import { taskScript } from '../../../src/engine/task-script.js';
-import { confirmScript } from '../../../src/engine/deadman.js';
+import { confirmScript, LEASE_MARGIN_SEC } from '../../../src/engine/deadman.js';
 import { newHolder } from '../../../src/engine/host-lock.js';
 import { renderBootGenerator } from '../../../src/engine/boot-hook.js';
 import { spawnSync } from 'node:child_process';
@@ -139,10 +139,13 @@ describe('snapshot manifest', () => {
       first: true,
       keepSnapshots: 5,
       finalState: 'applied',
-      deadmanSeconds: 90,
+      confirmSeconds: 90,
+      leaseSeconds: 606,
     });
-    // Saved, listed, on disk; armed; pending; boot hook; applying; then the changes.
+    // Leased; saved, listed, on disk; armed beyond the lease; pending; boot hook; applying; the
+    // changes; re-armed for the confirm timeout.
     const order = [
+      "edge_lease_take 606 'none rolled-back pruned'",
       'edge_save_file /etc/systemd/system-generators/edge-boot-restore',
       'edge_save_file /etc/a.conf',
       'manifest.json',
@@ -156,9 +159,10 @@ describe('snapshot manifest', () => {
       'edge_hold sysctl:change-1',
       'edge_write_file /etc/a.conf',
       'echo VERIFY',
+      '--on-active=90s',
       'state applied',
     ];
-    expect(s).toContain('--unit=edge-confirm-20261123T000000Z-abcd --on-active=90s');
+    expect(s).toContain(`--unit=edge-confirm-20261123T000000Z-abcd --on-active=${606 + LEASE_MARGIN_SEC + 90}s`);
     expect(restoreScript(m)).toContain('systemctl stop edge-confirm-20261123T000000Z-abcd.timer');
     const idx = order.map((o) => s.indexOf(o));
     expect(idx.every((i) => i >= 0)).toBe(true);

@@ -58,7 +58,7 @@ describe('the failover playbook', () => {
       }
       const verify = TASKS[name as keyof typeof TASKS]!.verify?.({ host: 'r1', vars, facts, params: undefined });
       if (!plan.changes.length) continue;
-      const script = taskScript({ manifest, facts, task: name, changes: plan.changes, verify, first: name === 'packages', keepSnapshots: 10, finalState: 'applying' });
+      const script = taskScript({ manifest, facts, task: name, changes: plan.changes, verify, first: name === 'packages', keepSnapshots: 10, finalState: 'applying', confirmSeconds: 120, leaseSeconds: 606 });
       expect(spawnSync('bash', ['-n'], { input: script }).status, name).toBe(0);
     }
     const changed = planAll(facts, vars).filter((p) => p.plan.changes.length).map((p) => p.name);
