@@ -8,13 +8,17 @@
  *   /var/lib/edge/snapshots/RUN/     one run's snapshot: manifest, saved items, restore.sh, state,
  *                                    events (the host's own history of the run), restore.log
  *   /var/lib/edge/baseline/          the state before edge's first change, item by item; never pruned
- *   /var/lib/edge/lock               who holds the host (run id, user, controller, start, boot id)
+ *   /var/lib/edge/lock               who holds the host (run id, user, controller, start, boot id,
+ *                                    and the sequence number the host gave this holding)
+ *   /var/lib/edge/seq                the last sequence number the host gave: the host's own order of
+ *                                    its runs, whatever the controllers' clocks say
  */
 export const EDGE_VAR = '/var/lib/edge';
 export const SNAPSHOT_ROOT = `${EDGE_VAR}/snapshots`;
 export const PENDING_FILE = `${EDGE_VAR}/pending`;
 export const BASELINE_DIR = `${EDGE_VAR}/baseline`;
 export const LOCK_FILE = `${EDGE_VAR}/lock`;
+export const SEQ_FILE = `${EDGE_VAR}/seq`;
 /** The boot hook: a systemd generator (one file, written atomically) that orders the restore early. */
 export const BOOT_GENERATOR = '/etc/systemd/system-generators/edge-boot-restore';
 /** The name `pending` holds while the baseline is being restored. */

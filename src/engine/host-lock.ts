@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { lastLines } from '../errors.js';
 import { shQuote } from '../ssh/quote.js';
-import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
+import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SEQ_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
 /**
  * The per-router lock, held ON THE ROUTER for a whole apply (facts to confirm), a rollback or a
@@ -59,10 +59,10 @@ edge_lock() {
   mkdir -p ${EDGE_VAR} && chmod 0700 ${EDGE_VAR}
   exec 9>${EDGE_VAR}/.lock.flock
   flock -w 10 9 || edge_fail "could not take ${LOCK_FILE} within 10 s"
-  local boot now why started
+  local boot now why started seq=''
   boot=$(cat /proc/sys/kernel/random/boot_id); now=$(date +%s); started=$3
   if [ -f ${LOCK_FILE} ]; then
-    if [ "$(edge_holder token)" = "$1" ]; then started=$(edge_holder started)
+    if [ "$(edge_holder token)" = "$1" ]; then started=$(edge_holder started); seq=$(edge_holder seq)
     else
       why=''
       if [ "$(edge_holder boot)" != "$boot" ]; then why='the host rebooted since'
@@ -76,8 +76,10 @@ edge_lock() {
       [ ! -f ${PENDING_FILE} ] || echo "edge: took over the stale lock of run $(edge_holder run) ($(edge_holder user) on $(edge_holder controller), since $(edge_holder started)): $why" >&2
     fi
   fi
-  printf 'run=%s\\ntoken=%s\\npurpose=%s\\nuser=%s\\ncontroller=%s\\nstarted=%s\\nboot=%s\\nconn=%s\\nexpires=%s\\n' \\
-    "$2" "$1" "$4" "$5" "$6" "$started" "$boot" "$(edge_conn)" "$((now + $7))" > ${LOCK_FILE}.tmp && mv -f ${LOCK_FILE}.tmp ${LOCK_FILE}
+  # A new holding gets the host's next sequence number: the order of runs is the host's, never a clock's.
+  if [ -z "$seq" ]; then seq=$(( $(cat ${SEQ_FILE} 2>/dev/null || echo 0) + 1 )); edge_put ${SEQ_FILE} "$seq"; fi
+  printf 'run=%s\\ntoken=%s\\npurpose=%s\\nuser=%s\\ncontroller=%s\\nstarted=%s\\nboot=%s\\nconn=%s\\nexpires=%s\\nseq=%s\\n' \\
+    "$2" "$1" "$4" "$5" "$6" "$started" "$boot" "$(edge_conn)" "$((now + $7))" "$seq" > ${LOCK_FILE}.tmp && mv -f ${LOCK_FILE}.tmp ${LOCK_FILE}
   flock -u 9; exec 9>&-
 }
 edge_unlock() {

@@ -137,7 +137,8 @@ interface TakenHost {
 /** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
 async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
   input.reporter.hostStep(input.host, 'facts');
-  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
+  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
+  const sent = Date.now();
   const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
     host: input.host,
     vars: input.vars,
@@ -150,7 +151,26 @@ async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHo
     .split('\n')
     .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
     .map((l) => l.replace(/^edge: /, ''));
-  return { facts, planned, probeChecks: checks, bootId: /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1], notes };
+  const boot = /^EDGE-BOOT-ID (\S+) (\d+)/m.exec(stderr);
+  const skew = boot ? clockSkewNote(Number(boot[2]), sent, Date.now()) : undefined;
+  if (skew) notes.push(skew);
+  return { facts, planned, probeChecks: checks, bootId: boot?.[1], notes };
+}
+
+/** Beyond this, a controller's clock that disagrees with a router's is worth a warning. */
+const CLOCK_SKEW_WARN_SEC = 60;
+
+/**
+ * The router read its clock (`routerSec`) somewhere between `sentMs` and `answeredMs` of ours: a
+ * note when that cannot be explained by the exec's own time and is off by more than a minute.
+ * Nothing is ordered by the controller's clock; its time still lands in run ids and journals.
+ */
+export function clockSkewNote(routerSec: number, sentMs: number, answeredMs: number): string | undefined {
+  const router = routerSec * 1000;
+  const off = router < sentMs - 1000 ? router - (sentMs - 1000) : router > answeredMs + 1000 ? router - (answeredMs + 1000) : 0;
+  const sec = Math.round(Math.abs(off) / 1000);
+  if (sec <= CLOCK_SKEW_WARN_SEC) return undefined;
+  return `WARNING: this controller's clock is ${sec} s ${off > 0 ? 'behind' : 'ahead of'} the host's: the host orders runs by its own sequence, but run ids and journal times carry this controller's clock; set it right (NTP)`;
 }
 
 /**

@@ -374,10 +374,11 @@ function finishFunction(m: SnapshotManifest, hook: FileEntry | undefined): strin
 }
 
 /**
- * Removes all but the newest `keep` snapshots (run ids sort by time). A pruned run leaves a
- * tombstone (state "pruned"), so a rollback of it can say why it cannot be done. A run that is not
- * settled (pending) is never pruned; the baseline lives elsewhere and is never pruned.
+ * Removes all but the newest `keep` snapshots, newest by the host's own order of runs (run-order.ts).
+ * A pruned run leaves a tombstone (state "pruned"), so a rollback of it can say why it cannot be
+ * done. A run that is not settled (pending) is never pruned; the baseline lives elsewhere and is
+ * never pruned. Needs ORDER_LIB.
  */
 export function pruneScript(keep: number, currentRunId: string): string {
-  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | grep -v -x -F "$(cat ${PENDING_FILE} 2>/dev/null || echo -)" | while read -r d; do [ "$(cat ${SNAPSHOT_ROOT}/"$d"/state 2>/dev/null)" = pruned ] || echo "$d"; done | sort -r | tail -n +${keep} | while read -r d; do find ${SNAPSHOT_ROOT}/"$d" -mindepth 1 -maxdepth 1 ! -name events -exec rm -rf -- {} +; echo pruned > ${SNAPSHOT_ROOT}/"$d"/state; edge_event ${SNAPSHOT_ROOT}/"$d" "pruned (edge_snapshots_keep ${keep})"; done`;
+  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | grep -v -x -F "$(cat ${PENDING_FILE} 2>/dev/null || echo -)" | while read -r d; do [ "$(cat ${SNAPSHOT_ROOT}/"$d"/state 2>/dev/null)" = pruned ] || edge_order ${SNAPSHOT_ROOT}/"$d"; done | sort -r | cut -d' ' -f2- | tail -n +${keep} | while read -r d; do find ${SNAPSHOT_ROOT}/"$d" -mindepth 1 -maxdepth 1 ! -name events ! -name order -exec rm -rf -- {} +; echo pruned > ${SNAPSHOT_ROOT}/"$d"/state; edge_event ${SNAPSHOT_ROOT}/"$d" "pruned (edge_snapshots_keep ${keep})"; done`;
 }

@@ -6,6 +6,7 @@ import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript, armUnderLeaseScript, LEASE_LIB, leaseScript } from './deadman.js';
 import { BOOT_GENERATOR, HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
+import { ORDER_LIB, recordOrderScript } from './run-order.js';
 import { extendSnapshot, pruneScript, SNAPSHOT_LIB, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
 export interface TaskScriptInput {
@@ -53,9 +54,11 @@ export function taskScript(input: TaskScriptInput): string {
     HOST_LIB,
     SNAPSHOT_LIB,
     LEASE_LIB,
+    input.first ? ORDER_LIB : '',
     `# snapshot ${dir}: saved items first, then the manifest that lists them`,
     snapshotMkdir(manifest.runId, input.first),
     leaseScript(manifest.runId, input.leaseSeconds, input.first),
+    input.first ? recordOrderScript(manifest.runId) : '',
     // Pushed beyond this exec's lease before anything else happens: the timer the last exec left
     // counting the confirm timeout must not fire while this one snapshots. (The first exec has no
     // timer yet, nor a restore.sh to arm one with, until its manifest is written.)

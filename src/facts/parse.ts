@@ -279,6 +279,16 @@ export function parseSession(text: string | undefined): Facts['session'] {
   return { clientAddress: p[0]!, clientPort: Number(p[1]), serverAddress: p[2]!, serverPort: Number(p[3]) };
 }
 
+/** "DIR<TAB>TARGET" lines of the probe's linked-dirs section. */
+export function parseLinkedDirs(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of (text ?? '').split('\n')) {
+    const i = l.indexOf('\t');
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
 export function parseFacts(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
   const s = splitSections(out);
   if (!s.has('hostname') || !s.has('ip-link')) {
@@ -306,6 +316,7 @@ export function parseFacts(host: string, out: string, wanted: { files: string[];
     packages: parsePackages(s.get('packages'), wanted.packages),
     units: parseUnits(s.get('units'), wanted.units),
     files: Object.fromEntries(wanted.files.map((f) => [f, parseFile(f, s.get(`file ${f}`))])),
+    linkedDirs: parseLinkedDirs(s.get('linked-dirs')),
     session: parseSession(s.get('session')),
     gatheredAt: new Date().toISOString(),
   };

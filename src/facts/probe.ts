@@ -55,6 +55,13 @@ function checkSection(name: string, script: string): string {
   ].join('\n');
 }
 
+/** Every directory above the given absolute paths, but /: where a symbolic link would redirect a write. */
+function ancestorDirs(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) for (let d = p.slice(0, p.lastIndexOf('/')); d.length > 0; d = d.slice(0, d.lastIndexOf('/'))) out.add(d);
+  return [...out].sort();
+}
+
 /** Just the given files, content always (the second look when a diff needs what came back as a hash). */
 export function filesScript(paths: readonly string[]): string {
   return compressed(['export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...paths.map((p) => fileSection(p, undefined)), `echo '${MARK} end'`]);
@@ -126,6 +133,8 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     const units = needs.units.map(shQuote).join(' ');
     parts.push(section('units', `systemctl show -p Id,LoadState,ActiveState,UnitFileState ${units}`));
   }
+  const dirs = ancestorDirs(needs.files);
+  if (dirs.length) parts.push(section('linked-dirs', `for d in ${dirs.map(shQuote).join(' ')}; do [ ! -L "$d" ] || printf '%s\\t%s\\n' "$d" "$(readlink -- "$d")"; done`));
   for (const f of needs.files) parts.push(fileSection(f, opts.expect?.[f]));
   for (const [name, script] of Object.entries(opts.checks ?? {})) parts.push(checkSection(name, script));
   parts.push(`echo '${MARK} end'`);

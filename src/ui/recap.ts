@@ -28,7 +28,7 @@ const INDENT = '    ';
 /**
  * What is said under a host's line, each fact once: its error (a refused host's error is the
  * failed tasks' errors joined, so the tasks' errors are not repeated), how it was rolled back,
- * and the tasks' notes — wrapped to the width.
+ * the host's notes (a lock taken over, a clock that disagrees) and the tasks' — wrapped to the width.
  */
 function hostDetails(h: HostResult, width: number, common: ReadonlySet<string>): string[] {
   const out: string[] = [];
@@ -40,6 +40,7 @@ function hostDetails(h: HostResult, width: number, common: ReadonlySet<string>):
   };
   if (h.error && ['failed', 'unreachable', 'interrupted'].includes(h.status)) for (const part of h.error.split('; ')) say(part);
   if (h.rollback) say(h.rollback);
+  for (const n of h.notes ?? []) say(n);
   for (const t of h.tasks) for (const n of t.notes ?? []) say(n, `${INDENT}${t.task}: `);
   return out;
 }

@@ -123,8 +123,13 @@ describe('exit code 5: bad options or input, nothing touched', () => {
       edge(['run', 'playbooks/failover.yaml'], { env: home, cwd: dir }),
       edge(['run', `${REPO}playbooks/failover.yaml`, '-i', `${REPO}inventories/prod.yaml`, '--tags', 'nftabels', '--list-tasks'], { env: home }),
       edge(['run', bad, '-i', 'inventories/prod.yaml', '--check'], { env: home }),
+      // An empty or invalid --resume is refused, never taken for a fresh full rollout.
+      edge(['run', 'playbooks/failover.yaml', '-i', 'inventories/prod.yaml', '--resume', ''], { env: home }),
+      edge(['run', 'playbooks/failover.yaml', '-i', 'inventories/prod.yaml', '--resume', 'latest'], { env: home }),
     ]);
     for (const r of runs) expect(r.code, r.stderr).toBe(5);
+    expect(runs[4]!.stderr).toContain('"" is not a run id');
+    expect(runs[5]!.stderr).toContain('"latest" is not a run id');
     expect(runs[1]!.stderr).toContain('-i: no inventory given');
     expect(runs[2]!.stderr).toContain('did you mean nftables?');
     expect(runs[3]!.stderr).toMatch(/bad\.yaml:3:7/);
