@@ -14,6 +14,8 @@ export const HOST_TOOLS: { tool: string; pkg: string; why: string }[] = [
   { tool: 'systemd-nspawn', pkg: 'systemd-container', why: 'runs the router containers' },
   { tool: 'ip', pkg: 'iproute2', why: 'namespaces, links, addresses, routes' },
   { tool: 'dnsmasq', pkg: 'dnsmasq-base', why: "the ISP1 DHCP server" },
+  { tool: 'radvd', pkg: 'radvd', why: "the ISPs' IPv6 router advertisements" },
+  { tool: 'dhcpd', pkg: 'isc-dhcp-server', why: "the ISPs' DHCPv6 server (addresses and prefix delegation; dnsmasq cannot delegate)" },
   { tool: 'ssh-keygen', pkg: 'openssh-client', why: 'lab SSH key and router host keys' },
   { tool: 'ssh', pkg: 'openssh-client', why: 'SSH to the routers' },
   { tool: 'nsenter', pkg: 'util-linux', why: 'commands inside a router' },
