@@ -10,7 +10,7 @@ import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
 import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
-import { restoreCommand, taskScript, verifyScript } from './task-script.js';
+import { applyScript, restoreCommand, STEP_MARK, verifyScript, type ApplyTask, type StepPhase } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
@@ -209,68 +209,43 @@ function refuseFailedPreconditions(input: HostRunInput, planned: Planned[], resu
   return true;
 }
 
-/** Each task in order: one exec per task with changes, a verify where asked. True once anything was applied. */
+/**
+ * The plan's tasks on the host. With changes (and not --check): ONE exec applies them all and
+ * verifies (applyInOneExec). Without: each task is reported in order, the verify task answered by
+ * the probe, which ran the same check (gather.ts), so a no-op run is one exec. True once the apply
+ * exec was sent.
+ */
 async function applyTasks(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<boolean> {
-  const { host, reporter } = input;
-  const { planned, facts } = taken;
-  const manifest = emptyManifest(input.runId, host);
-  // The last exec that changes something records "applied"; the verify-only execs come after it.
-  const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
-  let applied = false;
-  // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
-  // host that is left as it was that answer still holds, so a no-op run is one exec.
-  const verifiedInProbe = lastChanging < 0 ? taken.probeChecks : {};
+  if (!input.check && taken.planned.some((p) => p.plan.changes.length)) return applyInOneExec(input, conn, taken, result);
+  await reportUnchanged(input, conn, taken, result);
+  return false;
+}
 
-  for (const [i, p] of planned.entries()) {
-    const name: TaskName = p.entry.task.name;
+function taskResult(p: Planned, keepDiffs: boolean): TaskResult {
+  const status = p.plan.changes.length ? 'changed' : 'ok';
+  return { task: p.entry.task.name, status, changes: changeReports(p.plan, keepDiffs), durationMs: 0, execs: 0, notes: p.plan.notes };
+}
+
+async function reportUnchanged(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<void> {
+  const { host, reporter } = input;
+  for (const [i, p] of taken.planned.entries()) {
     if (input.signal.aborted) {
       result.status = 'interrupted';
-      result.error = `interrupted before ${name}`;
+      result.error = `interrupted before ${p.entry.task.name}`;
       break;
     }
-    reporter.taskStarted(host, name);
+    reporter.taskStarted(host, p.entry.task.name);
     const t0 = now();
     const execsBefore = conn.execs;
-    const tr: TaskResult = {
-      task: name,
-      status: p.plan.changes.length ? 'changed' : 'ok',
-      changes: changeReports(p.plan, input.keepDiffs === true),
-      durationMs: 0,
-      execs: 0,
-      notes: p.plan.notes,
-    };
+    const tr = taskResult(p, input.keepDiffs === true);
     try {
-      if (!input.check) {
-        const ctx = { host, vars: input.vars, facts, params: p.entry.params };
-        const verify = p.entry.task.verify?.(ctx);
-        if (p.plan.changes.length) {
-          const script = taskScript({
-            manifest,
-            facts,
-            task: name,
-            changes: p.plan.changes,
-            verify,
-            first: !applied,
-            keepSnapshots: input.vars.edge_snapshots_keep,
-            finalState: i === lastChanging ? 'applied' : 'applying',
-            confirmSeconds: input.confirmTimeoutSec,
-            leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
-          });
-          applied = true;
-          result.state = 'applying';
-          const res = await conn.exec(script, { timeoutMs: input.commandTimeoutMs });
-          if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
-          if (i === lastChanging) result.state = 'applied';
-        } else if (p.entry.task.alwaysVerify && verify) {
-          const res = verifiedInProbe[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
-          if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
-        }
+      const verify = !input.check && p.entry.task.alwaysVerify ? p.entry.task.verify?.({ host, vars: input.vars, facts: taken.facts, params: p.entry.params }) : undefined;
+      if (verify) {
+        const res = taken.probeChecks[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
+        if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
       }
     } catch (e) {
-      tr.status = 'failed';
-      tr.error = errorMessage(e);
-      result.status = 'failed';
-      result.error = `${name}: ${tr.error}`;
+      failTask(tr, result, e);
     }
     tr.durationMs = Math.round(now() - t0);
     tr.execs = conn.execs - execsBefore;
@@ -278,7 +253,107 @@ async function applyTasks(input: HostRunInput, conn: SshConnection, taken: Taken
     reporter.taskFinished(host, tr);
     if (tr.status === 'failed') break;
   }
-  return applied;
+}
+
+function failTask(tr: TaskResult, result: HostResult, e: unknown): void {
+  tr.status = 'failed';
+  tr.error = errorMessage(e);
+  result.status = 'failed';
+  result.error = `${tr.task}: ${tr.error}`;
+}
+
+/**
+ * Every task in one exec (task-script.ts applyScript). The exec streams a marker as it enters each
+ * task's apply, units and verify steps: the live view starts each task as its marker arrives, and a
+ * task's time is the sum of its steps. A failing step ends the exec; the task whose step it was
+ * fails, the tasks after it (if it failed while applying) are not reported, as when each task was
+ * its own exec.
+ */
+async function applyInOneExec(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<boolean> {
+  const { host, reporter } = input;
+  const { planned, facts } = taken;
+  if (input.signal.aborted) {
+    result.status = 'interrupted';
+    result.error = `interrupted before ${planned[0]?.entry.task.name ?? 'the apply'}`;
+    return false;
+  }
+  const trs = planned.map((p) => taskResult(p, input.keepDiffs === true));
+  const tasks: ApplyTask[] = planned.map((p) => {
+    const verifies = p.plan.changes.length > 0 || p.entry.task.alwaysVerify === true;
+    const verify = verifies ? p.entry.task.verify?.({ host, vars: input.vars, facts, params: p.entry.params }) : undefined;
+    return verify ? { name: p.entry.task.name, changes: p.plan.changes, verify } : { name: p.entry.task.name, changes: p.plan.changes };
+  });
+  const script = applyScript({
+    manifest: emptyManifest(input.runId, host),
+    facts,
+    tasks,
+    keepSnapshots: input.vars.edge_snapshots_keep,
+    confirmSeconds: input.confirmTimeoutSec,
+    leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
+  });
+  const progress = new StepProgress(trs, (i) => reporter.taskStarted(host, trs[i]!.task));
+  result.state = 'applying';
+  let failure: unknown;
+  try {
+    const res = await conn.exec(script, { timeoutMs: input.commandTimeoutMs, onStderr: (d) => progress.feed(d) });
+    if (res.code !== 0) failure = new EdgeError('TASK', lastLines(withoutSteps(res.stderr)) || `exit ${res.code}`, { host });
+  } catch (e) {
+    failure = e;
+  }
+  progress.end();
+  const at = progress.last ?? { i: Math.max(0, trs.findIndex((t) => t.status === 'changed')), phase: 'apply' as StepPhase };
+  trs[trs.findIndex((t) => t.status === 'changed')]!.execs = 1;
+  const shown = failure && at.phase === 'apply' ? trs.slice(0, at.i + 1) : trs;
+  if (failure) failTask(trs[at.i]!, result, failure);
+  else result.state = 'applied';
+  for (const [i, tr] of shown.entries()) {
+    if (!progress.started.has(i)) reporter.taskStarted(host, tr.task);
+    result.tasks.push(tr);
+    reporter.taskFinished(host, tr);
+  }
+  return true;
+}
+
+const withoutSteps = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => !l.startsWith(STEP_MARK))
+    .join('\n');
+
+/** Reads the apply exec's step markers as stderr streams in: which task is on, and for how long. */
+class StepProgress {
+  readonly started = new Set<number>();
+  last: { i: number; phase: StepPhase } | undefined;
+  private since = now();
+  private partial = '';
+  constructor(
+    private readonly trs: TaskResult[],
+    private readonly onStart: (i: number) => void,
+  ) {}
+
+  feed(chunk: Buffer): void {
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = line.startsWith(STEP_MARK) ? /^\S+ (\d+) (apply|units|verify)$/.exec(line) : null;
+      const i = m ? Number(m[1]) : -1;
+      if (!m || !this.trs[i]) continue;
+      this.end();
+      this.last = { i, phase: m[2] as StepPhase };
+      if (!this.started.has(i)) {
+        this.started.add(i);
+        this.onStart(i);
+      }
+    }
+  }
+
+  /** Closes the running step: its time goes to its task. */
+  end(): void {
+    const t = now();
+    if (this.last) this.trs[this.last.i]!.durationMs += Math.round(t - this.since);
+    this.since = t;
+  }
 }
 
 /**
@@ -331,8 +406,7 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
     return;
   }
-  // The timer was (re)armed by the last changing exec, which ran before this point: it fires at the
-  // latest confirmTimeoutSec from now.
+  // The apply exec re-armed the timer at its end: it fires at the latest confirmTimeoutSec from now.
   const firesBy = Date.now() + input.confirmTimeoutSec * 1000;
   let fresh: SshConnection | undefined;
   try {

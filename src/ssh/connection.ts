@@ -294,6 +294,7 @@ export class SshConnection {
           onStart: () => this.execs++,
           onSent: (n) => (this.bytesSent += n),
           onReceived: (n) => (this.bytesReceived += n),
+          ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
           onClosed: releaseOnce,
           onAbortable: (abort) => {
             this.aborts.add(abort);
@@ -311,10 +312,10 @@ export class SshConnection {
       if (out.signal !== undefined) result.signal = out.signal;
       const refused = becomeFailure(inv.become, result, { name: this.target.name, user: this.target.user });
       if (refused) throw refused;
-      this.traceExec(script, argv, result);
+      this.traceExec(script, argv, { result, sent: input.length, received: out.stdout.length + out.stderr.length });
       return result;
     } catch (e) {
-      this.traceExec(script, argv, undefined, e);
+      this.traceExec(script, argv, { sent: input.length }, e);
       throw e;
     } finally {
       if (!released) setTimeout(releaseOnce, SLOT_RECLAIM_MS).unref();
@@ -322,18 +323,23 @@ export class SshConnection {
   }
 
   /** -v: one event per exec (the trace decides what of it to show, and redacts). */
-  private traceExec(script: string, command: string[], r: ExecResult | undefined, e?: unknown): void {
+  private traceExec(script: string, command: string[], wire: { result?: ExecResult; sent: number; received?: number }, e?: unknown): void {
+    if (!this.opts.trace?.exec) return;
+    const r = wire.result;
+    const decoded = r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0;
+    const received = wire.received ?? 0;
     // The password never travels in the script (sudo reads it from stdin ahead of it); should a
     // script ever quote it, -vvv still must not show it.
     const pw = this.#becomePassword;
-    this.opts.trace?.exec?.({
+    this.opts.trace.exec({
       host: this.target.name,
       script: pw ? script.split(pw).join('«redacted»') : script,
       command,
       durationMs: r?.durationMs ?? 0,
       code: r?.code,
-      bytesSent: Buffer.byteLength(script),
-      bytesReceived: r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0,
+      bytesSent: wire.sent,
+      bytesReceived: received,
+      ...(r && decoded !== received ? { bytesDecompressed: decoded } : {}),
       ...(e === undefined ? {} : { error: errorMessage(e) }),
     });
   }

@@ -29,6 +29,8 @@ export interface ChannelHooks {
   onStart(): void;
   onSent(bytes: number): void;
   onReceived(bytes: number): void;
+  /** stderr as it arrives (optional: progress lines). */
+  onStderr?(chunk: Buffer): void;
   /** The channel is gone on both sides (or never opened): its session slot is free again. */
   onClosed(): void;
   /** Register a way for the connection to fail this exec when it dies; returns the unregister. */
@@ -133,6 +135,7 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
         });
         ch.stderr.on('data', (d: Buffer) => {
           errOut.push(d);
+          hooks.onStderr?.(d);
           hooks.onReceived(d.length);
         });
         ch.on('exit', (c: number | null, sig?: string) => {

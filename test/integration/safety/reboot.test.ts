@@ -29,17 +29,17 @@ const ROUTERS = [
   { name: 'r2', hard: true },
 ] as const;
 
-/** Pause points of a first apply (task:point of task-script.ts, confirm of deadman.ts). */
+/** Pause points of a first apply, all inside its one apply exec (task:point of task-script.ts), and confirm (deadman.ts). */
 const APPLY_POINTS = [
   'sysctl:snapshot', // snapshot saved, nothing changed yet
   'sysctl:change-1', // the run is pending, the boot hook in place
   'tables:change-2',
   'nftables:change-1',
   'persistence:change-3', // edge's units half written
-  'persistence:done', // units running, state not yet advanced
-  'failover:change-5', // keepalived.conf about to be replaced
-  'failover:change-6', // keepalived about to be (re)started
-  'failover:done', // everything applied, not recorded as applied
+  'persistence:done', // edge's unit files written, not started (units start once, after every task's files)
+  'failover:change-8', // keepalived.conf about to be replaced
+  'failover:change-9', // edge-probe and keepalived about to be started (the one units step)
+  'failover:done', // every task's files and runtime state applied; units, verify and "applied" still to come
   'confirm', // applied and verified; the confirm not yet committed
 ];
 /** Pause points of a restore (restore.sh's steps): files put back but units not; all but dirs and the hook. */

@@ -11,7 +11,7 @@ import { resolveInventoryPath } from '../../../src/inventory/resolve-path.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { selectTasks } from '../../../src/playbook/tags.js';
 import type { SshConnection } from '../../../src/ssh/connection.js';
-import { redact, sshTrace } from '../../../src/ui/trace.js';
+import { execLine, redact, sshTrace } from '../../../src/ui/trace.js';
 import { edge, REPO } from '../../integration/edge-cli.js';
 import { has } from '../../fixtures/host-tools.js';
 
@@ -55,6 +55,12 @@ describe('-v .. -vvvv', () => {
     expect(lines(2)).toHaveLength(2);
     expect(lines(3)).toEqual([...lines(2), 'r1:   | echo hi']);
     expect(lines(4)).toEqual([...lines(3), 'r1: ssh: Outbound: KEXINIT']);
+  });
+
+  it('-v says wire bytes, as --json counts them, and what gzipped output came to beside them', () => {
+    expect(execLine({ host: 'r1', script: '', command: [], durationMs: 5, code: 0, bytesSent: 900, bytesReceived: 7443, bytesDecompressed: 28_672 })).toBe(
+      'r1: exec 5 ms, exit 0, 900 B sent, 7.3 KiB received (28.0 KiB decompressed)',
+    );
   });
 });
 

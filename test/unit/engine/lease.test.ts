@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { deadlineUnderLease, execLeaseSeconds, LEASE_LIB, LEASE_MARGIN_SEC, leaseScript } from '../../../src/engine/deadman.js';
 import { HOST_LIB } from '../../../src/engine/host-layout.js';
 import { emptyManifest } from '../../../src/engine/snapshot.js';
-import { taskScript } from '../../../src/engine/task-script.js';
+import { applyScript } from '../../../src/engine/task-script.js';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { remoteLifetimeMs } from '../../../src/ssh/exec.js';
 import type { Facts } from '../../../src/facts/types.js';
@@ -74,20 +74,17 @@ describe('the lease of a changing exec', () => {
     expect(['', 'Z']).toContain(state);
   });
 
-  it('a later exec takes the lease and pushes the timer beyond it before it saves or changes anything', () => {
+  it('the apply exec takes the lease before it saves anything and arms the timer beyond it before it changes anything', () => {
     const facts = { files: {}, sysctl: {}, nftTables: [], rules: [], routes: [], rtTables: {}, units: {}, interfaces: [] } as unknown as Facts;
-    const s = taskScript({
+    const s = applyScript({
       manifest: emptyManifest('R2', 'r1'),
       facts,
-      task: 'tables',
-      changes: [{ summary: 's', diff: '', ops: [{ kind: 'file', path: '/etc/a.conf', content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' }] }],
-      first: false,
+      tasks: [{ name: 'tables', changes: [{ summary: 's', diff: '', ops: [{ kind: 'file', path: '/etc/a.conf', content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' }] }] }],
       keepSnapshots: 5,
-      finalState: 'applied',
       confirmSeconds: 20,
       leaseSeconds: 50,
     });
-    const order = ['edge_lease_take 50 applying', `--on-active=${50 + LEASE_MARGIN_SEC + 20}s`, 'edge_save_file /etc/a.conf', 'edge_write_file /etc/a.conf', '--on-active=20s', 'state applied'];
+    const order = ["edge_lease_take 50 'none rolled-back pruned'", 'edge_save_file /etc/a.conf', `--on-active=${50 + LEASE_MARGIN_SEC + 20}s`, 'edge_write_file /etc/a.conf', '--on-active=20s', 'state applied'];
     const idx = order.map((o) => s.indexOf(o));
     expect(idx.every((i) => i >= 0), JSON.stringify(idx)).toBe(true);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
