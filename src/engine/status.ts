@@ -131,8 +131,8 @@ export interface WanStatus {
   /** Link state from the facts: up (carrier), down, or missing (no such interface). */
   link?: 'up' | 'down' | 'missing';
   address?: string;
-  /** What edge-failover last recorded from keepalived (up/down); unknown before its first decision. */
-  state: 'up' | 'down' | 'unknown';
+  /** What edge-failover last recorded from keepalived (up/down; degraded: up but poor); unknown before its first decision. */
+  state: 'up' | 'degraded' | 'down' | 'unknown';
   /** When that state was recorded (ISO), and how long ago by the router's clock. */
   since?: string;
   sinceAgoSec?: number;
