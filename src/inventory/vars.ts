@@ -4,6 +4,7 @@ import { ansibleBool } from '../config/ansible-cfg.js';
 import { pathSchema } from '../config/text.js';
 import { windowSchema } from '../playbook/window-schema.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
+import { deadRules, overlappingPort, portRange } from './steering.js';
 
 /**
  * edge's own inventory variables (all optional, with defaults that are safe for production).
@@ -128,6 +129,48 @@ function interfaceRoleIssues(v: Partial<Record<(typeof ROLE_VARS)[number], strin
   return out;
 }
 
+// A steering rule's destination port: 5060 or "10000-20000".
+const steerPort = z
+  .union([z.number().int(), z.string()])
+  .refine((p) => portRange(p) !== undefined, 'expected a port 1-65535 or a range like "10000-20000" (low-high)');
+
+const steeringRule = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a name like phones (letters, digits, _ and -, at most 32)').describe('Name shown in status and counters'),
+    source: cidr4.optional().describe('LAN source prefix the flow comes from'),
+    destination: cidr4.optional().describe('Destination prefix'),
+    protocol: z.enum(['tcp', 'udp', 'icmp']).optional().describe('IP protocol'),
+    ports: z.array(steerPort).min(1).max(32).optional().describe('Destination ports or ranges (needs protocol tcp or udp)'),
+    action: z.enum(['wan1', 'wan2', 'balance']).describe('WAN new matching flows use; balance: by edge_wan1_weight/edge_wan2_weight'),
+    on_down: z
+      .enum(['fallback', 'only'])
+      .default('fallback')
+      .describe("When the action's WAN is down: fallback to the other WAN (default), or only (drop: never the other WAN)"),
+  })
+  .superRefine((r, ctx) => {
+    if (r.ports && r.protocol !== 'tcp' && r.protocol !== 'udp')
+      ctx.addIssue({ code: 'custom', path: ['ports'], message: 'ports need protocol: tcp or protocol: udp' });
+    const clash = r.ports && overlappingPort(r.ports);
+    if (clash) ctx.addIssue({ code: 'custom', path: ['ports', clash.index], message: `overlaps ports[${clash.other}]: write each port once` });
+    if (r.action === 'balance' && r.on_down === 'only')
+      ctx.addIssue({ code: 'custom', path: ['on_down'], message: 'only needs action wan1 or wan2 (balance uses whichever WAN is up)' });
+  });
+
+/** Rule names are unique (they name the counters) and no rule is dead behind an earlier one. */
+function steeringIssues(rules: z.output<typeof steeringRule>[]): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  rules.forEach((r, j) => {
+    const i = rules.findIndex((o) => o.name === r.name);
+    if (i < j) out.push({ path: [j, 'name'], message: `${JSON.stringify(r.name)} is already the name of edge_steering[${i}]` });
+  });
+  for (const d of deadRules(rules))
+    out.push({
+      path: [d.index],
+      message: `rule ${JSON.stringify(rules[d.index]!.name)} never matches: edge_steering[${d.by}] (${JSON.stringify(rules[d.by]!.name)}) comes first and matches every flow it would: remove it or move it above`,
+    });
+  return out;
+}
+
 export const DEFAULT_WAN1_TARGETS = ['1.1.1.1', '8.8.8.8', '9.9.9.9'];
 export const DEFAULT_WAN2_TARGETS = ['1.0.0.1', '8.8.4.4', '149.112.112.112'];
 
@@ -162,6 +205,24 @@ export const edgeVarsSchema = z
       .min(1)
       .default(1)
       .describe('Targets that must be answering for a WAN to be healthy (n of m)'),
+
+    edge_wan_mode: z
+      .enum(['failover', 'balance'])
+      .default('failover')
+      .describe('failover: new LAN flows use WAN1 while it is healthy; balance: spread over the healthy WANs by weight'),
+    edge_wan1_weight: z.number().int().min(1).max(100).default(1).describe('Share of new flows WAN1 takes in balance (weight against edge_wan2_weight)'),
+    edge_wan2_weight: z.number().int().min(1).max(100).default(1).describe('Share of new flows WAN2 takes in balance (weight against edge_wan1_weight)'),
+    edge_balance_sticky_timeout: z.number().int().min(0).max(86400)
+      .default(0)
+      .describe('Seconds a LAN source keeps the WAN balance gave it after its last new flow (0: per flow only)'),
+    edge_steering: z
+      .array(steeringRule)
+      .max(64)
+      .default([])
+      .superRefine((rules, ctx) => {
+        for (const issue of steeringIssues(rules)) ctx.addIssue({ code: 'custom', ...issue });
+      })
+      .describe('Steering rules, first match wins, before the mode: match source, destination, protocol, ports; action wan1, wan2 or balance'),
 
     edge_wan1_mark: mark.default(0x1).describe('fwmark / ct mark of flows pinned to WAN1'),
     edge_wan2_mark: mark.default(0x2).describe('fwmark / ct mark of flows pinned to WAN2'),

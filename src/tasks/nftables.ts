@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
+import { portRanges } from '../inventory/steering.js';
+import type { NftPolicy } from '../render/nft-policy.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
 import { shQuote } from '../ssh/quote.js';
 import type { ChangeOp } from './change-ops.js';
@@ -18,6 +20,24 @@ export function sshSources(vars: HostVars, t: Topology): string[] {
   return minimalPrefixes(vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(t.lan.prefix ? [t.lan.prefix] : [])]);
 }
 
+/** The mode, weights and steering rules new LAN flows follow, as the ruleset renders them. */
+export function nftPolicy(vars: HostVars): NftPolicy {
+  return {
+    mode: vars.edge_wan_mode,
+    weights: [vars.edge_wan1_weight, vars.edge_wan2_weight],
+    stickySeconds: vars.edge_balance_sticky_timeout,
+    rules: vars.edge_steering.map((r) => ({
+      name: r.name,
+      source: r.source,
+      destination: r.destination,
+      protocol: r.protocol,
+      ports: r.ports && portRanges(r.ports),
+      action: r.action,
+      onDown: r.on_down,
+    })),
+  };
+}
+
 export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
   return {
     wan1: { ifname: t.wan1.ifname, mark: t.wan1.mark },
@@ -28,6 +48,7 @@ export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
     sshPort: vars.edge_ssh_port,
     sshSources: sshSources(vars, t),
     kaLinks: [KA_LINK.a, KA_LINK.b],
+    policy: nftPolicy(vars),
   };
 }
 

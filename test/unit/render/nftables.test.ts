@@ -15,6 +15,7 @@ const model: EdgeNftModel = {
   sshPort: 22,
   sshSources: ['198.18.0.0/24', '10.1.0.0/24'],
   kaLinks: ['edge-ka0', 'edge-ka1'],
+  policy: { mode: 'failover', weights: [1, 1], stickySeconds: 0, rules: [] },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-nft-'));
@@ -48,7 +49,8 @@ describe('edge nftables ruleset', () => {
     const pre = text.slice(text.indexOf('chain prerouting'), text.indexOf('chain output'));
     const restores = pre.split('\n').filter((l) => l.includes('meta mark set'));
     expect(restores).toEqual(['\t\tiifname "lan0" ct mark != 0 meta mark set ct mark']);
-    expect(text).toContain('iifname "lan0" ct state new ct mark 0 ct mark set iifname map @preferred_wan counter');
+    expect(text).toContain('iifname "lan0" ct state new ct mark 0 jump lan_new');
+    expect(text).toContain('ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"');
     expect(text).toContain('type route hook output priority mangle; policy accept;\n');
     expect(text).toContain('ct mark != 0 meta mark 0 meta mark set ct mark');
   });
