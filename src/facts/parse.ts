@@ -273,7 +273,7 @@ export function parseChecks(out: string): Record<string, CheckResult> {
   return results;
 }
 
-function parseSession(text: string | undefined): Facts['session'] {
+export function parseSession(text: string | undefined): Facts['session'] {
   const p = (text ?? '').trim().split(/\s+/);
   if (p.length !== 4) return undefined;
   return { clientAddress: p[0]!, clientPort: Number(p[1]), serverAddress: p[2]!, serverPort: Number(p[3]) };

@@ -73,6 +73,20 @@ function compressed([env, ...body]: string[]): string {
   return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
 }
 
+/**
+ * $SSH_CONNECTION of the session edge runs in. Through sudo, env_reset has dropped it from this
+ * shell's environment, so it is read from the nearest ancestor that still has it (sudo itself, or
+ * the login shell sshd started): root may read any process's environ.
+ */
+export const SESSION_SCRIPT = [
+  's=${SSH_CONNECTION:-} p=$$',
+  'while [ -z "$s" ] && [ "$p" -gt 1 ] 2>/dev/null; do',
+  '  p=$(sed \'s/.*) //\' "/proc/$p/stat" | cut -d" " -f2) || break',
+  '  s=$(tr "\\0" "\\n" < "/proc/$p/environ" | sed -n "s/^SSH_CONNECTION=//p" | head -n 1)',
+  'done',
+  'printf "%s\\n" "$s"',
+].join('\n');
+
 export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   const parts: string[] = [
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -80,7 +94,7 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     section('uid', 'id -u'),
     section('kernel', 'uname -r'),
     section('os-release', 'cat /etc/os-release'),
-    section('session', 'printf "%s\\n" "${SSH_CONNECTION:-}"'),
+    section('session', SESSION_SCRIPT),
     section('ip-link', 'ip -j -d link show'),
     section('ip-addr', 'ip -j addr show'),
     section('ip-route', 'ip -j route show table all'),

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ansibleBool } from '../config/ansible-cfg.js';
 import { pathSchema } from '../config/text.js';
 import { SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE, SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE } from '../encode/index.js';
 import { windowSchema } from '../playbook/window-schema.js';
@@ -60,6 +61,24 @@ const sshAddress = z
 // POSIX user names, plus @ and \ for directory users (user@REALM, DOMAIN\user).
 const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
 
+// Ansible's boolean(): INI gives `ansible_become=yes` as text, YAML as a boolean.
+const ansibleBoolean = z.preprocess(
+  (v) => (typeof v === 'string' ? (ansibleBool(v) ?? v) : v === 1 || v === 0 ? v === 1 : v),
+  z.boolean({ error: 'expected a boolean (true/false, yes/no)' }),
+);
+// A password typed into INI as digits arrives as a number; Ansible passes it to sudo as text.
+const becomePassword = z
+  .union([z.string(), z.number()], { error: 'expected the sudo password as text' })
+  .transform(String)
+  .optional()
+  .describe('sudo password of the login user; only ever written to sudo\'s stdin, never logged');
+/** The sudo plugin's names for the password, in Ansible's order (a later name wins, as in Ansible). */
+export const BECOME_PASSWORD_VARS = ['ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass'] as const;
+const becomePasswordVars = Object.fromEntries(BECOME_PASSWORD_VARS.map((k) => [k, becomePassword])) as Record<
+  (typeof BECOME_PASSWORD_VARS)[number],
+  typeof becomePassword
+>;
+
 export const connectionVarsSchema = z.object({
   ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
   ansible_user: sshUser.optional().describe('SSH user'),
@@ -69,8 +88,20 @@ export const connectionVarsSchema = z.object({
     .optional()
     .describe('SSH port'),
   ansible_ssh_private_key_file: pathSchema('key file path').optional().describe('SSH private key file'),
-  ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
-  ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),
+  ansible_become: ansibleBoolean.optional().describe('Become root with sudo when the login user is not root (every edge task needs root)'),
+  ansible_become_method: z
+    .literal('sudo', { error: 'edge becomes root with sudo only: other become methods (su, doas, pbrun, …) are not supported' })
+    .optional()
+    .describe('Only sudo is supported'),
+  ansible_become_user: z
+    .literal('root', { error: 'edge runs everything on a router as root: ansible_become_user must be root (or unset)' })
+    .optional()
+    .describe('Only root: every edge task needs root'),
+  ansible_become_exe: z
+    .literal('sudo', { error: 'edge runs sudo from the router\'s PATH: ansible_become_exe must be sudo (or unset)' })
+    .optional()
+    .describe('Only sudo'),
+  ...becomePasswordVars,
   edge_known_hosts_file: pathSchema('known_hosts path').optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
 });
 

@@ -338,9 +338,12 @@ export class SshConnection {
     const r = wire.result;
     const decoded = r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0;
     const received = wire.received ?? 0;
+    // The password never travels in the script (sudo reads it from stdin ahead of it); should a
+    // script ever quote it, -vvv still must not show it.
+    const pw = this.#becomePassword;
     this.opts.trace.exec({
       host: this.target.name,
-      script,
+      script: pw ? script.split(pw).join('«redacted»') : script,
       command,
       durationMs: r?.durationMs ?? 0,
       code: r?.code,

@@ -67,6 +67,9 @@ export function liveTableOk(facts: Facts): boolean {
   return text !== undefined && text.includes(`map ${PREFERRED_MAP}`);
 }
 
+const UNSEEN_SESSION =
+  "edge cannot see its own SSH session on the host (no SSH_CONNECTION in edge's shell nor in any process above it, up to sshd), so it cannot tell whether the new firewall keeps new SSH connections like its own open";
+
 /**
  * Lockout preflight for the firewall: would the input chain edge installs accept a NEW SSH connection
  * like the one edge is using (same source, same address and port, arriving on the interface that
@@ -75,7 +78,9 @@ export function liveTableOk(facts: Facts): boolean {
  */
 export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] {
   const s = facts.session;
-  if (!s) return [];
+  // Unseen is not safe: the check would pass without having looked (sudo's env_reset, an sshd
+  // that sets no SSH_CONNECTION). Refused like a cut, so the operator decides with the reason.
+  if (!s) return [UNSEEN_SESSION];
   const iif = s.serverAddress.startsWith('127.') ? 'lo' : facts.interfaces.find((i) => i.addresses.some((a) => a.address === s.serverAddress))?.name;
   if (!iif) return [];
   const v = inputVerdict(nftModel(vars, t), { iif, saddr: s.clientAddress, dport: s.serverPort }, containsAddress);

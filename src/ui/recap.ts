@@ -74,8 +74,10 @@ export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   for (const r of run.rollout ?? []) {
     if (!r.stop) continue;
     lines.push(...wrapLines(`rollout stopped: ${r.stop.message}`, width, '', '  '));
-    // A command to copy stays on one line, whatever its length.
-    lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
+    // A check run changed nothing, so there is nothing to resume (--resume refuses a check run):
+    // it is simply run again. A command to copy stays on one line, whatever its length.
+    if (run.check) lines.push('  check again with:', `    edge run ${run.playbook} -i ${run.inventory} --check`);
+    else lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
   }
   return lines.join('\n');
 }

@@ -1,4 +1,4 @@
-import { errorExitCode } from '../../../src/cli.js';
+import { errorExitCode } from '../../../src/main.js';
 import { describe, expect, it } from 'vitest';
 import { collectWarnings } from '../../../src/config/warnings.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';

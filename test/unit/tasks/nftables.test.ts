@@ -81,6 +81,11 @@ describe('nftables task', () => {
     expect(plan(configured, labVars({ edge_ssh_allowed_sources: ['192.0.2.0/24'] }))).toEqual({ changes: [] });
   });
 
+  it('lockout preflight: a session edge cannot see on the host is a refusal, never a pass', () => {
+    const unseen = { ...freshRouter(), session: undefined };
+    expect(plan(unseen).lockout).toEqual([expect.stringContaining('edge cannot see its own SSH session on the host')]);
+  });
+
   it('verify checks the map is loaded', () => {
     expect(nftablesTask.verify!({ host: 'r1', vars, facts: freshRouter(), params: undefined })).toContain('nft list map inet edge preferred_wan');
   });
