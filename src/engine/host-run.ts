@@ -306,6 +306,12 @@ async function applyInOneExec(input: HostRunInput, conn: SshConnection, taken: T
   const shown = failure && at.phase === 'apply' ? trs.slice(0, at.i + 1) : trs;
   if (failure) failTask(trs[at.i]!, result, failure);
   else result.state = 'applied';
+  // An interruption that arrived while the one exec ran is handled as at a task boundary: the
+  // host is restored from its snapshot, never confirmed.
+  if (!failure && input.signal.aborted) {
+    result.status = 'interrupted';
+    result.error = 'interrupted during the apply';
+  }
   for (const [i, tr] of shown.entries()) {
     if (!progress.started.has(i)) reporter.taskStarted(host, tr.task);
     result.tasks.push(tr);
