@@ -4,7 +4,7 @@ import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
 import type { PlannedTask } from './host-run.js';
@@ -131,8 +131,8 @@ export interface WanStatus {
   /** Link state from the facts: up (carrier), down, or missing (no such interface). */
   link?: 'up' | 'down' | 'missing';
   address?: string;
-  /** What edge-failover last recorded from keepalived (up/down); unknown before its first decision. */
-  state: 'up' | 'down' | 'unknown';
+  /** What edge-failover last recorded from keepalived (up/down; degraded: up but poor); unknown before its first decision. */
+  state: 'up' | 'degraded' | 'down' | 'unknown';
   /** When that state was recorded (ISO), and how long ago by the router's clock. */
   since?: string;
   sinceAgoSec?: number;

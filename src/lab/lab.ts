@@ -71,7 +71,8 @@ import type { LabPaths, LabState, ProcRecord } from './state.js';
 import { acquireLock, emptyState, endRecorded, labPaths, readState, routerDir, routerKind, writeState } from './state.js';
 import { createRouterNetwork, deleteRouterNetwork, ensureBridge, ensureInternet, ipJson, routerNetworkOk, sweepNetwork } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
-import { inNetns, linkNames, netnsList, processesRootedUnder, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
+import { boundingSet, withCapsOnly } from './caps.js';
+import { inNetns, linkNames, netnsList, processesRootedUnder, readPidFile, requireRoot, run, sleep, waitFor } from './sys.js';
 
 export type Log = (line: string) => void;
 
@@ -606,19 +607,26 @@ export function labTarget(target: string, opts: LabOptions = {}): { target: Exec
   return { target: parseExecTarget(target, plan), state, plan };
 }
 
+/** argv in one of the lab's other namespaces, with no more capabilities than its router's root has (caps.ts). */
+function inLabNetns(state: LabState, plan: LabPlan, t: { ns: string; router?: number }, argv: string[]): string[] {
+  return withCapsOnly(boundingSet(requireLeader(state, plan.routers[(t.router ?? 1) - 1]!)), ['ip', 'netns', 'exec', t.ns, ...argv]);
+}
+
 /** Run a command interactively in a lab target (stdio inherited); resolves to its exit code. */
 export async function labExec(target: string, argv: string[], opts: LabOptions = {}): Promise<number> {
   if (argv.length === 0) throw new EdgeError('USAGE', 'no command given (use: edge lab exec TARGET -- CMD ...)');
   const { target: t, state, plan } = labTarget(target, opts);
   if (t.kind === 'router') return routerExecInteractive(requireLeader(state, plan.routers[t.router - 1]!), argv);
-  return spawnInherit('ip', ['netns', 'exec', t.ns, ...argv]);
+  const [cmd, ...args] = inLabNetns(state, plan, t, argv);
+  return spawnInherit(cmd!, args);
 }
 
 /** Run a command in a lab target and capture its output (for tests and scripts; throws on failure unless allowFail). */
 export async function labRun(target: string, argv: string[], opts: LabOptions & RunOptions = {}): Promise<RunResult> {
   const { target: t, state, plan } = labTarget(target, opts);
   if (t.kind === 'router') return routerRun(requireLeader(state, plan.routers[t.router - 1]!), argv, opts);
-  return inNetns(t.ns, argv[0]!, argv.slice(1), opts);
+  const [cmd, ...args] = inLabNetns(state, plan, t, argv);
+  return run(cmd!, args, opts);
 }
 
 export async function labProbe(router: string, opts: LabOptions & ProbeOptions = {}): Promise<ProbeResult> {

@@ -19,6 +19,7 @@ export const HOST_TOOLS: { tool: string; pkg: string; why: string }[] = [
   { tool: 'ssh-keygen', pkg: 'openssh-client', why: 'lab SSH key and router host keys' },
   { tool: 'ssh', pkg: 'openssh-client', why: 'SSH to the routers' },
   { tool: 'nsenter', pkg: 'util-linux', why: 'commands inside a router' },
+  { tool: 'setpriv', pkg: 'util-linux', why: "commands in the lab with a router root's capabilities only" },
   { tool: 'ping', pkg: 'iputils-ping', why: "the LAN client's probe" },
   { tool: 'nft', pkg: 'nftables', why: 'the loss fault (in the ISP namespace)' },
   { tool: '/usr/bin/python3', pkg: 'python3-minimal', why: 'the latency fault (this kernel has no netem)' },

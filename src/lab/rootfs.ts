@@ -44,6 +44,9 @@ export const PACKAGES = [
   'dbus',
   'conntrack',
   'procps',
+  // What a team that runs Prometheus has on its routers (edge's metrics go through its textfile
+  // collector); the lab has no internet, so the packages task could not install it there.
+  'prometheus-node-exporter',
   // what edge installs for translated IPv6 (router advertisements on the LAN); the lab's routers
   // reach no Debian mirror, so their image carries it
   'radvd',

@@ -4,8 +4,9 @@
  * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
-import { parsePrefix } from '../ipv4.js';
-import { minimalPrefixes6, parsePrefix6 } from '../ipv6.js';
+import { minimalPrefixes6 } from '../ipv6.js';
+import { nftComment, nftHashComment, nftPrefix, nftPrefix6, nftString } from '../encode/index.js';
+import { renderPolicyChains, renderPolicyObjects, type NftPolicy } from './nft-policy.js';
 
 export interface NftWan {
   ifname: string;
@@ -25,6 +26,8 @@ export interface EdgeNftModel {
   sshSources: string[];
   /** keepalived's private link (VRRP adverts between its two ends are accepted). */
   kaLinks: readonly [string, string];
+  /** Steering rules and mode for new LAN flows (nft-policy.ts). */
+  policy: NftPolicy;
   /** IPv6 prefixes allowed to SSH from any interface (minimal); none: no IPv6 SSH rule at all. */
   sshSources6?: string[];
   /** Translated IPv6 (edge_ipv6_mode): absent, edge leaves IPv6 forwarding as it finds it. */
@@ -46,25 +49,7 @@ export const PREFERRED_MAP = 'preferred_wan';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** An nft string literal. Interface names are validated upstream; this refuses anything that could escape. */
-export function nftString(s: string): string {
-  if (!/^[A-Za-z0-9_.:@-]+$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into nftables`);
-  return `"${s}"`;
-}
-
-/** An IPv4 prefix as nft reads it; anything else is refused. */
-function cidr(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
-  return p;
-}
-
-/** An IPv6 prefix as nft reads it; anything else is refused. */
-function cidr6(p: string): string {
-  if (!p.includes('/') || !parsePrefix6(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as an IPv6 prefix`);
-  return p;
-}
-
-const set6 = (ps: string[]) => (ps.length === 1 ? cidr6(ps[0]!) : `{ ${ps.map(cidr6).join(', ')} }`);
+const set6 = (ps: string[]) => (ps.length === 1 ? nftPrefix6(ps[0]!) : `{ ${ps.map(nftPrefix6).join(', ')} }`);
 
 /** The IPv6 SSH source set and its input rule (only when an IPv6 source is allowed). */
 function ssh6(m: EdgeNftModel): { set: string; rule: string } {
@@ -76,7 +61,7 @@ function ssh6(m: EdgeNftModel): { set: string; rule: string } {
 \tset ssh_sources6 {
 \t\ttype ipv6_addr
 \t\tflags interval
-\t\telements = { ${ps.map(cidr6).join(', ')} }
+\t\telements = { ${ps.map(nftPrefix6).join(', ')} }
 \t}`,
     rule: `
 \t\ttcp dport ${m.sshPort} ip6 saddr @ssh_sources6 counter accept comment "SSH from allowed IPv6 sources"`,
@@ -91,8 +76,8 @@ function nptRules(m: EdgeNftModel): string {
   return [
     '',
     `\t\t# NPTv6: the LAN prefix leaves each WAN as that ISP's prefix, address for address (RFC 6296 mapping).`,
-    `\t\tiifname ${lan} oifname ${nftString(m.wan1.ifname)} ip6 saddr ${cidr6(v.lanPrefix)} counter snat ip6 prefix to ${cidr6(v.mapped1)} comment "NPTv6 WAN1"`,
-    `\t\tiifname ${lan} oifname ${nftString(m.wan2.ifname)} ip6 saddr ${cidr6(v.lanPrefix)} counter snat ip6 prefix to ${cidr6(v.mapped2)} comment "NPTv6 WAN2"`,
+    `\t\tiifname ${lan} oifname ${nftString(m.wan1.ifname)} ip6 saddr ${nftPrefix6(v.lanPrefix)} counter snat ip6 prefix to ${nftPrefix6(v.mapped1)} comment "NPTv6 WAN1"`,
+    `\t\tiifname ${lan} oifname ${nftString(m.wan2.ifname)} ip6 saddr ${nftPrefix6(v.lanPrefix)} counter snat ip6 prefix to ${nftPrefix6(v.mapped2)} comment "NPTv6 WAN2"`,
   ].join('\n');
 }
 
@@ -101,7 +86,7 @@ function leakRules6(m: EdgeNftModel, wans: string): string {
   const v = m.ipv6;
   if (!v) return '';
   const own = (ps: string[], wan: NftWan, other: string) =>
-    ps.length ? [`\t\toifname ${nftString(wan.ifname)} ip6 saddr ${set6(ps)} counter drop comment "${other}'s prefix leaving ${wan.ifname}"`] : [];
+    ps.length ? [`\t\toifname ${nftString(wan.ifname)} ip6 saddr ${set6(ps)} counter drop comment ${nftComment(`${other}'s prefix leaving ${wan.ifname}`)}`] : [];
   return [
     '',
     `\t\toifname ${wans} ip6 saddr ${set6(minimalPrefixes6(['fc00::/7', v.lanPrefix]))} counter drop comment "ULA or LAN IPv6 source leaving a WAN untranslated"`,
@@ -116,8 +101,8 @@ export function renderEdgeNft(m: EdgeNftModel): string {
   const w2 = q(m.wan2.ifname);
   const lan = q(m.lan);
   const wans = `{ ${w1}, ${w2} }`;
-  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
-  const leak4 = m.lanPrefix ? `\n\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"` : '';
+  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.map(nftPrefix).join(', ')} }` : '';
+  const leak4 = m.lanPrefix ? `\n\t\toifname ${wans} ip saddr ${nftPrefix(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"` : '';
   const leakGuard =
     m.lanPrefix || m.ipv6
       ? `
@@ -134,9 +119,10 @@ export function renderEdgeNft(m: EdgeNftModel): string {
 # edge run. Loaded by edge-nftables.service at boot and by edge on apply; it replaces ONLY the table
 # inet edge, in one transaction (declare, delete, define): other tables on this host are untouched.
 #
-# Marks: ${hex(m.wan1.mark)} = WAN1 (${m.wan1.ifname}), ${hex(m.wan2.mark)} = WAN2 (${m.wan2.ifname}). A new flow from the LAN gets the
-# mark of the preferred WAN (map preferred_wan, switched by edge-failover with one element
-# update); the conntrack mark keeps every packet of the flow on that WAN.
+# Marks: ${hex(m.wan1.mark)} = WAN1 (${nftHashComment(m.wan1.ifname)}), ${hex(m.wan2.mark)} = WAN2 (${nftHashComment(m.wan2.ifname)}). A new flow from the LAN gets a
+# WAN's mark once (chain lan_new: steering rules, then the mode, ${m.policy.mode}); edge-failover
+# switches WANs by element updates only (maps preferred_wan and avoid, set down); the conntrack
+# mark keeps every packet of the flow on that WAN.
 table inet edge {}
 delete table inet edge
 table inet edge {
@@ -153,18 +139,19 @@ table inet edge {
 \t\telements = { ${lan} : ${hex(m.wan1.mark)} }
 \t}
 
+${renderPolicyObjects(m.policy)}
 \tchain prerouting {
 \t\ttype filter hook prerouting priority mangle; policy accept;
 \t\t# Flows that come in on a WAN are answered through the same WAN.
 \t\tiifname ${w1} ct state new ct mark set ${hex(m.wan1.mark)}
 \t\tiifname ${w2} ct state new ct mark set ${hex(m.wan2.mark)}
-\t\t# A new flow from the LAN is pinned to the preferred WAN.
-\t\tiifname ${lan} ct state new ct mark 0 ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"
+\t\t# A new flow from the LAN is pinned to a WAN (chain lan_new).
+\t\tiifname ${lan} ct state new ct mark 0 jump lan_new
 \t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
 \t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6).
 \t\tiifname ${lan} ct mark != 0 meta mark set ct mark
 \t}
-
+${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
 \tchain output {
 \t\ttype route hook output priority mangle; policy accept;
 \t\t# The router's own replies to flows that came in on a WAN leave by that WAN. Sockets that set
@@ -229,11 +216,11 @@ export function inputVerdict(
   contains: (prefix: string, address: string) => boolean,
 ): { verdict: 'accept' | 'drop'; rule: string } {
   if (c.iif === 'lo') return { verdict: 'accept', rule: 'iif "lo" accept' };
-  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname "${m.mgmt}" accept` };
+  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname ${nftString(m.mgmt)} accept` };
   if (c.dport === m.sshPort && m.sshSources.some((p) => contains(p, c.saddr)))
     return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip saddr @ssh_sources accept` };
   if (c.dport === m.sshPort && (m.sshSources6 ?? []).some((p) => contains(p, c.saddr)))
     return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip6 saddr @ssh_sources6 accept` };
-  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname "${m.lan}" accept` };
+  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname ${nftString(m.lan)} accept` };
   return { verdict: 'drop', rule: 'counter drop (input policy drop)' };
 }

@@ -1,5 +1,5 @@
 import { parsePrefix6 } from '../ipv6.js';
-import { nftString } from './nftables.js';
+import { nftString, systemdValue } from '../encode/index.js';
 
 /**
  * radvd on the LAN in translated IPv6 mode: the LAN's one stable prefix, advertised for SLAAC. The
@@ -30,11 +30,11 @@ export function renderRadvdUnit(p: { conf: string; pidFile: string }): string {
 Description=edge: router advertisements of the LAN's IPv6 prefix (radvd)
 Documentation=man:radvd(8) man:radvd.conf(5)
 After=network.target edge-routes.service
-ConditionPathExists=${p.conf}
+ConditionPathExists=${systemdValue(p.conf)}
 
 [Service]
 Type=simple
-ExecStart=/usr/sbin/radvd --nodaemon --config ${p.conf} --pidfile ${p.pidFile} --logmethod stderr_clean
+ExecStart=/usr/sbin/radvd --nodaemon --config ${systemdValue(p.conf)} --pidfile ${systemdValue(p.pidFile)} --logmethod stderr_clean
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=2

@@ -2,12 +2,15 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
+import { portRanges } from '../inventory/steering.js';
+import type { NftPolicy } from '../render/nft-policy.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel, type NftIpv6 } from '../render/nftables.js';
 import { containsAddress6, minimalPrefixes6 } from '../ipv6.js';
 import { resolveIpv6, type Ipv6Plan, type Wan6 } from './ipv6.js';
-import { writeCheckedFileCommand } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
+import type { ChangeOp } from './change-ops.js';
 import type { Change, Task, TaskContext } from './contract.js';
+import { ruleRange } from './desired-routing.js';
 import { fileChange } from './file-change.js';
 import { containsAddress, minimalPrefixes } from '../ipv4.js';
 import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
@@ -35,6 +38,24 @@ function nftIpv6(v6: Ipv6Plan): NftIpv6 | undefined {
   return { lanPrefix: v6.lanPrefix, mapped1: v6.wan1.mapped!, mapped2: v6.wan2.mapped!, own1: own(v6.wan1), own2: own(v6.wan2) };
 }
 
+/** The mode, weights and steering rules new LAN flows follow, as the ruleset renders them. */
+export function nftPolicy(vars: HostVars): NftPolicy {
+  return {
+    mode: vars.edge_wan_mode,
+    weights: [vars.edge_wan1_weight, vars.edge_wan2_weight],
+    stickySeconds: vars.edge_balance_sticky_timeout,
+    rules: vars.edge_steering.map((r) => ({
+      name: r.name,
+      source: r.source,
+      destination: r.destination,
+      protocol: r.protocol,
+      ports: r.ports && portRanges(r.ports),
+      action: r.action,
+      onDown: r.on_down,
+    })),
+  };
+}
+
 export function nftModel(vars: HostVars, t: Topology, facts: Facts): EdgeNftModel {
   const v6 = resolveIpv6(vars, facts, t);
   const ipv6 = nftIpv6(v6);
@@ -50,23 +71,27 @@ export function nftModel(vars: HostVars, t: Topology, facts: Facts): EdgeNftMode
     sshPort: vars.edge_ssh_port,
     sshSources: sshSources(vars, t),
     kaLinks: [KA_LINK.a, KA_LINK.b],
+    policy: nftPolicy(vars),
   };
 }
 
 /**
  * Loads the ruleset and puts back the preferred WAN keepalived chose (loading resets the map to
- * WAN1). edge-failover exists once the failover task has run; before that there is nothing to keep.
+ * WAN1), which also moves the rule the router's own traffic follows (in edge's rule range: saved too).
+ * edge-failover exists once the failover task has run; before that there is nothing to keep.
  */
-const LOAD = [
-  `nft -f ${shQuote(PATHS.nftRuleset)}`,
-  `if [ -x ${shQuote(PATHS.edgeFailover)} ]; then ${shQuote(PATHS.edgeFailover)} sync; fi`,
-].join('\n');
+function load(t: Topology): ChangeOp {
+  return { kind: 'nft', table: NFT_TABLE, file: PATHS.nftRuleset, sync: { program: PATHS.edgeFailover, ruleRange: ruleRange(t) } };
+}
 
 /** Is edge's table loaded as edge last wrote it (with its preferred-WAN map)? */
 export function liveTableOk(facts: Facts): boolean {
   const text = facts.nftTableText[NFT_TABLE];
   return text !== undefined && text.includes(`map ${PREFERRED_MAP}`);
 }
+
+const UNSEEN_SESSION =
+  "edge cannot see its own SSH session on the host (no SSH_CONNECTION in edge's shell nor in any process above it, up to sshd), so it cannot tell whether the new firewall keeps new SSH connections like its own open";
 
 /**
  * Lockout preflight for the firewall: would the input chain edge installs accept a NEW SSH connection
@@ -76,7 +101,9 @@ export function liveTableOk(facts: Facts): boolean {
  */
 export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] {
   const s = facts.session;
-  if (!s) return [];
+  // Unseen is not safe: the check would pass without having looked (sudo's env_reset, an sshd
+  // that sets no SSH_CONNECTION). Refused like a cut, so the operator decides with the reason.
+  if (!s) return [UNSEEN_SESSION];
   const iif = s.serverAddress.startsWith('127.') ? 'lo' : facts.interfaces.find((i) => i.addresses.some((a) => a.address === s.serverAddress))?.name;
   if (!iif) return [];
   const contains = (p: string, a: string) => (a.includes(':') ? containsAddress6(p, a) : containsAddress(p, a));
@@ -101,23 +128,17 @@ export const nftablesTask: Task<z.infer<typeof params>> = {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
     const content = renderEdgeNft(nftModel(vars, r.topology, facts));
-    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' });
+    // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
+    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' }, 'nft -c -f');
     const changes: Change[] = [];
     if (file) {
-      changes.push({
-        ...file,
-        summary: `${file.summary} and load table ${NFT_TABLE}`,
-        // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
-        apply: `${writeCheckedFileCommand(PATHS.nftRuleset, content, '0600', 'nft -c -f')}\n${LOAD}`,
-        snapshot: { files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] },
-      });
+      changes.push({ ...file, summary: `${file.summary} and load table ${NFT_TABLE}`, ops: [...file.ops, load(r.topology)] });
     } else if (!liveTableOk(facts)) {
       // The file is right but the table is gone (someone ran `nft flush ruleset`, say): load it again.
       changes.push({
         summary: `load table ${NFT_TABLE} from ${PATHS.nftRuleset} (it is not loaded)`,
         diff: runtimeDiff('nft', facts.nftTableText[NFT_TABLE] ? [`table ${NFT_TABLE} (without map ${PREFERRED_MAP})`] : [], [`table ${NFT_TABLE} from ${PATHS.nftRuleset}`]),
-        apply: LOAD,
-        snapshot: { nftTables: [NFT_TABLE] },
+        ops: [load(r.topology)],
       });
     }
     const lockout = changes.length ? sshLockout(vars, r.topology, facts) : [];

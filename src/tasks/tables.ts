@@ -3,7 +3,7 @@ import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { renderRoutingConf, renderRtTables } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import {
   desiredRoute,
@@ -13,9 +13,7 @@ import {
   ruleRange,
   routingDelta,
   routingDelta6,
-  rulesApply,
   rulesInRange,
-  tableApply,
   type RoutingDelta,
 } from './desired-routing.js';
 import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
@@ -72,8 +70,7 @@ function deltaChanges(t: Topology, d: RoutingDelta, family?: 6): Change[] {
     changes.push({
       summary: wrong.map((s) => `${family === 6 ? 'IPv6 ' : ''}table ${s.wan.tableName}: ${s.want ? s.want.split(' ').slice(0, 5).join(' ') : 'empty'}`).join(', '),
       diff: wrong.map((s) => runtimeDiff(`${ip} route table ${s.wan.tableName}`, s.now, s.want ? [s.want] : [])).join(''),
-      apply: wrong.map((s) => tableApply(s.wan.table, s.now, s.want, family)).join('\n'),
-      snapshot: family === 6 ? { routeTables6: t.wans.map((w) => w.table) } : { routeTables: t.wans.map((w) => w.table) },
+      ops: wrong.map((s) => ({ kind: 'routes', table: s.wan.table, flush: s.now.length > 0, want: s.want, ...(family ? { family } : {}) })),
     });
   }
   if (d.stale.length || d.missing.length) {
@@ -85,8 +82,7 @@ function deltaChanges(t: Topology, d: RoutingDelta, family?: 6): Change[] {
         d.current.map((r) => ruleDisplay(r, t)),
         d.desired.map((r) => ruleDisplay(r, t)),
       ),
-      apply: rulesApply(d.stale, d.missing, family),
-      snapshot: family === 6 ? { ruleRange6: ruleRange(t) } : { ruleRange: ruleRange(t) },
+      ops: [{ kind: 'rules', range: ruleRange(t), remove: d.stale, add: d.missing, ...(family ? { family } : {}) }],
     });
   }
   return changes;

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containsAddress6, ip6ToBig } from '../../../src/ipv6.js';
+import type { ProbeResult } from '../../../src/lab/probe.js';
+import { edge } from '../edge-cli.js';
+import { hostState } from '../host-state.js';
+import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
+import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
+
+/**
+ * Issue 23, translated IPv6 on lab r1 (edge_ipv6_mode translated): the LAN client takes an address
+ * of the router's ULA by SLAAC (edge's radvd), its new IPv6 flows leave WAN1 as WAN1's delegated
+ * prefix (NPTv6, the interface identifier kept: a 1:1 mapping), move to WAN2 on a WAN1 upstream cut
+ * and come back after the rise. An nft counter in each ISP namespace sees every IPv6 packet that
+ * arrives from the router with a ULA source or the other ISP's prefix: it must stay 0. The run is
+ * rolled back with edge's rollback and the router is as before, byte for byte.
+ */
+const router = 'r1';
+const LEAK_TABLE = 'elab_leak6';
+
+describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no leak (r1)', () => {
+  let lab: Lab;
+  let runId = '';
+  let before = '';
+  const isps = ['isp1', 'isp2'] as const;
+  const delegated = (isp: (typeof isps)[number]) => {
+    const v6 = lab.router(router)[isp].v6;
+    return [v6.delegated, v6.altDelegated];
+  };
+
+  /** Counters in ISPn's namespace: IPv6 packets from the router with a ULA source or the other ISP's prefix. */
+  async function installLeakCounters(): Promise<void> {
+    for (const isp of isps) {
+      const other = isp === 'isp1' ? 'isp2' : 'isp1';
+      const foreign = [lab.router(router)[other].v6.link, ...delegated(other)].join(', ');
+      const rules = [
+        `table inet ${LEAK_TABLE} {`,
+        '  chain pre {',
+        '    type filter hook prerouting priority -300; policy accept;',
+        `    iifname "down0" ip6 saddr fc00::/7 counter comment "ula"`,
+        `    iifname "down0" ip6 saddr { ${foreign} } counter comment "other"`,
+        '  }',
+        '}',
+      ].join('\n');
+      await lab.run(`${router}-${isp}`, ['bash', '-c', `nft delete table inet ${LEAK_TABLE} 2>/dev/null; nft -f - <<'EOF'\n${rules}\nEOF`]);
+    }
+  }
+
+  async function leaks(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const isp of isps) {
+      const text = (await lab.run(`${router}-${isp}`, ['nft', 'list', 'table', 'inet', LEAK_TABLE])).stdout;
+      for (const m of text.matchAll(/counter packets (\d+) bytes \d+ comment "(\w+)"/g)) out[`${isp}.${m[2]}`] = Number(m[1]);
+    }
+    return out;
+  }
+
+  /** The LAN client's global address in the router's LAN ULA (SLAAC from edge's radvd). */
+  async function clientUla(): Promise<string | undefined> {
+    const r = await lab.run(`${router}-lan`, ['ip', '-6', '-o', 'addr', 'show', 'scope', 'global']);
+    const ula = lab.router(router).lan.ula;
+    return [...r.stdout.matchAll(/inet6 ([0-9a-f:]+)\//g)].map((m) => m[1]!).find((a) => containsAddress6(ula, a));
+  }
+
+  /** Every new IPv6 flow of one probe left by `wan` (and IPv4's too). */
+  const via = (wan: 'wan1' | 'wan2') => async (): Promise<ProbeResult | undefined> => {
+    const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+    return p.v6.via === wan && p.via === wan ? p : undefined;
+  };
+
+  /** RFC 6296's 1:1 mapping: the address seen outside is the client's, its prefix replaced by `mapped`'s. */
+  function expectMapped(seen: string | undefined, client: string, within: string[]): void {
+    expect(seen, 'whoami saw no IPv6 source').toBeDefined();
+    expect(within.some((p) => containsAddress6(p, seen!)), `${seen} not in ${within.join(', ')}`).toBe(true);
+    const low = (a: string) => ip6ToBig(a)! & ((1n << 64n) - 1n);
+    expect(low(seen!), `${seen} does not keep ${client}'s interface identifier`).toBe(low(client));
+  }
+
+  beforeAll(async () => {
+    lab = await ensureLab(1);
+    await healthyIsps(lab, router);
+    before = await hostState(lab, router);
+    await installLeakCounters();
+  }, 300_000);
+
+  afterAll(async () => {
+    await healthyIsps(lab, router);
+    for (const isp of isps) await lab.run(`${router}-${isp}`, ['nft', 'delete', 'table', 'inet', LEAK_TABLE], { allowFail: true });
+  }, 120_000);
+
+  it('the LAN gets IPv6, leaves WAN1 translated, moves to WAN2 on an upstream cut and back; 0 leaks; rollback exact', async () => {
+    const run = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }));
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    runId = run.result.runId;
+    const notes = run.result.hosts[0]!.tasks.flatMap((t) => t.notes ?? []);
+    expect(notes.join('\n')).toMatch(/IPv6 translated: LAN /);
+    await waitSettled(lab, router);
+
+    // Second run: nothing to change.
+    const second = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }), '--detailed-exitcode');
+    expect(second.code, second.result.hosts[0]!.tasks.flatMap((t) => t.changes.map((c) => `${t.task}: ${c.summary}`)).join('\n')).toBe(0);
+
+    // SLAAC from edge's radvd (its first advertisements follow its start within seconds).
+    const { value: client, ms: slaacMs } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
+    const t = timingOf(lab, router);
+
+    const up = await pollFor('new IPv6 flows via wan1', 30_000, via('wan1'), 500);
+    for (const f of up.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
+
+    await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
+    const cut = await pollFor('new IPv6 flows via wan2 after the cut', t.fallWindow * 1000 + 30_000, via('wan2'), 500);
+    for (const f of cut.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
+
+    await lab.fault(router, 'wan1', { kind: 'clear' });
+    const back = await pollFor('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
+
+    const seen = await leaks();
+    report(
+      '23 translated',
+      `client ${client} (SLAAC after ${slaacMs} ms); wan1 as ${up.value.v6.flows[0]?.seenAddress}; cut → wan2 (${cut.value.v6.flows[0]?.seenAddress}) after ${cut.ms} ms; repair → wan1 after ${back.ms} ms; ISP leak counters ${JSON.stringify(seen)}`,
+    );
+    expect(Object.keys(seen).sort()).toEqual(['isp1.other', 'isp1.ula', 'isp2.other', 'isp2.ula']);
+    expect(seen).toEqual({ 'isp1.other': 0, 'isp1.ula': 0, 'isp2.other': 0, 'isp2.ula': 0 });
+
+    const rb = await edge(['rollback', runId, '-i', lab.inventory, '--limit', router]);
+    expect(rb.code, rb.stderr.slice(-2000)).toBe(0);
+    const strip = (s: string) => s.replace(/counter packets \d+ bytes \d+/g, 'counter');
+    expect(strip(await hostState(lab, router))).toBe(strip(before));
+    const lan6 = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global']);
+    expect(lan6.stdout.trim(), 'the LAN address edge added outlived the rollback').toBe('');
+  }, 600_000);
+});
