@@ -305,11 +305,19 @@ monitor() {
 }
 
 # The LAN address is the one thing edge-routes adds that no snapshot holds: it leaves with the
-# service (ExecStopPost), so a rollback that stops edge-routes leaves lan0 as it found it.
+# service (ExecStopPost), so a rollback that stops edge-routes leaves the LAN as it found it. A
+# network manager that takes router advertisements on the LAN (systemd-networkd does unless its
+# .network says IPv6AcceptRA=no) also configured an address of the LAN prefix and routes from edge's
+# own radvd, which the snapshot does not hold either: they go too (radvd is stopped first).
 stop6() {
+  local a
   load_routing || return 0
   [ -n "$V6_LAN_ADDR" ] || return 0
-  ip -6 addr del "$V6_LAN_ADDR" dev "$LAN_IF" 2>/dev/null || true
+  # edge's own address last: the kernel removes the prefix route with the last address that made it
+  for a in $(ip -6 -o addr show dev "$LAN_IF" to "$V6_LAN_ADDR" 2>/dev/null | awk -v own="$V6_LAN_ADDR" '$4 != own { print $4 }') "$V6_LAN_ADDR"; do
+    ip -6 addr del "$a" dev "$LAN_IF" 2>/dev/null || true
+  done
+  ip -6 route flush dev "$LAN_IF" proto ra 2>/dev/null || true
 }
 
 case "${1:-}" in

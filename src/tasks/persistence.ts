@@ -89,9 +89,11 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
     const units = unitsChange(
       facts,
       [
+        // radvd first: a rollback stops units in this order, so its last advertisements come before
+        // edge-routes' stop removes what they configured on the router's own LAN (edge-routes stop6).
+        ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: changed.has(PATHS.radvdConf) || changed.has(PATHS.radvdUnit) }] : []),
         { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) },
         { name: UNITS.edgeNft, restart: changed.has(PATHS.edgeNftUnit) },
-        ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: changed.has(PATHS.radvdConf) || changed.has(PATHS.radvdUnit) }] : []),
       ],
       changed.has(PATHS.edgeRoutesUnit) || changed.has(PATHS.edgeNftUnit) || changed.has(PATHS.radvdUnit) || radvd.absent.some((p) => facts.files[p]?.exists),
     );
