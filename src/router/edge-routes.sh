@@ -199,8 +199,12 @@ table_routes6() { ip -6 route show table "$1" 2>/dev/null | awk '{ $1 = $1; sub(
 # plan6: STALE6, MISSING6, and for N in 1 2: WANT6_N, NOW6_N, OK6_N (as plan does for IPv4).
 plan6() {
   local n line want cur up
-  wan_state6 1; V6GW1=$W6_GW; V6A1=$W6_ADDRS
-  wan_state6 2; V6GW2=$W6_GW; V6A2=$W6_ADDRS
+  V6GW1='' V6A1='' V6GW2='' V6A2=''
+  # without translated IPv6 only the removal of edge's IPv6 rules and routes is planned: no WAN state needed
+  if [ -n "$V6_LAN_ADDR" ]; then
+    wan_state6 1; V6GW1=$W6_GW; V6A1=$W6_ADDRS
+    wan_state6 2; V6GW2=$W6_GW; V6A2=$W6_ADDRS
+  fi
   mapfile -t WANT6 < <(desired_rules6)
   mapfile -t CUR6 < <(current_rules -6)
   STALE6=() MISSING6=()
