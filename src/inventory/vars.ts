@@ -147,6 +147,10 @@ export const edgeVarsSchema = z
       .describe('First ip rule priority edge uses; edge owns this and the next 99'),
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
+    edge_tcp_reset: z
+      .boolean()
+      .default(true)
+      .describe("Reset TCP flows pinned to a WAN that failed at the client's next packet, so it reconnects through the other WAN at once"),
     edge_sysctl: z
       .record(z.string().regex(/^[a-z0-9_][a-z0-9_./-]{0,199}$/, 'expected a sysctl key like net.ipv4.ip_forward'), sysctlValue)
       .default({})

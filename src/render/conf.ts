@@ -1,5 +1,5 @@
 import { shQuote } from '../ssh/quote.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
+import { DEAD_SET, NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 
 /**
  * The small configuration files edge's router-side scripts read. They are shell KEY=value files,
@@ -47,6 +47,7 @@ ${kv([
   ['NFT_FAMILY', NFT_FAMILY],
   ['NFT_TABLE', NFT_NAME],
   ['NFT_MAP', PREFERRED_MAP],
+  ['NFT_DEAD_SET', DEAD_SET],
 ])}
 `;
 }
@@ -68,6 +69,8 @@ export interface FailoverConf {
   /** Targets that must be answering for a WAN to be healthy. */
   threshold: number;
   flush: boolean;
+  /** TCP flows of a WAN left for being down are reset at the client's next packet. */
+  tcpReset: boolean;
   /** Where edge-failover keeps the history of switches. */
   switchLog: string;
   /** keepalived's private veth pair and its addresses. */
@@ -85,6 +88,7 @@ ${kv([
   ['RISE', c.rise],
   ['SUCCESS_THRESHOLD', c.threshold],
   ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
+  ['TCP_RESET', c.tcpReset ? 'yes' : 'no'],
   ['SWITCH_LOG', c.switchLog],
   ['KA_A', c.kaLink.a],
   ['KA_B', c.kaLink.b],

@@ -29,6 +29,8 @@ export interface EdgeNftModel {
 export const NFT_FAMILY = 'inet';
 export const NFT_NAME = 'edge';
 export const PREFERRED_MAP = 'preferred_wan';
+/** Marks of WANs new flows left because they are down: their LAN flows are reset (edge-failover fills it). */
+export const DEAD_SET = 'dead_wans';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -85,6 +87,12 @@ table inet edge {
 \t\telements = { ${lan} : ${hex(m.wan1.mark)} }
 \t}
 
+\t# Marks of the WAN new flows left because it is down (edge-failover replaces the element): the
+\t# LAN client's next packet on a TCP flow pinned to it gets a reset (forward chain).
+\tset ${DEAD_SET} {
+\t\ttype mark
+\t}
+
 \tchain prerouting {
 \t\ttype filter hook prerouting priority mangle; policy accept;
 \t\t# Flows that come in on a WAN are answered through the same WAN.
@@ -93,8 +101,9 @@ table inet edge {
 \t\t# A new flow from the LAN is pinned to the preferred WAN.
 \t\tiifname ${lan} ct state new ct mark 0 ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"
 \t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
-\t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6).
-\t\tiifname ${lan} ct mark != 0 meta mark set ct mark
+\t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6). A flow of a
+\t\t# dead WAN is not sent to that WAN's table (it may be empty): it routes by main, to be reset.
+\t\tiifname ${lan} ct mark != 0 ct mark != @${DEAD_SET} meta mark set ct mark
 \t}
 
 \tchain output {
@@ -121,6 +130,7 @@ table inet edge {
 \tchain forward {
 \t\t# policy accept: edge does not silently kill forwarding other software set up.
 \t\ttype filter hook forward priority filter; policy accept;
+\t\tiifname ${lan} ct mark @${DEAD_SET} meta l4proto tcp counter reject with tcp reset comment "flow of a dead WAN: the client is told"
 \t\tct state established,related counter accept comment "replies"
 \t\t# A packet conntrack cannot place (a client's retransmitted FIN after its flow was flushed, say)
 \t\t# would skip NAT and leave with its LAN source: never forward it.

@@ -40,6 +40,15 @@ else
   }
 fi
 
+# mono: MONO = the monotonic clock in seconds since boot (10 ms steps), MONO_CS the same in
+# hundredths, read with a builtin (no process). Every duration on a router is measured on it, never
+# on the wall clock, which NTP or an operator may step by a day either way; wall time
+# ($EPOCHREALTIME, printf %(%s)T) is only written for people to read.
+mono() {
+  read -r MONO _ </proc/uptime
+  MONO_CS=$((10#${MONO/./}))
+}
+
 # valid REGEX VALUE NAME: VALUE matches, or a log line names the field and the call fails.
 valid() { [[ $2 =~ $1 ]] || { log "configuration: $3 is not valid: '$2'"; return 1; }; }
 

@@ -41,6 +41,7 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         rise: vars.edge_health_rise,
         threshold: vars.edge_health_success_threshold,
         flush: vars.edge_conntrack_flush,
+        tcpReset: vars.edge_tcp_reset,
         switchLog: PATHS.switchLog,
         kaLink: KA_LINK,
       }),
@@ -62,6 +63,13 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
       }),
     },
   ];
+}
+
+/** The down rule in words: a WAN is down while fewer than the threshold of its targets answer. */
+export function downRule(vars: HostVars): string {
+  const n = vars.edge_health_success_threshold;
+  const m = Math.max(vars.edge_wan1_targets.length, vars.edge_wan2_targets.length);
+  return n === 1 ? `no answer from any of the ${m} targets` : `fewer than ${n} of the ${m} targets answering`;
 }
 
 const params = taskParams.failover;
@@ -118,7 +126,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     return {
       changes,
       notes: [
-        `down within ${t.fallWindow}s (no answer from ${vars.edge_health_success_threshold} of the targets for ${vars.edge_health_timeout}s), back after ${vars.edge_health_rise}s healthy; ${t.packetsPerSecond} probes/s per WAN`,
+        `down within ${t.fallWindow}s (${downRule(vars)} for ${vars.edge_health_timeout}s), back after ${vars.edge_health_rise}s healthy; ${t.packetsPerSecond} probes/s per WAN`,
       ],
     };
   },
