@@ -1,4 +1,5 @@
 import type { HostStatus } from '../engine/status.js';
+import type { FleetSummary } from '../engine/status-fleet.js';
 import type { RunResult } from '../engine/types.js';
 import type { AnsibleList } from '../inventory/ansible-list.js';
 
@@ -24,6 +25,8 @@ export interface StatusJson extends Versioned {
   /** When the answers were collected (ISO). */
   at: string;
   playbook: string;
+  /** The fleet's figures (routers on each WAN, down, degraded, drifted, unreachable) and its routers worst first. */
+  summary: FleetSummary;
   hosts: HostStatus[];
 }
 

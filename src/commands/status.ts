@@ -13,6 +13,7 @@ import {
   type HostStatus,
   type StatusTarget,
 } from '../engine/status.js';
+import { fleetSummary, type FleetSummary } from '../engine/status-fleet.js';
 import { errorMessage } from '../errors.js';
 import { MARK as FACTS_MARK } from '../facts/probe.js';
 import type { FactNeeds } from '../facts/types.js';
@@ -22,6 +23,7 @@ import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { statusText } from '../ui/status.js';
+import { fleetText } from '../ui/status-fleet.js';
 import { hostsExitCode } from './exit-codes.js';
 import { claimInterruptions } from './interrupt.js';
 import { withSchemaVersion } from './json-output.js';
@@ -30,8 +32,10 @@ import { addConnectionOptions, inventoryFrom, connectionSettings, type Connectio
 /**
  * `edge status -i NAME [--limit P] [--json] [--watch [SECONDS]] [--playbook FILE]`: per router, in
  * ONE exec, which WAN new flows use, each WAN's health, flows and NAT counters, keepalived, and the
- * drift from the playbook (its tasks planned against facts gathered in the same exec). With
- * --watch the connections stay open between refreshes: each refresh costs one exec per router.
+ * drift from the playbook (its tasks planned against facts gathered in the same exec). A fleet
+ * whose blocks do not fit one screen gets the fleet view instead (src/ui/status-fleet.ts); --json
+ * always has both the summary and every host. With --watch the connections stay open between
+ * refreshes: each refresh costs one exec per router.
  */
 
 /** The playbook edge ships (playbooks/failover.yaml next to src/ or dist/). */
@@ -170,6 +174,21 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/** The lines one screen holds: the terminal's rows, or 24 (a log, a pipe). */
+function screenRows(tty: boolean): number {
+  return tty && process.stdout.rows ? process.stdout.rows : 24;
+}
+
+/**
+ * One screen whatever the fleet: every router's block when they all fit under the heading (a few
+ * routers), or the one router's (picked with --limit), else the fleet view (figures, then the routers that need a
+ * look, worst first).
+ */
+export function screenText(statuses: readonly HostStatus[], summary: FleetSummary, opts: { color: boolean; at: Date; rows: number }): string {
+  const blocks = statusText(statuses, opts);
+  return statuses.length === 1 || blocks.split('\n').length <= opts.rows ? blocks : fleetText(summary, opts);
+}
+
 async function statusCommand(flags: StatusFlags): Promise<void> {
   const playbookFile = flags.playbook ?? displayPath(DEFAULT_STATUS_PLAYBOOK);
   const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
@@ -181,13 +200,14 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const tty = process.stdout.isTTY === true;
   const color = tty && !flags.json && !process.env.NO_COLOR;
   const print = (statuses: HostStatus[], at: Date, watching?: number) => {
+    const summary = fleetSummary(statuses);
     if (flags.json) {
-      const doc = withSchemaVersion('status', { at: at.toISOString(), playbook: playbook.file, hosts: statuses });
+      const doc = withSchemaVersion('status', { at: at.toISOString(), playbook: playbook.file, summary, hosts: statuses });
       process.stdout.write(watching ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`);
       return;
     }
-    const text = statusText(statuses, { color, at });
     const footer = watching ? `\n\nevery ${watching} s; Ctrl-C to stop` : '';
+    const text = screenText(statuses, summary, { color, at, rows: screenRows(tty) - (watching ? 2 : 0) });
     // On a terminal each refresh replaces the last; elsewhere (a log) they follow one another.
     process.stdout.write(watching && tty ? `\x1b[H\x1b[2J${text}${footer}\n` : `${text}${footer}\n${watching ? '\n' : ''}`);
   };
@@ -229,7 +249,7 @@ export function register(program: Command): void {
     program
       .command('status')
       .description(
-        'per router: which WAN new flows use, each WAN\'s health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router)',
+        'per router: which WAN new flows use, each WAN\'s health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router); a fleet larger than a screen: how many routers on each WAN, down, degraded, drifted, unreachable, and the worst first',
       ),
   )
     .option('--json', 'print machine-readable JSON (with --watch: one JSON document per line per refresh)')

@@ -4,7 +4,7 @@ import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
 import type { PlannedTask } from './host-run.js';
@@ -132,11 +132,11 @@ export interface WanStatus {
   link?: 'up' | 'down' | 'missing';
   address?: string;
   /**
-   * edge-probe's decision (up/down): unknown before its first one and while edge-probe is not
-   * running (its files are stale then); down, whatever the decision, while the last check found no
+   * edge-probe's decision (up/down; degraded: up but poor): unknown before its first one and while
+   * edge-probe is not running (its files are stale then); down, whatever the decision, while the last check found no
    * target answering (the decision follows within the probe timeout).
    */
-  state: 'up' | 'down' | 'unknown';
+  state: 'up' | 'degraded' | 'down' | 'unknown';
   /** When that state was recorded (ISO), and how long ago by the router's clock. */
   since?: string;
   sinceAgoSec?: number;

@@ -44,6 +44,9 @@ export const PACKAGES = [
   'dbus',
   'conntrack',
   'procps',
+  // What a team that runs Prometheus has on its routers (edge's metrics go through its textfile
+  // collector); the lab has no internet, so the packages task could not install it there.
+  'prometheus-node-exporter',
 ];
 /** Bump when the image recipe below changes: a new cache dir is built, old ones are left alone. */
 const RECIPE = 1;

@@ -1,4 +1,5 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
+import { AVOID_MAP, DOWN_SET } from './nft-policy.js';
 import { DEAD_SET, NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 
 /**
@@ -48,6 +49,8 @@ ${kv([
   ['NFT_TABLE', NFT_NAME],
   ['NFT_MAP', PREFERRED_MAP],
   ['NFT_DEAD_SET', DEAD_SET],
+  ['NFT_AVOID_MAP', AVOID_MAP],
+  ['NFT_DOWN_SET', DOWN_SET],
 ])}
 `;
 }

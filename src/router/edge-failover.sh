@@ -31,13 +31,15 @@ SWITCH_LOG_KEEP=1000
 
 load() {
   LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_DEAD_SET=''
+  NFT_AVOID_MAP='' NFT_DOWN_SET=''
   FLUSH_CONNTRACK=no TCP_RESET=no SWITCH_LOG='' KA_A='' KA_B='' KA_ADDR_A='' KA_ADDR_B=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
   valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
     valid "$UINT_RE" "$T1" T1 && valid "$UINT_RE" "$T2" T2 && valid "$UINT_RE" "$PRIO" PRIO &&
     valid "$NAME_RE" "$T1_NAME" T1_NAME && valid "$NAME_RE" "$T2_NAME" T2_NAME &&
     valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY &&
-    valid "$NAME_RE" "$NFT_DEAD_SET" NFT_DEAD_SET && valid '^(yes|no)$' "$TCP_RESET" TCP_RESET &&
+    valid "$NAME_RE" "$NFT_DEAD_SET" NFT_DEAD_SET && valid "$NAME_RE" "$NFT_AVOID_MAP" NFT_AVOID_MAP &&
+    valid "$NAME_RE" "$NFT_DOWN_SET" NFT_DOWN_SET && valid '^(yes|no)$' "$TCP_RESET" TCP_RESET &&
     valid '^(yes|no)$' "$FLUSH_CONNTRACK" FLUSH_CONNTRACK && valid '^/[^[:space:]]+$' "$SWITCH_LOG" SWITCH_LOG &&
     valid "$IFNAME_RE" "$KA_A" KA_A && valid "$IFNAME_RE" "$KA_B" KA_B &&
     valid '^[0-9./]+$' "$KA_ADDR_A" KA_ADDR_A && valid '^[0-9./]+$' "$KA_ADDR_B" KA_ADDR_B
@@ -57,12 +59,15 @@ probe_state() {
 mark_of() { if [ "$1" = wan1 ]; then echo "$M1"; else echo "$M2"; fi; }
 
 # current_state: CUR = the WAN new LAN flows use now, from the map element (empty if the map or
-# element is missing), CUR_DEAD = the mark in the dead set (empty if none). One nft process.
+# element is missing), CUR_DEAD = the mark in the dead set (empty if none), CUR_STEER = the avoid
+# map's and the down set's elements (marks as numbers). One nft process.
 current_state() {
   local text m re
   CUR='' CUR_DEAD=''
   text=$(nft -f - 2>/dev/null <<<"list map $NFT_FAMILY $NFT_TABLE $NFT_MAP
-list set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET")
+list set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET
+list map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP
+list set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET")
   re="\"$LAN_IF\" : (0x[0-9a-f]+)"
   if [[ $text =~ $re ]]; then
     m=${BASH_REMATCH[1]}
@@ -73,6 +78,24 @@ list set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET")
     m=${BASH_REMATCH[1]}
     if [ "$((m))" = "$((M1))" ]; then CUR_DEAD=$M1; elif [ "$((m))" = "$((M2))" ]; then CUR_DEAD=$M2; fi
   fi
+  elements map "$NFT_AVOID_MAP" "$text"
+  CUR_STEER="$ELEMS|"
+  elements set "$NFT_DOWN_SET" "$text"
+  CUR_STEER+=$ELEMS
+}
+
+# elements map|set NAME TEXT: ELEMS = the elements of NAME in nft's listing TEXT, each mark as a
+# number ("1:2", "1,2"; empty without elements). No process.
+elements() {
+  local re="$1 $2 \{[^}]*elements = \{ ([^}]*) \}" s num='^([^0-9]*)(0x[0-9a-fA-F]+)(.*)$'
+  ELEMS=''
+  [[ $3 =~ $re ]] || return 0
+  s=${BASH_REMATCH[1]}
+  while [[ $s =~ $num ]]; do
+    ELEMS+="${BASH_REMATCH[1]// /}$((BASH_REMATCH[2]))"
+    s=${BASH_REMATCH[3]}
+  done
+  ELEMS+=${s// /}
 }
 
 # The router's own traffic that no WAN binds (source address, mark) uses WAN $1's table: the rule
@@ -118,6 +141,22 @@ decide() {
   DEAD=''
   if [ "$WANT" = wan2 ] && [ "$S1" = down ]; then DEAD=$M1; elif [ "$WANT" = wan1 ] && [ "$S2" = down ]; then DEAD=$M2; fi
   [ "$TCP_RESET" = yes ] || DEAD=''
+  steer
+}
+
+# steer: AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
+# while the other is not dead) and down set (the dead WANs, ascending), marks as numbers; STEER is
+# the same as current_state reads them back (CUR_STEER).
+steer() {
+  local d=() IFS=,
+  AVOID=''
+  if [ "$S1" = down ] && [ "$S2" != down ]; then AVOID="$((M1)) : $((M2))"; fi
+  if [ "$S2" = down ] && [ "$S1" != down ]; then AVOID="$((M2)) : $((M1))"; fi
+  [ "$S1" != down ] || d+=("$((M1))")
+  [ "$S2" != down ] || d+=("$((M2))")
+  [ "${#d[@]}" != 2 ] || [ "${d[0]}" -lt "${d[1]}" ] || d=("${d[1]}" "${d[0]}")
+  DOWN="${d[*]}"
+  STEER="${AVOID// /}|$DOWN"
 }
 
 # apply_locked: one transaction, the element and the dead set replaced atomically; nothing else in
@@ -128,6 +167,9 @@ apply_locked() {
     "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" "$LAN_IF" "$(mark_of "$WANT")"
   tx+="flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET"$'\n'
   [ -z "$DEAD" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET { $DEAD }"$'\n'
+  tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP"$'\n'"flush set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET"$'\n'
+  [ -z "$AVOID" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP { $AVOID }"$'\n'
+  [ -z "$DOWN" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET { $DOWN }"$'\n'
   if ! nft -f - <<<"$tx"; then
     log "could not switch new flows to $WANT: is table $NFT_FAMILY $NFT_TABLE loaded? (systemctl restart edge-nftables)"
     return 1
@@ -140,7 +182,7 @@ apply_locked() {
 sync_locked() {
   current_state
   decide "$CUR"
-  [ "$WANT" != "$CUR" ] || [ "$DEAD" != "$CUR_DEAD" ] || { local_rule_follow "$WANT"; return 0; }
+  [ "$WANT" != "$CUR" ] || [ "$DEAD" != "$CUR_DEAD" ] || [ "$STEER" != "$CUR_STEER" ] || { local_rule_follow "$WANT"; return 0; }
   apply_locked || return 1
   after_switch "$CUR" "$CUR_DEAD" "${1:-}"
 }

@@ -30,7 +30,9 @@ BEGIN {
   if ((getline line < f) > 0) { split(line, p, " "); if (p[1] == "up" || p[1] == "down") state = p[1] }
   close(f)
 }
-$1 == "tick" { clock($2); off = $3 - now; decide(); next }
+# The offset of wall time to M comes from the tick's own pair (read together), never from "now",
+# which a ping line stamped slightly ahead may have moved: that would carry into every reply.
+$1 == "tick" { clock($2); off = $3 - $2; decide(); next }
 $1 == "carrier" { clock($2); carrier = $3 + 0; decide(); next }
 $1 == "addr" {
   clock($2)

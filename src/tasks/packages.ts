@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
-import { shJoin, shQuote } from '../ssh/quote.js';
+import { shJoin, shQuote } from '../encode/index.js';
 import type { Task, TaskContext } from './contract.js';
 import { taskParams } from './params.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
-
-const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
 const params = taskParams.packages;
 
@@ -24,25 +22,22 @@ export const packagesTask: Task<z.infer<typeof params>> = {
     const upgrade = (p?.upgrade ?? vars.edge_packages_upgrade) && installed.length > 0;
     // Nothing to install and no upgrade asked for: no change, so no apt call at all.
     if (!missing.length && !upgrade) return { changes: [] };
-    const steps = ['apt-get -q update'];
     const what: string[] = [];
     const before: string[] = [];
     const after: string[] = [];
     if (missing.length) {
-      steps.push(`${APT} install ${shJoin(missing)}`);
       what.push(`install ${missing.join(', ')}`);
       after.push(...missing.map((n) => `${n} (install)`));
     }
     const notes = ['packages are not part of the snapshot: a rollback leaves them installed'];
     if (upgrade) {
-      steps.push(`${APT} --only-upgrade install ${shJoin(installed)}`);
       what.push(`upgrade ${installed.join(', ')}`);
       before.push(...installed.map((n) => `${n} ${facts.packages[n]?.version ?? ''}`.trim()));
       after.push(...installed.map((n) => `${n} (newest available)`));
       notes.push('an upgrade always reports a change: the facts do not know which versions the mirror has');
     }
     return {
-      changes: [{ summary: what.join('; '), diff: runtimeDiff('packages', before, after), apply: steps.join('\n'), snapshot: {} }],
+      changes: [{ summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] }],
       notes,
     };
   },

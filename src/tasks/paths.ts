@@ -65,3 +65,12 @@ export const KA_LINK = {
   addrA: '169.254.201.1/30',
   addrB: '169.254.201.2/30',
 } as const;
+
+/** Links a service edge starts makes by itself: keepalived's ExecStartPre (edge-failover prepare) creates its private pair. */
+const SERVICE_LINKS: Record<string, readonly string[]> = {
+  [UNITS.keepalived]: [KA_LINK.a, KA_LINK.b],
+};
+
+export function linksCreatedByServices(units: readonly string[]): string[] {
+  return units.flatMap((u) => SERVICE_LINKS[u] ?? []);
+}

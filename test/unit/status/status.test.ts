@@ -204,8 +204,23 @@ describe('section parsers', () => {
     expect(hostStatusText({ ...s, execs: 1, ms: 1 }).split('\n')[2]).toContain('stopped (was MASTER)');
   });
 
+  it('edge-probe not running: failover is inactive, said plainly, and no WAN shows a stale decision', () => {
+    const out = R1.replace('edge-probe.service active', 'edge-probe.service failed');
+    const s = parseStatus('r1', out, TARGET);
+    expect(s.failoverInactive).toMatch(/^edge-probe is failed: nothing measures the WANs or switches new flows/);
+    expect(s.wans.map((w) => w.state)).toEqual(['unknown', 'unknown']);
+    expect(hostStatusText({ ...s, execs: 1, ms: 1 })).toContain('FAILOVER INACTIVE: edge-probe is failed');
+    expect(parseStatus('r1', R1, TARGET).failoverInactive).toBeUndefined();
+  });
+
+  it('a WAN decided up whose last check had no target answering shows down, never up', () => {
+    const out = R1.replace('wan2.health pass 3/3', 'wan2.health fail 0/3');
+    expect(parseStatus('r1', out, TARGET).wans[1]!.state).toBe('down');
+    expect(parseStatus('r1', R1.replace('wan2.health pass 3/3', 'wan2.health fail 1/3'), TARGET).wans[1]!.state).toBe('up');
+  });
+
   it('state files with odd content, and one no edge script writes, are read without guessing', () => {
-    const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.state bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
+    const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.probe bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
     const [w1, w2] = parseStatus('r1', out, TARGET).wans;
     expect(w1).toMatchObject({ state: 'unknown', keepalived: 'BACKUP' });
     expect(w1).not.toHaveProperty('starting');
@@ -222,7 +237,7 @@ describe('drift', () => {
     needs: () => ({ sysctl: [`k.${name}`] }),
     plan,
   });
-  const change = (summary: string) => ({ summary, diff: '', apply: 'true', snapshot: {} });
+  const change = (summary: string) => ({ summary, diff: '', ops: [] });
   const facts = () => parseFacts('r1', R1, NEEDS);
 
   it('counts the changes a run would make, per task, with their summaries and refusals', () => {
@@ -310,7 +325,7 @@ describe('rendering', () => {
     expect(lines[1]).toMatch(/^ {2}WAN {3}INTERFACE +LINK {2}STATE {2}SINCE +LAST CHECK +KEEPALIVED {2}FLOWS {2}NAT$/);
     expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +FAULT +0 +364 pkts, 31 KB$/);
     expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* MASTER +0 +360 pkts, 30 KB$/);
-    expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-routes active, edge-nftables active');
+    expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-probe active, edge-routes active, edge-nftables active');
     expect(lines[5]).toBe('  switches: 3 in 24 h; last 21:45:39Z (29s ago) to WAN2 after 3m on WAN1');
     expect(lines[6]).toBe('    why: wan1 down: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 …');
     expect(lines[6]!.length).toBeLessThanOrEqual(80);

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { packagesTask, REQUIRED_PACKAGES } from '../../../src/tasks/packages.js';
@@ -17,14 +18,14 @@ describe('packages task', () => {
     expect(p.changes).toHaveLength(1);
     const c = p.changes[0]!;
     expect(c.summary).toBe('install nftables, keepalived, conntrack');
-    expect(c.apply).toBe(
+    expect(changeShell(c)).toBe(
       'apt-get -q update\n' +
         'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack',
     );
     expect(c.diff).toContain('+keepalived (install)\n');
-    expect(c.snapshot).toEqual({});
+    expect(changeScope(c)).toEqual({});
     expect(p.notes).toContain('packages are not part of the snapshot: a rollback leaves them installed');
-    expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
+    expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${changeShell(c)}` }).status).toBe(0);
   });
 
   it('nothing missing: no change, so no apt call at all', () => {
@@ -36,7 +37,7 @@ describe('packages task', () => {
     expect(plan(f, { upgrade: false }, labVars({ edge_packages_upgrade: true })).changes).toEqual([]);
     const up = plan(f, { upgrade: true });
     expect(up.changes).toHaveLength(1);
-    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk');
+    expect(changeShell(up.changes[0]!)).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk');
     expect(plan(f, undefined, labVars({ edge_packages_upgrade: true })).changes).toHaveLength(1);
   });
 
