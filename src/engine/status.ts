@@ -366,7 +366,8 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   const units = parseUnitStates(s.get('units'));
   const switches = parseSwitches(s.get('switches'), now);
   const kaStopped = units.keepalived !== undefined && units.keepalived !== 'active';
-  const inactive = failoverInactive(units);
+  const healthAges = target.wans.map((w) => ago(run[`${w.name}.health`]?.[2], now));
+  const inactive = failoverInactive(units, healthAges);
   const wans: WanStatus[] = target.wans.map((w) => {
     const [decision, sinceFull] = run[`${w.name}.probe`] ?? [];
     const since = sinceFull?.replace(/\.[0-9]+$/, '');
@@ -422,11 +423,24 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   return status;
 }
 
-/** Why failover is not active on the router (edge-probe measures and switches), or undefined. */
-export function failoverInactive(units: Record<string, string>): string | undefined {
+/** edge-probe writes each WAN's health every second: older than this, it is stopped or wedged. */
+export const PROBE_STALE_SEC = 5;
+
+/**
+ * Why failover is not active on the router (edge-probe measures and switches), or undefined: the
+ * unit is not active, or it is but has written no health line for PROBE_STALE_SEC (stopped or
+ * wedged; its watchdog restarts it). `healthAges`: seconds since each WAN's last health line.
+ */
+export function failoverInactive(units: Record<string, string>, healthAges: readonly (number | undefined)[] = []): string | undefined {
   const p = units['edge-probe'];
-  if (p === undefined || p === 'active') return undefined;
-  return `edge-probe is ${p || 'unknown'}: nothing measures the WANs or switches new flows (systemctl status edge-probe; journalctl -u edge-probe)`;
+  if (p === undefined) return undefined;
+  const look = '(systemctl status edge-probe; journalctl -u edge-probe)';
+  if (p !== 'active') return `edge-probe is ${p || 'unknown'}: nothing measures the WANs or switches new flows ${look}`;
+  const ages = healthAges.filter((a): a is number => a !== undefined);
+  if (ages.length && ages.every((a) => a > PROBE_STALE_SEC)) {
+    return `edge-probe is running but has measured nothing for ${Math.min(...ages)}s (stopped or wedged; its watchdog restarts it) ${look}`;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

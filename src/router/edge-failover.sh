@@ -64,10 +64,8 @@ mark_of() { if [ "$1" = wan1 ]; then echo "$M1"; else echo "$M2"; fi; }
 current_state() {
   local text m re
   CUR='' CUR_DEAD=''
-  text=$(nft -f - 2>/dev/null <<<"list map $NFT_FAMILY $NFT_TABLE $NFT_MAP
-list set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET
-list map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP
-list set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET")
+  # The whole table: nft 1.0.6 cannot batch several list commands (nft -f answers ENOENT).
+  text=$(nft list table "$NFT_FAMILY" "$NFT_TABLE" 2>/dev/null)
   re="\"$LAN_IF\" : (0x[0-9a-f]+)"
   if [[ $text =~ $re ]]; then
     m=${BASH_REMATCH[1]}

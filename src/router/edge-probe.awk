@@ -32,7 +32,7 @@ BEGIN {
 }
 # The offset of wall time to M comes from the tick's own pair (read together), never from "now",
 # which a ping line stamped slightly ahead may have moved: that would carry into every reply.
-$1 == "tick" { clock($2); off = $3 - $2; decide(); next }
+$1 == "tick" { clock($2); off = $3 - $2; ticked = 1; decide(); next }
 $1 == "carrier" { clock($2); carrier = $3 + 0; decide(); next }
 $1 == "addr" {
   clock($2)
@@ -55,6 +55,9 @@ function answering(   i, n) {
   return n
 }
 function decide(   n, healthy, tmp) {
+  # Nothing is decided or written before the first tick: until then wall time is unknown (off), and
+  # a ping's first reply can come before it.
+  if (!ticked) return
   n = answering(); healthy = (n >= need)
   if (health_at < 0 || now - health_at >= 1) {
     tmp = run_dir "/" wan ".health"

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { HostStatus } from '../../../src/engine/status.js';
+import { edge } from '../edge-cli.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 import {
   applyFailover,
@@ -115,12 +117,19 @@ systemctl daemon-reload && systemctl restart edge-probe`);
     const pid = (await sh('systemctl show -p MainPID --value edge-probe')).stdout.trim();
     const from = Date.now();
     await sh('systemctl kill --signal=SIGSTOP edge-probe');
+    // Stopped but still "active" for systemd: edge status says failover is not active, and why.
+    const said = await pollFor('edge status saying failover is inactive', 30_000, async () => {
+      const r = await edge(['status', '-i', lab.inventory, '--limit', router, '--json']);
+      const h = (JSON.parse(r.stdout) as { hosts: HostStatus[] }).hosts[0];
+      return h?.failoverInactive;
+    }, 1_000);
+    expect(said.value).toMatch(/^edge-probe is running but has measured nothing for [0-9]+s \(stopped or wedged/);
     const restarted = await pollFor('edge-probe restarted', 60_000, async () => {
       const now = (await sh('systemctl show -p MainPID --value edge-probe; systemctl is-active edge-probe || true')).stdout.trim().split('\n');
       return now[0] !== pid && now[0] !== '0' && now[1] === 'active' ? now[0] : undefined;
     }, 500);
     const log = await lab.run(router, ['journalctl', '-q', '--no-pager', '-u', 'edge-probe', '--since', `@${Math.floor(from / 1000)}`]);
-    report('prober stopped', `restarted after ${secs(restarted.ms)} (watchdog); ${log.stdout.split('\n').find((l) => /watchdog/i.test(l)) ?? ''}`);
+    report('prober stopped', `edge status: "${said.value}"; restarted after ${secs(restarted.ms)} (watchdog); ${log.stdout.split('\n').find((l) => /watchdog/i.test(l)) ?? ''}`);
     expect(log.stdout).toMatch(/[Ww]atchdog timeout/);
     await waitSettled(lab, router);
     await cutFailsOver('prober restarted');

@@ -124,19 +124,27 @@ describe('router-side scripts', () => {
     const bin = join(dir, 'bin');
     const run = join(dir, 'run');
     spawnSync('mkdir', ['-p', bin, run]);
+    // It lists the table as nft does (marks as 0x%08x) and keeps each element in a file.
     write('bin/nft', `#!/bin/bash
-[ "$1 $2" = "-f -" ] || exit 1
-tx=$(cat)
-if [[ $tx == list* ]]; then
-  [ -f ${dir}/elem ] && printf 'table inet edge {\\n\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n}\\n' "$(cat ${dir}/elem)"
-  [ -s ${dir}/dead ] && printf 'table inet edge {\\n\\tset dead_wans {\\n\\t\\ttype mark\\n\\t\\telements = { %s }\\n\\t}\\n}\\n' "$(cat ${dir}/dead)"
+d=${dir}
+hex() { local m out=(); for m in "$@"; do out+=("$(printf '0x%08x' "$m")"); done; local IFS=,; printf '%s' "\${out[*]}" | sed 's/,/, /g'; }
+obj() { printf '\\t%s %s {\\n\\t\\ttype %s\\n' "$1" "$2" "$3"; [ -s "$d/$4" ] && printf '\\t\\telements = { %s }\\n' "$(cat "$d/$4")"; printf '\\t}\\n'; }
+if [ "$1 $2 $3 $4" = "list table inet edge" ]; then
+  printf 'table inet edge {\\n'
+  [ -f $d/elem ] && printf '\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n' "$(cat $d/elem)"
+  obj set dead_wans mark dead; obj map avoid 'mark : mark' avoid; obj set down mark down
+  printf '}\\n'
   exit 0
 fi
-printf '%s\\n' "$tx" >> ${dir}/tx
-: > ${dir}/dead
+[ "$1 $2" = "-f -" ] || exit 1
+tx=$(cat)
+printf '%s\\n' "$tx" >> $d/tx
+: > $d/dead; : > $d/avoid; : > $d/down
 while read -r line; do
-  [[ $line =~ preferred_wan\\ \\{\\ \\"lan0\\"\\ :\\ (0x[0-9a-f]+) ]] && printf '0x%08x' "\${BASH_REMATCH[1]}" > ${dir}/elem
-  [[ $line =~ dead_wans\\ \\{\\ (0x[0-9a-f]+) ]] && printf '0x%08x' "\${BASH_REMATCH[1]}" > ${dir}/dead
+  [[ $line =~ preferred_wan\\ \\{\\ \\"lan0\\"\\ :\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/elem
+  [[ $line =~ dead_wans\\ \\{\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/dead
+  [[ $line =~ avoid\\ \\{\\ ([0-9]+)\\ :\\ ([0-9]+) ]] && printf '%s : %s' "$(hex "\${BASH_REMATCH[1]}")" "$(hex "\${BASH_REMATCH[2]}")" > $d/avoid
+  [[ $line =~ down\\ \\{\\ ([0-9,]+) ]] && hex \${BASH_REMATCH[1]//,/ } > $d/down
 done <<<"$tx"
 exit 0
 `);
@@ -181,6 +189,12 @@ exit 1
       'add element inet edge dead_wans { 0x1 }',
     ]);
     // TCP flows of the dead WAN stay (the forward chain resets them at their next packet); UDP and ICMP are re-pinned
+    // the steering rules' view, in the same transaction: avoid WAN1 (to WAN2), WAN1 down
+    expect(cat(join(dir, 'avoid'))).toBe('0x00000001 : 0x00000002');
+    expect(cat(join(dir, 'down'))).toBe('0x00000001');
+    const txs = cat(join(dir, 'tx'));
+    expect(ef('sync').status).toBe(0);
+    expect(cat(join(dir, 'tx'))).toBe(txs); // read back as applied: a sync that changes nothing writes nothing
     expect(cat(join(dir, 'calls'))).toContain('conntrack -D --mark 0x1 -p udp');
     expect(cat(join(dir, 'calls'))).not.toMatch(/conntrack -D --mark 0x1\n/);
     expect(cat(join(dir, 'rules'))).toBe('1040:\tfrom all iif lo lookup 102\n');
@@ -194,6 +208,8 @@ exit 1
     expect(ef('sync').status).toBe(0);
     expect(preferred()).toBe('preferred=wan1');
     expect(cat(join(dir, 'dead'))).toBe('');
+    expect(cat(join(dir, 'avoid'))).toBe('');
+    expect(cat(join(dir, 'down'))).toBe('');
     expect(cat(join(dir, 'rules'))).toBe('1040:\tfrom all iif lo lookup 101\n');
     expect(history()).toHaveLength(1); // a sync (after a ruleset load) is not a switch of its own
     probe('wan1', WAN1_DOWN);

@@ -211,6 +211,10 @@ describe('section parsers', () => {
     expect(s.wans.map((w) => w.state)).toEqual(['unknown', 'unknown']);
     expect(hostStatusText({ ...s, execs: 1, ms: 1 })).toContain('FAILOVER INACTIVE: edge-probe is failed');
     expect(parseStatus('r1', R1, TARGET).failoverInactive).toBeUndefined();
+    // active but silent (SIGSTOP, wedged): no health line from either WAN for 14 s
+    const silent = parseStatus('r1', R1.replace('@@EDGE-STATUS@@ now\n1795470368', '@@EDGE-STATUS@@ now\n1795470380'), TARGET);
+    expect(silent.failoverInactive).toMatch(/^edge-probe is running but has measured nothing for 14s \(stopped or wedged/);
+    expect(parseStatus('r1', R1.replace('@@EDGE-STATUS@@ now\n1795470368', '@@EDGE-STATUS@@ now\n1795470370'), TARGET).failoverInactive).toBeUndefined();
   });
 
   it('a WAN decided up whose last check had no target answering shows down, never up', () => {
