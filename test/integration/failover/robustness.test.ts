@@ -123,7 +123,7 @@ systemctl daemon-reload && systemctl restart edge-probe`);
       const h = (JSON.parse(r.stdout) as { hosts: HostStatus[] }).hosts[0];
       return h?.failoverInactive;
     }, 1_000);
-    expect(said.value).toMatch(/^edge-probe is running but has measured nothing for [0-9]+s \(stopped or wedged/);
+    expect(said.value).toMatch(/^edge-probe is (running but has measured nothing for [0-9]+s \(stopped or wedged|deactivating|activating)/);
     const restarted = await pollFor('edge-probe restarted', 60_000, async () => {
       const now = (await sh('systemctl show -p MainPID --value edge-probe; systemctl is-active edge-probe || true')).stdout.trim().split('\n');
       return now[0] !== pid && now[0] !== '0' && now[1] === 'active' ? now[0] : undefined;
