@@ -240,13 +240,15 @@ notify() {
 # feeds systemd's watchdog while both machines beat: a wedged prober, producer or switcher stops
 # the beats, and systemd restarts edge-probe.service.
 switcher() {
-  local line b1=0 b2=0 lock_fd wake=0
+  local line part='' b1=0 b2=0 lock_fd wake=0
   mkdir -p "$RUN_DIR" && exec {lock_fd}>"$RUN_DIR/failover.lock" || exit 1
   # The service's stderr is edge-probe's journal: decisions go there, as edge-probe's; what the
   # switcher does is edge-failover's, as when keepalived's notifications run it.
   log() { logger -t edge-failover -- "$*" 2>/dev/null || printf 'edge-failover: %s\n' "$*" >&2; }
   while :; do
+    # bash's read -t keeps what it read of a line when it times out: that is the start of the next.
     if read -r -t 1 line; then
+      line=$part$line part=''
       case "$line" in
         'beat wan1') mono; b1=$MONO_CS ;;
         'beat wan2') mono; b2=$MONO_CS ;;
@@ -255,6 +257,8 @@ switcher() {
     elif [ "$?" -le 128 ]; then
       log "edge-probe's state machines are gone"
       exit 1
+    else
+      part+=$line
     fi
     mono
     if [ "$wake" = 1 ] || [ $((MONO_CS - LAST_SYNC)) -ge 200 ]; then
