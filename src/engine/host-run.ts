@@ -117,9 +117,11 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   const applied = await applyTasks(input, conn, taken, result);
   if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
 
-  if (applied && (result.status === 'ok' || result.status === 'changed')) await confirmHost(input, result, holder, taken.bootId);
-  // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
-  else if (applied) await undoPartialRun(input, conn, result, holder, taken.bootId);
+  // A host left part-way (failed or interrupted after changes began, or just before its confirm)
+  // goes back to its snapshot.
+  if (applied && (result.status === 'ok' || result.status === 'changed')) {
+    if ((await confirmHost(input, result, holder, taken.bootId)) === 'interrupted') await undoPartialRun(input, conn, result, holder, taken.bootId);
+  } else if (applied) await undoPartialRun(input, conn, result, holder, taken.bootId);
   return finish();
 }
 
@@ -405,8 +407,15 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
  * After apply and verify: prove the host is still reachable over a NEW connection (the changed
  * firewall and routes must accept it) and only then disarm its dead-man timer. If no new
  * connection can be made, the timer is left to restore the host; edge waits for it and checks.
+ * Interrupted before the commit point: says so, and the caller restores the host.
  */
-async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<void> {
+async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<'interrupted' | void> {
+  const interrupted = () => {
+    result.status = 'interrupted';
+    result.error = 'interrupted before the confirm';
+    return 'interrupted' as const;
+  };
+  if (input.signal.aborted) return interrupted();
   if (input.confirm === 'manual') {
     result.state = 'armed';
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
@@ -417,6 +426,9 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
   let fresh: SshConnection | undefined;
   try {
     fresh = await input.connect();
+    // An interruption seen meanwhile (a closed output shows at the write after the task lines,
+    // a signal at any time) comes before the commit point: the host is restored, not confirmed.
+    if (input.signal.aborted) return interrupted();
     const res = await fresh.exec(confirmScript(input.runId, holder), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new EdgeError('EXEC', lastLines(res.stderr) || `exit ${res.code}`, { host: input.host });
     result.state = 'confirmed';

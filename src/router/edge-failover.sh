@@ -3,7 +3,7 @@
 #
 #   edge-failover notify INSTANCE NAME STATE [PRIORITY]   keepalived's notify handler
 #   edge-failover sync      make the preferred WAN follow the recorded states (after a ruleset load)
-#   edge-failover link      create keepalived's private link (idempotent)
+#   edge-failover link      create keepalived's private link and missing track files (idempotent)
 #   edge-failover prepare   the same, as keepalived's ExecStartPre
 #   edge-failover status    preferred WAN, each WAN's state, last change, last check, flows
 #   edge-failover history [N]   the last N switches (default 20): when, from, to, how long, why
@@ -161,6 +161,15 @@ notify() {
 }
 
 link() {
+  local w
+  # keepalived 2.3 refuses a configuration whose track file is missing (its config test and its
+  # start), and edge-probe writes one only at its first decision. Until then a WAN is down to
+  # keepalived: "1", created only where no file is (noclobber opens with O_EXCL), so a decision
+  # edge-probe published meanwhile is never overwritten.
+  mkdir -p "$RUN_DIR" || { log "cannot create $RUN_DIR"; return 1; }
+  for w in wan1 wan2; do
+    (set -C; echo 1 >"$RUN_DIR/$w.track") 2>/dev/null || true
+  done
   if ! ip link show dev "$KA_A" >/dev/null 2>&1; then
     ip link add "$KA_A" type veth peer name "$KA_B" || { log "cannot create $KA_A/$KA_B"; return 1; }
   fi

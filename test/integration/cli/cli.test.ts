@@ -132,8 +132,16 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    for (let t = 0; t < 600 && !/r2: (plan|inventory-check)/.test(out); t++) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGHUP');
+    // Paused inside the one apply exec (edge's test hook, host-layout.ts edge_hold), the signal
+    // arrives while r2 is being changed; the exec then ends and edge restores r2.
+    const sh = async (script: string) => (await lab.run('r2', ['bash', '-c', script], { allowFail: true })).stdout.trim();
+    await sh('mkdir -p /run/edge-test && rm -f /run/edge-test/held && echo sysctl:change-1 > /run/edge-test/hold');
+    try {
+      for (let t = 0; t < 1200 && (await sh('cat /run/edge-test/held 2>/dev/null')) !== 'sysctl:change-1'; t++) await new Promise((r) => setTimeout(r, 100));
+      child.kill('SIGHUP');
+    } finally {
+      await sh('rm -f /run/edge-test/hold');
+    }
     expect(await exited, out).toBe(99);
     expect(out).toContain('edge: interrupted (SIGHUP)');
     const runId = /edge run (\S+):/.exec(out)![1]!;
