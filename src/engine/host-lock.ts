@@ -94,8 +94,16 @@ edge_unlock() {
  * someone else's and not stale. Brings HOST_LIB along (its pause point is lock:PURPOSE).
  */
 export function lockScript(h: LockHolder): string {
+  return `${LOCK_LIB}${lockCall(h)}`;
+}
+
+/** The lock's definitions alone (HOST_LIB's too): what lockCall needs defined first. */
+export const LOCK_LIB = `${HOST_LIB}${LIB}`;
+
+/** Takes (or renews) the lock for `h`, LOCK_LIB being defined. */
+export function lockCall(h: LockHolder): string {
   const q = shQuote;
-  return `${HOST_LIB}${LIB}edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\nedge_hold lock:${h.purpose}\n`;
+  return `edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\nedge_hold lock:${h.purpose}\n`;
 }
 
 export function unlockScript(h: LockHolder): string {
@@ -110,7 +118,11 @@ export function unlockScript(h: LockHolder): string {
  * hook would have. Output goes to stderr so it never mixes with the facts on stdout.
  */
 export function settlePendingScript(): string {
-  return `edge_settle_pending() {
+  return `${SETTLE_LIB}edge_settle_pending\n`;
+}
+
+/** edge_settle_pending's definition (settlePendingScript). */
+export const SETTLE_LIB = `edge_settle_pending() {
   local p d s
   p=$(cat ${PENDING_FILE} 2>/dev/null) || return 0
   case "$p" in ${BASELINE_ID}) d=${BASELINE_DIR} ;; *) d=${SNAPSHOT_ROOT}/$p ;; esac
@@ -124,6 +136,4 @@ export function settlePendingScript(): string {
   echo "edge: run $p was left unsettled (state \${s:-none}, no timer: its controller or the host went down): restoring it first" >&2
   EDGE_RESTORED_BY=takeover bash "$d/restore.sh" >&2 || edge_fail "the restore of unsettled run $p failed: see $d/restore.log"
 }
-edge_settle_pending
 `;
-}

@@ -9,7 +9,8 @@ import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.j
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
 import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
-import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
+import { LOCK_LIB, lockCall, lockScript, newHolder, SETTLE_LIB, unlockScript, type LockHolder } from './host-lock.js';
+import type { CacheRecord } from './script-cache.js';
 import { applyScript, restoreCommand, STEP_MARK, verifyScript, type ApplyTask, type StepPhase } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
@@ -38,6 +39,8 @@ export interface HostRunInput {
   signal: AbortSignal;
   /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
   keepDiffs?: boolean;
+  /** Which scripts the host holds by hash: a no-op then sends a reference instead of the probe. */
+  scriptCache?: CacheRecord;
 }
 
 const now = () => performance.now();
@@ -139,20 +142,26 @@ interface TakenHost {
 /** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
 async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
   input.reporter.hostStep(input.host, 'facts');
-  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
+  // The lock's definitions travel with the probe in --check too: one cached script serves both.
+  const call = input.check ? '' : `${lockCall(holder)}edge_settle_pending\necho "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
   const sent = Date.now();
-  const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
+  const gathered = await gatherAndPlan(conn, {
     host: input.host,
     vars: input.vars,
     tasks: input.tasks,
     check: input.check,
     timeoutMs: input.commandTimeoutMs,
-    prelude,
+    prelude: { lib: `${LOCK_LIB}${SETTLE_LIB}`, call },
+    cache: input.scriptCache,
   });
-  const notes = stderr
-    .split('\n')
-    .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
-    .map((l) => l.replace(/^edge: /, ''));
+  const { facts, planned, checks, stderr } = gathered;
+  const notes = [
+    ...gathered.notes,
+    ...stderr
+      .split('\n')
+      .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
+      .map((l) => l.replace(/^edge: /, '')),
+  ];
   const boot = /^EDGE-BOOT-ID (\S+) (\d+)/m.exec(stderr);
   const skew = boot ? clockSkewNote(Number(boot[2]), sent, Date.now()) : undefined;
   if (skew) notes.push(skew);
