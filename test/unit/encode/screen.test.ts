@@ -118,5 +118,5 @@ describe('router text reaches the screen only through the terminal encoder', () 
     expect(r.stderr).toBe('');
     expect(r.stdout).toContain(run.runId);
     assertInert(r.stdout);
-  });
+  }, 120_000);
 });
