@@ -28,6 +28,7 @@ import type { HostVars } from '../inventory/vars.js';
 import { setHostVarsInText, writeTextAtomic, type HostVarUpdates } from '../inventory/write-vars.js';
 import { REQUIRED_INTERFACE_VARS } from '../tasks/wan.js';
 import { inquirerPrompter, type Choice, type Prompter } from '../ui/prompts.js';
+import { screenText, screenWriter } from '../ui/screen.js';
 import { DEFAULT_WIDTH } from '../ui/width.js';
 import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
 import { loadSettingFiles, sshArgsSettings } from './settings.js';
@@ -209,7 +210,8 @@ function describeUpdates(file: string, picked: readonly PickedHost[]): string {
  */
 export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Promise<PickResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const write = opts.write ?? ((s: string) => void process.stdout.write(s));
+  // Hostnames, interface names and gather errors are router text: written through the terminal encoder.
+  const write = screenWriter(opts.write ?? ((s: string) => void process.stdout.write(s)));
   const display = resolveInventoryPath(opts.inventory, cwd);
   const abs = path.resolve(cwd, display);
   const readInv = () => readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
@@ -323,7 +325,7 @@ async function pickCommand(flags: PickFlags): Promise<void> {
     inquirerPrompter(),
   );
   if (result.failed.length) {
-    process.stderr.write(`edge: not picked: ${result.failed.map((f) => f.host).join(', ')}\n`);
+    process.stderr.write(screenText(`edge: not picked: ${result.failed.map((f) => f.host).join(', ')}\n`));
     process.exitCode = 1;
   }
 }

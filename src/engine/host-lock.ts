@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { lastLines } from '../errors.js';
 import { shQuote } from '../encode/index.js';
 import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SEQ_FILE, SNAPSHOT_ROOT } from './host-layout.js';
+import { RUN_ID_CASE } from './run-id.js';
 
 /**
  * The per-router lock, held ON THE ROUTER for a whole apply (facts to confirm), a rollback or a
@@ -125,7 +126,11 @@ export function settlePendingScript(): string {
 export const SETTLE_LIB = `edge_settle_pending() {
   local p d s
   p=$(cat ${PENDING_FILE} 2>/dev/null) || return 0
-  case "$p" in ${BASELINE_ID}) d=${BASELINE_DIR} ;; *) d=${SNAPSHOT_ROOT}/$p ;; esac
+  case "$p" in
+    ${BASELINE_ID}) d=${BASELINE_DIR} ;;
+    ${RUN_ID_CASE}) d=${SNAPSHOT_ROOT}/$p ;;
+    *) edge_fail "${PENDING_FILE} holds no run id (it is not edge's): remove it once you know who wrote it" ;;
+  esac
   s=$(cat "$d/state" 2>/dev/null || true)
   case "$s" in confirmed|rolled-back) rm -f ${PENDING_FILE}; return 0 ;; esac
   if systemctl is-active --quiet "edge-confirm-$p.timer" 2>/dev/null || systemctl is-active --quiet "edge-confirm-$p.service" 2>/dev/null; then

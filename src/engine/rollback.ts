@@ -2,7 +2,7 @@ import { EdgeError, errorMessage } from '../errors.js';
 import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../encode/index.js';
-import { DEADMAN_PREFIX } from './deadman.js';
+import { DEADMAN_PREFIX, deadmanUnit } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
@@ -42,7 +42,7 @@ for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
   case "$(cat "$d/state" 2>/dev/null)" in rolled-back|pruned|'') ;; *) newer="$newer $n" ;; esac
 done
 [ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
-systemctl stop ${shQuote(`${DEADMAN_PREFIX}${runId}.timer`)} 2>/dev/null || true
+systemctl stop ${shQuote(`${deadmanUnit(runId)}.timer`)} 2>/dev/null || true
 EDGE_RESTORED_BY=rollback bash ${dir}/restore.sh
 ${unlockScript(holder)}`;
 }
