@@ -8,18 +8,19 @@ const vars = labVars();
 const plan = (facts = freshRouter(), params?: { upgrade?: boolean }, v = vars) => packagesTask.plan({ host: 'r1', vars: v, facts, params });
 
 describe('packages task', () => {
-  it('asks about exactly the six packages', () => {
-    expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES] });
+  it('asks about exactly the six packages, and node_exporter with edge_metrics (default on)', () => {
+    expect(packagesTask.needs(vars, undefined)).toEqual({ packages: [...REQUIRED_PACKAGES, 'prometheus-node-exporter'] });
+    expect(packagesTask.needs(labVars({ edge_metrics: false }), undefined)).toEqual({ packages: [...REQUIRED_PACKAGES] });
   });
 
   it('installs only what is missing, in one apt call after one update', () => {
     const p = plan();
     expect(p.changes).toHaveLength(1);
     const c = p.changes[0]!;
-    expect(c.summary).toBe('install nftables, keepalived, conntrack');
+    expect(c.summary).toBe('install nftables, keepalived, conntrack, prometheus-node-exporter');
     expect(c.apply).toBe(
       'apt-get -q update\n' +
-        'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack',
+        'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack prometheus-node-exporter',
     );
     expect(c.diff).toContain('+keepalived (install)\n');
     expect(c.snapshot).toEqual({});
@@ -36,13 +37,13 @@ describe('packages task', () => {
     expect(plan(f, { upgrade: false }, labVars({ edge_packages_upgrade: true })).changes).toEqual([]);
     const up = plan(f, { upgrade: true });
     expect(up.changes).toHaveLength(1);
-    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk');
+    expect(up.changes[0]!.apply).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk prometheus-node-exporter');
     expect(plan(f, undefined, labVars({ edge_packages_upgrade: true })).changes).toHaveLength(1);
   });
 
   it('verify counts installed packages and is valid bash', () => {
     const v = packagesTask.verify!({ host: 'r1', vars, facts: freshRouter(), params: undefined })!;
-    expect(v).toContain('[ "$edge_n" = 6 ]');
+    expect(v).toContain('[ "$edge_n" = 7 ]');
     expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${v}` }).status).toBe(0);
   });
 });
