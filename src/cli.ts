@@ -2,59 +2,11 @@
 // A young generation of 4 MB (V8's default grows to 32): with hundreds of hosts in flight it keeps
 // the controller's peak RSS down (1,000 hosts on the bench:scale rig: 162 MB without, 129 MB with
 // it, CPU per host no worse; README "Scale"). `npm run edge` passes the same flag.
-import { CommanderError } from 'commander';
-import { EdgeError, EdgeErrors, formatError, type ErrorCode } from './errors.js';
-import { EXIT } from './commands/exit-codes.js';
-import { watchOutputs } from './commands/interrupt.js';
-import { buildProgram } from './commands/program.js';
-import { invokedCommand } from './commands/registry.js';
-import { setWarningSink } from './config/warnings.js';
+import { catchEarlySignals } from './commands/early-signals.js';
 
-/**
- * The one place that turns errors into text and exit codes (see commands/exit-codes.ts). Commands
- * throw EdgeError(s) or set process.exitCode; everything else is wiring.
- */
-
-const CODE_EXIT: Partial<Record<ErrorCode, number>> = {
-  USAGE: EXIT.badOptions,
-  CONFIG: EXIT.badOptions,
-  CONNECT: EXIT.unreachable,
-  HOSTKEY: EXIT.unreachable,
-  INTERRUPTED: EXIT.interrupted,
-};
-
-export function errorExitCode(e: EdgeError | EdgeErrors): number {
-  const code = e instanceof EdgeErrors ? e.errors[0]?.code : e.code;
-  return (code && CODE_EXIT[code]) ?? EXIT.error;
-}
-
-/** Commander's own exits: help and version are 0, anything it refused is a bad option. */
-function commanderExitCode(e: CommanderError): number {
-  return e.exitCode === 0 ? EXIT.ok : EXIT.badOptions;
-}
-
-export async function main(argv: string[]): Promise<number> {
-  watchOutputs();
-  setWarningSink((w) => process.stderr.write(`edge: warning: ${formatError(w).replace(/\n/g, '\nedge: ')}\n`));
-  try {
-    const program = await buildProgram(invokedCommand(argv.slice(2)));
-    await program.parseAsync(argv);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
-  } catch (e) {
-    if (e instanceof CommanderError) return commanderExitCode(e);
-    if (e instanceof EdgeError || e instanceof EdgeErrors) {
-      process.stderr.write(`edge: ${formatError(e).replace(/\n/g, '\nedge: ')}\n`);
-      return errorExitCode(e);
-    }
-    process.stderr.write(`edge: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-    return EXIT.error;
-  }
-}
-
-// Run when executed (bin or tsx), not when imported by tests.
-const invoked = process.argv[1] ?? '';
-if (/(^|[/\\])cli\.(ts|js)$/.test(invoked) || invoked.endsWith('/edge')) {
-  main(process.argv).then((code) => {
-    process.exitCode = code;
-  });
-}
+// The entry point is only this: a signal is edge's interruption (exit 99) from here on, while the
+// rest of edge loads (on a busy machine that takes seconds, and Ctrl-C there used to kill node
+// with 130). main.ts is loaded only after the handlers are in place.
+catchEarlySignals();
+const { main } = await import('./main.js');
+process.exitCode = await main(process.argv);

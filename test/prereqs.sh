@@ -5,7 +5,7 @@ set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "prereqs: not root: integration tests will be skipped"; exit 0; }
 command -v apt-get >/dev/null || { echo "prereqs: no apt-get; install the packages listed in README.md by hand"; exit 0; }
 need=()
-for p in debootstrap:debootstrap systemd-nspawn:systemd-container ip:iproute2 dnsmasq:dnsmasq-base \
+for p in debootstrap:debootstrap systemd-nspawn:systemd-container ip:iproute2 dnsmasq:dnsmasq-base radvd:radvd dhcpd:isc-dhcp-server \
          nft:nftables ssh-keygen:openssh-client sshd:openssh-server conntrack:conntrack ping:iputils-ping python3:python3-minimal \
          ansible-inventory:ansible-core keepalived:keepalived tmux:tmux zsh:zsh fish:fish groff:groff-base mawk:mawk \
          promtool:prometheus shellcheck:shellcheck faketime:faketime stress-ng:stress-ng; do

@@ -15,12 +15,15 @@ async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<vo
   if (!RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `"${runId}" is not a run id (see edge runs)`);
   const inventory = inventoryFrom(flags);
   const settings = await connectionSettings(flags);
+  const hosts = selectHosts(inventory, flags.limit);
+  // Every host's connection settled before any host is touched: a refusal (become) changes nothing.
+  const connectors = hosts.map((h) => connectorFor(h, inventory.hosts.get(h)!.vars, settings));
   const limit = pLimit(flags.forks);
   const results = await Promise.all(
-    selectHosts(inventory, flags.limit).map((host) =>
+    hosts.map((host, i) =>
       limit(async () => {
         try {
-          const r = await withConnection(connectorFor(host, inventory.hosts.get(host)!.vars, settings), (conn) =>
+          const r = await withConnection(connectors[i]!, (conn) =>
             conn.exec(confirmScript(runId, newHolder(runId, 'confirm', settings.commandTimeoutMs / 1000 + 60)), { timeoutMs: settings.commandTimeoutMs }),
           );
           if (r.code !== 0) return { host, ok: false, message: r.stderr.trim().replace(/^edge: /, '') };

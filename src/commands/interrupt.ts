@@ -1,3 +1,4 @@
+import { releaseEarlySignals } from './early-signals.js';
 import { EXIT } from './exit-codes.js';
 
 /**
@@ -39,6 +40,7 @@ export function watchOutputs(): void {
       else throw e;
     });
   }
+  releaseEarlySignals();
   for (const s of SIGNALS) process.on(s, () => interrupted(s));
 }
 

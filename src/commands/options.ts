@@ -16,6 +16,8 @@ export interface ConnectionFlags {
   connectTimeout: number;
   commandTimeout: number;
   askBecomePass?: boolean;
+  /** -b: become root with sudo where the inventory sets no ansible_become. */
+  become?: boolean;
   forks: number;
   maxHandshakes: number;
   /** -u: login user where the inventory sets no ansible_user (as Ansible: inventory wins). */
@@ -79,7 +81,8 @@ export function addConnectionOptions(cmd: Command): Command {
       .option('--accept-new-host-keys', 'trust and record host keys not yet in known_hosts (a changed key is always refused)')
       .option('--connect-timeout <seconds>', 'TCP + SSH handshake timeout per host', positiveNumber, 10)
       .option('--command-timeout <seconds>', 'timeout of each remote command', positiveNumber, 600)
-      .option('-K, --ask-become-pass', 'ask once for the sudo password of non-root login users')
+      .option('-b, --become', 'become root with sudo where the inventory sets no ansible_become (non-root logins need it)')
+      .option('-K, --ask-become-pass', 'ask once for the sudo password (where the inventory sets no ansible_become_password)')
       .option('-f, --forks <n>', 'hosts worked on in parallel', positiveInt, 50)
       .option('--max-handshakes <n>', 'SSH handshakes in flight at once, whatever --forks (a connect timeout starts when its handshake does)', positiveInt, DEFAULT_MAX_HANDSHAKES),
   );
@@ -88,7 +91,8 @@ export function addConnectionOptions(cmd: Command): Command {
 export async function becomePassword(ask: boolean | undefined): Promise<string | undefined> {
   if (!ask) return undefined;
   const { password } = await import('@inquirer/prompts');
-  return password({ message: 'sudo password (used for every host, never stored):', mask: false });
+  // On stderr: stdout is the command's output (--json, --list-hosts), a prompt there would corrupt it.
+  return password({ message: 'sudo password (used for every host, never stored):', mask: false }, { output: process.stderr });
 }
 
 /** The connection settings every host-facing command derives from its flags (asks the sudo password once). */
@@ -100,6 +104,7 @@ export async function connectionSettings(flags: ConnectionFlags): Promise<Connec
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: becomePass,
+    ...(flags.become ? { become: true } : {}),
     handshakes: new HandshakePacer(flags.maxHandshakes),
     ...(flags.user ? { remoteUser: flags.user } : {}),
     ...(flags.privateKey ? { privateKeyFile: flags.privateKey } : {}),

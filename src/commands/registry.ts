@@ -45,7 +45,7 @@ export const COMMANDS: readonly CommandEntry[] = [
     name: 'status',
     args: [],
     summary:
-      "per router: which WAN new flows use, each WAN's health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router)",
+      "per router: which WAN new flows use, each WAN's health, flows and NAT per WAN, keepalived, the last WAN switch and the switches of the last 24 h, and drift from the playbook (one exec per router); a fleet larger than a screen: how many routers on each WAN, down, degraded, drifted, unreachable, and the worst first",
     load: () => import('./status.js'),
   },
   {

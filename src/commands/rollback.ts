@@ -23,12 +23,10 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   const inventory = inventoryFrom(flags);
   const names = selectHosts(inventory, flags.limit);
   const settings = await connectionSettings(flags);
+  // Every host's connection settled before any host is touched: a refusal (become) changes nothing.
+  const connectors = names.map((n) => connectorFor(n, inventory.hosts.get(n)!.vars, settings));
   const limit = pLimit(flags.forks);
-  const results = await Promise.all(
-    names.map((n) =>
-      limit(() => rollbackHost(n, runId, connectorFor(n, inventory.hosts.get(n)!.vars, settings), settings.commandTimeoutMs)),
-    ),
-  );
+  const results = await Promise.all(names.map((n, i) => limit(() => rollbackHost(n, runId, connectors[i]!, settings.commandTimeoutMs))));
   for (const r of results) process.stdout.write(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`);
   const journal = flags.baseline ? undefined : await readJournal(runId);
   if (journal) {

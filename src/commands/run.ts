@@ -119,7 +119,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   }
   const width = outputWidth(out);
   const say = (line: string) => write(`${wrapLines(line, width, '', '  ').join('\n')}\n`);
-  const resume = flags.resume ? await loadResumable(flags.resume, playbook.file) : undefined;
+  // `--resume ""` is a run id too (an invalid one): never a fresh full rollout in its place.
+  const resume = flags.resume !== undefined ? await loadResumable(flags.resume, playbook.file) : undefined;
   const runId = resume?.runId ?? newRunId();
   const connection = await connectionSettings(flags);
   // Hosts without interface variables: a person at a terminal picks them now; elsewhere the

@@ -4,6 +4,7 @@ import { errorMessage } from '../errors.js';
 import { connectorFor, withConnection } from '../engine/connect.js';
 import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
+import { newestFirst } from '../engine/run-order.js';
 import { runLockState } from '../engine/run-lock.js';
 import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
@@ -42,7 +43,9 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   }
   const runIds = new Set<string>(journals.map((j) => j.runId));
   for (const r of remote.values()) if (Array.isArray(r)) for (const x of r) runIds.add(x.runId);
-  const rows = [...runIds].sort().reverse().map((runId) => {
+  // Newest first as the hosts numbered them, never by the ids' controller clocks.
+  const perHost = [...remote.values()].filter((r): r is RemoteRun[] => Array.isArray(r)).map((r) => r.map((x) => x.runId));
+  const rows = newestFirst(runIds, perHost).map((runId) => {
     const j = journals.find((x) => x.runId === runId);
     const details: Record<string, string> = {};
     const hosts = Object.fromEntries(

@@ -18,8 +18,8 @@ export interface SettingDef {
   option: string;
   flag: string;
   edgeKey: EdgeSettingsKey;
-  /** The ansible.cfg [defaults] key and its ANSIBLE_* variable, where Ansible has one. */
-  ansible?: { key: string; env: string };
+  /** The ansible.cfg key (in [defaults] unless `section` says) and its ANSIBLE_* variable, where Ansible has one. */
+  ansible?: { key: string; env: string; section?: string };
   kind: Kind;
   /** host_key_checking = False means edge's --accept-new-host-keys (a changed key is still refused). */
   invert?: boolean;
@@ -40,6 +40,7 @@ export const SETTINGS: readonly SettingDef[] = [
     kind: 'bool',
     invert: true,
   },
+  { option: 'become', flag: '-b', edgeKey: 'become', ansible: { key: 'become', env: 'ANSIBLE_BECOME', section: 'privilege_escalation' }, kind: 'bool' },
 ];
 
 export type SettingSource = 'cli' | 'env' | 'edge' | 'ansible.cfg' | 'default';
@@ -99,7 +100,7 @@ export function fromFiles(def: SettingDef, files: SettingFiles, env: NodeJS.Proc
   if (envText !== undefined && envText !== '') return { value: convert(def, envText, def.ansible!.env, cwd), source: 'env', where: def.ansible!.env };
   const e = files.edge?.values.get(def.edgeKey);
   if (e) return { value: e.value, source: 'edge', where: `${e.file}:${e.line}` };
-  const c = def.ansible ? files.ansibleCfg?.defaults.get(def.ansible.key) : undefined;
+  const c = def.ansible ? files.ansibleCfg?.sections.get(def.ansible.section ?? 'defaults')?.get(def.ansible.key) : undefined;
   if (c) return { value: convert(def, c.value, `${c.file}:${c.line}`, path.dirname(c.file)), source: 'ansible.cfg', where: `${c.file}:${c.line}` };
   return undefined;
 }

@@ -22,6 +22,8 @@ export interface AnsibleCfg {
   file: string;
   /** The [defaults] section, keys lower-cased. */
   defaults: Map<string, CfgValue>;
+  /** Every section by name ([defaults] and [privilege_escalation] are the ones edge reads). */
+  sections: Map<string, Map<string, CfgValue>>;
 }
 
 export interface CfgLookup {
@@ -64,7 +66,7 @@ export function findAnsibleCfg(env: NodeJS.ProcessEnv = process.env, cwd = proce
 
 /** Parses an ansible.cfg; a line that is not a section, an option or a continuation is an error at file:line. */
 export function parseAnsibleCfg(text: string, file: string): AnsibleCfg {
-  const defaults = new Map<string, CfgValue>();
+  const sections = new Map<string, Map<string, CfgValue>>([['defaults', new Map()]]);
   let section: string | undefined;
   let last: { key: string; value: CfgValue } | undefined;
   const lines = text.split(/\r?\n/);
@@ -92,16 +94,15 @@ export function parseAnsibleCfg(text: string, file: string): AnsibleCfg {
     }
     const key = opt[1]!.toLowerCase();
     const value: CfgValue = { value: stripInline(opt[2]!), file, line: lineNo };
-    if (section === 'defaults') {
-      if (defaults.has(key))
-        throw new EdgeError('CONFIG', `option ${key} appears twice in [defaults] (first at line ${defaults.get(key)!.line})`, {
-          pos: { file, line: lineNo, col: 1 },
-        });
-      defaults.set(key, value);
-    }
+    const options = sections.get(section) ?? sections.set(section, new Map()).get(section)!;
+    if (options.has(key))
+      throw new EdgeError('CONFIG', `option ${key} appears twice in [${section}] (first at line ${options.get(key)!.line})`, {
+        pos: { file, line: lineNo, col: 1 },
+      });
+    options.set(key, value);
     last = { key, value };
   }
-  return { file, defaults };
+  return { file, defaults: sections.get('defaults')!, sections };
 }
 
 /** configparser's inline_comment_prefixes=(';',): a `;` after whitespace starts a comment. */

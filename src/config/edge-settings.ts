@@ -19,6 +19,7 @@ export const EDGE_SETTINGS_KEYS = [
   'connect-timeout',
   'command-timeout',
   'accept-new-host-keys',
+  'become',
 ] as const;
 export type EdgeSettingsKey = (typeof EDGE_SETTINGS_KEYS)[number];
 
@@ -32,6 +33,7 @@ const schema = z
     'connect-timeout': positive,
     'command-timeout': positive,
     'accept-new-host-keys': z.boolean(),
+    become: z.boolean(),
   })
   .partial();
 

@@ -107,13 +107,16 @@ export function parseYaml(text: string, file: string): YamlSource {
   // An unknown tag (`!evil`, `!!python/object`) is a warning to yaml, which then reads the value
   // as if untagged; to edge it is an error: the author meant something edge would silently drop.
   const tagWarnings = doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
-  const problems = [...doc.errors, ...tagWarnings];
+  // A tab in the indentation derails the parser for the rest of its block: every error after it
+  // is a consequence. The tabs alone are the mistake to report.
+  const tabs = doc.errors.filter((e) => e.code === 'TAB_AS_INDENT');
+  const problems = tabs.length > 0 ? tabs : [...doc.errors, ...tagWarnings];
   if (problems.length > 0) {
     throw new EdgeErrors(
       problems.map((e) =>
         e.code === 'TAG_RESOLVE_FAILED'
           ? configError(where, e.pos[0], `YAML tag error: ${e.message}`, e.message.startsWith('Unresolved') ? TAG_HINT : undefined)
-          : configError(where, e.pos[0], `YAML syntax error: ${e.message}`),
+          : configError(where, e.pos[0], `YAML syntax error: ${e.message}`, e.code === 'TAB_AS_INDENT' ? 'YAML indents with spaces only: replace the tab' : undefined),
       ),
     );
   }

@@ -1,8 +1,9 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { FILE_CAPS, readBoundedFile } from '../config/read-file.js';
 import { EdgeError } from '../errors.js';
 import type { VarSource } from '../inventory/types.js';
-import type { HostVars } from '../inventory/vars.js';
+import { BECOME_PASSWORD_VARS, type HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
@@ -12,7 +13,10 @@ export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** -K: the sudo password where the inventory and -e set no ansible_become_password. */
   becomePassword?: string;
+  /** -b/--become (or ANSIBLE_BECOME, ansible.cfg [privilege_escalation] become): where the inventory sets no ansible_become. */
+  become?: boolean;
   /** Extra known_hosts files (tests); the host's own edge_known_hosts_file comes first. */
   knownHostsFiles?: string[];
   /** Bounds the SSH handshakes in flight across all hosts (--max-handshakes); default: the process's one pacer. */
@@ -43,9 +47,19 @@ export function connectorFor(
       port: vars.ansible_port,
       privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
     },
-    { becomePassword: s.becomePassword },
+    { becomePassword: becomePasswordOf(vars) ?? s.becomePassword },
   );
   target.name = name;
+  refuseWithoutBecome(name, target.user, vars.ansible_become ?? s.become ?? false, sources?.ansible_become);
+  // A key the operator named that is not there is bad input (exit 5, nothing touched), not an
+  // unreachable host: found here, before any host is connected.
+  if (target.privateKeyPath) {
+    try {
+      readBoundedFile(target.privateKeyPath, { what: 'private key file', maxBytes: FILE_CAPS.key, host: name, field: 'ansible_ssh_private_key_file' });
+    } catch (e) {
+      throw placeFileError(e, vars, sources);
+    }
+  }
   const knownHostsFiles = [
     ...(vars.edge_known_hosts_file ? [vars.edge_known_hosts_file] : []),
     ...(s.knownHostsFiles ?? []),
@@ -62,6 +76,26 @@ export function connectorFor(
     }).catch((e: unknown) => {
       throw placeFileError(e, vars, sources);
     });
+}
+
+/** The sudo plugin's password variables; where several are set, the later name wins, as in Ansible. */
+function becomePasswordOf(vars: HostVars): string | undefined {
+  return BECOME_PASSWORD_VARS.map((k) => vars[k]).filter((v) => v !== undefined).at(-1);
+}
+
+/**
+ * Every edge task needs root. A root login needs no become; any other login without become would
+ * fail on the first command, so it is refused before any host is touched (as Ansible's play would
+ * fail, but up front and with the way out).
+ */
+function refuseWithoutBecome(name: string, user: string, become: boolean, src: VarSource | undefined): void {
+  if (user === 'root' || become) return;
+  const why = src ? 'ansible_become is false' : 'become is off';
+  throw new EdgeError('CONFIG', `logs in as ${user}, not root, and ${why}: every edge task needs root`, {
+    host: name,
+    hint: 'pass -b/--become or set ansible_become: true (with ansible_become_password or -K where sudo asks for a password), or log in as root',
+    ...(src ? { field: src.path, pos: { file: src.file, line: src.line, col: src.col } } : {}),
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import { filesScript, probeScript, type ProbeOptions } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
+import { changeScope } from '../tasks/change-ops.js';
 import type { Plan } from '../tasks/contract.js';
 import { ContentNeeded } from '../tasks/file-change.js';
 import { LOCKED_EXIT, lockRefusal } from './host-lock.js';
@@ -69,7 +70,26 @@ export function probeChecks(vars: HostVars, tasks: readonly PlannedTask[], check
 }
 
 export function planAll(host: string, vars: HostVars, tasks: readonly PlannedTask[], facts: Facts): Planned[] {
-  return tasks.map((entry) => ({ entry, plan: entry.task.plan({ host, vars, facts, params: entry.params }) }));
+  return tasks.map((entry) => ({ entry, plan: refuseLinkedDirs(entry.task.plan({ host, vars, facts, params: entry.params }), facts) }));
+}
+
+/**
+ * No write through a directory that is a symbolic link: edge creates none, so it is someone
+ * else's, and a write would land wherever it points (the same rule as for a file edge did not
+ * write: refused before anything changes, saying what was found).
+ */
+function refuseLinkedDirs(plan: Plan, facts: Facts): Plan {
+  const linked = Object.entries(facts.linkedDirs ?? {});
+  if (!linked.length) return plan;
+  const refusals = new Set<string>();
+  for (const c of plan.changes) {
+    for (const path of changeScope(c).files ?? []) {
+      for (const [dir, target] of linked) {
+        if (path.startsWith(`${dir}/`)) refusals.add(`${dir} is a symbolic link to ${target}, which edge did not create: it does not write ${path} through it (make ${dir} a directory, or remove the link)`);
+      }
+    }
+  }
+  return refusals.size ? { ...plan, failures: [...(plan.failures ?? []), ...refusals] } : plan;
 }
 
 /** Files whose content some task's plan needs and the facts have only the hash of (one per task at most). */

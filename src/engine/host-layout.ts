@@ -8,13 +8,17 @@
  *   /var/lib/edge/snapshots/RUN/     one run's snapshot: manifest, saved items, restore.sh, state,
  *                                    events (the host's own history of the run), restore.log
  *   /var/lib/edge/baseline/          the state before edge's first change, item by item; never pruned
- *   /var/lib/edge/lock               who holds the host (run id, user, controller, start, boot id)
+ *   /var/lib/edge/lock               who holds the host (run id, user, controller, start, boot id,
+ *                                    and the sequence number the host gave this holding)
+ *   /var/lib/edge/seq                the last sequence number the host gave: the host's own order of
+ *                                    its runs, whatever the controllers' clocks say
  */
 export const EDGE_VAR = '/var/lib/edge';
 export const SNAPSHOT_ROOT = `${EDGE_VAR}/snapshots`;
 export const PENDING_FILE = `${EDGE_VAR}/pending`;
 export const BASELINE_DIR = `${EDGE_VAR}/baseline`;
 export const LOCK_FILE = `${EDGE_VAR}/lock`;
+export const SEQ_FILE = `${EDGE_VAR}/seq`;
 /** The boot hook: a systemd generator (one file, written atomically) that orders the restore early. */
 export const BOOT_GENERATOR = '/etc/systemd/system-generators/edge-boot-restore';
 /** The name `pending` holds while the baseline is being restored. */
@@ -35,6 +39,9 @@ export function snapshotDir(runId: string): string {
  * directory): after a power cut the file holds the old value or the new one, never a torn one.
  * edge_event DIR TEXT: one line of a run's history on the host.
  * edge_hold NAME: the test pause point (see HOLD_DIR).
+ * edge_proc PID: the process's identity, PID:START (its start time in ticks since boot), so a pid
+ * reused by another process is not taken for it; edge_alive PID:START: that process still runs (a
+ * zombie has ended: only its parent has not looked yet).
  */
 export const HOST_LIB = `edge_put() {
   printf '%s\\n' "$2" > "$1.tmp.$$" && { sync "$1.tmp.$$" 2>/dev/null || true; } &&
@@ -46,5 +53,9 @@ edge_hold() {
   [ "$(cat ${HOLD_DIR}/hold 2>/dev/null)" = "$1" ] || return 0
   printf '%s\\n' "$1" > ${HOLD_DIR}/held
   while [ -f ${HOLD_DIR}/hold ]; do sleep 0.1; done
+}
+edge_proc() { echo "$1:$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20)"; }
+edge_alive() {
+  [ "$1" != none ] && [ "$(edge_proc "\${1%%:*}")" = "$1" ] && [ "$(sed 's/.*) //' "/proc/\${1%%:*}/stat" 2>/dev/null | cut -c1)" != Z ]
 }
 `;

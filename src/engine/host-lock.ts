@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { lastLines } from '../errors.js';
-import { shQuote } from '../ssh/quote.js';
-import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
+import { shQuote } from '../encode/index.js';
+import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SEQ_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
 /**
  * The per-router lock, held ON THE ROUTER for a whole apply (facts to confirm), a rollback or a
@@ -13,7 +13,7 @@ import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE,
  * A lock is stale, and taken over, when the host has rebooted since (boot id), when the SSH
  * connection it was taken over is gone (the sshd process serving it, by pid and start time: a
  * killed controller's connection closes at once), or when its lease ran out (a controller cut off
- * without a FIN: the lease is the exec budget plus the confirm timeout plus a margin).
+ * without a FIN: the lease is an exec's lease (deadman.ts) plus the confirm timeout plus a margin).
  * --check and status never take it: they change nothing.
  */
 export interface LockHolder {
@@ -49,21 +49,20 @@ edge_conn() {
   local p=$$ c
   while [ "$p" -gt 1 ] 2>/dev/null; do
     c=$(cat /proc/$p/comm 2>/dev/null) || break
-    case "$c" in sshd|sshd-session) echo "$p:$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f20)"; return ;; esac
+    case "$c" in sshd|sshd-session) edge_proc "$p"; return ;; esac
     p=$(sed 's/.*) //' /proc/$p/stat 2>/dev/null | cut -d' ' -f2) || break
   done
   echo none
 }
-edge_alive() { [ "$1" != none ] && [ -r "/proc/\${1%%:*}/stat" ] && [ "$(sed 's/.*) //' "/proc/\${1%%:*}/stat" | cut -d' ' -f20)" = "\${1#*:}" ]; }
 edge_holder() { sed -n "s/^$1=//p" ${LOCK_FILE} 2>/dev/null | head -n 1; }
 edge_lock() {
   mkdir -p ${EDGE_VAR} && chmod 0700 ${EDGE_VAR}
   exec 9>${EDGE_VAR}/.lock.flock
   flock -w 10 9 || edge_fail "could not take ${LOCK_FILE} within 10 s"
-  local boot now why started
+  local boot now why started seq=''
   boot=$(cat /proc/sys/kernel/random/boot_id); now=$(date +%s); started=$3
   if [ -f ${LOCK_FILE} ]; then
-    if [ "$(edge_holder token)" = "$1" ]; then started=$(edge_holder started)
+    if [ "$(edge_holder token)" = "$1" ]; then started=$(edge_holder started); seq=$(edge_holder seq)
     else
       why=''
       if [ "$(edge_holder boot)" != "$boot" ]; then why='the host rebooted since'
@@ -77,8 +76,10 @@ edge_lock() {
       [ ! -f ${PENDING_FILE} ] || echo "edge: took over the stale lock of run $(edge_holder run) ($(edge_holder user) on $(edge_holder controller), since $(edge_holder started)): $why" >&2
     fi
   fi
-  printf 'run=%s\\ntoken=%s\\npurpose=%s\\nuser=%s\\ncontroller=%s\\nstarted=%s\\nboot=%s\\nconn=%s\\nexpires=%s\\n' \\
-    "$2" "$1" "$4" "$5" "$6" "$started" "$boot" "$(edge_conn)" "$((now + $7))" > ${LOCK_FILE}.tmp && mv -f ${LOCK_FILE}.tmp ${LOCK_FILE}
+  # A new holding gets the host's next sequence number: the order of runs is the host's, never a clock's.
+  if [ -z "$seq" ]; then seq=$(( $(cat ${SEQ_FILE} 2>/dev/null || echo 0) + 1 )); edge_put ${SEQ_FILE} "$seq"; fi
+  printf 'run=%s\\ntoken=%s\\npurpose=%s\\nuser=%s\\ncontroller=%s\\nstarted=%s\\nboot=%s\\nconn=%s\\nexpires=%s\\nseq=%s\\n' \\
+    "$2" "$1" "$4" "$5" "$6" "$started" "$boot" "$(edge_conn)" "$((now + $7))" "$seq" > ${LOCK_FILE}.tmp && mv -f ${LOCK_FILE}.tmp ${LOCK_FILE}
   flock -u 9; exec 9>&-
 }
 edge_unlock() {

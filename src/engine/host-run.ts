@@ -8,9 +8,9 @@ import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
 import { withConnection } from './connect.js';
-import { confirmScript, disarmScript, parseStateOutput, stateScript } from './deadman.js';
+import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
 import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
-import { restoreCommand, taskScript, verifyScript } from './task-script.js';
+import { applyScript, restoreCommand, STEP_MARK, verifyScript, type ApplyTask, type StepPhase } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
@@ -100,7 +100,7 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   }
 
   // The host's lock, from the facts the run plans from to its confirm (not for --check: it changes nothing).
-  const holder = newHolder(input.runId, 'run', execBudgetSeconds(input) + input.confirmTimeoutSec + 60);
+  const holder = newHolder(input.runId, 'run', execLeaseSeconds(input.commandTimeoutMs) + input.confirmTimeoutSec + 60);
   let taken: TakenHost;
   try {
     taken = await takeHost(input, conn, holder);
@@ -137,7 +137,8 @@ interface TakenHost {
 /** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
 async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
   input.reporter.hostStep(input.host, 'facts');
-  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id)" >&2\n`;
+  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
+  const sent = Date.now();
   const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
     host: input.host,
     vars: input.vars,
@@ -150,7 +151,26 @@ async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHo
     .split('\n')
     .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
     .map((l) => l.replace(/^edge: /, ''));
-  return { facts, planned, probeChecks: checks, bootId: /^EDGE-BOOT-ID (\S+)/m.exec(stderr)?.[1], notes };
+  const boot = /^EDGE-BOOT-ID (\S+) (\d+)/m.exec(stderr);
+  const skew = boot ? clockSkewNote(Number(boot[2]), sent, Date.now()) : undefined;
+  if (skew) notes.push(skew);
+  return { facts, planned, probeChecks: checks, bootId: boot?.[1], notes };
+}
+
+/** Beyond this, a controller's clock that disagrees with a router's is worth a warning. */
+const CLOCK_SKEW_WARN_SEC = 60;
+
+/**
+ * The router read its clock (`routerSec`) somewhere between `sentMs` and `answeredMs` of ours: a
+ * note when that cannot be explained by the exec's own time and is off by more than a minute.
+ * Nothing is ordered by the controller's clock; its time still lands in run ids and journals.
+ */
+export function clockSkewNote(routerSec: number, sentMs: number, answeredMs: number): string | undefined {
+  const router = routerSec * 1000;
+  const off = router < sentMs - 1000 ? router - (sentMs - 1000) : router > answeredMs + 1000 ? router - (answeredMs + 1000) : 0;
+  const sec = Math.round(Math.abs(off) / 1000);
+  if (sec <= CLOCK_SKEW_WARN_SEC) return undefined;
+  return `WARNING: this controller's clock is ${sec} s ${off > 0 ? 'behind' : 'ahead of'} the host's: the host orders runs by its own sequence, but run ids and journal times carry this controller's clock; set it right (NTP)`;
 }
 
 /**
@@ -189,68 +209,43 @@ function refuseFailedPreconditions(input: HostRunInput, planned: Planned[], resu
   return true;
 }
 
-/** Each task in order: one exec per task with changes, a verify where asked. True once anything was applied. */
+/**
+ * The plan's tasks on the host. With changes (and not --check): ONE exec applies them all and
+ * verifies (applyInOneExec). Without: each task is reported in order, the verify task answered by
+ * the probe, which ran the same check (gather.ts), so a no-op run is one exec. True once the apply
+ * exec was sent.
+ */
 async function applyTasks(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<boolean> {
-  const { host, reporter } = input;
-  const { planned, facts } = taken;
-  const manifest = emptyManifest(input.runId, host);
-  // The last exec that changes something records "applied"; the verify-only execs come after it.
-  const lastChanging = planned.map((p) => p.plan.changes.length > 0).lastIndexOf(true);
-  let applied = false;
-  // Verify from the probe when nothing changes: the probe ran the same verify (gather.ts), and on a
-  // host that is left as it was that answer still holds, so a no-op run is one exec.
-  const verifiedInProbe = lastChanging < 0 ? taken.probeChecks : {};
+  if (!input.check && taken.planned.some((p) => p.plan.changes.length)) return applyInOneExec(input, conn, taken, result);
+  await reportUnchanged(input, conn, taken, result);
+  return false;
+}
 
-  for (const [i, p] of planned.entries()) {
-    const name: TaskName = p.entry.task.name;
+function taskResult(p: Planned, keepDiffs: boolean): TaskResult {
+  const status = p.plan.changes.length ? 'changed' : 'ok';
+  return { task: p.entry.task.name, status, changes: changeReports(p.plan, keepDiffs), durationMs: 0, execs: 0, notes: p.plan.notes };
+}
+
+async function reportUnchanged(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<void> {
+  const { host, reporter } = input;
+  for (const [i, p] of taken.planned.entries()) {
     if (input.signal.aborted) {
       result.status = 'interrupted';
-      result.error = `interrupted before ${name}`;
+      result.error = `interrupted before ${p.entry.task.name}`;
       break;
     }
-    reporter.taskStarted(host, name);
+    reporter.taskStarted(host, p.entry.task.name);
     const t0 = now();
     const execsBefore = conn.execs;
-    const tr: TaskResult = {
-      task: name,
-      status: p.plan.changes.length ? 'changed' : 'ok',
-      changes: changeReports(p.plan, input.keepDiffs === true),
-      durationMs: 0,
-      execs: 0,
-      notes: p.plan.notes,
-    };
+    const tr = taskResult(p, input.keepDiffs === true);
     try {
-      if (!input.check) {
-        const ctx = { host, vars: input.vars, facts, params: p.entry.params };
-        const verify = p.entry.task.verify?.(ctx);
-        if (p.plan.changes.length) {
-          const script = taskScript({
-            manifest,
-            facts,
-            task: name,
-            changes: p.plan.changes,
-            verify,
-            first: !applied,
-            keepSnapshots: input.vars.edge_snapshots_keep,
-            finalState: i === lastChanging ? 'applied' : 'applying',
-            deadmanSeconds: input.confirmTimeoutSec,
-            execBudgetSeconds: execBudgetSeconds(input),
-          });
-          applied = true;
-          result.state = 'applying';
-          const res = await conn.exec(script, { timeoutMs: input.commandTimeoutMs });
-          if (res.code !== 0) throw new EdgeError('TASK', lastLines(res.stderr) || `exit ${res.code}`, { host });
-          if (i === lastChanging) result.state = 'applied';
-        } else if (p.entry.task.alwaysVerify && verify) {
-          const res = verifiedInProbe[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
-          if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
-        }
+      const verify = !input.check && p.entry.task.alwaysVerify ? p.entry.task.verify?.({ host, vars: input.vars, facts: taken.facts, params: p.entry.params }) : undefined;
+      if (verify) {
+        const res = taken.probeChecks[checkKey(i)] ?? (await conn.exec(verifyScript(verify), { timeoutMs: input.commandTimeoutMs }));
+        if (res.code !== 0) throw new EdgeError('VERIFY', lastLines(res.stderr) || `exit ${res.code}`, { host });
       }
     } catch (e) {
-      tr.status = 'failed';
-      tr.error = errorMessage(e);
-      result.status = 'failed';
-      result.error = `${name}: ${tr.error}`;
+      failTask(tr, result, e);
     }
     tr.durationMs = Math.round(now() - t0);
     tr.execs = conn.execs - execsBefore;
@@ -258,7 +253,113 @@ async function applyTasks(input: HostRunInput, conn: SshConnection, taken: Taken
     reporter.taskFinished(host, tr);
     if (tr.status === 'failed') break;
   }
-  return applied;
+}
+
+function failTask(tr: TaskResult, result: HostResult, e: unknown): void {
+  tr.status = 'failed';
+  tr.error = errorMessage(e);
+  result.status = 'failed';
+  result.error = `${tr.task}: ${tr.error}`;
+}
+
+/**
+ * Every task in one exec (task-script.ts applyScript). The exec streams a marker as it enters each
+ * task's apply, units and verify steps: the live view starts each task as its marker arrives, and a
+ * task's time is the sum of its steps. A failing step ends the exec; the task whose step it was
+ * fails, the tasks after it (if it failed while applying) are not reported, as when each task was
+ * its own exec.
+ */
+async function applyInOneExec(input: HostRunInput, conn: SshConnection, taken: TakenHost, result: HostResult): Promise<boolean> {
+  const { host, reporter } = input;
+  const { planned, facts } = taken;
+  if (input.signal.aborted) {
+    result.status = 'interrupted';
+    result.error = `interrupted before ${planned[0]?.entry.task.name ?? 'the apply'}`;
+    return false;
+  }
+  const trs = planned.map((p) => taskResult(p, input.keepDiffs === true));
+  const tasks: ApplyTask[] = planned.map((p) => {
+    const verifies = p.plan.changes.length > 0 || p.entry.task.alwaysVerify === true;
+    const verify = verifies ? p.entry.task.verify?.({ host, vars: input.vars, facts, params: p.entry.params }) : undefined;
+    return verify ? { name: p.entry.task.name, changes: p.plan.changes, verify } : { name: p.entry.task.name, changes: p.plan.changes };
+  });
+  const script = applyScript({
+    manifest: emptyManifest(input.runId, host),
+    facts,
+    tasks,
+    keepSnapshots: input.vars.edge_snapshots_keep,
+    confirmSeconds: input.confirmTimeoutSec,
+    leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
+  });
+  const progress = new StepProgress(trs, (i) => reporter.taskStarted(host, trs[i]!.task));
+  result.state = 'applying';
+  let failure: unknown;
+  try {
+    const res = await conn.exec(script, { timeoutMs: input.commandTimeoutMs, onStderr: (d) => progress.feed(d) });
+    if (res.code !== 0) failure = new EdgeError('TASK', lastLines(withoutSteps(res.stderr)) || `exit ${res.code}`, { host });
+  } catch (e) {
+    failure = e;
+  }
+  progress.end();
+  const at = progress.last ?? { i: Math.max(0, trs.findIndex((t) => t.status === 'changed')), phase: 'apply' as StepPhase };
+  trs[trs.findIndex((t) => t.status === 'changed')]!.execs = 1;
+  const shown = failure && at.phase === 'apply' ? trs.slice(0, at.i + 1) : trs;
+  if (failure) failTask(trs[at.i]!, result, failure);
+  else result.state = 'applied';
+  // An interruption that arrived while the one exec ran is handled as at a task boundary: the
+  // host is restored from its snapshot, never confirmed.
+  if (!failure && input.signal.aborted) {
+    result.status = 'interrupted';
+    result.error = 'interrupted during the apply';
+  }
+  for (const [i, tr] of shown.entries()) {
+    if (!progress.started.has(i)) reporter.taskStarted(host, tr.task);
+    result.tasks.push(tr);
+    reporter.taskFinished(host, tr);
+  }
+  return true;
+}
+
+const withoutSteps = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => !l.startsWith(STEP_MARK))
+    .join('\n');
+
+/** Reads the apply exec's step markers as stderr streams in: which task is on, and for how long. */
+class StepProgress {
+  readonly started = new Set<number>();
+  last: { i: number; phase: StepPhase } | undefined;
+  private since = now();
+  private partial = '';
+  constructor(
+    private readonly trs: TaskResult[],
+    private readonly onStart: (i: number) => void,
+  ) {}
+
+  feed(chunk: Buffer): void {
+    const text = this.partial + chunk.toString('utf8');
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = line.startsWith(STEP_MARK) ? /^\S+ (\d+) (apply|units|verify)$/.exec(line) : null;
+      const i = m ? Number(m[1]) : -1;
+      if (!m || !this.trs[i]) continue;
+      this.end();
+      this.last = { i, phase: m[2] as StepPhase };
+      if (!this.started.has(i)) {
+        this.started.add(i);
+        this.onStart(i);
+      }
+    }
+  }
+
+  /** Closes the running step: its time goes to its task. */
+  end(): void {
+    const t = now();
+    if (this.last) this.trs[this.last.i]!.durationMs += Math.round(t - this.since);
+    this.since = t;
+  }
 }
 
 /**
@@ -277,7 +378,8 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
       : `--no-rollback, but the host could not be reached to disarm its timer: it restores itself in ${input.confirmTimeoutSec} s`;
     return;
   }
-  const firesBy = Date.now() + (input.confirmTimeoutSec + execBudgetSeconds(input)) * 1000;
+  // The failed exec left the timer beyond its lease (it had not re-armed it at its end).
+  const firesBy = Date.now() + deadlineUnderLease(input.confirmTimeoutSec, execLeaseSeconds(input.commandTimeoutMs)) * 1000;
   try {
     const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
@@ -310,8 +412,7 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
     return;
   }
-  // The timer was (re)armed by the last changing exec, which ran before this point: it fires at the
-  // latest confirmTimeoutSec from now.
+  // The apply exec re-armed the timer at its end: it fires at the latest confirmTimeoutSec from now.
   const firesBy = Date.now() + input.confirmTimeoutSec * 1000;
   let fresh: SshConnection | undefined;
   try {
@@ -398,13 +499,3 @@ function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * How long the dead-man timer gives one changing exec beyond the confirm timeout. Capped so that a
- * host cut off mid-exec still restores itself within minutes; an exec slower than this (a big apt
- * install) meets the state guard at the next exec and the run fails loudly instead of applying on
- * top of a restored host.
- */
-function execBudgetSeconds(input: HostRunInput): number {
-  return Math.min(Math.ceil(input.commandTimeoutMs / 1000), 120);
-}

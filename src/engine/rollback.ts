@@ -1,10 +1,11 @@
 import { EdgeError, errorMessage } from '../errors.js';
 import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { DEADMAN_PREFIX } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
+import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
@@ -19,7 +20,7 @@ export const ROLLBACK_FAILED: ReadonlySet<RollbackResult['status']> = new Set(['
 
 /**
  * Rollback is a history, not a set of independent snapshots. A run is undone only when no later run
- * is still applied on the host (its snapshot holds what the run it follows left), and only once: a
+ * (later in the host's own order, run-order.ts) is still applied on the host (its snapshot holds what the run it follows left), and only once: a
  * run already rolled back is a no-op that says so, so no sequence of rollbacks can write back a
  * configuration a later rollback removed. A pruned run cannot be undone (the baseline can). The
  * host's lock is held throughout; the restore itself is resumable (see restoreScript).
@@ -34,9 +35,9 @@ case "$state" in
   rolled-back) echo "ALREADY $(cat ${dir}/restored-by 2>/dev/null || echo edge) $(grep ' rolled-back' ${dir}/events 2>/dev/null | tail -n 1 | cut -d' ' -f1)"; ${unlockScript(holder).trim()}; exit 0 ;;
 esac
 [ -f ${dir}/restore.sh ] || { echo NO-SNAPSHOT; exit 0; }
-newer=''
+${ORDER_LIB}newer=''; mine=${orderKeyOf(runId)}
 for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
-  [[ "$n" > ${shQuote(runId)} ]] || continue
+  [[ "$(edge_order "\${d%/}")" > "$mine" ]] || continue
   case "$(cat "$d/state" 2>/dev/null)" in rolled-back|pruned|'') ;; *) newer="$newer $n" ;; esac
 done
 [ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
@@ -127,12 +128,12 @@ export interface RemoteRun {
  * its last event; then the pending mark and the lock holder (run and whether its connection lives).
  */
 function remoteRunsScript(): string {
-  return `for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
+  return `${ORDER_LIB}for d in ${SNAPSHOT_ROOT}/*/; do [ -d "$d" ] || continue; n=\${d%/}; n=\${n##*/}
   s=$(cat "$d/state" 2>/dev/null || echo none); b=$(cat "$d/restored-by" 2>/dev/null || echo -)
   t=-; systemctl is-active --quiet "${DEADMAN_PREFIX}$n.timer" 2>/dev/null && t=timer
   systemctl is-active --quiet "${DEADMAN_PREFIX}$n.service" 2>/dev/null && t=restoring
   e=$(tail -n 1 "$d/events" 2>/dev/null || true)
-  printf 'run\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$n" "$s" "$b" "$t" "$e"
+  printf 'run\\t%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$n" "$s" "$b" "$t" "$e" "$(edge_order "\${d%/}" | cut -d' ' -f1)"
 done
 printf 'pending\\t%s\\n' "$(cat ${PENDING_FILE} 2>/dev/null || true)"
 printf 'lock\\t%s\\n' "$(sed -n 's/^run=//p' ${LOCK_FILE} 2>/dev/null || true)"
@@ -145,6 +146,8 @@ interface RawRun {
   restoredBy: string;
   activity: string;
   lastEvent: string;
+  /** The host's sequence number of the run (0: a snapshot from before edge numbered runs). */
+  seq: number;
 }
 
 const RESTORED_BY: Record<string, string> = {
@@ -157,14 +160,14 @@ const RESTORED_BY: Record<string, string> = {
 };
 
 /**
- * The host's word for each run, newest first. Pure, from what remoteRunsScript printed:
+ * The host's word for each run, newest first in the host's own order. Pure, from what remoteRunsScript printed:
  * confirmed (the current configuration), superseded (confirmed, a later run is applied on top),
  * armed (applied, its timer counting), applying (in progress), unsettled (left part-way with no
  * timer: restored at the next boot or by the next edge that takes the host), rolled-back,
  * restored-at-boot, restored-by-timer, restored-by-next-run, restoring, pruned, not-started.
  */
 export function describeRemoteRuns(raw: RawRun[], pending: string, lockRun: string): RemoteRun[] {
-  const sorted = [...raw].sort((a, b) => b.runId.localeCompare(a.runId));
+  const sorted = [...raw].sort((a, b) => b.seq - a.seq || b.runId.localeCompare(a.runId));
   let current: string | undefined;
   return sorted.map((r) => {
     const when = r.lastEvent.split(' ')[0];
@@ -197,7 +200,7 @@ export async function listRemoteRuns(conn: SshConnection, timeoutMs: number): Pr
   let lockRun = '';
   for (const line of res.stdout.split('\n')) {
     const [kind, ...f] = line.split('\t');
-    if (kind === 'run') raw.push({ runId: f[0] ?? '', state: f[1] ?? 'none', restoredBy: f[2] ?? '-', activity: f[3] ?? '-', lastEvent: f[4] ?? '' });
+    if (kind === 'run') raw.push({ runId: f[0] ?? '', state: f[1] ?? 'none', restoredBy: f[2] ?? '-', activity: f[3] ?? '-', lastEvent: f[4] ?? '', seq: Number(f[5] ?? 0) || 0 });
     else if (kind === 'pending') pending = f[0] ?? '';
     else if (kind === 'lock') lockRun = f[0] ?? '';
   }

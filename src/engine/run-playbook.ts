@@ -94,16 +94,26 @@ export async function runPlaybook(
   plays: ResolvedPlay[],
   opts: PlaybookRunOptions,
 ): Promise<RunResult> {
+  // Every play's hosts and how to reach them, before anything starts: a host edge may not run on
+  // (a login without become) stops the run before any host is touched, not at its play.
+  const hostsOf = opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection));
+  const hostsByPlay = plays.map(hostsOf);
   // One process per run id: a --resume of a run that is still going is refused here.
   const release = opts.check ? () => {} : acquireRunLock(opts.resume?.runId ?? opts.runId, opts.journalDir);
   try {
-    return await runPlays(inventory, playbook, plays, opts);
+    return await runPlays(inventory, playbook, plays, hostsByPlay, opts);
   } finally {
     release();
   }
 }
 
-async function runPlays(inventory: Inventory, playbook: Playbook, plays: ResolvedPlay[], opts: PlaybookRunOptions): Promise<RunResult> {
+async function runPlays(
+  inventory: Inventory,
+  playbook: Playbook,
+  plays: ResolvedPlay[],
+  hostsByPlay: RunHost[][],
+  opts: PlaybookRunOptions,
+): Promise<RunResult> {
   const now = opts.now ?? (() => new Date());
   const sleep = opts.sleep ?? abortableSleep;
   const result: RunResult = opts.resume
@@ -122,7 +132,7 @@ async function runPlays(inventory: Inventory, playbook: Playbook, plays: Resolve
   const journal = JournalWriter.open(result, opts.journalDir);
   let stopped = false;
 
-  for (const rp of plays) {
+  for (const [playAt, rp] of plays.entries()) {
     if (opts.signal.aborted || stopped) break;
     // As ansible-playbook: a play whose pattern (and --limit) selects nobody is said to be skipped.
     if (rp.hosts.length === 0) {
@@ -135,7 +145,7 @@ async function runPlays(inventory: Inventory, playbook: Playbook, plays: Resolve
       rollouts.filter((r) => r.play < rp.play.index).flatMap((r) => r.hosts.filter((h) => h.state !== 'done').map((h) => h.name)),
     );
     const todo = new Set(previous ? previous.hosts.filter((h) => h.state !== 'done').map((h) => h.name) : rp.hosts.map((h) => h.name));
-    const hosts = (opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection)))(rp).filter(
+    const hosts = hostsByPlay[playAt]!.filter(
       (h) => todo.has(h.name) && !failedBefore.has(h.name),
     );
     const taken = new Set(hosts.map((h) => h.name));

@@ -1,8 +1,9 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
-import { shComment, shJoin, shQuote } from '../ssh/quote.js';
+import { shComment, shJoin, shQuote } from '../encode/index.js';
 import type { SnapshotScope } from '../tasks/contract.js';
+import { LEASE_LIB } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
 export { SNAPSHOT_ROOT, snapshotDir };
@@ -265,8 +266,11 @@ export function restoreScript(m: SnapshotManifest): string {
     '  [ ! -f "$D/sd-dirs" ] || find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d | grep -vxF -f "$D/sd-dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
     '}',
     finishFunction(m, hook),
-    // One restore at a time (the timer, a rollback and the boot hook may meet here).
+    LEASE_LIB,
+    // One restore at a time (the timer, a rollback and the boot hook may meet here), and none while
+    // an exec of the run is live (its lease; at boot no exec of before the boot can be).
     'exec 8>"$D/.restore.lock"; flock 8',
+    '[ -n "$BOOT" ] || edge_lease_wait',
     'state=$(cat "$D/state" 2>/dev/null || true)',
     m.runId === BASELINE_ID
       ? ''
@@ -370,10 +374,11 @@ function finishFunction(m: SnapshotManifest, hook: FileEntry | undefined): strin
 }
 
 /**
- * Removes all but the newest `keep` snapshots (run ids sort by time). A pruned run leaves a
- * tombstone (state "pruned"), so a rollback of it can say why it cannot be done. A run that is not
- * settled (pending) is never pruned; the baseline lives elsewhere and is never pruned.
+ * Removes all but the newest `keep` snapshots, newest by the host's own order of runs (run-order.ts).
+ * A pruned run leaves a tombstone (state "pruned"), so a rollback of it can say why it cannot be
+ * done. A run that is not settled (pending) is never pruned; the baseline lives elsewhere and is
+ * never pruned. Needs ORDER_LIB.
  */
 export function pruneScript(keep: number, currentRunId: string): string {
-  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | grep -v -x -F "$(cat ${PENDING_FILE} 2>/dev/null || echo -)" | while read -r d; do [ "$(cat ${SNAPSHOT_ROOT}/"$d"/state 2>/dev/null)" = pruned ] || echo "$d"; done | sort -r | tail -n +${keep} | while read -r d; do find ${SNAPSHOT_ROOT}/"$d" -mindepth 1 -maxdepth 1 ! -name events -exec rm -rf -- {} +; echo pruned > ${SNAPSHOT_ROOT}/"$d"/state; edge_event ${SNAPSHOT_ROOT}/"$d" "pruned (edge_snapshots_keep ${keep})"; done`;
+  return `ls -1 ${SNAPSHOT_ROOT} 2>/dev/null | grep -v -x ${shQuote(currentRunId)} | grep -v -x -F "$(cat ${PENDING_FILE} 2>/dev/null || echo -)" | while read -r d; do [ "$(cat ${SNAPSHOT_ROOT}/"$d"/state 2>/dev/null)" = pruned ] || edge_order ${SNAPSHOT_ROOT}/"$d"; done | sort -r | cut -d' ' -f2- | tail -n +${keep} | while read -r d; do find ${SNAPSHOT_ROOT}/"$d" -mindepth 1 -maxdepth 1 ! -name events ! -name order -exec rm -rf -- {} +; echo pruned > ${SNAPSHOT_ROOT}/"$d"/state; edge_event ${SNAPSHOT_ROOT}/"$d" "pruned (edge_snapshots_keep ${keep})"; done`;
 }

@@ -4,7 +4,7 @@ import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
 import type { PlannedTask } from './host-run.js';

@@ -273,13 +273,43 @@ export function parseChecks(out: string): Record<string, CheckResult> {
   return results;
 }
 
-function parseSession(text: string | undefined): Facts['session'] {
+export function parseSession(text: string | undefined): Facts['session'] {
   const p = (text ?? '').trim().split(/\s+/);
   if (p.length !== 4) return undefined;
   return { clientAddress: p[0]!, clientPort: Number(p[1]), serverAddress: p[2]!, serverPort: Number(p[3]) };
 }
 
+/** "DIR<TAB>TARGET" lines of the probe's linked-dirs section. */
+export function parseLinkedDirs(text: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of (text ?? '').split('\n')) {
+    const i = l.indexOf('\t');
+    if (i > 0) out[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return out;
+}
+
+/** The largest facts document read (a router with thousands of routes sends a few MB). */
+export const FACTS_MAX_CHARS = 16 * 1024 * 1024;
+
+/**
+ * The facts a host sent. The host is untrusted input: a document over FACTS_MAX_CHARS or of the
+ * wrong shape (ip -j printing an object where a list belongs, say) fails that host with a clear
+ * error instead of crashing the run or slowing other hosts.
+ */
 export function parseFacts(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
+  if (out.length > FACTS_MAX_CHARS) {
+    throw new EdgeError('EXEC', `the facts the host sent are ${out.length} characters long, over the ${FACTS_MAX_CHARS / 1024 / 1024} Mi limit: refused`, { host });
+  }
+  try {
+    return factsOf(host, out, wanted);
+  } catch (e) {
+    if (e instanceof EdgeError) throw e;
+    throw new EdgeError('EXEC', `the facts the host sent are malformed: ${e instanceof Error ? e.message : String(e)}`, { host, cause: e });
+  }
+}
+
+function factsOf(host: string, out: string, wanted: { files: string[]; packages: string[]; units: string[]; nftTables: string[] }): Facts {
   const s = splitSections(out);
   if (!s.has('hostname') || !s.has('ip-link')) {
     throw new EdgeError('EXEC', 'fact gathering returned no usable output', { host, hint: 'is bash available on the host?' });
@@ -306,6 +336,7 @@ export function parseFacts(host: string, out: string, wanted: { files: string[];
     packages: parsePackages(s.get('packages'), wanted.packages),
     units: parseUnits(s.get('units'), wanted.units),
     files: Object.fromEntries(wanted.files.map((f) => [f, parseFile(f, s.get(`file ${f}`))])),
+    linkedDirs: parseLinkedDirs(s.get('linked-dirs')),
     session: parseSession(s.get('session')),
     gatheredAt: new Date().toISOString(),
   };

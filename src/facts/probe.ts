@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { FactNeeds } from './types.js';
 
 /**
@@ -55,6 +55,13 @@ function checkSection(name: string, script: string): string {
   ].join('\n');
 }
 
+/** Every directory above the given absolute paths, but /: where a symbolic link would redirect a write. */
+function ancestorDirs(paths: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) for (let d = p.slice(0, p.lastIndexOf('/')); d.length > 0; d = d.slice(0, d.lastIndexOf('/'))) out.add(d);
+  return [...out].sort();
+}
+
 /** Just the given files, content always (the second look when a diff needs what came back as a hash). */
 export function filesScript(paths: readonly string[]): string {
   return compressed(['export LC_ALL=C PATH=/usr/sbin:/usr/bin:/sbin:/bin', ...paths.map((p) => fileSection(p, undefined)), `echo '${MARK} end'`]);
@@ -66,6 +73,20 @@ function compressed([env, ...body]: string[]): string {
   return [env, 'edge_probe() {', ...body, '}', 'if command -v gzip >/dev/null 2>&1; then edge_probe | gzip -6c; else edge_probe; fi'].join('\n');
 }
 
+/**
+ * $SSH_CONNECTION of the session edge runs in. Through sudo, env_reset has dropped it from this
+ * shell's environment, so it is read from the nearest ancestor that still has it (sudo itself, or
+ * the login shell sshd started): root may read any process's environ.
+ */
+export const SESSION_SCRIPT = [
+  's=${SSH_CONNECTION:-} p=$$',
+  'while [ -z "$s" ] && [ "$p" -gt 1 ] 2>/dev/null; do',
+  '  p=$(sed \'s/.*) //\' "/proc/$p/stat" | cut -d" " -f2) || break',
+  '  s=$(tr "\\0" "\\n" < "/proc/$p/environ" | sed -n "s/^SSH_CONNECTION=//p" | head -n 1)',
+  'done',
+  'printf "%s\\n" "$s"',
+].join('\n');
+
 export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   const parts: string[] = [
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
@@ -73,7 +94,7 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     section('uid', 'id -u'),
     section('kernel', 'uname -r'),
     section('os-release', 'cat /etc/os-release'),
-    section('session', 'printf "%s\\n" "${SSH_CONNECTION:-}"'),
+    section('session', SESSION_SCRIPT),
     section('ip-link', 'ip -j -d link show'),
     section('ip-addr', 'ip -j addr show'),
     section('ip-route', 'ip -j route show table all'),
@@ -112,6 +133,8 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
     const units = needs.units.map(shQuote).join(' ');
     parts.push(section('units', `systemctl show -p Id,LoadState,ActiveState,UnitFileState ${units}`));
   }
+  const dirs = ancestorDirs(needs.files);
+  if (dirs.length) parts.push(section('linked-dirs', `for d in ${dirs.map(shQuote).join(' ')}; do [ ! -L "$d" ] || printf '%s\\t%s\\n' "$d" "$(readlink -- "$d")"; done`));
   for (const f of needs.files) parts.push(fileSection(f, opts.expect?.[f]));
   for (const [name, script] of Object.entries(opts.checks ?? {})) parts.push(checkSection(name, script));
   parts.push(`echo '${MARK} end'`);

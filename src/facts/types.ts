@@ -109,6 +109,11 @@ export interface Facts {
   packages: Record<string, PackageFact>;
   units: Record<string, UnitFact>;
   files: Record<string, FileFact>;
+  /**
+   * Directories on the way to a file edge manages that are symbolic links: path → what it points
+   * to. edge creates none, so each is someone else's, and nothing is written through it.
+   */
+  linkedDirs?: Record<string, string>;
   /** How the SSH session edge is using looks from the host ($SSH_CONNECTION). */
   session?: { clientAddress: string; clientPort: number; serverAddress: string; serverPort: number };
   /** Contents of /var/lib/edge/state.json-ish run bookkeeping, if any. */

@@ -1,3 +1,4 @@
+import { PyFloat, stringifyWithFloats, withFloats } from './py-float.js';
 import type { Inventory } from './types.js';
 
 type Group = { hosts?: string[]; children?: string[] };
@@ -14,10 +15,17 @@ const INTERNAL_VARS = new Set([
   'groups', 'group_names', 'omit', 'playbook_dir',
 ]);
 
-/** A host's variables as `ansible-inventory --host` prints them: as written and merged, no edge defaults. */
+/**
+ * A host's variables as `ansible-inventory --host` prints them: as written and merged, no edge
+ * defaults, floats kept floats (each value is looked up where it was written).
+ */
 export function ansibleHostVars(inventory: Inventory, host: string): Record<string, unknown> {
-  const raw = inventory.hosts.get(host)!.rawVars;
-  return Object.fromEntries(Object.entries(raw).filter(([k]) => !INTERNAL_VARS.has(k)));
+  const h = inventory.hosts.get(host)!;
+  const nodeOf = (k: string) => {
+    const src = h.varSources[k];
+    return src && inventory.sources.find((s) => s.file === src.file)?.doc.getIn(src.yamlPath, true);
+  };
+  return Object.fromEntries(Object.entries(h.rawVars).filter(([k]) => !INTERNAL_VARS.has(k)).map(([k, v]) => [k, withFloats(v, nodeOf(k))]));
 }
 
 /**
@@ -58,10 +66,10 @@ export function toAnsibleList(inventory: Inventory, selection?: readonly string[
 export function ansibleJson(value: unknown): string {
   const sorted = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sorted);
-    if (v !== null && typeof v === 'object') {
+    if (v !== null && typeof v === 'object' && !(v instanceof PyFloat)) {
       return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
     }
     return v;
   };
-  return `${JSON.stringify(sorted(value), null, 4)}\n`;
+  return `${stringifyWithFloats(sorted(value), 4)}\n`;
 }

@@ -39,9 +39,17 @@ function splitLines(text: string): Line[] {
  * (group → hosts / vars / children), with every key and value placed at its line and column in
  * the INI file, so one reader and one error format serve both formats.
  */
-export function parseIniInventory(text: string, file: string): YamlSource {
+export function parseIniInventory(text: string, file: string, earlierGroups: ReadonlySet<string> = new Set()): YamlSource {
   const groups: Record<string, IniGroup> = {};
   const positions = new Map<string, number>();
+  // Values Python reads as floats (8.0, 1e3): the synthetic document tags them, so the
+  // Ansible-shaped output prints them as Python does (py-float.ts).
+  const floats = new Set<string>();
+  const literal = (path: string[], text: string): unknown => {
+    const v = parsePythonValue(text);
+    if (typeof v === 'number' && /[.eE]/.test(text) && !/^\s*[-+]?0[xX]/.test(text)) floats.add(JSON.stringify(path));
+    return v;
+  };
   const at = (path: string[], offset: number) => {
     const k = JSON.stringify(path);
     if (!positions.has(k)) positions.set(k, offset);
@@ -53,7 +61,9 @@ export function parseIniInventory(text: string, file: string): YamlSource {
     at([name], offset);
     return (groups[name] ??= {});
   };
-  const declared = new Set(['all', 'ungrouped']); // exist before any section, as in Ansible
+  // all and ungrouped exist before any section, and so do the groups of earlier sources of the
+  // same -i set ([core:vars] may set a group a YAML file defined), as in Ansible
+  const declared = new Set(['all', 'ungrouped', ...earlierGroups]);
   const pendingVars = new Map<string, Line>();
   const pendingChildren = new Map<string, { line: Line; parent: string }>();
 
@@ -90,7 +100,7 @@ export function parseIniInventory(text: string, file: string): YamlSource {
       const raw = body.slice(eq + 1);
       const value = raw.trim();
       const g = group(current, offset);
-      (g.vars ??= {})[key] = parsePythonValue(value);
+      (g.vars ??= {})[key] = literal([current, 'vars', key], value);
       at([current, 'vars', key], offset);
       at([current, 'vars', key, '='], offset + eq + 1 + (raw.length - raw.trimStart().length));
     } else {
@@ -106,7 +116,7 @@ export function parseIniInventory(text: string, file: string): YamlSource {
   if (vars) fail(vars[1], 1, `section [${vars[0]}:vars] is not valid for undefined group: ${vars[0]}`);
   const [child] = pendingChildren;
   if (child) fail(child[1].line, 1, `section [${child[1].parent}:children] includes undefined group: ${child[0]}`);
-  return syntheticSource(file, text, groups, positions);
+  return syntheticSource(file, text, groups, positions, floats);
 
   function hostLine(line: Line, body: string, offset: number, g: IniGroup, groupName: string): void {
     const split = shlexSplit(body);
@@ -123,7 +133,7 @@ export function parseIniInventory(text: string, file: string): YamlSource {
       const eq = word.indexOf('=');
       if (eq < 0) fail(line, offset - line.start + 1, `expected key=value host variable assignment, got: ${word}`);
       const key = word.slice(0, eq);
-      vars[key] = parsePythonValue(word.slice(eq + 1));
+      vars[key] = literal([groupName, 'hosts', pattern, key], word.slice(eq + 1));
       // Quotes make exact columns of shlex words uncertain; the key's first occurrence is close.
       const col = body.indexOf(`${key}=`);
       at([groupName, 'hosts', pattern, key], offset + Math.max(0, col));

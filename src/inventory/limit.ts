@@ -26,8 +26,12 @@ export function splitHostPattern(pattern: string): string[] {
   return parts.map((t) => t.trim()).filter((t) => t !== '');
 }
 
-/** Python's fnmatch.translate, anchored: `*` any text, `?` one character, `[seq]`, `[!seq]`. */
-function fnmatchRegExp(glob: string): RegExp {
+/**
+ * Python's fnmatch.translate, anchored: `*` any text, `?` one character, `[seq]`, `[!seq]`. Matched
+ * with RE2 (linear time): a backtracking RegExp took 17 s for `*?*?*?*?*?*?*?*?*?*?*?*?X` against
+ * one 32-character name, five times more per extra `*?`.
+ */
+function fnmatchRegExp(glob: string): RE2JS {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -48,7 +52,7 @@ function fnmatchRegExp(glob: string): RegExp {
       }
     } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
   }
-  return new RegExp(`^(?:${re})$`, 's');
+  return RE2JS.compile(`(?s)^(?:${re})$`);
 }
 
 const SUBSCRIPT = /^(.+)\[(?:(-?[0-9]+)|([0-9]+)([:-])([0-9]*))\]$/s;
@@ -94,7 +98,7 @@ function enumerate(inventory: Inventory, term: string, ctx: PatternContext): str
       test = (name) => re.matcher(name).find();
     } else {
       const re = fnmatchRegExp(term);
-      test = (name) => re.test(name);
+      test = (name) => re.matcher(name).matches();
     }
   } catch (e) {
     throw patternError(ctx, `invalid host pattern ${term}: ${errorMessage(e)}`);

@@ -24,6 +24,8 @@ const YAML_EXTS = ['', '.yaml', '.yml', '.json'];
 /** Reads every `-i` value (names, files, directories, `host1,host2,` lists) as Ansible does. */
 export function readInventorySources(values: readonly string[], cwd: string): InventorySources {
   const out: InventorySources = { files: [], varsDirs: [], names: [] };
+  // Groups the sources read so far define: an INI file's [g:vars] may name one of them.
+  const groups = new Set<string>();
   for (const value of values) {
     if (value.includes(',') && !exists(path.resolve(cwd, value))) {
       out.files.push(hostListSource(value));
@@ -36,11 +38,11 @@ export function readInventorySources(values: readonly string[], cwd: string): In
     if (statSync(abs).isDirectory()) {
       out.varsDirs.push(abs);
       const before = out.files.length;
-      readDirectory(file, abs, out.files);
+      readDirectory(file, abs, out.files, groups);
       if (out.files.length === before) throw new EdgeError('CONFIG', `inventory directory ${file} has no inventory files`, { field: '-i' });
     } else {
       out.varsDirs.push(path.dirname(abs));
-      out.files.push(readInventoryFile(file, abs));
+      out.files.push(readInventoryFile(file, abs, groups));
     }
   }
   return out;
@@ -55,13 +57,13 @@ function exists(p: string): boolean {
   }
 }
 
-function readDirectory(shown: string, abs: string, into: YamlSource[]): void {
+function readDirectory(shown: string, abs: string, into: YamlSource[], groups: Set<string>): void {
   for (const name of readdirSync(abs).sort()) {
     if (IGNORED.test(name)) continue;
     const childAbs = path.join(abs, name);
     const childShown = path.join(shown, name);
-    if (statSync(childAbs).isDirectory()) readDirectory(childShown, childAbs, into);
-    else into.push(readInventoryFile(childShown, childAbs));
+    if (statSync(childAbs).isDirectory()) readDirectory(childShown, childAbs, into, groups);
+    else into.push(readInventoryFile(childShown, childAbs, groups));
   }
 }
 
@@ -76,9 +78,9 @@ export interface ParsedInventory {
  * names ending .yaml/.yml/.json or with no extension) is a YAML inventory; anything else is read
  * as INI. Plugin configurations are refused, never run.
  */
-export function parseInventoryText(text: string, file: string): ParsedInventory {
+export function parseInventoryText(text: string, file: string, earlierGroups: ReadonlySet<string> = new Set()): ParsedInventory {
   const ext = path.extname(file).toLowerCase();
-  if (!YAML_EXTS.includes(ext)) return { source: parseIniInventory(text, file), format: 'ini' };
+  if (!YAML_EXTS.includes(ext)) return { source: parseIniInventory(text, file, earlierGroups), format: 'ini' };
   let yaml: YamlSource | undefined;
   let yamlError: unknown;
   try {
@@ -96,7 +98,7 @@ export function parseInventoryText(text: string, file: string): ParsedInventory 
     return { source: yaml, format: 'yaml' };
   }
   try {
-    return { source: parseIniInventory(text, file), format: 'ini' };
+    return { source: parseIniInventory(text, file, earlierGroups), format: 'ini' };
   } catch (iniError) {
     // Not YAML, not INI: report as the format the name says, or the one it is closer to.
     if (ext !== '' && yamlError) throw yamlError;
@@ -109,7 +111,8 @@ function convertHint(file: string): string {
 }
 
 /** One inventory file (see parseInventoryText). Scripts and TOML files are refused, never run. */
-export function readInventoryFile(file: string, abs: string): YamlSource {
+/** One inventory file; `groups` (the groups of the sources read before it) gains the groups it defines. */
+export function readInventoryFile(file: string, abs: string, groups: Set<string> = new Set()): YamlSource {
   const text = readBoundedText(file, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
   if ((statSync(abs).mode & 0o111) !== 0 && text.startsWith('#!')) {
     throw new EdgeError('CONFIG', `inventory ${file} is an executable script: edge does not run inventory scripts`, { hint: convertHint(file), field: '-i' });
@@ -117,7 +120,20 @@ export function readInventoryFile(file: string, abs: string): YamlSource {
   if (path.extname(file).toLowerCase() === '.toml') {
     throw new EdgeError('CONFIG', `inventory ${file}: TOML inventories are not read by edge`, { hint: convertHint(file), field: '-i' });
   }
-  return parseInventoryText(text, file).source;
+  const { source } = parseInventoryText(text, file, groups);
+  for (const g of groupNames(source.data)) groups.add(g);
+  return source;
+}
+
+/** Every group a source's data names: its top-level keys and, below them, every `children` key. */
+function groupNames(data: unknown, into: string[] = []): string[] {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return into;
+  for (const [name, body] of Object.entries(data)) {
+    into.push(name);
+    const children = body !== null && typeof body === 'object' ? (body as { children?: unknown }).children : undefined;
+    groupNames(children, into);
+  }
+  return into;
 }
 
 function firstMessage(e: unknown): string {

@@ -1,5 +1,6 @@
 import { Document, isMap, isNode, isScalar, LineCounter } from 'yaml';
 import type { YamlSource } from '../config/yaml-source.js';
+import { FLOAT_TAG } from './py-float.js';
 
 /** Python's str.splitlines line breaks (INI inventories are split on these). */
 export const LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/g;
@@ -9,7 +10,7 @@ export const LINE_BREAK = /\r\n|[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]/g;
  * each key (and value, at `path + '='`) gets the offset recorded for it, so positionOf finds
  * file:line:col in the original text.
  */
-export function syntheticSource(file: string, text: string, data: object, positions: Map<string, number>): YamlSource {
+export function syntheticSource(file: string, text: string, data: object, positions: Map<string, number>, floats: ReadonlySet<string> = new Set()): YamlSource {
   const doc = new Document(data);
   const lineCounter = new LineCounter();
   lineCounter.addNewLine(0);
@@ -25,6 +26,7 @@ export function syntheticSource(file: string, text: string, data: object, positi
       const keyAt = positions.get(JSON.stringify(p));
       place(pair.key, keyAt);
       place(pair.value, positions.get(JSON.stringify([...p, '='])) ?? keyAt);
+      if (floats.has(JSON.stringify(p)) && isScalar(pair.value)) pair.value.tag = FLOAT_TAG;
       walk(pair.value, p);
     }
   };

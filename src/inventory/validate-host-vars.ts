@@ -1,3 +1,4 @@
+import { sshNameProblem } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
 import { formatFieldPath } from '../config/field-path.js';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
@@ -24,6 +25,8 @@ export interface HostVarsInput {
  * the host. Errors found through a group's or play's vars name the host they were found for.
  */
 export function validateHostVars(input: HostVarsInput): { vars: HostVars; errors?: undefined } | { errors: EdgeError[] } {
+  const addressError = nameAsAddressError(input);
+  if (addressError) return { errors: [addressError] };
   const result = hostVarsSchema.safeParse(input.raw, PARSE_PARAMS);
   if (result.success) return { vars: result.data as HostVars };
   const locate = (path: PropertyKey[], at: 'value' | 'key'): IssuePlace => {
@@ -42,6 +45,17 @@ export function validateHostVars(input: HostVarsInput): { vars: HostVars; errors
   };
   const knownKeys = (path: PropertyKey[]) => (path.length === 1 && path[0] === 'edge_window' ? WINDOW_KEYS : undefined);
   return { errors: issuesToErrors(result.error.issues, { data: input.raw, locate, knownKeys }) };
+}
+
+/** Without ansible_host the name is the SSH address: one that is shell syntax is refused at the name. */
+function nameAsAddressError(input: HostVarsInput): EdgeError | undefined {
+  const problem = input.raw.ansible_host === undefined ? sshNameProblem(input.host) : undefined;
+  if (!problem) return undefined;
+  return new EdgeError('CONFIG', `host name ${JSON.stringify(input.host)} is the SSH address (no ansible_host) and ${problem}`, {
+    pos: positionOf(input.hostSource, input.hostPath, 'key'),
+    field: formatFieldPath(input.hostPath),
+    hint: 'set ansible_host to the address to connect to, or rename the host',
+  });
 }
 
 /**

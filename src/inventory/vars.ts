@@ -1,8 +1,11 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ansibleBool } from '../config/ansible-cfg.js';
 import { pathSchema } from '../config/text.js';
+import { SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE, SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE } from '../encode/index.js';
 import { windowSchema } from '../playbook/window-schema.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
+import { deadRules, overlappingPort, portRange } from './steering.js';
 
 /**
  * edge's own inventory variables (all optional, with defaults that are safe for production).
@@ -41,12 +44,11 @@ const tableName = z
   .refine((n) => !RESERVED_TABLE_NAMES.includes(n.toLowerCase()), {
     message: 'local, main, default and unspec are the kernel\'s own routing tables: refused (edge would rename one in rt_tables and route WAN traffic through it)',
   });
-// A sysctl value goes into /etc/sysctl.d as `key = value` and to `sysctl -w`: a newline would add a
-// second setting of the author's choosing (kernel.modprobe = ...) that applies at every boot.
-const sysctlValue = z.union([
-  z.string().regex(/^[\x20-\x7e\t]{0,1024}$/, 'a sysctl value is printable ASCII on one line (spaces and tabs allowed), at most 1024 characters'),
-  z.number(),
-]);
+// A sysctl setting goes into /etc/sysctl.d as `key = value` and to `sysctl -w`, as root: the key
+// must be in a networking family (kernel.core_pattern runs a command at the next core dump) and a
+// newline in the value would add a second setting of the author's choosing.
+const sysctlKeySchema = z.string().max(200, SYSCTL_KEY_RULE).regex(SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE);
+const sysctlValueSchema = z.union([z.string().regex(SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE), z.number()]);
 const seconds = (min: number, max: number) => z.number().min(min).max(max);
 
 // Where edge connects: an IP address or a DNS name, nothing a resolver or a log line would misread.
@@ -59,6 +61,24 @@ const sshAddress = z
 // POSIX user names, plus @ and \ for directory users (user@REALM, DOMAIN\user).
 const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
 
+// Ansible's boolean(): INI gives `ansible_become=yes` as text, YAML as a boolean.
+const ansibleBoolean = z.preprocess(
+  (v) => (typeof v === 'string' ? (ansibleBool(v) ?? v) : v === 1 || v === 0 ? v === 1 : v),
+  z.boolean({ error: 'expected a boolean (true/false, yes/no)' }),
+);
+// A password typed into INI as digits arrives as a number; Ansible passes it to sudo as text.
+const becomePassword = z
+  .union([z.string(), z.number()], { error: 'expected the sudo password as text' })
+  .transform(String)
+  .optional()
+  .describe('sudo password of the login user; only ever written to sudo\'s stdin, never logged');
+/** The sudo plugin's names for the password, in Ansible's order (a later name wins, as in Ansible). */
+export const BECOME_PASSWORD_VARS = ['ansible_become_password', 'ansible_become_pass', 'ansible_sudo_pass'] as const;
+const becomePasswordVars = Object.fromEntries(BECOME_PASSWORD_VARS.map((k) => [k, becomePassword])) as Record<
+  (typeof BECOME_PASSWORD_VARS)[number],
+  typeof becomePassword
+>;
+
 export const connectionVarsSchema = z.object({
   ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
   ansible_user: sshUser.optional().describe('SSH user'),
@@ -68,8 +88,20 @@ export const connectionVarsSchema = z.object({
     .optional()
     .describe('SSH port'),
   ansible_ssh_private_key_file: pathSchema('key file path').optional().describe('SSH private key file'),
-  ansible_become: z.boolean().optional().describe('Use sudo for commands that need root'),
-  ansible_become_method: z.literal('sudo').optional().describe('Only sudo is supported'),
+  ansible_become: ansibleBoolean.optional().describe('Become root with sudo when the login user is not root (every edge task needs root)'),
+  ansible_become_method: z
+    .literal('sudo', { error: 'edge becomes root with sudo only: other become methods (su, doas, pbrun, …) are not supported' })
+    .optional()
+    .describe('Only sudo is supported'),
+  ansible_become_user: z
+    .literal('root', { error: 'edge runs everything on a router as root: ansible_become_user must be root (or unset)' })
+    .optional()
+    .describe('Only root: every edge task needs root'),
+  ansible_become_exe: z
+    .literal('sudo', { error: 'edge runs sudo from the router\'s PATH: ansible_become_exe must be sudo (or unset)' })
+    .optional()
+    .describe('Only sudo'),
+  ...becomePasswordVars,
   edge_known_hosts_file: pathSchema('known_hosts path').optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
 });
 
@@ -94,6 +126,48 @@ function interfaceRoleIssues(v: Partial<Record<(typeof ROLE_VARS)[number], strin
     const a = ROLE_VARS.slice(0, j).find((x) => v[x] !== undefined && v[x] === v[b]);
     if (a) out.push({ path: [b], message: `is ${JSON.stringify(v[b])}, the same as ${a}: refused — ${ROLE_CLASH[`${a}/${b}`]}` });
   });
+  return out;
+}
+
+// A steering rule's destination port: 5060 or "10000-20000".
+const steerPort = z
+  .union([z.number().int(), z.string()])
+  .refine((p) => portRange(p) !== undefined, 'expected a port 1-65535 or a range like "10000-20000" (low-high)');
+
+const steeringRule = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a name like phones (letters, digits, _ and -, at most 32)').describe('Name shown in status and counters'),
+    source: cidr4.optional().describe('LAN source prefix the flow comes from'),
+    destination: cidr4.optional().describe('Destination prefix'),
+    protocol: z.enum(['tcp', 'udp', 'icmp']).optional().describe('IP protocol'),
+    ports: z.array(steerPort).min(1).max(32).optional().describe('Destination ports or ranges (needs protocol tcp or udp)'),
+    action: z.enum(['wan1', 'wan2', 'balance']).describe('WAN new matching flows use; balance: by edge_wan1_weight/edge_wan2_weight'),
+    on_down: z
+      .enum(['fallback', 'only'])
+      .default('fallback')
+      .describe("When the action's WAN is down: fallback to the other WAN (default), or only (drop: never the other WAN)"),
+  })
+  .superRefine((r, ctx) => {
+    if (r.ports && r.protocol !== 'tcp' && r.protocol !== 'udp')
+      ctx.addIssue({ code: 'custom', path: ['ports'], message: 'ports need protocol: tcp or protocol: udp' });
+    const clash = r.ports && overlappingPort(r.ports);
+    if (clash) ctx.addIssue({ code: 'custom', path: ['ports', clash.index], message: `overlaps ports[${clash.other}]: write each port once` });
+    if (r.action === 'balance' && r.on_down === 'only')
+      ctx.addIssue({ code: 'custom', path: ['on_down'], message: 'only needs action wan1 or wan2 (balance uses whichever WAN is up)' });
+  });
+
+/** Rule names are unique (they name the counters) and no rule is dead behind an earlier one. */
+function steeringIssues(rules: z.output<typeof steeringRule>[]): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  rules.forEach((r, j) => {
+    const i = rules.findIndex((o) => o.name === r.name);
+    if (i < j) out.push({ path: [j, 'name'], message: `${JSON.stringify(r.name)} is already the name of edge_steering[${i}]` });
+  });
+  for (const d of deadRules(rules))
+    out.push({
+      path: [d.index],
+      message: `rule ${JSON.stringify(rules[d.index]!.name)} never matches: edge_steering[${d.by}] (${JSON.stringify(rules[d.by]!.name)}) comes first and matches every flow it would: remove it or move it above`,
+    });
   return out;
 }
 
@@ -132,6 +206,24 @@ export const edgeVarsSchema = z
       .default(1)
       .describe('Targets that must be answering for a WAN to be healthy (n of m)'),
 
+    edge_wan_mode: z
+      .enum(['failover', 'balance'])
+      .default('failover')
+      .describe('failover: new LAN flows use WAN1 while it is healthy; balance: spread over the healthy WANs by weight'),
+    edge_wan1_weight: z.number().int().min(1).max(100).default(1).describe('Share of new flows WAN1 takes in balance (weight against edge_wan2_weight)'),
+    edge_wan2_weight: z.number().int().min(1).max(100).default(1).describe('Share of new flows WAN2 takes in balance (weight against edge_wan1_weight)'),
+    edge_balance_sticky_timeout: z.number().int().min(0).max(86400)
+      .default(0)
+      .describe('Seconds a LAN source keeps the WAN balance gave it after its last new flow (0: per flow only)'),
+    edge_steering: z
+      .array(steeringRule)
+      .max(64)
+      .default([])
+      .superRefine((rules, ctx) => {
+        for (const issue of steeringIssues(rules)) ctx.addIssue({ code: 'custom', ...issue });
+      })
+      .describe('Steering rules, first match wins, before the mode: match source, destination, protocol, ports; action wan1, wan2 or balance'),
+
     edge_wan1_mark: mark.default(0x1).describe('fwmark / ct mark of flows pinned to WAN1'),
     edge_wan2_mark: mark.default(0x2).describe('fwmark / ct mark of flows pinned to WAN2'),
     edge_wan1_table: tableId.default(101).describe('Routing table id for WAN1'),
@@ -148,7 +240,7 @@ export const edgeVarsSchema = z
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
     edge_sysctl: z
-      .record(z.string().regex(/^[a-z0-9_][a-z0-9_./-]{0,199}$/, 'expected a sysctl key like net.ipv4.ip_forward'), sysctlValue)
+      .record(sysctlKeySchema, sysctlValueSchema)
       .default({})
       .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { FILE_CAPS, readBoundedText } from '../config/read-file.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -356,10 +357,14 @@ export function setHostVarsInText(text: string, file: string, updates: HostVarUp
   return { text: printed, exact: false };
 }
 
-/** Writes a file atomically (temporary file + rename), keeping its mode. */
+/**
+ * Writes a file atomically (temporary file + rename), keeping its mode. The temporary name is
+ * random and created exclusively (O_EXCL, 0600): a symlink planted at a fixed name would have
+ * redirected the write.
+ */
 export function writeTextAtomic(file: string, text: string): void {
-  const tmp = `${file}.edge-tmp`;
-  writeFileSync(tmp, text);
+  const tmp = `${file}.edge-tmp-${randomBytes(8).toString('hex')}`;
+  writeFileSync(tmp, text, { flag: 'wx', mode: 0o600 });
   chmodSync(tmp, statSync(file).mode & 0o7777);
   renameSync(tmp, file);
 }

@@ -2,7 +2,9 @@
  * Faults on demand, all made in the ISP's namespace (the router sees them as a real router would):
  *
  *   link-down     ISP side of the link down: the router's wanX loses carrier
- *   upstream-cut  link stays up, the ISP's default route becomes a blackhole (silent loss onward)
+ *   upstream-cut  link stays up, the ISP's default routes (IPv4 and IPv6) become blackholes
+ *                 (silent loss onward); upstream-cut4 and upstream-cut6 cut one family only, as an
+ *                 ISP whose IPv6 (or IPv4) core fails while the other works
  *   loss PCT      nftables in the ISP drops PCT % of the packets the router sends onward and,
  *                 independently, PCT % of those coming back (both directions, as on a bad line)
  *   latency MS    the ISP routes the router's packets through a tun device whose reader holds each
@@ -26,13 +28,15 @@ import { cmdline, inNetns, ipBatch, linkNames, waitFor } from './sys.js';
 export type FaultAction =
   | { kind: 'link-down' }
   | { kind: 'upstream-cut' }
+  | { kind: 'upstream-cut4' }
+  | { kind: 'upstream-cut6' }
   | { kind: 'loss'; pct: number }
   | { kind: 'latency'; ms: number }
   | { kind: 'clear' };
 
 export const MAX_LATENCY_MS = 10_000;
 
-/** `link-down`, `upstream-cut`, `loss 30`, `latency 200`, `clear` → an action (usage errors otherwise). */
+/** `link-down`, `upstream-cut`, `upstream-cut6`, `loss 30`, `latency 200`, `clear` → an action (usage errors otherwise). */
 export function parseFaultAction(words: string[]): FaultAction {
   const [kind, arg, ...rest] = words;
   const num = (what: string, max: number): number => {
@@ -47,6 +51,8 @@ export function parseFaultAction(words: string[]): FaultAction {
   switch (kind) {
     case 'link-down':
     case 'upstream-cut':
+    case 'upstream-cut4':
+    case 'upstream-cut6':
     case 'clear':
       noArg();
       return { kind };
@@ -55,7 +61,7 @@ export function parseFaultAction(words: string[]): FaultAction {
     case 'latency':
       return { kind, ms: num('milliseconds', MAX_LATENCY_MS) };
     default:
-      throw new EdgeError('USAGE', `expected a fault: link-down | upstream-cut | loss PCT | latency MS | clear, got '${words.join(' ')}'`);
+      throw new EdgeError('USAGE', `expected a fault: link-down | upstream-cut | upstream-cut4 | upstream-cut6 | loss PCT | latency MS | clear, got '${words.join(' ')}'`);
   }
 }
 
@@ -64,7 +70,11 @@ export function withAction(s: FaultState, a: FaultAction): FaultState {
     case 'link-down':
       return { ...s, linkDown: true };
     case 'upstream-cut':
+      return { ...s, upstreamCut: true, upstreamCut6: true };
+    case 'upstream-cut4':
       return { ...s, upstreamCut: true };
+    case 'upstream-cut6':
+      return { ...s, upstreamCut6: true };
     case 'loss':
       return { ...s, lossPct: a.pct };
     case 'latency':
@@ -77,7 +87,9 @@ export function withAction(s: FaultState, a: FaultAction): FaultState {
 export function describeFault(s: FaultState): string {
   const parts = [
     s.linkDown && 'link down',
-    s.upstreamCut && 'upstream cut',
+    s.upstreamCut && s.upstreamCut6 && 'upstream cut',
+    s.upstreamCut && !s.upstreamCut6 && 'IPv4 upstream cut',
+    !s.upstreamCut && s.upstreamCut6 && 'IPv6 upstream cut',
     s.lossPct > 0 && `loss ${s.lossPct}%`,
     s.latencyMs > 0 && `latency +${s.latencyMs} ms`,
   ].filter(Boolean);
@@ -91,8 +103,9 @@ export interface FaultSteps {
   ns: string;
   /** Cleanup first (`ip -force -batch`: an absent rule is not an error)… */
   ipCleanup: string[];
-  /** …then these (`ip -batch`, every line must succeed). */
+  /** …then these (`ip -batch`, every line must succeed), and the IPv6 ones (`ip -6 -batch`; cleanup too). */
   ip: string[];
+  ip6: string[];
   /** The ISP namespace's own nftables table for loss (replaced atomically; deleted when no loss). */
   nft: string;
   /** The latency delayer: running with this delay, or stopped (0). */
@@ -102,23 +115,36 @@ export interface FaultSteps {
 /** Pure: the commands that make the ISP of `wan` match the wanted fault state. */
 export function faultSteps(r: RouterPlan, wan: Wan, s: FaultState): FaultSteps {
   const isp = ispOf(r, wan);
-  const ip = [
-    `link set ${ISP_IFS.down} ${s.linkDown ? 'down' : 'up'}`,
-    s.upstreamCut ? 'route replace blackhole default' : `route replace default via ${isp.uplink.inet} dev ${ISP_IFS.up}`,
-    ...(s.latencyMs > 0
+  const delay = (family: '' | '-6') =>
+    s.latencyMs > 0
       ? [
-          `link set ${ISP_IFS.delay} up`,
+          ...(family ? [] : [`link set ${ISP_IFS.delay} up`]),
           `route replace default dev ${ISP_IFS.delay} table ${ISP_DELAY_TABLE}`,
           `rule add pref ${DELAY_RULE_PREF} iif ${ISP_IFS.down} lookup ${ISP_DELAY_TABLE}`,
         ]
-      : []),
+      : [];
+  const ip = [
+    `link set ${ISP_IFS.down} ${s.linkDown ? 'down' : 'up'}`,
+    s.upstreamCut ? 'route replace blackhole default' : `route replace default via ${isp.uplink.inet} dev ${ISP_IFS.up}`,
+    ...delay(''),
+  ];
+  const ip6 = [
+    s.upstreamCut6 ? 'route replace blackhole default' : `route replace default via ${isp.v6.uplink.inet} dev ${ISP_IFS.up}`,
+    // a link set down loses its IPv6 address and the routes through it: both come back with it
+    ...(s.linkDown
+      ? []
+      : [
+          `addr replace ${isp.v6.gateway}/64 dev ${ISP_IFS.down} nodad`,
+          ...[isp.v6.delegated, isp.v6.altDelegated].map((p) => `route replace ${p} via ${isp.v6.routerLinkLocal} dev ${ISP_IFS.down}`),
+        ]),
+    ...delay('-6'),
   ];
   const nft = [
-    `table ip ${FAULT_TABLE}`,
-    `delete table ip ${FAULT_TABLE}`,
+    `table inet ${FAULT_TABLE}`,
+    `delete table inet ${FAULT_TABLE}`,
     ...(s.lossPct > 0
       ? [
-          `table ip ${FAULT_TABLE} {`,
+          `table inet ${FAULT_TABLE} {`,
           '  chain forward {',
           '    type filter hook forward priority 0; policy accept;',
           // both directions, each on its own draw: a round trip fails with 1 - (1 - PCT %)²
@@ -129,7 +155,8 @@ export function faultSteps(r: RouterPlan, wan: Wan, s: FaultState): FaultSteps {
         ]
       : []),
   ].join('\n');
-  return { ns: isp.ns, ipCleanup: [`rule del pref ${DELAY_RULE_PREF}`], ip, nft: nft + '\n', latencyMs: s.latencyMs };
+  const ipCleanup = [`rule del pref ${DELAY_RULE_PREF}`];
+  return { ns: isp.ns, ipCleanup, ip, ip6, nft: nft + '\n', latencyMs: s.latencyMs };
 }
 
 export function latencyProcId(r: RouterPlan, wan: Wan): string {
@@ -170,7 +197,9 @@ export async function applyFault(paths: LabPaths, state: LabState, r: RouterPlan
     );
   }
   await ipBatch(steps.ns, steps.ipCleanup, { force: true });
+  await ipBatch(steps.ns, steps.ipCleanup, { force: true, family: 6 });
   await ipBatch(steps.ns, steps.ip);
+  await ipBatch(steps.ns, steps.ip6, { family: 6 });
   await inNetns(steps.ns, 'nft', ['-f', '-'], { input: steps.nft });
   state.faults[r.name] = { wan1: faultOf(state, r, 'wan1'), wan2: faultOf(state, r, 'wan2'), [wan]: want };
   writeState(paths, state);

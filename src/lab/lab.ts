@@ -31,6 +31,7 @@ import { dhcpPid, ensureDhcp, reloadDhcp, stopDhcp, writeDhcpOptions } from './d
 import type { FaultAction } from './faults.js';
 import { applyFault, describeFault, faultOf, latencyProcId, withAction } from './faults.js';
 import { ensureWhoami, whoamiPid } from './internet.js';
+import { ensureIsp6, stopIsp6 } from './isp6.js';
 import { renderInventory, writeInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
 import type { ExecTarget, LabPlan, RouterKind, RouterPlan, Wan } from './plan.js';
@@ -70,7 +71,8 @@ import type { LabPaths, LabState, ProcRecord } from './state.js';
 import { acquireLock, emptyState, endRecorded, labPaths, readState, routerDir, routerKind, writeState } from './state.js';
 import { createRouterNetwork, deleteRouterNetwork, ensureBridge, ensureInternet, ipJson, routerNetworkOk, sweepNetwork } from './topology.js';
 import type { RunOptions, RunResult } from './sys.js';
-import { inNetns, linkNames, netnsList, processesRootedUnder, readPidFile, requireRoot, sleep, waitFor } from './sys.js';
+import { boundingSet, withCapsOnly } from './caps.js';
+import { inNetns, linkNames, netnsList, processesRootedUnder, readPidFile, requireRoot, run, sleep, waitFor } from './sys.js';
 
 export type Log = (line: string) => void;
 
@@ -146,7 +148,7 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
     const clientPub = await ensureClientKey(paths.key);
     await ensureBridge(paths, state, plan);
     const inetNew = await ensureInternet(paths, state, plan);
-    ensureWhoami(paths, state, plan);
+    await ensureWhoami(paths, state, plan);
 
     const have = { netns: new Set(await netnsList()), rootLinks: new Set(await linkNames(null)) };
     const hostKeys: { address: string; publicKey: string }[] = [];
@@ -159,6 +161,7 @@ export async function labUp(opts: UpOptions = {}): Promise<UpResult> {
       if (running && !remade && !inetNew && (await routerNetworkOk(r, plan, have))) {
         // leave it alone; make sure its ISP side is as recorded
         ensureDhcp(paths, state, r);
+        ensureIsp6(paths, state, r);
         await reapplyFaults(paths, state, r);
       } else {
         await powerOn(paths, state, plan, r);
@@ -219,6 +222,7 @@ async function stopRouterProcesses(state: LabState, r: RouterPlan): Promise<void
   await Promise.all([
     stopRouter(state, r),
     stopDhcp(state, r),
+    stopIsp6(state, r),
     ...WANS.map((w) => endRecorded(state.procs[latencyProcId(r, w)])),
   ]);
 }
@@ -242,6 +246,7 @@ async function powerOn(paths: LabPaths, state: LabState, plan: LabPlan, r: Route
   await deleteRouterNetwork(r, plan);
   await createRouterNetwork(paths, state, plan, r);
   ensureDhcp(paths, state, r);
+  ensureIsp6(paths, state, r);
   await reapplyFaults(paths, state, r);
   startRouter(paths, state, rootfs, r);
 }
@@ -257,6 +262,7 @@ async function removeRouters(paths: LabPaths, state: LabState, keep: number, had
     removeRouterCgroup(r.machine);
     delete state.faults[r.name];
     delete state.gateways[r.name];
+    delete state.prefixes[r.name];
     delete state.kinds[r.name];
   }
 }
@@ -336,7 +342,7 @@ function unrecordedPidFiles(paths: LabPaths, state: LabState | undefined): ProcR
   const known = new Set(Object.values(state?.procs ?? {}).map((p) => p.pidFile));
   const files = existsSync(paths.runDir) ? readdirSync(paths.runDir) : [];
   return files
-    .filter((f) => /\.pid(\.wrapper)?$/.test(f) && !f.endsWith('.dnsmasq.pid'))
+    .filter((f) => /\.pid(\.wrapper)?$/.test(f) && !/\.(dnsmasq|radvd|dhcpd6)\.pid$/.test(f))
     .map((f) => join(paths.runDir, f))
     .filter((f) => !known.has(f))
     .map((pidFile) => ({
@@ -350,6 +356,8 @@ function unrecordedPidFiles(paths: LabPaths, state: LabState | undefined): ProcR
 function roleOfPidFile(f: string): ProcRecord['role'] {
   if (f.endsWith('.nspawn.pid')) return 'nspawn';
   if (f.endsWith('-latency.pid')) return 'latency';
+  const daemon = /\.(radvd|dhcpd6)\.pid\.wrapper$/.exec(f)?.[1];
+  if (daemon === 'radvd' || daemon === 'dhcpd6') return daemon;
   return f.endsWith('whoami.pid') ? 'whoami' : 'dnsmasq';
 }
 
@@ -546,6 +554,8 @@ export function labFault(router: string, wan: Wan, action: FaultAction, opts: La
   });
 }
 
+const RENEW_GAP_MS = 3_000;
+
 export interface GatewayResult {
   router: string;
   from: string;
@@ -571,11 +581,15 @@ export function labGateway(router: string, wan: Wan, to?: 'primary' | 'alternate
     if (!reloadDhcp(state, r)) ensureDhcp(paths, state, r);
     const want = gatewayOf(r, next);
     const leader = requireLeader(state, r);
+    // A renewal is asked for again only after RENEW_GAP_MS: dhcpcd starts its exchange afresh at each
+    // request (IPv6 first), so asking every half second would keep it from ever finishing one.
+    let asked = 0;
     await waitFor(`${r.name} to take gateway ${want} on ${ROUTER_IFS.wan1}`, 30_000, async () => {
       const d = (await mainDefaults(r)).find((x) => x.dev === ROUTER_IFS.wan1);
       if (d?.gateway === want) return true;
+      if (Date.now() - asked < RENEW_GAP_MS) return undefined;
+      asked = Date.now();
       await routerRun(leader, ['bash', '-c', renewScript(routerKind(state, r))], { allowFail: true, timeoutMs: 20_000 });
-      await sleep(500);
       return undefined;
     }, 500);
     const res = { router: r.name, from: gatewayOf(r, cur), to: want, ms: Date.now() - t0 };
@@ -593,19 +607,26 @@ export function labTarget(target: string, opts: LabOptions = {}): { target: Exec
   return { target: parseExecTarget(target, plan), state, plan };
 }
 
+/** argv in one of the lab's other namespaces, with no more capabilities than its router's root has (caps.ts). */
+function inLabNetns(state: LabState, plan: LabPlan, t: { ns: string; router?: number }, argv: string[]): string[] {
+  return withCapsOnly(boundingSet(requireLeader(state, plan.routers[(t.router ?? 1) - 1]!)), ['ip', 'netns', 'exec', t.ns, ...argv]);
+}
+
 /** Run a command interactively in a lab target (stdio inherited); resolves to its exit code. */
 export async function labExec(target: string, argv: string[], opts: LabOptions = {}): Promise<number> {
   if (argv.length === 0) throw new EdgeError('USAGE', 'no command given (use: edge lab exec TARGET -- CMD ...)');
   const { target: t, state, plan } = labTarget(target, opts);
   if (t.kind === 'router') return routerExecInteractive(requireLeader(state, plan.routers[t.router - 1]!), argv);
-  return spawnInherit('ip', ['netns', 'exec', t.ns, ...argv]);
+  const [cmd, ...args] = inLabNetns(state, plan, t, argv);
+  return spawnInherit(cmd!, args);
 }
 
 /** Run a command in a lab target and capture its output (for tests and scripts; throws on failure unless allowFail). */
 export async function labRun(target: string, argv: string[], opts: LabOptions & RunOptions = {}): Promise<RunResult> {
   const { target: t, state, plan } = labTarget(target, opts);
   if (t.kind === 'router') return routerRun(requireLeader(state, plan.routers[t.router - 1]!), argv, opts);
-  return inNetns(t.ns, argv[0]!, argv.slice(1), opts);
+  const [cmd, ...args] = inLabNetns(state, plan, t, argv);
+  return run(cmd!, args, opts);
 }
 
 export async function labProbe(router: string, opts: LabOptions & ProbeOptions = {}): Promise<ProbeResult> {

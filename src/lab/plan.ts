@@ -12,9 +12,19 @@
  *   internet    192.0.2.1-3 health targets, whoami TCP service 192.0.2.80:80 (loopback of `elab-inet`)
  *   LAN         10.N.0.0/24       router lan0 .1, client .100
  *
+ * IPv6 (h = N in hex; only 2001:db8::/32 and fd00::/8, see shared/lab.md):
+ *   ISP1 link   2001:db8:1:h::/64   ISP1 ::1 (router advertisements, DHCPv6 addresses ::100-::1ff)
+ *   ISP1 PD     2001:db8:11:h00::/56 delegated to the router (2001:db8:12:h00::/56 after `lab prefix`)
+ *   ISP2 link   2001:db8:2:h::/64   ISP2 ::1; PD 2001:db8:21:h00::/56 (2001:db8:22:h00::/56)
+ *   uplinks     fd00:19:h:1::/64 (ISP1: inet ::1, isp ::2), fd00:19:h:2::/64 (ISP2)
+ *   internet    2001:db8:ffff::1-3 health targets, whoami [2001:db8:ffff::80]:80
+ *   LAN         fd00:10:h::/64 is the lab inventory's translated LAN prefix; the client takes its
+ *               address by SLAAC from whatever the router advertises
+ *
  * Router N ≤ 30 (31 /29s in each ISP /24; .0/29 is left unused). Instance K ≤ 9.
  */
 import { EdgeError } from '../errors.js';
+import { containsAddress6, isUla, linkLocalOfMac } from '../ipv6.js';
 
 export const MAX_ROUTERS = 30;
 export const MAX_INSTANCE = 9;
@@ -109,6 +119,21 @@ export interface IspLink {
   netmask: string;
   /** The /30 between this ISP and the internet namespace. */
   uplink: { subnet: string; inet: string; isp: string; inetIf: string };
+  v6: IspLink6;
+}
+
+/** The ISP's IPv6: router advertisements and DHCPv6 (addresses and a delegated prefix) on the link. */
+export interface IspLink6 {
+  /** The link's /64 (advertised for SLAAC; DHCPv6 addresses come from `pool`). */
+  link: string;
+  gateway: string;
+  pool: [string, string];
+  /** The prefix DHCPv6-PD delegates to the router, and the one it delegates after `lab prefix`. */
+  delegated: string;
+  altDelegated: string;
+  /** The router's link-local address on this link (EUI-64 of its fixed MAC): where the ISP routes the delegated prefix. */
+  routerLinkLocal: string;
+  uplink: { subnet: string; inet: string; isp: string };
 }
 
 export interface RouterPlan {
@@ -121,7 +146,7 @@ export interface RouterPlan {
   mgmt: { address: string; prefixLen: number };
   isp1: IspLink;
   isp2: IspLink;
-  lan: { subnet: string; router: string; client: string; prefixLen: number };
+  lan: { subnet: string; router: string; client: string; prefixLen: number; ula: string };
 }
 
 export interface LabPlan {
@@ -133,11 +158,15 @@ export interface LabPlan {
   inetNs: string; // elab-inet
   targets: string[];
   whoami: { address: string; port: number };
+  targets6: string[];
+  whoami6: { address: string; port: number };
   routers: RouterPlan[];
 }
 
 export const TARGETS = ['192.0.2.1', '192.0.2.2', '192.0.2.3'];
 export const WHOAMI = { address: '192.0.2.80', port: 80 };
+export const TARGETS6 = ['2001:db8:ffff::1', '2001:db8:ffff::2', '2001:db8:ffff::3'];
+export const WHOAMI6 = { address: '2001:db8:ffff::80', port: 80 };
 
 export function labPrefix(instance: number): string {
   checkInstance(instance);
@@ -161,6 +190,16 @@ export function routerPlan(index: number, instance = 0): RouterPlan {
   const name = `r${index}`;
   const base = 8 * index;
   const ns = `${p}-${name}`;
+  const h = index.toString(16);
+  const v6 = (isp: 1 | 2): IspLink6 => ({
+    link: `2001:db8:${isp}:${h}::/64`,
+    gateway: `2001:db8:${isp}:${h}::1`,
+    pool: [`2001:db8:${isp}:${h}::100`, `2001:db8:${isp}:${h}::1ff`],
+    delegated: `2001:db8:${isp}1:${h}00::/56`,
+    altDelegated: `2001:db8:${isp}2:${h}00::/56`,
+    routerLinkLocal: linkLocalOfMac(macOfIndex(index, instance, isp === 1 ? 'wan1' : 'wan2', 'router')),
+    uplink: { subnet: `fd00:19:${h}:${isp}::/64`, inet: `fd00:19:${h}:${isp}::1`, isp: `fd00:19:${h}:${isp}::2` },
+  });
   return {
     index,
     name,
@@ -178,6 +217,7 @@ export function routerPlan(index: number, instance = 0): RouterPlan {
       pool: [`198.51.100.${base + 3}`, `198.51.100.${base + 6}`],
       netmask: '255.255.255.248',
       uplink: { subnet: `198.19.${index}.0/30`, inet: `198.19.${index}.1`, isp: `198.19.${index}.2`, inetIf: `${name}-isp1` },
+      v6: v6(1),
     },
     isp2: {
       ns: `${ns}-isp2`,
@@ -187,8 +227,9 @@ export function routerPlan(index: number, instance = 0): RouterPlan {
       routerAddress: `203.0.113.${base + 2}`,
       netmask: '255.255.255.248',
       uplink: { subnet: `198.19.${index}.4/30`, inet: `198.19.${index}.5`, isp: `198.19.${index}.6`, inetIf: `${name}-isp2` },
+      v6: v6(2),
     },
-    lan: { subnet: `10.${index}.0.0/24`, router: `10.${index}.0.1`, client: `10.${index}.0.100`, prefixLen: 24 },
+    lan: { subnet: `10.${index}.0.0/24`, router: `10.${index}.0.1`, client: `10.${index}.0.100`, prefixLen: 24, ula: `fd00:10:${h}::/64` },
   };
 }
 
@@ -204,6 +245,8 @@ export function labPlan(routers: number, instance = 0): LabPlan {
     inetNs: `${p}-inet`,
     targets: [...TARGETS],
     whoami: { ...WHOAMI },
+    targets6: [...TARGETS6],
+    whoami6: { ...WHOAMI6 },
     routers: Array.from({ length: routers }, (_, i) => routerPlan(i + 1, instance)),
   };
 }
@@ -218,9 +261,13 @@ export function ispOf(r: RouterPlan, wan: Wan): IspLink {
  * 02:45:KK:NN:II:SS — instance, router, interface (1 mgmt0, 2 wan1, 3 wan2, 4 lan0), side (1 router, 2 peer).
  */
 export function macOf(r: RouterPlan, instance: number, ifname: keyof typeof ROUTER_IFS, side: 'router' | 'peer'): string {
+  return macOfIndex(r.index, instance, ifname, side);
+}
+
+function macOfIndex(index: number, instance: number, ifname: keyof typeof ROUTER_IFS, side: 'router' | 'peer'): string {
   const i = { mgmt: 1, wan1: 2, wan2: 3, lan: 4 }[ifname];
   const hex = (n: number) => n.toString(16).padStart(2, '0');
-  return ['02', '45', hex(instance), hex(r.index), hex(i), side === 'router' ? '01' : '02'].join(':');
+  return ['02', '45', hex(instance), hex(index), hex(i), side === 'router' ? '01' : '02'].join(':');
 }
 
 /** Every network namespace of a router (router, ISP1, ISP2, LAN client). */
@@ -268,9 +315,19 @@ export function parseExecTarget(target: string, plan: LabPlan): ExecTarget {
 
 /** Which WAN of the router a source address (as the internet saw it) belongs to. */
 export function wanOfSource(address: string, r: RouterPlan): Wan | 'lan' | 'unknown' {
+  if (address.includes(':')) return wanOfSource6(address, r);
   if (inSubnet(address, r.isp1.subnet)) return 'wan1';
   if (inSubnet(address, r.isp2.subnet)) return 'wan2';
   if (inSubnet(address, r.lan.subnet)) return 'lan';
+  return 'unknown';
+}
+
+/** An IPv6 source: a WAN's link or either of its delegated prefixes; the LAN's ULA (a leak). */
+function wanOfSource6(address: string, r: RouterPlan): Wan | 'lan' | 'unknown' {
+  const isp = (l: IspLink6) => [l.link, l.delegated, l.altDelegated].some((p) => containsAddress6(p, address));
+  if (isp(r.isp1.v6)) return 'wan1';
+  if (isp(r.isp2.v6)) return 'wan2';
+  if (isUla(address)) return 'lan';
   return 'unknown';
 }
 

@@ -4,7 +4,9 @@
  * and one ping per health target.
  *
  * WAN attribution comes only from TCP: whoami answers with the source address it saw, which after
- * the router's NAT is the router's wan1 or wan2 address. Pings say only whether a target answered
+ * the router's NAT is the router's wan1 or wan2 address (IPv6: an address in the link or the
+ * prefix delegated by that WAN's ISP; a ULA source seen outside is reported as `lan`, a leak).
+ * Both families are probed, each on its own. Pings say only whether a target answered
  * (and how fast); an echo reply does not tell which way it went, and the probe does not pretend.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -17,17 +19,16 @@ import { PROBE_CLIENT_JS } from './render.js';
 import type { LabPaths } from './state.js';
 import { inNetns } from './sys.js';
 
-const rawSchema = z.object({
-  tcp: z.array(
-    z.object({
-      localPort: z.number().int().optional(),
-      ms: z.number(),
-      seen: z.string().optional(),
-      error: z.string().optional(),
-    }),
-  ),
-  ping: z.array(z.object({ target: z.string(), ok: z.boolean(), ms: z.number().optional() })),
-});
+const flowsSchema = z.array(
+  z.object({
+    localPort: z.number().int().optional(),
+    ms: z.number(),
+    seen: z.string().optional(),
+    error: z.string().optional(),
+  }),
+);
+const pingsSchema = z.array(z.object({ target: z.string(), ok: z.boolean(), ms: z.number().optional() }));
+const rawSchema = z.object({ tcp: flowsSchema, ping: pingsSchema, tcp6: flowsSchema.default([]), ping6: pingsSchema.default([]) });
 export type RawProbe = z.infer<typeof rawSchema>;
 
 export type Via = Wan | 'lan' | 'unknown';
@@ -42,11 +43,16 @@ export interface ProbeFlow {
   error?: string;
 }
 
-export interface ProbeResult {
+export interface ProbeResult extends FamilyProbe {
   router: string;
   client: string;
-  service: string;
   at: string;
+  /** The same over IPv6 (the client's SLAAC address, whoami's IPv6 address, the IPv6 targets). */
+  v6: FamilyProbe;
+}
+
+export interface FamilyProbe {
+  service: string;
   flows: ProbeFlow[];
   pings: { target: string; ok: boolean; ms?: number }[];
   /** The WAN all answered flows left by; 'mixed' when they differ; 'none' when no flow got an answer. */
@@ -74,44 +80,41 @@ export function parseProbeOutput(text: string): RawProbe {
 
 /** Pure: map each flow's seen source to the router's WAN, and sum up. */
 export function attribute(raw: RawProbe, r: RouterPlan, plan: LabPlan, at: Date): ProbeResult {
-  const flows: ProbeFlow[] = raw.tcp.map((f) => {
-    if (f.seen === undefined || f.error) return { localPort: f.localPort, ms: f.ms, error: f.error ?? 'no answer' };
-    const m = /^(?:::ffff:)?([0-9.]+):([0-9]+)$/.exec(f.seen);
-    const seenAddress = m?.[1];
-    return {
-      localPort: f.localPort,
-      ms: f.ms,
-      seen: f.seen,
-      seenAddress,
-      via: seenAddress ? wanOfSource(seenAddress, r) : 'unknown',
-    };
-  });
-  const vias = [...new Set(flows.flatMap((f) => (f.via ? [f.via] : [])))];
   return {
     router: r.name,
     client: r.lan.client,
-    service: `${plan.whoami.address}:${plan.whoami.port}`,
     at: at.toISOString(),
-    flows,
-    pings: raw.ping,
-    via: vias.length === 0 ? 'none' : vias.length === 1 ? vias[0]! : 'mixed',
+    ...family(raw.tcp, raw.ping, `${plan.whoami.address}:${plan.whoami.port}`, r),
+    v6: family(raw.tcp6, raw.ping6, `[${plan.whoami6.address}]:${plan.whoami6.port}`, r),
   };
 }
 
+function family(tcp: RawProbe['tcp'], pings: RawProbe['ping'], service: string, r: RouterPlan): FamilyProbe {
+  const flows: ProbeFlow[] = tcp.map((f) => {
+    if (f.seen === undefined || f.error) return { localPort: f.localPort, ms: f.ms, error: f.error ?? 'no answer' };
+    // 192.0.2.1:40000, ::ffff:192.0.2.1:40000 or [2001:db8::1]:40000
+    const m = /^(?:::ffff:)?([0-9.]+):([0-9]+)$/.exec(f.seen) ?? /^\[([0-9a-f:]+)\]:([0-9]+)$/.exec(f.seen);
+    const seenAddress = m?.[1];
+    return { localPort: f.localPort, ms: f.ms, seen: f.seen, seenAddress, via: seenAddress ? wanOfSource(seenAddress, r) : 'unknown' };
+  });
+  const vias = [...new Set(flows.flatMap((f) => (f.via ? [f.via] : [])))];
+  return { service, flows, pings, via: vias.length === 0 ? 'none' : vias.length === 1 ? vias[0]! : 'mixed' };
+}
+
 export function formatProbe(p: ProbeResult): string {
-  const lines = [`${p.router}: probe from LAN client ${p.client}`];
+  return [`${p.router}: probe from LAN client ${p.client}`, ...formatFamily(p, 'IPv4'), ...formatFamily(p.v6, 'IPv6')].join('\n');
+}
+
+function formatFamily(p: FamilyProbe, name: string): string[] {
+  const lines: string[] = [];
   for (const [i, f] of p.flows.entries()) {
     const head = `  tcp #${i + 1} → ${p.service}`;
-    lines.push(
-      f.error
-        ? `${head}  failed (${f.error}) after ${f.ms} ms`
-        : `${head}  seen as ${f.seen}  → ${f.via}  (${f.ms} ms)`,
-    );
+    lines.push(f.error ? `${head}  failed (${f.error}) after ${f.ms} ms` : `${head}  seen as ${f.seen}  → ${f.via}  (${f.ms} ms)`);
   }
   for (const g of p.pings) lines.push(`  ping ${g.target.padEnd(12)} ${g.ok ? `ok ${g.ms} ms` : 'no reply'}`);
   const answered = p.flows.filter((f) => !f.error).length;
-  lines.push(`  new flows leave via: ${p.via} (${answered}/${p.flows.length} answered)`);
-  return lines.join('\n');
+  lines.push(`  new ${name} flows leave via: ${p.via} (${answered}/${p.flows.length} answered)`);
+  return lines;
 }
 
 export interface ProbeOptions {
@@ -130,7 +133,16 @@ export async function runProbe(paths: LabPaths, plan: LabPlan, r: RouterPlan, op
   }
   const count = opts.count ?? 3;
   const timeoutMs = opts.timeoutMs ?? 2_000;
-  const cfg = { host: plan.whoami.address, port: plan.whoami.port, count, timeoutMs, targets: plan.targets, pingTimeoutS: 1 };
+  const cfg = {
+    host: plan.whoami.address,
+    host6: plan.whoami6.address,
+    port: plan.whoami.port,
+    count,
+    timeoutMs,
+    targets: plan.targets,
+    targets6: plan.targets6,
+    pingTimeoutS: 1,
+  };
   const at = new Date();
   const res = await inNetns(r.lanNs, process.execPath, [script, JSON.stringify(cfg)], {
     timeoutMs: count * (timeoutMs + 1_000) + 10_000,

@@ -4,7 +4,7 @@
  * ISP1 DHCP server's command line and options, and the small helper programs the lab runs in its
  * namespaces (the internet's whoami service, the LAN client's probe, the ISP's latency delayer).
  */
-import type { RouterKind, RouterPlan } from './plan.js';
+import type { IspLink, RouterKind, RouterPlan } from './plan.js';
 import { ISP_IFS, ROUTER_IFS, dhcpClientOf } from './plan.js';
 
 /** Metrics of the two default routes in the router's main table: WAN1 preferred. */
@@ -25,8 +25,36 @@ export function routerFiles(r: RouterPlan, machineId: string, kind: RouterKind):
       mode: 0o644,
     },
     { path: 'etc/machine-id', content: `${machineId}\n`, mode: 0o444 },
-    ...(kind.net === 'networkd' ? networkdFiles(r) : [ifupdownInterfaces(r)]),
+    ...(kind.net === 'networkd' ? networkdFiles(r) : [ifupdownInterfaces(r, kind)]),
+    ...(dhcpClientOf(kind) === 'dhcpcd' ? [{ path: 'etc/dhcpcd.conf', content: '# edge lab: dhcpcd does IPv4 only (see v6ClientIfupdown)\nipv4only\n', mode: 0o644 }] : []),
   ];
+}
+
+/** A WAN's IPv6 client settings (networkd): the RA default route's metric, and ask for a /56. */
+const V6_CLIENT_NETWORKD = (metric: number) => `
+[DHCPv6]
+PrefixDelegationHint=::/56
+UseDNS=no
+UseNTP=no
+
+[IPv6AcceptRA]
+RouteMetric=${metric}
+UseDNS=no
+`;
+
+/**
+ * The same with ifupdown, as each release's client does it:
+ *  - bookworm: `inet6 dhcp` runs dhclient -6 -P -N (address and delegated prefix); RAs are taken
+ *    even with forwarding on (accept_ra 2);
+ *  - trixie: SLAAC by the kernel (`inet6 auto`, accept_ra 2), and dhcpcd — which `inet dhcp` starts
+ *    and which would do IPv6 too — kept to IPv4 (dhcpcd.conf `ipv4only`): with DHCPv6 on the same
+ *    link, each rebind (`dhcpcd -n`, the lab's gateway change) restarts the DHCPv6 exchange first and
+ *    its IPv4 lease came late or not at all. trixie's ifupdown has no DHCPv6 method for dhcpcd
+ *    ("No DHCPv6 client software found"), so a trixie ifupdown router gets no delegated prefix.
+ */
+function v6ClientIfupdown(kind: RouterKind, wan: string): string {
+  if (kind.release === 'bookworm') return `iface ${wan} inet6 dhcp\n\taccept_ra 2\n\trequest_prefix 1\n`;
+  return `iface ${wan} inet6 auto\n\taccept_ra 2\n`;
 }
 
 function networkdFiles(r: RouterPlan): RouterFile[] {
@@ -45,32 +73,38 @@ Address=${r.mgmt.address}/${r.mgmt.prefixLen}
     net(
       `20-${ROUTER_IFS.wan1}`,
       `# WAN1: DHCP from ISP1; the lease carries the gateway (default route in main, preferred).
+# IPv6: SLAAC and a default route from ISP1's router advertisements, an address and a delegated
+# prefix from its DHCPv6 server.
 [Match]
 Name=${ROUTER_IFS.wan1}
 
 [Network]
-DHCP=ipv4
+DHCP=yes
+IPv6AcceptRA=yes
 
 [DHCPv4]
 RouteMetric=${WAN1_METRIC}
 UseDNS=no
 UseNTP=no
 UseHostname=no
-`,
+${V6_CLIENT_NETWORKD(WAN1_METRIC)}`,
     ),
     net(
       `30-${ROUTER_IFS.wan2}`,
       `# WAN2: static address and gateway from ISP2 (default route in main, less preferred).
+# IPv6 as on WAN1: router advertisements, DHCPv6 address and delegated prefix.
 [Match]
 Name=${ROUTER_IFS.wan2}
 
 [Network]
 Address=${r.isp2.routerAddress}/${r.isp2.prefixLen}
+DHCP=ipv6
+IPv6AcceptRA=yes
 
 [Route]
 Gateway=${r.isp2.gateway}
 Metric=${WAN2_METRIC}
-`,
+${V6_CLIENT_NETWORKD(WAN2_METRIC)}`,
     ),
     net(
       `40-${ROUTER_IFS.lan}`,
@@ -91,7 +125,7 @@ Address=${r.lan.router}/${r.lan.prefixLen}
  * the release's DHCP client (ifupdown picks whichever is installed); `metric` sets the default
  * route's metric for either client.
  */
-function ifupdownInterfaces(r: RouterPlan): RouterFile {
+function ifupdownInterfaces(r: RouterPlan, kind: RouterKind): RouterFile {
   const content = `# interfaces(5) file used by ifup(8) and ifdown(8)
 source /etc/network/interfaces.d/*
 
@@ -107,14 +141,14 @@ iface ${ROUTER_IFS.mgmt} inet static
 auto ${ROUTER_IFS.wan1}
 iface ${ROUTER_IFS.wan1} inet dhcp
 	metric ${WAN1_METRIC}
-
+${v6ClientIfupdown(kind, ROUTER_IFS.wan1)}
 # WAN2: static address and gateway from ISP2 (default route in main, less preferred).
 auto ${ROUTER_IFS.wan2}
 iface ${ROUTER_IFS.wan2} inet static
 	address ${r.isp2.routerAddress}/${r.isp2.prefixLen}
 	gateway ${r.isp2.gateway}
 	metric ${WAN2_METRIC}
-
+${v6ClientIfupdown(kind, ROUTER_IFS.wan2)}
 # LAN
 auto ${ROUTER_IFS.lan}
 iface ${ROUTER_IFS.lan} inet static
@@ -183,31 +217,83 @@ export function dnsmasqArgs(r: RouterPlan, files: { leases: string; opts: string
   ];
 }
 
-/** The internet's TCP service: answers each connection with the source address:port it saw, then closes. */
+/** How long the ISPs' IPv6 leases and advertisements last (short, so a lab change is followed soon). */
+export const V6_LEASE_S = 600;
+
+/**
+ * radvd on the ISP's router-facing link: the link's /64 for SLAAC, the M flag so the router asks
+ * DHCPv6 for an address and a prefix, frequent unsolicited advertisements (a router that missed one
+ * learns its default route within seconds) and a default-router lifetime a cut does not outlive.
+ */
+export function radvdConf(isp: IspLink): string {
+  return `# edge lab: ISP router advertisements (${isp.ns})
+interface ${ISP_IFS.down} {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 3;
+  MaxRtrAdvInterval 10;
+  AdvManagedFlag on;
+  AdvOtherConfigFlag on;
+  AdvDefaultLifetime 1800;
+  prefix ${isp.v6.link} {
+    AdvOnLink on;
+    AdvAutonomous on;
+    AdvValidLifetime ${2 * V6_LEASE_S};
+    AdvPreferredLifetime ${V6_LEASE_S};
+  };
+};
+`;
+}
+
+/**
+ * ISC dhcpd in DHCPv6 mode: an address from the link's pool (IA_NA) and one delegated /56 (IA_PD).
+ * The pool holds exactly one prefix, so the ISP can route it statically to the router.
+ */
+export function dhcpd6Conf(isp: IspLink, which: 'primary' | 'alternate'): string {
+  const pd = (which === 'primary' ? isp.v6.delegated : isp.v6.altDelegated).split('/');
+  return `# edge lab: ISP DHCPv6 (${isp.ns}); delegates ${pd.join('/')}
+default-lease-time ${V6_LEASE_S};
+preferred-lifetime ${V6_LEASE_S};
+max-lease-time ${2 * V6_LEASE_S};
+authoritative;
+subnet6 ${isp.v6.link} {
+  range6 ${isp.v6.pool[0]} ${isp.v6.pool[1]};
+  prefix6 ${pd[0]} ${pd[0]} /${pd[1]};
+}
+`;
+}
+
+/**
+ * The internet's TCP service: answers each connection with the source address:port it saw
+ * ([address]:port for IPv6), then closes. Listens on each host given (IPv4 and IPv6).
+ */
 export const WHOAMI_JS = `// edge lab: whoami service (runs in the lab's internet namespace)
 import net from 'node:net';
-const [host, port] = [process.argv[2], Number(process.argv[3])];
-const server = net.createServer((s) => {
-  s.on('error', () => {});
-  s.end(\`\${s.remoteAddress}:\${s.remotePort}\\n\`);
-});
-server.on('error', (e) => { console.error(e.message); process.exit(1); });
-server.listen({ host, port }, () => console.log(\`whoami listening on \${host}:\${port}\`));
+const port = Number(process.argv[2]);
+for (const host of process.argv.slice(3)) {
+  const server = net.createServer((s) => {
+    s.on('error', () => {});
+    const a = s.remoteAddress || '';
+    s.end(\`\${a.includes(':') && !a.startsWith('::ffff:') ? \`[\${a}]\` : a}:\${s.remotePort}\\n\`);
+  });
+  server.on('error', (e) => { console.error(e.message); process.exit(1); });
+  server.listen({ host, port, ipv6Only: true }, () => console.log(\`whoami listening on \${host}:\${port}\`));
+}
 `;
 
 /**
- * The LAN client's probe: N fresh TCP connections (one after the other, each a new flow with a new
- * source port) to the whoami service, and one ping per target (in parallel). Prints one JSON line.
+ * The LAN client's probe: N fresh TCP connections per family (one after the other, each a new flow
+ * with a new source port) to the whoami service's IPv4 and IPv6 addresses (the two series at once),
+ * and one ping per target of each family (in parallel). Prints one JSON line.
  */
 export const PROBE_CLIENT_JS = `// edge lab: probe (runs in a router's LAN client namespace)
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 const cfg = JSON.parse(process.argv[2]);
-function tcp() {
+function tcp(host) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const ms = () => Number(process.hrtime.bigint() - t0) / 1e6;
-    const s = net.connect({ host: cfg.host, port: cfg.port });
+    const s = net.connect({ host, port: cfg.port });
     let data = '';
     let localPort;
     const done = (r) => { clearTimeout(timer); s.destroy(); resolve({ localPort, ms: Math.round(ms() * 10) / 10, ...r }); };
@@ -227,10 +313,18 @@ function ping(target) {
     });
   });
 }
-const pings = Promise.all(cfg.targets.map(ping));
-const flows = [];
-for (let i = 0; i < cfg.count; i++) flows.push(await tcp());
-console.log(JSON.stringify({ tcp: flows, ping: await pings }));
+async function series(host) {
+  const flows = [];
+  for (let i = 0; i < cfg.count; i++) flows.push(await tcp(host));
+  return flows;
+}
+const [ping4, ping6, tcp4, tcp6] = await Promise.all([
+  Promise.all(cfg.targets.map(ping)),
+  Promise.all(cfg.targets6.map(ping)),
+  series(cfg.host),
+  series(cfg.host6),
+]);
+console.log(JSON.stringify({ tcp: tcp4, ping: ping4, tcp6, ping6 }));
 `;
 
 /**

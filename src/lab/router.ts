@@ -19,6 +19,7 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { EdgeError } from '../errors.js';
+import { boundingSet, withCapsOnly } from './caps.js';
 import { routerCgroups } from './cgroup.js';
 import { ensureHostKey } from './keys.js';
 import type { RouterKind, RouterPlan } from './plan.js';
@@ -144,14 +145,24 @@ export async function killRouter(state: LabState, r: RouterPlan): Promise<void> 
   if (!(await waitGone(pid, 10_000))) await stopRouter(state, r);
 }
 
-/** Run a command inside the router (all its namespaces), as root. */
+/**
+ * argv inside the router (all its namespaces) as the router's own root: with its init's capability
+ * bounding set, never the host's (caps.ts).
+ */
+export function inRouter(leader: number, argv: string[]): string[] {
+  return withCapsOnly(boundingSet(leader), ['nsenter', '-t', String(leader), '-a', ...argv]);
+}
+
+/** Run a command inside the router, as its root. */
 export function routerRun(leader: number, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run('nsenter', ['-t', String(leader), '-a', ...argv], opts);
+  const [cmd, ...args] = inRouter(leader, argv);
+  return run(cmd!, args, opts);
 }
 
 /** Interactive: stdio inherited; resolves to the exit code. */
 export function routerExecInteractive(leader: number, argv: string[]): Promise<number> {
-  return spawnInherit('nsenter', ['-t', String(leader), '-a', ...argv]);
+  const [cmd, ...args] = inRouter(leader, argv);
+  return spawnInherit(cmd!, args);
 }
 
 export function spawnInherit(cmd: string, args: string[]): Promise<number> {

@@ -74,8 +74,8 @@ export function routerDir(paths: LabPaths, name: string): string {
 // ---------------------------------------------------------------- the state file
 
 const procSchema = z.object({
-  /** What the process is: nspawn (router container), dnsmasq, whoami, latency. */
-  role: z.enum(['nspawn', 'dnsmasq', 'whoami', 'latency']),
+  /** What the process is: nspawn (router container), dnsmasq, whoami, latency, the ISPs' radvd and dhcpd -6. */
+  role: z.enum(['nspawn', 'dnsmasq', 'whoami', 'latency', 'radvd', 'dhcpd6']),
   pidFile: z.string(),
   pid: z.number().int().optional(),
   /** A string its /proc/PID/cmdline must contain before the lab signals it. */
@@ -86,12 +86,14 @@ export type ProcRecord = z.infer<typeof procSchema>;
 
 export const faultStateSchema = z.object({
   linkDown: z.boolean().default(false),
+  /** The ISP's IPv4 and IPv6 default routes blackholed (upstream-cut sets both). */
   upstreamCut: z.boolean().default(false),
+  upstreamCut6: z.boolean().default(false),
   lossPct: z.number().int().min(0).max(100).default(0),
   latencyMs: z.number().int().min(0).default(0),
 });
 export type FaultState = z.infer<typeof faultStateSchema>;
-export const NO_FAULT: FaultState = { linkDown: false, upstreamCut: false, lossPct: 0, latencyMs: 0 };
+export const NO_FAULT: FaultState = { linkDown: false, upstreamCut: false, upstreamCut6: false, lossPct: 0, latencyMs: 0 };
 
 export const stateSchema = z.object({
   version: z.literal(1),
@@ -114,6 +116,8 @@ export const stateSchema = z.object({
   faults: z.record(z.string(), z.object({ wan1: faultStateSchema, wan2: faultStateSchema })).default({}),
   /** Which ISP1 address the DHCP server hands out as the router's gateway. */
   gateways: z.record(z.string(), z.enum(['primary', 'alternate'])).default({}),
+  /** Which prefix each ISP delegates to the router by DHCPv6 (`lab prefix` flips it). */
+  prefixes: z.record(z.string(), z.partialRecord(z.enum(['wan1', 'wan2']), z.enum(['primary', 'alternate']))).default({}),
 });
 export type LabState = z.infer<typeof stateSchema>;
 
@@ -128,6 +132,7 @@ export function emptyState(paths: LabPaths, routers: number): LabState {
     procs: {},
     faults: {},
     gateways: {},
+    prefixes: {},
     images: {},
     kinds: {},
   };

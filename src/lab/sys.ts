@@ -62,10 +62,10 @@ function short(s: string): string {
   return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
-/** `ip [-n NS] -batch -` with the given lines (nothing when there are none). */
-export async function ipBatch(ns: string | null, lines: string[], opts: { force?: boolean } = {}): Promise<RunResult> {
+/** `ip [-n NS] [-6] -batch -` with the given lines (nothing when there are none). */
+export async function ipBatch(ns: string | null, lines: string[], opts: { force?: boolean; family?: 6 } = {}): Promise<RunResult> {
   if (lines.length === 0) return { code: 0, stdout: '', stderr: '' };
-  const args = [...(ns ? ['-n', ns] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  const args = [...(ns ? ['-n', ns] : []), ...(opts.family ? ['-6'] : []), ...(opts.force ? ['-force'] : []), '-batch', '-'];
   return run('ip', args, { input: lines.join('\n') + '\n', allowFail: opts.force });
 }
 

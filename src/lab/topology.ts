@@ -8,6 +8,12 @@
  *   elab-rN-ispX: up0 ═ rN-ispX (elab-inet); default via the internet; forwards; no NAT
  *   elab-inet: targets + whoami on lo; a route back to each ISP link via that ISP's uplink
  *
+ * IPv6 alongside (addresses in plan.ts): each ISP has the link's /64 and a ULA uplink, routes its
+ * delegated prefixes to the router's link-local address (a real ISP installs that route when it
+ * delegates; here the one prefix it can delegate is known), and the internet routes every ISP
+ * prefix back to its ISP. The static addresses skip duplicate address detection (nodad): nothing
+ * else on these links can hold them, and a tentative address would refuse the daemons for a second.
+ *
  * The router's own interfaces are left down and unaddressed: systemd-networkd inside the
  * container configures them. Only the bridge is in the host's namespace; it gets forwarding off
  * and IPv6 off, so nothing from the lab is ever routed by the host.
@@ -34,10 +40,12 @@ export function bridgeBatch(plan: LabPlan): string[] {
 }
 
 export function inetBatch(plan: LabPlan): string[] {
-  return [
-    'link set lo up',
-    ...[...plan.targets, plan.whoami.address].map((a) => `addr add ${a}/32 dev lo`),
-  ];
+  return ['link set lo up', ...inet6Batch(plan), ...[...plan.targets, plan.whoami.address].map((a) => `addr add ${a}/32 dev lo`)];
+}
+
+/** The internet's IPv6 targets (`addr replace`: re-applied to an internet made before the lab had IPv6). */
+export function inet6Batch(plan: LabPlan): string[] {
+  return [...plan.targets6, plan.whoami6.address].map((a) => `addr replace ${a}/128 dev lo`);
 }
 
 /** Everything of one router, in order (namespaces first, then one batch per namespace). */
@@ -51,15 +59,21 @@ export function routerBatches(r: RouterPlan, plan: LabPlan): NsBatch[] {
       `addr add ${link.gateway}/${link.prefixLen} dev ${ISP_IFS.down}`,
       ...extra,
       `addr add ${link.uplink.isp}/30 dev ${ISP_IFS.up}`,
+      `addr add ${link.v6.gateway}/64 dev ${ISP_IFS.down} nodad`,
+      `addr add ${link.v6.uplink.isp}/64 dev ${ISP_IFS.up} nodad`,
       `link set ${ISP_IFS.down} up`,
       `link set ${ISP_IFS.up} up`,
       `route add default via ${link.uplink.inet} dev ${ISP_IFS.up}`,
+      `route add ::/0 via ${link.v6.uplink.inet} dev ${ISP_IFS.up}`,
+      ...[link.v6.delegated, link.v6.altDelegated].map((p) => `route add ${p} via ${link.v6.routerLinkLocal} dev ${ISP_IFS.down}`),
     ],
   });
   const uplink = (link: RouterPlan['isp1']) => [
     `addr add ${link.uplink.inet}/30 dev ${link.uplink.inetIf}`,
+    `addr add ${link.v6.uplink.inet}/64 dev ${link.uplink.inetIf} nodad`,
     `link set ${link.uplink.inetIf} up`,
     `route add ${link.subnet} via ${link.uplink.isp} dev ${link.uplink.inetIf}`,
+    ...[link.v6.link, link.v6.delegated, link.v6.altDelegated].map((p) => `route add ${p} via ${link.v6.uplink.isp} dev ${link.uplink.inetIf}`),
   ];
   return [
     {
@@ -96,7 +110,7 @@ export function routerBatches(r: RouterPlan, plan: LabPlan): NsBatch[] {
 
 /** Per-namespace sysctls: ISPs and the internet forward (no NAT); the router starts as Debian ships (no forwarding). */
 export function routerSysctls(r: RouterPlan): { ns: string; settings: string[] }[] {
-  const isp = ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'];
+  const isp = ['net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv6.conf.all.forwarding=1'];
   return [
     { ns: r.ns, settings: ['net.ipv4.ip_forward=0'] },
     { ns: r.isp1.ns, settings: isp },
@@ -126,12 +140,14 @@ export async function ensureBridge(paths: LabPaths, state: LabState, plan: LabPl
 }
 
 export async function ensureInternet(paths: LabPaths, state: LabState, plan: LabPlan): Promise<boolean> {
-  if ((await netnsList()).includes(plan.inetNs)) return false;
-  recordObjects(paths, state, 'netns', [plan.inetNs]);
-  await ipBatch(null, [`netns add ${plan.inetNs}`]);
-  await ipBatch(plan.inetNs, inetBatch(plan));
-  await sysctl(plan.inetNs, ['net.ipv4.ip_forward=1']);
-  return true;
+  const exists = (await netnsList()).includes(plan.inetNs);
+  if (!exists) {
+    recordObjects(paths, state, 'netns', [plan.inetNs]);
+    await ipBatch(null, [`netns add ${plan.inetNs}`]);
+    await ipBatch(plan.inetNs, inetBatch(plan));
+  } else await ipBatch(plan.inetNs, inet6Batch(plan));
+  await sysctl(plan.inetNs, ['net.ipv4.ip_forward=1', 'net.ipv6.conf.all.forwarding=1']);
+  return !exists;
 }
 
 export async function createRouterNetwork(paths: LabPaths, state: LabState, plan: LabPlan, r: RouterPlan): Promise<void> {
@@ -156,7 +172,9 @@ export async function routerNetworkOk(r: RouterPlan, plan: LabPlan, have: { netn
     const got = new Set(await linkNames(ns));
     if (!links.every((l) => got.has(l))) return false;
   }
-  return true;
+  // a router wired before the lab had IPv6 is wired again
+  const v6 = await ipJson<{ addr_info?: { local: string }[] }>(r.isp1.ns, ['-6', 'addr', 'show', 'dev', ISP_IFS.down]);
+  return v6.some((l) => l.addr_info?.some((a) => a.local === r.isp1.v6.gateway));
 }
 
 /**

@@ -1,5 +1,8 @@
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { EdgeError, EdgeErrors } from '../errors.js';
+import { isMissingFile } from '../config/read-file.js';
+import { suggest } from '../config/suggest.js';
 import { positionOf, type YamlPath } from '../config/yaml-position.js';
 import { readYamlFile, type YamlSource } from '../config/yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from '../config/zod-issues.js';
@@ -81,5 +84,28 @@ export function parsePlaybook(source: YamlSource): Playbook {
 
 /** Reads a playbook file (a relative path is read against `cwd` and shown as given). */
 export function loadPlaybook(file: string, cwd: string = process.cwd()): Playbook {
-  return parsePlaybook(readYamlFile(file, path.resolve(cwd, file), 'playbook'));
+  try {
+    return parsePlaybook(readYamlFile(file, path.resolve(cwd, file), 'playbook'));
+  } catch (e) {
+    if (!isMissingFile(e)) throw e;
+    throw new EdgeError('USAGE', `playbook ${file}: no such file`, { hint: nearbyPlaybook(file, cwd) });
+  }
+}
+
+/**
+ * A missing playbook's likely meant name: the same name with the other YAML extension
+ * (failover.yml for failover.yaml), else a YAML file of a close name in the same directory.
+ */
+function nearbyPlaybook(file: string, cwd: string): string | undefined {
+  const dir = path.dirname(file);
+  let names: string[];
+  try {
+    names = readdirSync(path.resolve(cwd, dir)).filter((n) => /\.ya?ml$/.test(n));
+  } catch {
+    return undefined;
+  }
+  const base = path.basename(file);
+  const stem = base.replace(/\.ya?ml$/, '');
+  const match = names.find((n) => n.replace(/\.ya?ml$/, '') === stem) ?? suggest(base, names);
+  return match ? `did you mean ${path.join(dir, match)}?` : undefined;
 }

@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 
 /**

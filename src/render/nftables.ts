@@ -4,7 +4,8 @@
  * libvirt, the distribution's own) are never touched: no `flush ruleset` (defect 14). Every value is
  * rendered here, there are no shell variables in the file (defects 1, 2).
  */
-import { parsePrefix } from '../ipv4.js';
+import { nftHashComment, nftPrefix, nftString } from '../encode/index.js';
+import { renderPolicyChains, renderPolicyObjects, type NftPolicy } from './nft-policy.js';
 
 export interface NftWan {
   ifname: string;
@@ -24,6 +25,8 @@ export interface EdgeNftModel {
   sshSources: string[];
   /** keepalived's private link (VRRP adverts between its two ends are accepted). */
   kaLinks: readonly [string, string];
+  /** Steering rules and mode for new LAN flows (nft-policy.ts). */
+  policy: NftPolicy;
 }
 
 export const NFT_FAMILY = 'inet';
@@ -32,32 +35,20 @@ export const PREFERRED_MAP = 'preferred_wan';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-/** An nft string literal. Interface names are validated upstream; this refuses anything that could escape. */
-export function nftString(s: string): string {
-  if (!/^[A-Za-z0-9_.:@-]+$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into nftables`);
-  return `"${s}"`;
-}
-
-/** An IPv4 prefix as nft reads it; anything else is refused. */
-function cidr(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
-  return p;
-}
-
 export function renderEdgeNft(m: EdgeNftModel): string {
   const q = nftString;
   const w1 = q(m.wan1.ifname);
   const w2 = q(m.wan2.ifname);
   const lan = q(m.lan);
   const wans = `{ ${w1}, ${w2} }`;
-  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.join(', ')} }` : '';
+  const sources = m.sshSources.length ? `\n\t\telements = { ${m.sshSources.map(nftPrefix).join(', ')} }` : '';
   const leakGuard = m.lanPrefix
     ? `
 
 \t# After NAT (srcnat + 10): whatever the path, nothing with a LAN source leaves by a WAN.
 \tchain leak_guard {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;
-\t\toifname ${wans} ip saddr ${cidr(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
+\t\toifname ${wans} ip saddr ${nftPrefix(m.lanPrefix)} counter drop comment "LAN source leaving a WAN un-NATed"
 \t}`
     : '';
   const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
@@ -66,9 +57,10 @@ export function renderEdgeNft(m: EdgeNftModel): string {
 # edge run. Loaded by edge-nftables.service at boot and by edge on apply; it replaces ONLY the table
 # inet edge, in one transaction (declare, delete, define): other tables on this host are untouched.
 #
-# Marks: ${hex(m.wan1.mark)} = WAN1 (${m.wan1.ifname}), ${hex(m.wan2.mark)} = WAN2 (${m.wan2.ifname}). A new flow from the LAN gets the
-# mark of the preferred WAN (map preferred_wan, switched by edge-failover with one element
-# update); the conntrack mark keeps every packet of the flow on that WAN.
+# Marks: ${hex(m.wan1.mark)} = WAN1 (${nftHashComment(m.wan1.ifname)}), ${hex(m.wan2.mark)} = WAN2 (${nftHashComment(m.wan2.ifname)}). A new flow from the LAN gets a
+# WAN's mark once (chain lan_new: steering rules, then the mode, ${m.policy.mode}); edge-failover
+# switches WANs by element updates only (maps preferred_wan and avoid, set down); the conntrack
+# mark keeps every packet of the flow on that WAN.
 table inet edge {}
 delete table inet edge
 table inet edge {
@@ -85,18 +77,19 @@ table inet edge {
 \t\telements = { ${lan} : ${hex(m.wan1.mark)} }
 \t}
 
+${renderPolicyObjects(m.policy)}
 \tchain prerouting {
 \t\ttype filter hook prerouting priority mangle; policy accept;
 \t\t# Flows that come in on a WAN are answered through the same WAN.
 \t\tiifname ${w1} ct state new ct mark set ${hex(m.wan1.mark)}
 \t\tiifname ${w2} ct state new ct mark set ${hex(m.wan2.mark)}
-\t\t# A new flow from the LAN is pinned to the preferred WAN.
-\t\tiifname ${lan} ct state new ct mark 0 ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"
+\t\t# A new flow from the LAN is pinned to a WAN (chain lan_new).
+\t\tiifname ${lan} ct state new ct mark 0 jump lan_new
 \t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
 \t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6).
 \t\tiifname ${lan} ct mark != 0 meta mark set ct mark
 \t}
-
+${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
 \tchain output {
 \t\ttype route hook output priority mangle; policy accept;
 \t\t# The router's own replies to flows that came in on a WAN leave by that WAN. Sockets that set
@@ -161,9 +154,9 @@ export function inputVerdict(
   contains: (prefix: string, address: string) => boolean,
 ): { verdict: 'accept' | 'drop'; rule: string } {
   if (c.iif === 'lo') return { verdict: 'accept', rule: 'iif "lo" accept' };
-  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname "${m.mgmt}" accept` };
+  if (m.mgmt && c.iif === m.mgmt) return { verdict: 'accept', rule: `iifname ${nftString(m.mgmt)} accept` };
   if (c.dport === m.sshPort && m.sshSources.some((p) => contains(p, c.saddr)))
     return { verdict: 'accept', rule: `tcp dport ${m.sshPort} ip saddr @ssh_sources accept` };
-  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname "${m.lan}" accept` };
+  if (c.iif === m.lan) return { verdict: 'accept', rule: `iifname ${nftString(m.lan)} accept` };
   return { verdict: 'drop', rule: 'counter drop (input policy drop)' };
 }

@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 
 /**
  * Building blocks of the scripts edge runs on a host. Every script is sent on stdin to `bash -s`,

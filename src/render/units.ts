@@ -2,6 +2,7 @@
  * systemd units, drop-ins and network-manager hooks edge installs. Paths of the scripts they run
  * are passed in, so the renderers stay free of any knowledge of where things live.
  */
+import { shQuote, systemdExecPath, systemdValue } from '../encode/index.js';
 
 export function renderEdgeRoutesUnit(p: { script: string; conf: string }): string {
   return `# Managed by edge. Local changes are overwritten by the next edge run.
@@ -12,11 +13,11 @@ Documentation=man:ip-rule(8)
 # WAN coming up (or staying down) at boot is handled like any later link change.
 After=network-pre.target
 Wants=network-pre.target
-ConditionPathExists=${p.conf}
+ConditionPathExists=${systemdValue(p.conf)}
 
 [Service]
 Type=simple
-ExecStart=${p.script} monitor
+ExecStart=${systemdExecPath(p.script)} monitor
 # SIGTERM to the script only: it ends and reaps its ip monitor itself, then exits, so nothing of
 # the service is left for systemd to wait for (see monitor() in the script). The timeout is a
 # backstop: if anything is ever left over, stop takes seconds, not the default 90.
@@ -45,16 +46,16 @@ Conflicts=shutdown.target
 After=nftables.service
 PartOf=nftables.service
 ReloadPropagatedFrom=nftables.service
-ConditionPathExists=${p.ruleset}
+ConditionPathExists=${systemdValue(p.ruleset)}
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/usr/sbin/nft -f ${p.ruleset}
-ExecReload=/usr/sbin/nft -f ${p.ruleset}
+ExecStart=/usr/sbin/nft -f ${systemdExecPath(p.ruleset)}
+ExecReload=/usr/sbin/nft -f ${systemdExecPath(p.ruleset)}
 # Loading the file resets the preferred WAN to WAN1; put back what keepalived decided.
-ExecStartPost=-${p.failoverScript} sync
-ExecReload=-${p.failoverScript} sync
+ExecStartPost=-${systemdExecPath(p.failoverScript)} sync
+ExecReload=-${systemdExecPath(p.failoverScript)} sync
 
 [Install]
 WantedBy=sysinit.target
@@ -69,7 +70,7 @@ After=edge-routes.service edge-nftables.service
 
 [Service]
 # Creates keepalived's private link (edge-ka0/edge-ka1).
-ExecStartPre=${p.failoverScript} prepare
+ExecStartPre=${systemdExecPath(p.failoverScript)} prepare
 Restart=on-failure
 RestartSec=2
 # SIGTERM to keepalived only: it ends its VRRP process and the check scripts itself. Signalling the
@@ -86,8 +87,8 @@ export function renderIfupdownHook(p: { script: string }): string {
 # Managed by edge. Re-applies edge's per-WAN routing when ifupdown brings an interface up or down.
 # edge-routes.service does the same on every link, address and route change; this hook only makes
 # the reconcile immediate on hosts managed by ifupdown.
-[ -x ${p.script} ] || exit 0
-${p.script} reconcile >/dev/null 2>&1 || true
+[ -x ${shQuote(p.script)} ] || exit 0
+${shQuote(p.script)} reconcile >/dev/null 2>&1 || true
 exit 0
 `;
 }
@@ -116,13 +117,13 @@ export function renderEdgeProbeUnit(p: { script: string; conf: string }): string
 Description=edge: probe each WAN through its own path several times a second (keepalived follows)
 After=edge-routes.service edge-nftables.service
 Before=keepalived.service
-ConditionPathExists=${p.conf}
+ConditionPathExists=${systemdValue(p.conf)}
 # Never give up restarting it: without edge-probe keepalived keeps the last decision for ever.
 StartLimitIntervalSec=0
 
 [Service]
 Type=simple
-ExecStart=${p.script} run
+ExecStart=${systemdExecPath(p.script)} run
 Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe

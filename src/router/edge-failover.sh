@@ -114,24 +114,24 @@ sync_locked() { # [WHY]: a state change caused this (recorded as a switch); none
 }
 
 # The switch comes first, the journal after: every process started before it delays the switch.
-went_up_locked() { # WAN WHY
+# Records WAN's new state and switches; fails when the WAN was already in that state (no news).
+went_locked() { # WAN up|down WHY
   local prev why
   prev=$(state_of "$1")
-  write_atomic "$RUN_DIR/$1.state" "up $(printf '%(%s)T' -1)"
-  [ "$prev" = up ] && { sync_locked; return; }
+  write_atomic "$RUN_DIR/$1.state" "$2 $(printf '%(%s)T' -1)"
+  [ "$prev" = "$2" ] && { sync_locked; return 1; }
   why=$(probe_why "$1")
-  sync_locked "$1 up: $why"
-  log "$1 is UP ($2; was $prev): $why"
+  sync_locked "$1 $2: $why"
+  log "$1 is ${2^^} ($3; was $prev): $why"
+}
+
+went_up_locked() { # WAN WHY
+  went_locked "$1" up "$2" || true
 }
 
 went_down_locked() { # WAN WHY
-  local prev out why
-  prev=$(state_of "$1")
-  write_atomic "$RUN_DIR/$1.state" "down $(printf '%(%s)T' -1)"
-  [ "$prev" = down ] && { sync_locked; return; }
-  why=$(probe_why "$1")
-  sync_locked "$1 down: $why"
-  log "$1 is DOWN ($2; was $prev): $why"
+  local out
+  went_locked "$1" down "$2" || return 0
   if [ "$FLUSH_CONNTRACK" = yes ]; then
     # Flows pinned to the dead WAN are reset so clients reconnect at once (through the other WAN).
     out=$(conntrack -D --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true

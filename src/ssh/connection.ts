@@ -1,10 +1,11 @@
 import type { Duplex } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
 import { NodeSSH, type Config } from 'node-ssh';
 import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import { planAuth, type AuthPlan } from './auth.js';
-import { runOnChannel, withRemoteTimeout } from './exec.js';
+import { EXEC_OUTPUT_CAP, runOnChannel, withRemoteTimeout } from './exec.js';
 import { describeSaturation, isSaturated, sharedPacer, type Saturation } from './handshake-pacer.js';
 import { HostKeyVerifier } from './host-key-verifier.js';
 import { Semaphore } from './semaphore.js';
@@ -38,12 +39,21 @@ const SLOT_RECLAIM_MS = 5_000;
 // many minutes of retransmissions. After this long the socket is dropped instead.
 const CLOSE_GRACE_MS = 2_000;
 
-/** gzip's magic (RFC 1952): what a script that compressed its output starts with. */
-function gunzipIfGzip(data: Buffer, host: string): Buffer {
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * gzip's magic (RFC 1952): what a script that compressed its output starts with. Decompressed on
+ * the thread pool, never past EXEC_OUTPUT_CAP: a 0.5 MB gzip bomb once became 512 MB,
+ * synchronously, on the event loop that keeps every other host's session alive.
+ */
+export async function gunzipIfGzip(data: Buffer, host: string): Promise<Buffer> {
   if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
   try {
-    return gunzipSync(data);
+    return await gunzipAsync(data, { maxOutputLength: EXEC_OUTPUT_CAP });
   } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new EdgeError('EXEC', `the output of the command decompresses to more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB: refused (a gzip bomb?)`, { host, cause: e });
+    }
     throw new EdgeError('EXEC', `the output of the command was cut short or corrupt (gzip: ${errorMessage(e)})`, { host, cause: e });
   }
 }
@@ -294,6 +304,7 @@ export class SshConnection {
           onStart: () => this.execs++,
           onSent: (n) => (this.bytesSent += n),
           onReceived: (n) => (this.bytesReceived += n),
+          ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
           onClosed: releaseOnce,
           onAbortable: (abort) => {
             this.aborts.add(abort);
@@ -304,17 +315,17 @@ export class SshConnection {
       );
       const result: ExecResult = {
         code: out.code,
-        stdout: (opts.decompress ? gunzipIfGzip(out.stdout, this.target.name) : out.stdout).toString('utf8'),
+        stdout: (opts.decompress ? await gunzipIfGzip(out.stdout, this.target.name) : out.stdout).toString('utf8'),
         stderr: out.stderr.toString('utf8'),
         durationMs: out.durationMs,
       };
       if (out.signal !== undefined) result.signal = out.signal;
       const refused = becomeFailure(inv.become, result, { name: this.target.name, user: this.target.user });
       if (refused) throw refused;
-      this.traceExec(script, argv, result);
+      this.traceExec(script, argv, { result, sent: input.length, received: out.stdout.length + out.stderr.length });
       return result;
     } catch (e) {
-      this.traceExec(script, argv, undefined, e);
+      this.traceExec(script, argv, { sent: input.length }, e);
       throw e;
     } finally {
       if (!released) setTimeout(releaseOnce, SLOT_RECLAIM_MS).unref();
@@ -322,15 +333,23 @@ export class SshConnection {
   }
 
   /** -v: one event per exec (the trace decides what of it to show, and redacts). */
-  private traceExec(script: string, command: string[], r: ExecResult | undefined, e?: unknown): void {
-    this.opts.trace?.exec?.({
+  private traceExec(script: string, command: string[], wire: { result?: ExecResult; sent: number; received?: number }, e?: unknown): void {
+    if (!this.opts.trace?.exec) return;
+    const r = wire.result;
+    const decoded = r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0;
+    const received = wire.received ?? 0;
+    // The password never travels in the script (sudo reads it from stdin ahead of it); should a
+    // script ever quote it, -vvv still must not show it.
+    const pw = this.#becomePassword;
+    this.opts.trace.exec({
       host: this.target.name,
-      script,
+      script: pw ? script.split(pw).join('«redacted»') : script,
       command,
       durationMs: r?.durationMs ?? 0,
       code: r?.code,
-      bytesSent: Buffer.byteLength(script),
-      bytesReceived: r ? Buffer.byteLength(r.stdout) + Buffer.byteLength(r.stderr) : 0,
+      bytesSent: wire.sent,
+      bytesReceived: received,
+      ...(r && decoded !== received ? { bytesDecompressed: decoded } : {}),
       ...(e === undefined ? {} : { error: errorMessage(e) }),
     });
   }

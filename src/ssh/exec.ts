@@ -29,6 +29,8 @@ export interface ChannelHooks {
   onStart(): void;
   onSent(bytes: number): void;
   onReceived(bytes: number): void;
+  /** stderr as it arrives (optional: progress lines). */
+  onStderr?(chunk: Buffer): void;
   /** The channel is gone on both sides (or never opened): its session slot is free again. */
   onClosed(): void;
   /** Register a way for the connection to fail this exec when it dies; returns the unregister. */
@@ -36,6 +38,14 @@ export interface ChannelHooks {
   /** Why the connection died, if it did: a channel closing without an exit status is explained by it. */
   lostError(): EdgeError | undefined;
 }
+
+/**
+ * The most one exec may send on stdout or on stderr. A router is untrusted input: past this the
+ * channel is closed and the exec fails, so one host's flood never grows the controller's memory or
+ * stalls the event loop every other host's session runs on. edge's largest legitimate answer (the
+ * facts of a router with a few hundred routes, or a file's content) is far below it.
+ */
+export const EXEC_OUTPUT_CAP = 32 * 1024 * 1024;
 
 // Grace given to the host-side timeout over ours, so our TIMEOUT is what the caller sees (not the
 // command's exit 124), and the KILL that follows a TERM the command ignores.
@@ -53,6 +63,14 @@ export function withRemoteTimeout(argv: readonly string[], timeoutMs: number): s
   const seconds = (timeoutMs + REMOTE_TIMEOUT_GRACE_MS) / 1000;
   // Short options and a bare number of seconds: understood by GNU coreutils and BusyBox alike.
   return ['timeout', '-k', String(REMOTE_KILL_AFTER_S), String(seconds), ...argv];
+}
+
+/**
+ * The longest an exec given `timeoutMs` can live on the host: timeout(1)'s limit plus the grace
+ * before its KILL. The dead-man timer's lease of a changing exec is built on this (deadman.ts).
+ */
+export function remoteLifetimeMs(timeoutMs: number): number {
+  return timeoutMs + REMOTE_TIMEOUT_GRACE_MS + REMOTE_KILL_AFTER_S * 1000;
 }
 
 export function runOnChannel(client: Client, req: ChannelRequest, hooks: ChannelHooks): Promise<ChannelOutcome> {
@@ -119,14 +137,21 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
         let signal: string | undefined;
         let exited = false;
 
-        ch.on('data', (d: Buffer) => {
-          out.push(d);
+        const sizes = { stdout: 0, stderr: 0 };
+        const collect = (into: Buffer[], stream: 'stdout' | 'stderr') => (d: Buffer) => {
           hooks.onReceived(d.length);
-        });
-        ch.stderr.on('data', (d: Buffer) => {
-          errOut.push(d);
-          hooks.onReceived(d.length);
-        });
+          sizes[stream] += d.length;
+          if (sizes[stream] > EXEC_OUTPUT_CAP) {
+            into.length = 0;
+            ch.close();
+            fail(new EdgeError('EXEC', `${req.host} sent more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
+          } else if (!settled) {
+            into.push(d);
+            if (stream === 'stderr') hooks.onStderr?.(d);
+          }
+        };
+        ch.on('data', collect(out, 'stdout'));
+        ch.stderr.on('data', collect(errOut, 'stderr'));
         ch.on('exit', (c: number | null, sig?: string) => {
           exited = true;
           code = c;

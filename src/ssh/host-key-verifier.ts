@@ -12,7 +12,7 @@ import {
   type LookupStatus,
 } from './known-hosts.js';
 import { knownHostsFor } from './known-hosts-index.js';
-import { shQuote } from './quote.js';
+import { shQuote } from '../encode/index.js';
 
 /**
  * Host key checking for one hop, plugged into ssh2's `hostVerifier`. ssh2 only learns "denied" and
@@ -45,12 +45,12 @@ const SSH2_HOST_KEY_ALGORITHMS: ServerHostKeyAlgorithm[] = [
   'ecdsa-sha2-nistp521',
   'rsa-sha2-512',
   'rsa-sha2-256',
-  'ssh-rsa',
 ];
 
-// A known_hosts key type names the key; RSA keys are signed with any of three algorithms.
+// A known_hosts key type names the key; an RSA key is asked for with a SHA-2 signature only (the
+// SHA-1 `ssh-rsa` signature is forgeable with chosen prefixes; OpenSSH 8.8 dropped it too).
 const ALGORITHMS_FOR_KEY_TYPE: Record<string, ServerHostKeyAlgorithm[]> = {
-  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256'],
 };
 
 /**

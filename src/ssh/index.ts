@@ -1,5 +1,4 @@
 /** The SSH layer's public surface (see shared/DESIGN.md: src/ssh imports nothing above it). */
-export { shJoin, shQuote } from './quote.js';
 export {
   appendKnownHost,
   fingerprint,

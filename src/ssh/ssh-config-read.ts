@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
+import { sshNameProblem } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
 
 /**
@@ -143,6 +144,13 @@ function matchCriteria(st: State, args: string[], where: string): boolean {
         const port = String(st.input.port ?? st.values.get('port')?.[0] ?? 22);
         const t = { h: currentHost(st), n: st.input.host, r: user, p: port, u: st.input.localUser, d: st.input.home, l: '', L: '' };
         const cmd = tokens(arg, t, where, 'hnrpudlL');
+        // The command goes to /bin/sh: a token carrying shell syntax (a name like r1$(id)) is
+        // refused, as OpenSSH >= 9.6 refuses such names, instead of being run.
+        for (const [c, v] of Object.entries(t)) {
+          if (arg.includes(`%${c}`) && sshNameProblem(v)) {
+            throw new EdgeError('CONFIG', `${where}: Match exec: %${c} is ${JSON.stringify(v)}, which ${sshNameProblem(v)}: refused, not run`);
+          }
+        }
         hit = spawnSync('/bin/sh', ['-c', cmd], { stdio: 'ignore', timeout: 10_000 }).status === 0;
         break;
       }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EdgeError } from '../errors.js';
-import { shJoin, shQuote } from './quote.js';
+import { shJoin, shQuote } from '../encode/index.js';
 
 /**
  * Become root with sudo without the password ever reaching argv, a log or an error message.

@@ -50,8 +50,11 @@ export interface ExecTraceEvent {
   command: string[];
   durationMs: number;
   code: number | null | undefined;
+  /** Wire bytes, as the run's --json counts them: stdin written (sudo preamble included), stdout + stderr as received. */
   bytesSent: number;
   bytesReceived: number;
+  /** What the received bytes came to after gunzip, where the exec asked for it and it differs. */
+  bytesDecompressed?: number;
   error?: string;
 }
 
@@ -84,6 +87,8 @@ export interface ExecOptions {
    * is decompressed before it is decoded. bytesReceived counts what crossed the wire.
    */
   decompress?: boolean;
+  /** Called with stderr as it arrives (progress lines of a long exec); stderr is still returned whole. */
+  onStderr?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {

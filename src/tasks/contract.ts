@@ -1,14 +1,15 @@
 import type { z } from 'zod';
 import type { Facts, FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
+import type { ChangeOp } from './change-ops.js';
 
 /**
  * The task contract (shared/DESIGN.md):
  *  - needs(): which extra facts the task reads (files, sysctl keys, packages, units) — pure;
  *  - plan():  vars + facts → changes — pure, never runs a command;
- *  - each change describes itself (diff), applies itself (shell), and names what it replaces
- *    (snapshot scope); the engine snapshots, concatenates one task's changes into ONE remote exec,
- *    and appends the task's verify script to it.
+ *  - each change is a list of typed ops (change-ops.ts: write file, remove file, sysctl, nft table,
+ *    rules, routes, links, units, packages) with a summary and a diff for humans; its shell and its
+ *    snapshot scope are derived from the ops, so what a rollback saves is what an apply touches.
  */
 
 export const TASK_NAMES = [
@@ -48,9 +49,8 @@ export interface Change {
   summary: string;
   /** Unified diff for files; "-/+" lines for runtime state. Always ends with a newline. */
   diff: string;
-  /** Shell run as root under `set -eu` on the host. Must be idempotent. */
-  apply: string;
-  snapshot: SnapshotScope;
+  /** What it does, in order: its shell (changeShell) and snapshot scope (changeScope) come from these. */
+  ops: ChangeOp[];
 }
 
 export interface TaskContext<P = unknown> {

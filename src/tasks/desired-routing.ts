@@ -1,5 +1,5 @@
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
-import { shJoin } from '../ssh/quote.js';
+import { shJoin } from '../encode/index.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
 import { NFT_TABLE } from './paths.js';
 import { PREFERRED_MAP } from '../render/nftables.js';
@@ -156,10 +156,10 @@ export function rulesApply(stale: RuleLine[], missing: RuleLine[]): string {
 
 /**
  * Shell that makes a WAN table hold exactly `want` (or nothing). The table is flushed only when it
- * holds routes: the kernel refuses to flush a table that never existed.
+ * holds routes (`flush`): the kernel refuses to flush a table that never existed.
  */
-export function tableApply(table: number, now: readonly string[], want: string | undefined): string {
-  const lines = now.length ? [`ip route flush table ${table}`] : [];
+export function tableApply(table: number, flush: boolean, want: string | undefined): string {
+  const lines = flush ? [`ip route flush table ${table}`] : [];
   if (want) lines.push(`ip route replace table ${table} ${shJoin(want.split(' '))}`);
   return lines.join('\n');
 }

@@ -3,9 +3,8 @@ import type { HostVars } from '../inventory/vars.js';
 import { renderFailoverConf } from '../render/conf.js';
 import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
 import { probeMachine, routerProgram } from '../render/router-programs.js';
-import { writeCheckedFileCommand } from '../render/shell.js';
 import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { METRICS_PATHS, metricsFiles, metricsRemoval, metricsUnits } from './metrics.js';
@@ -77,7 +76,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
         PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.edgeFailover,
         PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...METRICS_PATHS, ...createdByServices([UNITS.edgeMetrics]),
       ],
-      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.edgeMetrics, UNITS.nodeExporter],
+      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.edgeMetrics],
     };
   },
   expectedFiles: (vars) => [...failoverFiles(vars), ...metricsFiles(vars)],
@@ -87,16 +86,13 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     const changes: Change[] = [];
     const changed = new Set<string>();
     for (const f of [...failoverFiles(vars), ...metricsFiles(vars)]) {
-      const c = fileChange(facts, f);
+      // keepalived checks its configuration against the live system (its interface must exist,
+      // the scripts must be there and safe): create the link, then test before installing.
+      const ka = f.path === PATHS.keepalivedConf;
+      const c = fileChange(facts, f, ka ? 'keepalived --config-test -f' : undefined);
       if (!c) continue;
       changed.add(f.path);
-      if (f.path === PATHS.keepalivedConf) {
-        // keepalived checks its configuration against the live system (its interface must exist,
-        // the scripts must be there and safe): create the link, then test before installing.
-        c.apply = `${shQuote(PATHS.edgeFailover)} link\n${writeCheckedFileCommand(f.path, f.content, f.mode, 'keepalived --config-test -f')}`;
-        c.snapshot = { ...c.snapshot, links: [KA_LINK.a, KA_LINK.b] };
-      }
-      changes.push(c);
+      changes.push(ka ? { ...c, ops: [{ kind: 'links', names: [KA_LINK.a, KA_LINK.b], argv: [PATHS.edgeFailover, 'link'] }, ...c.ops] } : c);
     }
     // edge-failover and edge-health are read afresh at every use. edge-probe restarts itself when
     // failover.conf changes; its script and unit need a restart. keepalived restarts only for its
@@ -113,8 +109,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
       ],
       changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit) || changed.has(PATHS.edgeMetricsUnit),
     );
-    // Starting keepalived creates its private link too (ExecStartPre=edge-failover prepare).
-    if (units) changes.push({ ...units, snapshot: { ...units.snapshot, links: [KA_LINK.a, KA_LINK.b] } });
+    if (units) changes.push(units);
     // edge_metrics false: edge-metrics stopped and its files removed (after the units above).
     changes.push(...metricsRemoval(vars, facts));
     if (!changes.length) return { changes };
@@ -127,7 +122,7 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     };
   },
   verify({ vars }) {
-    return [UNITS.edgeProbe, UNITS.keepalived, ...(vars.edge_metrics ? [UNITS.edgeMetrics, UNITS.nodeExporter] : [])]
+    return [UNITS.edgeProbe, UNITS.keepalived, ...(vars.edge_metrics ? [UNITS.edgeMetrics] : [])]
       .map((u) => `systemctl is-active --quiet ${u} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`)
       .join('\n');
   },

@@ -1,7 +1,6 @@
 import { contentHash } from '../facts/content-hash.js';
 import type { Facts, FileFact } from '../facts/types.js';
 import { fileDiff } from '../render/diff.js';
-import { removeFileCommand, writeFileCommand } from '../render/shell.js';
 import type { Change } from './contract.js';
 
 export interface DesiredFile {
@@ -42,8 +41,12 @@ function factOf(facts: Facts, path: string) {
   return f;
 }
 
-/** The change that makes `desired.path` hold exactly `desired`, or null if it already does. */
-export function fileChange(facts: Facts, desired: DesiredFile): Change | null {
+/**
+ * The change that makes `desired.path` hold exactly `desired`, or null if it already does. With
+ * `check` (a command given the new content's temp file, e.g. `nft -c -f`), the content must pass it
+ * before it replaces the file.
+ */
+export function fileChange(facts: Facts, desired: DesiredFile, check?: string): Change | null {
   const now = factOf(facts, desired.path);
   const owner = desired.owner ?? 'root';
   const group = desired.group ?? 'root';
@@ -62,8 +65,7 @@ export function fileChange(facts: Facts, desired: DesiredFile): Change | null {
   return {
     summary: `${now.exists ? 'update' : 'create'} ${desired.path}`,
     diff,
-    apply: writeFileCommand(desired.path, desired.content, desired.mode, owner, group),
-    snapshot: { files: [desired.path] },
+    ops: [{ kind: 'file', path: desired.path, content: desired.content, mode: desired.mode, owner, group, ...(check ? { check } : {}) }],
   };
 }
 
@@ -74,7 +76,6 @@ export function fileAbsent(facts: Facts, path: string): Change | null {
   return {
     summary: `remove ${path}`,
     diff: fileDiff(path, { content: contentOf(now), mode: now.mode }, undefined),
-    apply: removeFileCommand(path),
-    snapshot: { files: [path] },
+    ops: [{ kind: 'remove', path }],
   };
 }

@@ -164,6 +164,13 @@ export function checkRules(t: Topology, facts: Facts): string[] {
   return out;
 }
 
+/** The WAN interfaces in edge's routing.conf on the host, as its last run wrote them (empty when absent). */
+function lastRunWanInterfaces(facts: Facts): Set<string> {
+  const text = facts.files[PATHS.routingConf]?.content ?? '';
+  // Written by renderRoutingConf: WANn_IF=name (shQuote leaves a plain name bare), a validated interface name.
+  return new Set([...text.matchAll(/^WAN[12]_IF='?([A-Za-z0-9_.:@-]{1,15})'?$/gm)].map((m) => m[1]!));
+}
+
 export function checkTables(t: Topology, facts: Facts): string[] {
   const out: string[] = [];
   for (const w of t.wans) {
@@ -177,9 +184,12 @@ export function checkTables(t: Topology, facts: Facts): string[] {
       out.push(
         `routing table name "${w.tableName}" already means table ${other[0]} in /etc/iproute2/rt_tables: remove that line or set edge_${w.name}_table_name to another name`,
       );
-    // A route via the other WAN is edge's own from before WAN1 and WAN2 were swapped (edge pick):
-    // the tables task replaces it. Only a route via an interface edge does not manage is foreign.
-    const foreign = tableRoutes(facts, w.table, w.tableName).filter((r) => !t.wans.some((x) => x.ifname === r.dev));
+    // A route via the other WAN is edge's own from before WAN1 and WAN2 were swapped (edge pick),
+    // and one via a WAN interface edge's last run configured is edge's own from before the inventory
+    // named another interface (a typo included): the tables task replaces both. Only a route via an
+    // interface edge never managed is another tool's.
+    const mine = lastRunWanInterfaces(facts);
+    const foreign = tableRoutes(facts, w.table, w.tableName).filter((r) => !t.wans.some((x) => x.ifname === r.dev) && !(r.dev && mine.has(r.dev)));
     for (const r of foreign)
       out.push(
         `routing table ${w.table} holds a route not via ${w.label} (${w.ifname}): "${[r.type && r.type !== 'unicast' ? r.type : '', r.dst, r.gateway ? `via ${r.gateway}` : '', r.dev ? `dev ${r.dev}` : ''].filter(Boolean).join(' ')}"; another tool uses table ${w.table}: set edge_${w.name}_table to a free id (e.g. ${freeTableId(facts, t)})`,

@@ -4,7 +4,6 @@ import { renderMetricsConf } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
 import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeMetricsUnit } from '../render/units.js';
-import { shQuote } from '../ssh/quote.js';
 import type { Change } from './contract.js';
 import { fileAbsent, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
@@ -14,7 +13,7 @@ import type { WantedUnit } from './units.js';
 /**
  * Metrics on the router (the failover task's part for them, edge_metrics): edge-metrics writes the
  * router's failover state into node_exporter's textfile directory every edge_metrics_interval
- * seconds; prometheus-node-exporter (installed by the packages task) serves it. With edge_metrics
+ * seconds; prometheus-node-exporter (installed and enabled by the packages task) serves it. With edge_metrics
  * false, whatever edge put there for metrics is removed.
  */
 
@@ -48,13 +47,10 @@ export function metricsFiles(vars: HostVars): DesiredFile[] {
 
 export const METRICS_PATHS = [PATHS.metricsConf, PATHS.edgeMetrics, PATHS.edgeMetricsUnit] as const;
 
-/** The units metrics need running (edge-metrics restarted when its files changed). */
+/** The unit metrics need running (edge-metrics, restarted when its files changed). */
 export function metricsUnits(vars: HostVars, changed: ReadonlySet<string>): WantedUnit[] {
   if (!vars.edge_metrics) return [];
-  return [
-    { name: UNITS.nodeExporter, restart: false },
-    { name: UNITS.edgeMetrics, restart: METRICS_PATHS.some((p) => changed.has(p)) },
-  ];
+  return [{ name: UNITS.edgeMetrics, restart: METRICS_PATHS.some((p) => changed.has(p)) }];
 }
 
 /** With edge_metrics false: stop and disable edge-metrics, then remove its files (none if already gone). */
@@ -66,8 +62,11 @@ export function metricsRemoval(vars: HostVars, facts: Facts): Change[] {
     changes.push({
       summary: `systemd: stop + disable ${UNITS.edgeMetrics} (edge_metrics is false)`,
       diff: runtimeDiff('systemd units', [`${UNITS.edgeMetrics}: ${u.enabled}, ${u.active}`], [`${UNITS.edgeMetrics}: disabled, inactive`]),
-      apply: `systemctl disable --now --quiet ${shQuote(UNITS.edgeMetrics)}\nrm -f -- ${shQuote(PATHS.metricsTextfile)} ${shQuote(PATHS.metricsApplied)}`,
-      snapshot: { units: [UNITS.edgeMetrics], files: [PATHS.metricsTextfile, PATHS.metricsApplied] },
+      ops: [
+        { kind: 'units', daemonReload: false, actions: [{ unit: UNITS.edgeMetrics, action: 'disable' }], units: [UNITS.edgeMetrics] },
+        { kind: 'remove', path: PATHS.metricsTextfile },
+        { kind: 'remove', path: PATHS.metricsApplied },
+      ],
     });
   }
   for (const p of METRICS_PATHS) {

@@ -2,10 +2,13 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
+import { portRanges } from '../inventory/steering.js';
+import type { NftPolicy } from '../render/nft-policy.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel } from '../render/nftables.js';
-import { writeCheckedFileCommand } from '../render/shell.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
+import type { ChangeOp } from './change-ops.js';
 import type { Change, Task, TaskContext } from './contract.js';
+import { ruleRange } from './desired-routing.js';
 import { fileChange } from './file-change.js';
 import { containsAddress, minimalPrefixes } from '../ipv4.js';
 import { KA_LINK, NFT_TABLE, PATHS } from './paths.js';
@@ -15,6 +18,24 @@ import { taskParams } from './params.js';
 /** Who may SSH to the router from any interface: edge_ssh_allowed_sources, else the management subnets and the LAN. */
 export function sshSources(vars: HostVars, t: Topology): string[] {
   return minimalPrefixes(vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(t.lan.prefix ? [t.lan.prefix] : [])]);
+}
+
+/** The mode, weights and steering rules new LAN flows follow, as the ruleset renders them. */
+export function nftPolicy(vars: HostVars): NftPolicy {
+  return {
+    mode: vars.edge_wan_mode,
+    weights: [vars.edge_wan1_weight, vars.edge_wan2_weight],
+    stickySeconds: vars.edge_balance_sticky_timeout,
+    rules: vars.edge_steering.map((r) => ({
+      name: r.name,
+      source: r.source,
+      destination: r.destination,
+      protocol: r.protocol,
+      ports: r.ports && portRanges(r.ports),
+      action: r.action,
+      onDown: r.on_down,
+    })),
+  };
 }
 
 export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
@@ -27,23 +48,27 @@ export function nftModel(vars: HostVars, t: Topology): EdgeNftModel {
     sshPort: vars.edge_ssh_port,
     sshSources: sshSources(vars, t),
     kaLinks: [KA_LINK.a, KA_LINK.b],
+    policy: nftPolicy(vars),
   };
 }
 
 /**
  * Loads the ruleset and puts back the preferred WAN keepalived chose (loading resets the map to
- * WAN1). edge-failover exists once the failover task has run; before that there is nothing to keep.
+ * WAN1), which also moves the rule the router's own traffic follows (in edge's rule range: saved too).
+ * edge-failover exists once the failover task has run; before that there is nothing to keep.
  */
-const LOAD = [
-  `nft -f ${shQuote(PATHS.nftRuleset)}`,
-  `if [ -x ${shQuote(PATHS.edgeFailover)} ]; then ${shQuote(PATHS.edgeFailover)} sync; fi`,
-].join('\n');
+function load(t: Topology): ChangeOp {
+  return { kind: 'nft', table: NFT_TABLE, file: PATHS.nftRuleset, sync: { program: PATHS.edgeFailover, ruleRange: ruleRange(t) } };
+}
 
 /** Is edge's table loaded as edge last wrote it (with its preferred-WAN map)? */
 export function liveTableOk(facts: Facts): boolean {
   const text = facts.nftTableText[NFT_TABLE];
   return text !== undefined && text.includes(`map ${PREFERRED_MAP}`);
 }
+
+const UNSEEN_SESSION =
+  "edge cannot see its own SSH session on the host (no SSH_CONNECTION in edge's shell nor in any process above it, up to sshd), so it cannot tell whether the new firewall keeps new SSH connections like its own open";
 
 /**
  * Lockout preflight for the firewall: would the input chain edge installs accept a NEW SSH connection
@@ -53,7 +78,9 @@ export function liveTableOk(facts: Facts): boolean {
  */
 export function sshLockout(vars: HostVars, t: Topology, facts: Facts): string[] {
   const s = facts.session;
-  if (!s) return [];
+  // Unseen is not safe: the check would pass without having looked (sudo's env_reset, an sshd
+  // that sets no SSH_CONNECTION). Refused like a cut, so the operator decides with the reason.
+  if (!s) return [UNSEEN_SESSION];
   const iif = s.serverAddress.startsWith('127.') ? 'lo' : facts.interfaces.find((i) => i.addresses.some((a) => a.address === s.serverAddress))?.name;
   if (!iif) return [];
   const v = inputVerdict(nftModel(vars, t), { iif, saddr: s.clientAddress, dport: s.serverPort }, containsAddress);
@@ -77,23 +104,17 @@ export const nftablesTask: Task<z.infer<typeof params>> = {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
     const content = renderEdgeNft(nftModel(vars, r.topology));
-    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' });
+    // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
+    const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' }, 'nft -c -f');
     const changes: Change[] = [];
     if (file) {
-      changes.push({
-        ...file,
-        summary: `${file.summary} and load table ${NFT_TABLE}`,
-        // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
-        apply: `${writeCheckedFileCommand(PATHS.nftRuleset, content, '0600', 'nft -c -f')}\n${LOAD}`,
-        snapshot: { files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] },
-      });
+      changes.push({ ...file, summary: `${file.summary} and load table ${NFT_TABLE}`, ops: [...file.ops, load(r.topology)] });
     } else if (!liveTableOk(facts)) {
       // The file is right but the table is gone (someone ran `nft flush ruleset`, say): load it again.
       changes.push({
         summary: `load table ${NFT_TABLE} from ${PATHS.nftRuleset} (it is not loaded)`,
         diff: runtimeDiff('nft', facts.nftTableText[NFT_TABLE] ? [`table ${NFT_TABLE} (without map ${PREFERRED_MAP})`] : [], [`table ${NFT_TABLE} from ${PATHS.nftRuleset}`]),
-        apply: LOAD,
-        snapshot: { nftTables: [NFT_TABLE] },
+        ops: [load(r.topology)],
       });
     }
     const lockout = changes.length ? sshLockout(vars, r.topology, facts) : [];

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
-import { shJoin, shQuote } from '../ssh/quote.js';
-import type { Task, TaskContext } from './contract.js';
+import { shJoin, shQuote } from '../encode/index.js';
+import type { HostVars } from '../inventory/vars.js';
+import type { Change, Task, TaskContext } from './contract.js';
 import { METRICS_PACKAGE } from './metrics.js';
 import { taskParams } from './params.js';
-import type { HostVars } from '../inventory/vars.js';
+import { UNITS } from './paths.js';
+import { unitsChange } from './units.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
@@ -14,43 +16,49 @@ export function requiredPackages(vars: Pick<HostVars, 'edge_metrics'>): string[]
   return [...REQUIRED_PACKAGES, ...(vars.edge_metrics ? [METRICS_PACKAGE] : [])];
 }
 
-const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
+/** The units the packages edge installs must run: node_exporter with edge_metrics (enabled and started, a typed change a rollback restores). */
+function serviceUnits(vars: Pick<HostVars, 'edge_metrics'>): string[] {
+  return vars.edge_metrics ? [UNITS.nodeExporter] : [];
+}
 
 const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',
-  description: `install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, and ${METRICS_PACKAGE} with edge_metrics (upgrade only when asked)`,
+  description: `install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, and ${METRICS_PACKAGE} (enabled and running) with edge_metrics; upgrade only when asked`,
   params,
   needs(vars) {
-    return { packages: requiredPackages(vars) };
+    return { packages: requiredPackages(vars), units: serviceUnits(vars) };
   },
   plan({ vars, facts, params: p }: TaskContext<z.infer<typeof params>>) {
     const wanted = requiredPackages(vars);
     const missing = wanted.filter((n) => !facts.packages[n]?.installed);
     const installed = wanted.filter((n) => facts.packages[n]?.installed);
     const upgrade = (p?.upgrade ?? vars.edge_packages_upgrade) && installed.length > 0;
-    // Nothing to install and no upgrade asked for: no change, so no apt call at all.
-    if (!missing.length && !upgrade) return { changes: [] };
-    const steps = ['apt-get -q update'];
+    // After apt (a package's unit exists only once it is installed).
+    const units = unitsChange(facts, serviceUnits(vars).map((name) => ({ name, restart: false })), false);
+    const unitChanges: Change[] = units ? [units] : [];
+    // Nothing to install and no upgrade asked for: no apt call at all.
+    if (!missing.length && !upgrade) return { changes: unitChanges };
     const what: string[] = [];
     const before: string[] = [];
     const after: string[] = [];
     if (missing.length) {
-      steps.push(`${APT} install ${shJoin(missing)}`);
       what.push(`install ${missing.join(', ')}`);
       after.push(...missing.map((n) => `${n} (install)`));
     }
     const notes = ['packages are not part of the snapshot: a rollback leaves them installed'];
     if (upgrade) {
-      steps.push(`${APT} --only-upgrade install ${shJoin(installed)}`);
       what.push(`upgrade ${installed.join(', ')}`);
       before.push(...installed.map((n) => `${n} ${facts.packages[n]?.version ?? ''}`.trim()));
       after.push(...installed.map((n) => `${n} (newest available)`));
       notes.push('an upgrade always reports a change: the facts do not know which versions the mirror has');
     }
     return {
-      changes: [{ summary: what.join('; '), diff: runtimeDiff('packages', before, after), apply: steps.join('\n'), snapshot: {} }],
+      changes: [
+        { summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] },
+        ...unitChanges,
+      ],
       notes,
     };
   },
@@ -59,6 +67,7 @@ export const packagesTask: Task<z.infer<typeof params>> = {
     return [
       `edge_n=$(dpkg-query -W -f '\${db:Status-Status}\\n' ${shJoin(wanted)} 2>/dev/null | grep -cx installed || true)`,
       `[ "$edge_n" = ${wanted.length} ] || edge_fail ${shQuote(`not all of ${wanted.join(', ')} are installed`)}`,
+      ...serviceUnits(vars).map((u) => `systemctl is-active --quiet ${shQuote(u)} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`),
     ].join('\n');
   },
 };

@@ -24,7 +24,7 @@ export const PATHS = {
   runDir: '/run/edge',
   /** Every switch of the preferred WAN, one line each; kept across reboots (not part of a snapshot). */
   switchLog: '/var/lib/edge/failover/switches',
-  /** edge-metrics: the writer, its unit and conf (monitoring/metrics.md lists what it writes). */
+  /** edge-metrics: the writer, its unit and conf (playbooks/monitoring/metrics.md lists what it writes). */
   edgeMetrics: '/usr/local/sbin/edge-metrics',
   edgeMetricsUnit: '/etc/systemd/system/edge-metrics.service',
   metricsConf: '/etc/edge/metrics.conf',
@@ -75,3 +75,12 @@ export const KA_LINK = {
   addrA: '169.254.201.1/30',
   addrB: '169.254.201.2/30',
 } as const;
+
+/** Links a service edge starts makes by itself: keepalived's ExecStartPre (edge-failover prepare) creates its private pair. */
+const SERVICE_LINKS: Record<string, readonly string[]> = {
+  [UNITS.keepalived]: [KA_LINK.a, KA_LINK.b],
+};
+
+export function linksCreatedByServices(units: readonly string[]): string[] {
+  return units.flatMap((u) => SERVICE_LINKS[u] ?? []);
+}

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeNftUnit, renderEdgeRoutesUnit, renderIfupdownHook, renderNetworkdDropIn } from '../render/units.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileAbsent, fileChange, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';

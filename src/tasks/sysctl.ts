@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote, sysctlKey, sysctlLine } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange } from './file-change.js';
 import { taskParams } from './params.js';
@@ -30,7 +30,7 @@ export function desiredSysctl(vars: HostVars): Record<string, string> {
 }
 
 export function renderSysctlFile(values: Record<string, string>): string {
-  const lines = Object.entries(values).map(([k, v]) => `${k} = ${v}`);
+  const lines = Object.entries(values).map(([k, v]) => sysctlLine(k, v));
   return `# Managed by edge: dual-WAN router kernel settings. Local changes are overwritten.\n${lines.join('\n')}\n`;
 }
 
@@ -60,15 +60,14 @@ export const sysctlTask: Task<z.infer<typeof params>> = {
           differing.map(([k]) => `${k} = ${facts.sysctl[k] ?? '(unset)'}`),
           differing.map(([k, v]) => `${k} = ${v}`),
         ),
-        apply: differing.map(([k, v]) => `sysctl -q -w ${shQuote(`${k}=${v}`)}`).join('\n'),
-        snapshot: { sysctl: differing.map(([k]) => k) },
+        ops: [{ kind: 'sysctl', values: differing }],
       });
     }
     return { changes };
   },
   verify({ vars }) {
     return Object.entries(desiredSysctl(vars))
-      .map(([k, v]) => `[ "$(sysctl -n ${shQuote(k)} | tr -s "\\t " "  ")" = ${shQuote(v)} ] || edge_fail ${shQuote(`sysctl ${k} is not ${v}`)}`)
+      .map(([k, v]) => `[ "$(sysctl -n ${shQuote(sysctlKey(k))} | tr -s "\\t " "  ")" = ${shQuote(v)} ] || edge_fail ${shQuote(`sysctl ${k} is not ${v}`)}`)
       .join('\n');
   },
 };

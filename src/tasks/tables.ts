@@ -3,9 +3,9 @@ import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { renderRoutingConf, renderRtTables } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
-import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta, rulesApply, tableApply } from './desired-routing.js';
+import { desiredRoute, desiredRules, RULE_OFFSETS, ruleDisplay, ruleRange, routingDelta } from './desired-routing.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { NFT_TABLE, PATHS } from './paths.js';
@@ -48,8 +48,7 @@ export function routingChanges(t: Topology, facts: Facts): Change[] {
       diff: wrong
         .map((s) => runtimeDiff(`ip route table ${s.wan.tableName}`, s.now, s.want ? [s.want] : []))
         .join(''),
-      apply: wrong.map((s) => tableApply(s.wan.table, s.now, s.want)).join('\n'),
-      snapshot: { routeTables: t.wans.map((w) => w.table) },
+      ops: wrong.map((s) => ({ kind: 'routes', table: s.wan.table, flush: s.now.length > 0, want: s.want })),
     });
   }
   if (d.stale.length || d.missing.length) {
@@ -61,8 +60,7 @@ export function routingChanges(t: Topology, facts: Facts): Change[] {
         d.current.map((r) => ruleDisplay(r, t)),
         d.desired.map((r) => ruleDisplay(r, t)),
       ),
-      apply: rulesApply(d.stale, d.missing),
-      snapshot: { ruleRange: ruleRange(t) },
+      ops: [{ kind: 'rules', range: ruleRange(t), remove: d.stale, add: d.missing }],
     });
   }
   return changes;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { NO_FACTS } from '../facts/types.js';
 import type { Task, TaskContext } from './contract.js';
 import { NFT_TABLE, PATHS, UNITS } from './paths.js';

@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { flagsOf, valueKind, type CommandModel, type OptionModel, type ValueKind } from './cli-model.js';
 
 /**

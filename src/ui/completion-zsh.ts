@@ -1,4 +1,4 @@
-import { shQuote } from '../ssh/quote.js';
+import { shQuote } from '../encode/index.js';
 import { flagsOf, valueKind, type CommandModel, type OptionModel, type ValueKind } from './cli-model.js';
 
 /** zsh completion (native _arguments), generated from the command model; see completion-bash.ts. */

@@ -28,7 +28,7 @@ const INDENT = '    ';
 /**
  * What is said under a host's line, each fact once: its error (a refused host's error is the
  * failed tasks' errors joined, so the tasks' errors are not repeated), how it was rolled back,
- * and the tasks' notes — wrapped to the width.
+ * the host's notes (a lock taken over, a clock that disagrees) and the tasks' — wrapped to the width.
  */
 function hostDetails(h: HostResult, width: number, common: ReadonlySet<string>): string[] {
   const out: string[] = [];
@@ -40,6 +40,7 @@ function hostDetails(h: HostResult, width: number, common: ReadonlySet<string>):
   };
   if (h.error && ['failed', 'unreachable', 'interrupted'].includes(h.status)) for (const part of h.error.split('; ')) say(part);
   if (h.rollback) say(h.rollback);
+  for (const n of h.notes ?? []) say(n);
   for (const t of h.tasks) for (const n of t.notes ?? []) say(n, `${INDENT}${t.task}: `);
   return out;
 }
@@ -73,8 +74,10 @@ export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   for (const r of run.rollout ?? []) {
     if (!r.stop) continue;
     lines.push(...wrapLines(`rollout stopped: ${r.stop.message}`, width, '', '  '));
-    // A command to copy stays on one line, whatever its length.
-    lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
+    // A check run changed nothing, so there is nothing to resume (--resume refuses a check run):
+    // it is simply run again. A command to copy stays on one line, whatever its length.
+    if (run.check) lines.push('  check again with:', `    edge run ${run.playbook} -i ${run.inventory} --check`);
+    else lines.push('  resume with:', `    edge run ${run.playbook} -i ${run.inventory} --resume ${run.runId}`);
   }
   return lines.join('\n');
 }

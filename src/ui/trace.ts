@@ -22,13 +22,15 @@ export function redact(text: string, secrets: readonly string[]): string {
   return out.replace(SECRET_PATTERNS[1]!, (_m, key: string, sep: string) => `${key}${sep}${REDACTED}`);
 }
 
-function kb(n: number): string {
-  return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} kB`;
+function kib(n: number): string {
+  return n < 1024 ? `${n} B` : `${(n / 1024).toFixed(1)} KiB`;
 }
 
+/** Wire bytes, the figures --json sums per host; what gzipped output came to, beside it. */
 export function execLine(e: ExecTraceEvent): string {
   const outcome = e.error ? `failed: ${e.error}` : `exit ${e.code ?? 'signal'}`;
-  return `${e.host}: exec ${e.durationMs} ms, ${outcome}, ${kb(e.bytesSent)} sent, ${kb(e.bytesReceived)} received`;
+  const unzipped = e.bytesDecompressed === undefined ? '' : ` (${kib(e.bytesDecompressed)} decompressed)`;
+  return `${e.host}: exec ${e.durationMs} ms, ${outcome}, ${kib(e.bytesSent)} sent, ${kib(e.bytesReceived)} received${unzipped}`;
 }
 
 /** The trace for a verbosity (undefined below -v). */

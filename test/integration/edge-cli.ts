@@ -14,19 +14,21 @@ export interface CliResult {
   ms: number;
 }
 
-export function edge(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?: string[]; cwd?: string } = {}): Promise<CliResult> {
+/** `input`: written to edge's stdin, then closed (what a person types at a prompt, e.g. -K's). */
+export function edge(args: string[], opts: { env?: NodeJS.ProcessEnv; wrap?: string[]; cwd?: string; input?: string } = {}): Promise<CliResult> {
   const argv = [...(opts.wrap ?? []), process.execPath, '--import', TSX, CLI, ...args];
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: opts.cwd ?? REPO,
       env: { ...process.env, CI: '1', ...opts.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr, ms: Math.round(performance.now() - t0) }));
   });

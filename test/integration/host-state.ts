@@ -11,10 +11,14 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
     "find /etc /usr/local/sbin /usr/local/lib -xdev \\( -type f -o -type l \\) -printf '%p %m %u:%g %l\\n' | sort",
     'find /etc /usr/local/sbin /usr/local/lib -xdev -type f -print0 | sort -z | xargs -0 md5sum',
     'ip rule show',
-    // sorted: the order of equal routes on different links follows link bring-up (a reboot, a flap)
-    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast" | sort',
+    'ip -6 rule show',
+    // sorted: the order of equal routes on different links follows link bring-up (a reboot, a flap);
+    // (both families); the remaining lifetime of a route learned from a router advertisement counts down: left out
+    // (the unreachable route networkd adds for each prefix delegated to it follows the ISP's DHCPv6
+    // timing, not edge: left out)
+    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^unreachable .* proto dhcp" | sed -E "s/ expires [0-9]+sec//" | sort',
     'nft list ruleset',
-    "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(ip_forward|conf\\.(all|default)\\.)'",
+    "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(ip_forward|conf\\.(all|default)\\.)|^net\\.ipv6\\.conf\\.(all|default)\\.forwarding'",
     'systemctl is-enabled keepalived edge-routes edge-nftables 2>/dev/null || true',
     'systemctl is-active keepalived edge-routes edge-nftables 2>/dev/null || true',
   ].join('; echo ---; ');

@@ -105,7 +105,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       }
       await sleep(500);
     }
-    const lost = await lab.run(`${router}-isp1`, ['nft', 'list', 'table', 'ip', 'elab_fault'], { allowFail: true });
+    const lost = await lab.run(`${router}-isp1`, ['nft', 'list', 'table', 'inet', 'elab_fault'], { allowFail: true });
     const dropped = [...lost.stdout.matchAll(/counter packets ([0-9]+)/g)].map((m) => Number(m[1]));
     const sw = await switches(lab, router, from);
     const probeSaid = await journal(lab, router, 'edge-probe', from);

@@ -161,7 +161,7 @@ describe.skipIf(!isRoot)('edge lab (real routers)', () => {
       expect(lost.via).toBe('none');
       expect(lost.pings.every((g) => !g.ok)).toBe(true);
       await lab.fault('r1', 'wan1', { kind: 'loss', pct: 30 });
-      expect((await lab.run('r1-isp1', ['nft', 'list', 'table', 'ip', 'elab_fault'])).stdout).toMatch(/mod 100 < 30/);
+      expect((await lab.run('r1-isp1', ['nft', 'list', 'table', 'inet', 'elab_fault'])).stdout).toMatch(/mod 100 < 30/);
       await lab.fault('r1', 'wan1', { kind: 'clear' });
       expect((await lab.run('r1-isp1', ['nft', 'list', 'ruleset'])).stdout.trim()).toBe('');
       expect((await probeUntil('r1', (x) => x.via === 'wan1')).via).toBe('wan1');

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deadlineUnderLease, execLeaseSeconds } from '../../../src/engine/deadman.js';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { labPaths, readState } from '../../../src/lab/state.js';
 import { edge, edgeLive, REPO } from '../edge-cli.js';
@@ -28,17 +29,17 @@ const ROUTERS = [
   { name: 'r2', hard: true },
 ] as const;
 
-/** Pause points of a first apply (task:point of task-script.ts, confirm of deadman.ts). */
+/** Pause points of a first apply, all inside its one apply exec (task:point of task-script.ts), and confirm (deadman.ts). */
 const APPLY_POINTS = [
   'sysctl:snapshot', // snapshot saved, nothing changed yet
   'sysctl:change-1', // the run is pending, the boot hook in place
   'tables:change-2',
   'nftables:change-1',
   'persistence:change-3', // edge's units half written
-  'persistence:done', // units running, state not yet advanced
-  'failover:change-5', // keepalived.conf about to be replaced
-  'failover:change-6', // keepalived about to be (re)started
-  'failover:done', // everything applied, not recorded as applied
+  'persistence:done', // edge's unit files written, not started (units start once, after every task's files)
+  'failover:change-8', // keepalived.conf about to be replaced
+  'failover:change-9', // edge-probe and keepalived about to be started (the one units step)
+  'failover:done', // every task's files and runtime state applied; units, verify and "applied" still to come
   'confirm', // applied and verified; the confirm not yet committed
 ];
 /** Pause points of a restore (restore.sh's steps): files put back but units not; all but dirs and the hook. */
@@ -99,7 +100,8 @@ describe.skipIf(!isRoot)('a change survives a reboot, a power cut or a second op
     const t0 = Date.now();
     await lab.reboot(router, { hard });
     const tUp = Date.now();
-    const bound = (TIMEOUT + 120 + 60 + 30) * 1000; // the documented bound: confirm timeout + exec budget + margin
+    // The documented bound after a lost exec: its lease (default command timeout) + margin + confirm timeout, + 60 s.
+    const bound = (deadlineUnderLease(TIMEOUT, execLeaseSeconds(600_000)) + 60 + 30) * 1000;
     const res = await Promise.race([live.done, sleep(bound).then(() => live.child.kill('SIGKILL')).then(() => live.done)]);
     const tExit = Date.now();
     expect(res.code, res.all).toBe(2); // the host failed

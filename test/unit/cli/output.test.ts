@@ -85,6 +85,15 @@ describe('output at 80 columns', () => {
     expect(text).toContain('failed, rolled-back');
   });
 
+  it('a stopped check run says to check again, never to --resume it (which edge refuses for a check run)', () => {
+    const stop = { reason: 'batch-failed' as const, message: 'batch 1 of 2 failed', at: '2026-01-15T02:00:00.000Z' };
+    const rollout = [{ version: 1 as const, play: 0, hosts: [], batchCount: 2, batchIndex: 0, stop, finished: false }];
+    const run = (check: boolean): RunResult => ({ runId: 'R1', playbook: 'p.yaml', inventory: 'i.yaml', check, startedAt: '', status: 'failed', hosts: [], rollout });
+    expect(recapText(run(true), 80)).toContain('  check again with:\n    edge run p.yaml -i i.yaml --check');
+    expect(recapText(run(true), 80)).not.toContain('--resume');
+    expect(recapText(run(false), 80)).toContain('  resume with:\n    edge run p.yaml -i i.yaml --resume R1');
+  });
+
   it('prose wraps at word boundaries under a hanging indent; a word longer than a line stays whole', () => {
     expect(wrap('aaa bbb ccc', 7, '', '  ')).toEqual(['aaa bbb', '  ccc']);
     expect(wrap(`x ${'y'.repeat(90)} z`, 80)).toEqual(['x', 'y'.repeat(90), 'z']);

@@ -11,7 +11,7 @@ import { resolveInventoryPath } from '../../../src/inventory/resolve-path.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { selectTasks } from '../../../src/playbook/tags.js';
 import type { SshConnection } from '../../../src/ssh/connection.js';
-import { redact, sshTrace } from '../../../src/ui/trace.js';
+import { execLine, redact, sshTrace } from '../../../src/ui/trace.js';
 import { edge, REPO } from '../../integration/edge-cli.js';
 import { has } from '../../fixtures/host-tools.js';
 
@@ -55,6 +55,12 @@ describe('-v .. -vvvv', () => {
     expect(lines(2)).toHaveLength(2);
     expect(lines(3)).toEqual([...lines(2), 'r1:   | echo hi']);
     expect(lines(4)).toEqual([...lines(3), 'r1: ssh: Outbound: KEXINIT']);
+  });
+
+  it('-v says wire bytes, as --json counts them, and what gzipped output came to beside them', () => {
+    expect(execLine({ host: 'r1', script: '', command: [], durationMs: 5, code: 0, bytesSent: 900, bytesReceived: 7443, bytesDecompressed: 28_672 })).toBe(
+      'r1: exec 5 ms, exit 0, 900 B sent, 7.3 KiB received (28.0 KiB decompressed)',
+    );
   });
 });
 
@@ -123,8 +129,13 @@ describe('exit code 5: bad options or input, nothing touched', () => {
       edge(['run', 'playbooks/failover.yaml'], { env: home, cwd: dir }),
       edge(['run', `${REPO}playbooks/failover.yaml`, '-i', `${REPO}inventories/prod.yaml`, '--tags', 'nftabels', '--list-tasks'], { env: home }),
       edge(['run', bad, '-i', 'inventories/prod.yaml', '--check'], { env: home }),
+      // An empty or invalid --resume is refused, never taken for a fresh full rollout.
+      edge(['run', 'playbooks/failover.yaml', '-i', 'inventories/prod.yaml', '--resume', ''], { env: home }),
+      edge(['run', 'playbooks/failover.yaml', '-i', 'inventories/prod.yaml', '--resume', 'latest'], { env: home }),
     ]);
     for (const r of runs) expect(r.code, r.stderr).toBe(5);
+    expect(runs[4]!.stderr).toContain('"" is not a run id');
+    expect(runs[5]!.stderr).toContain('"latest" is not a run id');
     expect(runs[1]!.stderr).toContain('-i: no inventory given');
     expect(runs[2]!.stderr).toContain('did you mean nftables?');
     expect(runs[3]!.stderr).toMatch(/bad\.yaml:3:7/);

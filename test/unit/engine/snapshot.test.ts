@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
-import { taskScript } from '../../../src/engine/task-script.js';
-import { confirmScript } from '../../../src/engine/deadman.js';
+import { applyScript } from '../../../src/engine/task-script.js';
+import { confirmScript, LEASE_MARGIN_SEC } from '../../../src/engine/deadman.js';
 import { newHolder } from '../../../src/engine/host-lock.js';
 import { renderBootGenerator } from '../../../src/engine/boot-hook.js';
 import { spawnSync } from 'node:child_process';
@@ -128,40 +128,72 @@ describe('snapshot manifest', () => {
     expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
   });
 
-  it('builds one task script: snapshot copies, then manifest, then changes, then verify', () => {
+  it('builds the one apply exec: every snapshot, manifest, timer armed once, each task\'s changes in order, one daemon-reload, each unit started once, every verify', () => {
     const m = emptyManifest('20261123T000000Z-abcd', 'r1');
-    const s = taskScript({
+    const file = (path: string) => ({ kind: 'file' as const, path, content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' });
+    const units = (unit: string, action: 'start' | 'restart') => ({ kind: 'units' as const, daemonReload: true, actions: [{ unit, action }], units: [unit] });
+    const s = applyScript({
       manifest: m,
       facts: f,
-      task: 'sysctl',
-      changes: [{ summary: 's', diff: '', apply: 'echo APPLY', snapshot: { files: ['/etc/a.conf'] } }],
-      verify: 'echo VERIFY',
-      first: true,
+      tasks: [
+        { name: 'sysctl', changes: [{ summary: 's', diff: '', ops: [file('/etc/a.conf')] }], verify: 'echo VERIFY-A' },
+        { name: 'tables', changes: [] },
+        {
+          name: 'persistence',
+          changes: [
+            { summary: 'b', diff: '', ops: [file('/etc/b.conf')] },
+            { summary: 'u', diff: '', ops: [units('x.service', 'start')] },
+          ],
+          verify: 'echo VERIFY-B',
+        },
+        { name: 'failover', changes: [{ summary: 'u2', diff: '', ops: [units('x.service', 'restart')] }] },
+      ],
       keepSnapshots: 5,
-      finalState: 'applied',
-      deadmanSeconds: 90,
+      confirmSeconds: 90,
+      leaseSeconds: 606,
     });
-    // Saved, listed, on disk; armed; pending; boot hook; applying; then the changes.
+    // Leased; saved, listed, on disk; armed beyond the lease; pending; boot hook; applying; the
+    // changes; re-armed for the confirm timeout.
     const order = [
+      "edge_lease_take 606 'none rolled-back pruned'",
       'edge_save_file /etc/systemd/system-generators/edge-boot-restore',
       'edge_save_file /etc/a.conf',
+      'edge_save_file /etc/b.conf',
       'manifest.json',
       'restore.sh',
       'sync -f',
+      'edge_hold sysctl:snapshot',
       'systemd-run',
       'edge_put /var/lib/edge/pending',
       'edge_write_file /etc/systemd/system-generators/edge-boot-restore',
       'state applying',
       'tail -n +5',
+      "echo '@@EDGE-STEP@@ 0 apply' >&2",
       'edge_hold sysctl:change-1',
-      'echo APPLY',
-      'echo VERIFY',
+      'edge_write_file /etc/a.conf',
+      'edge_hold sysctl:done',
+      "echo '@@EDGE-STEP@@ 2 apply' >&2",
+      'edge_write_file /etc/b.conf',
+      'systemctl daemon-reload',
+      "echo '@@EDGE-STEP@@ 2 units' >&2",
+      'edge_hold persistence:change-2',
+      'systemctl start x.service',
+      "echo '@@EDGE-STEP@@ 3 units' >&2",
+      "echo '@@EDGE-STEP@@ 0 verify' >&2",
+      'echo VERIFY-A',
+      'edge_hold persistence:verify',
+      'echo VERIFY-B',
+      '--on-active=90s',
       'state applied',
     ];
-    expect(s).toContain('--unit=edge-confirm-20261123T000000Z-abcd --on-active=90s');
+    // Armed beyond the exec's lease before the first change, re-armed to the confirm timeout at its end.
+    expect(s).toContain(`--unit=edge-confirm-20261123T000000Z-abcd --on-active=${606 + LEASE_MARGIN_SEC + 90}s`);
+    expect(s.split('systemd-run').length).toBe(3);
+    expect(s.split('systemctl daemon-reload').length).toBe(2);
+    expect(s).not.toContain('systemctl restart x.service');
     expect(restoreScript(m)).toContain('systemctl stop edge-confirm-20261123T000000Z-abcd.timer');
+    expect(order.filter((o) => !s.includes(o))).toEqual([]);
     const idx = order.map((o) => s.indexOf(o));
-    expect(idx.every((i) => i >= 0)).toBe(true);
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parseFacts, parseFile, parseNetworkManager, parseRules, parseUnits } from '../../../src/facts/parse.js';
+import { parseFacts, parseFile, parseLinkedDirs, parseNetworkManager, parseRules, parseUnits } from '../../../src/facts/parse.js';
 import { probeScript } from '../../../src/facts/probe.js';
 import { mergeNeeds } from '../../../src/facts/types.js';
 
@@ -70,3 +70,13 @@ describe('facts probe and parser', () => {
     expect(u.nope?.load).toBe('not-found');
   });
 });
+
+describe('directories on the way to a managed file that are symbolic links', () => {
+  it('the probe asks about every directory above each file, and reads the links it finds (real bash)', () => {
+    const script = probeScript({ files: ['/etc/edge/edge.nft', '/etc/systemd/system/edge-probe.service'], sysctl: [], packages: [], units: [], nftTables: [] });
+    expect(script).toContain("for d in /etc /etc/edge /etc/systemd /etc/systemd/system; do");
+    expect(parseLinkedDirs('/etc/edge\t/root/evil\n/etc/x\t../y z\n')).toEqual({ '/etc/edge': '/root/evil', '/etc/x': '../y z' });
+    expect(parseLinkedDirs(undefined)).toEqual({});
+  });
+});
+

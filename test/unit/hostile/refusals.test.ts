@@ -1,4 +1,4 @@
-import { errorExitCode } from '../../../src/cli.js';
+import { errorExitCode } from '../../../src/main.js';
 import { describe, expect, it } from 'vitest';
 import { collectWarnings } from '../../../src/config/warnings.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
@@ -184,7 +184,28 @@ describe('refuse what would hurt', () => {
 
   it('a sysctl key starting with "-" (an option to sysctl) is refused', () => {
     const e = refused(hostInv('edge_sysctl: { "-p": 1 }'));
-    expect(e.message).toContain('expected a sysctl key');
+    expect(e.message).toContain('a sysctl key in the families edge sets');
+  });
+
+  it.each([
+    ['kernel.core_pattern', '"|/bin/sh -c id"'],
+    ['kernel.modprobe', '/tmp/x'],
+    ['fs.suid_dumpable', 2],
+    ['kernel.kptr_restrict', 0],
+    ['kernel.yama.ptrace_scope', 0],
+    // procps and systemd-sysctl swap "." and "/": "//" becomes ".." and leaves the family.
+    ['net.ipv4.//.//kernel.core_pattern', '"|/tmp/x"'],
+    ['net.ipv4..x', 1],
+  ])('the sysctl key %s (root at the next core dump, module load...) is refused at its file:line:col', (key, value) => {
+    const e = refused(hostInv(`edge_sysctl: { ${key}: ${value} }`));
+    expect(e.code).toBe('CONFIG');
+    expect(formatError(e)).toMatch(new RegExp(`^inv\\.yaml:${EXTRA_LINE}:\\d+: all\\.hosts\\.r1\\.edge_sysctl`));
+    expect(e.message).toMatch(/in the families edge sets/);
+  });
+
+  it('sysctl keys of the networking families load', () => {
+    const text = hostInv('edge_sysctl: { net.ipv6.conf.all.forwarding: 1, net.netfilter.nf_conntrack_max: 262144, net.core.somaxconn: 4096, net.ipv4.conf.eth0/100.rp_filter: 2 }');
+    expect(Object.keys(inv(text).hosts.get('r1')!.vars.edge_sysctl)).toHaveLength(4);
   });
 });
 

@@ -93,3 +93,12 @@ describe('inventory errors name file:line:col, field, and what was expected', ()
     ]);
   });
 });
+
+describe('a tab in the indentation', () => {
+  it('is one message at the tab, not the parser\'s follow-on errors', () => {
+    const text = 'all:\n  hosts:\n    r1:\n\tansible_host: 192.0.2.1\n    r2:\n      ansible_host: 192.0.2.2\n  vars:\n    x: 1\n';
+    expect(errorsOf(() => inv(text))).toEqual([
+      'inv.yaml:4:1: YAML syntax error: Tabs are not allowed as indentation\n  hint: YAML indents with spaces only: replace the tab',
+    ]);
+  });
+});

@@ -63,8 +63,8 @@ describe('variable precedence: all < parent group < child group < host', () => {
   });
 
   it('a mapping variable is replaced whole, not merged (Ansible hash_behaviour=replace)', () => {
-    const j = inv('all:\n  vars:\n    edge_sysctl: {a.b: 1, c.d: 2}\n  hosts:\n    r1: {edge_sysctl: {e.f: 3}}\n');
-    expect(j.hosts.get('r1')!.vars.edge_sysctl).toEqual({ 'e.f': 3 });
+    const j = inv('all:\n  vars:\n    edge_sysctl: {net.core.a: 1, net.core.b: 2}\n  hosts:\n    r1: {edge_sysctl: {net.core.c: 3}}\n');
+    expect(j.hosts.get('r1')!.vars.edge_sysctl).toEqual({ 'net.core.c': 3 });
   });
 
   it('a host listed with variables in two places: the later listing wins', () => {

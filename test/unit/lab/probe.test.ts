@@ -40,6 +40,26 @@ describe('lab probe', () => {
     expect(attribute(parseProbeOutput(out([{ ms: 1, seen: '::ffff:198.51.100.11:9' }])), r1, plan, at).via).toBe('wan1');
   });
 
+  it('attributes IPv6 flows by prefix: a WAN\'s link or delegated prefixes, a ULA source is the LAN (a leak)', () => {
+    const raw = parseProbeOutput(
+      JSON.stringify({
+        tcp: [],
+        ping: [],
+        tcp6: [
+          { ms: 1, seen: '[2001:db8:11:100::100]:40000' },
+          { ms: 1, seen: '[2001:db8:22:100::5]:40001' },
+          { ms: 1, seen: '[fd00:10:1::100]:40002' },
+        ],
+        ping6: [{ target: '2001:db8:ffff::1', ok: true, ms: 0.2 }],
+      }),
+    );
+    const p = attribute(raw, r1, plan, at);
+    expect(p.v6.flows.map((f) => f.via)).toEqual(['wan1', 'wan2', 'lan']);
+    expect(p.v6.via).toBe('mixed');
+    expect(p.v6.service).toBe('[2001:db8:ffff::80]:80');
+    expect(p.via).toBe('none');
+  });
+
   it('takes the last JSON line and rejects anything else', () => {
     expect(parseProbeOutput(`noise\n${out([])}\n`).tcp).toEqual([]);
     expect(() => parseProbeOutput('')).toThrow(/no result/);
@@ -60,7 +80,8 @@ describe('lab probe', () => {
         '  tcp #1 → 192.0.2.80:80  seen as 203.0.113.10:7  → wan2  (1 ms)',
         '  tcp #2 → 192.0.2.80:80  failed (timeout) after 2000 ms',
         '  ping 192.0.2.1    no reply',
-        '  new flows leave via: wan2 (1/2 answered)',
+        '  new IPv4 flows leave via: wan2 (1/2 answered)',
+        '  new IPv6 flows leave via: none (0/0 answered)',
       ].join('\n'),
     );
   });

@@ -21,7 +21,9 @@ describe("a router's disk", () => {
     expect(file('etc/systemd/network/10-mgmt0.network')).toContain('Address=198.18.0.14/24');
     expect(file('etc/systemd/network/10-mgmt0.network')).not.toMatch(/Gateway/);
     const wan1 = file('etc/systemd/network/20-wan1.network');
-    expect(wan1).toContain('DHCP=ipv4');
+    expect(wan1).toContain('DHCP=yes');
+    expect(wan1).toContain('IPv6AcceptRA=yes');
+    expect(wan1).toContain('PrefixDelegationHint=::/56');
     expect(wan1).toContain('RouteMetric=100');
     const wan2 = file('etc/systemd/network/30-wan2.network');
     expect(wan2).toContain('Address=203.0.113.34/29');
@@ -41,7 +43,12 @@ describe("an ifupdown router's disk", () => {
   const interfaces = files.find((f) => f.path === 'etc/network/interfaces')?.content ?? '';
 
   it('configures the same links in /etc/network/interfaces, and no networkd file', () => {
-    expect(files.map((f) => f.path)).toEqual(['etc/hostname', 'etc/hosts', 'etc/machine-id', 'etc/network/interfaces']);
+    expect(files.map((f) => f.path)).toEqual(['etc/hostname', 'etc/hosts', 'etc/machine-id', 'etc/network/interfaces', 'etc/dhcpcd.conf']);
+    // IPv6: SLAAC by the kernel on trixie; dhcpcd kept to IPv4; bookworm asks dhclient -6 for a prefix
+    expect(interfaces).toContain('iface wan1 inet6 auto\n\taccept_ra 2\n');
+    expect(files.find((f) => f.path === 'etc/dhcpcd.conf')?.content).toMatch(/^ipv4only$/m);
+    const bookworm = routerFiles(r, 'ab'.repeat(16), { release: 'bookworm', net: 'ifupdown' }).find((f) => f.path === 'etc/network/interfaces')!.content;
+    expect(bookworm).toContain('iface wan2 inet6 dhcp\n\taccept_ra 2\n\trequest_prefix 1\n');
     // auto, not allow-hotplug: a container has no udev to send the hotplug events
     expect(interfaces).not.toMatch(/allow-hotplug/);
     expect(interfaces).toContain('auto mgmt0\niface mgmt0 inet static\n\taddress 198.18.0.14/24\n');

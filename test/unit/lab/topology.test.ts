@@ -39,13 +39,28 @@ describe('lab wiring', () => {
     const inet = routerBatches(r2, plan).find((x) => x.ns === 'elab-inet')!.lines;
     expect(inet).toContain('route add 198.51.100.16/29 via 198.19.2.2 dev r2-isp1');
     expect(inet).toContain('route add 203.0.113.16/29 via 198.19.2.6 dev r2-isp2');
+    // IPv6: the ISP link and both prefixes the ISP may delegate, through the ISP's ULA uplink
+    expect(inet).toContain('route add 2001:db8:1:2::/64 via fd00:19:2:1::2 dev r2-isp1');
+    expect(inet).toContain('route add 2001:db8:21:200::/56 via fd00:19:2:2::2 dev r2-isp2');
+    expect(inet).toContain('route add 2001:db8:22:200::/56 via fd00:19:2:2::2 dev r2-isp2');
     expect(inetBatch(plan)).toEqual([
       'link set lo up',
+      'addr replace 2001:db8:ffff::1/128 dev lo',
+      'addr replace 2001:db8:ffff::2/128 dev lo',
+      'addr replace 2001:db8:ffff::3/128 dev lo',
+      'addr replace 2001:db8:ffff::80/128 dev lo',
       'addr add 192.0.2.1/32 dev lo',
       'addr add 192.0.2.2/32 dev lo',
       'addr add 192.0.2.3/32 dev lo',
       'addr add 192.0.2.80/32 dev lo',
     ]);
+  });
+
+  it('routes the delegated prefix from the ISP to the router\'s link-local address', () => {
+    const isp1 = routerBatches(r2, plan).find((x) => x.ns === 'elab-r2-isp1')!.lines;
+    expect(isp1).toContain('addr add 2001:db8:1:2::1/64 dev down0 nodad');
+    expect(isp1).toContain(`route add 2001:db8:11:200::/56 via ${r2.isp1.v6.routerLinkLocal} dev down0`);
+    expect(isp1).toContain('route add ::/0 via fd00:19:2:1::1 dev up0');
   });
 
   it('gives the LAN client its address and the router as default gateway', () => {

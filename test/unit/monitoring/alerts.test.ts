@@ -8,9 +8,9 @@ import { has } from '../../fixtures/host-tools.js';
 import { BOUNDED_LABELS, MONITORING_DIR, readCatalog } from '../../fixtures/metrics-catalog.js';
 
 /**
- * The alert rules edge ships (monitoring/edge-alerts.yml), held to promtool: the file checks, the
+ * The alert rules edge ships (playbooks/monitoring/edge-alerts.yml), held to promtool: the file checks, the
  * unit tests fire every alert from synthetic series, and an alert whose expression is made inert
- * fails its test (so no alert is untested). Names and types come from monitoring/metrics.md.
+ * fails its test (so no alert is untested). Names and types come from playbooks/monitoring/metrics.md.
  */
 
 const RULES = join(MONITORING_DIR, 'edge-alerts.yml');

@@ -103,3 +103,15 @@ describe('playbook errors name file:line:col, field, and what was expected', () 
     expect(errorsOf(() => pb('- hosts: all\n  tasks: [sysctl]\n- 3\n'))).toEqual(['pb.yaml:3:3: expected a play (a mapping with hosts: and tasks:)']);
   });
 });
+
+describe('a playbook that is not there', () => {
+  const REPO = new URL('../../../', import.meta.url).pathname;
+  it('says so plainly and offers the other YAML extension, or a close name', () => {
+    const e = edgeErrorsOf(() => loadPlaybook('playbooks/failover.yml', REPO))[0]!;
+    expect(e.code).toBe('USAGE');
+    expect(e.message).toBe('playbook playbooks/failover.yml: no such file');
+    expect(e.hint).toBe('did you mean playbooks/failover.yaml?');
+    expect(edgeErrorsOf(() => loadPlaybook('playbooks/failvoer.yaml', REPO))[0]!.hint).toBe('did you mean playbooks/failover.yaml?');
+    expect(edgeErrorsOf(() => loadPlaybook('playbooks/zzz.yaml', REPO))[0]!.hint).toBeUndefined();
+  });
+});

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inputVerdict, nftString, renderEdgeNft, type EdgeNftModel } from '../../../src/render/nftables.js';
+import { nftString } from '../../../src/encode/index.js';
+import { inputVerdict, renderEdgeNft, type EdgeNftModel } from '../../../src/render/nftables.js';
 import { containsAddress } from '../../../src/ipv4.js';
 import { canNetns, has, inNetns } from '../../fixtures/host-tools.js';
 
@@ -15,6 +16,7 @@ const model: EdgeNftModel = {
   sshPort: 22,
   sshSources: ['198.18.0.0/24', '10.1.0.0/24'],
   kaLinks: ['edge-ka0', 'edge-ka1'],
+  policy: { mode: 'failover', weights: [1, 1], stickySeconds: 0, rules: [] },
 };
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-nft-'));
@@ -48,7 +50,8 @@ describe('edge nftables ruleset', () => {
     const pre = text.slice(text.indexOf('chain prerouting'), text.indexOf('chain output'));
     const restores = pre.split('\n').filter((l) => l.includes('meta mark set'));
     expect(restores).toEqual(['\t\tiifname "lan0" ct mark != 0 meta mark set ct mark']);
-    expect(text).toContain('iifname "lan0" ct state new ct mark 0 ct mark set iifname map @preferred_wan counter');
+    expect(text).toContain('iifname "lan0" ct state new ct mark 0 jump lan_new');
+    expect(text).toContain('ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"');
     expect(text).toContain('type route hook output priority mangle; policy accept;\n');
     expect(text).toContain('ct mark != 0 meta mark 0 meta mark set ct mark');
   });

@@ -222,7 +222,7 @@ describe('drift', () => {
     needs: () => ({ sysctl: [`k.${name}`] }),
     plan,
   });
-  const change = (summary: string) => ({ summary, diff: '', apply: 'true', snapshot: {} });
+  const change = (summary: string) => ({ summary, diff: '', ops: [] });
   const facts = () => parseFacts('r1', R1, NEEDS);
 
   it('counts the changes a run would make, per task, with their summaries and refusals', () => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { failoverTask } from '../../../src/tasks/failover.js';
@@ -28,28 +29,27 @@ describe('failover task', () => {
     expect(p.changes[0]!.diff).toContain(
       "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
     );
-    const ka = p.changes[7]!.apply;
+    const ka = changeShell(p.changes[7]!);
     expect(ka.split('\n')[0]).toBe('/usr/local/sbin/edge-failover link');
     expect(ka).toContain('if ! keepalived --config-test -f "$edge_t"');
     const units = p.changes[11]!;
-    expect(units.apply).toBe(
+    expect(changeShell(units)).toBe(
       'systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service\n' +
-        'systemctl enable --quiet prometheus-node-exporter.service\nsystemctl start prometheus-node-exporter.service\n' +
         'systemctl enable --quiet edge-metrics.service\nsystemctl start edge-metrics.service',
     );
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
-    // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
-    // edge-metrics writes its metrics and the applied run's hashes: a rollback removes them too
-    expect(units.snapshot).toEqual({
-      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.nodeExporter, UNITS.edgeMetrics],
+    // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too;
+    // edge-metrics writes its metrics and the applied run's hashes: a rollback removes them too.
+    expect(changeScope(units)).toEqual({
+      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.edgeMetrics],
       files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf', PATHS.metricsTextfile, PATHS.metricsApplied],
       links: ['edge-ka0', 'edge-ka1'],
     });
-    expect(p.changes[7]!.snapshot).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
+    expect(changeScope(p.changes[7]!)).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
     expect(p.changes[4]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
     expect(p.notes?.[0]).toContain('down within 1.35s');
     expect(p.notes?.[0]).toContain('20 probes/s per WAN');
-    for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
+    for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${changeShell(c)}` }).status).toBe(0);
   });
 
   it('on a configured router: nothing to do', () => {
@@ -61,7 +61,7 @@ describe('failover task', () => {
     for (const v of [labVars({ edge_health_timeout: 2 }), labVars({ edge_wan2_targets: ['192.0.2.9'] })]) {
       const p = plan(f, v);
       expect(p.changes.map((c) => c.summary)).toEqual([`update ${PATHS.failoverConf}`, 'systemd: restart edge-probe.service']);
-      expect(p.changes[1]!.apply).toBe('systemctl restart edge-probe.service');
+      expect(changeShell(p.changes[1]!)).toBe('systemctl restart edge-probe.service');
     }
   });
 
@@ -69,11 +69,11 @@ describe('failover task', () => {
     const f = configure(freshRouter(), vars);
     f.units[UNITS.keepalived]!.enabled = 'disabled';
     const p = plan(f);
-    expect(p.changes.map((c) => c.apply)).toEqual(['systemctl enable --quiet keepalived.service']);
+    expect(p.changes.map((c) => changeShell(c))).toEqual(['systemctl enable --quiet keepalived.service']);
   });
 
   it('scripts are 0750, configuration 0644', () => {
-    const applies = plan().changes.map((c) => c.apply);
+    const applies = plan().changes.map((c) => changeShell(c));
     expect(applies[1]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-health 0750 root root /);
     expect(applies[2]).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-probe 0750 root root /);
     expect(applies[3]).toMatch(/^edge_write_file \/usr\/local\/lib\/edge\/edge-probe.awk 0644 root root /);

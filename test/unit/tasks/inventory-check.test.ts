@@ -140,6 +140,16 @@ describe('inventory-check', () => {
     ]);
   });
 
+  it('a wrong WAN interface on a router edge applied: edge\'s own routes are not blamed on another tool', () => {
+    const applied = configure(freshRouter(), labVars());
+    const problems = check(applied, { edge_wan1_interface: 'wan9' });
+    expect(problems.join('\n')).not.toContain('another tool uses table');
+    expect(problems.join('\n')).toContain('wan9');
+    // a route via an interface edge never configured still is another tool's
+    const foreign = { ...applied, routes: [...applied.routes, { dst: '10.0.0.0/8', gateway: '10.1.0.254', dev: 'lan0', table: '101', protocol: 'static', flags: [] }] };
+    expect(check(foreign).join('\n')).toContain('another tool uses table 101');
+  });
+
   it('an nft table inet edge that is not edge\'s, and a keepalived.conf edge did not write', () => {
     const f = freshRouter({
       nftTables: [{ family: 'inet', name: 'edge' }],

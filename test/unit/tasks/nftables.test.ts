@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { nftablesTask, sshSources } from '../../../src/tasks/nftables.js';
@@ -20,8 +21,9 @@ describe('nftables task', () => {
     const c = p.changes[0]!;
     expect(c.summary).toBe(`create ${PATHS.nftRuleset} and load table inet edge`);
     expect(c.diff).toContain('+++ b/etc/edge/edge.nft');
-    expect(c.snapshot).toEqual({ files: [PATHS.nftRuleset], nftTables: [NFT_TABLE] });
-    const a = c.apply;
+    // edge-failover sync rewrites the rule the router's own traffic follows: edge's rule range is saved too
+    expect(changeScope(c)).toEqual({ files: [PATHS.nftRuleset], nftTables: [NFT_TABLE], ruleRange: [1000, 1099] });
+    const a = changeShell(c);
     const check = a.indexOf('if ! nft -c -f "$edge_t"');
     expect(check).toBeGreaterThan(0);
     expect(a.indexOf("mv -f -- \"$edge_t\" /etc/edge/edge.nft")).toBeGreaterThan(check);
@@ -43,8 +45,8 @@ describe('nftables task', () => {
     const p = plan(f);
     expect(p.changes).toHaveLength(1);
     expect(p.changes[0]!.summary).toBe('load table inet edge from /etc/edge/edge.nft (it is not loaded)');
-    expect(p.changes[0]!.apply.split('\n')[0]).toBe('nft -f /etc/edge/edge.nft');
-    expect(p.changes[0]!.snapshot).toEqual({ nftTables: [NFT_TABLE] });
+    expect(changeShell(p.changes[0]!).split('\n')[0]).toBe('nft -f /etc/edge/edge.nft');
+    expect(changeScope(p.changes[0]!)).toEqual({ nftTables: [NFT_TABLE], ruleRange: [1000, 1099] });
   });
 
   it('a changed inventory (new SSH sources) rewrites the file', () => {
@@ -77,6 +79,11 @@ describe('nftables task', () => {
     // nothing to apply: nothing to preflight
     const configured = configure(f, labVars({ edge_ssh_allowed_sources: ['192.0.2.0/24'] }));
     expect(plan(configured, labVars({ edge_ssh_allowed_sources: ['192.0.2.0/24'] }))).toEqual({ changes: [] });
+  });
+
+  it('lockout preflight: a session edge cannot see on the host is a refusal, never a pass', () => {
+    const unseen = { ...freshRouter(), session: undefined };
+    expect(plan(unseen).lockout).toEqual([expect.stringContaining('edge cannot see its own SSH session on the host')]);
   });
 
   it('verify checks the map is loaded', () => {

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { PATHS, UNITS } from '../../../src/tasks/paths.js';
@@ -25,7 +26,7 @@ describe('persistence task', () => {
       'systemd: enable + start edge-routes.service, enable + start edge-nftables.service',
     ]);
     const units = p.changes.at(-1)!;
-    expect(units.apply).toBe(
+    expect(changeShell(units!)).toBe(
       [
         'systemctl daemon-reload',
         'systemctl enable --quiet edge-routes.service',
@@ -34,11 +35,11 @@ describe('persistence task', () => {
         'systemctl start edge-nftables.service',
       ].join('\n'),
     );
-    expect(units.snapshot).toEqual({ units: [UNITS.edgeRoutes, UNITS.edgeNft] });
+    expect(changeScope(units!)).toEqual({ units: [UNITS.edgeRoutes, UNITS.edgeNft] });
     expect(units.diff).toContain('-edge-routes.service: not installed\n');
     expect(units.diff).toContain('+edge-routes.service: enabled, active\n');
-    expect(p.changes[0]!.apply).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-routes 0750 root root /);
-    for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${c.apply}` }).status).toBe(0);
+    expect(changeShell(p.changes[0]!)).toMatch(/^edge_write_file \/usr\/local\/sbin\/edge-routes 0750 root root /);
+    for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${changeShell(c)}` }).status).toBe(0);
     expect(p.notes?.[0]).toContain('ManageForeignRoutingPolicyRules');
   });
 
@@ -60,7 +61,7 @@ describe('persistence task', () => {
     f.files[PATHS.edgeRoutes]!.content += '# local edit\n';
     const p = plan(f);
     expect(p.changes.map((c) => c.summary)).toEqual([`update ${PATHS.edgeRoutes}`, 'systemd: restart edge-routes.service']);
-    expect(p.changes[1]!.apply).toBe('systemctl restart edge-routes.service');
+    expect(changeShell(p.changes[1]!)).toBe('systemctl restart edge-routes.service');
   });
 
   it('the manager changed from ifupdown to networkd: the hooks go', () => {

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { emptyManifest } from '../../../src/engine/snapshot.js';
-import { taskScript } from '../../../src/engine/task-script.js';
+import { applyScript } from '../../../src/engine/task-script.js';
 import type { Facts } from '../../../src/facts/types.js';
 import type { HostVars } from '../../../src/inventory/vars.js';
 import { loadPlaybook } from '../../../src/playbook/load.js';
@@ -45,10 +45,11 @@ describe('the failover playbook', () => {
     }
   });
 
-  it('on a fresh router: no refusal, every change shows a diff, every task exec is valid bash', () => {
+  it('on a fresh router: no refusal, every change shows a diff, the one apply exec is valid bash', () => {
     const vars = labVars();
     const facts = freshRouter();
     const manifest = emptyManifest('20261123T000000Z-test', 'r1');
+    const tasks = [];
     for (const { name, plan } of planAll(facts, vars)) {
       expect(plan.failures ?? [], name).toEqual([]);
       expect(plan.lockout ?? [], name).toEqual([]);
@@ -57,10 +58,10 @@ describe('the failover playbook', () => {
         expect(c.diff.endsWith('\n')).toBe(true);
       }
       const verify = TASKS[name as keyof typeof TASKS]!.verify?.({ host: 'r1', vars, facts, params: undefined });
-      if (!plan.changes.length) continue;
-      const script = taskScript({ manifest, facts, task: name, changes: plan.changes, verify, first: name === 'packages', keepSnapshots: 10, finalState: 'applying' });
-      expect(spawnSync('bash', ['-n'], { input: script }).status, name).toBe(0);
+      tasks.push({ name, changes: plan.changes, ...(verify ? { verify } : {}) });
     }
+    const script = applyScript({ manifest, facts, tasks, keepSnapshots: 10, confirmSeconds: 90, leaseSeconds: 606 });
+    expect(spawnSync('bash', ['-n'], { input: script }).status).toBe(0);
     const changed = planAll(facts, vars).filter((p) => p.plan.changes.length).map((p) => p.name);
     expect(changed).toEqual(['packages', 'sysctl', 'tables', 'nftables', 'persistence', 'failover']);
   });

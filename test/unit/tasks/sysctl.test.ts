@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
 import { edgeVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
@@ -28,8 +29,8 @@ describe('sysctl task', () => {
     const many = sysctlTask.plan({ host: 'r1', vars, facts: facts({}), params: undefined }).changes[1]!;
     expect(many.summary).toMatch(/^set 7 kernel values \(ipv4.ip_forward, all.rp_filter/);
     expect(rt.diff).toContain('-net.ipv4.ip_forward = 0\n-net.ipv4.conf.all.rp_filter = 1\n+net.ipv4.ip_forward = 1\n');
-    expect(rt.snapshot.sysctl).toEqual(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter']);
-    expect(rt.apply).toBe('sysctl -q -w net.ipv4.ip_forward=1\nsysctl -q -w net.ipv4.conf.all.rp_filter=2');
+    expect(changeScope(rt!).sysctl).toEqual(['net.ipv4.ip_forward', 'net.ipv4.conf.all.rp_filter']);
+    expect(changeShell(rt!)).toBe('sysctl -q -w net.ipv4.ip_forward=1\nsysctl -q -w net.ipv4.conf.all.rp_filter=2');
   });
   it('on a configured host: nothing to do', () => {
     const plan = sysctlTask.plan({ host: 'r1', vars, facts: facts({ ...ROUTER_SYSCTL }, renderSysctlFile(ROUTER_SYSCTL)), params: undefined });
@@ -37,7 +38,9 @@ describe('sysctl task', () => {
   });
   it('takes overrides from edge_sysctl and verifies every value', () => {
     const v = edgeVarsSchema.parse({ edge_sysctl: { 'net.netfilter.nf_conntrack_max': 262144 } }) as HostVars;
-    expect(renderSysctlFile({ a: '1' })).toContain('a = 1\n');
+    expect(renderSysctlFile({ 'net.core.somaxconn': '4096' })).toContain('net.core.somaxconn = 4096\n');
+    // The planner's second line of defence: a key the inventory schema would refuse is refused here too.
+    expect(() => renderSysctlFile({ 'kernel.core_pattern': '|/tmp/x' })).toThrow(/families edge sets/);
     const verify = sysctlTask.verify!({ host: 'r1', vars: v, facts: facts({}), params: undefined })!;
     expect(verify).toContain('net.netfilter.nf_conntrack_max');
     expect(spawnSync('bash', ['-n'], { input: verify }).status).toBe(0);

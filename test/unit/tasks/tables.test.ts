@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { changeScope, changeShell } from '../../../src/tasks/change-ops.js';
 import { describe, expect, it } from 'vitest';
 import { PREAMBLE } from '../../../src/render/shell.js';
 import { desiredRules, ruleSpecOf } from '../../../src/tasks/desired-routing.js';
@@ -32,11 +33,11 @@ describe('tables task', () => {
       '--- ip route table wan1 (runtime)\n+++ ip route table wan1 (runtime)\n+default via 198.51.100.9 dev wan1 proto static src 198.51.100.10\n' +
         '--- ip route table wan2 (runtime)\n+++ ip route table wan2 (runtime)\n+default via 203.0.113.9 dev wan2 proto static src 203.0.113.10\n',
     );
-    expect(routes!.apply).toBe(
+    expect(changeShell(routes!)).toBe(
       'ip route replace table 101 default via 198.51.100.9 dev wan1 proto static src 198.51.100.10\n' +
         'ip route replace table 102 default via 203.0.113.9 dev wan2 proto static src 203.0.113.10',
     );
-    expect(routes!.snapshot).toEqual({ routeTables: [101, 102] });
+    expect(changeScope(routes!)).toEqual({ routeTables: [101, 102] });
     expect(rules!.diff).toBe(
       [
         '--- ip rules (runtime)',
@@ -52,10 +53,10 @@ describe('tables task', () => {
         '',
       ].join('\n'),
     );
-    expect(rules!.apply).toContain('edge_rule_add pref 1010 from all fwmark 0x1 lookup 101');
-    expect(rules!.apply).toContain('edge_rule_add pref 1000 from all lookup main suppress_prefixlength 0');
-    expect(rules!.snapshot).toEqual({ ruleRange: [1000, 1099] });
-    for (const c of p.changes) expect(bashOk(c.apply)).toBe(true);
+    expect(changeShell(rules!)).toContain('edge_rule_add pref 1010 from all fwmark 0x1 lookup 101');
+    expect(changeShell(rules!)).toContain('edge_rule_add pref 1000 from all lookup main suppress_prefixlength 0');
+    expect(changeScope(rules!)).toEqual({ ruleRange: [1000, 1099] });
+    for (const c of p.changes) expect(bashOk(changeShell(c))).toBe(true);
   });
 
   it('on a configured router: nothing to do', () => {
@@ -85,11 +86,11 @@ describe('tables task', () => {
     expect(p.changes.map((c) => c.summary)).toEqual(['table wan1: default via 198.51.100.9 dev wan1', 'ip rules 1000-1099: +1 -1']);
     const rules = p.changes[1]!;
     expect(rules.diff).toContain('-1020: from 198.51.100.10 lookup wan1\n+1020: from 198.51.100.12 lookup wan1\n');
-    expect(rules.apply.split('\n').slice(2)).toEqual([
+    expect(changeShell(rules!).split('\n').slice(2)).toEqual([
       'edge_rule_del pref 1020 from 198.51.100.10 lookup 101',
       'edge_rule_add pref 1020 from 198.51.100.12 lookup 101',
     ]);
-    expect(p.changes[0]!.apply).toBe(
+    expect(changeShell(p.changes[0]!)).toBe(
       'ip route flush table 101\nip route replace table 101 default via 198.51.100.9 dev wan1 proto static src 198.51.100.12',
     );
   });
@@ -103,7 +104,7 @@ describe('tables task', () => {
     down.rtTables = configured.rtTables;
     const p = plan(down);
     expect(p.changes.map((c) => c.summary)).toEqual(['table wan1: empty', 'ip rules 1000-1099: -1']);
-    expect(p.changes[0]!.apply).toBe('ip route flush table 101');
+    expect(changeShell(p.changes[0]!)).toBe('ip route flush table 101');
     expect(p.changes[1]!.diff).toContain('-1020: from 198.51.100.10 lookup wan1\n');
     expect(p.notes).toEqual(['WAN1 (wan1) is down: table wan1 stays empty until it is back']);
     // ...and the router in that state is itself a fixed point.

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { shJoin, shQuote } from '../../../src/ssh/quote.js';
+import { shJoin, shQuote } from '../../../src/encode/index.js';
 
 // What a POSIX shell turns the quoted text back into: the round trip is the real test.
 function argvThroughShell(cmdline: string): string[] {

@@ -1,7 +1,8 @@
 /**
- * Quoting for the remote POSIX shell. Every remote command in edge is built with these two
- * functions, so user input is never pasted into shell text unquoted.
+ * The shell sink: quoting for the remote POSIX shell. Every remote command in edge is built with
+ * these functions, so user input is never pasted into shell text unquoted.
  */
+import { termLine } from './terminal.js';
 
 // Words made only of these characters mean the same thing quoted or not; leaving them bare keeps
 // commands readable in logs (`sudo -n -- bash -s` rather than `'sudo' '-n' '--' 'bash' '-s'`).
@@ -26,6 +27,17 @@ export function shJoin(args: readonly string[]): string {
   return args.map(shQuote).join(' ');
 }
 
+// OpenSSH >= 9.6 (ssh.c valid_hostname) refuses these in a name given on the command line: they
+// would be shell syntax once the name reaches a `Match exec` or ProxyCommand through %h or %n.
+const SSH_NAME_SYNTAX = /['`"$\\;&<>|(){}]|[\s\p{Cc}]/u;
+
+/** Why `name` cannot be an SSH address or user (shell syntax in it), or undefined when it can. */
+export function sshNameProblem(name: string): string | undefined {
+  if (name.startsWith('-')) return 'starts with "-" (ssh would read it as an option)';
+  const m = SSH_NAME_SYNTAX.exec(name);
+  return m ? `holds ${JSON.stringify(m[0])}, shell syntax once ssh_config puts it into a command (OpenSSH 9.6 refuses such names)` : undefined;
+}
+
 /**
  * Text for a `#` comment line of a script: a comment cannot be quoted, so anything that could end
  * it (a newline, CR, any control character) or make it read differently from what it says (bidi
@@ -33,11 +45,5 @@ export function shJoin(args: readonly string[]): string {
  * `\u202e`. Names are validated at load; this is the second line of defence for comments.
  */
 export function shComment(text: string): string {
-  return text.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu, (ch) => {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 0x0a) return '\\n';
-    if (cp === 0x0d) return '\\r';
-    if (cp === 0x09) return '\\t';
-    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
-  });
+  return termLine(text);
 }

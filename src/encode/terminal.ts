@@ -1,0 +1,35 @@
+/**
+ * The terminal sink: text a router sent (task stderr, its hostname, PRETTY_NAME, interface names,
+ * diff bodies, a lock holder's name) reaches a screen, a log line or a journal only through these.
+ * A router is untrusted: an escape sequence in its output could rewrite the recap, retitle the
+ * window or set the operator's clipboard (OSC 52), and a bidi override could make a line read
+ * differently from what it says. Every such character is written as a visible escape instead.
+ */
+
+// C0 and C1 controls (ESC, CSI, OSC among them), format characters (bidi overrides and isolates,
+// zero-width joiners), line and paragraph separators, and lone surrogates.
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+const INVISIBLE_KEEPING_LINES = /(?![\n\t])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/gu;
+
+function escaped(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  if (cp === 0x0a) return '\\n';
+  if (cp === 0x0d) return '\\r';
+  if (cp === 0x09) return '\\t';
+  return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, '0')}` : `\\u${cp.toString(16).padStart(4, '0')}`;
+}
+
+/** One line of router text: every control, format or separator character visible (`\x1b`, `\u202e`, `\n`). */
+export function termLine(text: string): string {
+  return text.replace(INVISIBLE, escaped);
+}
+
+/** Router text of several lines (stderr, a diff body): newlines and tabs kept, everything else as termLine. */
+export function termText(text: string): string {
+  return text.replace(INVISIBLE_KEEPING_LINES, escaped);
+}
+
+/** Bytes from a router as text for a screen: invalid UTF-8 becomes U+FFFD, then termText. */
+export function termBytes(bytes: Uint8Array): string {
+  return termText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+}

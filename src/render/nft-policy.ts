@@ -1,0 +1,143 @@
+/**
+ * Which WAN a new LAN flow takes, inside edge's table: steering rules in order, then the mode
+ * (failover: the preferred_wan map; balance: numgen by weight). All decided in the kernel, once
+ * per flow (conntrack keeps the mark); the switcher changes only elements (preferred_wan, avoid,
+ * down), never the ruleset.
+ *
+ *   avoid  mark → mark  a WAN new flows must leave (dead, or degraded while the other is healthy)
+ *                       mapped to the other; no element = nothing to avoid
+ *   down   mark         WANs that are dead: an `only` rule drops their flows
+ */
+import { parsePrefix } from '../ipv4.js';
+
+export type PolicyMode = 'failover' | 'balance';
+
+export interface NftSteerRule {
+  name: string;
+  source?: string;
+  destination?: string;
+  protocol?: 'tcp' | 'udp' | 'icmp';
+  /** Destination port ranges, sorted and apart. */
+  ports?: readonly (readonly [number, number])[];
+  action: 'wan1' | 'wan2' | 'balance';
+  onDown: 'fallback' | 'only';
+}
+
+export interface NftPolicy {
+  mode: PolicyMode;
+  weights: readonly [number, number];
+  /** Seconds a LAN source keeps its balanced WAN after its last new flow; 0 = per flow only. */
+  stickySeconds: number;
+  rules: readonly NftSteerRule[];
+}
+
+export const AVOID_MAP = 'avoid';
+export const DOWN_SET = 'down';
+export const STICKY_MAPS = { ipv4: 'sticky4', ipv6: 'sticky6' } as const;
+/** Named counter of steering rule i (0-based): what `edge status` reads for its hits. */
+export const steerCounter = (i: number) => `steer_${i + 1}`;
+
+const hex = (n: number) => `0x${n.toString(16)}`;
+
+function prefix(p: string): string {
+  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
+  return p;
+}
+
+/** A rule name inside an nft comment: validated upstream; this refuses anything that could escape. */
+function commentText(s: string): string {
+  if (!/^[A-Za-z0-9_ -]{1,64}$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into an nft comment`);
+  return s;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/** numgen over the reduced weights: 3:1 → `numgen random mod 4 map { 0-2 : 0x1, 3 : 0x2 }`. */
+export function balanceExpr(weights: readonly [number, number], marks: readonly [number, number]): string {
+  const g = gcd(weights[0], weights[1]);
+  const [a, b] = [weights[0] / g, weights[1] / g];
+  const span = (lo: number, hi: number) => (lo === hi ? `${lo}` : `${lo}-${hi}`);
+  return `numgen random mod ${a + b} map { ${span(0, a - 1)} : ${hex(marks[0])}, ${span(a, a + b - 1)} : ${hex(marks[1])} }`;
+}
+
+/** The match part of a steering rule (empty: every new LAN flow). */
+export function steerMatch(r: NftSteerRule): string {
+  const parts: string[] = [];
+  if (r.source) parts.push(`ip saddr ${prefix(r.source)}`);
+  if (r.destination) parts.push(`ip daddr ${prefix(r.destination)}`);
+  if (r.protocol === 'icmp') parts.push('ip protocol 1');
+  else if (r.protocol) parts.push(`meta l4proto ${r.protocol}`);
+  if (r.ports?.length) {
+    const ps = r.ports.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`));
+    parts.push(`${r.protocol} dport ${ps.length === 1 ? ps[0] : `{ ${ps.join(', ')} }`}`);
+  }
+  return parts.join(' ');
+}
+
+function steerRuleLine(r: NftSteerRule, i: number, marks: readonly [number, number]): string {
+  const action =
+    r.action === 'balance'
+      ? 'goto balance'
+      : `ct mark set ${hex(marks[r.action === 'wan1' ? 0 : 1])} goto ${r.onDown === 'only' ? 'only' : 'fallback'}`;
+  const match = steerMatch(r);
+  return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment "steering ${commentText(r.name)}"`;
+}
+
+/** Declarations: one counter per steering rule, the switcher's avoid map and down set, the sticky maps. */
+export function renderPolicyObjects(p: NftPolicy): string {
+  const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment "steering ${commentText(r.name)}"\n\t}`);
+  const switcher = `\t# edge-failover's view of the WANs (elements only; empty while both are healthy).
+\tmap ${AVOID_MAP} {
+\t\ttype mark : mark
+\t}
+
+\tset ${DOWN_SET} {
+\t\ttype mark
+\t}`;
+  const sticky = (['ipv4', 'ipv6'] as const).map(
+    (f) => `\t# LAN source -> the WAN balance gave it, forgotten ${p.stickySeconds}s after its last new flow.
+\tmap ${STICKY_MAPS[f]} {
+\t\ttype ${f}_addr : mark
+\t\tflags dynamic,timeout
+\t\ttimeout ${p.stickySeconds}s
+\t}`,
+  );
+  return `${[...counters, switcher, ...(p.stickySeconds ? sticky : [])].join('\n\n')}\n`;
+}
+
+/**
+ * The chains a new LAN flow goes through. `lan_new` is jumped to once per flow (ct mark 0); it sets
+ * the flow's ct mark, or drops the flow (an `only` rule whose WAN is down).
+ */
+export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [number, number]): string {
+  const modeLine =
+    p.mode === 'balance'
+      ? '\t\tgoto balance'
+      : `\t\tct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"`;
+  const { ipv4: s4, ipv6: s6 } = STICKY_MAPS;
+  const stickyLookup = p.stickySeconds ? `\t\tct mark set ip saddr map @${s4}\n\t\tct mark set ip6 saddr map @${s6}\n` : '';
+  // update adds a source's first WAN and refreshes its timeout; it never rewrites the WAN stored.
+  const stickyUpdate = p.stickySeconds ? `\n\t\tupdate @${s4} { ip saddr : ct mark }\n\t\tupdate @${s6} { ip6 saddr : ct mark }` : '';
+  return `
+\t# New LAN flows (from ${lan}): steering rules first, in order, then the mode (${p.mode}).
+\tchain lan_new {
+${p.rules.map((r, i) => `${steerRuleLine(r, i, marks)}\n`).join('')}${modeLine}
+\t}
+
+\t# A steering rule's WAN, or the other one when edge-failover says to avoid it.
+\tchain fallback {
+\t\tct mark set ct mark map @${AVOID_MAP}
+\t}
+
+\t# A steering rule's WAN and no other: its flows are dropped while it is down.
+\tchain only {
+\t\tct mark @${DOWN_SET} counter drop comment "steering only: its WAN is down"
+\t}
+
+\t# By weight, ${p.weights[0]}:${p.weights[1]}, per new flow${p.stickySeconds ? ` (per LAN source for ${p.stickySeconds}s)` : ''}; never to a WAN to avoid.
+\tchain balance {
+${stickyLookup}\t\tct mark 0 ct mark set ${balanceExpr(p.weights, marks)}
+\t\tct mark set ct mark map @${AVOID_MAP}${stickyUpdate}
+\t}
+`;
+}

@@ -1,0 +1,117 @@
+import { existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { parseYaml } from '../../../src/config/yaml-source.js';
+import type { EdgeError } from '../../../src/errors.js';
+import { MARK } from '../../../src/facts/probe.js';
+import { FACTS_MAX_CHARS, parseFacts } from '../../../src/facts/parse.js';
+import { selectHosts } from '../../../src/inventory/limit.js';
+import { parseInventory } from '../../../src/inventory/load.js';
+import { writeTextAtomic } from '../../../src/inventory/write-vars.js';
+import { gunzipIfGzip } from '../../../src/ssh/connection.js';
+import { EXEC_OUTPUT_CAP } from '../../../src/ssh/exec.js';
+import { preferredHostKeyAlgorithms } from '../../../src/ssh/host-key-verifier.js';
+import { readSshValues } from '../../../src/ssh/ssh-config-read.js';
+import { errorsOf } from '../inventory/helpers.js';
+
+/**
+ * Issue 19's findings, each as its proof: the input that triggered it on the old code, and what edge
+ * does with it now. The sysctl allowlist is in refusals.test.ts; the encoders in test/unit/encode.
+ */
+
+const dir = mkdtempSync(join(tmpdir(), 'edge-issue19-'));
+const WANTED = { files: [], packages: [], units: [], nftTables: [] };
+
+describe('a host name is never shell syntax on the way to ssh', () => {
+  const name = 'r1$(touch${IFS}/tmp/edge-issue19-pwned)';
+
+  it('a name with shell metacharacters is refused at its key when it would be the SSH address', () => {
+    const errors = errorsOf(() => parseInventory(parseYaml(`all:\n  hosts:\n    ${name}:\n      edge_lan_interface: lan0\n`, 'inv.yaml')));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/^inv\.yaml:3:5: .*is the SSH address \(no ansible_host\) and holds "\$"/);
+  });
+
+  it('with ansible_host the same name loads (it is only ever quoted)', () => {
+    const inv = parseInventory(parseYaml(`all:\n  hosts:\n    ${name}:\n      ansible_host: 192.0.2.10\n`, 'inv.yaml'));
+    expect([...inv.hosts.keys()]).toEqual([name]);
+  });
+
+  it('the built-in ssh_config reader refuses Match exec with such a token instead of running it', () => {
+    const canary = join(dir, 'match-exec-canary');
+    const config = join(dir, 'ssh_config');
+    writeFileSync(config, 'Match exec "true %h"\n  User matched\n');
+    const host = `r1$(touch${canary})`;
+    const e = (() => {
+      try {
+        readSshValues({ host, files: [config], home: dir, localUser: 'edge' });
+      } catch (err) {
+        return err as EdgeError;
+      }
+      return undefined;
+    })();
+    expect(e?.code).toBe('CONFIG');
+    expect(e?.message).toMatch(/Match exec: %h is .* refused, not run/);
+    expect(existsSync(canary)).toBe(false);
+    // A plain name still runs the command, as ssh does.
+    expect(readSshValues({ host: 'r1', files: [config], home: dir, localUser: 'edge' }).get('user')).toEqual(['matched']);
+  });
+});
+
+describe('host patterns match in linear time (RE2)', () => {
+  it('a glob that backtracked for hours ends at once', () => {
+    const inv = parseInventory(parseYaml(`all:\n  hosts:\n    ${'a'.repeat(32)}:\n      ansible_host: 192.0.2.10\n`, 'inv.yaml'));
+    const t0 = performance.now();
+    // 16 pairs of `*?`: the backtracking RegExp took 17 s with 12 and ~5x more per pair.
+    expect(() => selectHosts(inv, undefined, `${'*?'.repeat(16)}X`)).not.toThrow();
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(selectHosts(inv, undefined, 'a*a?a')).toEqual(['a'.repeat(32)]);
+  });
+});
+
+describe('what a router sends is bounded', () => {
+  it('a gzip bomb is refused at the cap, not inflated', async () => {
+    const bomb = gzipSync(Buffer.alloc(EXEC_OUTPUT_CAP + 1024 * 1024));
+    expect(bomb.length).toBeLessThan(EXEC_OUTPUT_CAP / 100);
+    await expect(gunzipIfGzip(bomb, 'r1')).rejects.toThrow(/decompresses to more than 32 MiB: refused/);
+    expect((await gunzipIfGzip(gzipSync('hello'), 'r1')).toString()).toBe('hello');
+  });
+
+  it('an oversized or malformed facts document fails its host with a clear error', () => {
+    const facts = (body: string) => `${MARK} hostname\nr1\n${MARK} ip-link\n${body}\n${MARK} end\n`;
+    const e = (out: string) => {
+      try {
+        parseFacts('r1', out, WANTED);
+      } catch (err) {
+        return err as EdgeError;
+      }
+      throw new Error('accepted');
+    };
+    expect(e(facts('x'.repeat(FACTS_MAX_CHARS))).message).toMatch(/over the 16 Mi limit: refused/);
+    const malformed = e(facts('{"not": "a list"}'));
+    expect(malformed.code).toBe('EXEC');
+    expect(malformed.message).toMatch(/^the facts the host sent are malformed/);
+  });
+});
+
+describe('LOW items', () => {
+  it('the SHA-1 ssh-rsa signature is never offered, even for a host known by an RSA key', () => {
+    expect(preferredHostKeyAlgorithms(['ssh-rsa'])).not.toContain('ssh-rsa');
+    expect(preferredHostKeyAlgorithms(['ssh-rsa']).slice(0, 2)).toEqual(['rsa-sha2-512', 'rsa-sha2-256']);
+  });
+
+  it('edge pick writes through a temporary name no one can plant a symlink at', () => {
+    const file = join(dir, 'inv.yaml');
+    const victim = join(dir, 'victim');
+    writeFileSync(file, 'old\n');
+    writeFileSync(victim, 'untouched\n');
+    symlinkSync(victim, `${file}.edge-tmp`);
+    writeTextAtomic(file, 'new\n');
+    expect(readFileSync(victim, 'utf8')).toBe('untouched\n');
+    expect(readFileSync(file, 'utf8')).toBe('new\n');
+    expect(lstatSync(file).isSymbolicLink()).toBe(false);
+  });
+});
+
+
