@@ -24,7 +24,7 @@ describe('failover task', () => {
       `create ${PATHS.metricsConf}`,
       `create ${PATHS.edgeMetrics}`,
       `create ${PATHS.edgeMetricsUnit}`,
-      'systemd: enable + start edge-probe.service, start keepalived.service, enable + start prometheus-node-exporter.service, enable + start edge-metrics.service',
+      'systemd: enable + start edge-probe.service, start keepalived.service, enable + start edge-metrics.service',
     ]);
     expect(p.changes[0]!.diff).toContain(
       "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
