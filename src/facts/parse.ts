@@ -1,5 +1,6 @@
 import { EdgeError } from '../errors.js';
 import { MARK } from './probe.js';
+import { parseIfaceSysctl } from './iface-sysctl.js';
 import type {
   Facts,
   FileFact,
@@ -333,6 +334,7 @@ function factsOf(host: string, out: string, wanted: { files: string[]; packages:
     nftTableText,
     rtTables: parseRtTables(s.get('rt-tables')),
     sysctl: parseSysctl(s.get('sysctl')),
+    ifaceSysctl: parseIfaceSysctl(s.get('sysctl-ifaces')),
     packages: parsePackages(s.get('packages'), wanted.packages),
     units: parseUnits(s.get('units'), wanted.units),
     files: Object.fromEntries(wanted.files.map((f) => [f, parseFile(f, s.get(`file ${f}`))])),

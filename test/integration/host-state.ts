@@ -41,3 +41,14 @@ export async function managedFingerprint(lab: Lab, router: string): Promise<stri
   const r = await lab.run(router, ['bash', '-c', script]);
   return `${(await hostState(lab, router)).replace(/counter packets \d+ bytes \d+/g, 'counter')}\n---\n${r.stdout}`;
 }
+
+/**
+ * Every interface's own IPv4 and IPv6 conf values (net.ipv{4,6}.conf.IFACE.*), one "key = value"
+ * line each, sorted: what a boot re-derives from `default` and hostState leaves out. Values the
+ * kernel keeps moving by itself (IPv6's from router advertisements: hop limit, MTU, …) are left out.
+ */
+export async function ifaceSysctlState(lab: Lab, router: string): Promise<string> {
+  const script =
+    "sysctl -a 2>/dev/null | grep -E '^net\\.ipv[46]\\.conf\\.' | grep -vE '\\.(all|default)\\.|\\.(hop_limit|mtu|stable_secret)\\b' | sort";
+  return (await lab.run(router, ['bash', '-c', script])).stdout;
+}
