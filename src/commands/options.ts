@@ -4,6 +4,7 @@ import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { DEFAULT_MAX_HANDSHAKES, HandshakePacer } from '../ssh/handshake-pacer.js';
 import { sshTrace } from '../ui/trace.js';
+import { loadSettingFiles, sshArgsSettings } from './settings.js';
 
 /** Options shared by every command that talks to hosts. */
 export interface ConnectionFlags {
@@ -109,5 +110,6 @@ export async function connectionSettings(flags: ConnectionFlags): Promise<Connec
     ...(flags.user ? { remoteUser: flags.user } : {}),
     ...(flags.privateKey ? { privateKeyFile: flags.privateKey } : {}),
     ...(trace ? { trace } : {}),
+    sshArgs: sshArgsSettings(loadSettingFiles()),
   };
 }

@@ -30,6 +30,7 @@ import { REQUIRED_INTERFACE_VARS } from '../tasks/wan.js';
 import { inquirerPrompter, type Choice, type Prompter } from '../ui/prompts.js';
 import { DEFAULT_WIDTH } from '../ui/width.js';
 import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { loadSettingFiles, sshArgsSettings } from './settings.js';
 
 /**
  * `edge pick`: gathers each host's interfaces, asks which is WAN1, WAN2, LAN and management (the
@@ -315,6 +316,7 @@ async function pickCommand(flags: PickFlags): Promise<void> {
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: await becomePassword(flags.askBecomePass),
+    sshArgs: sshArgsSettings(loadSettingFiles()),
   };
   const result = await pickInterfaces(
     { inventory: singleInventory(flags.inventory), extraVars: flags.extraVars, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
