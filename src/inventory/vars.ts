@@ -257,6 +257,11 @@ export const edgeVarsSchema = z
       .default({})
       .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),
+    edge_metrics: z
+      .boolean()
+      .default(true)
+      .describe("Write Prometheus metrics for node_exporter's textfile collector (edge-metrics; installs and enables prometheus-node-exporter)"),
+    edge_metrics_interval: seconds(1, 300).default(5).describe('Seconds between two writes of the metrics file'),
     edge_snapshots_keep: z.number().int().min(1).max(1000).default(10).describe('Snapshots kept per host for rollback'),
     edge_window: windowSchema
       .optional()
