@@ -3,8 +3,8 @@ import type { ConnectionSettings } from '../engine/connect.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { DEFAULT_MAX_HANDSHAKES, HandshakePacer } from '../ssh/handshake-pacer.js';
-import { sshTrace } from '../ui/trace.js';
 import { screenText } from '../ui/screen.js';
+import { sshTrace } from '../ui/trace.js';
 import { loadSettingFiles, sshArgsSettings } from './settings.js';
 
 /** Options shared by every command that talks to hosts. */
