@@ -11,7 +11,7 @@ import type { Plan } from '../tasks/contract.js';
 import { ContentNeeded } from '../tasks/file-change.js';
 import { LOCKED_EXIT, lockRefusal } from './host-lock.js';
 import type { PlannedTask } from './host-run.js';
-import { cacheMiss, cachedScript, SCRIPT_CACHE, type CachedScript, type CacheRecord } from './script-cache.js';
+import { cacheHost, cacheMiss, cachedScript, SCRIPT_CACHE, type CachedScript, type CacheRecord } from './script-cache.js';
 import { verifyScript } from './task-script.js';
 
 /**
@@ -138,7 +138,8 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
  * sent again whole at once, and said.
  */
 async function execProbe(conn: SshConnection, input: GatherInput, body: string): Promise<{ res: ExecResult; notes: string[] }> {
-  const { host, cache } = input;
+  const { cache } = input;
+  const host = cacheHost(input.host, conn.hostKeyFingerprint);
   const exec = (sent: CachedScript) => conn.exec(`${sent.script}${input.prelude?.call ?? ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true });
   const notes: string[] = [];
   // Stored only where a record will remember it, never by --check.

@@ -6,7 +6,7 @@ import { DEADMAN_PREFIX, deadmanUnit } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
-import { CacheRecord, CLEAR_CACHE } from './script-cache.js';
+import { cacheHost, CacheRecord, CLEAR_CACHE } from './script-cache.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
@@ -108,7 +108,7 @@ export async function rollbackHost(
     const newer = /^NEWER (.*)$/m.exec(res.stdout);
     if (newer) return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
     if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
-    if (runId === BASELINE_ID) new CacheRecord().forget(host);
+    if (runId === BASELINE_ID) new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
     return done('rolled-back', runId === BASELINE_ID ? 'restored the state from before edge first changed this host' : `restored the state from before run ${runId}`);
   } catch (e) {
     return done('failed', errorMessage(e));

@@ -87,6 +87,15 @@ export function cacheMiss(code: number | null, stderr: string): 'missing' | 'alt
 export const CLEAR_CACHE = `rm -rf ${SCRIPT_CACHE}\n`;
 
 /**
+ * Whose cache a record is about: the host's name and the fingerprint of the host key edge verified.
+ * A reinstalled router (or a lab built anew) under the same name then starts from nothing instead
+ * of missing every reference once.
+ */
+export function cacheHost(name: string, hostKeyFingerprint: string | undefined): string {
+  return `${name} ${hostKeyFingerprint ?? 'unknown-host-key'}`;
+}
+
+/**
  * The controller's memory of which cached scripts each host holds (.edge/cache/HOST, a hash per
  * line, newest last). Losing it costs one whole send per host; it is never trusted for more (the
  * router checks every hash).
