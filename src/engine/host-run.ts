@@ -302,7 +302,12 @@ async function applyInOneExec(input: HostRunInput, conn: SshConnection, taken: T
     confirmSeconds: input.confirmTimeoutSec,
     leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
   });
-  const progress = new StepProgress(trs, (i) => reporter.taskStarted(host, trs[i]!.task));
+  // A line as each task's changes start: progress for long applies, and a write that meets a
+  // closed output (`| head`) while the host is being changed rather than after its confirm.
+  const progress = new StepProgress(trs, (i, phase) => {
+    if (phase === 'apply') reporter.hostStep(host, 'apply', trs[i]!.task);
+    reporter.taskStarted(host, trs[i]!.task);
+  });
   result.state = 'applying';
   let failure: unknown;
   try {
@@ -345,7 +350,7 @@ class StepProgress {
   private partial = '';
   constructor(
     private readonly trs: TaskResult[],
-    private readonly onStart: (i: number) => void,
+    private readonly onStart: (i: number, phase: StepPhase) => void,
   ) {}
 
   feed(chunk: Buffer): void {
@@ -360,7 +365,7 @@ class StepProgress {
       this.last = { i, phase: m[2] as StepPhase };
       if (!this.started.has(i)) {
         this.started.add(i);
-        this.onStart(i);
+        this.onStart(i, this.last.phase);
       }
     }
   }
