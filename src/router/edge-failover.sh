@@ -151,7 +151,10 @@ notify() {
   write_atomic "$RUN_DIR/$wan.vrrp" "$state $(printf '%(%s)T' -1)"
   case "$state" in
     MASTER) with_lock failover went_up_locked "$wan" "keepalived MASTER" ;;
-    FAULT) with_lock failover went_down_locked "$wan" "keepalived FAULT" ;;
+    FAULT)
+      # Until edge-probe's first decision the track file holds link's placeholder: not a measurement.
+      if [ -e "$RUN_DIR/$wan.probe" ]; then with_lock failover went_down_locked "$wan" "keepalived FAULT"; fi
+      ;;
     BACKUP)
       # Not a measurement at a (re)start; after FAULT it means edge-probe found the WAN healthy again.
       if [ "$(state_of "$wan")" = down ]; then with_lock failover went_up_locked "$wan" "keepalived left FAULT"; fi

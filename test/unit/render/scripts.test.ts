@@ -155,6 +155,9 @@ exit 1
     const preferred = () => ef('status').stdout.split('\n')[0];
 
     expect(ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100').status).toBe(0); // start: not a measurement
+    // wan2's track file still holds the placeholder `link` wrote (edge-probe has not decided): not a measurement
+    expect(ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100').status).toBe(0);
+    expect(ef('status').stdout).toMatch(/^wan2\.state=unknown$/m);
     expect(ef('notify', 'INSTANCE', 'edge_wan2', 'MASTER', '100').status).toBe(0);
     expect(preferred()).toBe('preferred=wan1'); // wan1 unknown: never switch on an unknown
     ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100');
@@ -188,6 +191,7 @@ exit 1
     expect(preferred()).toBe('preferred=wan2');
     expect(history()).toHaveLength(3); // the FAULT switched; the re-sync after the reload is not a switch
     // Both down: keep what is there.
+    writeFileSync(join(run, 'wan2.probe'), 'down 1796119020.500 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago\n');
     ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100');
     expect(preferred()).toBe('preferred=wan2');
     const status = ef('status').stdout;
