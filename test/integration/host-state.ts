@@ -16,7 +16,9 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
     // (both families); the remaining lifetime of a route learned from a router advertisement counts down: left out
     // (the unreachable route networkd adds for each prefix delegated to it follows the ISP's DHCPv6
     // timing, not edge: left out)
-    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^unreachable .* proto dhcp" | sed -E "s/ expires [0-9]+sec//" | sort',
+    // (routes learned from an ISP's router advertisements come back some seconds after a reboot,
+    // on the ISP's timing, not edge's: left out)
+    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^unreachable .* proto dhcp\\| proto ra " | sed -E "s/ expires [0-9]+sec//" | sort',
     'nft list ruleset',
     "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(ip_forward|conf\\.(all|default)\\.)|^net\\.ipv6\\.conf\\.(all|default)\\.forwarding'",
     'systemctl is-enabled keepalived edge-routes edge-nftables 2>/dev/null || true',
