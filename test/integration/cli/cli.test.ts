@@ -102,6 +102,18 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     expect(quiet.stderr).not.toMatch(/\| |ssh: /);
   }, 60_000);
 
+  /** edge's test hook on a router (host-layout.ts edge_hold): arm a pause point, wait until a script is there, release. */
+  const pausePoint = (router: string, point: string) => {
+    const sh = async (script: string) => (await lab.run(router, ['bash', '-c', script], { allowFail: true })).stdout.trim();
+    return {
+      arm: () => sh(`mkdir -p /run/edge-test && rm -f /run/edge-test/held && echo ${point} > /run/edge-test/hold`),
+      reached: async () => {
+        for (let t = 0; t < 1200 && (await sh('cat /run/edge-test/held 2>/dev/null')) !== point; t++) await new Promise((r) => setTimeout(r, 100));
+      },
+      release: () => sh('rm -f /run/edge-test/hold'),
+    };
+  };
+
   it('edge run … | head: an interruption, not a crash; exit 99, journal interrupted, router unchanged or restored', async () => {
     // From its baseline every task changes r1, so edge writes a line as each one's changes start,
     // inside the one apply exec. The reader (a `head` of our own) takes the lines up to the pause
@@ -110,8 +122,8 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     const base = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', 'r1']);
     expect(base.code, base.stdout + base.stderr).toBe(0);
     const before = await hostState(lab, 'r1');
-    const sh = async (script: string) => (await lab.run('r1', ['bash', '-c', script], { allowFail: true })).stdout.trim();
-    await sh('mkdir -p /run/edge-test && rm -f /run/edge-test/held && echo nftables:change-1 > /run/edge-test/hold');
+    const pause = pausePoint('r1', 'nftables:change-1');
+    await pause.arm();
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', PLAYBOOK, '-i', changing(), '--limit', 'r1'], {
       cwd: REPO,
       env: { ...process.env, CI: '1' },
@@ -123,11 +135,11 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     try {
-      for (let t = 0; t < 1200 && (await sh('cat /run/edge-test/held 2>/dev/null')) !== 'nftables:change-1'; t++) await new Promise((r) => setTimeout(r, 100));
+      await pause.reached();
       expect(out).toMatch(/^r1: apply — nftables$/m);
       child.stdout.destroy(); // what head does after its lines
     } finally {
-      await sh('rm -f /run/edge-test/hold');
+      await pause.release();
     }
     expect(await exited, err).toBe(99);
     expect(err).not.toMatch(/EPIPE|internal error|Unhandled/);
@@ -153,13 +165,13 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
     // Paused inside the one apply exec (edge's test hook, host-layout.ts edge_hold), the signal
     // arrives while r2 is being changed; the exec then ends and edge restores r2.
-    const sh = async (script: string) => (await lab.run('r2', ['bash', '-c', script], { allowFail: true })).stdout.trim();
-    await sh('mkdir -p /run/edge-test && rm -f /run/edge-test/held && echo failover:change-1 > /run/edge-test/hold');
+    const pause = pausePoint('r2', 'failover:change-1');
+    await pause.arm();
     try {
-      for (let t = 0; t < 1200 && (await sh('cat /run/edge-test/held 2>/dev/null')) !== 'failover:change-1'; t++) await new Promise((r) => setTimeout(r, 100));
+      await pause.reached();
       child.kill('SIGHUP');
     } finally {
-      await sh('rm -f /run/edge-test/hold');
+      await pause.release();
     }
     expect(await exited, out).toBe(99);
     expect(out).toContain('edge: interrupted (SIGHUP)');
