@@ -152,7 +152,8 @@ notify() {
   case "$state" in
     MASTER) with_lock failover went_up_locked "$wan" "keepalived MASTER" ;;
     FAULT)
-      # Until edge-probe's first decision the track file holds link's placeholder: not a measurement.
+      # Not a measurement before edge-probe's first decision for this WAN (link's placeholder says
+      # "no fault", so this is keepalived's own start-up, not the WAN).
       if [ -e "$RUN_DIR/$wan.probe" ]; then with_lock failover went_down_locked "$wan" "keepalived FAULT"; fi
       ;;
     BACKUP)
@@ -166,12 +167,15 @@ notify() {
 link() {
   local w
   # keepalived 2.3 refuses a configuration whose track file is missing (its config test and its
-  # start), and edge-probe writes one only at its first decision. Until then a WAN is down to
-  # keepalived: "1", created only where no file is (noclobber opens with O_EXCL), so a decision
-  # edge-probe published meanwhile is never overwritten.
+  # start), and edge-probe writes one only at its first decision. Until then the file says "0"
+  # (no fault): an unmeasured WAN must not raise a FAULT, because keepalived reports a state only
+  # when it changes — a FAULT ignored as "not measured yet" would never be reported again once
+  # edge-probe finds that WAN down (a router booting with WAN1 dead would stay on WAN1). Created
+  # only where no file is (noclobber opens with O_EXCL): a decision edge-probe published
+  # meanwhile is never overwritten.
   mkdir -p "$RUN_DIR" || { log "cannot create $RUN_DIR"; return 1; }
   for w in wan1 wan2; do
-    (set -C; echo 1 >"$RUN_DIR/$w.track") 2>/dev/null || true
+    (set -C; echo 0 >"$RUN_DIR/$w.track") 2>/dev/null || true
   done
   if ! ip link show dev "$KA_A" >/dev/null 2>&1; then
     ip link add "$KA_A" type veth peer name "$KA_B" || { log "cannot create $KA_A/$KA_B"; return 1; }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,24 @@ describe('router-side scripts', () => {
     expect(f).toContain('conntrack -D --mark');
   });
 
+  it('edge-failover link: a missing track file starts as "0" (no fault), a decision edge-probe published is kept', () => {
+    // keepalived reports only changes: a placeholder "1" would raise a FAULT nobody may act on
+    // (nothing measured yet), and the real "down" that follows would never be reported.
+    const bin = join(dir, 'link-bin');
+    const run = join(dir, 'link-run');
+    spawnSync('mkdir', ['-p', bin, run]);
+    write('link-bin/ip', '#!/bin/sh\nexit 0\n');
+    write('link-run/wan2.track', '1\n');
+    write('link-routing.conf', tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content);
+    write('link-failover.conf', failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content);
+    const script = write('link-edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'link-routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'link-failover.conf'), EDGE_RUN_DIR: run };
+    const r = spawnSync('bash', [script, 'link'], { env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(run, 'wan1.track'), 'utf8')).toBe('0\n');
+    expect(readFileSync(join(run, 'wan2.track'), 'utf8')).toBe('1\n');
+  });
+
   it('edge-failover: notify handling and sync, with nft/conntrack stubbed', () => {
     // A fake nft keeps the map element in a file; conntrack and logger record their calls.
     const bin = join(dir, 'bin');
@@ -155,7 +173,7 @@ exit 1
     const preferred = () => ef('status').stdout.split('\n')[0];
 
     expect(ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100').status).toBe(0); // start: not a measurement
-    // wan2's track file still holds the placeholder `link` wrote (edge-probe has not decided): not a measurement
+    // a FAULT before edge-probe's first decision for wan2 (no wan2.probe) is keepalived's own start-up, not a measurement
     expect(ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100').status).toBe(0);
     expect(ef('status').stdout).toMatch(/^wan2\.state=unknown$/m);
     expect(ef('notify', 'INSTANCE', 'edge_wan2', 'MASTER', '100').status).toBe(0);
