@@ -8,6 +8,7 @@ import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
 import { hostsExitCode } from './exit-codes.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
+import { screenJson, screenText } from '../ui/screen.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RollbackFlags extends ConnectionFlags {
@@ -27,7 +28,7 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   const connectors = names.map((n) => connectorFor(n, inventory.hosts.get(n)!.vars, settings));
   const limit = pLimit(flags.forks);
   const results = await Promise.all(names.map((n, i) => limit(() => rollbackHost(n, runId, connectors[i]!, settings.commandTimeoutMs))));
-  for (const r of results) process.stdout.write(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`);
+  for (const r of results) process.stdout.write(screenText(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`));
   const journal = flags.baseline ? undefined : await readJournal(runId);
   if (journal) {
     for (const r of results) {
@@ -39,7 +40,7 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
     }
     await writeJournal(journal);
   }
-  if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (flags.json) process.stdout.write(`${screenJson(results, 2)}\n`);
   // No snapshot where the run did change the host (or where no journal says it did not): it was
   // removed, and nothing was restored there — that is a failure (a pruned run says so itself).
   const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');

@@ -8,6 +8,7 @@ import { newestFirst } from '../engine/run-order.js';
 import { runLockState } from '../engine/run-lock.js';
 import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
+import { screenJson, screenWriter } from '../ui/screen.js';
 import { resolve } from 'node:path';
 import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
@@ -61,14 +62,16 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
     return { runId, playbook: j?.playbook, check: j?.check, status: j ? journalStatus(j) : undefined, startedAt: j?.startedAt, hosts, details, notStarted: notStarted(j) };
   });
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(withSchemaVersion('runs', { runs: rows }), null, 2)}\n`);
+    process.stdout.write(`${screenJson(withSchemaVersion('runs', { runs: rows }), 2)}\n`);
     return;
   }
-  if (!rows.length) process.stdout.write('no runs recorded\n');
+  // A journal's details and a host's answers are router text: the screen sees them escaped.
+  const write = screenWriter((s) => void process.stdout.write(s));
+  if (!rows.length) write('no runs recorded\n');
   for (const r of rows) {
-    process.stdout.write(`${r.runId}  ${r.status ?? '-'}${r.check ? ' (check)' : ''}  ${r.playbook ?? ''}\n`);
-    for (const [h, s] of Object.entries(r.hosts)) process.stdout.write(`    ${h}: ${s}${r.details[h] ? ` — ${r.details[h]}` : ''}\n`);
-    for (const n of r.notStarted) process.stdout.write(`    ${n.name}: not started — ${n.why}\n`);
+    write(`${r.runId}  ${r.status ?? '-'}${r.check ? ' (check)' : ''}  ${r.playbook ?? ''}\n`);
+    for (const [h, s] of Object.entries(r.hosts)) write(`    ${h}: ${s}${r.details[h] ? ` — ${r.details[h]}` : ''}\n`);
+    for (const n of r.notStarted) write(`    ${n.name}: not started — ${n.why}\n`);
   }
 }
 

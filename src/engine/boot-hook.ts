@@ -1,4 +1,5 @@
 import { writeFileCommand } from '../render/shell.js';
+import { RUN_ID_CASE } from './run-id.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
 /**
@@ -52,7 +53,7 @@ fi
 r=$(cat "$PENDING" 2>/dev/null) || exit 0
 case "$r" in
   ${BASELINE_ID}) d=${BASELINE_DIR} ;;
-  [0-9]*T*Z-*) d=${SNAPSHOT_ROOT}/$r ;;
+  ${RUN_ID_CASE}) d=${SNAPSHOT_ROOT}/$r ;;
   *) echo "edge-boot-restore: ignoring a malformed $PENDING" >&2; exit 1 ;;
 esac
 state=$(cat "$d/state" 2>/dev/null || true)

@@ -8,6 +8,7 @@ import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
 import type { SshTrace } from '../ssh/types.js';
+import { sshOptionsFor, type SshArgsSettings } from './ssh-options.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -27,6 +28,8 @@ export interface ConnectionSettings {
   privateKeyFile?: string;
   /** -v and up: what each exec did, and SSH debug. */
   trace?: SshTrace;
+  /** ssh_args / ssh_common_args / ssh_extra_args from ANSIBLE_SSH_* or ansible.cfg [ssh_connection]; a host's ansible_ssh_* wins. */
+  sshArgs?: SshArgsSettings;
 }
 
 /**
@@ -46,6 +49,7 @@ export function connectorFor(
       user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
       privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
+      ...sshOptionsFor(name, vars, s.sshArgs ?? {}, s.acceptNewHostKeys, sources),
     },
     { becomePassword: becomePasswordOf(vars) ?? s.becomePassword },
   );
@@ -68,8 +72,11 @@ export function connectorFor(
   return () =>
     SshConnection.connect(target, {
       knownHostsFiles,
-      acceptNewHostKeys: s.acceptNewHostKeys,
+      // StrictHostKeyChecking as ssh resolved it (--accept-new-host-keys is accept-new, in Ansible's place); a changed key is always refused
+      acceptNewHostKeys: ['accept-new', 'false'].includes(resolved.strictHostKeyChecking ?? ''),
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
+      ...(resolved.keepaliveIntervalMs ? { keepaliveIntervalMs: resolved.keepaliveIntervalMs } : {}),
+      ...(resolved.keepaliveCountMax ? { keepaliveCountMax: resolved.keepaliveCountMax } : {}),
       commandTimeoutMs: s.commandTimeoutMs,
       handshakes: s.handshakes,
       ...(s.trace ? { trace: s.trace } : {}),

@@ -2,10 +2,11 @@ import { EdgeError, errorMessage } from '../errors.js';
 import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../encode/index.js';
-import { DEADMAN_PREFIX } from './deadman.js';
+import { DEADMAN_PREFIX, deadmanUnit } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
+import { cacheHost, CacheRecord, CLEAR_CACHE } from './script-cache.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
@@ -41,7 +42,7 @@ for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
   case "$(cat "$d/state" 2>/dev/null)" in rolled-back|pruned|'') ;; *) newer="$newer $n" ;; esac
 done
 [ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
-systemctl stop ${shQuote(`${DEADMAN_PREFIX}${runId}.timer`)} 2>/dev/null || true
+systemctl stop ${shQuote(`${deadmanUnit(runId)}.timer`)} 2>/dev/null || true
 EDGE_RESTORED_BY=rollback bash ${dir}/restore.sh
 ${unlockScript(holder)}`;
 }
@@ -52,7 +53,8 @@ const BASELINE_ITEMS = `cat ${BASELINE_DIR}/items/* 2>/dev/null || true`;
 /**
  * Back to the state before edge's first change on the host: the baseline's restore script is made
  * from its items (every item any run saved first), written next to them and run; pending timers of
- * unconfirmed runs are stopped first. It marks every run rolled back, and removes the boot hook.
+ * unconfirmed runs are stopped first. It marks every run rolled back, and removes the boot hook and
+ * the scripts edge keeps on the host by hash.
  */
 function baselineScript(items: BaselineItem[], host: string, holder: LockHolder): string {
   const dir = shQuote(BASELINE_DIR);
@@ -61,7 +63,7 @@ systemctl list-units --all --plain --no-legend '${DEADMAN_PREFIX}*.timer' 2>/dev
 base64 -d > ${dir}/restore.sh.tmp ${base64Heredoc(restoreScript(baselineManifest(items, host)))}
 chmod 0700 ${dir}/restore.sh.tmp && mv -f -- ${dir}/restore.sh.tmp ${dir}/restore.sh && sync -f ${dir} 2>/dev/null || true
 EDGE_RESTORED_BY=baseline bash ${dir}/restore.sh
-${unlockScript(holder)}`;
+${CLEAR_CACHE}${unlockScript(holder)}`;
 }
 
 /**
@@ -106,6 +108,7 @@ export async function rollbackHost(
     const newer = /^NEWER (.*)$/m.exec(res.stdout);
     if (newer) return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
     if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
+    if (runId === BASELINE_ID) new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
     return done('rolled-back', runId === BASELINE_ID ? 'restored the state from before edge first changed this host' : `restored the state from before run ${runId}`);
   } catch (e) {
     return done('failed', errorMessage(e));

@@ -1,9 +1,10 @@
+import { ifaceSettingId, ifaceSettings, type IfaceSetting } from '../facts/iface-sysctl.js';
 import type { Facts, RouteFact, RuleFact } from '../facts/types.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shComment, shJoin, shQuote } from '../encode/index.js';
 import type { SnapshotScope } from '../tasks/contract.js';
-import { LEASE_LIB } from './deadman.js';
+import { deadmanUnit, LEASE_LIB } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
 export { SNAPSHOT_ROOT, snapshotDir };
@@ -32,6 +33,10 @@ export interface LinkEntry {
   name: string;
   existed: boolean;
 }
+/** A per-interface setting behind an `all`/`default` key the run changes (iface-sysctl.ts): every interface's value. */
+export interface IfaceSysctlEntry extends IfaceSetting {
+  values: Record<string, string>;
+}
 export interface UnitEntry {
   name: string;
   enabled: boolean;
@@ -46,6 +51,8 @@ export interface SnapshotManifest {
   createdAt: string;
   files: FileEntry[];
   sysctl: Record<string, string>;
+  /** Absent in a manifest written before it existed. */
+  ifaceSysctl?: IfaceSysctlEntry[];
   nftTables: NftEntry[];
   ruleRanges: { from: number; to: number; rules: string[] }[];
   routeTables: { id: number; routes: string[] }[];
@@ -66,13 +73,14 @@ export function routeArgs(r: RouteFact): string {
 }
 
 export function emptyManifest(runId: string, host: string, now = new Date()): SnapshotManifest {
-  return { version: 1, runId, host, createdAt: now.toISOString(), files: [], sysctl: {}, nftTables: [], ruleRanges: [], routeTables: [], units: [], links: [] };
+  return { version: 1, runId, host, createdAt: now.toISOString(), files: [], sysctl: {}, ifaceSysctl: [], nftTables: [], ruleRanges: [], routeTables: [], units: [], links: [] };
 }
 
 /** One item of the baseline, as stored in BASELINE_DIR/items/KEY (a JSON line). */
 export type BaselineItem =
   | { kind: 'file'; path: string }
   | { kind: 'sysctl'; key: string; value: string }
+  | ({ kind: 'ifsysctl' } & IfaceSysctlEntry)
   | { kind: 'nft'; table: string; existed: boolean }
   | { kind: 'rules'; from: number; to: number; rules: string[] }
   | { kind: 'routes'; id: number; routes: string[] }
@@ -84,6 +92,7 @@ export function baselineKey(item: BaselineItem): string {
   const id =
     item.kind === 'file' ? item.path
     : item.kind === 'sysctl' ? item.key
+    : item.kind === 'ifsysctl' ? ifaceSettingId(item)
     : item.kind === 'nft' ? item.table
     : item.kind === 'rules' ? `${item.from}-${item.to}`
     : item.kind === 'routes' ? String(item.id)
@@ -140,6 +149,13 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     m.sysctl[key] = v;
     sh.push(baselineCall({ kind: 'sysctl', key, value: v }));
   }
+  for (const setting of ifaceSettings(scope.sysctl ?? [])) {
+    const id = ifaceSettingId(setting);
+    if ((m.ifaceSysctl ??= []).some((e) => ifaceSettingId(e) === id)) continue;
+    const entry: IfaceSysctlEntry = { ...setting, values: { ...(facts.ifaceSysctl?.[id] ?? {}) } };
+    m.ifaceSysctl.push(entry);
+    sh.push(baselineCall({ kind: 'ifsysctl', ...entry }));
+  }
   for (const table of scope.nftTables ?? []) {
     if (m.nftTables.some((t) => t.table === table)) continue;
     const existed = facts.nftTables.some((t) => `${t.family} ${t.name}` === table);
@@ -191,6 +207,7 @@ export function baselineManifest(items: BaselineItem[], host: string, now = new 
     const copy = `saved/${baselineKey(it)}`;
     if (it.kind === 'file') m.files.push({ path: it.path, existed: true, copy });
     else if (it.kind === 'sysctl') m.sysctl[it.key] = it.value;
+    else if (it.kind === 'ifsysctl') m.ifaceSysctl!.push({ family: it.family, name: it.name, values: it.values });
     else if (it.kind === 'nft') m.nftTables.push(it.existed ? { table: it.table, existed: true, copy } : { table: it.table, existed: false });
     else if (it.kind === 'rules') m.ruleRanges.push({ from: it.from, to: it.to, rules: it.rules });
     else if (it.kind === 'routes') m.routeTables.push({ id: it.id, routes: it.routes });
@@ -260,6 +277,7 @@ export function restoreScript(m: SnapshotManifest): string {
     'n=0',
     `step() { n=$((n+1)); edge_hold "restore-$n"; printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" "$*" >> "$D/restore.log"; }`,
     restoreFileFunction(),
+    IFACE_RESTORE_FUNCTION,
     // Directories the run created, deepest first, if nothing else lives in them now.
     'edge_rm_dirs() {',
     '  [ ! -f "$D/dirs" ] || sort -u -r "$D/dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
@@ -305,6 +323,8 @@ export function restoreScript(m: SnapshotManifest): string {
     for (const route of t.routes) out.push(runtime(`try ip route replace table ${t.id} ${shJoin(route.split(' ').filter(Boolean))}`));
   }
   for (const [k, v] of Object.entries(m.sysctl)) out.push(runtime(`try sysctl -q -w ${q(`${k}=${v}`)}`));
+  // After all/default (ip_forward rewrites every interface): each interface's own value.
+  for (const e of m.ifaceSysctl ?? []) out.push(runtime(ifaceRestoreCall(e, m.sysctl)));
   // Links the run created (keepalived's veth pair: deleting one end deletes both).
   for (const l of m.links ?? []) {
     if (!l.existed) out.push(runtime(`{ if ip link show dev ${q(l.name)} >/dev/null 2>&1; then try ip link del dev ${q(l.name)}; fi; }`));
@@ -324,7 +344,7 @@ export function restoreScript(m: SnapshotManifest): string {
     'step directories',
     'edge_rm_dirs',
     // Once restored, the dead-man timer (if armed) has nothing left to do.
-    runtime(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`),
+    runtime(`systemctl stop ${q(`${deadmanUnit(m.runId)}.timer`)} 2>/dev/null || true`),
     'if [ "$rc" != 0 ]; then edge_event "$D" "restore failed (by $BY${BOOT:+, at boot}); see restore.log"; exit "$rc"; fi',
     'edge_put "$D/restored-by" "$BY"',
     'edge_put "$D/state" rolled-back',
@@ -333,6 +353,31 @@ export function restoreScript(m: SnapshotManifest): string {
     'exit 0',
   );
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * edge_ifconf FAMILY NAME DEFAULT [IFACE VALUE]...: every interface's conf/IFACE/NAME back to its
+ * saved VALUE; an interface not saved (it appeared after the snapshot: at a boot, say) takes
+ * DEFAULT, the pre-run `default` that the kernel would have given it (none: left as it is).
+ */
+const IFACE_RESTORE_FUNCTION = `edge_ifconf() {
+  local fam=$1 name=$2 def=$3 p i v j; shift 3
+  local -a s=("$@")
+  for p in /proc/sys/net/"$fam"/conf/*/"$name"; do
+    [ -f "$p" ] || continue
+    i=\${p%/*}; i=\${i##*/}
+    case $i in all|default) continue ;; esac
+    v=$def
+    for ((j = 0; j + 1 < \${#s[@]}; j += 2)); do [ "\${s[j]}" != "$i" ] || v=\${s[j+1]}; done
+    [ -n "$v" ] || continue
+    [ "$(cat "$p" 2>/dev/null)" = "$v" ] || printf '%s\\n' "$v" > "$p" || { echo "edge restore: failed: $p = $v" >&2; rc=1; }
+  done
+}`;
+
+function ifaceRestoreCall(e: IfaceSysctlEntry, sysctl: Record<string, string>): string {
+  const def = sysctl[`net.${e.family}.conf.default.${e.name}`] ?? '';
+  const pairs = Object.entries(e.values).flatMap(([i, v]) => [i, v]);
+  return `edge_ifconf ${shJoin([e.family, e.name, def, ...pairs])}`;
 }
 
 /** edge_restore_file PATH COPY: back to the saved copy, or removed if it was absent; stray temp files of a cut write go too. */

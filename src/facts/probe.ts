@@ -1,4 +1,5 @@
 import { shQuote } from '../encode/index.js';
+import { ifaceSysctlProbe } from './iface-sysctl.js';
 import type { FactNeeds } from './types.js';
 
 /**
@@ -122,6 +123,8 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   if (needs.sysctl.length) {
     const keys = needs.sysctl.map(shQuote).join(' ');
     parts.push(section('sysctl', `for k in ${keys}; do printf "%s\\t%s\\n" "$k" "$(sysctl -n "$k" 2>/dev/null || echo '@@missing')"; done`));
+    const ifaces = ifaceSysctlProbe(needs.sysctl);
+    if (ifaces) parts.push(section('sysctl-ifaces', ifaces));
   }
   if (needs.packages.length) {
     const pkgs = needs.packages.map(shQuote).join(' ');

@@ -106,6 +106,11 @@ export interface Facts {
   /** Named routing tables from /etc/iproute2/rt_tables{,.d/*.conf}: id -> name. */
   rtTables: Record<string, string>;
   sysctl: Record<string, string>;
+  /**
+   * Per interface, the settings behind the `all`/`default` keys read (iface-sysctl.ts): id
+   * ("ipv4/rp_filter") → interface → value. Absent: not gathered.
+   */
+  ifaceSysctl?: Record<string, Record<string, string>>;
   packages: Record<string, PackageFact>;
   units: Record<string, UnitFact>;
   files: Record<string, FileFact>;

@@ -7,7 +7,7 @@
  * emptied at each start: the one prefix it may delegate must go to the router as it boots now,
  * not stay bound to the DUID of a router image that was replaced.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IspLink, RouterPlan, Wan } from './plan.js';
 import { ISP_IFS, WANS, ispOf } from './plan.js';
@@ -48,7 +48,12 @@ function start(paths: LabPaths, state: LabState, r: RouterPlan, wan: Wan, d: Dae
   const f = files(paths, r, wan, d);
   const isp = ispOf(r, wan);
   writeFileSync(f.conf, d === 'radvd' ? radvdConf(isp) : dhcpd6Conf(isp, delegationOf(state, r, wan)), { mode: 0o644 });
-  if (d === 'dhcpd6') writeFileSync(f.leases, '');
+  // dhcpd refuses to start while its pid file names a live process: after a reboot that pid may be
+  // anyone's by now (the old dhcpd is gone: livePid said so above).
+  if (d === 'dhcpd6') {
+    writeFileSync(f.leases, '');
+    rmSync(f.pid, { force: true });
+  }
   startRecorded(
     paths,
     state,

@@ -100,3 +100,31 @@ ${kv([
 ])}
 `;
 }
+
+export interface MetricsConf {
+  /** node_exporter's textfile collector file edge-metrics replaces. */
+  textfile: string;
+  /** Seconds between two writes. */
+  interval: number;
+  proberUnit: string;
+  /** The units that apply the prober's decisions (edge_switcher_up is 0 while one is not active). */
+  switcherUnits: string[];
+  /** The files edge manages, hashed to tell drift from the applied run. */
+  managedFiles: string[];
+  /** Where edge-metrics keeps the applied run's id and those hashes. */
+  appliedFile: string;
+}
+
+export function renderMetricsConf(c: MetricsConf): string {
+  return `# Managed by edge: what /usr/local/sbin/edge-metrics writes and reads (it also reads routing.conf
+# and failover.conf). Local changes are overwritten by the next edge run.
+${kv([
+  ['TEXTFILE', c.textfile],
+  ['INTERVAL', c.interval],
+  ['PROBER_UNIT', c.proberUnit],
+  ['SWITCHER_UNITS', c.switcherUnits.join(' ')],
+  ['MANAGED_FILES', c.managedFiles.join(' ')],
+  ['APPLIED_FILE', c.appliedFile],
+])}
+`;
+}

@@ -143,3 +143,25 @@ TimeoutStopSec=10
 WantedBy=multi-user.target
 `;
 }
+
+/** edge-metrics.service: the metrics writer, a loop that sleeps between writes. */
+export function renderEdgeMetricsUnit(p: { script: string; conf: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: failover state as Prometheus metrics for node_exporter's textfile collector
+After=edge-probe.service
+ConditionPathExists=${p.conf}
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=${p.script} run
+Restart=always
+RestartSec=5
+SyslogIdentifier=edge-metrics
+Nice=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+}

@@ -7,7 +7,7 @@
 #   edge-failover sync      make the preferred WAN follow the decisions now (after a ruleset load)
 #   edge-failover notify INSTANCE NAME STATE [PRIORITY]   keepalived's notify handler: records
 #                           keepalived's state and syncs (a second, independent path)
-#   edge-failover link      create keepalived's private link (idempotent)
+#   edge-failover link      create keepalived's private link and missing track files (idempotent)
 #   edge-failover prepare   the same, as keepalived's ExecStartPre
 #   edge-failover status    preferred WAN, each WAN's decision, last check, keepalived, flows
 #   edge-failover history [N]   the last N switches (default 20): when, from, to, how long, why
@@ -276,6 +276,16 @@ switcher() {
 LAST_SYNC=0 LAST_BEAT=0
 
 link() {
+  local w
+  # keepalived 2.3 refuses a configuration whose track file is missing (its config test and its
+  # start), and edge-probe writes one only at its first decision. Until then the file says "0":
+  # keepalived's state is a lamp of edge-probe's decisions, and an unmeasured WAN shows no fault.
+  # Created only where no file is (noclobber opens with O_EXCL): a decision edge-probe published
+  # meanwhile is never overwritten.
+  mkdir -p "$RUN_DIR" || { log "cannot create $RUN_DIR"; return 1; }
+  for w in wan1 wan2; do
+    (set -C; echo 0 >"$RUN_DIR/$w.track") 2>/dev/null || true
+  done
   if ! ip link show dev "$KA_A" >/dev/null 2>&1; then
     ip link add "$KA_A" type veth peer name "$KA_B" || { log "cannot create $KA_A/$KA_B"; return 1; }
   fi

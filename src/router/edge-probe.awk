@@ -20,12 +20,15 @@
 # before it counts as down. Every decision goes to RUN_DIR/WAN.probe ("up|down EPOCH why"), then
 # RUN_DIR/WAN.track (0 = up, 1 = down), which keepalived watches (track_file, inotify); both by
 # rename; then a line "WAN is UP|DOWN: why" on stdout wakes edge-failover's switcher. Every second
-# RUN_DIR/WAN.health gets "pass|fail ANSWERING/TARGETS EPOCH", and stdout "beat WAN" (the
+# RUN_DIR/WAN.health gets "pass|fail ANSWERING/TARGETS EPOCH FAILS ANSWERED LOST RTT_SUM": the
+# seconds failed in a row, then counters since the start (replies, probes unanswered, the replies'
+# round-trip times in seconds) that edge-metrics turns into metrics; and stdout "beat WAN" (the
 # switcher's proof, for systemd's watchdog, that this machine and its producer are alive).
 BEGIN {
   nt = split(targets, tg, " ")
   for (i = 1; i <= nt; i++) last[tg[i]] = -1
   state = "unknown"; stable = -1; started = -1; now = 0; off = 0; health_at = -1; addr = "-"; carrier = 1
+  fails = 0; answered = 0; lost = 0; rtt_sum = 0
   f = run_dir "/" wan ".probe"
   if ((getline line < f) > 0) { split(line, p, " "); if (p[1] == "up" || p[1] == "down") state = p[1] }
   close(f)
@@ -44,7 +47,11 @@ $1 == "addr" {
 substr($1, 1, 1) == "[" {
   t = substr($1, 2, length($1) - 2) - off
   clock(t < now - 0.5 || t > now + 0.5 ? now : t)
-  if ($3 == "bytes" && $4 == "from") { x = $5; sub(/:$/, "", x); if (x in last) last[x] = now }
+  if ($3 == "bytes" && $4 == "from") {
+    x = $5; sub(/:$/, "", x); if (x in last) last[x] = now
+    answered++
+    for (i = 6; i <= NF; i++) if (substr($i, 1, 5) == "time=") rtt_sum += substr($i, 6) / 1000
+  } else if ($2 == "no" && $3 == "answer") lost++
   decide(); next
 }
 function clock(t) { t += 0; if (t > now) now = t; if (started < 0) started = now }
@@ -61,7 +68,8 @@ function decide(   n, healthy, tmp) {
   n = answering(); healthy = (n >= need)
   if (health_at < 0 || now - health_at >= 1) {
     tmp = run_dir "/" wan ".health"
-    printf "%s %d/%d %d\n", (healthy ? "pass" : "fail"), n, nt, now + off > tmp; close(tmp)
+    fails = healthy ? 0 : fails + 1
+    printf "%s %d/%d %d %d %d %d %.6f\n", (healthy ? "pass" : "fail"), n, nt, now + off, fails, answered, lost, rtt_sum > tmp; close(tmp)
     health_at = now
     printf "beat %s\n", wan; fflush()
   }

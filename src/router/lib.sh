@@ -11,7 +11,8 @@
 #
 #   WAN.probe    edge-probe's last decision   "up|down EPOCH WHY"     (EPOCH: wall time, for people)
 #   WAN.track    the same as keepalived reads it   "0" (up) | "1" (down)
-#   WAN.health   edge-probe's last second     "pass|fail ANSWERING/TARGETS EPOCH"
+#   WAN.health   edge-probe's last second     "pass|fail ANSWERING/TARGETS EPOCH FAILS ANSWERED LOST RTT_SUM"
+#                (seconds failed in a row; replies, unanswered probes and the replies' RTT in s since it started)
 #                (edge-health writes it too when run by hand or by edge's verify)
 #   WAN.state    edge-failover's record of keepalived's view   "up|down EPOCH"
 #   WAN.vrrp     keepalived's last notification for the WAN    "MASTER|BACKUP|FAULT|STOP EPOCH"

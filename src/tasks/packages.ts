@@ -1,27 +1,45 @@
 import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
 import { shJoin, shQuote } from '../encode/index.js';
-import type { Task, TaskContext } from './contract.js';
+import type { HostVars } from '../inventory/vars.js';
+import type { Change, Task, TaskContext } from './contract.js';
+import { METRICS_PACKAGE } from './metrics.js';
 import { taskParams } from './params.js';
+import { UNITS } from './paths.js';
+import { unitsChange } from './units.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
+
+/** What this host needs: the failover design's packages, and node_exporter when edge_metrics asks for it. */
+export function requiredPackages(vars: Pick<HostVars, 'edge_metrics'>): string[] {
+  return [...REQUIRED_PACKAGES, ...(vars.edge_metrics ? [METRICS_PACKAGE] : [])];
+}
+
+/** The units the packages edge installs must run: node_exporter with edge_metrics (enabled and started, a typed change a rollback restores). */
+function serviceUnits(vars: Pick<HostVars, 'edge_metrics'>): string[] {
+  return vars.edge_metrics ? [UNITS.nodeExporter] : [];
+}
 
 const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',
-  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk (upgrade only when asked)',
+  description: `install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, and ${METRICS_PACKAGE} (enabled and running) with edge_metrics; upgrade only when asked`,
   params,
-  needs() {
-    return { packages: [...REQUIRED_PACKAGES] };
+  needs(vars) {
+    return { packages: requiredPackages(vars), units: serviceUnits(vars) };
   },
   plan({ vars, facts, params: p }: TaskContext<z.infer<typeof params>>) {
-    const missing = REQUIRED_PACKAGES.filter((n) => !facts.packages[n]?.installed);
-    const installed = REQUIRED_PACKAGES.filter((n) => facts.packages[n]?.installed);
+    const wanted = requiredPackages(vars);
+    const missing = wanted.filter((n) => !facts.packages[n]?.installed);
+    const installed = wanted.filter((n) => facts.packages[n]?.installed);
     const upgrade = (p?.upgrade ?? vars.edge_packages_upgrade) && installed.length > 0;
-    // Nothing to install and no upgrade asked for: no change, so no apt call at all.
-    if (!missing.length && !upgrade) return { changes: [] };
+    // After apt (a package's unit exists only once it is installed).
+    const units = unitsChange(facts, serviceUnits(vars).map((name) => ({ name, restart: false })), false);
+    const unitChanges: Change[] = units ? [units] : [];
+    // Nothing to install and no upgrade asked for: no apt call at all.
+    if (!missing.length && !upgrade) return { changes: unitChanges };
     const what: string[] = [];
     const before: string[] = [];
     const after: string[] = [];
@@ -37,15 +55,19 @@ export const packagesTask: Task<z.infer<typeof params>> = {
       notes.push('an upgrade always reports a change: the facts do not know which versions the mirror has');
     }
     return {
-      changes: [{ summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] }],
+      changes: [
+        { summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] },
+        ...unitChanges,
+      ],
       notes,
     };
   },
-  verify() {
-    const n = REQUIRED_PACKAGES.length;
+  verify({ vars }) {
+    const wanted = requiredPackages(vars);
     return [
-      `edge_n=$(dpkg-query -W -f '\${db:Status-Status}\\n' ${shJoin([...REQUIRED_PACKAGES])} 2>/dev/null | grep -cx installed || true)`,
-      `[ "$edge_n" = ${n} ] || edge_fail ${shQuote(`not all of ${REQUIRED_PACKAGES.join(', ')} are installed`)}`,
+      `edge_n=$(dpkg-query -W -f '\${db:Status-Status}\\n' ${shJoin(wanted)} 2>/dev/null | grep -cx installed || true)`,
+      `[ "$edge_n" = ${wanted.length} ] || edge_fail ${shQuote(`not all of ${wanted.join(', ')} are installed`)}`,
+      ...serviceUnits(vars).map((u) => `systemctl is-active --quiet ${shQuote(u)} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`),
     ].join('\n');
   },
 };

@@ -203,6 +203,27 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
 });
 
 describe('edge-probe script', () => {
+  it("the health line carries the seconds failed in a row and the counters edge-metrics reads (replies, unanswered probes, RTT)", () => {
+    const t0 = 1_700_000_000;
+    const health = (lines: string[], run?: string) => {
+      const m = machine(lines, run);
+      return { run: m.run, f: readFileSync(join(m.run, 'wan1.health'), 'utf8').trim().split(' ') };
+    };
+    // 10 s with the third target dead: 2 of 3 answer (2 ms each), 1 of 3 unanswered
+    const a = health(stream(t0, 10, (x) => x !== TARGETS[2]));
+    const [result, , , fails, answered, lost, rtt] = a.f;
+    expect([result, fails]).toEqual(['pass', '0']);
+    expect(Number(answered)).toBeGreaterThan(100);
+    expect(Number(lost)).toBeGreaterThan(Number(answered) / 2 - 5);
+    expect(Number(lost)).toBeLessThan(Number(answered) / 2 + 5);
+    expect(Number(rtt)).toBeCloseTo(Number(answered) * 0.002, 6);
+    // then 5 s with no answer at all: failed 3-4 seconds in a row once the timeout has passed
+    const b = health(stream(t0 + 10, 5, () => false), a.run);
+    expect(b.f[0]).toBe('fail');
+    expect(Number(b.f[3])).toBeGreaterThanOrEqual(3);
+    expect(Number(b.f[3])).toBeLessThanOrEqual(5);
+  });
+
   it('is written to a file mawk reads, and the inventory rejects a timeout shorter than three probes', () => {
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.5, edge_health_timeout: 1 }).success).toBe(false);
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.2, edge_health_timeout: 1 }).success).toBe(true);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +117,23 @@ describe('router-side scripts', () => {
     expect(f).toContain('flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET');
     expect(f).toContain('nft -f - <<<"$tx"');
     expect(f).not.toMatch(/nft -f \/etc/);
+  });
+
+  it('edge-failover link: a missing track file starts as "0" (no fault), a decision edge-probe published is kept', () => {
+    // keepalived's state is a lamp of edge-probe's decisions: before the first one, no fault.
+    const bin = join(dir, 'link-bin');
+    const run = join(dir, 'link-run');
+    spawnSync('mkdir', ['-p', bin, run]);
+    write('link-bin/ip', '#!/bin/sh\nexit 0\n');
+    write('link-run/wan2.track', '1\n');
+    write('link-routing.conf', tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content);
+    write('link-failover.conf', failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content);
+    const script = write('link-edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'link-routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'link-failover.conf'), EDGE_RUN_DIR: run };
+    const r = spawnSync('bash', [script, 'link'], { env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(run, 'wan1.track'), 'utf8')).toBe('0\n');
+    expect(readFileSync(join(run, 'wan2.track'), 'utf8')).toBe('1\n');
   });
 
   it('edge-failover: level-triggered from edge-probe\'s decisions, whatever the order of notifications (nft, conntrack, ip stubbed)', () => {

@@ -382,6 +382,6 @@ describe('rendering', () => {
     expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +stopped +0 +-$/);
     expect(lines[4]).toBe('  flows: 0 in all   units: keepalived inactive, edge-routes inactive, edge-nftables inactive');
     expect(lines[5]).toBe('  switches: none recorded');
-    expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(sysctl \d+, /);
+    expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(packages \d+, sysctl \d+, /);
   });
 });
