@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isMissingFile, MiB, readBoundedText } from '../config/read-file.js';
+import { foreignOwner, ownerAndMode } from '../config/trusted.js';
 import { EdgeError } from '../errors.js';
 import type { RolloutState } from './rollout.js';
 import type { HostResult, RunResult } from './types.js';
@@ -40,11 +41,15 @@ export const JOURNAL_CAPS = { file: 256 * MiB, line: 32 * MiB } as const;
  */
 function privateDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const uid = process.getuid?.();
+  checkPrivateDir(dir);
+}
+
+/** The checks of privateDir on a journal directory that exists, before anything is read from it. */
+function checkPrivateDir(dir: string): void {
   for (const d of basename(dirname(dir)) === '.edge' ? [dirname(dir), dir] : [dir]) {
     const st = lstatSync(d);
-    if (!st.isDirectory() || (uid !== undefined && st.uid !== uid && st.uid !== 0)) {
-      throw new EdgeError('CONFIG', `${d}: ${st.isDirectory() ? `owned by uid ${st.uid}, not by you or root` : 'not a directory (a symlink?)'}: refusing to keep run journals there`);
+    if (!st.isDirectory() || foreignOwner(st) !== undefined) {
+      throw new EdgeError('CONFIG', `${d} (${ownerAndMode(st)}): ${st.isDirectory() ? `owned by uid ${st.uid}, not by you or root` : 'not a directory (a symlink?)'}: refusing to keep or read run journals there`);
     }
     if (st.mode & 0o077) chmodSync(d, 0o700);
   }
@@ -201,6 +206,8 @@ function readJournalText(file: string): string | undefined {
 }
 
 export async function readJournal(runId: string, dir = JOURNAL_DIR): Promise<RunResult | undefined> {
+  // A journal says what rollback and confirm act on: read only from a directory no one else controls.
+  if (existsSync(dir)) checkPrivateDir(dir);
   const file = fileOf(runId, dir);
   const text = readJournalText(file);
   if (text !== undefined) return foldJournal(text, file);

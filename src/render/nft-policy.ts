@@ -8,7 +8,7 @@
  *                       mapped to the other; no element = nothing to avoid
  *   down   mark         WANs that are dead: an `only` rule drops their flows
  */
-import { parsePrefix } from '../ipv4.js';
+import { nftPrefix } from '../encode/index.js';
 
 export type PolicyMode = 'failover' | 'balance';
 
@@ -39,11 +39,6 @@ export const steerCounter = (i: number) => `steer_${i + 1}`;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function prefix(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
-  return p;
-}
-
 /** A rule name inside an nft comment: validated upstream; this refuses anything that could escape. */
 function commentText(s: string): string {
   if (!/^[A-Za-z0-9_ -]{1,64}$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into an nft comment`);
@@ -63,8 +58,8 @@ export function balanceExpr(weights: readonly [number, number], marks: readonly 
 /** The match part of a steering rule (empty: every new LAN flow). */
 export function steerMatch(r: NftSteerRule): string {
   const parts: string[] = [];
-  if (r.source) parts.push(`ip saddr ${prefix(r.source)}`);
-  if (r.destination) parts.push(`ip daddr ${prefix(r.destination)}`);
+  if (r.source) parts.push(`ip saddr ${nftPrefix(r.source)}`);
+  if (r.destination) parts.push(`ip daddr ${nftPrefix(r.destination)}`);
   if (r.protocol === 'icmp') parts.push('ip protocol 1');
   else if (r.protocol) parts.push(`meta l4proto ${r.protocol}`);
   if (r.ports?.length) {
