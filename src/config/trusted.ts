@@ -4,8 +4,8 @@ import { EdgeError } from '../errors.js';
 /**
  * The one rule for what the controller reads from a place it did not create: a path is trusted
  * when it is owned by the user running edge or by root, and neither its group nor others can write
- * it. Applied to .edge/ (settings, journals), ./inventories/, ./ansible.cfg and edge's settings
- * file: otherwise any local user could set `inventory` or `accept-new-host-keys`, or rewrite what
+ * it. Applied to .edge/ (settings, journals), ./inventories/, ./ansible.cfg, edge's settings file
+ * and a host's edge_known_hosts_file (its trust anchor): otherwise any local user could set `inventory` or `accept-new-host-keys`, or rewrite what
  * `rollback` acts on, for the next operator who runs edge in a shared directory such as /tmp.
  */
 
@@ -27,11 +27,12 @@ export function trustProblem(st: Stats, uid = process.getuid?.()): string | unde
 }
 
 /** Refuses `path` (an existing file or directory) unless trusted; the error names the path, owner and mode. */
-export function requireTrusted(path: string, what: string, uid = process.getuid?.()): void {
+export function requireTrusted(path: string, what: string, field?: string): void {
   const st = statSync(path);
-  const problem = trustProblem(st, uid);
+  const problem = trustProblem(st);
   if (problem === undefined) return;
   throw new EdgeError('CONFIG', `${path} (${ownerAndMode(st)}) is ${problem}: refusing to read ${what} from it`, {
+    field,
     hint: 'another user could have written it: if its content is yours, own it yourself and take write access from group and others (chmod go-w)',
   });
 }
