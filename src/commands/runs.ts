@@ -6,6 +6,7 @@ import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { newestFirst } from '../engine/run-order.js';
 import { runLockState } from '../engine/run-lock.js';
+import { runRow } from '../engine/run-rows.js';
 import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
 import { screenJson, screenWriter } from '../ui/screen.js';
@@ -48,18 +49,7 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   const perHost = [...remote.values()].filter((r): r is RemoteRun[] => Array.isArray(r)).map((r) => r.map((x) => x.runId));
   const rows = newestFirst(runIds, perHost).map((runId) => {
     const j = journals.find((x) => x.runId === runId);
-    const details: Record<string, string> = {};
-    const hosts = Object.fromEntries(
-      names.flatMap((n) => {
-        const r = remote.get(n);
-        const onHost = Array.isArray(r) ? r.find((x) => x.runId === runId) : undefined;
-        if (onHost?.detail) details[n] = onHost.detail;
-        const inJournal = j?.hosts.find((h) => h.host === n);
-        const state = onHost?.state ?? (typeof r === 'string' ? r : inJournal ? `${inJournal.state} (journal)` : undefined);
-        return state ? [[n, state]] : [];
-      }),
-    );
-    return { runId, playbook: j?.playbook, check: j?.check, status: j ? journalStatus(j) : undefined, startedAt: j?.startedAt, hosts, details, notStarted: notStarted(j) };
+    return runRow(runId, j, j ? journalStatus(j) : undefined, names, remote);
   });
   if (flags.json) {
     process.stdout.write(`${screenJson(withSchemaVersion('runs', { runs: rows }), 2)}\n`);
@@ -79,13 +69,6 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
 function journalStatus(j: RunResult): string {
   if (j.status !== 'running') return j.status;
   return runLockState(j.runId) === 'live' ? 'running' : 'abandoned (its controller died; the hosts say how each ended)';
-}
-
-/** The hosts a stopped rollout never started, and why it stopped. */
-function notStarted(j: RunResult | undefined): { name: string; why: string }[] {
-  return (j?.rollout ?? []).flatMap((r) =>
-    r.hosts.filter((h) => h.state === 'not-started').map((h) => ({ name: h.name, why: r.stop?.message ?? (j?.status === 'running' ? 'its batch has not started yet' : 'the rollout ended before its batch') })),
-  );
 }
 
 export function register(program: Command): void {

@@ -8,7 +8,7 @@
  *                       mapped to the other; no element = nothing to avoid
  *   down   mark         WANs that are dead: an `only` rule drops their flows
  */
-import { nftPrefix } from '../encode/index.js';
+import { nftComment, nftPrefix } from '../encode/index.js';
 
 export type PolicyMode = 'failover' | 'balance';
 
@@ -38,12 +38,6 @@ export const STICKY_MAPS = { ipv4: 'sticky4', ipv6: 'sticky6' } as const;
 export const steerCounter = (i: number) => `steer_${i + 1}`;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
-
-/** A rule name inside an nft comment: validated upstream; this refuses anything that could escape. */
-function commentText(s: string): string {
-  if (!/^[A-Za-z0-9_ -]{1,64}$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into an nft comment`);
-  return s;
-}
 
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
@@ -75,12 +69,12 @@ function steerRuleLine(r: NftSteerRule, i: number, marks: readonly [number, numb
       ? 'goto balance'
       : `ct mark set ${hex(marks[r.action === 'wan1' ? 0 : 1])} goto ${r.onDown === 'only' ? 'only' : 'fallback'}`;
   const match = steerMatch(r);
-  return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment "steering ${commentText(r.name)}"`;
+  return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment ${nftComment(`steering ${r.name}`)}`;
 }
 
 /** Declarations: one counter per steering rule, the switcher's avoid map and down set, the sticky maps. */
 export function renderPolicyObjects(p: NftPolicy): string {
-  const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment "steering ${commentText(r.name)}"\n\t}`);
+  const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment ${nftComment(`steering ${r.name}`)}\n\t}`);
   const switcher = `\t# edge-failover's view of the WANs (elements only; empty while both are healthy).
 \tmap ${AVOID_MAP} {
 \t\ttype mark : mark
