@@ -113,8 +113,7 @@ local_rule_follow() {
 # Append one switch to the history: EPOCH FROM TO HELD WHY, HELD = seconds FROM was preferred
 # (since the previous switch; - when there is none).
 record_switch() { # FROM TO WHY
-  local now prev='' held=- dir n
-  now=$(date +%s.%3N)
+  local now=${EPOCHREALTIME%???} prev='' held=- dir n # milliseconds, no process
   dir=$(dirname "$SWITCH_LOG")
   mkdir -p "$dir" 2>/dev/null || return 0
   [ -r "$SWITCH_LOG" ] && read -r prev _ < <(tail -n 1 "$SWITCH_LOG")
@@ -190,8 +189,9 @@ after_switch() {
   local why
   if [ "$WANT" != "$1" ]; then
     why="wan1 $S1: $WHY1" # both ways, WAN1's state is what made the choice
-    log "new flows now use $WANT (before: ${1:-none}; wan1 $S1, wan2 $S2)${3:+ [$3]}: $why"
+    # The record first: its time, taken before any process starts, is when the switch was applied.
     [ -z "$3" ] || record_switch "$1" "$WANT" "$why"
+    log "new flows now use $WANT (before: ${1:-none}; wan1 $S1, wan2 $S2)${3:+ [$3]}: $why"
   fi
   local_rule_follow "$WANT"
   [ -z "$DEAD" ] || [ "$DEAD" = "$2" ] || retire_flows "$DEAD"

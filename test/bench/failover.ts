@@ -6,7 +6,7 @@
  *     cut → first NEW LAN flow that leaves by WAN2, and repair → first new LAN flow by WAN1
  *     (p50 / p95 / max). A LAN client opens a fresh TCP connection every 100 ms throughout. From
  *     the router's own records: edge-probe's decision → the switch applied (the decision's time in
- *     WAN.probe, the switcher's log line written once the map holds the new element), and after a
+ *     WAN.probe, the switch's record, timed as the map holds the new element), and after a
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
  *   - the same trials again with the router's CPUs busy (one busy loop per CPU inside the router, at
  *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
@@ -89,7 +89,8 @@ async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Pr
   await fault('wan1', { kind });
   const f = await stream.firstVia('wan2', t0, 30_000);
   const decided = /^down ([0-9.]+) /.exec((await run(router, 'cat /run/edge/wan1.probe')).stdout);
-  const switched = (await routerLog(t0, ['edge-failover'])).find((l) => l.text.startsWith('new flows now use wan2'));
+  // the switch's record: its time is taken as the switcher's transaction has returned
+  const switched = /^([0-9.]+) wan1 wan2 /.exec((await run(router, 'tail -n 1 /var/lib/edge/failover/switches')).stdout);
   await sleep(500);
   const t1 = Date.now();
   await fault('wan1', { kind: 'clear' });
@@ -97,7 +98,7 @@ async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Pr
   return {
     cut: f && f.at - t0,
     repair: g && g.at - t1,
-    decisionToMap: decided && switched ? switched.at - Number(decided[1]) * 1000 : undefined,
+    decisionToMap: decided && switched ? (Number(switched[1]) - Number(decided[1])) * 1000 : undefined,
     addressToRoutes: kind === 'link-down' ? await linkReturn(t1) : undefined,
   };
 }

@@ -304,7 +304,8 @@ echo '${MARK} end'
   };
 }
 
-describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the tables task plans', () => {
+// Each case makes a network namespace and runs edge-routes on a real kernel: seconds on a loaded machine.
+describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the tables task plans', { timeout: 120_000 }, () => {
   const runtime = (facts: Facts, vars = labVars()) =>
     tablesTask
       .plan({ host: 'r1', vars, facts, params: undefined })
