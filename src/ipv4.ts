@@ -21,12 +21,15 @@ export interface Prefix {
   len: number;
 }
 
-/** "10.1.0.1/24" → 10.1.0.0/24 (host bits cleared); a bare address is a /32. */
+/**
+ * "10.1.0.1/24" → 10.1.0.0/24 (host bits cleared); a bare address is a /32. The length is decimal
+ * digits and nothing follows it: `10.0.0.0/8/x }; flush ruleset` or `10.0.0.0/` is no prefix.
+ */
 export function parsePrefix(cidr: string): Prefix | undefined {
-  const [addr, lenText] = cidr.split('/');
-  const ip = ipToInt(addr ?? '');
-  const len = lenText === undefined ? 32 : Number(lenText);
-  if (ip === undefined || !Number.isInteger(len) || len < 0 || len > 32) return undefined;
+  const m = /^([0-9.]+)(?:\/([0-9]{1,2}))?$/.exec(cidr);
+  const ip = m ? ipToInt(m[1]!) : undefined;
+  const len = m?.[2] === undefined ? 32 : Number(m[2]);
+  if (ip === undefined || len > 32) return undefined;
   return { network: (ip & maskOf(len)) >>> 0, len };
 }
 

@@ -5,6 +5,7 @@ import { watchOutputs } from './commands/interrupt.js';
 import { buildProgram } from './commands/program.js';
 import { invokedCommand } from './commands/registry.js';
 import { setWarningSink } from './config/warnings.js';
+import { screenText } from './ui/screen.js';
 
 /**
  * The one place that turns errors into text and exit codes (see commands/exit-codes.ts). Commands
@@ -31,7 +32,7 @@ function commanderExitCode(e: CommanderError): number {
 
 export async function main(argv: string[]): Promise<number> {
   watchOutputs();
-  setWarningSink((w) => process.stderr.write(`edge: warning: ${formatError(w).replace(/\n/g, '\nedge: ')}\n`));
+  setWarningSink((w) => process.stderr.write(`edge: warning: ${screenText(formatError(w)).replace(/\n/g, '\nedge: ')}\n`));
   try {
     const program = await buildProgram(invokedCommand(argv.slice(2)));
     await program.parseAsync(argv);
@@ -39,10 +40,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return commanderExitCode(e);
     if (e instanceof EdgeError || e instanceof EdgeErrors) {
-      process.stderr.write(`edge: ${formatError(e).replace(/\n/g, '\nedge: ')}\n`);
+      process.stderr.write(`edge: ${screenText(formatError(e)).replace(/\n/g, '\nedge: ')}\n`);
       return errorExitCode(e);
     }
-    process.stderr.write(`edge: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.stderr.write(`edge: internal error: ${screenText(e instanceof Error ? (e.stack ?? e.message) : String(e))}\n`);
     return EXIT.error;
   }
 }

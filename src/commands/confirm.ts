@@ -7,6 +7,7 @@ import { newHolder } from '../engine/host-lock.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
+import { screenText } from '../ui/screen.js';
 import { hostsExitCode } from './exit-codes.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
@@ -34,7 +35,7 @@ async function confirmCommand(runId: string, flags: ConnectionFlags): Promise<vo
       }),
     ),
   );
-  for (const r of results) process.stdout.write(`${r.host}: ${r.message}\n`);
+  for (const r of results) process.stdout.write(screenText(`${r.host}: ${r.message}\n`));
   const journal = await readJournal(runId);
   if (journal) {
     for (const r of results) {

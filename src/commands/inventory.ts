@@ -72,7 +72,9 @@ export function resolvedJson(inventory: Inventory, hosts: readonly string[]): un
 
 /** What `edge inventory` prints for the given options (pure apart from reading the inventory). */
 export function inventoryOutput(opts: InventoryOptions, cwd?: string): string {
-  const inventory = loadInventory(opts.inventory, { cwd, extraVars: opts.extraVars ?? [], playbookDir: opts.playbookDir });
+  // --json prints what ansible-inventory --list prints, for an inventory without hosts too (with a warning); edge run refuses it
+  const allowNoHosts = opts.json === true && !opts.resolved && opts.host === undefined;
+  const inventory = loadInventory(opts.inventory, { cwd, extraVars: opts.extraVars ?? [], playbookDir: opts.playbookDir, allowNoHosts });
   let hosts = selectHosts(inventory, opts.limit);
   if (opts.host !== undefined) {
     if (!inventory.hosts.has(opts.host)) {

@@ -1,5 +1,6 @@
 import type { HostStatus } from '../engine/status.js';
 import type { FleetSummary } from '../engine/status-fleet.js';
+import type { RunRow } from '../engine/run-rows.js';
 import type { RunResult } from '../engine/types.js';
 import type { AnsibleList } from '../inventory/ansible-list.js';
 
@@ -30,16 +31,8 @@ export interface StatusJson extends Versioned {
   hosts: HostStatus[];
 }
 
-/** One run as `edge runs` lists it: the journal's facts and each host's state. */
-export interface RunsRow {
-  runId: string;
-  playbook?: string;
-  check?: boolean;
-  status?: string;
-  startedAt?: string;
-  /** Host → its state for this run (from the host, else from the journal, or why it could not be asked). */
-  hosts: Record<string, string>;
-}
+/** One run as `edge runs` lists it: the journal's facts and each host's state, each host once. */
+export interface RunsRow extends RunRow {}
 
 /** `edge runs --json`. */
 export interface RunsJson extends Versioned {

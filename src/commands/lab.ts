@@ -8,6 +8,7 @@ import type { RouterKind } from '../lab/plan.js';
 import { DEFAULT_ROUTERS, MAX_ROUTERS, kindOf, parseKinds, parseWan } from '../lab/plan.js';
 import { formatProbe } from '../lab/probe.js';
 import { requireRoot } from '../lab/sys.js';
+import { screenJson, screenText } from '../ui/screen.js';
 
 function intArg(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -81,7 +82,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => {
       const s = await labStatus();
-      process.stdout.write(o.json ? JSON.stringify(s, null, 2) + '\n' : formatStatus(s));
+      process.stdout.write(o.json ? screenJson(s, 2) + '\n' : screenText(formatStatus(s)));
     });
 
   lab
@@ -141,7 +142,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (router: string, o: { count?: number; json?: boolean }) => {
       const p = await labProbe(router, { count: o.count });
-      process.stdout.write(o.json ? JSON.stringify(p, null, 2) + '\n' : formatProbe(p) + '\n');
+      process.stdout.write(o.json ? screenJson(p, 2) + '\n' : screenText(formatProbe(p)) + '\n');
     });
 
   lab

@@ -3,7 +3,9 @@ import type { ConnectionSettings } from '../engine/connect.js';
 import { loadInventory } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { DEFAULT_MAX_HANDSHAKES, HandshakePacer } from '../ssh/handshake-pacer.js';
+import { screenText } from '../ui/screen.js';
 import { sshTrace } from '../ui/trace.js';
+import { loadSettingFiles, sshArgsSettings } from './settings.js';
 
 /** Options shared by every command that talks to hosts. */
 export interface ConnectionFlags {
@@ -98,7 +100,8 @@ export async function becomePassword(ask: boolean | undefined): Promise<string |
 /** The connection settings every host-facing command derives from its flags (asks the sudo password once). */
 export async function connectionSettings(flags: ConnectionFlags): Promise<ConnectionSettings> {
   const becomePass = await becomePassword(flags.askBecomePass);
-  const trace = sshTrace(flags.verbose ?? 0, (l) => process.stderr.write(`${l}\n`), becomePass ? [becomePass] : []);
+  // -vvvv shows ssh2's protocol lines (the router's banner among them): escaped like all router text.
+  const trace = sshTrace(flags.verbose ?? 0, (l) => process.stderr.write(`${screenText(l)}\n`), becomePass ? [becomePass] : []);
   return {
     acceptNewHostKeys: flags.acceptNewHostKeys === true,
     connectTimeoutMs: flags.connectTimeout * 1000,
@@ -109,5 +112,6 @@ export async function connectionSettings(flags: ConnectionFlags): Promise<Connec
     ...(flags.user ? { remoteUser: flags.user } : {}),
     ...(flags.privateKey ? { privateKeyFile: flags.privateKey } : {}),
     ...(trace ? { trace } : {}),
+    sshArgs: sshArgsSettings(loadSettingFiles()),
   };
 }

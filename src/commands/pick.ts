@@ -28,8 +28,10 @@ import type { HostVars } from '../inventory/vars.js';
 import { setHostVarsInText, writeTextAtomic, type HostVarUpdates } from '../inventory/write-vars.js';
 import { REQUIRED_INTERFACE_VARS } from '../tasks/wan.js';
 import { inquirerPrompter, type Choice, type Prompter } from '../ui/prompts.js';
+import { screenText, screenWriter } from '../ui/screen.js';
 import { DEFAULT_WIDTH } from '../ui/width.js';
 import { addConnectionOptions, becomePassword, type ConnectionFlags } from './options.js';
+import { loadSettingFiles, sshArgsSettings } from './settings.js';
 
 /**
  * `edge pick`: gathers each host's interfaces, asks which is WAN1, WAN2, LAN and management (the
@@ -208,7 +210,8 @@ function describeUpdates(file: string, picked: readonly PickedHost[]): string {
  */
 export async function pickInterfaces(opts: PickOptions, prompter: Prompter): Promise<PickResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const write = opts.write ?? ((s: string) => void process.stdout.write(s));
+  // Hostnames, interface names and gather errors are router text: written through the terminal encoder.
+  const write = screenWriter(opts.write ?? ((s: string) => void process.stdout.write(s)));
   const display = resolveInventoryPath(opts.inventory, cwd);
   const abs = path.resolve(cwd, display);
   const readInv = () => readBoundedText(display, { what: 'inventory', maxBytes: FILE_CAPS.config, readFrom: abs });
@@ -315,13 +318,14 @@ async function pickCommand(flags: PickFlags): Promise<void> {
     connectTimeoutMs: flags.connectTimeout * 1000,
     commandTimeoutMs: flags.commandTimeout * 1000,
     becomePassword: await becomePassword(flags.askBecomePass),
+    sshArgs: sshArgsSettings(loadSettingFiles()),
   };
   const result = await pickInterfaces(
     { inventory: singleInventory(flags.inventory), extraVars: flags.extraVars, limit: flags.limit, forks: flags.forks, yes: flags.yes, gather: sshFactsGatherer(settings) },
     inquirerPrompter(),
   );
   if (result.failed.length) {
-    process.stderr.write(`edge: not picked: ${result.failed.map((f) => f.host).join(', ')}\n`);
+    process.stderr.write(screenText(`edge: not picked: ${result.failed.map((f) => f.host).join(', ')}\n`));
     process.exitCode = 1;
   }
 }

@@ -8,6 +8,7 @@ import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
 import { hostsExitCode } from './exit-codes.js';
 import { RUN_ID_RE } from '../engine/run-id.js';
 import { selectHosts } from '../inventory/limit.js';
+import { screenJson, screenText } from '../ui/screen.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
 
 interface RollbackFlags extends ConnectionFlags {
@@ -26,20 +27,22 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   // Every host's connection settled before any host is touched: a refusal (become) changes nothing.
   const connectors = names.map((n) => connectorFor(n, inventory.hosts.get(n)!.vars, settings));
   const limit = pLimit(flags.forks);
-  const results = await Promise.all(names.map((n, i) => limit(() => rollbackHost(n, runId, connectors[i]!, settings.commandTimeoutMs))));
-  for (const r of results) process.stdout.write(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`);
+  const waiting = (host: string) => (why: string) => void process.stderr.write(screenText(`${host}: ${why}\n`));
+  const results = await Promise.all(names.map((n, i) => limit(() => rollbackHost(n, runId, connectors[i]!, settings.commandTimeoutMs, waiting(n)))));
+  for (const r of results) process.stdout.write(screenText(`${r.host}: ${r.status} — ${r.message} [${r.durationMs} ms]\n`));
   const journal = flags.baseline ? undefined : await readJournal(runId);
   if (journal) {
     for (const r of results) {
       const h = journal.hosts.find((x) => x.host === r.host);
-      if (h && r.status === 'rolled-back') {
+      if (h && (r.status === 'rolled-back' || r.status === 'restored-at-boot')) {
         h.state = 'rolled-back';
-        h.rollback = `rolled back by edge rollback at ${new Date().toISOString()}`;
+        const at = new Date().toISOString();
+        h.rollback = r.status === 'rolled-back' ? `rolled back by edge rollback at ${at}` : `restored at boot (the host rebooted during edge rollback), seen at ${at}`;
       }
     }
     await writeJournal(journal);
   }
-  if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  if (flags.json) process.stdout.write(`${screenJson(results, 2)}\n`);
   // No snapshot where the run did change the host (or where no journal says it did not): it was
   // removed, and nothing was restored there — that is a failure (a pruned run says so itself).
   const changedBy = (host: string) => !journal || journal.hosts.some((h) => h.host === host && h.state !== 'unchanged');

@@ -13,6 +13,7 @@ import { listHostsText, listTasksText, type ListedPlay } from '../ui/listing.js'
 import { lineReporter } from '../ui/progress.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
+import { screenJson, screenWriter } from '../ui/screen.js';
 import { outputWidth, wrapLines } from '../ui/width.js';
 import { exitCodeHelp, runExitCode } from './exit-codes.js';
 import { claimInterruptions, interruptionText, writable } from './interrupt.js';
@@ -58,12 +59,17 @@ function useLiveView(flags: RunFlags): boolean {
   return !flags.plain && !flags.json && !flags.verbose && process.stdout.isTTY === true && !process.env.CI;
 }
 
-/** Output that survives a closed pipe: once stdout is gone, what is left to say goes to stderr, or nowhere. */
-function outputWriter(preferred: NodeJS.WriteStream): (s: string) => void {
-  return (s) => {
+/**
+ * Output that survives a closed pipe: once stdout is gone, what is left to say goes to stderr, or
+ * nowhere. Everything goes through the terminal encoder; `raw` is for the views that escape their
+ * text themselves and add their own colours and cursor moves (the live view, a coloured diff).
+ */
+function outputWriter(preferred: NodeJS.WriteStream): ((s: string) => void) & { raw: (s: string) => void } {
+  const raw = (s: string) => {
     const stream = writable(preferred) ? preferred : writable(process.stderr) ? process.stderr : undefined;
     stream?.write(s);
   };
+  return Object.assign(screenWriter(raw), { raw });
 }
 
 /** --tags/--skip-tags narrow every play's tasks; what was added because a task needs it is said once. */
@@ -90,12 +96,12 @@ function listed(plays: ResolvedPlay[], notes: Map<number, string[]>): ListedPlay
 }
 
 /** Per batch: the live view on a terminal (erased when the batch is over), plain lines elsewhere. */
-function reporterFor(flags: RunFlags, write: (s: string) => void, lives: LiveReporter[]) {
+function reporterFor(flags: RunFlags, write: ReturnType<typeof outputWriter>, lives: LiveReporter[]) {
   return (play: ResolvedPlay['play'], hosts: { name: string }[]): { reporter: RunReporter; done?: Promise<unknown> } => {
     write(`PLAY ${play.name} [${hosts.length} host${hosts.length === 1 ? '' : 's'}]\n`);
     if (!useLiveView(flags)) return { reporter: lineReporter((l) => write(`${l}\n`)) };
     const live = new LiveReporter(
-      { write, columns: () => outputWidth(process.stdout), rows: () => process.stdout.rows ?? 24 },
+      { write: write.raw, columns: () => outputWidth(process.stdout), rows: () => process.stdout.rows ?? 24 },
       hosts.map((h) => h.name),
     );
     lives.push(live);
@@ -166,10 +172,10 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
   }
   if (flags.diff) {
     const text = diffText(run, out.isTTY === true && !process.env.NO_COLOR);
-    if (text) write(`\n${text}\n`);
+    if (text) write.raw(`\n${text}\n`);
   }
   write(`\n${recapText(run, width)}\njournal: .edge/runs/${run.runId}.jsonl\n`);
-  if (flags.json && writable(process.stdout)) process.stdout.write(`${JSON.stringify(withSchemaVersion('run', run), null, 2)}\n`);
+  if (flags.json && writable(process.stdout)) process.stdout.write(`${screenJson(withSchemaVersion('run', run), 2)}\n`);
   process.exitCode = runExitCode(run, flags.detailedExitcode === true);
 }
 

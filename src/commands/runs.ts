@@ -6,8 +6,10 @@ import { listJournals } from '../engine/journal.js';
 import { listRemoteRuns, type RemoteRun } from '../engine/rollback.js';
 import { newestFirst } from '../engine/run-order.js';
 import { runLockState } from '../engine/run-lock.js';
+import { runRow } from '../engine/run-rows.js';
 import type { RunResult } from '../engine/types.js';
 import { selectHosts } from '../inventory/limit.js';
+import { screenJson, screenWriter } from '../ui/screen.js';
 import { resolve } from 'node:path';
 import { withSchemaVersion } from './json-output.js';
 import { addConnectionOptions, inventoryFrom, connectionSettings, type ConnectionFlags } from './options.js';
@@ -47,28 +49,19 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
   const perHost = [...remote.values()].filter((r): r is RemoteRun[] => Array.isArray(r)).map((r) => r.map((x) => x.runId));
   const rows = newestFirst(runIds, perHost).map((runId) => {
     const j = journals.find((x) => x.runId === runId);
-    const details: Record<string, string> = {};
-    const hosts = Object.fromEntries(
-      names.flatMap((n) => {
-        const r = remote.get(n);
-        const onHost = Array.isArray(r) ? r.find((x) => x.runId === runId) : undefined;
-        if (onHost?.detail) details[n] = onHost.detail;
-        const inJournal = j?.hosts.find((h) => h.host === n);
-        const state = onHost?.state ?? (typeof r === 'string' ? r : inJournal ? `${inJournal.state} (journal)` : undefined);
-        return state ? [[n, state]] : [];
-      }),
-    );
-    return { runId, playbook: j?.playbook, check: j?.check, status: j ? journalStatus(j) : undefined, startedAt: j?.startedAt, hosts, details, notStarted: notStarted(j) };
+    return runRow(runId, j, j ? journalStatus(j) : undefined, names, remote);
   });
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(withSchemaVersion('runs', { runs: rows }), null, 2)}\n`);
+    process.stdout.write(`${screenJson(withSchemaVersion('runs', { runs: rows }), 2)}\n`);
     return;
   }
-  if (!rows.length) process.stdout.write('no runs recorded\n');
+  // A journal's details and a host's answers are router text: the screen sees them escaped.
+  const write = screenWriter((s) => void process.stdout.write(s));
+  if (!rows.length) write('no runs recorded\n');
   for (const r of rows) {
-    process.stdout.write(`${r.runId}  ${r.status ?? '-'}${r.check ? ' (check)' : ''}  ${r.playbook ?? ''}\n`);
-    for (const [h, s] of Object.entries(r.hosts)) process.stdout.write(`    ${h}: ${s}${r.details[h] ? ` — ${r.details[h]}` : ''}\n`);
-    for (const n of r.notStarted) process.stdout.write(`    ${n.name}: not started — ${n.why}\n`);
+    write(`${r.runId}  ${r.status ?? '-'}${r.check ? ' (check)' : ''}  ${r.playbook ?? ''}\n`);
+    for (const [h, s] of Object.entries(r.hosts)) write(`    ${h}: ${s}${r.details[h] ? ` — ${r.details[h]}` : ''}\n`);
+    for (const n of r.notStarted) write(`    ${n.name}: not started — ${n.why}\n`);
   }
 }
 
@@ -76,13 +69,6 @@ async function runsCommand(flags: RunsFlags): Promise<void> {
 function journalStatus(j: RunResult): string {
   if (j.status !== 'running') return j.status;
   return runLockState(j.runId) === 'live' ? 'running' : 'abandoned (its controller died; the hosts say how each ended)';
-}
-
-/** The hosts a stopped rollout never started, and why it stopped. */
-function notStarted(j: RunResult | undefined): { name: string; why: string }[] {
-  return (j?.rollout ?? []).flatMap((r) =>
-    r.hosts.filter((h) => h.state === 'not-started').map((h) => ({ name: h.name, why: r.stop?.message ?? (j?.status === 'running' ? 'its batch has not started yet' : 'the rollout ended before its batch') })),
-  );
 }
 
 export function register(program: Command): void {

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import path from 'node:path';
 import { ansibleBool, findAnsibleCfg, readAnsibleCfg, type AnsibleCfg } from '../config/ansible-cfg.js';
 import { findEdgeSettings, readEdgeSettings, type EdgeSetting, type EdgeSettingsKey } from '../config/edge-settings.js';
+import type { SshArgsSettings } from '../engine/ssh-options.js';
 import { EdgeError } from '../errors.js';
+import type { SshArgsField } from '../inventory/ssh-args.js';
 
 /**
  * Which value of a connection option is in effect, and from where. Highest first: the command
@@ -138,4 +140,21 @@ export function applySettings(cmd: Command): void {
       hint: 'give -i NAME, or set inventory in ansible.cfg [defaults], ANSIBLE_INVENTORY or .edge/config.yaml (see edge config)',
     });
   }
+}
+
+const SSH_ARGS_ENV: Record<SshArgsField, string> = {
+  ssh_args: 'ANSIBLE_SSH_ARGS',
+  ssh_common_args: 'ANSIBLE_SSH_COMMON_ARGS',
+  ssh_extra_args: 'ANSIBLE_SSH_EXTRA_ARGS',
+};
+
+/** ssh_args, ssh_common_args, ssh_extra_args as Ansible's ssh plugin reads them: ANSIBLE_SSH_* over ansible.cfg [ssh_connection]. */
+export function sshArgsSettings(files: SettingFiles, env: NodeJS.ProcessEnv = process.env): SshArgsSettings {
+  const out: SshArgsSettings = {};
+  for (const [field, name] of Object.entries(SSH_ARGS_ENV) as [SshArgsField, string][]) {
+    const c = files.ansibleCfg?.sections.get('ssh_connection')?.get(field);
+    if (env[name] !== undefined) out[field] = { text: env[name], field: name };
+    else if (c) out[field] = { text: c.value, field: `[ssh_connection] ${field}`, pos: { file: c.file, line: c.line, col: 1 } };
+  }
+  return out;
 }

@@ -22,6 +22,7 @@ import type { Inventory } from '../inventory/types.js';
 import { loadPlaybook } from '../playbook/load.js';
 import type { Playbook } from '../playbook/types.js';
 import type { SshConnection } from '../ssh/connection.js';
+import { screenJson, screenSafe } from '../ui/screen.js';
 import { statusText } from '../ui/status.js';
 import { fleetText } from '../ui/status-fleet.js';
 import { hostsExitCode } from './exit-codes.js';
@@ -185,8 +186,9 @@ function screenRows(tty: boolean): number {
  * look, worst first).
  */
 export function screenText(statuses: readonly HostStatus[], summary: FleetSummary, opts: { color: boolean; at: Date; rows: number }): string {
-  const blocks = statusText(statuses, opts);
-  return statuses.length === 1 || blocks.split('\n').length <= opts.rows ? blocks : fleetText(summary, opts);
+  // Every string a router answered is escaped before the views add their colours.
+  const blocks = statusText(screenSafe(statuses), opts);
+  return statuses.length === 1 || blocks.split('\n').length <= opts.rows ? blocks : fleetText(screenSafe(summary), opts);
 }
 
 async function statusCommand(flags: StatusFlags): Promise<void> {
@@ -203,7 +205,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
     const summary = fleetSummary(statuses);
     if (flags.json) {
       const doc = withSchemaVersion('status', { at: at.toISOString(), playbook: playbook.file, summary, hosts: statuses });
-      process.stdout.write(watching ? `${JSON.stringify(doc)}\n` : `${JSON.stringify(doc, null, 2)}\n`);
+      process.stdout.write(watching ? `${screenJson(doc)}\n` : `${screenJson(doc, 2)}\n`);
       return;
     }
     const footer = watching ? `\n\nevery ${watching} s; Ctrl-C to stop` : '';

@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { EdgeError } from '../errors.js';
 import { FILE_CAPS, readBoundedText } from './read-file.js';
+import { requireTrusted } from './trusted.js';
 
 /**
  * ansible.cfg as Ansible reads it: the first file found of $ANSIBLE_CONFIG (a directory means
@@ -61,7 +62,9 @@ export function findAnsibleCfg(env: NodeJS.ProcessEnv = process.env, cwd = proce
     // cwd gone: nothing to read there
   }
   candidates.push(path.join(home, '.ansible.cfg'), '/etc/ansible/ansible.cfg');
-  return { file: candidates.find(readable), warnings };
+  const file = candidates.find(readable);
+  if (file === cwdCfg) requireTrusted(file, 'ansible.cfg');
+  return { file, warnings };
 }
 
 /** Parses an ansible.cfg; a line that is not a section, an option or a continuation is an error at file:line. */

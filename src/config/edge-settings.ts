@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { EdgeErrors } from '../errors.js';
 import { positionOf } from './yaml-position.js';
+import { requireTrusted } from './trusted.js';
 import { readYamlFile } from './yaml-source.js';
 import { issuesToErrors, PARSE_PARAMS, placeIn } from './zod-issues.js';
 
@@ -49,8 +50,11 @@ export function findEdgeSettings(env: NodeJS.ProcessEnv = process.env, cwd = pro
   return [path.join(cwd, '.edge', 'config.yaml'), path.join(xdg, 'edge', 'config.yaml')].find((f) => existsSync(f));
 }
 
-/** Reads and validates the file; errors name file:line:col and the key. Paths are relative to the file. */
+/** Reads and validates the file (trusted.ts's rule first); errors name file:line:col and the key. Paths are relative to the file. */
 export function readEdgeSettings(file: string): Map<EdgeSettingsKey, EdgeSetting> {
+  // ./.edge/config.yaml: the .edge it is in is held to the same rule (another user's .edge in /tmp).
+  if (path.basename(path.dirname(file)) === '.edge') requireTrusted(path.dirname(file), 'edge settings');
+  requireTrusted(file, 'edge settings');
   const source = readYamlFile(file, file, 'edge settings file');
   const data = source.data ?? {};
   const parsed = schema.safeParse(data, PARSE_PARAMS);

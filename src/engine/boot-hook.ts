@@ -1,4 +1,5 @@
 import { writeFileCommand } from '../render/shell.js';
+import { RUN_ID_CASE } from './run-id.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, PENDING_FILE, SNAPSHOT_ROOT } from './host-layout.js';
 
 /**
@@ -17,6 +18,8 @@ import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, PENDING_FILE, SNAPSHOT_ROOT 
  * A confirmed host keeps it: it costs one condition check per boot.
  */
 export const BOOT_UNIT = 'edge-boot-restore.service';
+/** How long the boot-time restore may take before systemd gives up on it (and edge stops waiting for it). */
+export const BOOT_RESTORE_TIMEOUT_S = 300;
 
 export function renderBootGenerator(): string {
   return `#!/bin/sh
@@ -44,7 +47,7 @@ Conflicts=shutdown.target
 Type=oneshot
 Environment=EDGE_BOOT=1 EDGE_RESTORED_BY=boot
 ExecStart=${BOOT_GENERATOR} restore
-TimeoutStartSec=300
+TimeoutStartSec=${BOOT_RESTORE_TIMEOUT_S}
 EOF
   ln -sf "../${BOOT_UNIT}" "$dir/sysinit.target.wants/${BOOT_UNIT}"
   exit 0
@@ -52,7 +55,7 @@ fi
 r=$(cat "$PENDING" 2>/dev/null) || exit 0
 case "$r" in
   ${BASELINE_ID}) d=${BASELINE_DIR} ;;
-  [0-9]*T*Z-*) d=${SNAPSHOT_ROOT}/$r ;;
+  ${RUN_ID_CASE}) d=${SNAPSHOT_ROOT}/$r ;;
   *) echo "edge-boot-restore: ignoring a malformed $PENDING" >&2; exit 1 ;;
 esac
 state=$(cat "$d/state" 2>/dev/null || true)

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { FILE_CAPS, readBoundedFile } from '../config/read-file.js';
+import { requireTrusted } from '../config/trusted.js';
 import { EdgeError } from '../errors.js';
 import type { VarSource } from '../inventory/types.js';
 import { BECOME_PASSWORD_VARS, type HostVars } from '../inventory/vars.js';
@@ -8,6 +10,7 @@ import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
 import { resolveTarget } from '../ssh/ssh-config.js';
 import type { SshTrace } from '../ssh/types.js';
+import { sshOptionsFor, type SshArgsSettings } from './ssh-options.js';
 
 export interface ConnectionSettings {
   acceptNewHostKeys: boolean;
@@ -27,6 +30,8 @@ export interface ConnectionSettings {
   privateKeyFile?: string;
   /** -v and up: what each exec did, and SSH debug. */
   trace?: SshTrace;
+  /** ssh_args / ssh_common_args / ssh_extra_args from ANSIBLE_SSH_* or ansible.cfg [ssh_connection]; a host's ansible_ssh_* wins. */
+  sshArgs?: SshArgsSettings;
 }
 
 /**
@@ -46,19 +51,16 @@ export function connectorFor(
       user: vars.ansible_user ?? s.remoteUser,
       port: vars.ansible_port,
       privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
+      ...sshOptionsFor(name, vars, s.sshArgs ?? {}, s.acceptNewHostKeys, sources),
     },
     { becomePassword: becomePasswordOf(vars) ?? s.becomePassword },
   );
   target.name = name;
   refuseWithoutBecome(name, target.user, vars.ansible_become ?? s.become ?? false, sources?.ansible_become);
-  // A key the operator named that is not there is bad input (exit 5, nothing touched), not an
-  // unreachable host: found here, before any host is connected.
-  if (target.privateKeyPath) {
-    try {
-      readBoundedFile(target.privateKeyPath, { what: 'private key file', maxBytes: FILE_CAPS.key, host: name, field: 'ansible_ssh_private_key_file' });
-    } catch (e) {
-      throw placeFileError(e, vars, sources);
-    }
+  try {
+    checkNamedFiles(name, target.privateKeyPath, vars.edge_known_hosts_file);
+  } catch (e) {
+    throw placeFileError(e, vars, sources);
   }
   const knownHostsFiles = [
     ...(vars.edge_known_hosts_file ? [vars.edge_known_hosts_file] : []),
@@ -68,8 +70,11 @@ export function connectorFor(
   return () =>
     SshConnection.connect(target, {
       knownHostsFiles,
-      acceptNewHostKeys: s.acceptNewHostKeys,
+      // StrictHostKeyChecking as ssh resolved it (--accept-new-host-keys is accept-new, in Ansible's place); a changed key is always refused
+      acceptNewHostKeys: ['accept-new', 'false'].includes(resolved.strictHostKeyChecking ?? ''),
       connectTimeoutMs: resolved.connectTimeoutMs ?? s.connectTimeoutMs,
+      ...(resolved.keepaliveIntervalMs ? { keepaliveIntervalMs: resolved.keepaliveIntervalMs } : {}),
+      ...(resolved.keepaliveCountMax ? { keepaliveCountMax: resolved.keepaliveCountMax } : {}),
       commandTimeoutMs: s.commandTimeoutMs,
       handshakes: s.handshakes,
       ...(s.trace ? { trace: s.trace } : {}),
@@ -96,6 +101,16 @@ function refuseWithoutBecome(name: string, user: string, become: boolean, src: V
     hint: 'pass -b/--become or set ansible_become: true (with ansible_become_password or -K where sudo asks for a password), or log in as root',
     ...(src ? { field: src.path, pos: { file: src.file, line: src.line, col: src.col } } : {}),
   });
+}
+
+/**
+ * A key the operator named that is not there is bad input (exit 5, nothing touched), not an
+ * unreachable host: found here, before any host is connected. The host's known_hosts file is its
+ * trust anchor: one another user can write could vouch for any key (trusted.ts's rule).
+ */
+function checkNamedFiles(name: string, privateKeyPath: string | undefined, knownHostsFile: string | undefined): void {
+  if (privateKeyPath) readBoundedFile(privateKeyPath, { what: 'private key file', maxBytes: FILE_CAPS.key, host: name, field: 'ansible_ssh_private_key_file' });
+  if (knownHostsFile && existsSync(knownHostsFile)) requireTrusted(knownHostsFile, 'known host keys', 'edge_known_hosts_file');
 }
 
 /**

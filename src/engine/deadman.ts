@@ -1,7 +1,7 @@
 import { PREAMBLE } from '../render/shell.js';
 import { remoteLifetimeMs } from '../ssh/exec.js';
 import { shQuote } from '../encode/index.js';
-import { PENDING_FILE, snapshotDir } from './host-layout.js';
+import { PENDING_FILE, runIdWord, snapshotDir } from './host-layout.js';
 import { lockScript, unlockScript, type LockHolder } from './host-lock.js';
 
 /**
@@ -23,7 +23,7 @@ export const DEADMAN_PREFIX = 'edge-confirm-';
 export const LEASE_MARGIN_SEC = 10;
 
 export function deadmanUnit(runId: string): string {
-  return `${DEADMAN_PREFIX}${runId}`;
+  return `${DEADMAN_PREFIX}${runIdWord(runId)}`;
 }
 
 /** The lease of a changing exec run with this command timeout: the longest it can live on the router. */

@@ -5,11 +5,13 @@ import { filesScript, probeScript, type ProbeOptions } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
+import type { ExecResult } from '../ssh/types.js';
 import { changeScope } from '../tasks/change-ops.js';
 import type { Plan } from '../tasks/contract.js';
 import { ContentNeeded } from '../tasks/file-change.js';
 import { LOCKED_EXIT, lockRefusal } from './host-lock.js';
 import type { PlannedTask } from './host-run.js';
+import { cacheHost, cacheMiss, cachedScript, SCRIPT_CACHE, type CachedScript, type CacheRecord } from './script-cache.js';
 import { verifyScript } from './task-script.js';
 
 /**
@@ -32,6 +34,8 @@ export interface Gathered {
   checks: Record<string, CheckResult>;
   /** What the exec wrote on stderr (the prelude's words). */
   stderr: string;
+  /** What is worth telling about how the facts were gathered (a cached script sent again). */
+  notes: string[];
 }
 
 export interface GatherInput {
@@ -42,10 +46,13 @@ export interface GatherInput {
   timeoutMs: number;
   /**
    * Run first in the same exec (a run takes the host's lock there, so the facts it plans from are
-   * the state it changes). It writes only to stderr, never into the probe's (gzipped) stdout; a
-   * prelude that refuses exits LOCKED_EXIT with the reason as its last line.
+   * the state it changes): `lib` only defines (it travels with the probe, cached on the host),
+   * `call` acts. It writes only to stderr, never into the probe's (gzipped) stdout; a prelude that
+   * refuses exits LOCKED_EXIT with the reason as its last line.
    */
-  prelude?: string;
+  prelude?: { lib: string; call: string };
+  /** Which scripts the host holds in its cache (script-cache.ts); without it, all travel whole. */
+  cache?: CacheRecord;
 }
 
 /** The key of the i-th task's verify inside the probe. */
@@ -110,7 +117,7 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   const { host, vars, tasks } = input;
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
   const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks, input.check), compress: true };
-  const res = await conn.exec((input.prelude ?? '') + probeScript(needs, opts), { timeoutMs: input.timeoutMs, decompress: true });
+  const { res, notes } = await execProbe(conn, input, `${input.prelude?.lib ?? ''}edge_facts() {\n${probeScript(needs, opts)}\n}\n`);
   if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lockRefusal(res.stderr), { host });
   if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
     throw new EdgeError('EXEC', `fact gathering failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`, { host });
@@ -122,7 +129,35 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
   for (let paths = contentNeeded(host, vars, tasks, facts); paths.length; paths = contentNeeded(host, vars, tasks, facts)) {
     facts = await withContents(conn, host, facts, paths, input.timeoutMs);
   }
-  return { facts, planned: planAll(host, vars, tasks, facts), checks, stderr: res.stderr };
+  return { facts, planned: planAll(host, vars, tasks, facts), checks, stderr: res.stderr, notes };
+}
+
+/**
+ * The probe's exec: its definitions by reference where the host holds them, else whole (and kept
+ * there, outside --check). A reference the host cannot honour (its copy is gone or altered) is
+ * sent again whole at once, and said.
+ */
+async function execProbe(conn: SshConnection, input: GatherInput, body: string): Promise<{ res: ExecResult; notes: string[] }> {
+  const { cache } = input;
+  const host = cacheHost(input.host, conn.hostKeyFingerprint);
+  const exec = (sent: CachedScript) => conn.exec(`${sent.script}${input.prelude?.call ?? ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true });
+  const notes: string[] = [];
+  // Stored only where a record will remember it, never by --check.
+  const store = cache !== undefined && !input.check;
+  let sent = cachedScript(body, (h) => cache?.has(host, h) ?? false, store);
+  let res = await exec(sent);
+  const miss = cacheMiss(res.code, res.stderr);
+  if (miss) {
+    cache?.forget(host, sent.hash);
+    notes.push(
+      `the facts script edge keeps on this host (${SCRIPT_CACHE}/${sent.hash.slice(0, 12)}…) was ${miss === 'missing' ? 'missing' : 'altered (its content no longer matched its hash)'}: sent it again${store ? ' and replaced it' : ''}`,
+    );
+    sent = cachedScript(body, () => false, store);
+    res = await exec(sent);
+  }
+  // Stored at the exec's start: kept in mind once the exec got past it.
+  if (sent.use === 'installed' && (res.code === LOCKED_EXIT || res.stdout.includes('@@EDGE@@ end'))) cache?.add(host, sent.hash);
+  return { res, notes };
 }
 
 /** The facts with the content of `paths` read from the host. */

@@ -1,3 +1,5 @@
+import { EdgeError } from '../errors.js';
+import { RUN_ID_RE } from './run-id.js';
 /**
  * Where edge keeps its bookkeeping on a host, and the small shell library every edge script that
  * touches it uses (task scripts, restore.sh, confirm, the lock, the boot hook). One place, so the
@@ -30,8 +32,17 @@ export const BASELINE_ID = 'baseline';
  */
 export const HOLD_DIR = '/run/edge-test';
 
+/**
+ * A run id about to become part of a path or unit name on a router: the baseline's name or the exact
+ * shape of RUN_ID_RE, else refused (whatever validated it before, a tampered journal included).
+ */
+export function runIdWord(runId: string): string {
+  if (runId !== BASELINE_ID && !RUN_ID_RE.test(runId)) throw new EdgeError('USAGE', `refusing to use ${JSON.stringify(runId)} as a run id on a host: expected the shape 20261123T204501Z-1a2b3c4d`);
+  return runId;
+}
+
 export function snapshotDir(runId: string): string {
-  return runId === BASELINE_ID ? BASELINE_DIR : `${SNAPSHOT_ROOT}/${runId}`;
+  return runId === BASELINE_ID ? BASELINE_DIR : `${SNAPSHOT_ROOT}/${runIdWord(runId)}`;
 }
 
 /**

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { lastLines } from '../errors.js';
 import { shQuote } from '../encode/index.js';
 import { BASELINE_DIR, BASELINE_ID, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SEQ_FILE, SNAPSHOT_ROOT } from './host-layout.js';
+import { RUN_ID_CASE } from './run-id.js';
 
 /**
  * The per-router lock, held ON THE ROUTER for a whole apply (facts to confirm), a rollback or a
@@ -94,8 +95,16 @@ edge_unlock() {
  * someone else's and not stale. Brings HOST_LIB along (its pause point is lock:PURPOSE).
  */
 export function lockScript(h: LockHolder): string {
+  return `${LOCK_LIB}${lockCall(h)}`;
+}
+
+/** The lock's definitions alone (HOST_LIB's too): what lockCall needs defined first. */
+export const LOCK_LIB = `${HOST_LIB}${LIB}`;
+
+/** Takes (or renews) the lock for `h`, LOCK_LIB being defined. */
+export function lockCall(h: LockHolder): string {
   const q = shQuote;
-  return `${HOST_LIB}${LIB}edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\nedge_hold lock:${h.purpose}\n`;
+  return `edge_lock ${q(h.token)} ${q(h.runId)} ${q(h.startedAt)} ${q(h.purpose)} ${q(h.user)} ${q(h.controller)} ${h.leaseSec}\nedge_hold lock:${h.purpose}\n`;
 }
 
 export function unlockScript(h: LockHolder): string {
@@ -110,10 +119,18 @@ export function unlockScript(h: LockHolder): string {
  * hook would have. Output goes to stderr so it never mixes with the facts on stdout.
  */
 export function settlePendingScript(): string {
-  return `edge_settle_pending() {
+  return `${SETTLE_LIB}edge_settle_pending\n`;
+}
+
+/** edge_settle_pending's definition (settlePendingScript). */
+export const SETTLE_LIB = `edge_settle_pending() {
   local p d s
   p=$(cat ${PENDING_FILE} 2>/dev/null) || return 0
-  case "$p" in ${BASELINE_ID}) d=${BASELINE_DIR} ;; *) d=${SNAPSHOT_ROOT}/$p ;; esac
+  case "$p" in
+    ${BASELINE_ID}) d=${BASELINE_DIR} ;;
+    ${RUN_ID_CASE}) d=${SNAPSHOT_ROOT}/$p ;;
+    *) edge_fail "${PENDING_FILE} holds no run id (it is not edge's): remove it once you know who wrote it" ;;
+  esac
   s=$(cat "$d/state" 2>/dev/null || true)
   case "$s" in confirmed|rolled-back) rm -f ${PENDING_FILE}; return 0 ;; esac
   if systemctl is-active --quiet "edge-confirm-$p.timer" 2>/dev/null || systemctl is-active --quiet "edge-confirm-$p.service" 2>/dev/null; then
@@ -124,6 +141,4 @@ export function settlePendingScript(): string {
   echo "edge: run $p was left unsettled (state \${s:-none}, no timer: its controller or the host went down): restoring it first" >&2
   EDGE_RESTORED_BY=takeover bash "$d/restore.sh" >&2 || edge_fail "the restore of unsettled run $p failed: see $d/restore.log"
 }
-edge_settle_pending
 `;
-}

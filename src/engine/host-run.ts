@@ -7,9 +7,10 @@ import type { SshConnection } from '../ssh/connection.js';
 import type { Plan, Task, TaskName } from '../tasks/contract.js';
 import { checkKey, gatherAndPlan, type Gathered, type Planned } from './gather.js';
 import { emptyManifest } from './snapshot.js';
-import { withConnection } from './connect.js';
-import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds, parseStateOutput, stateScript } from './deadman.js';
-import { lockScript, newHolder, settlePendingScript, unlockScript, type LockHolder } from './host-lock.js';
+import { awaitHostSettled, BOOT_ID_ECHO, parseBootId, sessionCutOff, SETTLE_MARGIN_MS } from './host-settle.js';
+import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds } from './deadman.js';
+import { LOCK_LIB, lockCall, lockScript, newHolder, SETTLE_LIB, unlockScript, type LockHolder } from './host-lock.js';
+import type { CacheRecord } from './script-cache.js';
 import { applyScript, restoreCommand, STEP_MARK, verifyScript, type ApplyTask, type StepPhase } from './task-script.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
@@ -38,6 +39,8 @@ export interface HostRunInput {
   signal: AbortSignal;
   /** Keep each change's diff in the result (--diff); otherwise its summary is enough. */
   keepDiffs?: boolean;
+  /** Which scripts the host holds by hash: a no-op then sends a reference instead of the probe. */
+  scriptCache?: CacheRecord;
 }
 
 const now = () => performance.now();
@@ -117,9 +120,11 @@ export async function runHost(input: HostRunInput): Promise<HostResult> {
   const applied = await applyTasks(input, conn, taken, result);
   if (result.status === 'ok' && result.tasks.some((t) => t.status === 'changed')) result.status = 'changed';
 
-  if (applied && (result.status === 'ok' || result.status === 'changed')) await confirmHost(input, result, holder, taken.bootId);
-  // A host left part-way (failed or interrupted after changes began) goes back to its snapshot.
-  else if (applied) await undoPartialRun(input, conn, result, holder, taken.bootId);
+  // A host left part-way (failed or interrupted after changes began, or just before its confirm)
+  // goes back to its snapshot.
+  if (applied && (result.status === 'ok' || result.status === 'changed')) {
+    if ((await confirmHost(input, result, holder, taken.bootId)) === 'interrupted') await undoPartialRun(input, conn, result, holder, taken.bootId);
+  } else if (applied) await undoPartialRun(input, conn, result, holder, taken.bootId);
   return finish();
 }
 
@@ -137,24 +142,30 @@ interface TakenHost {
 /** Facts and plan in one exec; for a run that may change the host, the lock and a settled past are taken in it too. */
 async function takeHost(input: HostRunInput, conn: SshConnection, holder: LockHolder): Promise<TakenHost> {
   input.reporter.hostStep(input.host, 'facts');
-  const prelude = input.check ? '' : `${lockScript(holder)}${settlePendingScript()}echo "EDGE-BOOT-ID $(cat /proc/sys/kernel/random/boot_id) $(date +%s)" >&2\n`;
+  // The lock's definitions travel with the probe in --check too: one cached script serves both.
+  const call = input.check ? '' : `${lockCall(holder)}edge_settle_pending\n${BOOT_ID_ECHO}`;
   const sent = Date.now();
-  const { facts, planned, checks, stderr } = await gatherAndPlan(conn, {
+  const gathered = await gatherAndPlan(conn, {
     host: input.host,
     vars: input.vars,
     tasks: input.tasks,
     check: input.check,
     timeoutMs: input.commandTimeoutMs,
-    prelude,
+    prelude: { lib: `${LOCK_LIB}${SETTLE_LIB}`, call },
+    cache: input.scriptCache,
   });
-  const notes = stderr
-    .split('\n')
-    .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
-    .map((l) => l.replace(/^edge: /, ''));
-  const boot = /^EDGE-BOOT-ID (\S+) (\d+)/m.exec(stderr);
-  const skew = boot ? clockSkewNote(Number(boot[2]), sent, Date.now()) : undefined;
+  const { facts, planned, checks, stderr } = gathered;
+  const notes = [
+    ...gathered.notes,
+    ...stderr
+      .split('\n')
+      .filter((l) => /^edge: (took over|run \S+ was left unsettled)/.test(l))
+      .map((l) => l.replace(/^edge: /, '')),
+  ];
+  const boot = parseBootId(stderr);
+  const skew = boot ? clockSkewNote(boot.clockSec, sent, Date.now()) : undefined;
   if (skew) notes.push(skew);
-  return { facts, planned, probeChecks: checks, bootId: boot?.[1], notes };
+  return { facts, planned, probeChecks: checks, bootId: boot?.bootId, notes };
 }
 
 /** Beyond this, a controller's clock that disagrees with a router's is worth a warning. */
@@ -291,7 +302,12 @@ async function applyInOneExec(input: HostRunInput, conn: SshConnection, taken: T
     confirmSeconds: input.confirmTimeoutSec,
     leaseSeconds: execLeaseSeconds(input.commandTimeoutMs),
   });
-  const progress = new StepProgress(trs, (i) => reporter.taskStarted(host, trs[i]!.task));
+  // A line as each task's changes start: progress for long applies, and a write that meets a
+  // closed output (`| head`) while the host is being changed rather than after its confirm.
+  const progress = new StepProgress(trs, (i, phase) => {
+    if (phase === 'apply') reporter.hostStep(host, 'apply', trs[i]!.task);
+    reporter.taskStarted(host, trs[i]!.task);
+  });
   result.state = 'applying';
   let failure: unknown;
   try {
@@ -334,7 +350,7 @@ class StepProgress {
   private partial = '';
   constructor(
     private readonly trs: TaskResult[],
-    private readonly onStart: (i: number) => void,
+    private readonly onStart: (i: number, phase: StepPhase) => void,
   ) {}
 
   feed(chunk: Buffer): void {
@@ -349,7 +365,7 @@ class StepProgress {
       this.last = { i, phase: m[2] as StepPhase };
       if (!this.started.has(i)) {
         this.started.add(i);
-        this.onStart(i);
+        this.onStart(i, this.last.phase);
       }
     }
   }
@@ -388,8 +404,7 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
   } catch (e) {
     // A session that is gone or no longer answers (the change may have cut it) cannot run the
     // restore; the host's own timer will.
-    const cutOff = !conn.isAlive || (e instanceof EdgeError && (e.code === 'TIMEOUT' || e.code === 'CONNECT'));
-    if (!cutOff) {
+    if (!sessionCutOff(conn, e)) {
       result.state = 'rollback-failed';
       result.rollback = `automatic rollback FAILED: ${errorMessage(e)}; run: edge rollback ${input.runId}`;
       return;
@@ -405,8 +420,15 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
  * After apply and verify: prove the host is still reachable over a NEW connection (the changed
  * firewall and routes must accept it) and only then disarm its dead-man timer. If no new
  * connection can be made, the timer is left to restore the host; edge waits for it and checks.
+ * Interrupted before the commit point: says so, and the caller restores the host.
  */
-async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<void> {
+async function confirmHost(input: HostRunInput, result: HostResult, holder: LockHolder, bootId: string | undefined): Promise<'interrupted' | void> {
+  const interrupted = () => {
+    result.status = 'interrupted';
+    result.error = 'interrupted before the confirm';
+    return 'interrupted' as const;
+  };
+  if (input.signal.aborted) return interrupted();
   if (input.confirm === 'manual') {
     result.state = 'armed';
     result.rollback = `armed: restores itself ${input.confirmTimeoutSec} s after apply unless confirmed with: edge confirm ${input.runId}`;
@@ -417,6 +439,9 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
   let fresh: SshConnection | undefined;
   try {
     fresh = await input.connect();
+    // An interruption seen meanwhile (a closed output shows at the write after the task lines,
+    // a signal at any time) comes before the commit point: the host is restored, not confirmed.
+    if (input.signal.aborted) return interrupted();
     const res = await fresh.exec(confirmScript(input.runId, holder), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new EdgeError('EXEC', lastLines(res.stderr) || `exit ${res.code}`, { host: input.host });
     result.state = 'confirmed';
@@ -446,50 +471,35 @@ async function confirmHost(input: HostRunInput, result: HostResult, holder: Lock
   }
 }
 
-/** How long after the host's timer deadline edge keeps asking: a restore takes seconds, a reboot about ten. */
-const SETTLE_MARGIN_MS = 60_000;
-
 /**
- * After edge lost a host part-way (its session was cut, it rebooted, a change cut edge off): asks
- * the host every 2 s, over a new connection, how the run ended, until it is settled — restored by
- * its own timer, restored at boot (the boot id changed), or confirmed (the confirm's commit point
- * was reached before the connection went) — or until SETTLE_MARGIN_MS past the timer's deadline
- * (`firesBy`). So edge reports what the host did within confirm timeout + boot + margin, and a
- * reboot is seen as soon as the host answers again.
+ * After edge lost a host part-way (its session was cut, it rebooted, a change cut edge off): waits
+ * for the host to say how the run ended — restored by its own timer, restored at boot (the boot id
+ * changed), or confirmed (the confirm's commit point was reached before the connection went) — or
+ * until SETTLE_MARGIN_MS past the timer's deadline (`firesBy`). So edge reports what the host did
+ * within confirm timeout + boot + margin, and a reboot is seen as soon as the host answers again.
  */
 async function awaitSelfRestore(
   input: HostRunInput,
   firesBy: number,
   bootId: string | undefined,
 ): Promise<{ outcome: 'rolled-back' | 'confirmed' | 'unchanged' | 'unknown'; message: string }> {
-  const deadline = firesBy + SETTLE_MARGIN_MS;
-  let last = 'unreachable';
-  for (;;) {
-    try {
-      const out = await withConnection(input.connect, (c) => c.exec(stateScript(input.runId), { timeoutMs: 30_000 }));
-      const st = parseStateOutput(out.stdout);
-      last = st.state;
-      // Rebooted before the run's first change (no state recorded): scripts from before the boot are gone.
-      if (st.bootId && bootId && st.bootId !== bootId && (st.state === 'unknown' || st.state === 'none'))
-        return { outcome: 'unchanged', message: 'the host rebooted before the run changed anything: it is as it was' };
-      if (st.state === 'confirmed') return { outcome: 'confirmed', message: 'the host recorded the confirmation before the connection was lost: the change is kept' };
-      if (st.state === 'rolled-back') {
-        const how =
-          st.restoredBy === 'boot' ? 'the host rebooted before the run was confirmed and restored the pre-run snapshot at boot'
-          : st.restoredBy === 'takeover' ? 'another edge found the run unsettled on the host and restored the pre-run snapshot'
-          : st.restoredBy === 'timer' ? 'the host restored itself from the pre-run snapshot (dead-man timer)'
-          : `the host is back on the pre-run snapshot (restored by ${st.restoredBy ?? 'edge'})`;
-        return { outcome: 'rolled-back', message: `${how} and is reachable again` };
-      }
-    } catch (e) {
-      last = `unreachable: ${errorMessage(e)}`;
-    }
-    if (Date.now() >= deadline) break;
-    await sleep(2000);
-  }
+  const seen = await awaitHostSettled(input.connect, input.runId, { bootId, dueBy: firesBy }, (st) => {
+    // Rebooted before the run's first change (no state recorded): scripts from before the boot are gone.
+    if (st.rebooted && (st.state === 'unknown' || st.state === 'none'))
+      return { outcome: 'unchanged' as const, message: 'the host rebooted before the run changed anything: it is as it was' };
+    if (st.state === 'confirmed') return { outcome: 'confirmed' as const, message: 'the host recorded the confirmation before the connection was lost: the change is kept' };
+    if (st.state !== 'rolled-back') return undefined;
+    const how =
+      st.restoredBy === 'boot' ? 'the host rebooted before the run was confirmed and restored the pre-run snapshot at boot'
+      : st.restoredBy === 'takeover' ? 'another edge found the run unsettled on the host and restored the pre-run snapshot'
+      : st.restoredBy === 'timer' ? 'the host restored itself from the pre-run snapshot (dead-man timer)'
+      : `the host is back on the pre-run snapshot (restored by ${st.restoredBy ?? 'edge'})`;
+    return { outcome: 'rolled-back' as const, message: `${how} and is reachable again` };
+  });
+  if (seen.value) return seen.value;
   return {
     outcome: 'unknown',
-    message: `the host did not report a restore within ${SETTLE_MARGIN_MS / 1000} s of its timer's deadline (last seen: ${last}); check it out of band, then: edge rollback ${input.runId}`,
+    message: `the host did not report a restore within ${SETTLE_MARGIN_MS / 1000} s of its timer's deadline (last seen: ${seen.last}); check it out of band, then: edge rollback ${input.runId}`,
   };
 }
 
@@ -498,4 +508,3 @@ function changeReports(plan: Plan, keepDiffs: boolean): ChangeReport[] {
   return plan.changes.map((c) => (keepDiffs ? { summary: c.summary, diff: c.diff } : { summary: c.summary }));
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

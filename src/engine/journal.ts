@@ -1,6 +1,10 @@
-import { appendFileSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { isMissingFile, MiB, readBoundedText } from '../config/read-file.js';
+import { foreignOwner, ownerAndMode } from '../config/trusted.js';
+import { EdgeError } from '../errors.js';
 import type { RolloutState } from './rollout.js';
 import type { HostResult, RunResult } from './types.js';
 
@@ -27,6 +31,42 @@ export type JournalRecord =
 
 const fileOf = (runId: string, dir: string) => join(dir, `${runId}.jsonl`);
 
+/** A journal may hold --diff bodies of 1,000 hosts; a line is one host's result. Far above real ones. */
+export const JOURNAL_CAPS = { file: 256 * MiB, line: 32 * MiB } as const;
+
+/**
+ * The journal directory and the .edge it is in: 0700, since journals hold the old contents of
+ * replaced router files (a keepalived.conf with its auth_pass). One of ours left open by an older
+ * edge is closed; a symlink or one another user owns is refused, never written into.
+ */
+function privateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkPrivateDir(dir);
+}
+
+/** The checks of privateDir on a journal directory that exists, before anything is read from it. */
+function checkPrivateDir(dir: string): void {
+  for (const d of basename(dirname(dir)) === '.edge' ? [dirname(dir), dir] : [dir]) {
+    const st = lstatSync(d);
+    if (!st.isDirectory() || foreignOwner(st) !== undefined) {
+      throw new EdgeError('CONFIG', `${d} (${ownerAndMode(st)}): ${st.isDirectory() ? `owned by uid ${st.uid}, not by you or root` : 'not a directory (a symlink?)'}: refusing to keep or read run journals there`);
+    }
+    if (st.mode & 0o077) chmodSync(d, 0o700);
+  }
+}
+
+/** Writes `text` as `file` atomically: a fresh temp name created O_EXCL (no planted symlink is followed), 0600, then renamed. */
+function writePrivate(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
 /** Appends records to one run's journal, one append per record, in order. */
 export class JournalWriter {
   /** Bytes written so far (the journal's cost; tests hold it to linear growth). */
@@ -39,20 +79,18 @@ export class JournalWriter {
    * it carries over, compactly, once (so the file then grows by appends only).
    */
   static open(run: RunResult, dir = JOURNAL_DIR): JournalWriter {
-    mkdirSync(dir, { recursive: true });
+    privateDir(dir);
     const w = new JournalWriter(fileOf(run.runId, dir));
     const carried = recordsOf({ ...run, status: 'running', finishedAt: undefined });
     const text = carried.map((r) => `${JSON.stringify(r)}\n`).join('');
-    const tmp = `${w.file}.tmp`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, w.file);
+    writePrivate(w.file, text);
     w.bytesWritten = Buffer.byteLength(text);
     return w;
   }
 
   append(record: JournalRecord): void {
     const line = `${JSON.stringify(record)}\n`;
-    appendFileSync(this.file, line);
+    appendFileSync(this.file, line, { mode: 0o600 });
     this.bytesWritten += Buffer.byteLength(line);
   }
 
@@ -88,26 +126,44 @@ export function recordsOf(run: RunResult): JournalRecord[] {
 
 /** Rewrites a whole journal atomically (edge confirm / edge rollback record what they did to its hosts). */
 export async function writeJournal(result: RunResult, dir = JOURNAL_DIR): Promise<string> {
-  mkdirSync(dir, { recursive: true });
+  privateDir(dir);
   const file = fileOf(result.runId, dir);
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, recordsOf(result).map((r) => `${JSON.stringify(r)}\n`).join(''));
-  renameSync(tmp, file);
+  writePrivate(file, recordsOf(result).map((r) => `${JSON.stringify(r)}\n`).join(''));
   return file;
 }
 
-/** Folds journal lines into the run they record; undefined when there is no header. */
-export function foldJournal(text: string): RunResult | undefined {
+const RECORD_TYPES = new Set(['run', 'play', 'host', 'rollout', 'end']);
+
+/**
+ * One line as a record. Only the last line may be cut short (a crash mid-append): it is ignored.
+ * Any other line that is not a record, or is oversized, is refused naming the file and line, as a
+ * tampered journal would change what rollback and confirm act on.
+ */
+function journalRecord(line: string, at: string, last: boolean): JournalRecord | undefined {
+  if (line.length > JOURNAL_CAPS.line) throw new EdgeError('CONFIG', `${at}: a journal line of ${line.length} characters, over the ${JOURNAL_CAPS.line} limit: refused`);
+  let r: unknown;
+  try {
+    r = JSON.parse(line);
+  } catch (e) {
+    if (last) return undefined;
+    throw new EdgeError('CONFIG', `${at}: not a journal record (${(e as Error).message}): refused; move the file away if it is not edge's`);
+  }
+  const type = (r as { type?: unknown } | null)?.type;
+  if (typeof r !== 'object' || r === null || typeof type !== 'string' || !RECORD_TYPES.has(type)) {
+    throw new EdgeError('CONFIG', `${at}: not a journal record (no known "type"): refused; move the file away if it is not edge's`);
+  }
+  return r as JournalRecord;
+}
+
+/** Folds journal lines into the run they record; undefined when there is no header. `file` names it in a refusal. */
+export function foldJournal(text: string, file = 'journal'): RunResult | undefined {
   let run: RunResult | undefined;
   const rollouts = new Map<number, { state: RolloutState; index: Map<string, number> }>();
-  for (const line of text.split('\n')) {
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
     if (!line.trim()) continue;
-    let r: JournalRecord;
-    try {
-      r = JSON.parse(line) as JournalRecord;
-    } catch {
-      continue; // a line cut short by a crash
-    }
+    const r = journalRecord(line, `${file}:${i + 1}`, i === lines.length - 1);
+    if (!r) continue;
     if (r.type === 'run') {
       const { type: _t, ...head } = r;
       run = { ...head, status: 'running', hosts: [], rollout: [] };
@@ -139,16 +195,30 @@ export function foldJournal(text: string): RunResult | undefined {
   return run;
 }
 
-export async function readJournal(runId: string, dir = JOURNAL_DIR): Promise<RunResult | undefined> {
+/** A journal through the bounded reader (a FIFO or a huge file is refused, not waited on); undefined when absent. */
+function readJournalText(file: string): string | undefined {
   try {
-    return foldJournal(await readFile(fileOf(runId, dir), 'utf8'));
-  } catch {
-    // A journal written before JSON Lines: one document.
-    try {
-      return JSON.parse(await readFile(join(dir, `${runId}.json`), 'utf8')) as RunResult;
-    } catch {
-      return undefined;
-    }
+    return readBoundedText(file, { what: 'run journal', maxBytes: JOURNAL_CAPS.file });
+  } catch (e) {
+    if (isMissingFile(e)) return undefined;
+    throw e;
+  }
+}
+
+export async function readJournal(runId: string, dir = JOURNAL_DIR): Promise<RunResult | undefined> {
+  // A journal says what rollback and confirm act on: read only from a directory no one else controls.
+  if (existsSync(dir)) checkPrivateDir(dir);
+  const file = fileOf(runId, dir);
+  const text = readJournalText(file);
+  if (text !== undefined) return foldJournal(text, file);
+  // A journal written before JSON Lines: one document.
+  const old = join(dir, `${runId}.json`);
+  const doc = readJournalText(old);
+  if (doc === undefined) return undefined;
+  try {
+    return JSON.parse(doc) as RunResult;
+  } catch (e) {
+    throw new EdgeError('CONFIG', `${old}: not a journal (${(e as Error).message}): refused; move the file away if it is not edge's`);
   }
 }
 

@@ -2,15 +2,19 @@ import { EdgeError, errorMessage } from '../errors.js';
 import { base64Heredoc, PREAMBLE } from '../render/shell.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { shQuote } from '../encode/index.js';
-import { DEADMAN_PREFIX } from './deadman.js';
+import { DEADMAN_PREFIX, deadmanUnit } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 import { LOCKED_EXIT, lockRefusal, lockScript, newHolder, unlockScript, type LockHolder } from './host-lock.js';
 import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
+import { cacheHost, CacheRecord, CLEAR_CACHE } from './script-cache.js';
+import { awaitHostSettled, BOOT_ID_ECHO, parseBootId, sessionCutOff, SETTLE_MARGIN_MS, type SettleView } from './host-settle.js';
+import { BOOT_RESTORE_TIMEOUT_S } from './boot-hook.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
   host: string;
-  status: 'rolled-back' | 'already-rolled-back' | 'failed' | 'unreachable' | 'no-snapshot' | 'pruned' | 'locked';
+  /** restored-at-boot: the host rebooted during the rollback and finished the restore at boot. */
+  status: 'rolled-back' | 'restored-at-boot' | 'already-rolled-back' | 'failed' | 'unreachable' | 'no-snapshot' | 'pruned' | 'locked';
   message: string;
   durationMs: number;
 }
@@ -27,7 +31,7 @@ export const ROLLBACK_FAILED: ReadonlySet<RollbackResult['status']> = new Set(['
  */
 function rollbackScript(runId: string, holder: LockHolder): string {
   const dir = shQuote(snapshotDir(runId));
-  return `${PREAMBLE}${lockScript(holder)}
+  return `${PREAMBLE}${BOOT_ID_ECHO}${lockScript(holder)}
 [ -d ${dir} ] || { echo NO-SNAPSHOT; exit 0; }
 state=$(cat ${dir}/state 2>/dev/null || true)
 case "$state" in
@@ -41,7 +45,7 @@ for d in ${SNAPSHOT_ROOT}/*/; do n=\${d%/}; n=\${n##*/}
   case "$(cat "$d/state" 2>/dev/null)" in rolled-back|pruned|'') ;; *) newer="$newer $n" ;; esac
 done
 [ -z "$newer" ] || { echo "NEWER$newer"; exit 0; }
-systemctl stop ${shQuote(`${DEADMAN_PREFIX}${runId}.timer`)} 2>/dev/null || true
+systemctl stop ${shQuote(`${deadmanUnit(runId)}.timer`)} 2>/dev/null || true
 EDGE_RESTORED_BY=rollback bash ${dir}/restore.sh
 ${unlockScript(holder)}`;
 }
@@ -52,27 +56,32 @@ const BASELINE_ITEMS = `cat ${BASELINE_DIR}/items/* 2>/dev/null || true`;
 /**
  * Back to the state before edge's first change on the host: the baseline's restore script is made
  * from its items (every item any run saved first), written next to them and run; pending timers of
- * unconfirmed runs are stopped first. It marks every run rolled back, and removes the boot hook.
+ * unconfirmed runs are stopped first. It marks every run rolled back, and removes the boot hook and
+ * the scripts edge keeps on the host by hash.
  */
 function baselineScript(items: BaselineItem[], host: string, holder: LockHolder): string {
   const dir = shQuote(BASELINE_DIR);
-  return `${PREAMBLE}${lockScript(holder)}
+  return `${PREAMBLE}${BOOT_ID_ECHO}${lockScript(holder)}
 systemctl list-units --all --plain --no-legend '${DEADMAN_PREFIX}*.timer' 2>/dev/null | awk '{print $1}' | while read -r t; do systemctl stop "$t" 2>/dev/null || true; done
 base64 -d > ${dir}/restore.sh.tmp ${base64Heredoc(restoreScript(baselineManifest(items, host)))}
 chmod 0700 ${dir}/restore.sh.tmp && mv -f -- ${dir}/restore.sh.tmp ${dir}/restore.sh && sync -f ${dir} 2>/dev/null || true
 EDGE_RESTORED_BY=baseline bash ${dir}/restore.sh
-${unlockScript(holder)}`;
+${CLEAR_CACHE}${unlockScript(holder)}`;
 }
 
 /**
  * Restores a run's snapshot on one host (or, with runId BASELINE_ID, the host's baseline). Never
- * reports a restore it did not make: each status comes from what the host said it did.
+ * reports a restore it did not make: each status comes from what the host said it did. A session
+ * cut mid-restore (a reboot, a power cut, a lost link) is not the end: the restore is the host's
+ * pending work, finished at boot, so edge waits for the host to answer again and reports how it
+ * ended, as `edge run` does (`waiting` is told why).
  */
 export async function rollbackHost(
   host: string,
   runId: string,
   connect: () => Promise<SshConnection>,
   timeoutMs: number,
+  waiting: (why: string) => void = () => {},
 ): Promise<RollbackResult> {
   const t0 = performance.now();
   const done = (status: RollbackResult['status'], message: string): RollbackResult => ({
@@ -88,6 +97,7 @@ export async function rollbackHost(
     return done('unreachable', errorMessage(e));
   }
   const holder = newHolder(runId, 'rollback', timeoutMs / 1000 + 60);
+  let stderr = '';
   try {
     let script: string;
     if (runId === BASELINE_ID) {
@@ -96,7 +106,7 @@ export async function rollbackHost(
       if (!items.length) return done('no-snapshot', 'edge has never changed this host: it is at its baseline');
       script = baselineScript(items, host, holder);
     } else script = rollbackScript(runId, holder);
-    const res = await conn.exec(script, { timeoutMs });
+    const res = await conn.exec(script, { timeoutMs, onStderr: (c) => void (stderr += c.toString()) });
     if (res.code === LOCKED_EXIT) return done('locked', lockRefusal(res.stderr));
     if (res.stdout.includes('NO-SNAPSHOT')) return done('no-snapshot', `no snapshot of run ${runId} on this host`);
     if (res.stdout.includes('PRUNED'))
@@ -105,13 +115,53 @@ export async function rollbackHost(
     if (already) return done('already-rolled-back', `run ${runId} is already rolled back (by ${already[1]}${already[2] ? ` at ${already[2]}` : ''}); nothing done`);
     const newer = /^NEWER (.*)$/m.exec(res.stdout);
     if (newer) return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
-    if (res.code !== 0) throw new EdgeError('ROLLBACK', res.stderr.trim() || `restore exited ${res.code}`, { host });
-    return done('rolled-back', runId === BASELINE_ID ? 'restored the state from before edge first changed this host' : `restored the state from before run ${runId}`);
+    const said = res.stderr.replace(/^EDGE-BOOT-ID .*\n?/m, '').trim();
+    if (res.code !== 0) throw new EdgeError('ROLLBACK', said || `restore exited ${res.code}`, { host });
+    if (runId === BASELINE_ID) new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
+    return done('rolled-back', `restored ${stateBefore(runId)}`);
   } catch (e) {
-    return done('failed', errorMessage(e));
+    if (!sessionCutOff(conn, e)) return done('failed', errorMessage(e));
+    waiting(`the session was lost during the rollback (${errorMessage(e)}); waiting for the host to answer again and say how its restore ended`);
+    const ended = await awaitRollbackEnd(runId, connect, parseBootId(stderr)?.bootId);
+    return done(ended.status, ended.message);
   } finally {
     conn.close();
   }
+}
+
+const stateBefore = (runId: string) => (runId === BASELINE_ID ? 'the state from before edge first changed this host' : `the state from before run ${runId}`);
+
+/**
+ * How a rollback whose session was cut ended, as the host says (awaitHostSettled): restored (by
+ * this rollback before the cut, or at boot when the host rebooted during it), or not — after a
+ * reboot the host's word is final (the boot-time restore ran before it answered); without one,
+ * the restore may still be running, so edge keeps asking until the boot restore's own time limit.
+ */
+export async function awaitRollbackEnd(
+  runId: string,
+  connect: () => Promise<SshConnection>,
+  bootId: string | undefined,
+): Promise<{ status: 'rolled-back' | 'restored-at-boot' | 'failed'; message: string }> {
+  const seen = await awaitHostSettled(connect, runId, { bootId, dueBy: Date.now() + BOOT_RESTORE_TIMEOUT_S * 1000 }, (st) => rollbackOutcome(runId, st));
+  return (
+    seen.value ?? {
+      status: 'failed',
+      message: `the host did not say how the rollback of run ${runId} ended within ${BOOT_RESTORE_TIMEOUT_S + SETTLE_MARGIN_MS / 1000} s (last seen: ${seen.last}); check it out of band, then: edge rollback ${runId} (a restore resumes where it stopped)`,
+    }
+  );
+}
+
+/** What the host's answer says about a cut rollback of `runId`, or undefined while it may still change (pure). */
+export function rollbackOutcome(runId: string, st: SettleView): { status: 'rolled-back' | 'restored-at-boot' | 'failed'; message: string } | undefined {
+  const again = runId === BASELINE_ID ? 'edge rollback --baseline' : `edge rollback ${runId}`;
+  if (st.state === 'rolled-back') {
+    if (st.restoredBy === 'boot') return { status: 'restored-at-boot', message: `the host rebooted during the rollback and finished restoring ${stateBefore(runId)} at boot; it is reachable again` };
+    // Said as the host says it: this rollback may have finished before the cut, or an earlier one.
+    return { status: 'rolled-back', message: `the host is back on ${stateBefore(runId)} (restored by ${st.restoredBy ?? 'edge'}); the session was lost on the way` };
+  }
+  if (!st.rebooted) return undefined;
+  if (st.state === 'restoring') return { status: 'failed', message: `the host rebooted during the rollback and its boot-time restore did not finish (state restoring); finish it with: ${again}` };
+  return { status: 'failed', message: `the host rebooted before the rollback changed anything: run ${runId} is still ${st.state} on it; roll it back with: ${again}` };
 }
 
 /** A run as its host knows it (see remoteRunsScript). */

@@ -15,6 +15,12 @@ export function newRunId(now = new Date()): string {
 export const RUN_ID_RE = /^\d{8}T\d{6}Z-(?:[0-9a-f]{4}|[0-9a-f]{8})$/;
 
 /**
+ * RUN_ID_RE as a shell `case` pattern, for the router's scripts that read a run id back from disk
+ * (the pending mark): a value of any other shape (`1T1Z-/../../tmp/x`) never becomes a path there.
+ */
+export const RUN_ID_CASE = [4, 8].map((n) => `${'[0-9]'.repeat(8)}T${'[0-9]'.repeat(6)}Z-${'[0-9a-f]'.repeat(n)}`).join('|');
+
+/**
  * A run id given on the command line (or read back from a journal): it becomes part of paths and
  * unit names on routers, so nothing but the exact shape newRunId makes is accepted.
  */

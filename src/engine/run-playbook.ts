@@ -6,6 +6,7 @@ import { connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
 import { JournalWriter } from './journal.js';
 import { acquireRunLock } from './run-lock.js';
+import { CacheRecord } from './script-cache.js';
 import {
   batchVerdict,
   initialRolloutState,
@@ -130,6 +131,7 @@ async function runPlays(
       };
   const rollouts = result.rollout!;
   const journal = JournalWriter.open(result, opts.journalDir);
+  const scriptCache = new CacheRecord();
   let stopped = false;
 
   for (const [playAt, rp] of plays.entries()) {
@@ -214,6 +216,7 @@ async function runPlays(
           reporter,
           signal: opts.signal,
           keepDiffs: opts.keepDiffs,
+          scriptCache,
           journal,
         },
         result,

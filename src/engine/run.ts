@@ -3,6 +3,7 @@ import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { runHost, type PlannedTask } from './host-run.js';
 import type { JournalWriter } from './journal.js';
+import type { CacheRecord } from './script-cache.js';
 import type { HostResult, RunReporter, RunResult } from './types.js';
 
 export interface RunHost {
@@ -25,6 +26,8 @@ export interface RunInput {
   signal: AbortSignal;
   /** Keep each change's diff in the results (--diff); otherwise only its summary. */
   keepDiffs?: boolean;
+  /** Which scripts each host holds by hash (script-cache.ts). */
+  scriptCache?: CacheRecord;
   /** Each finished host is appended here. */
   journal?: JournalWriter;
 }
@@ -56,6 +59,7 @@ export async function runHosts(input: RunInput, run: RunResult): Promise<HostRes
           reporter: input.reporter,
           signal: input.signal,
           keepDiffs: input.keepDiffs,
+          scriptCache: input.scriptCache,
         });
         run.hosts.push(r);
         input.journal?.host(r);

@@ -4,7 +4,7 @@ import { routeSpec, ruleSpec } from '../render/ip.js';
 import { base64Heredoc } from '../render/shell.js';
 import { shComment, shJoin, shQuote } from '../encode/index.js';
 import type { SnapshotScope } from '../tasks/contract.js';
-import { LEASE_LIB } from './deadman.js';
+import { deadmanUnit, LEASE_LIB } from './deadman.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
 export { SNAPSHOT_ROOT, snapshotDir };
@@ -354,7 +354,7 @@ export function restoreScript(m: SnapshotManifest): string {
     'step directories',
     'edge_rm_dirs',
     // Once restored, the dead-man timer (if armed) has nothing left to do.
-    runtime(`systemctl stop ${q(`edge-confirm-${m.runId}.timer`)} 2>/dev/null || true`),
+    runtime(`systemctl stop ${q(`${deadmanUnit(m.runId)}.timer`)} 2>/dev/null || true`),
     'if [ "$rc" != 0 ]; then edge_event "$D" "restore failed (by $BY${BOOT:+, at boot}); see restore.log"; exit "$rc"; fi',
     'edge_put "$D/restored-by" "$BY"',
     'edge_put "$D/state" rolled-back',

@@ -56,7 +56,7 @@ function section(name: string, body: string): string {
 }
 
 /** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
-const RUN_FILES = WAN_NAMES.flatMap((w) => ['state', 'health', 'vrrp'].map((k) => `${w}.${k}`));
+const RUN_FILES = WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`));
 
 /** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
 export function statusScript(target: StatusTarget, needs: FactNeeds): string {
@@ -131,7 +131,11 @@ export interface WanStatus {
   /** Link state from the facts: up (carrier), down, or missing (no such interface). */
   link?: 'up' | 'down' | 'missing';
   address?: string;
-  /** What edge-failover last recorded from keepalived (up/down; degraded: up but poor); unknown before its first decision. */
+  /**
+   * edge-probe's decision (up/down; degraded: up but poor): unknown before its first one and while
+   * edge-probe is not running (its files are stale then); down, whatever the decision, while the last check found no
+   * target answering (the decision follows within the probe timeout).
+   */
   state: 'up' | 'degraded' | 'down' | 'unknown';
   /** When that state was recorded (ISO), and how long ago by the router's clock. */
   since?: string;
@@ -212,6 +216,8 @@ export interface HostStatus {
   switches?: SwitchHistory;
   /** systemctl is-active of keepalived, edge-probe, edge-routes and edge-nftables. */
   units: Record<string, string>;
+  /** Failover is inactive when edge-probe (the prober and the switcher) is not running: why. */
+  failoverInactive?: string;
   drift?: Drift;
   /** Remote execs this refresh cost (1, or 0 when the host was unreachable) and how long it took. */
   execs: number;
@@ -360,8 +366,11 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   const units = parseUnitStates(s.get('units'));
   const switches = parseSwitches(s.get('switches'), now);
   const kaStopped = units.keepalived !== undefined && units.keepalived !== 'active';
+  const healthAges = target.wans.map((w) => ago(run[`${w.name}.health`]?.[2], now));
+  const inactive = failoverInactive(units, healthAges);
   const wans: WanStatus[] = target.wans.map((w) => {
-    const [state, since] = run[`${w.name}.state`] ?? [];
+    const [decision, sinceFull] = run[`${w.name}.probe`] ?? [];
+    const since = sinceFull?.replace(/\.[0-9]+$/, '');
     const [result, ratio, at] = run[`${w.name}.health`] ?? [];
     const [vrrp, vrrpAt] = run[`${w.name}.vrrp`] ?? [];
     const r = /^([0-9]+)\/([0-9]+)$/.exec(ratio ?? '');
@@ -369,8 +378,9 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
     const ws: WanStatus = {
       wan: w.name,
       mark: hex(w.mark),
-      state: state === 'up' || state === 'down' ? state : 'unknown',
+      state: inactive ? 'unknown' : decision === 'up' || decision === 'down' ? decision : 'unknown',
     };
+    if (ws.state === 'up' && result === 'fail' && r?.[1] === '0') ws.state = 'down';
     if (w.ifname) ws.interface = w.ifname;
     if (facts && w.ifname) ws.link = !iface ? 'missing' : iface.up && iface.carrier ? 'up' : 'down';
     const addr = iface?.addresses.find((a) => a.family === 'inet' && a.scope === 'global');
@@ -409,7 +419,28 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   if (!ct.absent && ct.counts.total !== undefined) status.flows = { total: ct.counts.total };
   if (switches) status.switches = switches;
   status.units = units;
+  if (inactive) status.failoverInactive = inactive;
   return status;
+}
+
+/** edge-probe writes each WAN's health every second: older than this, it is stopped or wedged. */
+export const PROBE_STALE_SEC = 5;
+
+/**
+ * Why failover is not active on the router (edge-probe measures and switches), or undefined: the
+ * unit is not active, or it is but has written no health line for PROBE_STALE_SEC (stopped or
+ * wedged; its watchdog restarts it). `healthAges`: seconds since each WAN's last health line.
+ */
+export function failoverInactive(units: Record<string, string>, healthAges: readonly (number | undefined)[] = []): string | undefined {
+  const p = units['edge-probe'];
+  if (p === undefined) return undefined;
+  const look = '(systemctl status edge-probe; journalctl -u edge-probe)';
+  if (p !== 'active') return `edge-probe is ${p || 'unknown'}: nothing measures the WANs or switches new flows ${look}`;
+  const ages = healthAges.filter((a): a is number => a !== undefined);
+  if (ages.length && ages.every((a) => a > PROBE_STALE_SEC)) {
+    return `edge-probe is running but has measured nothing for ${Math.min(...ages)}s (stopped or wedged; its watchdog restarts it) ${look}`;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------

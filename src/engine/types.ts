@@ -54,7 +54,7 @@ export interface RunResult {
 /** What the UI hears while a run goes on. Every call is synchronous and must not throw. */
 export interface RunReporter {
   hostStarted(host: string, tasks: TaskName[]): void;
-  hostStep(host: string, step: 'connect' | 'facts' | 'plan' | 'confirm' | 'rolling back', detail?: string): void;
+  hostStep(host: string, step: 'connect' | 'facts' | 'plan' | 'apply' | 'confirm' | 'rolling back', detail?: string): void;
   taskStarted(host: string, task: TaskName): void;
   taskFinished(host: string, result: TaskResult): void;
   hostFinished(result: HostResult): void;

@@ -29,13 +29,55 @@ export function splitSections(out: string): Map<string, string> {
   return sections;
 }
 
-function json<T>(text: string | undefined, fallback: T): T {
+/**
+ * What a JSON-printing command on the host must print: malformed output (a broken or hostile host)
+ * is refused naming the command and what was wrong, never read as "nothing there".
+ */
+interface JsonSource {
+  command: string;
+  expected: string;
+  valid(v: unknown): boolean;
+}
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const listOf = (ok: (o: Record<string, unknown>) => boolean) => (v: unknown) => Array.isArray(v) && v.every((o) => isObject(o) && ok(o));
+
+const IP_LINK: JsonSource = {
+  command: 'ip -j -d link show',
+  expected: 'a list of links, each with a string "ifname" and a number "ifindex"',
+  valid: listOf((o) => typeof o.ifname === 'string' && typeof o.ifindex === 'number' && (o.flags === undefined || Array.isArray(o.flags))),
+};
+const IP_ADDR: JsonSource = {
+  command: 'ip -j addr show',
+  expected: 'a list of links, each with a string "ifname" and a list "addr_info" of objects',
+  valid: listOf((o) => typeof o.ifname === 'string' && (o.addr_info === undefined || listOf(() => true)(o.addr_info))),
+};
+const IP_ROUTE: JsonSource = {
+  command: 'ip -j route show table all',
+  expected: 'a list of routes, each with a string "dst"',
+  valid: listOf((o) => typeof o.dst === 'string' && (o.flags === undefined || Array.isArray(o.flags))),
+};
+const IP_RULE: JsonSource = {
+  command: 'ip -j rule show',
+  expected: 'a list of rules, each with a number "priority"',
+  valid: listOf((o) => typeof o.priority === 'number'),
+};
+const NFT_TABLES: JsonSource = {
+  command: 'nft -j list tables',
+  expected: 'an object whose "nftables" is a list of objects',
+  valid: (v) => isObject(v) && (v.nftables === undefined || listOf(() => true)(v.nftables)),
+};
+
+/** Empty output (the command is missing or failed) reads as `fallback`; anything else must be what `src` prints. */
+function json<T>(text: string | undefined, fallback: T, src: JsonSource): T {
   if (!text || !text.trim()) return fallback;
+  let v: unknown;
   try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`\`${src.command}\` printed output that is not JSON (${e instanceof Error ? e.message : String(e)})`);
   }
+  if (!src.valid(v)) throw new Error(`\`${src.command}\` printed JSON that is not ${src.expected}`);
+  return v as T;
 }
 
 interface IpLinkJson {
@@ -53,8 +95,8 @@ interface IpAddrJson {
 }
 
 export function parseInterfaces(linkJson: string | undefined, addrJson: string | undefined, speed: string | undefined): InterfaceFact[] {
-  const links = json<IpLinkJson[]>(linkJson, []);
-  const addrs = new Map(json<IpAddrJson[]>(addrJson, []).map((a) => [a.ifname, a]));
+  const links = json<IpLinkJson[]>(linkJson, [], IP_LINK);
+  const addrs = new Map(json<IpAddrJson[]>(addrJson, [], IP_ADDR).map((a) => [a.ifname, a]));
   const speeds = new Map(
     (speed ?? '')
       .split('\n')
@@ -97,7 +139,7 @@ interface IpRouteJson {
 }
 
 export function parseRoutes(text: string | undefined): RouteFact[] {
-  return json<IpRouteJson[]>(text, []).map((r) => ({
+  return json<IpRouteJson[]>(text, [], IP_ROUTE).map((r) => ({
     // `ip -j route show table all` omits "table" for the main table.
     table: r.table ?? 'main',
     dst: r.dst,
@@ -137,7 +179,7 @@ export function parseRules(jsonText: string | undefined, text: string | undefine
     if (m) raw.set(Number(m[1]), [...(raw.get(Number(m[1])) ?? []), m[2]!.trim()]);
   }
   const seen = new Map<number, number>();
-  return json<IpRuleJson[]>(jsonText, []).map((r) => {
+  return json<IpRuleJson[]>(jsonText, [], IP_RULE).map((r) => {
     const n = seen.get(r.priority) ?? 0;
     seen.set(r.priority, n + 1);
     return {
@@ -165,7 +207,7 @@ export function parseDelegatedPrefixes(text: string | undefined): Record<string,
 }
 
 export function parseNftTables(text: string | undefined): NftTableFact[] {
-  const doc = json<{ nftables?: { table?: { family: string; name: string; handle?: number } }[] }>(text, {});
+  const doc = json<{ nftables?: { table?: { family: string; name: string; handle?: number } }[] }>(text, {}, NFT_TABLES);
   return (doc.nftables ?? []).flatMap((o) => (o.table ? [{ family: o.table.family, name: o.table.name, handle: o.table.handle }] : []));
 }
 

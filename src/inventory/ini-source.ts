@@ -1,6 +1,6 @@
 import { EdgeError } from '../errors.js';
 import type { YamlSource } from '../config/yaml-source.js';
-import { parsePythonValue } from './python-literal.js';
+import { LiteralTooDeep, parsePythonValue } from './python-literal.js';
 import { shlexSplit } from './shlex.js';
 import { LINE_BREAK, syntheticSource } from './synthetic-source.js';
 
@@ -45,8 +45,14 @@ export function parseIniInventory(text: string, file: string, earlierGroups: Rea
   // Values Python reads as floats (8.0, 1e3): the synthetic document tags them, so the
   // Ansible-shaped output prints them as Python does (py-float.ts).
   const floats = new Set<string>();
-  const literal = (path: string[], text: string): unknown => {
-    const v = parsePythonValue(text);
+  const literal = (path: string[], text: string, line: Line, col: number): unknown => {
+    let v: unknown;
+    try {
+      v = parsePythonValue(text);
+    } catch (e) {
+      if (e instanceof LiteralTooDeep) fail(line, col, `value of ${path.at(-1)}: ${e.message}`);
+      throw e;
+    }
     if (typeof v === 'number' && /[.eE]/.test(text) && !/^\s*[-+]?0[xX]/.test(text)) floats.add(JSON.stringify(path));
     return v;
   };
@@ -100,7 +106,7 @@ export function parseIniInventory(text: string, file: string, earlierGroups: Rea
       const raw = body.slice(eq + 1);
       const value = raw.trim();
       const g = group(current, offset);
-      (g.vars ??= {})[key] = literal([current, 'vars', key], value);
+      (g.vars ??= {})[key] = literal([current, 'vars', key], value, line, lead + eq + 2);
       at([current, 'vars', key], offset);
       at([current, 'vars', key, '='], offset + eq + 1 + (raw.length - raw.trimStart().length));
     } else {
@@ -133,7 +139,7 @@ export function parseIniInventory(text: string, file: string, earlierGroups: Rea
       const eq = word.indexOf('=');
       if (eq < 0) fail(line, offset - line.start + 1, `expected key=value host variable assignment, got: ${word}`);
       const key = word.slice(0, eq);
-      vars[key] = literal([groupName, 'hosts', pattern, key], word.slice(eq + 1));
+      vars[key] = literal([groupName, 'hosts', pattern, key], word.slice(eq + 1), line, offset - line.start + 1);
       // Quotes make exact columns of shlex words uncertain; the key's first occurrence is close.
       const col = body.indexOf(`${key}=`);
       at([groupName, 'hosts', pattern, key], offset + Math.max(0, col));

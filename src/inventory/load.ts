@@ -19,6 +19,8 @@ export interface InventoryOptions {
   playbookDir?: string;
   /** `-e` values as given on the command line. */
   extraVars?: readonly string[] | ExtraVars;
+  /** An inventory without hosts is a warning, not an error (edge inventory --json, as ansible-inventory --list). */
+  allowNoHosts?: boolean;
 }
 
 /**
@@ -31,7 +33,7 @@ export function parseInventory(input: YamlSource | readonly YamlSource[], opts: 
   const sources = Array.isArray(input) ? input : [input as YamlSource];
   const cwd = opts.cwd ?? process.cwd();
   const extra = Array.isArray(opts.extraVars) ? readExtraVars(opts.extraVars as readonly string[], cwd) : ((opts.extraVars as ExtraVars | undefined) ?? NO_EXTRA_VARS);
-  const structure = readStructure(sources);
+  const structure = readStructure(sources, { allowNoHosts: opts.allowNoHosts === true });
   for (const w of structure.warnings) warn(w);
   const dirs = { inventory: opts.varsDirs ?? [], playbook: opts.playbookDir && path.resolve(cwd, opts.playbookDir), cwd };
   const files = new VarsFileCache(dirs);

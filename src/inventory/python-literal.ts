@@ -19,6 +19,16 @@ export function parsePythonValue(text: string): unknown {
 
 class NotLiteral extends Error {}
 
+/** Brackets nested deeper than Python's own parser takes (its tokenizer stops at 200): refused, not recursed into. */
+export const LITERAL_MAX_DEPTH = 100;
+
+/** A value nested past LITERAL_MAX_DEPTH: an error the caller places at file:line:col (not a stack overflow). */
+export class LiteralTooDeep extends Error {
+  constructor() {
+    super(`brackets nested more than ${LITERAL_MAX_DEPTH} deep: refused`);
+  }
+}
+
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
 
 class LiteralParser {
@@ -29,6 +39,11 @@ class LiteralParser {
 
   private fail(): never {
     throw new NotLiteral();
+  }
+
+  private enter(): void {
+    this.i++;
+    if (++this.depth > LITERAL_MAX_DEPTH) throw new LiteralTooDeep();
   }
 
   private skip(): void {
@@ -75,8 +90,7 @@ class LiteralParser {
   }
 
   private sequence(close: string): unknown {
-    this.i++;
-    this.depth++;
+    this.enter();
     const out: unknown[] = [];
     let commas = 0;
     for (;;) {
@@ -96,8 +110,7 @@ class LiteralParser {
   }
 
   private mapping(): Record<string, unknown> {
-    this.i++;
-    this.depth++;
+    this.enter();
     const out: Record<string, unknown> = {};
     for (;;) {
       this.skip();

@@ -96,25 +96,33 @@ function groupPriority(v: unknown): number | undefined {
  * and where every variable is written. Throws when a shape is wrong (every shape error at once);
  * other problems are returned so they are reported together with the variable errors.
  */
-export function readStructure(input: YamlSource | readonly YamlSource[]): InventoryStructure {
+export function readStructure(input: YamlSource | readonly YamlSource[], { allowNoHosts = false } = {}): InventoryStructure {
   const sources = (Array.isArray(input) ? input : [input]) as readonly YamlSource[];
   const only = sources.length === 1 ? sources[0] : undefined;
+  const noHosts: EdgeError[] = [];
+  // allowNoHosts (edge inventory --json, as ansible-inventory --list): the refusal becomes a warning
+  const refuse = (e: EdgeError) => {
+    if (!allowNoHosts) throw e;
+    noHosts.push(e);
+  };
   if (only && only.data === null) {
-    throw new EdgeError('CONFIG', 'the inventory is empty', {
-      pos: { file: only.file, line: 1, col: 1 },
-      hint: 'start with `all:` and list hosts under `hosts:`',
-    });
+    refuse(
+      new EdgeError('CONFIG', 'the inventory is empty', {
+        pos: { file: only.file, line: 1, col: 1 },
+        hint: 'start with `all:` and list hosts under `hosts:`',
+      }),
+    );
   }
   for (const source of sources) if (source.data !== null) checkShape(source);
 
   const walk = new InventoryWalk();
   for (const source of sources) if (source.data !== null) walk.readSource(source);
   const last = sources.at(-1);
-  if (walk.hosts.length === 0 && walk.errors.length === 0 && last) throw noHostsError(last);
+  if (walk.hosts.length === 0 && walk.errors.length === 0 && last && noHosts.length === 0) refuse(noHostsError(last));
   walk.reconcile();
   walk.setDepths();
   const { groups, hosts, hostFirst, hostEntries, errors, warnings } = walk;
-  return { groups, hosts, hostFirst, hostEntries, errors, warnings };
+  return { groups, hosts, hostFirst, hostEntries, errors, warnings: [...noHosts, ...warnings] };
 }
 
 /** The walk over every source, building the structure as Ansible's InventoryData does. */

@@ -2,9 +2,10 @@
  * Python's `shlex.split(line, comments=True)` (POSIX mode), which Ansible's INI plugin uses to
  * split a host line into the host and its `key=value` words: quotes group, `\` escapes outside
  * single quotes (inside double quotes only `\"` and `\\`), `#` outside quotes ends the line.
- * Returns the words, or an error message as Python's shlex raises it.
+ * Returns the words, or an error message as Python's shlex raises it. `comments: false` is
+ * `shlex.split(line)`, which Ansible's ssh plugin splits ssh_args with (`#` is a character).
  */
-export function shlexSplit(line: string): { words: string[] } | { error: string } {
+export function shlexSplit(line: string, { comments = true } = {}): { words: string[] } | { error: string } {
   const words: string[] = [];
   let word: string | undefined;
   let quote: '"' | "'" | undefined;
@@ -20,7 +21,7 @@ export function shlexSplit(line: string): { words: string[] } | { error: string 
     } else if (c === ' ' || c === '\t' || c === '\r' || c === '\n') {
       if (word !== undefined) words.push(word);
       word = undefined;
-    } else if (c === '#') {
+    } else if (c === '#' && comments) {
       break;
     } else if (c === '"' || c === "'") {
       quote = c;

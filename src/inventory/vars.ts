@@ -7,6 +7,7 @@ import { windowSchema } from '../playbook/window-schema.js';
 import { formatPrefix6, hasHostBits6, parsePrefix6 } from '../ipv6.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
 import { deadRules, overlappingPort, portRange } from './steering.js';
+import { SSH_USER_RE, sshArgsProblem, type SshArgsField } from './ssh-args.js';
 
 /**
  * edge's own inventory variables (all optional, with defaults that are safe for production).
@@ -72,8 +73,7 @@ const sshAddress = z
   .string()
   .max(253)
   .refine((a) => isIP(a) !== 0 || DNS_NAME.test(a), 'expected an IP address or a DNS name (letters, digits, _ and - in dot-separated labels)');
-// POSIX user names, plus @ and \ for directory users (user@REALM, DOMAIN\user).
-const sshUser = z.string().regex(/^[A-Za-z0-9_.][A-Za-z0-9_.@\\-]{0,63}\$?$/, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
+const sshUser = z.string().regex(SSH_USER_RE, 'expected a user name (letters, digits, _ . @ - \\, at most 64)');
 
 // Ansible's boolean(): INI gives `ansible_become=yes` as text, YAML as a boolean.
 const ansibleBoolean = z.preprocess(
@@ -92,6 +92,16 @@ const becomePasswordVars = Object.fromEntries(BECOME_PASSWORD_VARS.map((k) => [k
   (typeof BECOME_PASSWORD_VARS)[number],
   typeof becomePassword
 >;
+
+function sshArgs(field: SshArgsField) {
+  return z
+    .string({ error: 'expected ssh options as one string, e.g. "-o ProxyJump=bastion"' })
+    .superRefine((s, ctx) => {
+      const problem = sshArgsProblem(s, field);
+      if (problem) ctx.addIssue({ code: 'custom', message: `${problem}: refused` });
+    })
+    .optional();
+}
 
 export const connectionVarsSchema = z.object({
   ansible_host: sshAddress.optional().describe('Address or name edge connects to (default: the inventory host name)'),
@@ -116,6 +126,9 @@ export const connectionVarsSchema = z.object({
     .optional()
     .describe('Only sudo'),
   ...becomePasswordVars,
+  ansible_ssh_args: sshArgs('ssh_args').describe('ssh options before the user and port (replaces ansible.cfg ssh_args); edge honours ProxyJump/-J, Port, User, IdentityFile, UserKnownHostsFile, StrictHostKeyChecking, ConnectTimeout, ServerAliveInterval/CountMax and refuses others'),
+  ansible_ssh_common_args: sshArgs('ssh_common_args').describe('ssh options after the user and port, e.g. -o ProxyJump=bastion (same options as ansible_ssh_args, ConnectTimeout excepted)'),
+  ansible_ssh_extra_args: sshArgs('ssh_extra_args').describe('ssh options after ansible_ssh_common_args, e.g. -J bastion'),
   edge_known_hosts_file: pathSchema('known_hosts path').optional().describe('known_hosts file for this host (default ~/.ssh/known_hosts)'),
 });
 
@@ -276,11 +289,20 @@ export const edgeVarsSchema = z
       .describe('Static IPv6 prefix ISP2 routes to the router; default: the prefix delegated by DHCPv6-PD on WAN2'),
 
     edge_conntrack_flush: z.boolean().default(true).describe('Flush flows pinned to a WAN when it fails'),
+    edge_tcp_reset: z
+      .boolean()
+      .default(true)
+      .describe("Reset TCP flows pinned to a WAN that failed at the client's next packet, so it reconnects through the other WAN at once"),
     edge_sysctl: z
       .record(sysctlKeySchema, sysctlValueSchema)
       .default({})
       .describe('Extra sysctl settings, key: value'),
     edge_packages_upgrade: z.boolean().default(false).describe('Upgrade packages that are already installed'),
+    edge_metrics: z
+      .boolean()
+      .default(true)
+      .describe("Write Prometheus metrics for node_exporter's textfile collector (edge-metrics; installs and enables prometheus-node-exporter)"),
+    edge_metrics_interval: seconds(1, 300).default(5).describe('Seconds between two writes of the metrics file'),
     edge_snapshots_keep: z.number().int().min(1).max(1000).default(10).describe('Snapshots kept per host for rollback'),
     edge_window: windowSchema
       .optional()

@@ -1,5 +1,6 @@
 import { shQuote } from '../encode/index.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
+import { AVOID_MAP, DOWN_SET } from './nft-policy.js';
+import { DEAD_SET, NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
 
 /**
  * The small configuration files edge's router-side scripts read. They are shell KEY=value files,
@@ -51,6 +52,9 @@ ${kv([
   ['NFT_TABLE', NFT_NAME],
   ['NFT_MAP', PREFERRED_MAP],
   ['V6_LAN_ADDR', c.v6LanAddress ?? ''],
+  ['NFT_DEAD_SET', DEAD_SET],
+  ['NFT_AVOID_MAP', AVOID_MAP],
+  ['NFT_DOWN_SET', DOWN_SET],
 ])}
 `;
 }
@@ -72,6 +76,8 @@ export interface FailoverConf {
   /** Targets that must be answering for a WAN to be healthy. */
   threshold: number;
   flush: boolean;
+  /** TCP flows of a WAN left for being down are reset at the client's next packet. */
+  tcpReset: boolean;
   /** Where edge-failover keeps the history of switches. */
   switchLog: string;
   /** keepalived's private veth pair and its addresses. */
@@ -89,11 +95,40 @@ ${kv([
   ['RISE', c.rise],
   ['SUCCESS_THRESHOLD', c.threshold],
   ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
+  ['TCP_RESET', c.tcpReset ? 'yes' : 'no'],
   ['SWITCH_LOG', c.switchLog],
   ['KA_A', c.kaLink.a],
   ['KA_B', c.kaLink.b],
   ['KA_ADDR_A', c.kaLink.addrA],
   ['KA_ADDR_B', c.kaLink.addrB],
+])}
+`;
+}
+
+export interface MetricsConf {
+  /** node_exporter's textfile collector file edge-metrics replaces. */
+  textfile: string;
+  /** Seconds between two writes. */
+  interval: number;
+  proberUnit: string;
+  /** The units that apply the prober's decisions (edge_switcher_up is 0 while one is not active). */
+  switcherUnits: string[];
+  /** The files edge manages, hashed to tell drift from the applied run. */
+  managedFiles: string[];
+  /** Where edge-metrics keeps the applied run's id and those hashes. */
+  appliedFile: string;
+}
+
+export function renderMetricsConf(c: MetricsConf): string {
+  return `# Managed by edge: what /usr/local/sbin/edge-metrics writes and reads (it also reads routing.conf
+# and failover.conf). Local changes are overwritten by the next edge run.
+${kv([
+  ['TEXTFILE', c.textfile],
+  ['INTERVAL', c.interval],
+  ['PROBER_UNIT', c.proberUnit],
+  ['SWITCHER_UNITS', c.switcherUnits.join(' ')],
+  ['MANAGED_FILES', c.managedFiles.join(' ')],
+  ['APPLIED_FILE', c.appliedFile],
 ])}
 `;
 }

@@ -1,11 +1,11 @@
 /**
- * keepalived as edge uses it: not VRRP between routers, but the state machine and notifier of WAN
- * health. One VRRP instance per WAN, alone on a private veth link, tracking one file that edge-probe
- * writes (0 = the WAN is healthy, 1 = it is not). keepalived watches the file with inotify, so an
- * instance enters FAULT the moment edge-probe decides the WAN is down, and leaves it the moment it
- * decides the WAN is back; `weight 0` makes a non-zero value a FAULT (a weight would only lower the
- * priority and the state would stay MASTER: defect 5). edge-failover turns the states into the
- * preferred WAN.
+ * keepalived as edge uses it: not VRRP between routers, and not in the switch path (edge-probe's
+ * switcher applies each decision itself). One VRRP instance per WAN, alone on a private veth link,
+ * tracking the file edge-probe writes (0 = the WAN is healthy, 1 = it is not): its notifications
+ * are a second, independent trigger of edge-failover's level-triggered sync (a switcher that is
+ * being restarted by its watchdog is covered), and its instances' states are a lamp per WAN an
+ * operator can see (`ip addr show edge-ka0`). `weight 0` makes a non-zero value a FAULT (defect 5).
+ * Stopping it changes no decision and no switch.
  */
 
 /** keepalived's default priority for these instances. */
@@ -100,8 +100,10 @@ export function renderKeepalivedConf(m: KeepalivedModel): string {
 #
 # One VRRP instance per WAN, alone on edge's private link ${m.link} (never lo, never the LAN). Each tracks
 # the file edge-probe (edge-probe.service) writes for its WAN: 0 = healthy, 1 = down. keepalived sees
-# a change at once (inotify): FAULT = the WAN is down, MASTER (or BACKUP right after FAULT) = up;
-# ${m.failoverScript} records it and switches new flows.
+# a change at once (inotify): FAULT = the WAN is down, MASTER = up. Each notification runs
+# ${m.failoverScript} notify, which records the state and syncs the preferred WAN from edge-probe's
+# decisions (level-triggered: their order cannot matter). edge-probe switches by itself; keepalived
+# is the second path and the lamp, not a part failover depends on.
 #
 # Timing is edge-probe's (PROBE_INTERVAL, PROBE_TIMEOUT, RISE in the failover configuration): a WAN is down
 # within PROBE_TIMEOUT + PROBE_INTERVAL of its last answers, and back after RISE seconds of healthy answers

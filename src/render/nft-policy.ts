@@ -8,7 +8,7 @@
  *                       mapped to the other; no element = nothing to avoid
  *   down   mark         WANs that are dead: an `only` rule drops their flows
  */
-import { parsePrefix } from '../ipv4.js';
+import { nftComment, nftPrefix } from '../encode/index.js';
 
 export type PolicyMode = 'failover' | 'balance';
 
@@ -39,17 +39,6 @@ export const steerCounter = (i: number) => `steer_${i + 1}`;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-function prefix(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
-  return p;
-}
-
-/** A rule name inside an nft comment: validated upstream; this refuses anything that could escape. */
-function commentText(s: string): string {
-  if (!/^[A-Za-z0-9_ -]{1,64}$/.test(s)) throw new Error(`refusing to render ${JSON.stringify(s)} into an nft comment`);
-  return s;
-}
-
 const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 
 /** numgen over the reduced weights: 3:1 → `numgen random mod 4 map { 0-2 : 0x1, 3 : 0x2 }`. */
@@ -63,8 +52,8 @@ export function balanceExpr(weights: readonly [number, number], marks: readonly 
 /** The match part of a steering rule (empty: every new LAN flow). */
 export function steerMatch(r: NftSteerRule): string {
   const parts: string[] = [];
-  if (r.source) parts.push(`ip saddr ${prefix(r.source)}`);
-  if (r.destination) parts.push(`ip daddr ${prefix(r.destination)}`);
+  if (r.source) parts.push(`ip saddr ${nftPrefix(r.source)}`);
+  if (r.destination) parts.push(`ip daddr ${nftPrefix(r.destination)}`);
   if (r.protocol === 'icmp') parts.push('ip protocol 1');
   else if (r.protocol) parts.push(`meta l4proto ${r.protocol}`);
   if (r.ports?.length) {
@@ -80,12 +69,12 @@ function steerRuleLine(r: NftSteerRule, i: number, marks: readonly [number, numb
       ? 'goto balance'
       : `ct mark set ${hex(marks[r.action === 'wan1' ? 0 : 1])} goto ${r.onDown === 'only' ? 'only' : 'fallback'}`;
   const match = steerMatch(r);
-  return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment "steering ${commentText(r.name)}"`;
+  return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment ${nftComment(`steering ${r.name}`)}`;
 }
 
 /** Declarations: one counter per steering rule, the switcher's avoid map and down set, the sticky maps. */
 export function renderPolicyObjects(p: NftPolicy): string {
-  const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment "steering ${commentText(r.name)}"\n\t}`);
+  const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment ${nftComment(`steering ${r.name}`)}\n\t}`);
   const switcher = `\t# edge-failover's view of the WANs (elements only; empty while both are healthy).
 \tmap ${AVOID_MAP} {
 \t\ttype mark : mark

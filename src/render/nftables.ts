@@ -46,6 +46,8 @@ export interface NftIpv6 {
 export const NFT_FAMILY = 'inet';
 export const NFT_NAME = 'edge';
 export const PREFERRED_MAP = 'preferred_wan';
+/** Marks of WANs new flows left because they are down: their LAN flows are reset (edge-failover fills it). */
+export const DEAD_SET = 'dead_wans';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -139,6 +141,12 @@ table inet edge {
 \t\telements = { ${lan} : ${hex(m.wan1.mark)} }
 \t}
 
+\t# Marks of the WAN new flows left because it is down (edge-failover replaces the element): the
+\t# LAN client's next packet on a TCP flow pinned to it gets a reset (forward chain).
+\tset ${DEAD_SET} {
+\t\ttype mark
+\t}
+
 ${renderPolicyObjects(m.policy)}
 \tchain prerouting {
 \t\ttype filter hook prerouting priority mangle; policy accept;
@@ -148,8 +156,9 @@ ${renderPolicyObjects(m.policy)}
 \t\t# A new flow from the LAN is pinned to a WAN (chain lan_new).
 \t\tiifname ${lan} ct state new ct mark 0 jump lan_new
 \t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
-\t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6).
-\t\tiifname ${lan} ct mark != 0 meta mark set ct mark
+\t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6). A flow of a
+\t\t# dead WAN is not sent to that WAN's table (it may be empty): it routes by main, to be reset.
+\t\tiifname ${lan} ct mark != 0 ct mark != @${DEAD_SET} meta mark set ct mark
 \t}
 ${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
 \tchain output {
@@ -176,6 +185,7 @@ ${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
 \tchain forward {
 \t\t# policy accept: edge does not silently kill forwarding other software set up.
 \t\ttype filter hook forward priority filter; policy accept;
+\t\tiifname ${lan} ct mark @${DEAD_SET} meta l4proto tcp counter reject with tcp reset comment "flow of a dead WAN: the client is told"
 \t\tct state established,related counter accept comment "replies"
 \t\t# A packet conntrack cannot place (a client's retransmitted FIN after its flow was flushed, say)
 \t\t# would skip NAT and leave with its LAN source: never forward it.

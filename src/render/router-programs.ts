@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
  */
 const DIR = new URL('../../src/router/', import.meta.url);
 
-export const ROUTER_PROGRAMS = ['edge-probe', 'edge-failover', 'edge-routes', 'edge-health'] as const;
+export const ROUTER_PROGRAMS = ['edge-probe', 'edge-failover', 'edge-routes', 'edge-health', 'edge-metrics'] as const;
 export type RouterProgram = (typeof ROUTER_PROGRAMS)[number];
 
 /** The shared library; a program sources it with exactly this line (and its shellcheck directive). */

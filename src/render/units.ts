@@ -109,22 +109,29 @@ ManageForeignRoutingPolicyRules=no
 }
 
 /**
- * edge-probe.service: the continuous health probing keepalived's track files follow. Started with
- * the routing it probes through; restarted by itself (exit) when its configuration files change.
+ * edge-probe.service: the continuous health probing and the switcher that acts on it. Started with
+ * the routing it probes through; restarted by itself (exit) when its configuration files change,
+ * and by systemd's watchdog when any part of it stops or wedges.
  */
 export function renderEdgeProbeUnit(p: { script: string; conf: string }): string {
   return `# Managed by edge. Local changes are overwritten by the next edge run.
 [Unit]
-Description=edge: probe each WAN through its own path several times a second (keepalived follows)
+Description=edge: probe each WAN through its own path several times a second, and switch new flows
 After=edge-routes.service edge-nftables.service
 Before=keepalived.service
 ConditionPathExists=${systemdValue(p.conf)}
-# Never give up restarting it: without edge-probe keepalived keeps the last decision for ever.
+# Never give up restarting it: without edge-probe nothing measures the WANs or switches.
 StartLimitIntervalSec=0
 
 [Service]
 Type=simple
 ExecStart=${systemdExecPath(p.script)} run
+# Its switcher (edge-failover switcher, a child) sends WATCHDOG=1 once a second while both WANs'
+# state machines beat: a prober, producer or switcher that is stopped (SIGSTOP) or wedged stops
+# it, and systemd kills the service (after TimeoutAbortSec) and restarts it.
+WatchdogSec=10
+NotifyAccess=all
+TimeoutAbortSec=2
 Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe
@@ -132,6 +139,28 @@ SyslogIdentifier=edge-probe
 # is left for systemd to kill; the timeout is a backstop.
 KillMode=mixed
 TimeoutStopSec=10
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/** edge-metrics.service: the metrics writer, a loop that sleeps between writes. */
+export function renderEdgeMetricsUnit(p: { script: string; conf: string }): string {
+  return `# Managed by edge. Local changes are overwritten by the next edge run.
+[Unit]
+Description=edge: failover state as Prometheus metrics for node_exporter's textfile collector
+After=edge-probe.service
+ConditionPathExists=${p.conf}
+StartLimitIntervalSec=0
+
+[Service]
+Type=simple
+ExecStart=${p.script} run
+Restart=always
+RestartSec=5
+SyslogIdentifier=edge-metrics
+Nice=10
 
 [Install]
 WantedBy=multi-user.target

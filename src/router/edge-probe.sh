@@ -1,5 +1,5 @@
 #!/bin/bash
-# Managed by edge: continuous health probing of both WANs; keepalived reacts to its decisions.
+# Managed by edge: continuous health probing of both WANs, and the switcher that acts on it.
 #
 #   edge-probe run     probe both WANs until stopped (what edge-probe.service runs)
 #   edge-probe show    each WAN's last decision and why (RUN_DIR/WAN.probe)
@@ -7,13 +7,17 @@
 # Per WAN: one ping per target, every PROBE_INTERVAL s, with the WAN's mark and source address. A WAN
 # is down as soon as fewer than SUCCESS_THRESHOLD targets answered within PROBE_TIMEOUT s, and up
 # again once that many kept answering for RISE s without a break. Decisions: RUN_DIR/WAN.probe
-# ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file). The process restarts
-# itself (through systemd) when its configuration files change.
+# ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file); each decision is also a
+# line to `edge-failover switcher`, a child of this service, which switches the preferred WAN at
+# once (no process chain between a decision and the map) and feeds systemd's watchdog while both
+# WANs' state machines beat. The process restarts itself (through systemd) when its configuration
+# files change, and exits when any of its parts ends (systemd restarts it).
 PROG=edge-probe
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
 # The state machine (mawk): its own file, so ps shows its arguments, not the program.
 PROBE_AWK=${EDGE_PROBE_AWK:-/usr/local/lib/edge/edge-probe.awk}
+SWITCHER=${EDGE_FAILOVER:-/usr/local/sbin/edge-failover}
 TICK=0.25 # the clock; with pings running their own lines come every PROBE_INTERVAL per target
 CHECK_TICKS=4 # address, pings and configuration are checked every CHECK_TICKS ticks (1 s)
 
@@ -56,7 +60,8 @@ producer() {
       if [ "$new" != "$addr" ] || [ "$dead" = yes ]; then
         [ "${#pids[@]}" = 0 ] || kill "${pids[@]}" 2>/dev/null
         pids=() addr=$new
-        printf 'addr %s %s\n' "$EPOCHREALTIME" "${addr:--}"
+        mono
+        printf 'addr %s %s\n' "$MONO" "${addr:--}"
         if [ -n "$addr" ]; then
           for t in "${targets[@]}"; do
             ping -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &
@@ -68,8 +73,9 @@ producer() {
     # sysfs, with a builtin read: a lost carrier is seen within a tick, without starting a process
     carrier=0
     read -r carrier 2>/dev/null <"/sys/class/net/$ifname/carrier" || carrier=0
-    if [ "$carrier" != "$had" ]; then printf 'carrier %s %s\n' "$EPOCHREALTIME" "$carrier"; had=$carrier; fi
-    printf 'tick %s\n' "$EPOCHREALTIME"
+    mono
+    if [ "$carrier" != "$had" ]; then printf 'carrier %s %s\n' "$MONO" "$carrier"; had=$carrier; fi
+    printf 'tick %s %s\n' "$MONO" "$EPOCHREALTIME"
     read -r -t "$TICK" -u "$sleep_fd" _ || true
     i=$((i + 1))
   done
@@ -89,15 +95,20 @@ run() {
   MAIN_PID=$$ STARTED="$RUN_DIR/probe.started"
   : >"$STARTED"
   [ -r "$PROBE_AWK" ] || { log "cannot read $PROBE_AWK"; exit 1; }
-  local n
+  local n fifo="$RUN_DIR/switcher.fifo" sw
+  # Both state machines write to the switcher through one FIFO, which this shell also holds open:
+  # the switcher sees its input end only when the service ends.
+  rm -f "$fifo" && mkfifo -m 0600 "$fifo" || exit 1
+  "$SWITCHER" switcher <"$fifo" &
+  exec {sw}>"$fifo"
   for n in 1 2; do
-    producer "$n" | machine "wan$n" "$n" &
+    producer "$n" | machine "wan$n" "$n" >&"$sw" &
   done
   # Stopping the service ends every ping and state machine (they share this process group), and
   # waits for them: this shell exits last, so a stop is over when systemd sees it exit.
   trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   wait -n
-  log "a WAN's prober ended; exiting so that systemd restarts edge-probe"
+  log "a WAN's prober or the switcher ended; exiting so that systemd restarts edge-probe"
   kill 0 2>/dev/null
   exit 1
 }

@@ -3,7 +3,7 @@
 #
 #   edge-routes reconcile   make rules and tables match the live state now (idempotent)
 #   edge-routes check       show what reconcile would change; exit 1 if anything differs
-#   edge-routes monitor     reconcile, then again after link/address/route/rule events (debounced)
+#   edge-routes monitor     reconcile, then again after link/address/route/rule events (within 0.3 s)
 #                           and every 60 s; what edge-routes.service runs
 #   edge-routes stop6       remove the router's translated IPv6 LAN address (the service's stop)
 #
@@ -296,9 +296,15 @@ monitor() {
   reconcile || true
   while :; do
     if read -r -t 60 -u "$fd" _; then
-      # Debounce: wait until events stop for a second (at most 10 s), then reconcile once.
-      start=$SECONDS
-      while [ "$((SECONDS - start))" -lt 10 ] && read -r -t 1 -u "$fd" _; do :; done
+      # Debounce, short: a WAN that regains its address must have its table and rules back within
+      # a second. Events are gathered until 0.1 s passes without one, at most 0.3 s (monotonic
+      # clock), then one reconcile; a burst that goes on is handled by the next round.
+      mono
+      start=$MONO_CS
+      while read -r -t 0.1 -u "$fd" _; do
+        mono
+        [ "$((MONO_CS - start))" -lt 30 ] || break
+      done
     elif [ "$?" -le 128 ]; then
       break # ip monitor ended
     fi

@@ -11,7 +11,8 @@
 #
 #   WAN.probe    edge-probe's last decision   "up|down EPOCH WHY"     (EPOCH: wall time, for people)
 #   WAN.track    the same as keepalived reads it   "0" (up) | "1" (down)
-#   WAN.health   edge-probe's last second     "pass|fail ANSWERING/TARGETS EPOCH"
+#   WAN.health   edge-probe's last second     "pass|fail ANSWERING/TARGETS EPOCH FAILS ANSWERED LOST RTT_SUM"
+#                (seconds failed in a row; replies, unanswered probes and the replies' RTT in s since it started)
 #                (edge-health writes it too when run by hand or by edge's verify)
 #   WAN.state    edge-failover's record of keepalived's view   "up|down EPOCH"
 #   WAN.vrrp     keepalived's last notification for the WAN    "MASTER|BACKUP|FAULT|STOP EPOCH"
@@ -39,6 +40,15 @@ else
     printf '%s: %s\n' "$PROG" "$*" >&2
   }
 fi
+
+# mono: MONO = the monotonic clock in seconds since boot (10 ms steps), MONO_CS the same in
+# hundredths, read with a builtin (no process). Every duration on a router is measured on it, never
+# on the wall clock, which NTP or an operator may step by a day either way; wall time
+# ($EPOCHREALTIME, printf %(%s)T) is only written for people to read.
+mono() {
+  read -r MONO _ </proc/uptime
+  MONO_CS=$((10#${MONO/./}))
+}
 
 # valid REGEX VALUE NAME: VALUE matches, or a log line names the field and the call fails.
 valid() { [[ $2 =~ $1 ]] || { log "configuration: $3 is not valid: '$2'"; return 1; }; }

@@ -68,6 +68,9 @@ export class SshConnection {
   /** Payload bytes of stdout + stderr received from execs. SSH framing not counted. */
   bytesReceived = 0;
 
+  /** The SHA256 fingerprint of the host key this connection verified (set once connected). */
+  hostKeyFingerprint?: string;
+
   /** The target as given, minus the become password (kept in a #field so no dump or log shows it). */
   readonly target: Omit<SshTarget, 'becomePassword'>;
   readonly #becomePassword?: string;
@@ -136,6 +139,7 @@ export class SshConnection {
       // Waiting for a handshake slot is not the host's time: the timeout's clock stops meanwhile.
       const before = performance.now() - startedAt;
       await (opts.handshakes ?? sharedPacer).run((saturation) => conn.handshake(auth, verifier, sock, performance.now() - before, saturation));
+      conn.hostKeyFingerprint = verifier.verdict?.offeredFingerprint;
     } catch (e) {
       conn.close();
       throw e;

@@ -4,6 +4,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
 import { sshNameProblem } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
+import type { SshCliOption } from './types.js';
 
 /**
  * ssh_config evaluated as OpenSSH 9's readconf.c does, for when `ssh -G` cannot be asked: the
@@ -23,6 +24,9 @@ export interface ReadInput {
   /** -l and -p: given on the command line, they win over the files. */
   user?: string;
   port?: number;
+  /** Command-line options given before -l/-p, and after them (see SshCliOption). */
+  optionsFirst?: readonly SshCliOption[];
+  options?: readonly SshCliOption[];
   /** The user file first (~/.ssh/config or -F), then the system one. */
   files: readonly string[];
   home: string;
@@ -33,6 +37,7 @@ export interface ReadInput {
 export const KEYWORDS: ReadonlySet<string> = new Set([
   'hostname', 'user', 'port', 'identityfile', 'identityagent', 'proxyjump', 'proxycommand',
   'userknownhostsfile', 'globalknownhostsfile', 'stricthostkeychecking', 'connecttimeout',
+  'serveraliveinterval', 'serveralivecountmax',
 ]);
 /** Keywords whose every value counts (in order), not just the first one obtained. */
 const ACCUMULATE = new Set(['identityfile']);
@@ -122,7 +127,7 @@ function matchCriteria(st: State, args: string[], where: string): boolean {
     const arg = args[++i];
     if (arg === undefined) throw new EdgeError('CONFIG', `${where}: Match ${word} needs an argument`);
     let hit: boolean;
-    const user = st.input.user ?? st.values.get('user')?.[0] ?? st.input.localUser;
+    const user = st.values.get('user')?.[0] ?? st.input.localUser;
     switch (word) {
       case 'host':
         hit = matchList(currentHost(st), arg, true);
@@ -141,7 +146,7 @@ function matchCriteria(st: State, args: string[], where: string): boolean {
           hit = false; // ssh skips the command once an earlier criterion failed
           break;
         }
-        const port = String(st.input.port ?? st.values.get('port')?.[0] ?? 22);
+        const port = st.values.get('port')?.[0] ?? '22';
         const t = { h: currentHost(st), n: st.input.host, r: user, p: port, u: st.input.localUser, d: st.input.home, l: '', L: '' };
         const cmd = tokens(arg, t, where, 'hnrpudlL');
         // The command goes to /bin/sh: a token carrying shell syntax (a name like r1$(id)) is
@@ -264,9 +269,26 @@ function globPath(p: string): string[] {
   return out;
 }
 
+/** ssh's command line, read before any file: -o as a config line in force, -J as ssh.c takes it. */
+function applyCli(st: State, options: readonly SshCliOption[] = []): void {
+  for (const o of options) {
+    if ('jump' in o) {
+      if (st.values.has('proxyjump')) throw new EdgeError('CONFIG', 'ssh: Only a single -J option is permitted (a -J after -o ProxyJump, or a second -J)');
+      if (st.values.has('proxycommand')) throw new EdgeError('CONFIG', 'ssh: Cannot specify -J with ProxyCommand');
+      st.values.set('proxyjump', [o.jump]);
+      st.values.set('proxycommand', ['none']);
+    } else setValue(st, o.keyword, o.keyword === 'port' ? [portNumber(o.values[0]!, 'command line')] : o.values);
+  }
+}
+
 /** Evaluates the files for one host; the result has ssh -G's defaults filled in. */
 export function readSshValues(input: ReadInput): SshValues {
   const st: State = { input, values: new Map(), final: false, wantFinal: false };
+  applyCli(st, input.optionsFirst);
+  // -l and -p sit between Ansible's ssh_args and its ssh_common_args; like -o, the first value wins.
+  if (input.user !== undefined && !st.values.has('user')) st.values.set('user', [input.user]);
+  if (input.port !== undefined && !st.values.has('port')) st.values.set('port', [String(input.port)]);
+  applyCli(st, input.options);
   const pass = () => input.files.forEach((f, i) => readFile(st, f, { on: true }, false, i === 0, 0));
   pass();
   if (st.wantFinal) {
@@ -277,8 +299,11 @@ export function readSshValues(input: ReadInput): SshValues {
   const hostName = v.get('hostname')?.[0];
   const where = `ssh config for ${input.host}`;
   v.set('hostname', [(hostName === undefined ? input.host : tokens(hostName, { h: input.host }, `${where}: HostName`, 'h')).toLowerCase()]);
-  v.set('user', [input.user ?? v.get('user')?.[0] ?? input.localUser]);
-  v.set('port', [String(input.port ?? v.get('port')?.[0] ?? 22)]);
+  v.set('user', [v.get('user')?.[0] ?? input.localUser]);
+  v.set('port', [v.get('port')?.[0] ?? '22']);
+  if (v.get('proxycommand')?.[0]?.toLowerCase() === 'none') v.delete('proxycommand');
+  v.set('serveraliveinterval', [v.get('serveraliveinterval')?.[0] ?? '0']);
+  v.set('serveralivecountmax', [v.get('serveralivecountmax')?.[0] ?? '3']);
   if (!v.has('identityfile')) v.set('identityfile', DEFAULT_IDENTITIES.map((k) => `~/.ssh/${k}`));
   const tilde = (p: string) => (p.startsWith('~/') ? join(input.home, p.slice(2)) : p);
   v.set('userknownhostsfile', (v.get('userknownhostsfile') ?? ['~/.ssh/known_hosts', '~/.ssh/known_hosts2']).map(tilde));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { EdgeError } from '../errors.js';
 import { readSshValues, type SshValues } from './ssh-config-read.js';
 import { askSsh, sshInstalled } from './ssh-g.js';
-import type { SshTarget } from './types.js';
+import type { SshCliOption, SshTarget } from './types.js';
 
 /**
  * Resolve how to reach a host the way `ssh` would, given what the inventory says: OpenSSH itself
@@ -14,7 +14,10 @@ import type { SshTarget } from './types.js';
  *  - the name looked up in ssh_config is ansible_host if set, else the inventory name;
  *  - HostName from ssh_config still applies to that name (as it would for `ssh ansible_host`);
  *  - ansible_user / ansible_port / ansible_ssh_private_key_file beat ssh_config, which beats the
- *    defaults (local user, port 22, ssh's default identities that exist, SSH_AUTH_SOCK).
+ *    defaults (local user, port 22, ssh's default identities that exist, SSH_AUTH_SOCK);
+ *  - ansible_ssh_args come before all of these and ansible_ssh_common_args/_extra_args after the
+ *    user and port, as in the command line Ansible builds: on ssh's command line the first value
+ *    obtained wins, and the command line is read before ssh_config.
  */
 
 export interface InventoryConnection {
@@ -22,6 +25,9 @@ export interface InventoryConnection {
   user?: string;
   port?: number;
   privateKeyFile?: string;
+  /** ssh command-line options before the user and port (ansible_ssh_args), and after them. */
+  sshOptionsFirst?: readonly SshCliOption[];
+  sshOptions?: readonly SshCliOption[];
 }
 
 export interface SshConfigOptions {
@@ -46,9 +52,12 @@ export interface ResolvedHost {
   proxyJump?: string;
   /** UserKnownHostsFile then GlobalKnownHostsFile, expanded. */
   knownHostsFiles: string[];
-  /** Informational: edge's own --accept-new-host-keys decides, this is only shown. */
+  /** ssh -G's words (true, false, ask, accept-new): accept-new and false let edge record a new key, never a changed one. */
   strictHostKeyChecking?: string;
   connectTimeoutMs?: number;
+  /** ServerAliveInterval / ServerAliveCountMax; unset (0) leaves edge's own keepalive. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
 }
 
 const MAX_JUMPS = 8;
@@ -137,16 +146,19 @@ export function expandTokens(s: string, t: Tokens): string {
 }
 
 /** What ssh_config says for a name, as `ssh -G` prints it (from ssh itself, or the built-in reader). */
-export function sshConfigValues(name: string, inv: { user?: string; port?: number }, opts: SshConfigOptions = {}): SshValues {
+type LookupInput = Pick<InventoryConnection, 'user' | 'port' | 'sshOptionsFirst' | 'sshOptions'>;
+
+export function sshConfigValues(name: string, inv: LookupInput, opts: SshConfigOptions = {}): SshValues {
   return valuesFor(context(opts), name, inv);
 }
 
 /** ssh -G answers, per process: a jump host shared by many routers is asked about once. */
 const asked = new Map<string, SshValues>();
 
-function valuesFor(ctx: Ctx, name: string, inv: { user?: string; port?: number }): SshValues {
-  if (!ctx.ask) return readSshValues({ host: name, user: inv.user, port: inv.port, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
-  const input = { host: name, user: inv.user, port: inv.port, configFile: ctx.ask.configFile };
+function valuesFor(ctx: Ctx, name: string, inv: LookupInput): SshValues {
+  const cli = { optionsFirst: inv.sshOptionsFirst, options: inv.sshOptions };
+  if (!ctx.ask) return readSshValues({ host: name, user: inv.user, port: inv.port, ...cli, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
+  const input = { host: name, user: inv.user, port: inv.port, ...cli, configFile: ctx.ask.configFile };
   const key = JSON.stringify(input);
   let values = asked.get(key);
   if (!values) {
@@ -158,7 +170,7 @@ function valuesFor(ctx: Ctx, name: string, inv: { user?: string; port?: number }
 
 function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): ResolvedHost {
   const lookupName = inv.host ?? name;
-  const cfg = valuesFor(ctx, lookupName, { user: inv.user, port: inv.port });
+  const cfg = valuesFor(ctx, lookupName, inv);
   const one = (k: string) => cfg.get(k)?.[0];
   const set = (v: string | undefined) => (v === undefined || v.toLowerCase() === 'none' ? undefined : v);
   const where = `ssh config for ${lookupName}`;
@@ -198,7 +210,10 @@ function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): Resolved
     .filter((f) => f.toLowerCase() !== 'none')
     .map(expandPath);
 
-  const timeoutS = Number(one('connecttimeout'));
+  const positive = (k: string) => {
+    const n = Number(one(k));
+    return Number.isFinite(n) && n > 0 ? n : undefined;
+  };
 
   return {
     name,
@@ -211,8 +226,14 @@ function resolveWith(ctx: Ctx, name: string, inv: InventoryConnection): Resolved
     proxyJump: set(one('proxyjump')),
     knownHostsFiles,
     strictHostKeyChecking: one('stricthostkeychecking'),
-    connectTimeoutMs: Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS * 1000 : undefined,
+    connectTimeoutMs: mul(positive('connecttimeout'), 1000),
+    keepaliveIntervalMs: mul(positive('serveraliveinterval'), 1000),
+    keepaliveCountMax: positive('serveralivecountmax'),
   };
+}
+
+function mul(n: number | undefined, by: number): number | undefined {
+  return n === undefined ? undefined : n * by;
 }
 
 /** Resolve one host through ssh_config (see the precedence note at the top of this file). */

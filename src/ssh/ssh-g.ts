@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { EdgeError } from '../errors.js';
 import { KEYWORDS, type SshValues } from './ssh-config-read.js';
+import type { SshCliOption } from './types.js';
 
 /** Keywords ssh -G prints as one space-separated list on one line. */
 const LIST_KEYS = new Set(['userknownhostsfile', 'globalknownhostsfile']);
@@ -19,6 +20,19 @@ export interface AskInput {
   port?: number;
   /** -F FILE: only this file is read (not ~/.ssh/config, not /etc/ssh/ssh_config). */
   configFile?: string;
+  /** Command-line options before -l/-p (Ansible's ssh_args) and after them (ssh_common_args, ssh_extra_args). */
+  optionsFirst?: readonly SshCliOption[];
+  options?: readonly SshCliOption[];
+}
+
+/** An argument as ssh's argv_split reads it back: quoted when it holds a space, a quote, `\\` or `#`. */
+function quoteArg(v: string): string {
+  return /[\s"'\\#]/.test(v) || v === '' ? `"${v.replace(/["\\]/g, '\\$&')}"` : v;
+}
+
+/** The argv ssh is given for these options (-J as -J, every other one as -o KEYWORD=VALUES). */
+export function cliArgv(options: readonly SshCliOption[] = []): string[] {
+  return options.flatMap((o) => ('jump' in o ? ['-J', o.jump] : ['-o', `${o.keyword}=${o.values.map(quoteArg).join(' ')}`]));
 }
 
 /**
@@ -37,9 +51,10 @@ const ASK_TIMEOUT_MS = 10_000;
 function sshGArgs(input: AskInput): string[] {
   const args = ['-G'];
   if (input.configFile !== undefined) args.push('-F', input.configFile);
+  args.push(...cliArgv(input.optionsFirst));
   if (input.user !== undefined) args.push('-l', input.user);
   if (input.port !== undefined) args.push('-p', String(input.port));
-  args.push('--', input.host);
+  args.push(...cliArgv(input.options), '--', input.host);
   return args;
 }
 

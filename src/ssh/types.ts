@@ -1,6 +1,14 @@
 /** Shared shapes of the SSH layer (kept apart so resolution and connection do not import each other). */
 import type { HandshakePacer } from './handshake-pacer.js';
 
+/**
+ * One option given to ssh on its command line, as Ansible passes ansible_ssh_args and
+ * ansible_ssh_common_args/_extra_args: `-o KEYWORD=VALUES` (ssh's -p, -l and -i are this too),
+ * or `-J SPEC`, which ssh treats apart (a second -J, or a -J after -o ProxyJump, is fatal).
+ * Command-line options are read before any ssh_config file, and the first value obtained wins.
+ */
+export type SshCliOption = { keyword: string; values: string[] } | { jump: string };
+
 /** Everything needed to reach one host, after inventory and ssh_config are merged. */
 export interface SshTarget {
   /** Inventory host name: used in messages and errors, never to connect. */

@@ -34,14 +34,17 @@ export type ChangeOp =
 
 export interface UnitAction {
   unit: string;
-  action: 'enable' | 'start' | 'restart';
+  /** `disable` also stops the unit (`systemctl disable --now`). */
+  action: 'enable' | 'start' | 'restart' | 'disable';
 }
 
 const APT =
   'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
 
 export function unitActionShell(a: UnitAction): string {
-  return a.action === 'enable' ? `systemctl enable --quiet ${shQuote(a.unit)}` : `systemctl ${a.action} ${shQuote(a.unit)}`;
+  if (a.action === 'enable') return `systemctl enable --quiet ${shQuote(a.unit)}`;
+  if (a.action === 'disable') return `systemctl disable --now --quiet ${shQuote(a.unit)}`;
+  return `systemctl ${a.action} ${shQuote(a.unit)}`;
 }
 
 /** The shell of one op, run as root under `set -eu` after PREAMBLE. Idempotent. */

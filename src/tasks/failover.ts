@@ -7,7 +7,8 @@ import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js'
 import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileChange, type DesiredFile } from './file-change.js';
-import { KA_LINK, PATHS, UNITS } from './paths.js';
+import { METRICS_PATHS, metricsFiles, metricsRemoval, metricsUnits } from './metrics.js';
+import { createdByServices, KA_LINK, PATHS, UNITS } from './paths.js';
 import { unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
@@ -40,6 +41,7 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         rise: vars.edge_health_rise,
         threshold: vars.edge_health_success_threshold,
         flush: vars.edge_conntrack_flush,
+        tcpReset: vars.edge_tcp_reset,
         switchLog: PATHS.switchLog,
         kaLink: KA_LINK,
       }),
@@ -63,6 +65,13 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
   ];
 }
 
+/** The down rule in words: a WAN is down while fewer than the threshold of its targets answer. */
+export function downRule(vars: HostVars): string {
+  const n = vars.edge_health_success_threshold;
+  const m = Math.max(vars.edge_wan1_targets.length, vars.edge_wan2_targets.length);
+  return n === 1 ? `no answer from any of the ${m} targets` : `fewer than ${n} of the ${m} targets answering`;
+}
+
 const params = taskParams.failover;
 
 export const failoverTask: Task<z.infer<typeof params>> = {
@@ -73,18 +82,18 @@ export const failoverTask: Task<z.infer<typeof params>> = {
     return {
       files: [
         PATHS.failoverConf, PATHS.edgeHealth, PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.edgeFailover,
-        PATHS.keepalivedDropIn, PATHS.keepalivedConf,
+        PATHS.keepalivedDropIn, PATHS.keepalivedConf, ...METRICS_PATHS, ...createdByServices([UNITS.edgeMetrics]),
       ],
-      units: [UNITS.edgeProbe, UNITS.keepalived],
+      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.edgeMetrics],
     };
   },
-  expectedFiles: (vars) => failoverFiles(vars),
+  expectedFiles: (vars) => [...failoverFiles(vars), ...metricsFiles(vars)],
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
     const changes: Change[] = [];
     const changed = new Set<string>();
-    for (const f of failoverFiles(vars)) {
+    for (const f of [...failoverFiles(vars), ...metricsFiles(vars)]) {
       // keepalived checks its configuration against the live system (its interface must exist,
       // the scripts must be there and safe): create the link, then test before installing.
       const ka = f.path === PATHS.keepalivedConf;
@@ -104,21 +113,24 @@ export const failoverTask: Task<z.infer<typeof params>> = {
           restart: [PATHS.edgeProbe, PATHS.edgeProbeAwk, PATHS.edgeProbeUnit, PATHS.failoverConf].some((p) => changed.has(p)),
         },
         { name: UNITS.keepalived, restart: changed.has(PATHS.keepalivedConf) || changed.has(PATHS.keepalivedDropIn) },
+        ...metricsUnits(vars, changed),
       ],
-      changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit),
+      changed.has(PATHS.keepalivedDropIn) || changed.has(PATHS.edgeProbeUnit) || changed.has(PATHS.edgeMetricsUnit),
     );
     if (units) changes.push(units);
+    // edge_metrics false: edge-metrics stopped and its files removed (after the units above).
+    changes.push(...metricsRemoval(vars, facts));
     if (!changes.length) return { changes };
     const t = failoverTiming(vars);
     return {
       changes,
       notes: [
-        `down within ${t.fallWindow}s (no answer from ${vars.edge_health_success_threshold} of the targets for ${vars.edge_health_timeout}s), back after ${vars.edge_health_rise}s healthy; ${t.packetsPerSecond} probes/s per WAN`,
+        `down within ${t.fallWindow}s (${downRule(vars)} for ${vars.edge_health_timeout}s), back after ${vars.edge_health_rise}s healthy; ${t.packetsPerSecond} probes/s per WAN`,
       ],
     };
   },
-  verify() {
-    return [UNITS.edgeProbe, UNITS.keepalived]
+  verify({ vars }) {
+    return [UNITS.edgeProbe, UNITS.keepalived, ...(vars.edge_metrics ? [UNITS.edgeMetrics] : [])]
       .map((u) => `systemctl is-active --quiet ${u} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`)
       .join('\n');
   },

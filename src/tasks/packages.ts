@@ -1,12 +1,15 @@
 import { z } from 'zod';
 import { runtimeDiff } from '../render/diff.js';
 import { shJoin, shQuote } from '../encode/index.js';
-import type { Task, TaskContext } from './contract.js';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
+import type { Change, Task, TaskContext } from './contract.js';
 import { resolveIpv6 } from './ipv6.js';
+import { METRICS_PACKAGE } from './metrics.js';
 import { resolveTopology } from './wan.js';
 import { taskParams } from './params.js';
+import { UNITS } from './paths.js';
+import { unitsChange } from './units.js';
 
 /** What the router needs: firewall/NAT, the failover engine, flow flushing, routing, probes (ping, and mawk: edge-probe's state machine). */
 export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iproute2', 'iputils-ping', 'mawk'] as const;
@@ -14,28 +17,38 @@ export const REQUIRED_PACKAGES = ['nftables', 'keepalived', 'conntrack', 'iprout
 /** Translated IPv6 adds radvd (router advertisements of the LAN prefix). */
 export const IPV6_PACKAGES = ['radvd'] as const;
 
-function requiredPackages(vars: HostVars, facts: Facts): string[] {
+/** What this host needs: the failover design's packages, radvd for translated IPv6, and node_exporter when edge_metrics asks for it. */
+export function requiredPackages(vars: HostVars, facts: Facts): string[] {
   const r = resolveTopology(vars, facts);
   const v6 = r.ok && resolveIpv6(vars, facts, r.topology).mode === 'translated';
-  return [...REQUIRED_PACKAGES, ...(v6 ? IPV6_PACKAGES : [])];
+  return [...REQUIRED_PACKAGES, ...(v6 ? IPV6_PACKAGES : []), ...(vars.edge_metrics ? [METRICS_PACKAGE] : [])];
+}
+
+/** The units the packages edge installs must run: node_exporter with edge_metrics (enabled and started, a typed change a rollback restores). */
+function serviceUnits(vars: Pick<HostVars, 'edge_metrics'>): string[] {
+  return vars.edge_metrics ? [UNITS.nodeExporter] : [];
 }
 
 const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
   name: 'packages',
-  description: 'install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, and radvd for translated IPv6 (upgrade only when asked)',
+  description: `install what is missing of nftables, keepalived, conntrack, iproute2, iputils-ping, mawk, radvd for translated IPv6, and ${METRICS_PACKAGE} (enabled and running) with edge_metrics; upgrade only when asked`,
   params,
-  needs() {
-    return { packages: [...REQUIRED_PACKAGES, ...IPV6_PACKAGES] };
+  needs(vars) {
+    // Facts are not known yet: ask about radvd always (whether IPv6 is translated depends on them).
+    return { packages: [...REQUIRED_PACKAGES, ...IPV6_PACKAGES, ...(vars.edge_metrics ? [METRICS_PACKAGE] : [])], units: serviceUnits(vars) };
   },
   plan({ vars, facts, params: p }: TaskContext<z.infer<typeof params>>) {
-    const required = requiredPackages(vars, facts);
-    const missing = required.filter((n) => !facts.packages[n]?.installed);
-    const installed = required.filter((n) => facts.packages[n]?.installed);
+    const wanted = requiredPackages(vars, facts);
+    const missing = wanted.filter((n) => !facts.packages[n]?.installed);
+    const installed = wanted.filter((n) => facts.packages[n]?.installed);
     const upgrade = (p?.upgrade ?? vars.edge_packages_upgrade) && installed.length > 0;
-    // Nothing to install and no upgrade asked for: no change, so no apt call at all.
-    if (!missing.length && !upgrade) return { changes: [] };
+    // After apt (a package's unit exists only once it is installed).
+    const units = unitsChange(facts, serviceUnits(vars).map((name) => ({ name, restart: false })), false);
+    const unitChanges: Change[] = units ? [units] : [];
+    // Nothing to install and no upgrade asked for: no apt call at all.
+    if (!missing.length && !upgrade) return { changes: unitChanges };
     const what: string[] = [];
     const before: string[] = [];
     const after: string[] = [];
@@ -51,15 +64,19 @@ export const packagesTask: Task<z.infer<typeof params>> = {
       notes.push('an upgrade always reports a change: the facts do not know which versions the mirror has');
     }
     return {
-      changes: [{ summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] }],
+      changes: [
+        { summary: what.join('; '), diff: runtimeDiff('packages', before, after), ops: [{ kind: 'packages', install: missing, upgrade: upgrade ? installed : [] }] },
+        ...unitChanges,
+      ],
       notes,
     };
   },
-  verify() {
-    const n = REQUIRED_PACKAGES.length;
+  verify({ vars, facts }) {
+    const wanted = requiredPackages(vars, facts);
     return [
-      `edge_n=$(dpkg-query -W -f '\${db:Status-Status}\\n' ${shJoin([...REQUIRED_PACKAGES])} 2>/dev/null | grep -cx installed || true)`,
-      `[ "$edge_n" = ${n} ] || edge_fail ${shQuote(`not all of ${REQUIRED_PACKAGES.join(', ')} are installed`)}`,
+      `edge_n=$(dpkg-query -W -f '\${db:Status-Status}\\n' ${shJoin(wanted)} 2>/dev/null | grep -cx installed || true)`,
+      `[ "$edge_n" = ${wanted.length} ] || edge_fail ${shQuote(`not all of ${wanted.join(', ')} are installed`)}`,
+      ...serviceUnits(vars).map((u) => `systemctl is-active --quiet ${shQuote(u)} || edge_fail ${shQuote(`${u} is not active: journalctl -u ${u}`)}`),
     ].join('\n');
   },
 };

@@ -28,6 +28,13 @@ export const PATHS = {
   runDir: '/run/edge',
   /** Every switch of the preferred WAN, one line each; kept across reboots (not part of a snapshot). */
   switchLog: '/var/lib/edge/failover/switches',
+  /** edge-metrics: the writer, its unit and conf (playbooks/monitoring/metrics.md lists what it writes). */
+  edgeMetrics: '/usr/local/sbin/edge-metrics',
+  edgeMetricsUnit: '/etc/systemd/system/edge-metrics.service',
+  metricsConf: '/etc/edge/metrics.conf',
+  /** Written by edge-metrics itself: the metrics (Debian's textfile directory) and the applied run's file hashes. */
+  metricsTextfile: '/var/lib/prometheus/node-exporter/edge.prom',
+  metricsApplied: '/var/lib/edge/metrics.applied',
 } as const;
 
 export const UNITS = {
@@ -36,6 +43,8 @@ export const UNITS = {
   keepalived: 'keepalived.service',
   edgeProbe: 'edge-probe.service',
   edgeRadvd: 'edge-radvd.service',
+  edgeMetrics: 'edge-metrics.service',
+  nodeExporter: 'prometheus-node-exporter.service',
 } as const;
 
 /**
@@ -46,6 +55,7 @@ export const UNITS = {
  */
 export const SERVICE_CREATES: Record<string, readonly string[]> = {
   [UNITS.keepalived]: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'],
+  [UNITS.edgeMetrics]: [PATHS.metricsTextfile, PATHS.metricsApplied],
 };
 
 export function createdByServices(units: readonly string[]): string[] {

@@ -26,6 +26,9 @@ export function verifyScript(ctx: Pick<TaskContext<Params>, 'vars' | 'params'>):
     'edge_bad() { echo "edge: $*" >&2; edge_problems=1; }',
     'edge_warn() { echo "edge: warning: $*" >&2; }',
     `if [ -x ${q(PATHS.edgeRoutes)} ]; then`,
+    // edge-routes converges by itself (the apply has just (re)started it; it follows netlink with
+    // a short debounce): a rule it is about to set is not yet a failure. It gets 10 s.
+    `  edge_i=0; until ${q(PATHS.edgeRoutes)} check >/dev/null 2>&1 || [ "$edge_i" -ge 50 ]; do sleep 0.2; edge_i=$((edge_i + 1)); done`,
     `  ${q(PATHS.edgeRoutes)} check || edge_bad ${q(`ip rules or WAN tables are not what edge wants (see above); edge-routes.service restores them: journalctl -u ${UNITS.edgeRoutes}`)}`,
     'else',
     `  edge_bad ${q(`${PATHS.edgeRoutes} is missing: run the persistence task`)}`,

@@ -1,5 +1,6 @@
 import type { HostResult, RunReporter, TaskResult } from '../engine/types.js';
 import type { TaskName } from '../tasks/contract.js';
+import { screenLine } from './screen.js';
 import { clip } from './width.js';
 
 /**
@@ -89,7 +90,8 @@ export function liveLines(st: LiveState, now: number, width: number, rows: numbe
     const hidden = failed.length - shownFailed.length + active.length - shownActive.length;
     if (hidden > 0) lines.push(`  … and ${hidden} more active or failed`);
   }
-  return lines.slice(0, Math.max(1, rows)).map((l) => clip(l, width));
+  // A row holds a router's error text: escaped before it is clipped, since the view writes raw (its cursor moves).
+  return lines.slice(0, Math.max(1, rows)).map((l) => clip(screenLine(l), width));
 }
 
 export interface Terminal {

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { EdgeError } from '../errors.js';
+import { screenText } from './screen.js';
 
 /**
  * Questions to the operator behind a small interface, so commands that ask (the interface picker,
@@ -42,11 +43,13 @@ export function inquirerPrompter(): Prompter {
   return {
     async select<T>(q: SelectQuestion<T>): Promise<T> {
       const { select } = await import('@inquirer/prompts');
-      return select<T>({ message: q.message, choices: q.choices.map((c) => ({ ...c })), default: q.default, pageSize: 12 }).catch(interrupted);
+      // Interface names and descriptions come from the router: the prompt shows them escaped.
+      const choices = q.choices.map((c) => ({ ...c, name: screenText(c.name), description: c.description && screenText(c.description), disabled: typeof c.disabled === 'string' ? screenText(c.disabled) : c.disabled }));
+      return select<T>({ message: screenText(q.message), choices, default: q.default, pageSize: 12 }).catch(interrupted);
     },
     async confirm(q: ConfirmQuestion): Promise<boolean> {
       const { confirm } = await import('@inquirer/prompts');
-      return confirm({ message: q.message, default: q.default }).catch(interrupted);
+      return confirm({ message: screenText(q.message), default: q.default }).catch(interrupted);
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { HostResult, RunResult, TaskResult } from '../engine/types.js';
+import { screenLine, screenSafe, screenText } from './screen.js';
 import { DEFAULT_WIDTH, wrapLines } from './width.js';
 
 export function describeTask(r: TaskResult): string {
@@ -56,7 +57,9 @@ function commonNotes(run: RunResult): { task: string; note: string }[] {
 }
 
 /** The end-of-run recap: one line per host, like Ansible's PLAY RECAP, then what it has to say. */
-export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
+export function recapText(hostile: RunResult, width = DEFAULT_WIDTH): string {
+  // Errors, notes and rollbacks quote router output: escaped before they are wrapped to the width.
+  const run = screenSafe(hostile);
   const pad = Math.min(16, Math.max(4, ...run.hosts.map((h) => h.host.length)));
   const lines = [`RECAP run ${run.runId}${run.check ? ' (check mode: nothing was changed)' : ''}`];
   const common = commonNotes(run);
@@ -82,7 +85,7 @@ export function recapText(run: RunResult, width = DEFAULT_WIDTH): string {
   return lines.join('\n');
 }
 
-/** Diffs of every change, per host and task, optionally coloured (diffs keep their lines whole). */
+/** Diffs of every change, per host and task, optionally coloured (diffs keep their lines whole), router text escaped. */
 export function diffText(run: RunResult, color: boolean): string {
   const paint = (l: string) => {
     if (!color) return l;
@@ -96,8 +99,9 @@ export function diffText(run: RunResult, color: boolean): string {
   for (const h of run.hosts) {
     for (const t of h.tasks) {
       for (const c of t.changes) {
-        out.push(`==> ${h.host} ${t.task}: ${c.summary}`);
-        out.push(...(c.diff ?? '').replace(/\n$/, '').split('\n').map(paint));
+        out.push(screenLine(`==> ${h.host} ${t.task}: ${c.summary}`));
+        // Diff bodies are a router's file contents: escaped before edge adds its colours.
+        out.push(...(c.diff ?? '').replace(/\n$/, '').split('\n').map((l) => paint(screenText(l))));
       }
     }
   }

@@ -141,6 +141,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
   const units = Object.entries(h.units)
     .map(([u, s]) => `${u} ${s === 'active' ? s : paint(c, '31', s)}`)
     .join(', ');
+  if (h.failoverInactive) lines.push(`  ${paint(c, '1;31', 'FAILOVER INACTIVE')}: ${h.failoverInactive}`);
   lines.push(`  flows: ${h.flows?.total ?? '-'} in all   units: ${units || '-'}`);
   lines.push(...switchLines(h.switches).map((l) => `  ${l}`));
   lines.push(...driftLines(h.drift, c).map((l) => `  ${l}`));

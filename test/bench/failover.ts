@@ -4,15 +4,21 @@
  *
  *   - N trials each of a WAN1 upstream cut (link up, ISP blackholes onward) and a WAN1 link down:
  *     cut → first NEW LAN flow that leaves by WAN2, and repair → first new LAN flow by WAN1
- *     (p50 / p95 / max). A LAN client opens a fresh TCP connection every 100 ms throughout.
+ *     (p50 / p95 / max). A LAN client opens a fresh TCP connection every 100 ms throughout. From
+ *     the router's own records: edge-probe's decision → the switch applied (the decision's time in
+ *     WAN.probe, the switch's record, timed as the map holds the new element), and after a
+ *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
+ *   - the same trials again with the router's CPUs busy (one busy loop per CPU inside the router, at
+ *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
  *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
  *     and one of three targets dead; each counts switches (false ones: WAN1 works all along) and
  *     edge-probe's DOWN decisions.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
- *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--router r1]
+ *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--router r1]
  *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
- *   --quick: 3 trials each, 1-minute soaks. Lab instance: EDGE_LAB_INSTANCE (default 0).
+ *   --quick: 3 trials each, 1-minute soaks; --no-soak: trials only. Lab instance: EDGE_LAB_INSTANCE
+ *   (default 0). The router should use networkd (r1 of a default lab) for the link-return figure.
  * Needs root (the lab). Results also go to .edge/bench-failover.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -29,6 +35,7 @@ const opt = (name: string, dflt: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1]! : dflt;
 };
 const quick = args.includes('--quick');
+const noSoak = args.includes('--no-soak');
 const trials = Number(opt('--trials', quick ? '3' : '10'));
 const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
 const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
@@ -59,17 +66,90 @@ async function settled(stream: FlowStream, timeoutMs = 90_000): Promise<void> {
   throw new Error(`${router} did not settle on WAN1 within ${timeoutMs / 1000} s`);
 }
 
-async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Promise<{ cut?: number; repair?: number }> {
+/** The router's journal lines of these identifiers since `since`, with their time (ms). */
+async function routerLog(since: number, ids: string[]): Promise<{ at: number; id: string; text: string }[]> {
+  const r = await run(router, `journalctl -q --no-pager -o short-unix ${ids.map((i) => `-t ${i}`).join(' ')} --since @${Math.floor(since / 1000)}`);
+  return r.stdout.split('\n').flatMap((l) => {
+    const m = /^([0-9]+\.[0-9]+) \S+ ([^[:]+)(?:\[[0-9]+\])?: (.*)$/.exec(l);
+    return m ? [{ at: Number(m[1]) * 1000, id: m[2]!, text: m[3]! }] : [];
+  });
+}
+
+interface Trial {
+  cut?: number; // cut → first new LAN flow by WAN2
+  repair?: number; // repair → first new LAN flow by WAN1
+  decisionToMap?: number; // edge-probe's DOWN decision → the switcher's record of the applied switch
+  addressToRoutes?: number; // link-down only: WAN1's DHCP address → its table and rule back
+}
+
+async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Promise<Trial> {
   await settled(stream);
   await sleep(1_000);
   const t0 = Date.now();
   await fault('wan1', { kind });
   const f = await stream.firstVia('wan2', t0, 30_000);
+  const decided = /^down ([0-9.]+) /.exec((await run(router, 'cat /run/edge/wan1.probe')).stdout);
+  // the switch's record: its time is taken as the switcher's transaction has returned
+  const switched = /^([0-9.]+) wan1 wan2 /.exec((await run(router, 'tail -n 1 /var/lib/edge/failover/switches')).stdout);
   await sleep(500);
   const t1 = Date.now();
   await fault('wan1', { kind: 'clear' });
   const g = await stream.firstVia('wan1', t1, 90_000);
-  return { cut: f && f.at - t0, repair: g && g.at - t1 };
+  return {
+    cut: f && f.at - t0,
+    repair: g && g.at - t1,
+    decisionToMap: decided && switched ? (Number(switched[1]) - Number(decided[1])) * 1000 : undefined,
+    addressToRoutes: kind === 'link-down' ? await linkReturn(t1) : undefined,
+  };
+}
+
+/** From networkd's "wan1: DHCPv4 address …" to the later of edge-routes' "table N: default via … dev wan1" and "rule added: … lookup N". */
+async function linkReturn(since: number): Promise<number | undefined> {
+  const log = await routerLog(since, ['systemd-networkd', 'edge-routes']);
+  const address = log.find((l) => l.id === 'systemd-networkd' && /^wan1: DHCPv4 address /.test(l.text));
+  if (!address) return undefined;
+  const after = log.filter((l) => l.id === 'edge-routes' && l.at >= address.at);
+  const table = after.find((l) => /^table [0-9]+: default via \S+ dev wan1 /.test(l.text));
+  const n = table && /^table ([0-9]+):/.exec(table.text)![1];
+  const rule = n && after.find((l) => l.text.startsWith('rule added: ') && l.text.endsWith(` lookup ${n}`));
+  return table && rule ? Math.max(table.at, rule.at) - address.at : undefined;
+}
+
+/**
+ * One busy loop per CPU inside the router, at normal priority (a NAT storm's softirq load, near
+ * enough); returns a function that ends exactly those loops, by PID.
+ */
+async function busyCpus(): Promise<() => Promise<void>> {
+  const r = await run(router, "for i in $(seq \"$(nproc)\"); do setsid bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done");
+  const pids = r.stdout.split('\n').filter((l) => /^[0-9]+$/.test(l));
+  if (!pids.length) throw new Error(`could not start the busy loops on ${router}: ${r.stderr}`);
+  return async () => void (await run(router, `kill ${pids.join(' ')}`));
+}
+
+/** N trials of one kind; prints and returns their p50/p95/max. */
+async function runTrials(stream: FlowStream, kind: 'upstream-cut' | 'link-down', cpus: string) {
+  const all: Trial[] = [];
+  for (let i = 1; i <= trials; i++) {
+    const r = await trial(stream, kind);
+    all.push(r);
+    process.stderr.write(
+      `  ${kind} #${i} (${cpus}): cut → WAN2 ${secs(r.cut ?? NaN)} (decision → map ${secs(r.decisionToMap ?? NaN)}), repair → WAN1 ${secs(r.repair ?? NaN)}` +
+        `${kind === 'link-down' ? ` (address → table and rule ${secs(r.addressToRoutes ?? NaN)})` : ''} (load ${load()})\n`,
+    );
+  }
+  const of = (k: keyof Trial) => stats(all.flatMap((t) => (t[k] === undefined ? [] : [t[k]!])));
+  const out = { cut: of('cut'), decisionToMap: of('decisionToMap'), repair: of('repair'), addressToRoutes: of('addressToRoutes'), load: load() };
+  const line = (what: string, x: ReturnType<typeof stats>) => `  ${what.padEnd(34)} n ${x.n}  p50 ${secs(x.p50)}  p95 ${secs(x.p95)}  max ${secs(x.max)}`;
+  console.log(
+    [
+      `${kind}, ${cpus} (load ${out.load}):`,
+      line('cut → first new flow on WAN2', out.cut),
+      line('decision → switch applied', out.decisionToMap),
+      line('repair → first new flow on WAN1', out.repair),
+      ...(kind === 'link-down' ? [line('DHCP address → table and rule', out.addressToRoutes)] : []),
+    ].join('\n'),
+  );
+  return out;
 }
 
 /** Total CPU seconds of edge-probe.service's processes (with their reaped children) and the wall clock. */
@@ -116,6 +196,27 @@ async function soak(stream: FlowStream, name: string, minutes: number, setup: ()
 const deadTarget = (t: string) =>
   `nft -f - <<'EOF'\ntable ip edge_bench_dead {\n  chain forward {\n    type filter hook forward priority -1; policy accept;\n    ip daddr ${t} counter drop\n  }\n}\nEOF`;
 
+/** The soaks at the defaults on a working WAN1 (false switches, DOWN decisions, edge-probe's CPU). */
+async function soaks(stream: FlowStream, dead: string) {
+  const all = [
+    await soak(stream, '20 % loss both ways', soakMin, () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
+    await soak(stream, '+1 s latency', extraSoakMin, () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
+    await soak(
+      stream,
+      `target ${dead} dead`,
+      extraSoakMin,
+      async () => void (await run(`${router}-isp1`, deadTarget(dead))),
+      async () => void (await run(`${router}-isp1`, 'nft delete table ip edge_bench_dead')),
+    ),
+  ];
+  for (const x of all) {
+    console.log(
+      `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
+    );
+  }
+  return all;
+}
+
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('npm run bench:failover needs root (it runs on the lab)');
   const have = (() => {
@@ -139,43 +240,15 @@ async function main(): Promise<void> {
   const stream = new FlowStream(lab, router, 100, 600).start();
   const result: Record<string, unknown> = { router, instance, trials, soakMin, at: new Date().toISOString(), conf };
   try {
-    for (const kind of ['upstream-cut', 'link-down'] as const) {
-      const cut: number[] = [];
-      const repair: number[] = [];
-      let missed = 0;
-      for (let i = 1; i <= trials; i++) {
-        const r = await trial(stream, kind);
-        if (r.cut === undefined || r.repair === undefined) missed++;
-        if (r.cut !== undefined) cut.push(r.cut);
-        if (r.repair !== undefined) repair.push(r.repair);
-        process.stderr.write(`  ${kind} #${i}: cut → WAN2 ${secs(r.cut ?? NaN)}, repair → WAN1 ${secs(r.repair ?? NaN)} (load ${load()})\n`);
+    for (const cpus of ['idle', 'CPUs busy'] as const) {
+      const stopBusy = cpus === 'idle' ? undefined : await busyCpus();
+      try {
+        for (const kind of ['upstream-cut', 'link-down'] as const) result[`${kind}, ${cpus}`] = await runTrials(stream, kind, cpus);
+      } finally {
+        await stopBusy?.();
       }
-      const c = stats(cut);
-      const p = stats(repair);
-      result[kind] = { cut: c, repair: p, missed, load: load() };
-      console.log(
-        `${kind.padEnd(12)} ${c.n} trials: cut → first new flow on WAN2  p50 ${secs(c.p50)}  p95 ${secs(c.p95)}  max ${secs(c.max)}` +
-          `\n${''.padEnd(12)} ${p.n} trials: repair → first new flow on WAN1  p50 ${secs(p.p50)}  p95 ${secs(p.p95)}  max ${secs(p.max)}${missed ? `  (${missed} trials missed)` : ''}  load ${load()}`,
-      );
     }
-    const dead = plan.targets[plan.targets.length - 1]!;
-    const soaks = [
-      await soak(stream, '20 % loss both ways', soakMin, () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
-      await soak(stream, '+1 s latency', extraSoakMin, () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
-      await soak(
-        stream,
-        `target ${dead} dead`,
-        extraSoakMin,
-        async () => void (await run(`${router}-isp1`, deadTarget(dead))),
-        async () => void (await run(`${router}-isp1`, 'nft delete table ip edge_bench_dead')),
-      ),
-    ];
-    for (const x of soaks) {
-      console.log(
-        `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
-      );
-    }
-    result.soaks = soaks;
+    if (!noSoak) result.soaks = await soaks(stream, plan.targets[plan.targets.length - 1]!);
   } finally {
     stream.stop();
     await fault('wan1', { kind: 'clear' });

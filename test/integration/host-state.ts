@@ -12,11 +12,12 @@ export async function hostState(lab: Lab, router: string): Promise<string> {
     'find /etc /usr/local/sbin /usr/local/lib -xdev -type f -print0 | sort -z | xargs -0 md5sum',
     'ip rule show',
     'ip -6 rule show',
-    // sorted: the order of equal routes on different links follows link bring-up (a reboot, a flap);
-    // (both families); the remaining lifetime of a route learned from a router advertisement counts down: left out
-    // (the unreachable route networkd adds for each prefix delegated to it follows the ISP's DHCPv6
-    // timing, not edge: left out)
-    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^unreachable .* proto dhcp" | sed -E "s/ expires [0-9]+sec//" | sort',
+    // Both families, sorted: the order of equal routes on different links follows link bring-up (a
+    // reboot, a flap). Left out, because they follow the ISP's timing, not edge: routes learned from
+    // its router advertisements (networkd marks them "proto ra"; the kernel's own SLAAC says "proto
+    // kernel", but every one has a lifetime, "expires"), which come back some seconds after a reboot
+    // or a link's return; and the unreachable route networkd adds for each prefix delegated to it.
+    'ip route show table all | grep -v "^local\\|^broadcast\\|^multicast\\|^unreachable .* proto dhcp\\| proto ra \\| expires [0-9]*sec" | sort',
     'nft list ruleset',
     "sysctl -a 2>/dev/null | grep -E '^net\\.ipv4\\.(ip_forward|conf\\.(all|default)\\.)|^net\\.ipv6\\.conf\\.(all|default)\\.forwarding'",
     'systemctl is-enabled keepalived edge-routes edge-nftables 2>/dev/null || true',

@@ -102,24 +102,55 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     expect(quiet.stderr).not.toMatch(/\| |ssh: /);
   }, 60_000);
 
+  /** edge's test hook on a router (host-layout.ts edge_hold): arm a pause point, wait until a script is there, release. */
+  const pausePoint = (router: string, point: string) => {
+    const sh = async (script: string) => (await lab.run(router, ['bash', '-c', script], { allowFail: true })).stdout.trim();
+    return {
+      arm: () => sh(`mkdir -p /run/edge-test && rm -f /run/edge-test/held && echo ${point} > /run/edge-test/hold`),
+      reached: async () => {
+        for (let t = 0; t < 1200 && (await sh('cat /run/edge-test/held 2>/dev/null')) !== point; t++) await new Promise((r) => setTimeout(r, 100));
+      },
+      release: () => sh('rm -f /run/edge-test/hold'),
+    };
+  };
+
   it('edge run … | head: an interruption, not a crash; exit 99, journal interrupted, router unchanged or restored', async () => {
+    // From its baseline every task changes r1, so edge writes a line as each one's changes start,
+    // inside the one apply exec. The reader (a `head` of our own) takes the lines up to the pause
+    // point of edge's test hook and closes the pipe there: edge's next line meets the closed output
+    // while r1 is being changed.
+    const base = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', 'r1']);
+    expect(base.code, base.stdout + base.stderr).toBe(0);
     const before = await hostState(lab, 'r1');
-    // bash reports edge's own exit status through PIPESTATUS; head stops reading after 9 lines,
-    // while r1 is being changed: the inventory differs from whatever an earlier test file left on
-    // r1 (a no-op run is one quick exec and could finish before head closes the pipe).
-    const cmd = `${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${changing()} --limit r1 | head -n 9; echo "edge-exit=\${PIPESTATUS[0]}" >&2`;
-    const r = spawnSync('bash', ['-c', cmd], { cwd: REPO, env: { ...process.env, CI: '1' }, encoding: 'utf8', timeout: 120_000 });
-    expect(r.stderr).toMatch(/edge-exit=99/);
-    expect(r.stderr).not.toMatch(/EPIPE|internal error|Unhandled/);
-    expect(r.stderr).toContain('edge: interrupted (output closed)');
-    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(9);
-    const runId = /edge run (\S+):/.exec(r.stdout)![1]!;
+    const pause = pausePoint('r1', 'nftables:change-1');
+    await pause.arm();
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', PLAYBOOK, '-i', changing(), '--limit', 'r1'], {
+      cwd: REPO,
+      env: { ...process.env, CI: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      await pause.reached();
+      expect(out).toMatch(/^r1: apply — nftables$/m);
+      child.stdout.destroy(); // what head does after its lines
+    } finally {
+      await pause.release();
+    }
+    expect(await exited, err).toBe(99);
+    expect(err).not.toMatch(/EPIPE|internal error|Unhandled/);
+    expect(err).toContain('edge: interrupted (output closed)');
+    const runId = /edge run (\S+):/.exec(out)![1]!;
     const journal = (await readJournal(runId, join(REPO, '.edge', 'runs'))) as RunResult;
     expect(journal.status).toBe('interrupted');
     expect(journal.rollout?.[0]?.stop?.reason).toBe('interrupted');
     expect(['unchanged', 'rolled-back']).toContain(journal.hosts[0]?.state);
     expect(await hostState(lab, 'r1')).toBe(before);
-  }, 150_000);
+  }, 300_000);
 
   it('SIGHUP mid-run is the same interruption: exit 99, journal interrupted, router unchanged or restored', async () => {
     const before = await hostState(lab, 'r2');
@@ -132,8 +163,16 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    for (let t = 0; t < 600 && !/r2: (plan|inventory-check)/.test(out); t++) await new Promise((r) => setTimeout(r, 100));
-    child.kill('SIGHUP');
+    // Paused inside the one apply exec (edge's test hook, host-layout.ts edge_hold), the signal
+    // arrives while r2 is being changed; the exec then ends and edge restores r2.
+    const pause = pausePoint('r2', 'failover:change-1');
+    await pause.arm();
+    try {
+      await pause.reached();
+      child.kill('SIGHUP');
+    } finally {
+      await pause.release();
+    }
     expect(await exited, out).toBe(99);
     expect(out).toContain('edge: interrupted (SIGHUP)');
     const runId = /edge run (\S+):/.exec(out)![1]!;

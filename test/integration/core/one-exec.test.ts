@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SCRIPT_CACHE } from '../../../src/engine/script-cache.js';
 import type { RunResult } from '../../../src/engine/types.js';
 import { edge, edgeLive, REPO } from '../edge-cli.js';
 import { managedFingerprint } from '../host-state.js';
@@ -9,7 +10,8 @@ import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
  * Issue 22: a first apply is three round trips per host (facts, ONE apply exec, confirm over a new
  * connection), and the one exec is as safe as one exec per task was: a task that fails stops the
  * rest and the router goes back to exactly where it was; a power cut inside the exec is restored
- * at boot. Lab router r2, put back to its baseline first and after each test.
+ * at boot; a no-op sends a reference to the probe the router keeps by hash. Lab router r2, put back
+ * to its baseline first and after each test.
  */
 describe.skipIf(!isRoot)('a first apply in one exec (lab r2)', () => {
   let lab: Lab;
@@ -114,4 +116,27 @@ describe.skipIf(!isRoot)('a first apply in one exec (lab r2)', () => {
     expect(h.rollback).toContain('restored the pre-run snapshot at boot');
     expect(await managedFingerprint(lab, router)).toBe(pristine);
   }, 900_000);
+
+  it('a no-op sends under 1 KiB (the probe lives on the router by hash); a tampered copy is never run, sent again and said', async () => {
+    const first = await edge(args());
+    expect(first.code, first.stderr).toBe(0);
+    const noop = hostOf((await edge([...args(), '--detailed-exitcode'])).stdout);
+    expect(noop).toMatchObject({ status: 'ok', execs: 1 });
+    expect(noop.bytesSent).toBeLessThan(1024);
+    // Someone with root on the router rewrites edge's cached probe.
+    expect(await sh(`for f in ${SCRIPT_CACHE}/*; do echo 'touch /run/edge-test/pwned' >> "$f"; done; ls ${SCRIPT_CACHE} | wc -l`)).not.toBe('0');
+    const tampered = await edge([...args(), '--detailed-exitcode']);
+    expect(tampered.code, tampered.stderr).toBe(0);
+    const t = hostOf(tampered.stdout);
+    expect(t).toMatchObject({ status: 'ok', execs: 2 }); // the reference refused, then the probe whole
+    expect(t.notes?.join('\n')).toMatch(/facts script edge keeps on this host .* was altered .*: sent it again and replaced it/);
+    expect(await sh('ls /run/edge-test/pwned 2>/dev/null || echo absent')).toBe('absent');
+    const after = hostOf((await edge([...args(), '--detailed-exitcode'])).stdout);
+    expect(after).toMatchObject({ status: 'ok', execs: 1 });
+    expect(after.bytesSent).toBeLessThan(1024);
+    // The baseline leaves nothing of edge's cache behind.
+    await toBaseline();
+    expect(await sh(`ls -d ${SCRIPT_CACHE} 2>/dev/null || echo absent`)).toBe('absent');
+    expect(await managedFingerprint(lab, router)).toBe(pristine);
+  }, 600_000);
 });

@@ -6,6 +6,7 @@ import type { Wan } from '../../../src/lab/plan.js';
 import type { ProbeResult } from '../../../src/lab/probe.js';
 import type { Timing } from '../../../src/render/keepalived.js';
 import { failoverTiming } from '../../../src/tasks/failover.js';
+import { PATHS } from '../../../src/tasks/paths.js';
 import { edge, type CliResult } from '../edge-cli.js';
 import type { Lab } from '../lab-fixture.js';
 
@@ -142,6 +143,22 @@ export async function pollFor<T>(what: string, timeoutMs: number, check: () => P
     if (v !== undefined) return { value: v, ms: Date.now() - t0 };
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
+  }
+}
+
+/**
+ * What `edge-routes check` still finds wrong once edge-routes has had its time: '' when rules and
+ * tables match the live state. The monitor reconciles after a burst of netlink events has been
+ * quiet for 1 s (at most 10 s after its start), so a check right after a link, address or route
+ * change can see the moment before; 15 s is the debounce's bound with room for the reconcile.
+ */
+export async function routesSettled(lab: Lab, router: string, timeoutMs = 15_000): Promise<string> {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await lab.run(router, [PATHS.edgeRoutes, 'check'], { allowFail: true });
+    if (r.code === 0) return '';
+    if (Date.now() - t0 > timeoutMs) return r.stderr.trim() || `edge-routes check exited ${r.code}`;
+    await sleep(500);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   pollFor,
   probeTrace,
   report,
+  routesSettled,
   secs,
   switches,
   tableRoutes,
@@ -31,7 +32,6 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
   const snapshots = async () => (await lab.run(router, ['bash', '-c', 'ls -1 /var/lib/edge/snapshots 2>/dev/null | sort'])).stdout;
   const wanRoute = (dev: string, gw: string, addr: string) => `default via ${gw} dev ${dev} proto static src ${addr}`;
   const wan1Route = (gw: string, addr: string) => wanRoute('wan1', gw, addr);
-  const routesCheck = async () => (await lab.run(router, ['/usr/local/sbin/edge-routes', 'check'], { allowFail: true })).code;
 
   beforeAll(async () => {
     lab = await ensureLab();
@@ -61,7 +61,7 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
     expect(emptied.value).toBe(true);
     // an empty table is what edge wants while WAN1 has no carrier; the switch now comes before
     // edge-routes' debounced reconcile has dropped the lost address's rule, so wait for it
-    await pollFor('edge-routes check to pass', 15_000, async () => ((await routesCheck()) === 0 ? true : undefined));
+    expect(await routesSettled(lab, router)).toBe('');
 
     await lab.fault(router, 'wan1', { kind: 'clear' });
     const up = Date.now();
@@ -78,7 +78,7 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
     );
     expect(table.value).toBe(wan1Route(r.isp1.gateway, addrNow));
     expect(back.ms, probeTrace(back)).toBeDefined();
-    expect(await routesCheck()).toBe(0);
+    expect(await routesSettled(lab, router)).toBe('');
     expect(await snapshots()).toBe(before); // no edge run did it
   }, 240_000);
 
@@ -97,7 +97,7 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
         return rt === wan1Route(r.isp1.altGateway!, addr) ? rt : undefined;
       });
       report('4 DHCP gateway', `lease renewed with gateway ${r.isp1.altGateway} in ${secs(renewed - from)}; table wan1 followed ${secs(follow.ms)} later: "${follow.value}"`);
-      expect(await routesCheck()).toBe(0);
+      expect(await routesSettled(lab, router)).toBe('');
       // Traffic and the health check use the new gateway, and nothing switched.
       const p = await lab.probe(router, { count: 3 });
       expect(p.via).toBe('wan1');
@@ -130,7 +130,7 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
     );
     expect(onWan2.ms, probeTrace(onWan2)).toBeDefined();
     // Everything edge installed is back: rules (checked against the live state), the ruleset, the units.
-    expect(await routesCheck()).toBe(0);
+    expect(await routesSettled(lab, router)).toBe('');
     expect(await tableRoutes(lab, router, 'wan1')).toBe('');
     expect(await tableRoutes(lab, router, 'wan2')).toBe(wanRoute('wan2', r.isp2.gateway, r.isp2.routerAddress!));
     const units = await lab.run(router, ['systemctl', 'is-active', 'edge-routes', 'edge-nftables', 'keepalived'], { allowFail: true });
@@ -144,7 +144,7 @@ describe.skipIf(!isRoot)('failover playbook: tables and rules come back by thems
     report('5 reboot, WAN1 down', `WAN1 link back: new flows via wan1 after ${secs(back.ms)} (DHCP + rise window ${t.riseWindow} s; probes: ${probeTrace(back)}); table wan1 "${rt}"`);
     expect(back.ms, probeTrace(back)).toBeDefined();
     expect(rt).toMatch(/^default via \S+ dev wan1 proto static src /);
-    expect(await routesCheck()).toBe(0);
+    expect(await routesSettled(lab, router)).toBe('');
     expect(await snapshots()).toBe(before);
   }, 300_000);
 });

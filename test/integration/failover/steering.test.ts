@@ -40,7 +40,7 @@ describe.skipIf(!isRoot)('balance and steering (r3)', () => {
   afterAll(async () => {
     for (const id of runs.reverse()) {
       const rb = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
-      expect(rb.code, rb.stderr.slice(-2000)).toBe(0);
+      expect(rb.code, `rollback ${id}: ${rb.stdout.slice(-2000)}${rb.stderr.slice(-2000)}`).toBe(0);
     }
     for (const h of Object.values(CLIENTS)) await lab.run(`${router}-lan`, ['ip', 'addr', 'del', `${addr(h)}/24`, 'dev', dev], { allowFail: true });
   }, 300_000);

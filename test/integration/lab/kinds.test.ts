@@ -10,6 +10,7 @@ import {
   healthyIsps,
   pollFor,
   probeTrace,
+  routesSettled,
   runPlaybook,
   secs,
   switches,
@@ -52,7 +53,6 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
     if (failed) throw failed.reason;
     return done.map((d) => (d as PromiseFulfilledResult<T>).value);
   };
-  const routesCheck = async (r: string) => (await lab.run(r, [PATHS.edgeRoutes, 'check'], { allowFail: true })).code;
   const wan1Route = async (r: string, gw: string) => `default via ${gw} dev wan1 proto static src ${await addressOf(lab, r, 'wan1')}`;
 
   /** `edge status` of every router: reachable, new flows on WAN1, nothing drifted from the playbook. */
@@ -117,7 +117,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       expect(h, h.host).toMatchObject({ status: 'ok', state: 'unchanged' });
       expect(h.tasks.flatMap((t) => t.changes), h.host).toEqual([]);
     }
-    await each(async (r) => expect(await routesCheck(r), r).toBe(0));
+    await each(async (r) => expect(await routesSettled(lab, r), r).toBe(''));
     await expectCalmStatus();
     log('apply', `first run ${first.hosts.map((h) => `${h.host} ${h.durationMs} ms`).join(', ')}; second run: nothing to change`);
   }, 180_000);
@@ -158,7 +158,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       log('link flap', `${r} ${kindName(kindOf(r))}: via wan2 after ${secs(away.ms)}; table back ${secs(table.ms)} after the link ("${table.value}"), via wan1 after ${secs(back.ms)}`);
       expect(table.value).toBe(await wan1Route(r, gw));
       expect(back.ms, `${r}: ${probeTrace(back)}`).toBeDefined();
-      expect(await routesCheck(r), r).toBe(0);
+      expect(await routesSettled(lab, r), r).toBe('');
     });
   }, 300_000);
 
@@ -173,7 +173,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
           return rt === (await wan1Route(r, p.isp1.altGateway!)) ? rt : undefined;
         });
         log('DHCP gateway', `${r} ${kindName(kindOf(r))} (${dhcpClientOf(kindOf(r))}): table wan1 followed in ${secs(follow.ms)}`);
-        expect(await routesCheck(r), r).toBe(0);
+        expect(await routesSettled(lab, r), r).toBe('');
         const via = await waitVia(lab, r, 'wan1', Date.now(), timingOf(lab, r).riseWindow * 1000 + MARGIN_MS + 20_000);
         expect(via.ms, `${r}: ${probeTrace(via)}`).toBeDefined();
         // A renewal is no outage: nothing switched. dhclient cannot take a new gateway on a renewal
@@ -201,7 +201,7 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       expect(via.ms, `${r}: ${probeTrace(via)}`).toBeDefined();
       const units = await lab.run(r, ['systemctl', 'is-active', UNITS.edgeRoutes, UNITS.edgeNft, UNITS.keepalived], { allowFail: true });
       expect(units.stdout.trim().split('\n'), r).toEqual(['active', 'active', 'active']);
-      expect(await routesCheck(r), r).toBe(0);
+      expect(await routesSettled(lab, r), r).toBe('');
       await waitSettled(lab, r, 60_000);
     });
     const again = await runPlaybook(lab, ROUTERS, '--detailed-exitcode');

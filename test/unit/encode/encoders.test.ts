@@ -46,7 +46,10 @@ describe('nft', () => {
     expect(nftString('eth0.100')).toBe('"eth0.100"');
     for (const bad of ['', 'lan0"; flush ruleset; "', 'a b', 'x'.repeat(16), 'é']) expect(() => nftString(bad)).toThrow(/refusing/);
     expect(nftPrefix('10.0.0.0/8')).toBe('10.0.0.0/8');
-    for (const bad of ['10.0.0.1', '10.0.0.0/33', '10.0.0.0/8 }; flush ruleset', '']) expect(() => nftPrefix(bad)).toThrow(/refusing/);
+    // The length is decimal digits with nothing after it (the fuzz test found `10.0.0.0/8//` and `10.0.0.0/8/x }` accepted).
+    for (const bad of ['10.0.0.1', '10.0.0.0/33', '10.0.0.0/8 }; flush ruleset', '', '10.0.0.0/8/x }; flush ruleset', '10.0.0.0/8//', '10.0.0.0/', '10.0.0.0/0x8', '10.0.0.0/ 8']) {
+      expect(() => nftPrefix(bad), bad).toThrow(/refusing/);
+    }
     expect(nftComment('NAT WAN1')).toBe('"NAT WAN1"');
     for (const bad of ['a"b', 'a\nb', 'x'.repeat(129), '\u202e']) expect(() => nftComment(bad)).toThrow(/refusing/);
   });

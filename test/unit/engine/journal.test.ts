@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -101,5 +102,38 @@ describe('run journal (JSON Lines)', () => {
     r.hosts[0]!.state = 'confirmed';
     await writeJournal(r, dir);
     expect(await readJournal(r.runId, dir)).toEqual(r);
+  });
+
+  it('keeps journals private: the directory 0700, each journal 0600, written through a fresh O_EXCL name', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const dir = join(parent, '.edge', 'runs');
+    const r = run('20261201T100000Z-0003');
+    // A planted symlink at the temp name an older edge used: writing must not follow it.
+    const victim = join(parent, 'victim');
+    writeFileSync(victim, 'untouched');
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    chmodSync(dir, 0o755);
+    symlinkSync(victim, join(dir, `${r.runId}.jsonl.tmp`));
+    const w = JournalWriter.open(r, dir);
+    w.host(host(1));
+    await writeJournal({ ...r, hosts: [host(1)] }, dir);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(parent, '.edge')).mode & 0o777).toBe(0o700);
+    expect(statSync(w.file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+  });
+
+  it('refuses a tampered journal loudly, naming the file and line; a FIFO is refused, not waited on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const r = run('20261201T100000Z-0004');
+    const w = JournalWriter.open(r, dir);
+    w.host(host(1));
+    writeFileSync(w.file, readFileSync(w.file, 'utf8').replace('\n', '\nnot json\n'));
+    await expect(readJournal(r.runId, dir)).rejects.toThrow(`${w.file}:2: not a journal record`);
+    writeFileSync(w.file, '{"type":"run","runId":"x"}\n{"type":"evil"}\n{"type":"end","status":"ok"}\n');
+    await expect(readJournal(r.runId, dir)).rejects.toThrow(`${w.file}:2: not a journal record (no known "type")`);
+    rmSync(w.file);
+    expect(spawnSync('mkfifo', [w.file]).status).toBe(0);
+    await expect(listJournals(dir)).rejects.toThrow(/FIFO/);
   });
 });

@@ -77,7 +77,7 @@ describe('the lease of a changing exec', () => {
   it('the apply exec takes the lease before it saves anything and arms the timer beyond it before it changes anything', () => {
     const facts = { files: {}, sysctl: {}, nftTables: [], rules: [], routes: [], rtTables: {}, units: {}, interfaces: [] } as unknown as Facts;
     const s = applyScript({
-      manifest: emptyManifest('R2', 'r1'),
+      manifest: emptyManifest('20261206T000000Z-0002', 'r1'),
       facts,
       tasks: [{ name: 'tables', changes: [{ summary: 's', diff: '', ops: [{ kind: 'file', path: '/etc/a.conf', content: 'a = 1\n', mode: '0644', owner: 'root', group: 'root' }] }] }],
       keepSnapshots: 5,

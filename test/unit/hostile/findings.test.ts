@@ -1,13 +1,15 @@
-import { existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/yaml-source.js';
+import { connectorFor } from '../../../src/engine/connect.js';
 import type { EdgeError } from '../../../src/errors.js';
 import { MARK } from '../../../src/facts/probe.js';
 import { FACTS_MAX_CHARS, parseFacts } from '../../../src/facts/parse.js';
 import { selectHosts } from '../../../src/inventory/limit.js';
+import { parseIniInventory } from '../../../src/inventory/ini-source.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { writeTextAtomic } from '../../../src/inventory/write-vars.js';
 import { gunzipIfGzip } from '../../../src/ssh/connection.js';
@@ -112,6 +114,30 @@ describe('LOW items', () => {
     expect(readFileSync(file, 'utf8')).toBe('new\n');
     expect(lstatSync(file).isSymbolicLink()).toBe(false);
   });
+
+  it('an INI value nested past 100 brackets is refused at file:line:col, not a stack overflow', () => {
+    const e = (() => {
+      try {
+        parseIniInventory(`[edge]\nr1 x=${'['.repeat(200000)}\n`, 'inv.ini');
+      } catch (err) {
+        return err as EdgeError;
+      }
+      return undefined;
+    })();
+    expect(e?.code).toBe('CONFIG');
+    expect(e?.pos).toMatchObject({ file: 'inv.ini', line: 2 });
+    expect(e?.message).toMatch(/value of x: brackets nested more than 100 deep: refused/);
+    expect(() => parseIniInventory(`[edge]\nr1 x=${'['.repeat(100)}${']'.repeat(100)}\n`, 'inv.ini')).not.toThrow();
+  });
+
+  it('an edge_known_hosts_file another user can write is refused where the inventory names it', () => {
+    const kh = join(dir, 'known_hosts');
+    writeFileSync(kh, '');
+    const inv = parseInventory(parseYaml(`all:\n  hosts:\n    r1:\n      ansible_host: 192.0.2.10\n      ansible_user: root\n      edge_known_hosts_file: ${kh}\n`, 'inv.yaml'));
+    const h = inv.hosts.get('r1')!;
+    const connect = () => connectorFor('r1', h.vars, { acceptNewHostKeys: false, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }, h.varSources);
+    expect(connect).not.toThrow();
+    chmodSync(kh, 0o666);
+    expect(errorsOf(connect)[0]).toMatch(/^inv\.yaml:6:\d+: .*known_hosts \(owner uid \d+, mode 0666\) is writable by every user: refusing to read known host keys/);
+  });
 });
-
-

@@ -1,7 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseYaml } from '../../../src/config/yaml-source.js';
+import {
+  nftComment,
+  nftHashComment,
+  nftPrefix,
+  nftString,
+  shComment,
+  shQuote,
+  SYSCTL_FAMILIES,
+  sysctlKey,
+  sysctlValue,
+  systemdExecPath,
+  systemdValue,
+  termBytes,
+  termLine,
+  termText,
+} from '../../../src/encode/index.js';
 import { resolvePlays } from '../../../src/engine/run-playbook.js';
 import { EdgeError, EdgeErrors, formatError, type ErrorCode } from '../../../src/errors.js';
 import { ANSIBLE_VARS } from '../../../src/inventory/ansible-vars.js';
@@ -16,7 +33,9 @@ import { TASK_NAMES } from '../../../src/tasks/contract.js';
  * generated documents (right shapes with hostile values, wrong shapes), the same printed as YAML
  * and then broken by random edits, and token soup. For every case: no exception other than edge's
  * own errors, every error has a known code and, for a CONFIG error about the file, its
- * file:line:col inside the text, and no case takes longer than the per-case budget.
+ * file:line:col inside the text, and no case takes longer than the per-case budget. Then every
+ * encoder of src/encode (each sink) with every hostile value class: it writes the value as itself
+ * or refuses it, and what it accepts the real reader (bash, nft -c) reads back as that value.
  *
  * Reproduce a failure with the seed (and path) fast-check prints: EDGE_FUZZ_SEED=... ; run more
  * with EDGE_FUZZ_SCALE=10.
@@ -197,4 +216,123 @@ describe('fuzzing inventory and playbook loading (fast-check, seeded)', () => {
   it.each(CASES)('%s: %i cases', (_, n, texts, kind) => {
     fc.assert(fc.property(texts, (text) => loadsCleanly(kind, text)), runs(n));
   }, 120_000);
+});
+
+// ---- The encoders (src/encode): every sink, every hostile value class ----
+
+/** Hostile value classes for the sinks: the list above, escape sequences a terminal obeys, raw bytes as text, and near-valid values. */
+const ESCAPES = ['\x1b]52;c;cm0gLXJmIH4=\x07', '\x1b[2J\x1b[H', '\x9b31m', '\x1bP+q\x1b\\', '\u2028', '\u2029', '\ufeff', '\u061c', '\ud800', '\udfff', '\x7f', '\x85', '%', '%%', '%n', '\\', '"', "'", '..', '//', '/../', '=', '-', '@', '+', '!'];
+const sinkValue = fc.oneof(
+  { weight: 3, arbitrary: hostile },
+  { weight: 2, arbitrary: fc.constantFrom(...ESCAPES) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 12 }) },
+);
+/** `valid` with hostile text before or after it: accepted cases happen, and their edges are hostile. */
+const near = (...valid: string[]) =>
+  fc.oneof(sinkValue, fc.tuple(fc.constantFrom(...valid), fc.option(sinkValue, { nil: '' }), fc.option(sinkValue, { nil: '' })).map(([v, a, b]) => a + v + b), fc.constantFrom(...valid));
+
+const VISIBLE_ONLY = /^[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]*$/u;
+const LINES_ONLY = /^(?:[\n\t]|[^\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}])*$/u;
+/** What a value is once it has been through UTF-8 (a lone surrogate becomes U+FFFD on the way to any tool). */
+const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
+
+interface Sink {
+  name: string;
+  values: fc.Arbitrary<string>;
+  encode: (v: string) => string;
+  /** What an accepted output must be; a refusal is any Error with a message. */
+  check: (out: string, v: string) => void;
+}
+
+const SINKS: Sink[] = [
+  { name: 'shell word', values: sinkValue, encode: shQuote, check: (out) => expect(out).not.toContain('\0') },
+  { name: 'shell comment', values: sinkValue, encode: shComment, check: (out) => expect(out).toMatch(VISIBLE_ONLY) },
+  { name: 'nft string', values: near('eth0', 'lan0.100', 'wan_1'), encode: nftString, check: (out) => expect(out).toMatch(/^"[A-Za-z0-9_.:@-]{1,15}"$/) },
+  { name: 'nft prefix', values: near('10.0.0.0/8', '192.0.2.0/24', '0.0.0.0/0'), encode: nftPrefix, check: (out) => expect(out).toMatch(/^(?:\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/) },
+  { name: 'nft comment', values: near('NAT WAN1', "it's # fine"), encode: nftComment, check: (out) => expect(out).toMatch(/^"[\x20\x21\x23-\x7e]{0,128}"$/) },
+  { name: 'nft # comment', values: sinkValue, encode: nftHashComment, check: (out) => expect(out).toMatch(VISIBLE_ONLY) },
+  {
+    name: 'sysctl key',
+    values: near(...SYSCTL_FAMILIES.map((f) => `${f}conf/eth0.100/rp_filter`), 'net.ipv4.ip_forward', 'kernel.core_pattern'),
+    encode: sysctlKey,
+    check: (out) => {
+      expect(SYSCTL_FAMILIES.some((f) => out.startsWith(f))).toBe(true);
+      expect(out.split(/[./]/)).not.toContain('');
+    },
+  },
+  { name: 'sysctl value', values: near('1', '0 1 2', 'a\tb'), encode: sysctlValue, check: (out) => expect(out).toMatch(/^(?:[\x21-\x7e](?:[\x20-\x7e\t]*[\x21-\x7e])?)?$/) },
+  {
+    name: 'systemd value',
+    values: near('edge failover', '100%', 'a b'),
+    encode: systemdValue,
+    check: (out, v) => {
+      expect(out).toMatch(VISIBLE_ONLY);
+      expect(out.replace(/%%/g, '')).not.toContain('%');
+      expect(out.replace(/%%/g, '%')).toBe(v);
+      expect(out).toBe(out.trim());
+      expect(out.endsWith('\\')).toBe(false);
+    },
+  },
+  {
+    name: 'systemd Exec path',
+    values: near('/usr/local/sbin/edge-failover', '/a/b'),
+    encode: systemdExecPath,
+    check: (out) => {
+      expect(out).toMatch(/^\/[A-Za-z0-9_.,/+=-]*$/);
+      expect(out.split('/')).not.toContain('..');
+    },
+  },
+  { name: 'terminal line', values: sinkValue, encode: termLine, check: (out, v) => (VISIBLE_ONLY.test(v) ? expect(out).toBe(v) : expect(out).toMatch(VISIBLE_ONLY)) },
+  { name: 'terminal text', values: sinkValue, encode: termText, check: (out) => expect(out).toMatch(LINES_ONLY) },
+  { name: 'terminal bytes', values: sinkValue, encode: (v) => termBytes(Buffer.from(v, 'latin1')), check: (out) => expect(out).toMatch(LINES_ONLY) },
+];
+
+/** Runs the encoder on each value; returns the accepted [value, output] pairs for the real tool to read back. */
+function throughSink(sink: Sink, n: number): Array<[string, string]> {
+  const accepted: Array<[string, string]> = [];
+  fc.assert(
+    fc.property(sink.values, (v) => {
+      let out: string;
+      try {
+        out = sink.encode(v);
+      } catch (e) {
+        expect(e).toBeInstanceOf(Error);
+        expect((e as Error).message.length).toBeGreaterThan(0);
+        return;
+      }
+      sink.check(out, v);
+      accepted.push([v, out]);
+    }),
+    runs(n),
+  );
+  return accepted;
+}
+
+describe('fuzzing the encoders: each writes a value as itself or refuses it (fast-check, seeded)', () => {
+  it.each(SINKS.map((s) => [s.name, s] as const))('%s', (_, sink) => {
+    throughSink(sink, 1500);
+  });
+
+  it('every shell word it accepts, bash reads back as exactly that one word', () => {
+    const accepted = throughSink(SINKS[0]!, 1500);
+    const script = accepted.map(([, out]) => `printf '%s\\0' ${out}`).join('\n');
+    const words = execFileSync('bash', ['--norc', '-c', script], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).split('\0').slice(0, -1);
+    expect(words).toEqual(accepted.map(([v]) => utf8(v)));
+  });
+
+  it('every nft value it accepts, nft -c reads', () => {
+    const names = throughSink(SINKS[2]!, 500).map(([, o]) => o);
+    const prefixes = throughSink(SINKS[3]!, 500).map(([, o]) => o);
+    const comments = throughSink(SINKS[4]!, 500).map(([, o]) => o);
+    expect(Math.min(names.length, prefixes.length, comments.length)).toBeGreaterThan(10);
+    const rules = names.map((n, i) => `\t\tiifname ${n} ip saddr ${prefixes[i % prefixes.length]} counter comment ${comments[i % comments.length]}`);
+    try {
+      execFileSync('nft', ['-c', '-f', '-'], { input: `table inet edge_fuzz {\n\tchain c {\n${rules.join('\n')}\n\t}\n}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      const msg = String((e as { stderr?: Buffer }).stderr ?? e);
+      // Without CAP_NET_ADMIN nft cannot even check (as in test/unit/encode/encoders.test.ts).
+      if (!/Operation not permitted|cache initialization/.test(msg)) throw new Error(msg);
+    }
+  });
 });

@@ -32,6 +32,8 @@ interface Case {
   differs?: { why: string; check: (ours: ListJson, theirs: ListJson) => void };
   /** The patterns name localhost: Ansible's answer is its implicit localhost, edge's is none. */
   implicitLocalhost?: string;
+  /** No host at all: edge inventory --json prints Ansible's list (with a warning), loading it to run refuses. */
+  noHosts?: boolean;
 }
 
 type ListJson = { _meta: { hostvars: Record<string, Record<string, unknown>> } } & Record<string, unknown>;
@@ -126,6 +128,9 @@ const CASES: Case[] = [
   },
   { id: 'priority', sources: [fx('priority/inventory.yml')], patterns: [['parent', null], ['zz_low:aa_high', null]] },
   { id: 'nested-empty', sources: [fx('nested-empty/inventory.yml')], patterns: [['a', null], ['c', null]] },
+  { id: 'commented-out', sources: [fx('commented-out/inventory.ini')], noHosts: true },
+  { id: 'commented-out-yaml', sources: [fx('commented-out-yaml/inventory.yml')], noHosts: true },
+  { id: 'empty-file', sources: [fx('empty-file/inventory.yml')], noHosts: true },
   { id: 'limits', sources: [fx('limits/inventory.ini')], patterns: LIMITS },
   {
     id: 'extra-vars',
@@ -196,6 +201,11 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
       if (c.differs) c.differs.check(ours as ListJson, want.list as ListJson);
       else expect(ours).toEqual(want.list);
     });
+    if (c.noHosts) {
+      it(`${c.id}: no hosts: loading it for a run is refused, with where and why`, () => {
+        expect(edgeError(() => loadInventory(c.sources))).toMatch(/: the inventory (lists no hosts|is empty)/);
+      });
+    }
     if (!c.patterns?.length) continue;
     it(`${c.id}: ${c.patterns.length} patterns select the hosts ansible --list-hosts selects${c.implicitLocalhost ? ` but for: ${c.implicitLocalhost}` : ''}`, () => {
       const inv = loadInventory(c.sources, { extraVars: c.extraVars, playbookDir: c.playbookDir });
@@ -222,7 +232,7 @@ describe.skipIf(missing !== undefined)(`inventories match ansible-inventory --li
 /** The batched oracle runs Ansible's own classes; these few runs of the real commands keep it honest. */
 describe.skipIf(missing !== undefined)('the real ansible-inventory and ansible commands agree, byte for byte', () => {
   const env = { ...process.env, ANSIBLE_CONFIG: '/nonexistent/ansible.cfg', ANSIBLE_NOCOLOR: '1', PYTHONHASHSEED: '0' };
-  for (const id of ['ini-full', 'vars-tree', 'earlier-group-dir', 'floats-ini', 'floats-yaml']) {
+  for (const id of ['ini-full', 'vars-tree', 'earlier-group-dir', 'floats-ini', 'floats-yaml', 'commented-out']) {
     it(`ansible-inventory -i ${id} --list prints what edge inventory --json prints`, () => {
       const c = CASES.find((x) => x.id === id)!;
       const r = spawnSync('ansible-inventory', [...c.sources.flatMap((s) => ['-i', s]), '--list'], { encoding: 'utf8', env });

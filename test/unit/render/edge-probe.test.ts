@@ -56,7 +56,7 @@ function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { tim
  */
 function stream(t0: number, seconds: number, ok: (target: string, t: number) => boolean, interval = d.edge_health_interval): string[] {
   const ev: [number, string][] = [[t0, `addr ${t0.toFixed(6)} 198.51.100.13`]];
-  for (let t = t0; t < t0 + seconds; t += 0.25) ev.push([t, `tick ${t.toFixed(6)}`]);
+  for (let t = t0; t < t0 + seconds; t += 0.25) ev.push([t, `tick ${t.toFixed(6)} ${t.toFixed(6)}`]);
   TARGETS.forEach((x, k) => {
     for (let t = t0 + 0.01 * k; t < t0 + seconds; t += interval) {
       ev.push([t + 0.002, ok(x, t) ? `[${(t + 0.002).toFixed(6)}] 64 bytes from ${x}: icmp_seq=1 ttl=63 time=2 ms` : `[${(t + interval).toFixed(6)}] no answer yet for icmp_seq=1`]);
@@ -98,7 +98,7 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
 
   it('losing the address: down at once (no timeout to wait for), with that reason', () => {
     const lines = [...stream(T0, 3, () => true), `addr ${(T0 + 3).toFixed(6)} -`];
-    for (let t = T0 + 3; t < T0 + 6; t += 0.25) lines.push(`tick ${t.toFixed(6)}`);
+    for (let t = T0 + 3; t < T0 + 6; t += 0.25) lines.push(`tick ${t.toFixed(6)} ${t.toFixed(6)}`);
     const m = machine(lines);
     expect(m.decisions.at(-1)).toMatchObject({ state: 'DOWN', why: 'wan1 has no IPv4 address', at: T0 + 3 });
   });
@@ -133,6 +133,27 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
     expect(back.at - steadySince).toBeGreaterThanOrEqual(d.edge_health_rise);
     expect(back.at - steadySince).toBeLessThan(d.edge_health_rise + 0.5);
     expect(back.why).toMatch(/healthy without a break for 8\.[0-9] s$/);
+  });
+
+  it('a wall clock stepped a day forward, then back two days, changes no decision: durations are monotonic', () => {
+    // The stream's times are the monotonic clock; ticks carry the wall time as a second field and
+    // ping stamps its replies with wall time, both stepped as NTP would step them.
+    const cut = T0 + 40;
+    const plain = stream(T0, 60, (_x, t) => t < cut);
+    const step = (t: number) => (t >= T0 + 10 ? 86_400 : 0) - (t >= T0 + 25 ? 2 * 86_400 : 0);
+    const stepped = plain.map((l) =>
+      l
+        .replace(/^tick ([0-9.]+) ([0-9.]+)$/, (_m, m: string, w: string) => `tick ${m} ${(Number(w) + step(Number(m))).toFixed(6)}`)
+        .replace(/^\[([0-9.]+)\]/, (_m, w: string) => `[${(Number(w) + step(Number(w))).toFixed(6)}]`),
+    );
+    expect(stepped.some((l) => l.startsWith(`tick ${(T0 + 30).toFixed(6)} ${(T0 + 30 - 86_400).toFixed(6)}`))).toBe(true);
+    const a = machine(plain);
+    const b = machine(stepped);
+    expect(b.decisions.map((x) => [x.state, x.why])).toEqual(a.decisions.map((x) => [x.state, x.why]));
+    expect(b.decisions.map((x) => x.state)).toEqual(['UP', 'DOWN']);
+    // the cut is detected on time; the time written for people is the (stepped) wall time
+    expect(b.decisions[1]!.at - (cut - 86_400)).toBeGreaterThanOrEqual(d.edge_health_timeout);
+    expect(b.decisions[1]!.at - (cut - 86_400)).toBeLessThanOrEqual(d.edge_health_timeout + d.edge_health_interval + 0.01);
   });
 
   it('a restart keeps the last decision: a WAN that was down stays down until it has been healthy for the rise period', () => {
@@ -182,6 +203,27 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
 });
 
 describe('edge-probe script', () => {
+  it("the health line carries the seconds failed in a row and the counters edge-metrics reads (replies, unanswered probes, RTT)", () => {
+    const t0 = 1_700_000_000;
+    const health = (lines: string[], run?: string) => {
+      const m = machine(lines, run);
+      return { run: m.run, f: readFileSync(join(m.run, 'wan1.health'), 'utf8').trim().split(' ') };
+    };
+    // 10 s with the third target dead: 2 of 3 answer (2 ms each), 1 of 3 unanswered
+    const a = health(stream(t0, 10, (x) => x !== TARGETS[2]));
+    const [result, , , fails, answered, lost, rtt] = a.f;
+    expect([result, fails]).toEqual(['pass', '0']);
+    expect(Number(answered)).toBeGreaterThan(100);
+    expect(Number(lost)).toBeGreaterThan(Number(answered) / 2 - 5);
+    expect(Number(lost)).toBeLessThan(Number(answered) / 2 + 5);
+    expect(Number(rtt)).toBeCloseTo(Number(answered) * 0.002, 6);
+    // then 5 s with no answer at all: failed 3-4 seconds in a row once the timeout has passed
+    const b = health(stream(t0 + 10, 5, () => false), a.run);
+    expect(b.f[0]).toBe('fail');
+    expect(Number(b.f[3])).toBeGreaterThanOrEqual(3);
+    expect(Number(b.f[3])).toBeLessThanOrEqual(5);
+  });
+
   it('is written to a file mawk reads, and the inventory rejects a timeout shorter than three probes', () => {
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.5, edge_health_timeout: 1 }).success).toBe(false);
     expect(edgeVarsSchema.safeParse({ edge_health_interval: 0.2, edge_health_timeout: 1 }).success).toBe(true);

@@ -49,7 +49,7 @@ describe('edge nftables ruleset', () => {
   it('restores the flow mark only for packets from the LAN and for the router\'s own replies (defect 6)', () => {
     const pre = text.slice(text.indexOf('chain prerouting'), text.indexOf('chain output'));
     const restores = pre.split('\n').filter((l) => l.includes('meta mark set'));
-    expect(restores).toEqual(['\t\tiifname "lan0" ct mark != 0 meta mark set ct mark']);
+    expect(restores).toEqual(['\t\tiifname "lan0" ct mark != 0 ct mark != @dead_wans meta mark set ct mark']);
     expect(text).toContain('iifname "lan0" ct state new ct mark 0 jump lan_new');
     expect(text).toContain('ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"');
     expect(text).toContain('type route hook output priority mangle; policy accept;\n');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,31 +111,67 @@ describe('router-side scripts', () => {
     expect(p).not.toMatch(/\bsleep \$/);
   });
 
-  it('edge-failover ignores BACKUP and STOP except BACKUP after FAULT, and switches with one map transaction (defect 10)', () => {
+  it('edge-failover switches with one transaction: the map element and the dead set, nothing else (defect 10)', () => {
     const f = scripts['edge-failover'];
-    expect(f).toContain("flush map %s %s %s\\nadd element %s %s %s { \"%s\" : %s }");
-    expect(f).toContain('| nft -f -');
+    expect(f).toContain("printf -v tx 'flush map %s %s %s\\nadd element %s %s %s { \"%s\" : %s }\\n'");
+    expect(f).toContain('flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET');
+    expect(f).toContain('nft -f - <<<"$tx"');
     expect(f).not.toMatch(/nft -f \/etc/);
-    expect(f).toContain('*) ;; # STOP and anything else: not a measurement');
-    expect(f).toContain('conntrack -D --mark');
   });
 
-  it('edge-failover: notify handling and sync, with nft/conntrack stubbed', () => {
-    // A fake nft keeps the map element in a file; conntrack and logger record their calls.
+  it('edge-failover link: a missing track file starts as "0" (no fault), a decision edge-probe published is kept', () => {
+    // keepalived's state is a lamp of edge-probe's decisions: before the first one, no fault.
+    const bin = join(dir, 'link-bin');
+    const run = join(dir, 'link-run');
+    spawnSync('mkdir', ['-p', bin, run]);
+    write('link-bin/ip', '#!/bin/sh\nexit 0\n');
+    write('link-run/wan2.track', '1\n');
+    write('link-routing.conf', tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content);
+    write('link-failover.conf', failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content);
+    const script = write('link-edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'link-routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'link-failover.conf'), EDGE_RUN_DIR: run };
+    const r = spawnSync('bash', [script, 'link'], { env, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(run, 'wan1.track'), 'utf8')).toBe('0\n');
+    expect(readFileSync(join(run, 'wan2.track'), 'utf8')).toBe('1\n');
+  });
+
+  it('edge-failover: level-triggered from edge-probe\'s decisions, whatever the order of notifications (nft, conntrack, ip stubbed)', () => {
+    // A fake nft keeps the map element and the dead set in files; conntrack and logger record their calls.
     const bin = join(dir, 'bin');
     const run = join(dir, 'run');
     spawnSync('mkdir', ['-p', bin, run]);
+    // It lists the table as nft does (marks as 0x%08x) and keeps each element in a file.
     write('bin/nft', `#!/bin/bash
-if [ "$1" = list ]; then [ -f ${dir}/elem ] && printf 'table inet edge {\\n\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n}\\n' "$(cat ${dir}/elem)"; exit 0; fi
-if [ "$1" = -f ] && [ "$2" = - ]; then cat > ${dir}/tx; sed -n 's/.*: \\(0x[0-9a-f]*\\) }$/\\1/p' ${dir}/tx | xargs printf '0x%08x' > ${dir}/elem; exit 0; fi
-exit 1
+d=${dir}
+hex() { local m out=(); for m in "$@"; do out+=("$(printf '0x%08x' "$m")"); done; local IFS=,; printf '%s' "\${out[*]}" | sed 's/,/, /g'; }
+obj() { printf '\\t%s %s {\\n\\t\\ttype %s\\n' "$1" "$2" "$3"; [ -s "$d/$4" ] && printf '\\t\\telements = { %s }\\n' "$(cat "$d/$4")"; printf '\\t}\\n'; }
+if [ "$1 $2 $3 $4" = "list table inet edge" ]; then
+  printf 'table inet edge {\\n'
+  [ -f $d/elem ] && printf '\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n' "$(cat $d/elem)"
+  obj set dead_wans mark dead; obj map avoid 'mark : mark' avoid; obj set down mark down
+  printf '}\\n'
+  exit 0
+fi
+[ "$1 $2" = "-f -" ] || exit 1
+tx=$(cat)
+printf '%s\\n' "$tx" >> $d/tx
+: > $d/dead; : > $d/avoid; : > $d/down
+while read -r line; do
+  [[ $line =~ preferred_wan\\ \\{\\ \\"lan0\\"\\ :\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/elem
+  [[ $line =~ dead_wans\\ \\{\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/dead
+  [[ $line =~ avoid\\ \\{\\ ([0-9]+)\\ :\\ ([0-9]+) ]] && printf '%s : %s' "$(hex "\${BASH_REMATCH[1]}")" "$(hex "\${BASH_REMATCH[2]}")" > $d/avoid
+  [[ $line =~ down\\ \\{\\ ([0-9,]+) ]] && hex \${BASH_REMATCH[1]//,/ } > $d/down
+done <<<"$tx"
+exit 0
 `);
     write('bin/conntrack', `#!/bin/sh\necho "conntrack $*" >> ${dir}/calls\necho "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." >&2\nexit 0\n`);
     write('bin/logger', `#!/bin/sh\nshift 3; echo "log $*" >> ${dir}/calls\n`);
     // ip: only the rule P+40 the router's own traffic follows, kept in a file (one rule per line)
     write('bin/ip', `#!/bin/bash
 f=${dir}/rules; touch $f
-if [ "$1 $2 $3 $4" = "-4 rule show pref" ]; then grep "^$5:" $f; exit 0; fi
+[ "$1" != -4 ] || shift
+if [ "$1 $2 $3" = "rule show pref" ]; then grep "^$4:" $f; exit 0; fi
 if [ "$1 $2 $3" = "rule add pref" ]; then printf '%s:\\tfrom all %s %s lookup %s\\n' "$4" "$5" "$6" "$8" >> $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
 if [ "$1 $2 $3" = "rule del pref" ]; then grep -v "^$4:.* lookup $8$" $f > $f.new; mv $f.new $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
 exit 1
@@ -149,53 +185,72 @@ exit 1
     const switchLog = join(dir, 'history', 'switches');
     const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover.conf'), EDGE_RUN_DIR: run, EDGE_SWITCH_LOG: switchLog };
     const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
-    const rules = () => spawnSync('cat', [join(dir, 'rules')], { encoding: 'utf8' }).stdout;
-    const history = () => spawnSync('cat', [switchLog], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-    writeFileSync(join(run, 'wan1.probe'), 'down 1796119000.500 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago\n');
+    const cat = (f: string) => spawnSync('cat', [f], { encoding: 'utf8' }).stdout;
+    const history = () => cat(switchLog).trim().split('\n').filter(Boolean);
+    const probe = (wan: string, line: string) => writeFileSync(join(run, `${wan}.probe`), `${line}\n`);
     const preferred = () => ef('status').stdout.split('\n')[0];
+    const notify = (wan: string, state: string) => expect(ef('notify', 'INSTANCE', `edge_${wan}`, state, '100').status).toBe(0);
+    const WAN1_DOWN = 'down 1796119000.500 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago';
 
-    expect(ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100').status).toBe(0); // start: not a measurement
-    expect(ef('notify', 'INSTANCE', 'edge_wan2', 'MASTER', '100').status).toBe(0);
+    probe('wan2', 'up 1796118990.000 3 of 3 targets answered (first measurement)');
+    notify('wan2', 'MASTER');
     expect(preferred()).toBe('preferred=wan1'); // wan1 unknown: never switch on an unknown
-    ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100');
-    expect(preferred()).toBe('preferred=wan1');
-    ef('notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100');
+    // edge-probe decided wan1 is down; keepalived's MASTER (stale, delivered after its FAULT) cannot undo it
+    probe('wan1', WAN1_DOWN);
+    notify('wan1', 'FAULT');
+    notify('wan1', 'MASTER');
     expect(preferred()).toBe('preferred=wan2');
-    expect(spawnSync('cat', [join(dir, 'tx')], { encoding: 'utf8' }).stdout).toBe(
-      'flush map inet edge preferred_wan\nadd element inet edge preferred_wan { "lan0" : 0x2 }\n',
-    );
-    const calls = () => spawnSync('cat', [join(dir, 'calls')], { encoding: 'utf8' }).stdout;
-    expect(calls()).toContain('conntrack -D --mark 0x1');
-    // the router's own traffic follows: rule 1040 now looks up wan2's table, and wan1's rule is gone
-    expect(rules()).toBe('1040:\tfrom all iif lo lookup 102\n');
-    // the switch is recorded with why (edge-probe's reason) and how long wan1 had been preferred (unknown: the first)
+    expect(cat(join(dir, 'tx')).split('\n').slice(0, 4)).toEqual([
+      'flush map inet edge preferred_wan',
+      'add element inet edge preferred_wan { "lan0" : 0x2 }',
+      'flush set inet edge dead_wans',
+      'add element inet edge dead_wans { 0x1 }',
+    ]);
+    // TCP flows of the dead WAN stay (the forward chain resets them at their next packet); UDP and ICMP are re-pinned
+    // the steering rules' view, in the same transaction: avoid WAN1 (to WAN2), WAN1 down
+    expect(cat(join(dir, 'avoid'))).toBe('0x00000001 : 0x00000002');
+    expect(cat(join(dir, 'down'))).toBe('0x00000001');
+    const txs = cat(join(dir, 'tx'));
+    expect(ef('sync').status).toBe(0);
+    expect(cat(join(dir, 'tx'))).toBe(txs); // read back as applied: a sync that changes nothing writes nothing
+    expect(cat(join(dir, 'calls'))).toContain('conntrack -D -f ipv4 --mark 0x1 -p udp');
+    expect(cat(join(dir, 'calls'))).not.toMatch(/conntrack -D (-f \S+ )?--mark 0x1\n/);
+    expect(cat(join(dir, 'rules'))).toBe('1040:\tfrom all iif lo lookup 102\n');
     expect(history()).toHaveLength(1);
     expect(history()[0]).toMatch(/^[0-9]+\.[0-9]{3} wan1 wan2 - wan1 down: 0 of 3 targets answered within 1\.2 s \(1 needed\): 192\.0\.2\.1 1\.3 s ago$/);
-    expect(calls()).toContain('log flushed flows pinned to wan1: 3 flow entries have been deleted.');
-    ef('notify', 'INSTANCE', 'edge_wan1', 'STOP', '100');
-    expect(preferred()).toBe('preferred=wan2');
-    writeFileSync(join(run, 'wan1.probe'), 'up 1796119010.500 3 of 3 targets answered, healthy without a break for 8.0 s\n');
-    ef('notify', 'INSTANCE', 'edge_wan1', 'BACKUP', '100'); // left FAULT: edge-probe found it healthy for the rise period
+    notify('wan1', 'STOP');
+    notify('wan1', 'BACKUP');
+    expect(history()).toHaveLength(1);
+    // back: edge-probe found it healthy for the rise period; the dead set empties
+    probe('wan1', 'up 1796119010.500 3 of 3 targets answered, healthy without a break for 8.0 s');
+    expect(ef('sync').status).toBe(0);
     expect(preferred()).toBe('preferred=wan1');
-    expect(rules()).toBe('1040:\tfrom all iif lo lookup 101\n');
+    expect(cat(join(dir, 'dead'))).toBe('');
+    expect(cat(join(dir, 'avoid'))).toBe('');
+    expect(cat(join(dir, 'down'))).toBe('');
+    expect(cat(join(dir, 'rules'))).toBe('1040:\tfrom all iif lo lookup 101\n');
+    expect(history()).toHaveLength(1); // a sync (after a ruleset load) is not a switch of its own
+    probe('wan1', WAN1_DOWN);
+    notify('wan1', 'FAULT');
     expect(history()).toHaveLength(2);
-    expect(history()[1]).toMatch(/^[0-9]+\.[0-9]{3} wan2 wan1 [0-9]+\.[0-9] wan1 up: 3 of 3 targets answered, healthy without a break for 8\.0 s$/);
-    expect(ef('history').stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}wan2 -> wan1 {2}\(wan2 held [0-9.]+ s\) {2}wan1 up: /m);
-    // A reload of the ruleset resets the map to WAN1; sync puts back what the states say.
-    ef('notify', 'INSTANCE', 'edge_wan1', 'FAULT', '100');
+    expect(history()[1]).toMatch(/^[0-9]+\.[0-9]{3} wan1 wan2 [0-9]+\.[0-9] wan1 down: /);
+    expect(ef('history').stdout).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ {2}wan1 -> wan2 {2}\(wan1 held [0-9.]+ s\) {2}wan1 down: /m);
+    // A reload of the ruleset resets the map to WAN1 and empties the set; sync puts back what the decisions say.
     writeFileSync(join(dir, 'elem'), '0x00000001');
+    writeFileSync(join(dir, 'dead'), '');
     expect(ef('sync').status).toBe(0);
     expect(preferred()).toBe('preferred=wan2');
-    expect(history()).toHaveLength(3); // the FAULT switched; the re-sync after the reload is not a switch
+    expect(cat(join(dir, 'dead'))).toBe('0x00000001');
     // Both down: keep what is there.
-    ef('notify', 'INSTANCE', 'edge_wan2', 'FAULT', '100');
+    probe('wan2', 'down 1796119020.000 wan2 has no carrier (link down)');
+    notify('wan2', 'FAULT');
     expect(preferred()).toBe('preferred=wan2');
     const status = ef('status').stdout;
     expect(status).toMatch(/^wan1\.state=down$/m);
     expect(status).toMatch(/^wan1\.keepalived=FAULT$/m);
     expect(status).toMatch(/^wan2\.state=down$/m);
     expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
-    expect(status).toMatch(/^switches=3$/m);
+    expect(status).toMatch(/^switches=2$/m);
   }, 120_000);
 
 });
@@ -250,7 +305,8 @@ echo '${MARK} end'
   };
 }
 
-describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the tables task plans', () => {
+// Each case makes a network namespace and runs edge-routes on a real kernel: seconds on a loaded machine.
+describe.skipIf(!canNetns)('edge-routes on a real kernel computes what the tables task plans', { timeout: 120_000 }, () => {
   const runtime = (facts: Facts, vars = labVars()) =>
     tablesTask
       .plan({ host: 'r1', vars, facts, params: undefined })

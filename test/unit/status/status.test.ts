@@ -204,8 +204,27 @@ describe('section parsers', () => {
     expect(hostStatusText({ ...s, execs: 1, ms: 1 }).split('\n')[2]).toContain('stopped (was MASTER)');
   });
 
+  it('edge-probe not running: failover is inactive, said plainly, and no WAN shows a stale decision', () => {
+    const out = R1.replace('edge-probe.service active', 'edge-probe.service failed');
+    const s = parseStatus('r1', out, TARGET);
+    expect(s.failoverInactive).toMatch(/^edge-probe is failed: nothing measures the WANs or switches new flows/);
+    expect(s.wans.map((w) => w.state)).toEqual(['unknown', 'unknown']);
+    expect(hostStatusText({ ...s, execs: 1, ms: 1 })).toContain('FAILOVER INACTIVE: edge-probe is failed');
+    expect(parseStatus('r1', R1, TARGET).failoverInactive).toBeUndefined();
+    // active but silent (SIGSTOP, wedged): no health line from either WAN for 14 s
+    const silent = parseStatus('r1', R1.replace('@@EDGE-STATUS@@ now\n1795470368', '@@EDGE-STATUS@@ now\n1795470380'), TARGET);
+    expect(silent.failoverInactive).toMatch(/^edge-probe is running but has measured nothing for 14s \(stopped or wedged/);
+    expect(parseStatus('r1', R1.replace('@@EDGE-STATUS@@ now\n1795470368', '@@EDGE-STATUS@@ now\n1795470370'), TARGET).failoverInactive).toBeUndefined();
+  });
+
+  it('a WAN decided up whose last check had no target answering shows down, never up', () => {
+    const out = R1.replace('wan2.health pass 3/3', 'wan2.health fail 0/3');
+    expect(parseStatus('r1', out, TARGET).wans[1]!.state).toBe('down');
+    expect(parseStatus('r1', R1.replace('wan2.health pass 3/3', 'wan2.health fail 1/3'), TARGET).wans[1]!.state).toBe('up');
+  });
+
   it('state files with odd content, and one no edge script writes, are read without guessing', () => {
-    const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.state bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
+    const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.probe bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
     const [w1, w2] = parseStatus('r1', out, TARGET).wans;
     expect(w1).toMatchObject({ state: 'unknown', keepalived: 'BACKUP' });
     expect(w1).not.toHaveProperty('starting');
@@ -310,7 +329,7 @@ describe('rendering', () => {
     expect(lines[1]).toMatch(/^ {2}WAN {3}INTERFACE +LINK {2}STATE {2}SINCE +LAST CHECK +KEEPALIVED {2}FLOWS {2}NAT$/);
     expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +FAULT +0 +364 pkts, 31 KB$/);
     expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* MASTER +0 +360 pkts, 30 KB$/);
-    expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-routes active, edge-nftables active');
+    expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-probe active, edge-routes active, edge-nftables active');
     expect(lines[5]).toBe('  switches: 3 in 24 h; last 21:45:39Z (29s ago) to WAN2 after 3m on WAN1');
     expect(lines[6]).toBe('    why: wan1 down: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 …');
     expect(lines[6]!.length).toBeLessThanOrEqual(80);
@@ -363,6 +382,6 @@ describe('rendering', () => {
     expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +stopped +0 +-$/);
     expect(lines[4]).toBe('  flows: 0 in all   units: keepalived inactive, edge-routes inactive, edge-nftables inactive');
     expect(lines[5]).toBe('  switches: none recorded');
-    expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(sysctl \d+, /);
+    expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(packages \d+, sysctl \d+, /);
   });
 });

@@ -21,22 +21,35 @@ describe('failover task', () => {
       `create ${PATHS.edgeFailover}`,
       `create ${PATHS.keepalivedDropIn}`,
       `create ${PATHS.keepalivedConf}`,
-      'systemd: enable + start edge-probe.service, start keepalived.service',
+      `create ${PATHS.metricsConf}`,
+      `create ${PATHS.edgeMetrics}`,
+      `create ${PATHS.edgeMetricsUnit}`,
+      'systemd: enable + start edge-probe.service, start keepalived.service, enable + start edge-metrics.service',
     ]);
     expect(p.changes[0]!.diff).toContain(
-      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
+      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+TCP_RESET=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
     );
     const ka = changeShell(p.changes[7]!);
     expect(ka.split('\n')[0]).toBe('/usr/local/sbin/edge-failover link');
     expect(ka).toContain('if ! keepalived --config-test -f "$edge_t"');
-    const units = p.changes[8]!;
-    expect(changeShell(units)).toBe('systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service');
+    const units = p.changes[11]!;
+    expect(changeShell(units)).toBe(
+      'systemctl daemon-reload\nsystemctl enable --quiet edge-probe.service\nsystemctl start edge-probe.service\nsystemctl start keepalived.service\n' +
+        'systemctl enable --quiet edge-metrics.service\nsystemctl start edge-metrics.service',
+    );
     // keepalived's private link is created by the change; a restore deletes it (it did not exist).
-    // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too
-    expect(changeScope(units)).toEqual({ units: [UNITS.edgeProbe, UNITS.keepalived], files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf'], links: ['edge-ka0', 'edge-ka1'] });
+    // keepalived 2.3 registers its route protocol with iproute2 when it starts: a rollback removes that too;
+    // edge-metrics writes its metrics and the applied run's hashes: a rollback removes them too.
+    expect(changeScope(units)).toEqual({
+      units: [UNITS.edgeProbe, UNITS.keepalived, UNITS.edgeMetrics],
+      files: ['/etc/iproute2/rt_addrprotos.d/keepalived.conf', PATHS.metricsTextfile, PATHS.metricsApplied],
+      links: ['edge-ka0', 'edge-ka1'],
+    });
     expect(changeScope(p.changes[7]!)).toEqual({ files: [PATHS.keepalivedConf], links: ['edge-ka0', 'edge-ka1'] });
-    expect(p.changes[4]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n+Restart=always\n');
-    expect(p.notes?.[0]).toContain('down within 1.35s');
+    expect(p.changes[4]!.diff).toContain('+ExecStart=/usr/local/sbin/edge-probe run\n');
+    expect(p.changes[4]!.diff).toContain('+WatchdogSec=10\n+NotifyAccess=all\n');
+    expect(p.changes[4]!.diff).toContain('+Restart=always\n');
+    expect(p.notes?.[0]).toContain('down within 1.35s (no answer from any of the 3 targets for 1.2s)');
     expect(p.notes?.[0]).toContain('20 probes/s per WAN');
     for (const c of p.changes) expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${changeShell(c)}` }).status).toBe(0);
   });

@@ -39,7 +39,7 @@ describe('configuration files read by the scripts', () => {
       priority: 5000,
       gateway1: '198.51.100.9',
     });
-    const failover = renderFailoverConf({ targets1: ['192.0.2.1', '192.0.2.2'], targets2: ['192.0.2.3'], timeout: 0.5, threshold: 2, rise: 8, interval: 0.1, flush: false, switchLog: '/var/lib/edge/failover/switches', kaLink: KA_LINK });
+    const failover = renderFailoverConf({ targets1: ['192.0.2.1', '192.0.2.2'], targets2: ['192.0.2.3'], timeout: 0.5, threshold: 2, rise: 8, interval: 0.1, flush: false, tcpReset: true, switchLog: '/var/lib/edge/failover/switches', kaLink: KA_LINK });
     const out = spawnSync('bash', ['-c', `set -u; ${routing}\n${failover}\nprintf '%s|' "$WAN1_IF" "$M1" "$T1_NAME" "$PRIO" "$WAN1_GW" "$WAN2_GW" "$WAN1_TARGETS" "$PROBE_TIMEOUT" "$FLUSH_CONNTRACK"`], {
       encoding: 'utf8',
     });

@@ -48,7 +48,7 @@ describe('the failover playbook', () => {
   it('on a fresh router: no refusal, every change shows a diff, the one apply exec is valid bash', () => {
     const vars = labVars();
     const facts = freshRouter();
-    const manifest = emptyManifest('20261123T000000Z-test', 'r1');
+    const manifest = emptyManifest('20261123T000000Z-7e57', 'r1');
     const tasks = [];
     for (const { name, plan } of planAll(facts, vars)) {
       expect(plan.failures ?? [], name).toEqual([]);

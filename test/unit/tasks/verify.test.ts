@@ -61,6 +61,7 @@ describe('verify task', () => {
     const r = runWith({
       ...healthy,
       'edge-routes': 'echo "edge-routes: missing rule: 1010: from all fwmark 0x1 lookup 101" >&2; exit 1',
+      sleep: 'exit 0', // verify waits up to 10 s for edge-routes to converge: 50 retries, at once here
       systemctl: '[ "$3" != keepalived.service ]',
       'edge-health': '[ "$1" = wan1 ] || { echo "edge-health: wan2: 0 of 3 targets answered" >&2; exit 1; }',
     });

@@ -1,0 +1,246 @@
+#!/bin/bash
+# Managed by edge: the router's failover state as Prometheus metrics, for node_exporter's textfile
+# collector. The names, types and labels are the list in edge's monitoring/metrics.md.
+#
+#   edge-metrics run    write the file every INTERVAL seconds until stopped (edge-metrics.service)
+#   edge-metrics once   write it once and exit (what edge's tests and a curious operator run)
+#
+# Reads only what the other programs already keep: RUN_DIR/WAN.probe and WAN.health (edge-probe),
+# the switch log (edge-failover), edge's nftables table and conntrack, the units' states, and edge's
+# bookkeeping in /var/lib/edge (the pending run, the confirmed runs). The file is replaced by rename,
+# so node_exporter never reads half of it.
+PROG=edge-metrics
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
+METRICS_CONF=${EDGE_METRICS_CONF:-/etc/edge/metrics.conf}
+EDGE_VAR=${EDGE_VAR_DIR:-/var/lib/edge}
+
+load() {
+  M1='' M2='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' SWITCH_LOG=''
+  TEXTFILE='' INTERVAL='' PROBER_UNIT='' SWITCHER_UNITS='' MANAGED_FILES='' APPLIED_FILE=''
+  load_conf "$ROUTING_CONF" "$FAILOVER_CONF" "$METRICS_CONF" || return 1
+  valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 && valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE &&
+    valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^/[^[:space:]]+$' "$TEXTFILE" TEXTFILE &&
+    valid "$NUM_RE" "$INTERVAL" INTERVAL && valid '^/[^[:space:]]+$' "$APPLIED_FILE" APPLIED_FILE
+}
+
+OUT=''
+# metric NAME LABELS VALUE: one sample line ("" for no labels).
+metric() {
+  local labels=''
+  [ -z "$2" ] || labels="{$2}"
+  OUT+="$1$labels $3"$'\n'
+}
+# describe NAME TYPE HELP: the metric's HELP and TYPE lines (before its samples, once).
+describe() { OUT+="# HELP $1 $3"$'\n'"# TYPE $1 $2"$'\n'; }
+
+# is A B: 1 if A equals B, else 0 (a sample's value).
+is() { if [ "$1" = "$2" ]; then printf 1; else printf 0; fi; }
+
+NOW=0
+# age EPOCH: whole seconds from EPOCH (fractions allowed) to now, never negative.
+age() { local e=${1%.*}; [[ $e =~ ^[0-9]+$ ]] || return 1; printf '%d' $((NOW > e ? NOW - e : 0)); }
+
+# Per WAN: the prober's decision ("up|down EPOCH WHY") and its last second ("pass|fail N/M EPOCH
+# FAILS ANSWERED LOST RTT_SUM"; the last four only from edge-probe, not from edge-health).
+declare -A STATE AGE FAILS ANSWERED LOST RTT PREV_ANSWERED PREV_LOST LOSS
+read_wans() {
+  local w s at fails answered lost rtt
+  for w in wan1 wan2; do
+    s='' at='' fails='' answered='' lost='' rtt=''
+    [ -r "$RUN_DIR/$w.probe" ] && read -r s at _ <"$RUN_DIR/$w.probe"
+    [ -r "$RUN_DIR/$w.health" ] && read -r _ _ _ fails answered lost rtt _ <"$RUN_DIR/$w.health"
+    case $s in up | degraded | down) STATE[$w]=$s AGE[$w]=$(age "$at") ;; *) STATE[$w]=unknown AGE[$w]='' ;; esac
+    FAILS[$w]=$fails ANSWERED[$w]=$answered LOST[$w]=$lost RTT[$w]=$rtt LOSS[$w]=''
+    if [[ $answered =~ ^[0-9]+$ && $lost =~ ^[0-9]+$ && ${PREV_ANSWERED[$w]:-x} =~ ^[0-9]+$ ]]; then
+      # Loss over the last interval, from the prober's counters (a restart of the prober resets them).
+      local da=$((answered - PREV_ANSWERED[$w])) dl=$((lost - PREV_LOST[$w]))
+      if [ "$da" -ge 0 ] && [ "$dl" -ge 0 ] && [ $((da + dl)) -gt 0 ]; then
+        LOSS[$w]=$(printf '%d.%03d' $((dl * 1000 / (da + dl) / 1000)) $((dl * 1000 / (da + dl) % 1000)))
+      fi
+    fi
+    PREV_ANSWERED[$w]=$answered PREV_LOST[$w]=$lost
+  done
+}
+
+wan_metrics() {
+  local w st
+  describe edge_wan_state gauge "1 for the WAN's current health (edge-probe's decision), 0 for the other states"
+  for w in wan1 wan2; do
+    for st in up degraded down unknown; do metric edge_wan_state "wan=\"$w\",family=\"ipv4\",state=\"$st\"" "$(is "${STATE[$w]}" "$st")"; done
+  done
+  describe edge_wan_state_age_seconds gauge "Seconds since the WAN's current state was decided"
+  for w in wan1 wan2; do [ -z "${AGE[$w]}" ] || metric edge_wan_state_age_seconds "wan=\"$w\",family=\"ipv4\"" "${AGE[$w]}"; done
+  describe edge_wan_probe_failures gauge "Consecutive health checks (one a second) in which too few targets answered"
+  for w in wan1 wan2; do [[ ! ${FAILS[$w]} =~ ^[0-9]+$ ]] || metric edge_wan_probe_failures "wan=\"$w\",family=\"ipv4\"" "${FAILS[$w]}"; done
+  describe edge_wan_probe_loss_ratio gauge "Share of probes unanswered since the previous write"
+  for w in wan1 wan2; do [ -z "${LOSS[$w]}" ] || metric edge_wan_probe_loss_ratio "wan=\"$w\",family=\"ipv4\"" "${LOSS[$w]}"; done
+  describe edge_wan_probes_lost_total counter "Probes that went unanswered since edge-probe started"
+  for w in wan1 wan2; do [[ ! ${LOST[$w]} =~ ^[0-9]+$ ]] || metric edge_wan_probes_lost_total "wan=\"$w\",family=\"ipv4\"" "${LOST[$w]}"; done
+  describe edge_wan_probe_rtt_seconds summary "Round-trip time of the answered probes since edge-probe started"
+  for w in wan1 wan2; do
+    [[ ${ANSWERED[$w]} =~ ^[0-9]+$ && ${RTT[$w]} =~ ^[0-9.]+$ ]] || continue
+    metric edge_wan_probe_rtt_seconds_sum "wan=\"$w\",family=\"ipv4\"" "${RTT[$w]}"
+    metric edge_wan_probe_rtt_seconds_count "wan=\"$w\",family=\"ipv4\"" "${ANSWERED[$w]}"
+  done
+}
+
+# Flows pinned to each WAN: conntrack entries by mark, per family (one listing per family).
+flow_metrics() {
+  local fam f m1=$((M1)) m2=$((M2)) counts
+  describe edge_wan_flows gauge "Conntrack entries carrying the WAN's mark"
+  command -v conntrack >/dev/null || return 0
+  for fam in ipv4 ipv6; do
+    counts=$(conntrack -L -f "$fam" 2>/dev/null | awk -v a="$m1" -v b="$m2" '
+      { for (i = 1; i <= NF; i++) if ($i ~ /^mark=/) { m = substr($i, 6) + 0; if (m == a) n1++; else if (m == b) n2++ } }
+      END { print n1 + 0, n2 + 0 }')
+    read -r f m <<<"$counts"
+    metric edge_wan_flows "wan=\"wan1\",family=\"$fam\"" "${f:-0}"
+    metric edge_wan_flows "wan=\"wan2\",family=\"$fam\"" "${m:-0}"
+  done
+}
+
+# From one listing of edge's table: the NAT and leak-guard counters, and the preferred WAN.
+PREFERRED=''
+table_metrics() {
+  local listing mark
+  listing=$(nft list table "$NFT_FAMILY" "$NFT_TABLE" 2>/dev/null)
+  OUT+=$(awk '
+    / masquerade / && /comment "NAT WAN[12]"/ && match($0, /packets [0-9]+/) {
+      n = substr($0, RSTART + 8, RLENGTH - 8); w = ($0 ~ /"NAT WAN1"/) ? "wan1" : "wan2"
+      fam = ($0 ~ /nfproto ipv6/) ? "ipv6" : "ipv4"; nat["wan=\"" w "\",family=\"" fam "\""] += n }
+    / drop / && /leaving a WAN/ && match($0, /packets [0-9]+/) {
+      n = substr($0, RSTART + 8, RLENGTH - 8); guard["family=\"" (($0 ~ /ip6 saddr/) ? "ipv6" : "ipv4") "\""] += n }
+    END {
+      print "# HELP edge_wan_nat_flows_total New LAN flows NATed out of the WAN (its masquerade rule'"'"'s counter)"
+      print "# TYPE edge_wan_nat_flows_total counter"
+      for (k in nat) printf "edge_wan_nat_flows_total{%s} %d\n", k, nat[k]
+      print "# HELP edge_leak_guard_dropped_packets_total Packets with a LAN source dropped on their way out of a WAN un-NATed"
+      print "# TYPE edge_leak_guard_dropped_packets_total counter"
+      for (k in guard) printf "edge_leak_guard_dropped_packets_total{%s} %d\n", k, guard[k]
+    }' <<<"$listing")$'\n'
+  # The map's element: `elements = { "lan0" : 0x00000002 }`.
+  PREFERRED=''
+  if [[ $listing =~ map\ $NFT_MAP\ \{[^}]*elements\ =\ \{[^:]*:\ (0x[0-9a-f]+) ]]; then
+    mark=$((BASH_REMATCH[1]))
+    if [ "$mark" = $((M1)) ]; then PREFERRED=wan1; elif [ "$mark" = $((M2)) ]; then PREFERRED=wan2; fi
+  fi
+  describe edge_preferred_wan gauge "1 for the WAN new LAN flows use now (the preferred_wan map), 0 for the other"
+  metric edge_preferred_wan 'wan="wan1"' "$(is "$PREFERRED" wan1)"
+  metric edge_preferred_wan 'wan="wan2"' "$(is "$PREFERRED" wan2)"
+}
+
+# Switches by the WAN switched to and why, counted from the switch log since this process started
+# (the log keeps the last 1000; a line is counted once, by its time).
+declare -A SWITCHES=([wan1/down]=0 [wan1/recovered]=0 [wan2/down]=0 [wan2/recovered]=0)
+SWITCH_SEEN=0
+switch_metrics() {
+  local key n
+  if [ -r "$SWITCH_LOG" ]; then
+    while read -r key n; do
+      if [ "$key" = last ]; then SWITCH_SEEN=$n; else SWITCHES[$key]=$((${SWITCHES[$key]:-0} + n)); fi
+    done < <(awk -v after="$SWITCH_SEEN" '
+      $1 + 0 > after + 0 {
+        r = "other"
+        if ($2 == "none") r = "start"
+        else if ($0 ~ /degraded/) r = "degraded"
+        else if ($5 ~ /^wan[12]$/ && $6 == "down:") r = "down"
+        else if ($5 ~ /^wan[12]$/ && $6 == "up:") r = "recovered"
+        if ($3 ~ /^wan[12]$/) c[$3 "/" r]++
+        last = $1
+      }
+      END { for (k in c) print k, c[k]; if (last != "") print "last", last }' "$SWITCH_LOG")
+  fi
+  describe edge_switches_total counter "Switches of the preferred WAN, by the WAN switched to and why"
+  for key in "${!SWITCHES[@]}"; do metric edge_switches_total "wan=\"${key%/*}\",reason=\"${key#*/}\"" "${SWITCHES[$key]}"; done
+}
+
+# The prober runs and writes its health files; whatever applies its decisions is running.
+liveness_metrics() {
+  local prober=0 switcher=1 u w fresh=1 mt
+  systemctl is-active --quiet "$PROBER_UNIT" 2>/dev/null && prober=1
+  for w in wan1 wan2; do
+    mt=$(stat -c %Y "$RUN_DIR/$w.health" 2>/dev/null) || { fresh=0; continue; }
+    [ $((NOW - mt)) -le 10 ] || fresh=0
+  done
+  [ "$fresh" = 1 ] || prober=0
+  for u in $SWITCHER_UNITS; do systemctl is-active --quiet "$u" 2>/dev/null || switcher=0; done
+  describe edge_prober_up gauge "1 while edge-probe runs and its health files are fresh"
+  metric edge_prober_up '' "$prober"
+  describe edge_switcher_up gauge "1 while what applies edge-probe's decisions runs"
+  metric edge_switcher_up '' "$switcher"
+}
+
+# The applied run (the newest confirmed one), the managed files as it left them, and the drift.
+applied_metrics() {
+  local d id='' st ref='' sums drift=0 hash f
+  local -a present=()
+  for d in "$EDGE_VAR"/snapshots/*/; do
+    st=''
+    [ -r "${d}state" ] && read -r st <"${d}state"
+    d=${d%/}
+    [ "$st" = confirmed ] && id=${d##*/}
+  done
+  [ -n "$id" ] || return 0
+  # One sha256sum for every managed file there is; the others are listed as absent.
+  for f in $MANAGED_FILES; do if [ -e "$f" ]; then present+=("$f"); else sums+="absent  $f"$'\n'; fi; done
+  [ "${#present[@]}" = 0 ] || sums+=$(sha256sum -- "${present[@]}" 2>&1)
+  [ -r "$APPLIED_FILE" ] && { read -r ref <"$APPLIED_FILE"; }
+  if [ "$ref" != "$id" ]; then
+    # A run confirmed since the last look: the files as they are now are what it left.
+    write_atomic "$APPLIED_FILE" "$id"$'\n'"$sums" || return 0
+  fi
+  drift=$(diff <(tail -n +2 "$APPLIED_FILE") <(printf '%s\n' "$sums") | grep -c '^>' || true)
+  hash=$(tail -n +2 "$APPLIED_FILE" | sha256sum)
+  describe edge_applied_info gauge "The last run confirmed on this router, and a hash of the managed files as it left them"
+  metric edge_applied_info "run_id=\"$id\",hash=\"${hash:0:16}\"" 1
+  describe edge_drift_files gauge "Managed files that differ from what the applied run left"
+  metric edge_drift_files '' "$drift"
+}
+
+# A run applied and not confirmed yet, and how far past its dead-man deadline it is.
+pending_metrics() {
+  local id='' deadline='' t
+  [ -r "$EDGE_VAR/pending" ] && read -r id <"$EDGE_VAR/pending"
+  describe edge_run_pending gauge "1 while a run is applied but not confirmed"
+  metric edge_run_pending '' "$(is "${id:+x}" x)"
+  [ -n "$id" ] && [ -r "$EDGE_VAR/snapshots/$id/deadline" ] && read -r deadline <"$EDGE_VAR/snapshots/$id/deadline"
+  [ -n "$deadline" ] && t=$(date -u -d "$deadline" +%s 2>/dev/null) || return 0
+  describe edge_run_pending_past_deadline_seconds gauge "Seconds since the pending run's confirm deadline (negative before it)"
+  metric edge_run_pending_past_deadline_seconds '' $((NOW - t))
+}
+
+write_once() {
+  OUT=''
+  NOW=$(printf '%(%s)T' -1)
+  read_wans
+  wan_metrics
+  flow_metrics
+  table_metrics
+  switch_metrics
+  liveness_metrics
+  applied_metrics
+  pending_metrics
+  describe edge_metrics_last_write_timestamp_seconds gauge "When edge-metrics wrote this file"
+  metric edge_metrics_last_write_timestamp_seconds '' "$NOW"
+  [ -d "${TEXTFILE%/*}" ] || { log "${TEXTFILE%/*} does not exist (is prometheus-node-exporter installed?)"; return 1; }
+  write_atomic "$TEXTFILE" "${OUT%$'\n'}"
+}
+
+case "${1:-}" in
+  run)
+    load || exit 1
+    log "writing $TEXTFILE every $INTERVAL s"
+    while :; do
+      # The conf files are read again each time: a run that changes routing.conf (the marks) is
+      # followed at the next write, without a restart.
+      { load && write_once; } || true
+      sleep "$INTERVAL"
+    done
+    ;;
+  once) load && write_once ;;
+  *)
+    echo "usage: edge-metrics run|once" >&2
+    exit 2
+    ;;
+esac
