@@ -61,10 +61,10 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     return [...r.stdout.matchAll(/inet6 ([0-9a-f:]+)\//g)].map((m) => m[1]!).find((a) => containsAddress6(ula, a));
   }
 
-  /** Every new IPv6 flow of one probe left by `wan` (and IPv4's too). */
+  /** Every new IPv6 flow of one probe answered and left by `wan` (and IPv4's too). */
   const via = (wan: 'wan1' | 'wan2') => async (): Promise<ProbeResult | undefined> => {
     const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
-    return p.v6.via === wan && p.via === wan ? p : undefined;
+    return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
   };
 
   /** RFC 6296's 1:1 mapping: the address seen outside is the client's, its prefix replaced by `mapped`'s. */
