@@ -4,7 +4,7 @@ import { ansibleBool } from '../config/ansible-cfg.js';
 import { pathSchema } from '../config/text.js';
 import { SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE, SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE } from '../encode/index.js';
 import { windowSchema } from '../playbook/window-schema.js';
-import { formatPrefix6, hasHostBits6, parsePrefix6 } from '../ipv6.js';
+import { formatPrefix6, hasHostBits6, ip6ToBig, parsePrefix6 } from '../ipv6.js';
 import { addressProblem, hostBitsProblem } from './address-rules.js';
 import { deadRules, overlappingPort, portRange } from './steering.js';
 import { SSH_USER_RE, sshArgsProblem, type SshArgsField } from './ssh-args.js';
@@ -22,6 +22,14 @@ const unicast4 = (role: string) =>
     const problem = addressProblem(a, role);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
+/** An IPv6 health-check target: global unicast (not link-local, multicast, ULA or unspecified). */
+const unicast6 = z.ipv6({ error: 'expected an IPv6 address like 2001:db8::1' }).superRefine((a, ctx) => {
+  const n = ip6ToBig(a);
+  if (n === undefined) return; // not an address: z.ipv6 has said so
+  const top = Number(n >> 120n);
+  if (n <= 1n || top === 0xff || (top & 0xfe) === 0xfc || (n >> 118n) === 0x3fan)
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(a)} is not a global unicast address: refused as a health-check target` });
+});
 /** A network (subnets, allowed sources): written as its network address, host bits clear. */
 const cidr4 = z.cidrv4({ error: 'expected an IPv4 prefix like 198.18.0.0/15' }).superRefine((c, ctx) => {
   const problem = hostBitsProblem(c);
@@ -200,6 +208,8 @@ function steeringIssues(rules: z.output<typeof steeringRule>[]): { path: Propert
 
 export const DEFAULT_WAN1_TARGETS = ['1.1.1.1', '8.8.8.8', '9.9.9.9'];
 export const DEFAULT_WAN2_TARGETS = ['1.0.0.1', '8.8.4.4', '149.112.112.112'];
+export const DEFAULT_WAN1_TARGETS6 = ['2606:4700:4700::1111', '2001:4860:4860::8888', '2620:fe::fe'];
+export const DEFAULT_WAN2_TARGETS6 = ['2606:4700:4700::1001', '2001:4860:4860::8844', '2620:fe::9'];
 
 export const edgeVarsSchema = z
   .object({
@@ -219,6 +229,8 @@ export const edgeVarsSchema = z
     edge_wan2_gateway: unicast4('a gateway').optional().describe('Static gateway of WAN2; default: learned from the router (DHCP or its network config)'),
     edge_wan1_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN1_TARGETS).describe('Health-check targets probed through WAN1'),
     edge_wan2_targets: z.array(unicast4('a health-check target')).min(1).max(16).default(DEFAULT_WAN2_TARGETS).describe('Health-check targets probed through WAN2'),
+    edge_wan1_targets6: z.array(unicast6).min(1).max(16).default(DEFAULT_WAN1_TARGETS6).describe('IPv6 health-check targets probed through WAN1 (translated IPv6: they decide where IPv6 flows go)'),
+    edge_wan2_targets6: z.array(unicast6).min(1).max(16).default(DEFAULT_WAN2_TARGETS6).describe('IPv6 health-check targets probed through WAN2'),
     edge_health_interval: seconds(0.05, 10).default(0.15).describe('Seconds between probes to each health-check target (each WAN sends targets / interval packets per second)'),
     edge_health_timeout: seconds(0.3, 60)
       .default(1.2)
@@ -316,7 +328,7 @@ export const edgeVarsSchema = z
     if (v.edge_wan1_table_name === v.edge_wan2_table_name)
       ctx.addIssue({ code: 'custom', path: ['edge_wan2_table_name'], message: 'must differ from edge_wan1_table_name' });
     for (const issue of interfaceRoleIssues(v)) ctx.addIssue({ code: 'custom', ...issue });
-    for (const k of ['edge_wan1_targets', 'edge_wan2_targets'] as const)
+    for (const k of ['edge_wan1_targets', 'edge_wan2_targets', 'edge_wan1_targets6', 'edge_wan2_targets6'] as const)
       if (v.edge_health_success_threshold > v[k].length)
         ctx.addIssue({
           code: 'custom',

@@ -31,6 +31,9 @@ export function renderInventory(plan: LabPlan, files: { key: string; knownHosts:
     '        # the lab internet\'s health-check targets (the public defaults are unreachable in the lab)',
     `        edge_wan1_targets: ${list(plan.targets)}`,
     `        edge_wan2_targets: ${list(plan.targets)}`,
+    // quoted: YAML 1.1 readers (ansible-inventory) are not to guess at colons
+    `        edge_wan1_targets6: ${list(plan.targets6.map((a) => `'${a}'`))}`,
+    `        edge_wan2_targets6: ${list(plan.targets6.map((a) => `'${a}'`))}`,
     '      hosts:',
     // each router's LAN IPv6 prefix (translated mode): a ULA of its own, so a leak seen outside names its router
     ...plan.routers.flatMap((r) => [`        ${r.name}:`, `          ansible_host: ${r.mgmt.address}`, `          edge_ipv6_lan_prefix: ${r.lan.ula}`]),

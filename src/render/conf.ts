@@ -1,6 +1,7 @@
 import { shQuote } from '../encode/index.js';
 import { AVOID_MAP, DOWN_SET } from './nft-policy.js';
-import { DEAD_SET, NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
+import { bigToIp6, ip6ToBig } from '../ipv6.js';
+import { DEAD_SET, DEAD_SET6, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, PREFERRED_MAP6 } from './nftables.js';
 
 /**
  * The small configuration files edge's router-side scripts read. They are shell KEY=value files,
@@ -8,6 +9,8 @@ import { DEAD_SET, NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from './nftables.js';
  * (defects 1 and 4: values never depend on a shell variable being set, and every script reads the
  * file it is given).
  */
+
+const canonical6 = (a: string) => bigToIp6(ip6ToBig(a)!);
 
 function kv(entries: [string, string | number][]): string {
   return entries.map(([k, v]) => `${k}=${shQuote(String(v))}`).join('\n');
@@ -55,6 +58,8 @@ ${kv([
   ['NFT_DEAD_SET', DEAD_SET],
   ['NFT_AVOID_MAP', AVOID_MAP],
   ['NFT_DOWN_SET', DOWN_SET],
+  ['NFT_MAP6', PREFERRED_MAP6],
+  ['NFT_DEAD_SET6', DEAD_SET6],
 ])}
 `;
 }
@@ -67,6 +72,9 @@ export function renderRtTables(entries: [number, string][]): string {
 export interface FailoverConf {
   targets1: string[];
   targets2: string[];
+  /** IPv6 targets, probed only while IPv6 is translated (routing.conf's V6_LAN_ADDR). */
+  targets1v6: string[];
+  targets2v6: string[];
   /** Seconds between probes to each target (edge-probe's ping -i). */
   interval: number;
   /** A WAN is down when fewer than `threshold` targets answered within this many seconds (also edge-health's ping -W). */
@@ -90,6 +98,9 @@ export function renderFailoverConf(c: FailoverConf): string {
 ${kv([
   ['WAN1_TARGETS', c.targets1.join(' ')],
   ['WAN2_TARGETS', c.targets2.join(' ')],
+  // as ping prints them (RFC 5952), so a reply's source is found among the targets
+  ['WAN1_TARGETS6', c.targets1v6.map(canonical6).join(' ')],
+  ['WAN2_TARGETS6', c.targets2v6.map(canonical6).join(' ')],
   ['PROBE_INTERVAL', c.interval],
   ['PROBE_TIMEOUT', c.timeout],
   ['RISE', c.rise],

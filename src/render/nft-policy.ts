@@ -98,11 +98,15 @@ export function renderPolicyObjects(p: NftPolicy): string {
  * The chains a new LAN flow goes through. `lan_new` is jumped to once per flow (ct mark 0); it sets
  * the flow's ct mark, or drops the flow (an `only` rule whose WAN is down).
  */
-export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [number, number]): string {
+export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [number, number], map6?: string): string {
+  // Translated IPv6 in failover: IPv6 flows read their own map (IPv6 health decides it).
+  const pinned = `ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"`;
   const modeLine =
     p.mode === 'balance'
       ? '\t\tgoto balance'
-      : `\t\tct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"`;
+      : map6
+        ? `\t\tmeta nfproto ipv6 ct mark set iifname map @${map6} counter comment "new LAN IPv6 flows pinned"\n\t\tmeta nfproto ipv4 ${pinned}`
+        : `\t\t${pinned}`;
   const { ipv4: s4, ipv6: s6 } = STICKY_MAPS;
   const stickyLookup = p.stickySeconds ? `\t\tct mark set ip saddr map @${s4}\n\t\tct mark set ip6 saddr map @${s6}\n` : '';
   // update adds a source's first WAN and refreshes its timeout; it never rewrites the WAN stored.

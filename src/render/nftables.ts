@@ -48,6 +48,9 @@ export const NFT_NAME = 'edge';
 export const PREFERRED_MAP = 'preferred_wan';
 /** Marks of WANs new flows left because they are down: their LAN flows are reset (edge-failover fills it). */
 export const DEAD_SET = 'dead_wans';
+/** Translated IPv6 has its own pair, filled from the IPv6 probes: IPv6 can fail alone. */
+export const PREFERRED_MAP6 = 'preferred_wan6';
+export const DEAD_SET6 = 'dead_wans6';
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
@@ -68,6 +71,27 @@ function ssh6(m: EdgeNftModel): { set: string; rule: string } {
     rule: `
 \t\ttcp dport ${m.sshPort} ip6 saddr @ssh_sources6 counter accept comment "SSH from allowed IPv6 sources"`,
   };
+}
+
+/** Translated IPv6's own preferred map and dead set: the IPv6 probes decide them, so IPv6 can fail over alone. */
+function switcher6(m: EdgeNftModel): string {
+  return `
+
+\t# The same for new IPv6 flows from the LAN, from the IPv6 probes (edge-failover replaces them).
+\tmap ${PREFERRED_MAP6} {
+\t\ttype ifname : mark
+\t\telements = { ${nftString(m.lan)} : ${hex(m.wan1.mark)} }
+\t}
+
+\tset ${DEAD_SET6} {
+\t\ttype mark
+\t}`;
+}
+
+/** One rule reading the dead set, or with translated IPv6 one per family, each reading its own. */
+function perFamily(m: EdgeNftModel, rule: (family: string, dead: string) => string): string {
+  if (!m.ipv6) return rule('', DEAD_SET);
+  return `${rule('meta nfproto ipv4 ', DEAD_SET)}\n${rule('meta nfproto ipv6 ', DEAD_SET6)}`;
 }
 
 /** NPTv6 rules of the nat postrouting chain: 1:1 prefix translation per WAN, counted like IPv4's NAT. */
@@ -114,7 +138,7 @@ export function renderEdgeNft(m: EdgeNftModel): string {
 \t\ttype filter hook postrouting priority srcnat + 10; policy accept;${leak4}${leakRules6(m, wans)}
 \t}`
       : '';
-  const six = ssh6(m);
+  const six = { ...ssh6(m), switcher: m.ipv6 ? switcher6(m) : '' };
   const mgmt = m.mgmt ? `\n\t\tiifname ${q(m.mgmt)} accept comment "management interface (defect 13)"` : '';
   return `#!/usr/sbin/nft -f
 # Managed by edge: dual-WAN marking, firewall and NAT. Local changes are overwritten by the next
@@ -145,7 +169,7 @@ table inet edge {
 \t# LAN client's next packet on a TCP flow pinned to it gets a reset (forward chain).
 \tset ${DEAD_SET} {
 \t\ttype mark
-\t}
+\t}${six.switcher}
 
 ${renderPolicyObjects(m.policy)}
 \tchain prerouting {
@@ -158,9 +182,9 @@ ${renderPolicyObjects(m.policy)}
 \t\t# Only packets entering from the LAN carry the flow's mark into routing. Replies from the
 \t\t# internet to LAN clients are NOT marked: they route by main to the LAN (defect 6). A flow of a
 \t\t# dead WAN is not sent to that WAN's table (it may be empty): it routes by main, to be reset.
-\t\tiifname ${lan} ct mark != 0 ct mark != @${DEAD_SET} meta mark set ct mark
+${perFamily(m, (f, dead) => `\t\tiifname ${lan} ${f}ct mark != 0 ct mark != @${dead} meta mark set ct mark`)}
 \t}
-${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
+${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark], m.ipv6 ? PREFERRED_MAP6 : undefined)}
 \tchain output {
 \t\ttype route hook output priority mangle; policy accept;
 \t\t# The router's own replies to flows that came in on a WAN leave by that WAN. Sockets that set
@@ -185,7 +209,7 @@ ${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark])}
 \tchain forward {
 \t\t# policy accept: edge does not silently kill forwarding other software set up.
 \t\ttype filter hook forward priority filter; policy accept;
-\t\tiifname ${lan} ct mark @${DEAD_SET} meta l4proto tcp counter reject with tcp reset comment "flow of a dead WAN: the client is told"
+${perFamily(m, (f, dead) => `\t\tiifname ${lan} ${f}ct mark @${dead} meta l4proto tcp counter reject with tcp reset comment "flow of a dead WAN: the client is told"`)}
 \t\tct state established,related counter accept comment "replies"
 \t\t# A packet conntrack cannot place (a client's retransmitted FIN after its flow was flushed, say)
 \t\t# would skip NAT and leave with its LAN source: never forward it.

@@ -9,7 +9,8 @@
 #                           keepalived's state and syncs (a second, independent path)
 #   edge-failover link      create keepalived's private link and missing track files (idempotent)
 #   edge-failover prepare   the same, as keepalived's ExecStartPre
-#   edge-failover status    preferred WAN, each WAN's decision, last check, keepalived, flows
+#   edge-failover status    preferred WAN, each WAN's decision, last check, keepalived, flows (and
+#                           with translated IPv6 the same for IPv6)
 #   edge-failover history [N]   the last N switches (default 20): when, from, to, how long, why
 #
 # Level-triggered: whatever wakes it (a decision, a beat, a notification, a sync after a ruleset
@@ -23,6 +24,11 @@
 # other flows of that WAN are deleted from conntrack, so UDP is re-pinned by its next packet). The
 # router's own traffic that is not bound to a WAN (no WAN source address, no mark) follows: ip rule
 # PRIO+40 "iif lo lookup TABLE" (edge-routes keeps it matching the map).
+#
+# Translated IPv6 (routing.conf's V6_LAN_ADDR): IPv6 flows have their own map and dead set, chosen
+# the same way from the IPv6 probes' decisions (RUN_DIR/wan1v6.probe, wan2v6.probe), in the same
+# transaction: a WAN whose IPv6 fails while its IPv4 works moves IPv6 alone. Steering rules and
+# balance follow the IPv4 decisions for both families.
 PROG=edge-failover
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
@@ -31,7 +37,7 @@ SWITCH_LOG_KEEP=1000
 
 load() {
   LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_DEAD_SET=''
-  NFT_AVOID_MAP='' NFT_DOWN_SET='' V6_LAN_ADDR=''
+  NFT_AVOID_MAP='' NFT_DOWN_SET='' V6_LAN_ADDR='' NFT_MAP6='' NFT_DEAD_SET6=''
   FLUSH_CONNTRACK=no TCP_RESET=no SWITCH_LOG='' KA_A='' KA_B='' KA_ADDR_A='' KA_ADDR_B=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
   valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -43,7 +49,11 @@ load() {
     valid '^(yes|no)$' "$FLUSH_CONNTRACK" FLUSH_CONNTRACK && valid '^/[^[:space:]]+$' "$SWITCH_LOG" SWITCH_LOG &&
     valid "$IFNAME_RE" "$KA_A" KA_A && valid "$IFNAME_RE" "$KA_B" KA_B &&
     valid '^[0-9./]+$' "$KA_ADDR_A" KA_ADDR_A && valid '^[0-9./]+$' "$KA_ADDR_B" KA_ADDR_B &&
-    valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR
+    valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DEAD_SET6" NFT_DEAD_SET6
+  # Translated IPv6 has its own map and dead set, decided by the IPv6 probes (wan1v6, wan2v6).
+  V6=''
+  [ -z "$V6_LAN_ADDR" ] || [ -z "$NFT_MAP6" ] || [ -z "$NFT_DEAD_SET6" ] || V6=yes
   # The environment wins for tests and for running this by hand.
   SWITCH_LOG=${EDGE_SWITCH_LOG:-$SWITCH_LOG}
 }
@@ -60,27 +70,42 @@ probe_state() {
 mark_of() { if [ "$1" = wan1 ]; then echo "$M1"; else echo "$M2"; fi; }
 
 # current_state: CUR = the WAN new LAN flows use now, from the map element (empty if the map or
-# element is missing), CUR_DEAD = the mark in the dead set (empty if none), CUR_STEER = the avoid
-# map's and the down set's elements (marks as numbers). One nft process.
+# element is missing), CUR_DEAD = the mark in the dead set (empty if none), CUR6 and CUR_DEAD6 the
+# same for IPv6 (V6), CUR_STEER = the avoid map's and the down set's elements (marks as numbers).
+# One nft process.
 current_state() {
-  local text m re
-  CUR='' CUR_DEAD=''
+  local text
   # The whole table: nft 1.0.6 cannot batch several list commands (nft -f answers ENOENT).
   text=$(nft list table "$NFT_FAMILY" "$NFT_TABLE" 2>/dev/null)
-  re="\"$LAN_IF\" : (0x[0-9a-f]+)"
-  if [[ $text =~ $re ]]; then
-    m=${BASH_REMATCH[1]}
-    if [ "$((m))" = "$((M1))" ]; then CUR=wan1; elif [ "$((m))" = "$((M2))" ]; then CUR=wan2; fi
-  fi
-  re="set $NFT_DEAD_SET [^}]*elements = \{ (0x[0-9a-f]+)"
-  if [[ $text =~ $re ]]; then
-    m=${BASH_REMATCH[1]}
-    if [ "$((m))" = "$((M1))" ]; then CUR_DEAD=$M1; elif [ "$((m))" = "$((M2))" ]; then CUR_DEAD=$M2; fi
+  map_wan "$NFT_MAP" "$text"; CUR=$WAN_OF
+  set_mark "$NFT_DEAD_SET" "$text"; CUR_DEAD=$MARK_OF
+  CUR6='' CUR_DEAD6=''
+  if [ -n "$V6" ]; then
+    map_wan "$NFT_MAP6" "$text"; CUR6=$WAN_OF
+    set_mark "$NFT_DEAD_SET6" "$text"; CUR_DEAD6=$MARK_OF
   fi
   elements map "$NFT_AVOID_MAP" "$text"
   CUR_STEER="$ELEMS|"
   elements set "$NFT_DOWN_SET" "$text"
   CUR_STEER+=$ELEMS
+}
+
+# map_wan MAP TEXT: WAN_OF = the WAN whose mark MAP's LAN element holds in nft's listing TEXT.
+map_wan() {
+  local re="map $1 \{[^}]*\"$LAN_IF\" : (0x[0-9a-f]+)" m
+  WAN_OF=''
+  [[ $2 =~ $re ]] || return 0
+  m=${BASH_REMATCH[1]}
+  if [ "$((m))" = "$((M1))" ]; then WAN_OF=wan1; elif [ "$((m))" = "$((M2))" ]; then WAN_OF=wan2; fi
+}
+
+# set_mark SET TEXT: MARK_OF = the WAN mark in SET (its first element), empty without one.
+set_mark() {
+  local re="set $1 \{[^}]*elements = \{ (0x[0-9a-f]+)" m
+  MARK_OF=''
+  [[ $2 =~ $re ]] || return 0
+  m=${BASH_REMATCH[1]}
+  if [ "$((m))" = "$((M1))" ]; then MARK_OF=$M1; elif [ "$((m))" = "$((M2))" ]; then MARK_OF=$M2; fi
 }
 
 # elements map|set NAME TEXT: ELEMS = the elements of NAME in nft's listing TEXT, each mark as a
@@ -99,28 +124,27 @@ elements() {
 
 # The router's own traffic that no WAN binds (source address, mark) uses WAN $1's table: the rule
 # is added before the other one is removed, so there is never a moment without it.
-local_rule_follow() {
-  local lp=$((PRIO + 40)) cur t n ot on f
-  if [ "$1" = wan1 ]; then t=$T1 n=$T1_NAME ot=$T2 on=$T2_NAME; else t=$T2 n=$T2_NAME ot=$T1 on=$T1_NAME; fi
-  for f in -4 ${V6_LAN_ADDR:+-6}; do
-    cur=$(ip "$f" rule show pref "$lp" 2>/dev/null)
-    if ! [[ $cur =~ iif\ lo\ lookup\ ($t|$n)($|[[:space:]]) ]]; then
-      ip "$f" rule add pref "$lp" iif lo lookup "$t" || log "could not add ip $f rule $lp (iif lo lookup $n)"
-    fi
-    if [[ $cur =~ iif\ lo\ lookup\ ($ot|$on)($|[[:space:]]) ]]; then
-      ip "$f" rule del pref "$lp" iif lo lookup "$ot" 2>/dev/null || true
-    fi
-  done
+local_rule_follow() { # -4|-6 WAN
+  local lp=$((PRIO + 40)) cur t n ot on
+  if [ "$2" = wan1 ]; then t=$T1 n=$T1_NAME ot=$T2 on=$T2_NAME; else t=$T2 n=$T2_NAME ot=$T1 on=$T1_NAME; fi
+  cur=$(ip "$1" rule show pref "$lp" 2>/dev/null)
+  if ! [[ $cur =~ iif\ lo\ lookup\ ($t|$n)($|[[:space:]]) ]]; then
+    ip "$1" rule add pref "$lp" iif lo lookup "$t" || log "could not add ip $1 rule $lp (iif lo lookup $n)"
+  fi
+  if [[ $cur =~ iif\ lo\ lookup\ ($ot|$on)($|[[:space:]]) ]]; then
+    ip "$1" rule del pref "$lp" iif lo lookup "$ot" 2>/dev/null || true
+  fi
 }
 
 # Append one switch to the history: EPOCH FROM TO HELD WHY, HELD = seconds FROM was preferred
-# (since the previous switch; - when there is none).
+# (since the family's previous switch; - when there is none). An IPv6 switch's WHY starts "IPv6 ".
 record_switch() { # FROM TO WHY
-  local now=${EPOCHREALTIME%???} prev='' held=- dir n # milliseconds, no process
+  local now=${EPOCHREALTIME%???} held=- dir n # milliseconds, no process
   dir=$(dirname "$SWITCH_LOG")
   mkdir -p "$dir" 2>/dev/null || return 0
-  [ -r "$SWITCH_LOG" ] && read -r prev _ < <(tail -n 1 "$SWITCH_LOG")
-  [[ $prev =~ ^[0-9]+(\.[0-9]+)?$ ]] && held=$(awk -v a="$prev" -v b="$now" 'BEGIN { printf "%.1f", b - a }')
+  [ ! -r "$SWITCH_LOG" ] || held=$(awk -v six="${3%% *}" -v now="$now" '
+    ($5 == "IPv6") == (six == "IPv6") && $1 ~ /^[0-9]+(\.[0-9]+)?$/ { prev = $1 }
+    END { if (prev == "") print "-"; else printf "%.1f", now - prev }' "$SWITCH_LOG")
   printf '%s %s %s %s %s\n' "$now" "${1:-none}" "$2" "$held" "$3" >>"$SWITCH_LOG"
   n=$(wc -l <"$SWITCH_LOG")
   if [ "$n" -gt $((2 * SWITCH_LOG_KEEP)) ]; then
@@ -128,20 +152,33 @@ record_switch() { # FROM TO WHY
   fi
 }
 
-# decide CUR: WANT (and S1, S2, WHY1, DEAD) from the decisions of both WANs now. DEAD is the
-# mark of the WAN new flows leave (or stay off) because it is down: its flows are to be told.
+# decide: WANT (and S1, S2, WHY1, DEAD) from the decisions of both WANs now; with V6 the same for
+# IPv6 from the IPv6 probes (WANT6, S1_6, S2_6, WHY1_6, DEAD6), each family on its own.
 decide() {
   probe_state wan1; S1=$S WHY1=$WHY
   probe_state wan2; S2=$S
-  if [ "$S1" = up ]; then WANT=wan1
-  elif [ "$S1" = down ] && [ "$S2" != down ]; then WANT=wan2
-  elif [ -n "$1" ]; then WANT=$1
-  else WANT=wan1
+  choose "$CUR" "$S1" "$S2"; WANT=$CHOSEN DEAD=$LEFT_DEAD
+  WANT6='' DEAD6=''
+  if [ -n "$V6" ]; then
+    probe_state wan1v6; S1_6=$S WHY1_6=$WHY
+    probe_state wan2v6; S2_6=$S
+    choose "$CUR6" "$S1_6" "$S2_6"; WANT6=$CHOSEN DEAD6=$LEFT_DEAD
   fi
-  DEAD=''
-  if [ "$WANT" = wan2 ] && [ "$S1" = down ]; then DEAD=$M1; elif [ "$WANT" = wan1 ] && [ "$S2" = down ]; then DEAD=$M2; fi
-  [ "$TCP_RESET" = yes ] || DEAD=''
   steer
+}
+
+# choose CUR S1 S2: CHOSEN = the WAN new flows use, from both WANs' states (see the header), and
+# LEFT_DEAD = the mark of the WAN they leave (or stay off) because it is down: its flows are to be
+# told (TCP_RESET).
+choose() {
+  if [ "$2" = up ]; then CHOSEN=wan1
+  elif [ "$2" = down ] && [ "$3" != down ]; then CHOSEN=wan2
+  elif [ -n "$1" ]; then CHOSEN=$1
+  else CHOSEN=wan1
+  fi
+  LEFT_DEAD=''
+  if [ "$CHOSEN" = wan2 ] && [ "$2" = down ]; then LEFT_DEAD=$M1; elif [ "$CHOSEN" = wan1 ] && [ "$3" = down ]; then LEFT_DEAD=$M2; fi
+  [ "$TCP_RESET" = yes ] || LEFT_DEAD=''
 }
 
 # steer: AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
@@ -170,6 +207,12 @@ apply_locked() {
   tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP"$'\n'"flush set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET"$'\n'
   [ -z "$AVOID" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP { $AVOID }"$'\n'
   [ -z "$DOWN" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET { $DOWN }"$'\n'
+  if [ -n "$V6" ]; then
+    tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_MAP6"$'\n'
+    tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_MAP6 { \"$LAN_IF\" : $(mark_of "$WANT6") }"$'\n'
+    tx+="flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6"$'\n'
+    [ -z "$DEAD6" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6 { $DEAD6 }"$'\n'
+  fi
   if ! nft -f - <<<"$tx"; then
     log "could not switch new flows to $WANT: is table $NFT_FAMILY $NFT_TABLE loaded? (systemctl restart edge-nftables)"
     return 1
@@ -180,52 +223,65 @@ apply_locked() {
 # notification) a change is a switch and is recorded; without one it is a re-sync (after a
 # ruleset load reset the map) and only logged.
 sync_locked() {
+  local cause=${1:-} seen
   current_state
-  decide "$CUR"
-  [ "$WANT" != "$CUR" ] || [ "$DEAD" != "$CUR_DEAD" ] || [ "$STEER" != "$CUR_STEER" ] || { local_rule_follow "$WANT"; return 0; }
-  apply_locked || return 1
-  after_switch "$CUR" "$CUR_DEAD" "${1:-}"
-}
-
-# after_switch BEFORE DEAD_BEFORE CAUSE: what follows a switch, once the element is in place.
-after_switch() {
-  local why
-  if [ "$WANT" != "$1" ]; then
-    why="wan1 $S1: $WHY1" # both ways, WAN1's state is what made the choice
-    # The record first: its time, taken before any process starts, is when the switch was applied.
-    [ -z "$3" ] || record_switch "$1" "$WANT" "$why"
-    log "new flows now use $WANT (before: ${1:-none}; wan1 $S1, wan2 $S2)${3:+ [$3]}: $why"
+  decide
+  seen="$S1 $S2 ${S1_6:-} ${S2_6:-}"
+  # A decision that changed since the switcher's last sync is news whichever wake-up finds it first
+  # (the periodic re-sync can read a decision file before its line arrives): its switch is recorded.
+  if [ -z "$cause" ] && [ -n "$SEEN" ] && [ "$SEEN" != "$seen" ]; then cause=edge-probe; fi
+  SEEN=$seen
+  if [ "$WANT" = "$CUR" ] && [ "$DEAD" = "$CUR_DEAD" ] && [ "$STEER" = "$CUR_STEER" ] &&
+    [ "$WANT6" = "$CUR6" ] && [ "$DEAD6" = "$CUR_DEAD6" ]; then
+    local_rule_follow -4 "$WANT"
+    [ -z "$V6" ] || local_rule_follow -6 "$WANT6"
+    return 0
   fi
-  local_rule_follow "$WANT"
-  [ -z "$DEAD" ] || [ "$DEAD" = "$2" ] || retire_flows "$DEAD"
-  [ -n "$DEAD" ] || [ "$FLUSH_CONNTRACK" != yes ] || [ "$WANT" = "$1" ] || [ -z "$1" ] || flush_left "$1"
+  apply_locked || return 1
+  after_switch "" "$CUR" "$WANT" "$CUR_DEAD" "$DEAD" "$S1" "$S2" "$WHY1" "$cause"
+  [ -z "$V6" ] || after_switch 6 "$CUR6" "$WANT6" "$CUR_DEAD6" "$DEAD6" "$S1_6" "$S2_6" "$WHY1_6" "$cause"
+}
+SEEN='' # the decisions the last sync of this process saw (the switcher's: it lives on)
+
+# after_switch FAMILY BEFORE NOW DEAD_BEFORE DEAD S1 S2 WHY1 CAUSE: what follows a switch of one
+# family ("" IPv4, 6 IPv6), once the elements are in place.
+after_switch() {
+  local f=$1 why tag=${1:+IPv6 }
+  if [ "$3" != "$2" ]; then
+    why="${tag}wan1 $6: $8" # both ways, WAN1's state is what made the choice
+    # The record first: its time, taken before any process starts, is when the switch was applied.
+    [ -z "$9" ] || record_switch "$2" "$3" "$why"
+    log "new ${tag}flows now use $3 (before: ${2:-none}; wan1 $6, wan2 $7)${9:+ [$9]}: $why"
+  fi
+  local_rule_follow "-${f:-4}" "$3"
+  [ -z "$5" ] || [ "$5" = "$4" ] || retire_flows "${f:-4}" "$5"
+  [ -n "$5" ] || [ "$FLUSH_CONNTRACK" != yes ] || [ "$3" = "$2" ] || [ -z "$2" ] || flush_left "${f:-4}" "$2" "$6" "$7"
 }
 
-# retire_flows MARK: the WAN with MARK is down and left. TCP flows pinned to it stay in conntrack:
-# the next packet a LAN client sends on one gets a reset from the forward chain (its mark is in the
-# dead set), so the application reconnects now, through the WAN new flows use. Every other flow of
-# it is deleted, so its next packet starts a new flow on that WAN (UDP re-pinned). Both families:
-# conntrack's default is IPv4 only, and translated IPv6 pins flows with the same marks.
+# retire_flows 4|6 MARK: the WAN with MARK is down and left by that family. TCP flows pinned to it
+# stay in conntrack: the next packet a LAN client sends on one gets a reset from the forward chain
+# (its mark is in the family's dead set), so the application reconnects now, through the WAN new
+# flows use. Every other flow of it is deleted, so its next packet starts a new flow on that WAN
+# (UDP re-pinned).
 retire_flows() {
-  local f p out
+  local p out ps=(udp icmp) fam=ipv4
   [ "$FLUSH_CONNTRACK" = yes ] || return 0
-  for f in ipv4/udp ipv4/icmp ${V6_LAN_ADDR:+ipv6/udp ipv6/icmpv6}; do
-    p=${f#*/}
-    out=$(conntrack -D -f "${f%/*}" --mark "$1" -p "$p" 2>&1 >/dev/null) || true
-    log "flows pinned to mark $1, ${f%/*} $p: ${out##*: }"
+  [ "$1" = 4 ] || ps=(udp icmpv6) fam=ipv6
+  for p in "${ps[@]}"; do
+    out=$(conntrack -D -f "$fam" --mark "$2" -p "$p" 2>&1 >/dev/null) || true
+    log "flows pinned to mark $2, $fam $p: ${out##*: }"
   done
 }
 
-# flush_left WAN (TCP_RESET=no): every flow pinned to the WAN left is deleted, as before resets.
+# flush_left 4|6 WAN S1 S2 (TCP_RESET=no): every flow of the family pinned to the WAN left is
+# deleted, as before resets.
 flush_left() {
-  local s out
-  if [ "$1" = wan1 ]; then s=$S1; else s=$S2; fi
+  local s out fam=ipv4
+  [ "$1" = 4 ] || fam=ipv6
+  if [ "$2" = wan1 ]; then s=$3; else s=$4; fi
   [ "$s" = down ] || return 0
-  out=$(conntrack -D --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true
-  log "flushed flows pinned to $1: ${out##*: }"
-  [ -n "$V6_LAN_ADDR" ] || return 0
-  out=$(conntrack -D -f ipv6 --mark "$(mark_of "$1")" 2>&1 >/dev/null) || true
-  log "flushed IPv6 flows pinned to $1: ${out##*: }"
+  out=$(conntrack -D -f "$fam" --mark "$(mark_of "$2")" 2>&1 >/dev/null) || true
+  log "flushed $fam flows pinned to $2: ${out##*: }"
 }
 
 notify() {
@@ -244,11 +300,11 @@ notify() {
 }
 
 # switcher: edge-probe's state machines write their decisions ("wan1 is DOWN: why") and a beat per
-# WAN per second to its stdin. It holds the lock file open (one flock per sync, no subshell), and
+# WAN (and per WAN's IPv6 with translated IPv6) per second to its stdin. It holds the lock file open (one flock per sync, no subshell), and
 # feeds systemd's watchdog while both machines beat: a wedged prober, producer or switcher stops
 # the beats, and systemd restarts edge-probe.service.
 switcher() {
-  local line part='' b1=0 b2=0 lock_fd wake=0
+  local line part='' b1=0 b2=0 b3=0 b4=0 lock_fd wake=0
   mkdir -p "$RUN_DIR" && exec {lock_fd}>"$RUN_DIR/failover.lock" || exit 1
   # The service's stderr is edge-probe's journal: decisions go there, as edge-probe's; what the
   # switcher does is edge-failover's, as when keepalived's notifications run it.
@@ -260,6 +316,8 @@ switcher() {
       case "$line" in
         'beat wan1') mono; b1=$MONO_CS ;;
         'beat wan2') mono; b2=$MONO_CS ;;
+        'beat wan1v6') mono; b3=$MONO_CS ;;
+        'beat wan2v6') mono; b4=$MONO_CS ;;
         *) printf '%s\n' "$line" >&2; wake=1 ;;
       esac
     elif [ "$?" -le 128 ]; then
@@ -275,7 +333,10 @@ switcher() {
       flock -u "$lock_fd"
       wake=0 LAST_SYNC=$MONO_CS
     fi
-    if [ $((MONO_CS - b1)) -le 300 ] && [ $((MONO_CS - b2)) -le 300 ] && [ $((MONO_CS - LAST_BEAT)) -ge 100 ]; then
+    # without translated IPv6 no IPv6 machine runs: their beats are not awaited
+    [ -n "$V6" ] || b3=$MONO_CS b4=$MONO_CS
+    if [ $((MONO_CS - b1)) -le 300 ] && [ $((MONO_CS - b2)) -le 300 ] && [ $((MONO_CS - b3)) -le 300 ] &&
+      [ $((MONO_CS - b4)) -le 300 ] && [ $((MONO_CS - LAST_BEAT)) -ge 100 ]; then
       [ -z "${NOTIFY_SOCKET:-}" ] || systemd-notify WATCHDOG=1 2>/dev/null || true
       LAST_BEAT=$MONO_CS
     fi
@@ -325,6 +386,16 @@ status() {
     echo "$w.flows6=$(conntrack -L -f ipv6 --mark "$(mark_of "$w")" 2>/dev/null | wc -l)"
   done
   echo "dead=${CUR_DEAD:-none}"
+  if [ -n "$V6" ]; then
+    echo "preferred6=${CUR6:-unknown}"
+    for w in wan1 wan2; do
+      probe_state "${w}v6"
+      echo "$w.v6.state=$S"
+      echo "$w.v6.since=$(when "$AT")"
+      echo "$w.v6.why=$WHY"
+    done
+    echo "dead6=${CUR_DEAD6:-none}"
+  fi
   echo "switches=$([ -r "$SWITCH_LOG" ] && wc -l <"$SWITCH_LOG" || echo 0)"
 }
 

@@ -6,7 +6,8 @@
 #
 #   tick M W                 the clock, 4 times a second, also while no ping runs
 #   carrier M 0|1            the link lost or regained its carrier (read from sysfs every tick)
-#   addr M ADDR|-            pings (re)started from ADDR, or stopped: the WAN has no IPv4 address
+#   addr M ADDR|-            pings (re)started from ADDR, or stopped: the WAN has no address of
+#                            FAMILY (IPv4, or IPv6 for the machines of a WAN's IPv6)
 #   [W] 64 bytes from X: ... a reply from target X (ping -D stamps it with wall time: it is
 #                            brought onto M with the last tick's offset, and taken as "now" when
 #                            it is not within a tick of it, as after a step of the wall clock)
@@ -85,7 +86,7 @@ function decide(   n, healthy, tmp) {
 }
 function failed(n,   i, x, s) {
   if (!carrier) return sprintf("%s has no carrier (link down)", ifname)
-  if (addr == "-") return sprintf("%s has no IPv4 address", ifname)
+  if (addr == "-") return sprintf("%s has no %s address", ifname, family == "" ? "IPv4" : family)
   s = sprintf("%d of %d targets answered within %.1f s (%d needed):", n, nt, timeout, need)
   for (i = 1; i <= nt; i++) {
     x = tg[i]

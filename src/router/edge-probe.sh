@@ -10,8 +10,10 @@
 # ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file); each decision is also a
 # line to `edge-failover switcher`, a child of this service, which switches the preferred WAN at
 # once (no process chain between a decision and the map) and feeds systemd's watchdog while both
-# WANs' state machines beat. The process restarts itself (through systemd) when its configuration
-# files change, and exits when any of its parts ends (systemd restarts it).
+# WANs' state machines beat. With translated IPv6 (routing.conf's V6_LAN_ADDR) each WAN's IPv6 is
+# probed the same way, from its global IPv6 address to WANn_TARGETS6, by machines named wan1v6 and
+# wan2v6 (their own decisions: IPv6 can fail alone). The process restarts itself (through systemd)
+# when its configuration files change, and exits when any of its parts ends (systemd restarts it).
 PROG=edge-probe
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
@@ -23,24 +25,39 @@ CHECK_TICKS=4 # address, pings and configuration are checked every CHECK_TICKS t
 
 load() {
   WAN1_IF='' WAN2_IF='' M1='' M2='' WAN1_TARGETS='' WAN2_TARGETS='' PROBE_INTERVAL='' PROBE_TIMEOUT='' RISE='' SUCCESS_THRESHOLD=''
+  WAN1_TARGETS6='' WAN2_TARGETS6='' V6_LAN_ADDR=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
+  FAMILIES=4
+  [ -z "$V6_LAN_ADDR" ] || [ -z "$WAN1_TARGETS6" ] || [ -z "$WAN2_TARGETS6" ] || FAMILIES='4 6'
   valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
     valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
     valid '^[0-9.]+( [0-9.]+)*$' "$WAN1_TARGETS" WAN1_TARGETS && valid '^[0-9.]+( [0-9.]+)*$' "$WAN2_TARGETS" WAN2_TARGETS &&
     valid "$NUM_RE" "$PROBE_INTERVAL" PROBE_INTERVAL && valid "$NUM_RE" "$PROBE_TIMEOUT" PROBE_TIMEOUT &&
-    valid "$NUM_RE" "$RISE" RISE && valid "$UINT_RE" "$SUCCESS_THRESHOLD" SUCCESS_THRESHOLD
+    valid "$NUM_RE" "$RISE" RISE && valid "$UINT_RE" "$SUCCESS_THRESHOLD" SUCCESS_THRESHOLD &&
+    valid '^([0-9a-f:]+( [0-9a-f:]+)*)?$' "$WAN1_TARGETS6" WAN1_TARGETS6 && valid '^([0-9a-f:]+( [0-9a-f:]+)*)?$' "$WAN2_TARGETS6" WAN2_TARGETS6
 }
 
-# The first global IPv4 address of interface $1 (empty without one).
+# wan_addr 4|6 IF: the first global IPv4 address of IF, or its first global IPv6 address that is
+# the ISP's (not a ULA) and usable (not tentative, not deprecated); empty without one.
 wan_addr() {
-  local out
-  out=$(ip -4 -o addr show dev "$1" scope global 2>/dev/null)
-  [[ $out =~ inet\ ([0-9.]+)/ ]] && printf '%s' "${BASH_REMATCH[1]}"
+  local out _i _d fam a
+  if [ "$1" = 4 ]; then
+    out=$(ip -4 -o addr show dev "$2" scope global 2>/dev/null)
+    [[ $out =~ inet\ ([0-9.]+)/ ]] && printf '%s' "${BASH_REMATCH[1]}"
+    return 0
+  fi
+  while read -r _i _d fam a _; do
+    [ "$fam" = inet6 ] || continue
+    case "$a" in [fF][cCdD]*) continue ;; esac
+    printf '%s' "${a%/*}"
+    return 0
+  done < <(ip -6 -o addr show dev "$2" scope global -tentative -deprecated 2>/dev/null)
 }
 
-# The event stream of WAN $1 on stdout: the clock, address changes, and the pings' own lines.
+# producer N 4|6: the event stream of WAN N's family on stdout: the clock, address changes, and the
+# pings' own lines.
 producer() {
-  local n=$1 ifvar="WAN$1_IF" markvar="M$1" tvar="WAN$1_TARGETS"
+  local n=$1 fam=$2 ifvar="WAN$1_IF" markvar="M$1" tvar="WAN$1_TARGETS${2#4}"
   local ifname=${!ifvar} mark=$((${!markvar})) addr='' new t i=0 sleep_fd pid dead carrier had=''
   local -a targets pids=()
   read -r -a targets <<<"${!tvar}"
@@ -55,7 +72,7 @@ producer() {
         kill -TERM "$MAIN_PID" 2>/dev/null
         exit 0
       fi
-      new=$(wan_addr "$ifname") dead=no
+      new=$(wan_addr "$fam" "$ifname") dead=no
       for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || dead=yes; done
       if [ "$new" != "$addr" ] || [ "$dead" = yes ]; then
         [ "${#pids[@]}" = 0 ] || kill "${pids[@]}" 2>/dev/null
@@ -64,7 +81,7 @@ producer() {
         printf 'addr %s %s\n' "$MONO" "${addr:--}"
         if [ -n "$addr" ]; then
           for t in "${targets[@]}"; do
-            ping -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &
+            ping "-$fam" -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &
             pids+=("$!")
           done
         fi
@@ -81,12 +98,12 @@ producer() {
   done
 }
 
-machine() { # WAN N
-  local ifvar="WAN$2_IF" tvar="WAN$2_TARGETS" grace
+machine() { # NAME N 4|6
+  local ifvar="WAN$2_IF" tvar="WAN$2_TARGETS${3#4}" grace
   # A WAN never measured (at boot, DHCP may still be asking) gets the rise period to answer.
   grace=$(mawk -v a="$RISE" -v b="$PROBE_TIMEOUT" 'BEGIN { print (a > b ? a : b) }')
   exec mawk -W interactive -v wan="$1" -v ifname="${!ifvar}" -v targets="${!tvar}" -v timeout="$PROBE_TIMEOUT" \
-    -v rise="$RISE" -v need="$SUCCESS_THRESHOLD" -v grace="$grace" -v run_dir="$RUN_DIR" -f "$PROBE_AWK"
+    -v rise="$RISE" -v need="$SUCCESS_THRESHOLD" -v grace="$grace" -v run_dir="$RUN_DIR" -v family="IPv$3" -f "$PROBE_AWK"
 }
 
 run() {
@@ -95,14 +112,18 @@ run() {
   MAIN_PID=$$ STARTED="$RUN_DIR/probe.started"
   : >"$STARTED"
   [ -r "$PROBE_AWK" ] || { log "cannot read $PROBE_AWK"; exit 1; }
-  local n fifo="$RUN_DIR/switcher.fifo" sw
+  local n f name fifo="$RUN_DIR/switcher.fifo" sw
   # Both state machines write to the switcher through one FIFO, which this shell also holds open:
   # the switcher sees its input end only when the service ends.
   rm -f "$fifo" && mkfifo -m 0600 "$fifo" || exit 1
   "$SWITCHER" switcher <"$fifo" &
   exec {sw}>"$fifo"
-  for n in 1 2; do
-    producer "$n" | machine "wan$n" "$n" >&"$sw" &
+  for f in $FAMILIES; do
+    for n in 1 2; do
+      name=wan$n
+      [ "$f" = 4 ] || name+=v6
+      producer "$n" "$f" | machine "$name" "$n" "$f" >&"$sw" &
+    done
   done
   # Stopping the service ends every ping and state machine (they share this process group), and
   # waits for them: this shell exits last, so a stop is over when systemd sees it exit.
@@ -115,7 +136,8 @@ run() {
 
 show() {
   local w s at why
-  for w in wan1 wan2; do
+  for w in wan1 wan2 wan1v6 wan2v6; do
+    [ -e "$RUN_DIR/$w.probe" ] || [ "${w%v6}" = "$w" ] || continue
     s='' at='' why=''
     [ -r "$RUN_DIR/$w.probe" ] && read -r s at why <"$RUN_DIR/$w.probe"
     printf '%s %s %s %s\n' "$w" "${s:-unknown}" "${at:--}" "${why:-}"

@@ -43,7 +43,7 @@ PROG=edge-routes
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
 
 load_routing() {
-  WAN1_IF='' WAN2_IF='' LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' V6_LAN_ADDR=''
+  WAN1_IF='' WAN2_IF='' LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_MAP6='' V6_LAN_ADDR=''
   load_conf "$ROUTING_CONF" || return 1
   valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
     valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -51,7 +51,8 @@ load_routing() {
     valid "$NAME_RE" "$T1_NAME" T1_NAME && valid "$NAME_RE" "$T2_NAME" T2_NAME &&
     valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW &&
     valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY &&
-    valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR
+    valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6
 }
 
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
@@ -89,7 +90,7 @@ desired_rules() {
 # (edge-failover switches it), WAN1's table when the map is missing.
 local_table() {
   local m
-  m=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" 2>/dev/null | sed -n 's/.*" : \(0x[0-9a-f]*\).*/\1/p')
+  m=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "${1:-$NFT_MAP}" 2>/dev/null | sed -n 's/.*" : \(0x[0-9a-f]*\).*/\1/p')
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
@@ -191,7 +192,7 @@ desired_rules6() {
   for a in $V6A2; do printf '%s: from %s lookup %s\n' "$((PRIO + 21))" "$a" "$T2"; done
   printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 30))" "$M1"
   printf '%s: from all fwmark %s unreachable\n' "$((PRIO + 31))" "$M2"
-  printf '%s: from all iif lo lookup %s\n' "$((PRIO + 40))" "$(local_table)"
+  printf '%s: from all iif lo lookup %s\n' "$((PRIO + 40))" "$(local_table "${NFT_MAP6:-$NFT_MAP}")"
 }
 
 table_routes6() { ip -6 route show table "$1" 2>/dev/null | awk '{ $1 = $1; sub(/ pref [a-z]+$/, ""); print }'; }

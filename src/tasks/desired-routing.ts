@@ -3,7 +3,7 @@ import { shJoin } from '../encode/index.js';
 import { hexMark, tableRoutes, type Topology, type Wan } from './wan.js';
 import { NFT_TABLE } from './paths.js';
 import type { Wan6 } from './ipv6.js';
-import { PREFERRED_MAP } from '../render/nftables.js';
+import { PREFERRED_MAP, PREFERRED_MAP6 } from '../render/nftables.js';
 import { routeSpec, ruleSpec } from '../render/ip.js';
 
 /**
@@ -56,12 +56,12 @@ export function desiredRules(t: Topology, local: Wan = t.wan1): RuleLine[] {
 }
 
 /**
- * The WAN new LAN flows use now, from the preferred_wan map in the gathered `inet edge` table
- * (`"lan0" : 0x00000002`); WAN1 when the table or its element is missing.
+ * The WAN new LAN flows use now, from the preferred_wan map (IPv6: preferred_wan6) in the gathered
+ * `inet edge` table (`"lan0" : 0x00000002`); WAN1 when the table or its element is missing.
  */
-export function preferredWan(t: Topology, facts: Facts): Wan {
+export function preferredWan(t: Topology, facts: Facts, mapName: string = PREFERRED_MAP): Wan {
   const text = facts.nftTableText[NFT_TABLE] ?? '';
-  const map = new RegExp(`map ${PREFERRED_MAP} \\{[^}]*?elements = \\{([^}]*)\\}`).exec(text)?.[1] ?? '';
+  const map = new RegExp(`map ${mapName} \\{[^}]*?elements = \\{([^}]*)\\}`).exec(text)?.[1] ?? '';
   const m = new RegExp(`"${t.lan.ifname.replace(/[.]/g, '\\.')}"\\s*:\\s*(0x[0-9a-f]+|[0-9]+)`).exec(map);
   const mark = m ? Number(m[1]) : undefined;
   return t.wans.find((w) => w.mark === mark) ?? t.wan1;
@@ -171,7 +171,7 @@ export function desiredRoute6(w6: Wan6): string | undefined {
 export function routingDelta6(t: Topology, facts: Facts, v6: Wan6[]): RoutingDelta {
   const routes = (w: Wan) => (facts.routes6 ?? []).filter((r) => r.table === String(w.table) || r.table === w.tableName);
   const tables = v6.map((w6) => tableState(w6.wan, routes(w6.wan), desiredRoute6(w6)));
-  return delta(rulesInRange(facts, t, facts.rules6 ?? []), desiredRules6(t, v6, preferredWan(t, facts)), tables);
+  return delta(rulesInRange(facts, t, facts.rules6 ?? []), desiredRules6(t, v6, preferredWan(t, facts, PREFERRED_MAP6)), tables);
 }
 
 /**

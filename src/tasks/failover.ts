@@ -36,6 +36,8 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
       content: renderFailoverConf({
         targets1: vars.edge_wan1_targets,
         targets2: vars.edge_wan2_targets,
+        targets1v6: vars.edge_wan1_targets6,
+        targets2v6: vars.edge_wan2_targets6,
         interval: vars.edge_health_interval,
         timeout: vars.edge_health_timeout,
         rise: vars.edge_health_rise,

@@ -8,6 +8,8 @@
  *     the router's own records: edge-probe's decision → the switch applied (the decision's time in
  *     WAN.probe, the switch's record, timed as the map holds the new element), and after a
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
+ *   - with translated IPv6 (the lab's default), a second client stream over IPv6 gives the same
+ *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone.
  *   - the same trials again with the router's CPUs busy (one busy loop per CPU inside the router, at
  *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
  *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
@@ -54,13 +56,24 @@ function stats(xs: number[]): { n: number; p50: number; p95: number; max: number
 const secs = (ms: number) => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
-/** Both WANs up by edge-failover's record, new flows on WAN1, and WAN1 stable (the last flows by WAN1). */
-async function settled(stream: FlowStream, timeoutMs = 90_000): Promise<void> {
+/** New LAN flows of each family the router fails over: IPv4 always, IPv6 when it is translated. */
+interface Streams {
+  v4: FlowStream;
+  v6?: FlowStream;
+}
+type Kind = 'upstream-cut' | 'link-down' | 'upstream-cut6';
+
+/** Both WANs up by edge-failover's record (both families), new flows on WAN1, and WAN1 stable (the last flows by WAN1). */
+async function settled(streams: Streams, timeoutMs = 90_000): Promise<void> {
   const t0 = Date.now();
+  const onWan1 = (st: FlowStream | undefined) => {
+    const recent = st?.between(Date.now() - 1_000, Date.now());
+    return !recent || (recent.via.wan1 && !recent.via.wan2);
+  };
   while (Date.now() - t0 < timeoutMs) {
     const s = (await run(router, '/usr/local/sbin/edge-failover status')).stdout;
-    const recent = stream.between(Date.now() - 1_000, Date.now());
-    if (/wan1\.state=up/.test(s) && /wan2\.state=up/.test(s) && /preferred=wan1/.test(s) && recent.via.wan1 && !recent.via.wan2) return;
+    const six = !streams.v6 || (/wan1\.v6\.state=up/.test(s) && /wan2\.v6\.state=up/.test(s) && /preferred6=wan1/.test(s));
+    if (/wan1\.state=up/.test(s) && /wan2\.state=up/.test(s) && /preferred=wan1/.test(s) && six && onWan1(streams.v4) && onWan1(streams.v6)) return;
     await sleep(250);
   }
   throw new Error(`${router} did not settle on WAN1 within ${timeoutMs / 1000} s`);
@@ -80,26 +93,46 @@ interface Trial {
   repair?: number; // repair → first new LAN flow by WAN1
   decisionToMap?: number; // edge-probe's DOWN decision → the switcher's record of the applied switch
   addressToRoutes?: number; // link-down only: WAN1's DHCP address → its table and rule back
+  cut6?: number; // the same for new IPv6 flows (translated IPv6)
+  repair6?: number;
+  decisionToMap6?: number;
 }
 
-async function trial(stream: FlowStream, kind: 'upstream-cut' | 'link-down'): Promise<Trial> {
-  await settled(stream);
+/** The last switch record wan1 → wan2 of a family (an IPv6 one's why starts "IPv6 "): its epoch. */
+function lastSwitch(history: string, six: boolean): number | undefined {
+  const re = six ? /^([0-9.]+) wan1 wan2 \S+ IPv6 / : /^([0-9.]+) wan1 wan2 \S+ wan1 /;
+  const hit = history.split('\n').filter((l) => re.test(l)).pop();
+  return hit ? Number(re.exec(hit)![1]) : undefined;
+}
+
+async function trial(streams: Streams, kind: Kind): Promise<Trial> {
+  await settled(streams);
   await sleep(1_000);
+  const v4 = kind !== 'upstream-cut6';
   const t0 = Date.now();
   await fault('wan1', { kind });
-  const f = await stream.firstVia('wan2', t0, 30_000);
-  const decided = /^down ([0-9.]+) /.exec((await run(router, 'cat /run/edge/wan1.probe')).stdout);
+  const [f, f6] = await Promise.all([v4 ? streams.v4.firstVia('wan2', t0, 30_000) : undefined, streams.v6?.firstVia('wan2', t0, 30_000)]);
+  const probe = async (file: string) => {
+    const m = /^down ([0-9.]+) /.exec((await run(router, `cat /run/edge/${file}`)).stdout);
+    return m ? Number(m[1]) : undefined;
+  };
+  const [d4, d6] = [v4 ? await probe('wan1.probe') : undefined, streams.v6 ? await probe('wan1v6.probe') : undefined];
   // the switch's record: its time is taken as the switcher's transaction has returned
-  const switched = /^([0-9.]+) wan1 wan2 /.exec((await run(router, 'tail -n 1 /var/lib/edge/failover/switches')).stdout);
+  const history = (await run(router, 'tail -n 8 /var/lib/edge/failover/switches')).stdout;
+  const [s4, s6] = [lastSwitch(history, false), lastSwitch(history, true)];
   await sleep(500);
   const t1 = Date.now();
   await fault('wan1', { kind: 'clear' });
-  const g = await stream.firstVia('wan1', t1, 90_000);
+  const [g, g6] = await Promise.all([v4 ? streams.v4.firstVia('wan1', t1, 90_000) : undefined, streams.v6?.firstVia('wan1', t1, 90_000)]);
+  const gap = (a?: number, b?: number) => (a !== undefined && b !== undefined ? (b - a) * 1000 : undefined);
   return {
     cut: f && f.at - t0,
     repair: g && g.at - t1,
-    decisionToMap: decided && switched ? (Number(switched[1]) - Number(decided[1])) * 1000 : undefined,
+    decisionToMap: gap(d4, s4),
     addressToRoutes: kind === 'link-down' ? await linkReturn(t1) : undefined,
+    cut6: f6 && f6.at - t0,
+    repair6: g6 && g6.at - t1,
+    decisionToMap6: gap(d6, s6),
   };
 }
 
@@ -127,26 +160,30 @@ async function busyCpus(): Promise<() => Promise<void>> {
 }
 
 /** N trials of one kind; prints and returns their p50/p95/max. */
-async function runTrials(stream: FlowStream, kind: 'upstream-cut' | 'link-down', cpus: string) {
+async function runTrials(streams: Streams, kind: Kind, cpus: string) {
   const all: Trial[] = [];
   for (let i = 1; i <= trials; i++) {
-    const r = await trial(stream, kind);
+    const r = await trial(streams, kind);
     all.push(r);
     process.stderr.write(
       `  ${kind} #${i} (${cpus}): cut → WAN2 ${secs(r.cut ?? NaN)} (decision → map ${secs(r.decisionToMap ?? NaN)}), repair → WAN1 ${secs(r.repair ?? NaN)}` +
-        `${kind === 'link-down' ? ` (address → table and rule ${secs(r.addressToRoutes ?? NaN)})` : ''} (load ${load()})\n`,
+        `${kind === 'link-down' ? ` (address → table and rule ${secs(r.addressToRoutes ?? NaN)})` : ''}` +
+        `${streams.v6 ? `; IPv6 cut → WAN2 ${secs(r.cut6 ?? NaN)} (decision → map ${secs(r.decisionToMap6 ?? NaN)}), repair → WAN1 ${secs(r.repair6 ?? NaN)}` : ''} (load ${load()})\n`,
     );
   }
   const of = (k: keyof Trial) => stats(all.flatMap((t) => (t[k] === undefined ? [] : [t[k]!])));
-  const out = { cut: of('cut'), decisionToMap: of('decisionToMap'), repair: of('repair'), addressToRoutes: of('addressToRoutes'), load: load() };
+  const keys = ['cut', 'decisionToMap', 'repair', 'addressToRoutes', 'cut6', 'decisionToMap6', 'repair6'] as const;
+  const out = { ...Object.fromEntries(keys.map((k) => [k, of(k)])), load: load() } as Record<(typeof keys)[number], ReturnType<typeof stats>> & { load: string };
   const line = (what: string, x: ReturnType<typeof stats>) => `  ${what.padEnd(34)} n ${x.n}  p50 ${secs(x.p50)}  p95 ${secs(x.p95)}  max ${secs(x.max)}`;
+  const v4 = kind !== 'upstream-cut6';
   console.log(
     [
       `${kind}, ${cpus} (load ${out.load}):`,
-      line('cut → first new flow on WAN2', out.cut),
-      line('decision → switch applied', out.decisionToMap),
-      line('repair → first new flow on WAN1', out.repair),
+      ...(v4 ? [line('cut → first new flow on WAN2', out.cut), line('decision → switch applied', out.decisionToMap), line('repair → first new flow on WAN1', out.repair)] : []),
       ...(kind === 'link-down' ? [line('DHCP address → table and rule', out.addressToRoutes)] : []),
+      ...(streams.v6
+        ? [line('IPv6 cut → first new flow on WAN2', out.cut6), line('IPv6 decision → switch applied', out.decisionToMap6), line('IPv6 repair → first new flow on WAN1', out.repair6)]
+        : []),
     ].join('\n'),
   );
   return out;
@@ -177,7 +214,7 @@ async function probeDowns(since: number): Promise<string[]> {
 }
 
 async function soak(stream: FlowStream, name: string, minutes: number, setup: () => Promise<void>, teardown: () => Promise<void>) {
-  await settled(stream);
+  await settled({ v4: stream });
   const s0 = await switchCount();
   const c0 = await probeCpu();
   const t0 = Date.now();
@@ -238,12 +275,15 @@ async function main(): Promise<void> {
   console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS)/.test(l)).join('  '));
 
   const stream = new FlowStream(lab, router, 100, 600).start();
+  const six = /^preferred6=/m.test((await run(router, '/usr/local/sbin/edge-failover status')).stdout);
+  const streams: Streams = { v4: stream, ...(six ? { v6: new FlowStream(lab, router, 100, 600, 6).start() } : {}) };
+  const kinds: Kind[] = ['upstream-cut', 'link-down', ...(six ? (['upstream-cut6'] as const) : [])];
   const result: Record<string, unknown> = { router, instance, trials, soakMin, at: new Date().toISOString(), conf };
   try {
     for (const cpus of ['idle', 'CPUs busy'] as const) {
       const stopBusy = cpus === 'idle' ? undefined : await busyCpus();
       try {
-        for (const kind of ['upstream-cut', 'link-down'] as const) result[`${kind}, ${cpus}`] = await runTrials(stream, kind, cpus);
+        for (const kind of kinds) result[`${kind}, ${cpus}`] = await runTrials(streams, kind, cpus);
       } finally {
         await stopBusy?.();
       }
@@ -251,6 +291,7 @@ async function main(): Promise<void> {
     if (!noSoak) result.soaks = await soaks(stream, plan.targets[plan.targets.length - 1]!);
   } finally {
     stream.stop();
+    streams.v6?.stop();
     await fault('wan1', { kind: 'clear' });
   }
   mkdirSync('.edge', { recursive: true });

@@ -11,8 +11,8 @@ export interface LabView {
  * A steady stream of NEW flows from a router's LAN client: one fresh TCP connection to the lab
  * internet's whoami service every `everyMs`, each given `timeoutMs` (shorter than the first SYN
  * retransmission, so every attempt is one new routing/NAT decision on the router). whoami answers
- * with the source address it saw, so each flow says which WAN it left by. Times are the host's
- * clock (the lab routers share it).
+ * with the source address it saw, so each flow says which WAN it left by (family 6: whoami's IPv6
+ * address, from the client's SLAAC address). Times are the host's clock (the lab routers share it).
  */
 
 export interface Flow {
@@ -51,11 +51,12 @@ export class FlowStream {
     private router: string,
     private everyMs = 100,
     private timeoutMs = 600,
+    private family: 4 | 6 = 4,
   ) {}
 
   start(): this {
     const r: RouterPlan = this.lab.router(this.router);
-    const w = this.lab.plan.whoami;
+    const w = this.family === 6 ? this.lab.plan.whoami6 : this.lab.plan.whoami;
     this.child = spawn(
       'ip',
       ['netns', 'exec', r.lanNs, process.execPath, '-e', CLIENT_JS, w.address, String(w.port), String(this.everyMs), String(this.timeoutMs)],
@@ -70,7 +71,7 @@ export class FlowStream {
         buf = buf.slice(i + 1);
         try {
           const o = JSON.parse(line) as { at: number; ms: number; seen?: string; error?: string };
-          const addr = /^(?:::ffff:)?([0-9.]+):[0-9]+$/.exec(o.seen ?? '')?.[1];
+          const addr = (/^(?:::ffff:)?([0-9.]+):[0-9]+$/.exec(o.seen ?? '') ?? /^\[([0-9a-f:]+)\]:[0-9]+$/.exec(o.seen ?? ''))?.[1];
           this.flows.push(o.error || !addr ? { at: o.at, ms: o.ms, error: o.error ?? 'no answer' } : { at: o.at, ms: o.ms, via: wanOfSource(addr, r) });
         } catch {
           /* a partial line at exit */

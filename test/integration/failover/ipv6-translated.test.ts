@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containsAddress6, ip6ToBig } from '../../../src/ipv6.js';
+import { wanOfSource } from '../../../src/lab/plan.js';
 import type { ProbeResult } from '../../../src/lab/probe.js';
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
@@ -10,7 +11,8 @@ import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from
  * Issue 23, translated IPv6 on lab r1 (edge_ipv6_mode translated): the LAN client takes an address
  * of the router's ULA by SLAAC (edge's radvd), its new IPv6 flows leave WAN1 as WAN1's delegated
  * prefix (NPTv6, the interface identifier kept: a 1:1 mapping), move to WAN2 on a WAN1 upstream cut
- * and come back after the rise. An nft counter in each ISP namespace sees every IPv6 packet that
+ * and come back after the rise; an IPv6-only cut of WAN1 moves IPv6 alone (IPv4 stays), the router's
+ * own traffic following each family. An nft counter in each ISP namespace sees every IPv6 packet that
  * arrives from the router with a ULA source or the other ISP's prefix: it must stay 0. The run is
  * rolled back with edge's rollback and the router is as before, byte for byte.
  */
@@ -67,6 +69,13 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
   };
 
+  /** Which WAN the router's own TCP connection to whoami (`addr`, port 80) leaves by, unbound: by the address whoami saw. */
+  async function ownSource(addr: string): Promise<string> {
+    const r = await lab.run(router, ['bash', '-c', `exec 3<>/dev/tcp/${addr}/80 && timeout 3 head -n 1 <&3`], { allowFail: true });
+    const seen = (/^\[([0-9a-f:]+)\]:[0-9]+$/.exec(r.stdout.trim()) ?? /^([0-9.]+):[0-9]+$/.exec(r.stdout.trim()))?.[1];
+    return seen ? wanOfSource(seen, lab.router(router)) : `no answer (${r.stdout.trim()} ${r.stderr.trim()})`;
+  }
+
   /** RFC 6296's 1:1 mapping: the address seen outside is the client's, its prefix replaced by `mapped`'s. */
   function expectMapped(seen: string | undefined, client: string, within: string[]): void {
     expect(seen, 'whoami saw no IPv6 source').toBeDefined();
@@ -114,10 +123,30 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     const back = await pollFor('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
     for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
 
+    // IPv6 alone fails on WAN1 (its IPv4 works): IPv6 moves, IPv4 stays, and the router's own
+    // traffic follows each family's choice.
+    await lab.fault(router, 'wan1', { kind: 'upstream-cut6' });
+    const only6 = await pollFor('new IPv6 flows via wan2 while IPv4 stays on wan1', t.fallWindow * 1000 + 30_000, async () => {
+      const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+      return p.v6.via === 'wan2' && p.via === 'wan1' && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
+    }, 500);
+    for (const f of only6.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
+    const st = (await lab.run(router, ['edge-failover', 'status'])).stdout;
+    expect(st).toMatch(/^preferred=wan1$/m);
+    expect(st).toMatch(/^preferred6=wan2$/m);
+    expect(st).toMatch(/^wan1\.v6\.state=down$/m);
+    expect(await ownSource('2001:db8:ffff::80')).toBe('wan2');
+    expect(await ownSource('192.0.2.80')).toBe('wan1');
+    await lab.fault(router, 'wan1', { kind: 'clear' });
+    const back6 = await pollFor('new IPv6 flows via wan1 after the IPv6 repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    expect(await ownSource('2001:db8:ffff::80')).toBe('wan1');
+    const history = (await lab.run(router, ['edge-failover', 'history'])).stdout;
+    expect(history, 'the IPv6 switches are in the history, as IPv6').toMatch(/wan1 -> wan2 .* IPv6 wan1 down: /);
+
     const seen = await leaks();
     report(
       '23 translated',
-      `client ${client} (SLAAC after ${slaacMs} ms); wan1 as ${up.value.v6.flows[0]?.seenAddress}; cut → wan2 (${cut.value.v6.flows[0]?.seenAddress}) after ${cut.ms} ms; repair → wan1 after ${back.ms} ms; ISP leak counters ${JSON.stringify(seen)}`,
+      `client ${client} (SLAAC after ${slaacMs} ms); wan1 as ${up.value.v6.flows[0]?.seenAddress}; cut → wan2 (${cut.value.v6.flows[0]?.seenAddress}) after ${cut.ms} ms; repair → wan1 after ${back.ms} ms; IPv6-only cut → IPv6 on wan2 after ${only6.ms} ms, back after ${back6.ms} ms; ISP leak counters ${JSON.stringify(seen)}`,
     );
     expect(Object.keys(seen).sort()).toEqual(['isp1.other', 'isp1.ula', 'isp2.other', 'isp2.ula']);
     expect(seen).toEqual({ 'isp1.other': 0, 'isp1.ula': 0, 'isp2.other': 0, 'isp2.ula': 0 });

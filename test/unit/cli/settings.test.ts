@@ -60,7 +60,8 @@ beforeAll(async () => {
   runCmd = p.commands.find((c) => c.name() === 'run')!;
 });
 
-describe.skipIf(!has('ansible'))('ansible.cfg is found where Ansible finds it', () => {
+// Each case runs ansible: seconds each on a loaded host.
+describe.skipIf(!has('ansible'))('ansible.cfg is found where Ansible finds it', { timeout: 60_000 }, () => {
   it('ANSIBLE_CONFIG (a file or a directory), then ./ansible.cfg, then ~/.ansible.cfg — as `ansible --version` says', () => {
     const cases: [Record<string, string>, string][] = [
       [{ HOME: home }, proj],

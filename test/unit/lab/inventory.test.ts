@@ -33,6 +33,8 @@ describe('lab inventory', () => {
       edge_mgmt_subnets: ['198.18.0.0/24'],
       edge_wan1_targets: ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
       edge_wan2_targets: ['192.0.2.1', '192.0.2.2', '192.0.2.3'],
+      edge_wan1_targets6: ['2001:db8:ffff::1', '2001:db8:ffff::2', '2001:db8:ffff::3'],
+      edge_wan2_targets6: ['2001:db8:ffff::1', '2001:db8:ffff::2', '2001:db8:ffff::3'],
     });
   });
 

@@ -124,3 +124,33 @@ describe('edge nftables ruleset', () => {
     expect(inputVerdict({ ...model, mgmt: undefined }, { iif: 'mgmt0', saddr: '192.0.2.99', dport: 22 }, containsAddress).verdict).toBe('drop');
   });
 });
+
+describe('edge nftables ruleset with translated IPv6', () => {
+  const six: EdgeNftModel = {
+    ...model,
+    ipv6: { lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
+  };
+  const text = renderEdgeNft(six);
+
+  it('pins new IPv6 flows by their own map, and resets and restores each family by its own dead set', () => {
+    expect(text).toContain('\tmap preferred_wan6 {\n\t\ttype ifname : mark\n\t\telements = { "lan0" : 0x1 }\n\t}');
+    expect(text).toContain('\tset dead_wans6 {\n\t\ttype mark\n\t}');
+    expect(text).toContain('\t\tmeta nfproto ipv6 ct mark set iifname map @preferred_wan6 counter comment "new LAN IPv6 flows pinned"\n\t\tmeta nfproto ipv4 ct mark set iifname map @preferred_wan counter');
+    const pre = text.slice(text.indexOf('chain prerouting'), text.indexOf('chain output'));
+    expect(pre.split('\n').filter((l) => l.includes('meta mark set ct mark'))).toEqual([
+      '\t\tiifname "lan0" meta nfproto ipv4 ct mark != 0 ct mark != @dead_wans meta mark set ct mark',
+      '\t\tiifname "lan0" meta nfproto ipv6 ct mark != 0 ct mark != @dead_wans6 meta mark set ct mark',
+    ]);
+    const fwd = text.slice(text.indexOf('chain forward'), text.indexOf('chain postrouting'));
+    expect(fwd).toContain('iifname "lan0" meta nfproto ipv4 ct mark @dead_wans meta l4proto tcp counter reject with tcp reset');
+    expect(fwd).toContain('iifname "lan0" meta nfproto ipv6 ct mark @dead_wans6 meta l4proto tcp counter reject with tcp reset');
+    // balance spreads both families alike: no IPv6 map is read there
+    expect(renderEdgeNft({ ...six, policy: { ...six.policy, mode: 'balance' } })).not.toContain('@preferred_wan6');
+  });
+
+  it.skipIf(!canNft)('nft -c accepts it', () => {
+    const r = nftCheck(text);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+});

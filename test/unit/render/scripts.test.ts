@@ -105,7 +105,7 @@ describe('router-side scripts', () => {
 
   it('edge-probe: one long-running ping per target with the WAN\'s mark and source address, no process per probe', () => {
     const p = scripts['edge-probe'];
-    expect(p).toContain('ping -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &');
+    expect(p).toContain('ping "-$fam" -n -D -O -i "$PROBE_INTERVAL" -m "$mark" -I "$addr" "$t" 2>/dev/null &');
     expect(p).toContain('read -r -t "$TICK" -u "$sleep_fd" _');
     expect(p).toContain('mawk -W interactive');
     expect(p).not.toMatch(/\bsleep \$/);
