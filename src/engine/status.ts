@@ -3,7 +3,7 @@ import { parseFacts } from '../facts/parse.js';
 import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
-import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP } from '../render/nftables.js';
+import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP, PREFERRED_MAP6 } from '../render/nftables.js';
 import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
@@ -56,7 +56,7 @@ function section(name: string, body: string): string {
 }
 
 /** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
-const RUN_FILES = WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`));
+const RUN_FILES = [...WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`)), ...WAN_NAMES.map((w) => `${w}v6.probe`)];
 
 /** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
 export function statusScript(target: StatusTarget, needs: FactNeeds): string {
@@ -67,6 +67,7 @@ export function statusScript(target: StatusTarget, needs: FactNeeds): string {
     'export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     section('now', 'date +%s'),
     section('map', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP}`),
+    section('map6', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP6} 2>/dev/null`),
     section('nat', `nft -j list chain ${NFT_FAMILY} ${NFT_NAME} postrouting`),
     section(
       'run',
@@ -156,6 +157,11 @@ export interface WanStatus {
   nat?: Counter;
 }
 
+export interface Ipv6Status {
+  preferred: WanName | 'unknown';
+  wans: { wan: WanName; state: 'up' | 'down' | 'unknown'; since?: string; why?: string }[];
+}
+
 /** One switch of the preferred WAN, as edge-failover recorded it on the router. */
 export interface SwitchRecord {
   /** When (ISO), and how long ago by the router's clock. */
@@ -212,6 +218,8 @@ export interface HostStatus {
   preferredNote?: string;
   wans: WanStatus[];
   flows?: { total?: number };
+  /** Translated IPv6: which WAN new IPv6 LAN flows use, and each WAN's IPv6 decision (edge-probe's IPv6 probes); absent when IPv6 is not translated. */
+  ipv6?: Ipv6Status;
   /** Switches of the preferred WAN recorded on the router (absent: none ever recorded). */
   switches?: SwitchHistory;
   /** systemctl is-active of keepalived, edge-probe, edge-routes and edge-nftables. */
@@ -270,6 +278,20 @@ export function parsePreferredMap(text: string | undefined, lan?: string): { mar
   return el.mark === undefined ? { note: `map ${PREFERRED_MAP}: unreadable mark` } : { mark: el.mark };
 }
 
+/** The IPv6 half (translated IPv6 only: its map exists): the map's WAN and the IPv6 decisions. */
+function parseIpv6(map6: string | undefined, run: Record<string, string[]>, target: StatusTarget, inactive: boolean): Ipv6Status | undefined {
+  if (json(map6) === undefined) return undefined;
+  const pref = parsePreferredMap(map6, target.lan);
+  const preferred = target.wans.find((w) => pref.mark !== undefined && w.mark === pref.mark)?.name ?? 'unknown';
+  const wans = target.wans.map((w) => {
+    const [decision, at, ...why] = run[`${w.name}v6.probe`] ?? [];
+    const state = inactive ? 'unknown' : decision === 'up' || decision === 'down' ? decision : 'unknown';
+    const since = epochIso(at?.replace(/\.[0-9]+$/, ''));
+    return { wan: w.name, state, ...(state !== 'unknown' && since ? { since } : {}), ...(why.length ? { why: why.join(' ') } : {}) } as Ipv6Status['wans'][number];
+  });
+  return { preferred, wans };
+}
+
 /** Counters of the masquerade rules of `nft -j list chain inet edge postrouting`, per WAN. */
 export function parseNatCounters(text: string | undefined, target: StatusTarget): Partial<Record<WanName, Counter>> {
   const out: Partial<Record<WanName, Counter>> = {};
@@ -302,7 +324,7 @@ export function parseRunFiles(text: string | undefined): Record<string, string[]
   const out: Record<string, string[]> = {};
   for (const line of (text ?? '').split('\n')) {
     const [file, ...rest] = line.trim().split(/\s+/);
-    if (file && /^wan[12]\.[a-z]+$/.test(file)) out[file] = rest;
+    if (file && /^wan[12](v6)?\.[a-z]+$/.test(file)) out[file] = rest;
   }
   return out;
 }
@@ -416,6 +438,8 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   if (pref.mark !== undefined) status.preferredMark = hex(pref.mark);
   if (note) status.preferredNote = note;
   status.wans = wans;
+  const v6 = parseIpv6(s.get('map6'), run, target, inactive !== undefined);
+  if (v6) status.ipv6 = v6;
   if (!ct.absent && ct.counts.total !== undefined) status.flows = { total: ct.counts.total };
   if (switches) status.switches = switches;
   status.units = units;

@@ -1,4 +1,4 @@
-import type { Drift, HostStatus, SwitchHistory, WanStatus } from '../engine/status.js';
+import type { Drift, HostStatus, Ipv6Status, SwitchHistory, WanStatus } from '../engine/status.js';
 
 /**
  * `edge status` as text, one block per router:
@@ -111,6 +111,21 @@ export function driftLines(d: Drift | undefined, color?: boolean): string[] {
 const SWITCH_WIDTH = 80;
 
 /**
+ * Translated IPv6's line: the WAN new IPv6 flows use (IPv6 fails over on its own probes), then each
+ * WAN whose IPv6 is not up, and why, cut to fit 80 columns (`edge-failover status` has it whole).
+ */
+export function ipv6Line(v6: Ipv6Status, color: boolean | undefined, indent = 2): string {
+  const use = v6.preferred === 'unknown' ? paint(color, '31', 'unknown') : paint(color, '1', v6.preferred.toUpperCase());
+  const notUp = v6.wans.filter((w) => w.state !== 'up');
+  const rest = notUp.length
+    ? notUp.map((w) => `${w.wan.toUpperCase()} ${w.state}${w.since ? ` since ${w.since.slice(11)}` : ''}${w.why ? `: ${w.why}` : ''}`).join('; ')
+    : "both WANs' IPv6 up";
+  const line = `IPv6: new flows use ${use}; ${rest}`;
+  const room = SWITCH_WIDTH - indent;
+  return visibleLength(line) > room ? `${line.slice(0, room - 1 + (line.length - visibleLength(line)))}…` : line;
+}
+
+/**
  * The switch-history lines: how many switches in 24 h and the last one (when, from → to, how long
  * the WAN it left had been preferred), then why, cut to fit 80 columns (`edge-failover history` on
  * the router has the whole record).
@@ -136,6 +151,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
       ? `new flows use ${paint(c, '1', h.preferred.toUpperCase())} (${[pw?.interface, `mark ${h.preferredMark}`].filter(Boolean).join(', ')})`
       : `new flows: ${paint(c, '31', 'unknown')}${h.preferredNote ? ` (${h.preferredNote})` : ''}`;
   const lines = [`${title}: ${pref}`];
+  if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`);
   const rows = [['WAN', 'INTERFACE', 'LINK', 'STATE', 'SINCE', 'LAST CHECK', 'KEEPALIVED', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
   lines.push(...table(rows, visibleLength).map((l) => `  ${l}`));
   const units = Object.entries(h.units)

@@ -223,6 +223,28 @@ describe('section parsers', () => {
     expect(parseStatus('r1', R1.replace('wan2.health pass 3/3', 'wan2.health fail 1/3'), TARGET).wans[1]!.state).toBe('up');
   });
 
+  it('translated IPv6: its own preferred WAN and decisions, in the JSON and on one line of 80 columns', () => {
+    const map6 = '{"nftables": [{"map": {"family": "inet", "name": "preferred_wan6", "table": "edge", "type": "ifname", "map": "mark", "elem": [["lan0", 2]]}}]}';
+    const out = R1.replace('@@EDGE-STATUS@@ nat', `@@EDGE-STATUS@@ map6\n${map6}\n@@EDGE-STATUS@@ nat`).replace(
+      'wan2.probe up',
+      'wan1v6.probe down 1795470300.120 0 of 3 targets answered within 1.2 s (1 needed): 2001:db8:ffff::1 1.3 s ago, 2001:db8:ffff::2 1.3 s ago\nwan2v6.probe up 1795470100.000 3 of 3 targets answered (first measurement)\nwan2.probe up',
+    );
+    const s = parseStatus('r1', out, TARGET);
+    expect(s.ipv6).toEqual({
+      preferred: 'wan2',
+      wans: [
+        { wan: 'wan1', state: 'down', since: '2026-11-23T21:45:00Z', why: '0 of 3 targets answered within 1.2 s (1 needed): 2001:db8:ffff::1 1.3 s ago, 2001:db8:ffff::2 1.3 s ago' },
+        { wan: 'wan2', state: 'up', since: '2026-11-23T21:41:40Z', why: '3 of 3 targets answered (first measurement)' },
+      ],
+    });
+    const line = hostStatusText({ ...s, execs: 1, ms: 1 }).split('\n')[1]!;
+    expect(line).toMatch(/^ {2}IPv6: new flows use WAN2; WAN1 down since 21:45:00Z: 0 of 3 targets answered …$/);
+    expect(line).toHaveLength(80);
+    // not translated: no map6 section output, no IPv6 part at all
+    expect(parseStatus('r1', R1, TARGET).ipv6).toBeUndefined();
+    expect(hostStatusText({ ...parseStatus('r1', R1, TARGET), execs: 1, ms: 1 })).not.toContain('IPv6');
+  });
+
   it('state files with odd content, and one no edge script writes, are read without guessing', () => {
     const out = '@@EDGE-STATUS@@ now\n1000\n@@EDGE-STATUS@@ run\nwan1.probe bogus 12\nwan1.vrrp BACKUP 990\nwan1.starting \nwan2.health fail 0/3 995\n@@EDGE-STATUS@@ end\n';
     const [w1, w2] = parseStatus('r1', out, TARGET).wans;
