@@ -63,9 +63,11 @@ wan_state() {
   W_GW=${!gwvar}
   if [ -z "$W_GW" ]; then
     W_GW=$(ip -4 route show table main default dev "$W_IF" 2>/dev/null | awk '
-      $1 == "default" && $2 == "via" {
-        m = 0; for (i = 3; i < NF; i++) if ($i == "metric") m = $(i + 1) + 0
-        if (gw == "" || m < best) { gw = $3; best = m }
+      $1 == "default" {
+        # "default via GW …", or with a nexthop object (networkd on trixie) "default nhid N via GW …"
+        g = ""; m = 0
+        for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
+        if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
       }
       END { if (gw != "") print gw }')
   fi
@@ -173,9 +175,10 @@ apply() {
 wan_state6() {
   local ifvar="WAN$1_IF"
   W6_GW=$(ip -6 route show table main default dev "${!ifvar}" 2>/dev/null | awk '
-    $1 == "default" && $2 == "via" {
-      m = 0; for (i = 3; i < NF; i++) if ($i == "metric") m = $(i + 1) + 0
-      if (gw == "" || m < best) { gw = $3; best = m }
+    $1 == "default" {
+      g = ""; m = 0
+      for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
+      if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
     }
     END { if (gw != "") print gw }')
   # global, not ULA (fc00::/7): the addresses the ISP gave this WAN
