@@ -253,6 +253,79 @@ exit 1
     expect(status).toMatch(/^switches=2$/m);
   }, 120_000);
 
+  it('edge-failover with translated IPv6: each family from its own probes, in one transaction; an IPv6 switch is recorded as IPv6', () => {
+    const d = join(dir, 'v6');
+    const bin = join(d, 'bin');
+    const run = join(d, 'run');
+    spawnSync('mkdir', ['-p', bin, run]);
+    // A fake nft: elements kept in files (e4, e6: the maps' marks; d4, d6: the dead sets), listed as nft does.
+    writeFileSync(join(bin, 'nft'), String.raw`#!/bin/bash
+d=${d}
+el() { [ -s "$d/$1" ] && printf '\t\telements = { %s }\n' "$(cat "$d/$1")"; }
+if [ "$1 $2" = "list table" ]; then
+  printf 'table inet edge {\n\tmap preferred_wan {\n\t\ttype ifname : mark\n\t\telements = { "lan0" : %s }\n\t}\n' "$(cat $d/e4)"
+  printf '\tset dead_wans {\n\t\ttype mark\n'; el d4; printf '\t}\n'
+  printf '\tmap preferred_wan6 {\n\t\ttype ifname : mark\n\t\telements = { "lan0" : %s }\n\t}\n' "$(cat $d/e6)"
+  printf '\tset dead_wans6 {\n\t\ttype mark\n'; el d6; printf '\t}\n}\n'
+  exit 0
+fi
+tx=$(cat); printf '%s\n--\n' "$tx" >> $d/tx
+: > $d/d4; : > $d/d6
+while read -r l; do
+  [[ $l =~ preferred_wan\ \{\ \"lan0\"\ :\ 0x([0-9a-f]+) ]] && printf '0x%08x' "0x${'$'}{BASH_REMATCH[1]}" > $d/e4
+  [[ $l =~ preferred_wan6\ \{\ \"lan0\"\ :\ 0x([0-9a-f]+) ]] && printf '0x%08x' "0x${'$'}{BASH_REMATCH[1]}" > $d/e6
+  [[ $l =~ dead_wans\ \{\ 0x([0-9a-f]+) ]] && printf '0x%08x' "0x${'$'}{BASH_REMATCH[1]}" > $d/d4
+  [[ $l =~ dead_wans6\ \{\ 0x([0-9a-f]+) ]] && printf '0x%08x' "0x${'$'}{BASH_REMATCH[1]}" > $d/d6
+done <<<"$tx"
+exit 0
+`, { mode: 0o755 });
+    writeFileSync(join(bin, 'conntrack'), `#!/bin/sh\necho "conntrack $*" >> ${d}/calls\n`, { mode: 0o755 });
+    writeFileSync(join(bin, 'logger'), '#!/bin/sh\n', { mode: 0o755 });
+    writeFileSync(join(bin, 'ip'), `#!/bin/sh\necho "ip $*" >> ${d}/calls\n`, { mode: 0o755 });
+    writeFileSync(join(d, 'e4'), '0x00000001');
+    writeFileSync(join(d, 'e6'), '0x00000001');
+    const routing = tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content;
+    writeFileSync(join(d, 'routing.conf'), routing.replace("V6_LAN_ADDR=''", "V6_LAN_ADDR=fd00:10:1::1/64"));
+    writeFileSync(join(d, 'failover.conf'), failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content);
+    const script = join(d, 'edge-failover');
+    writeFileSync(script, scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+    const switchLog = join(d, 'switches');
+    const env = { ...process.env, EDGE_ROUTING_CONF: join(d, 'routing.conf'), EDGE_FAILOVER_CONF: join(d, 'failover.conf'), EDGE_RUN_DIR: run, EDGE_SWITCH_LOG: switchLog };
+    const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
+    const probe = (m: string, line: string) => writeFileSync(join(run, `${m}.probe`), `${line}\n`);
+    const cat = (f: string) => spawnSync('cat', [join(d, f)], { encoding: 'utf8' }).stdout;
+    for (const m of ['wan1', 'wan2', 'wan1v6', 'wan2v6']) probe(m, 'up 1796119000.000 3 of 3 targets answered (first measurement)');
+
+    // WAN1's IPv6 dies, its IPv4 works: IPv6 alone moves, its dead set tells WAN1's IPv6 TCP flows.
+    probe('wan1v6', 'down 1796119010.000 0 of 3 targets answered within 1.2 s (1 needed): 2001:db8:ffff::1 1.3 s ago');
+    const n1 = ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100');
+    expect(n1.status, n1.stderr).toBe(0);
+    expect([cat('e4'), cat('d4'), cat('e6'), cat('d6')], n1.stderr).toEqual(['0x00000001', '', '0x00000002', '0x00000001']);
+    expect(cat('tx')).toContain('flush map inet edge preferred_wan6\nadd element inet edge preferred_wan6 { "lan0" : 0x2 }\nflush set inet edge dead_wans6\nadd element inet edge dead_wans6 { 0x1 }\n');
+    expect(cat('calls')).toContain('conntrack -D -f ipv6 --mark 0x1 -p udp');
+    expect(cat('calls')).not.toContain('-f ipv4');
+    expect(cat('calls')).toContain('ip -6 rule add pref 1040 iif lo lookup 102');
+    const status = ef('status').stdout;
+    expect(status).toMatch(/^preferred=wan1$/m);
+    expect(status).toMatch(/^preferred6=wan2$/m);
+    expect(status).toMatch(/^wan1\.v6\.state=down$/m);
+    expect(status).toMatch(/^dead6=0x1$/m);
+    const history = cat('switches').trim().split('\n');
+    expect(history).toHaveLength(1);
+    expect(history[0]).toMatch(/^[0-9.]+ wan1 wan2 - IPv6 wan1 down: 0 of 3 targets/);
+
+    // Then IPv4 too, and both back: each record's held time counts from its own family's last record.
+    probe('wan1', 'down 1796119020.000 wan1 has no carrier (link down)');
+    expect(ef('sync').status).toBe(0); // a sync by hand (a new process, no decisions seen before): applied, not recorded
+    expect(cat('e4')).toBe('0x00000002');
+    probe('wan1', 'up 1796119030.000 3 of 3 targets answered, healthy without a break for 8.0 s');
+    probe('wan1v6', 'up 1796119030.000 3 of 3 targets answered, healthy without a break for 8.0 s');
+    expect(ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100').status).toBe(0);
+    expect([cat('e4'), cat('d4'), cat('e6'), cat('d6')]).toEqual(['0x00000001', '', '0x00000001', '']);
+    const after = cat('switches').trim().split('\n');
+    expect(after.slice(1)).toEqual([expect.stringMatching(/^[0-9.]+ wan2 wan1 - wan1 up: /), expect.stringMatching(/^[0-9.]+ wan2 wan1 [0-9]+\.[0-9] IPv6 wan1 up: /)]);
+  }, 120_000);
+
 });
 
 function topology() {
