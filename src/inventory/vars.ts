@@ -279,9 +279,9 @@ export const edgeVarsSchema = z
 
     edge_ipv6_mode: z
       .enum(['auto', 'translated', 'off'])
-      .default('auto')
+      .default('off')
       .describe(
-        'IPv6 on the LAN: translated (one stable LAN prefix, NPTv6 to the prefix of the WAN a flow leaves by; fails over like IPv4), auto (default: translated when both WANs have an IPv6 prefix, else off, and inventory-check says why), off (edge leaves IPv6 alone)',
+        'IPv6 on the LAN: translated (one stable LAN prefix, NPTv6 to the prefix of the WAN a flow leaves by; fails over like IPv4), auto (translated when both WANs have an IPv6 prefix, else off), off (default: edge leaves IPv6 alone)',
       ),
     edge_ipv6_lan_prefix: sitePrefix6('the LAN prefix')
       .optional()

@@ -11,7 +11,7 @@ describe('inventory-check', () => {
     expect(inventoryCheckTask.plan({ host: 'r1', vars: labVars(), facts: freshRouter(), params: undefined })).toEqual({
       changes: [],
       // a router whose WANs have no IPv6 prefix keeps today's behaviour, and says so
-      notes: ['detected Debian GNU/Linux 12 (bookworm), network: systemd-networkd, DHCP client: systemd-networkd (built in)', 'IPv6 (edge_ipv6_mode auto): off — WAN1 (wan1) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan1_ipv6_prefix unset); WAN2 (wan2) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan2_ipv6_prefix unset): IPv6 is left as it is (IPv4 failover only)'],
+      notes: ['detected Debian GNU/Linux 12 (bookworm), network: systemd-networkd, DHCP client: systemd-networkd (built in)', 'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off'],
     });
     expect(check(configure(freshRouter(), labVars()))).toEqual([]);
   });
@@ -103,10 +103,10 @@ describe('inventory-check', () => {
     const trixie = { ...ifupdown(['dhcpcd']), os: { id: 'debian', versionId: '13', prettyName: 'Debian GNU/Linux 13 (trixie)' } };
     expect(inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: trixie, params: undefined }).notes).toEqual([
       'detected Debian GNU/Linux 13 (trixie), network: ifupdown, DHCP client: dhcpcd',
-      'IPv6 (edge_ipv6_mode auto): off — WAN1 (wan1) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan1_ipv6_prefix unset); WAN2 (wan2) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan2_ipv6_prefix unset): IPv6 is left as it is (IPv4 failover only)',
+      'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off',
     ]);
     const p = inventoryCheckTask.plan({ host: 'r4', vars: labVars(), facts: { ...trixie, networkManager: 'NetworkManager' }, params: undefined });
-    expect(p.notes).toEqual(['detected Debian GNU/Linux 13 (trixie), network: NetworkManager, DHCP client: dhcpcd', 'IPv6 (edge_ipv6_mode auto): off — WAN1 (wan1) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan1_ipv6_prefix unset); WAN2 (wan2) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan2_ipv6_prefix unset): IPv6 is left as it is (IPv4 failover only)']);
+    expect(p.notes).toEqual(['detected Debian GNU/Linux 13 (trixie), network: NetworkManager, DHCP client: dhcpcd', 'IPv6 (edge_ipv6_mode off): off — edge_ipv6_mode is off']);
     expect(p.failures).toHaveLength(1);
   });
 

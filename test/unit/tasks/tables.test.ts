@@ -107,7 +107,7 @@ describe('tables task', () => {
     expect(changeShell(p.changes[0]!)).toBe('ip route flush table 101');
     expect(p.changes[1]!.diff).toContain('-1020: from 198.51.100.10 lookup wan1\n');
     expect(p.notes?.[0]).toBe('WAN1 (wan1) is down: table wan1 stays empty until it is back');
-    expect(p.notes?.[1]).toBe('IPv6 not routed by edge: WAN1 (wan1) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan1_ipv6_prefix unset); WAN2 (wan2) has no IPv6 prefix (no DHCPv6 prefix delegation seen, edge_wan2_ipv6_prefix unset): IPv6 is left as it is (IPv4 failover only)');
+    expect(p.notes?.[1]).toBe('IPv6 not routed by edge: edge_ipv6_mode is off');
     // ...and the router in that state is itself a fixed point.
     expect(plan(configure(freshRouter({ wan1Carrier: false }), vars)).changes).toEqual([]);
   });
