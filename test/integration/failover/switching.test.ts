@@ -66,7 +66,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       // until the application's own timeout. Other flows of WAN1 (UDP, ICMP) were deleted, so
       // their next packet is pinned anew.
       const log = await journal(lab, router, 'edge-failover', cut);
-      const retired = log.find((l) => l.text.startsWith('flows pinned to mark 0x1, udp'));
+      const retired = log.find((l) => l.text.startsWith('flows pinned to mark 0x1, ipv4 udp'));
       expect(retired, log.map((l) => l.text).join('\n')).toBeDefined();
       const dead = await lab.run(router, ['nft', 'list', 'set', 'inet', 'edge', 'dead_wans']);
       expect(dead.stdout).toMatch(/elements = \{ 0x0*1 \}/);
