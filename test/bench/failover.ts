@@ -8,7 +8,7 @@
  *     the router's own records: edge-probe's decision → the switch applied (the decision's time in
  *     WAN.probe, the switch's record, timed as the map holds the new element), and after a
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
- *   - with translated IPv6 (the lab's default), a second client stream over IPv6 gives the same
+ *   - with --ipv6 (the router applied with edge_ipv6_mode translated), a second client stream over IPv6 gives the same
  *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone.
  *   - the same trials again with the router's CPUs busy (one busy loop per CPU inside the router, at
  *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
@@ -17,7 +17,7 @@
  *     edge-probe's DOWN decisions.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
- *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--router r1]
+ *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--ipv6] [--router r1]
  *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
  *   --quick: 3 trials each, 1-minute soaks; --no-soak: trials only. Lab instance: EDGE_LAB_INSTANCE
  *   (default 0). The router should use networkd (r1 of a default lab) for the link-return figure.
@@ -38,6 +38,7 @@ const opt = (name: string, dflt: string) => {
 };
 const quick = args.includes('--quick');
 const noSoak = args.includes('--no-soak');
+const ipv6 = args.includes('--ipv6');
 const trials = Number(opt('--trials', quick ? '3' : '10'));
 const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
 const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
@@ -268,7 +269,7 @@ async function main(): Promise<void> {
   const lab: LabView = { plan, router: (n) => plan.routers.find((r) => r.name === n)! };
   await fault('wan1', { kind: 'clear' });
   await fault('wan2', { kind: 'clear' });
-  const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router]);
+  const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router, ...(ipv6 ? ['-e', JSON.stringify({ edge_ipv6_mode: 'translated' })] : [])]);
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
   const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;
   console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}`);
