@@ -55,6 +55,19 @@ load_routing() {
     valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6
 }
 
+# default_gw -4|-6 IF: the gateway of the main table's default route via IF with the lowest metric
+# (empty without one): "default via GW …", or with a nexthop object (networkd on trixie) "default
+# nhid N via GW …".
+default_gw() {
+  ip "$1" route show table main default dev "$2" 2>/dev/null | awk '
+    $1 == "default" {
+      g = ""; m = 0
+      for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
+      if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
+    }
+    END { if (gw != "") print gw }'
+}
+
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
 wan_state() {
   local ifvar="WAN$1_IF" gwvar="WAN$1_GW" flags
@@ -62,14 +75,7 @@ wan_state() {
   W_ADDR=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null | awk 'NR == 1 { split($4, a, "/"); print a[1] }')
   W_GW=${!gwvar}
   if [ -z "$W_GW" ]; then
-    W_GW=$(ip -4 route show table main default dev "$W_IF" 2>/dev/null | awk '
-      $1 == "default" {
-        # "default via GW …", or with a nexthop object (networkd on trixie) "default nhid N via GW …"
-        g = ""; m = 0
-        for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
-        if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
-      }
-      END { if (gw != "") print gw }')
+    W_GW=$(default_gw -4 "$W_IF")
   fi
   flags=$(ip -o link show dev "$W_IF" 2>/dev/null | sed -n 's/^[^<]*<\([^>]*\)>.*/\1/p')
   W_UP=no
@@ -174,13 +180,7 @@ apply() {
 # wan_state6 N: W6_GW (the lowest-metric IPv6 default via WANn_IF in main) and W6_ADDRS (its global addresses).
 wan_state6() {
   local ifvar="WAN$1_IF"
-  W6_GW=$(ip -6 route show table main default dev "${!ifvar}" 2>/dev/null | awk '
-    $1 == "default" {
-      g = ""; m = 0
-      for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
-      if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
-    }
-    END { if (gw != "") print gw }')
+  W6_GW=$(default_gw -6 "${!ifvar}")
   # global, not ULA (fc00::/7): the addresses the ISP gave this WAN
   W6_ADDRS=$(ip -6 -o addr show dev "${!ifvar}" scope global 2>/dev/null | awk '{ split($4, a, "/"); if (a[1] !~ /^f[cd]/) print a[1] }' | sort -u)
 }
