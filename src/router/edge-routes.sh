@@ -247,11 +247,51 @@ apply6() {
   for line in "${MISSING6[@]}"; do
     if rule_cmd add "$line" -6; then log "IPv6 rule added: $line"; else rc=1; log "could not add IPv6 rule: $line"; fi
   done
+  # An address put on the LAN under another configuration (IPv6 turned off, the prefix changed,
+  # the LAN moved) is not the one routing.conf names now: it goes, or it would outlive every run.
+  lan6_recorded
+  if [ -n "$LAN6_ADDR" ] && [ "$LAN6_ADDR $LAN6_IF" != "$V6_LAN_ADDR $LAN_IF" ]; then lan6_remove; fi
   # the LAN's translated prefix: the router's address on it (a link set down loses it)
   if [ -n "$V6_LAN_ADDR" ] && ! ip -6 -o addr show dev "$LAN_IF" | grep -q " $V6_LAN_ADDR "; then
     if ip -6 addr replace "$V6_LAN_ADDR" dev "$LAN_IF" nodad; then log "LAN address $V6_LAN_ADDR on $LAN_IF"; else rc=1; fi
   fi
+  if [ -n "$V6_LAN_ADDR" ] && [ "$LAN6_ADDR $LAN6_IF" != "$V6_LAN_ADDR $LAN_IF" ]; then
+    write_atomic "$LAN6_FILE" "$V6_LAN_ADDR $LAN_IF" || rc=1
+  fi
   return "$rc"
+}
+
+# The address edge-routes put on the LAN is recorded (RUN_DIR/lan6.addr) because routing.conf can
+# no longer say it once a run or a rollback has replaced the file: what is removed is what was added.
+LAN6_FILE=$RUN_DIR/lan6.addr
+
+# lan6_recorded: LAN6_ADDR and LAN6_IF from the record (both empty without one).
+lan6_recorded() {
+  local a='' i=''
+  LAN6_ADDR='' LAN6_IF=''
+  [ ! -r "$LAN6_FILE" ] || read -r a i <"$LAN6_FILE" || true
+  if [[ $a =~ ^[0-9a-f:]+/[0-9]+$ ]] && [[ $i =~ $IFNAME_RE ]]; then LAN6_ADDR=$a LAN6_IF=$i; fi
+}
+
+# lan6_remove: the recorded address goes, and with it what edge's radvd made on that LAN: the
+# addresses a network manager configured from its advertisements (in the same prefix) and the
+# routes it learned from them. While edge's radvd still runs (a run stops it after its files have
+# changed) its next advertisement brings those back: the record stays, and the stop that follows
+# radvd's (the run restarts edge-routes) removes them again, for good.
+lan6_remove() {
+  local a gone=''
+  # edge's own address last: the kernel removes the prefix route with the last address that made it
+  for a in $(ip -6 -o addr show dev "$LAN6_IF" to "$LAN6_ADDR" 2>/dev/null | awk -v own="$LAN6_ADDR" '$4 != own { print $4 }') "$LAN6_ADDR"; do
+    ! ip -6 addr del "$a" dev "$LAN6_IF" 2>/dev/null || gone+=" $a"
+  done
+  ip -6 route flush dev "$LAN6_IF" proto ra 2>/dev/null || true
+  [ -z "$gone" ] || log "LAN addresses removed from $LAN6_IF:$gone"
+  radvd_running || rm -f "$LAN6_FILE"
+}
+
+radvd_running() {
+  local pid=''
+  [ -r "$RUN_DIR/radvd.pid" ] && read -r pid <"$RUN_DIR/radvd.pid" && [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
 reconcile_locked() {
@@ -324,14 +364,9 @@ monitor() {
 # .network says IPv6AcceptRA=no) also configured an address of the LAN prefix and routes from edge's
 # own radvd, which the snapshot does not hold either: they go too (radvd is stopped first).
 stop6() {
-  local a
-  load_routing || return 0
-  [ -n "$V6_LAN_ADDR" ] || return 0
-  # edge's own address last: the kernel removes the prefix route with the last address that made it
-  for a in $(ip -6 -o addr show dev "$LAN_IF" to "$V6_LAN_ADDR" 2>/dev/null | awk -v own="$V6_LAN_ADDR" '$4 != own { print $4 }') "$V6_LAN_ADDR"; do
-    ip -6 addr del "$a" dev "$LAN_IF" 2>/dev/null || true
-  done
-  ip -6 route flush dev "$LAN_IF" proto ra 2>/dev/null || true
+  lan6_recorded
+  if [ -z "$LAN6_ADDR" ] && load_routing && [ -n "$V6_LAN_ADDR" ]; then LAN6_ADDR=$V6_LAN_ADDR LAN6_IF=$LAN_IF; fi
+  [ -z "$LAN6_ADDR" ] || lan6_remove
 }
 
 case "${1:-}" in

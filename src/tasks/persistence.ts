@@ -3,6 +3,7 @@ import type { Facts } from '../facts/types.js';
 import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeNftUnit, renderEdgeRoutesUnit, renderIfupdownHook, renderNetworkdDropIn } from '../render/units.js';
 import { shQuote } from '../encode/index.js';
+import { runtimeDiff } from '../render/diff.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileAbsent, fileChange, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
@@ -31,6 +32,29 @@ function radvdFiles(v6: Ipv6Plan | undefined, lan: string): { want: DesiredFile[
       { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdConf, pidFile: PATHS.radvdPid }), mode: '0644' },
     ],
     absent: [],
+  };
+}
+
+/**
+ * Translated IPv6 turned off while edge's radvd still runs (or is enabled): it is stopped and
+ * disabled (its files alone going would leave it advertising the LAN prefix), and edge-routes is
+ * restarted after it: what the advertisements made on the router's own LAN (a network manager's
+ * address, routes) only goes for good once none can bring it back, at edge-routes' stop (stop6).
+ */
+function radvdRemoval(facts: Facts): Change | null {
+  const u = facts.units[UNITS.edgeRadvd];
+  if (!u || (u.active !== 'active' && u.enabled !== 'enabled')) return null;
+  return {
+    summary: `systemd: stop + disable ${UNITS.edgeRadvd} (IPv6 is not translated)`,
+    diff: runtimeDiff('systemd units', [`${UNITS.edgeRadvd}: ${u.enabled}, ${u.active}`], [`${UNITS.edgeRadvd}: disabled, inactive`]),
+    ops: [
+      {
+        kind: 'units',
+        daemonReload: false,
+        actions: [{ unit: UNITS.edgeRadvd, action: 'disable' }],
+        units: [UNITS.edgeRadvd],
+      },
+    ],
   };
 }
 
@@ -86,13 +110,16 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
       const c = fileAbsent(facts, path);
       if (c) changes.push(c);
     }
+    // radvd stops before edge-routes restarts (the units phase keeps the order of the changes)
+    const leaving = radvd.want.length ? null : radvdRemoval(facts);
+    if (leaving) changes.push(leaving);
     const units = unitsChange(
       facts,
       [
         // radvd first: a rollback stops units in this order, so its last advertisements come before
         // edge-routes' stop removes what they configured on the router's own LAN (edge-routes stop6).
         ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: changed.has(PATHS.radvdConf) || changed.has(PATHS.radvdUnit) }] : []),
-        { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) },
+        { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) || leaving !== null },
         { name: UNITS.edgeNft, restart: changed.has(PATHS.edgeNftUnit) },
       ],
       changed.has(PATHS.edgeRoutesUnit) || changed.has(PATHS.edgeNftUnit) || changed.has(PATHS.radvdUnit) || radvd.absent.some((p) => facts.files[p]?.exists),

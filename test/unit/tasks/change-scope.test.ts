@@ -58,10 +58,10 @@ function touches(shell: string, nftFileContent: (path: string) => string, vars: 
     else if ((w[0] === 'edge_rule_add' || w[0] === 'edge_rule_del') && w[1] === 'pref') out.push({ kind: 'rule', id: w[2]! });
     else if (w[0] === 'ip' && w[1] === 'route' && (w[2] === 'flush' || w[2] === 'replace') && w[3] === 'table') out.push({ kind: 'routes', id: w[4]! });
     else if (w[0] === 'systemctl' && w[1] === 'daemon-reload') continue;
-    else if (w[0] === 'systemctl' && ['enable', 'start', 'restart'].includes(w[1]!)) {
+    else if (w[0] === 'systemctl' && ['enable', 'start', 'restart', 'disable'].includes(w[1]!)) {
       const unit = w[w.length - 1]!;
       out.push({ kind: 'unit', id: unit });
-      if (w[1] !== 'enable') out.push(...(UNIT_START_MAKES[unit] ?? []));
+      if (w[1] === 'start' || w[1] === 'restart') out.push(...(UNIT_START_MAKES[unit] ?? []));
     } else if (line.includes('apt-get')) out.push({ kind: 'packages', id: line });
     else throw new Error(`the test does not know what this line of a change touches: ${line}`);
   }

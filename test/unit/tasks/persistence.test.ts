@@ -72,6 +72,28 @@ describe('persistence task', () => {
     expect(s).toEqual([`create ${PATHS.networkdDropIn}`, `remove ${PATHS.ifupHook}`, `remove ${PATHS.ifdownHook}`]);
   });
 
+  it('IPv6 no longer translated while edge-radvd runs: its files go, it stops, then edge-routes restarts', () => {
+    const f = configure(freshRouter(), vars);
+    f.units[UNITS.edgeRadvd] = { name: UNITS.edgeRadvd, load: 'loaded', active: 'active', enabled: 'enabled' };
+    for (const [path, content] of [[PATHS.radvdConf, 'interface lan0 {};\n'], [PATHS.radvdUnit, '[Service]\n']] as const)
+      f.files[path] = { path, exists: true, content, mode: '0644', owner: 'root', group: 'root', size: content.length };
+    const p = plan(f);
+    expect(p.changes.map((c) => c.summary)).toEqual([
+      `remove ${PATHS.radvdConf}`,
+      `remove ${PATHS.radvdUnit}`,
+      `systemd: stop + disable ${UNITS.edgeRadvd} (IPv6 is not translated)`,
+      `systemd: restart ${UNITS.edgeRoutes}`,
+    ]);
+    expect(p.changes.slice(2).map(changeShell).join('\n')).toBe(
+      ['systemctl disable --now --quiet edge-radvd.service', 'systemctl daemon-reload', 'systemctl restart edge-routes.service'].join('\n'),
+    );
+    expect(changeScope(p.changes[2]!)).toEqual({ units: [UNITS.edgeRadvd] });
+    // stopped and disabled: nothing more to do
+    f.units[UNITS.edgeRadvd] = { name: UNITS.edgeRadvd, load: 'not-found', active: 'inactive', enabled: 'disabled' };
+    for (const path of [PATHS.radvdConf, PATHS.radvdUnit]) f.files[path] = { path, exists: false };
+    expect(plan(f).changes).toEqual([]);
+  });
+
   it('the units start early, restart, and follow nftables.service', () => {
     const p = plan();
     const routesUnit = p.changes[1]!.diff;
