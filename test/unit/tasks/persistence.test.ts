@@ -76,7 +76,7 @@ describe('persistence task', () => {
     const f = configure(freshRouter(), vars);
     f.units[UNITS.edgeRadvd] = { name: UNITS.edgeRadvd, load: 'loaded', active: 'active', enabled: 'enabled' };
     for (const [path, content] of [[PATHS.radvdConf, 'interface lan0 {};\n'], [PATHS.radvdUnit, '[Service]\n']] as const)
-      f.files[path] = { path, exists: true, content, mode: '0644', owner: 'root', group: 'root', size: content.length };
+      f.files[path] = { path, exists: true, content, mode: '0644', owner: 'root', group: 'root' };
     const p = plan(f);
     expect(p.changes.map((c) => c.summary)).toEqual([
       `remove ${PATHS.radvdConf}`,
