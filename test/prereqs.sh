@@ -12,6 +12,8 @@ for p in debootstrap:debootstrap systemd-nspawn:systemd-container ip:iproute2 dn
   cmd=${p%%:*}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || need+=("${p##*:}")
 done
+# GNU time (the hostile-router test reads edge's peak RSS from it); `time` alone is bash's keyword
+[ -x /usr/bin/time ] || need+=(time)
 if [ "${#need[@]}" -gt 0 ]; then
   echo "prereqs: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

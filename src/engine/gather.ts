@@ -1,6 +1,6 @@
 import { EdgeError } from '../errors.js';
 import { contentHash } from '../facts/content-hash.js';
-import { parseChecks, parseFacts, parseFiles, type CheckResult } from '../facts/parse.js';
+import { FACTS_MAX_CHARS, parseChecks, parseFacts, parseFiles, type CheckResult } from '../facts/parse.js';
 import { filesScript, probeScript, type ProbeOptions } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
@@ -140,7 +140,9 @@ export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Pr
 async function execProbe(conn: SshConnection, input: GatherInput, body: string): Promise<{ res: ExecResult; notes: string[] }> {
   const { cache } = input;
   const host = cacheHost(input.host, conn.hostKeyFingerprint);
-  const exec = (sent: CachedScript) => conn.exec(`${sent.script}${input.prelude?.call ?? ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true });
+  // A facts document over FACTS_MAX_CHARS is refused anyway: a host that floods it is cut off there.
+  const exec = (sent: CachedScript) =>
+    conn.exec(`${sent.script}${input.prelude?.call ?? ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true, maxOutputBytes: FACTS_MAX_CHARS });
   const notes: string[] = [];
   // Stored only where a record will remember it, never by --check.
   const store = cache !== undefined && !input.check;

@@ -5,7 +5,7 @@ import { NodeSSH, type Config } from 'node-ssh';
 import type { Client, ClientChannel, ClientErrorExtensions } from 'ssh2';
 import { EdgeError, errorMessage } from '../errors.js';
 import { planAuth, type AuthPlan } from './auth.js';
-import { EXEC_OUTPUT_CAP, runOnChannel, withRemoteTimeout } from './exec.js';
+import { EXEC_OUTPUT_CAP, mib, runOnChannel, withRemoteTimeout } from './exec.js';
 import { describeSaturation, isSaturated, sharedPacer, type Saturation } from './handshake-pacer.js';
 import { HostKeyVerifier } from './host-key-verifier.js';
 import { Semaphore } from './semaphore.js';
@@ -43,16 +43,16 @@ const gunzipAsync = promisify(gunzip);
 
 /**
  * gzip's magic (RFC 1952): what a script that compressed its output starts with. Decompressed on
- * the thread pool, never past EXEC_OUTPUT_CAP: a 0.5 MB gzip bomb once became 512 MB,
- * synchronously, on the event loop that keeps every other host's session alive.
+ * the thread pool, never past `cap`: a 0.5 MB gzip bomb once became 512 MB, synchronously, on the
+ * event loop that keeps every other host's session alive.
  */
-export async function gunzipIfGzip(data: Buffer, host: string): Promise<Buffer> {
+export async function gunzipIfGzip(data: Buffer, host: string, cap = EXEC_OUTPUT_CAP): Promise<Buffer> {
   if (data.length < 2 || data[0] !== 0x1f || data[1] !== 0x8b) return data;
   try {
-    return await gunzipAsync(data, { maxOutputLength: EXEC_OUTPUT_CAP });
+    return await gunzipAsync(data, { maxOutputLength: cap });
   } catch (e) {
     if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new EdgeError('EXEC', `the output of the command decompresses to more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB: refused (a gzip bomb?)`, { host, cause: e });
+      throw new EdgeError('EXEC', `the output of the command decompresses to more than ${mib(cap)}: refused (a gzip bomb?)`, { host, cause: e });
     }
     throw new EdgeError('EXEC', `the output of the command was cut short or corrupt (gzip: ${errorMessage(e)})`, { host, cause: e });
   }
@@ -303,7 +303,7 @@ export class SshConnection {
     try {
       const out = await runOnChannel(
         client,
-        { command: inv.command, input, timeoutMs, host: this.target.name },
+        { command: inv.command, input, timeoutMs, host: this.target.name, ...(opts.maxOutputBytes ? { maxOutputBytes: opts.maxOutputBytes } : {}) },
         {
           onStart: () => this.execs++,
           onSent: (n) => (this.bytesSent += n),
@@ -319,7 +319,7 @@ export class SshConnection {
       );
       const result: ExecResult = {
         code: out.code,
-        stdout: (opts.decompress ? await gunzipIfGzip(out.stdout, this.target.name) : out.stdout).toString('utf8'),
+        stdout: (opts.decompress ? await gunzipIfGzip(out.stdout, this.target.name, opts.maxOutputBytes) : out.stdout).toString('utf8'),
         stderr: out.stderr.toString('utf8'),
         durationMs: out.durationMs,
       };

@@ -12,6 +12,8 @@ export interface ChannelRequest {
   command: string;
   input: Buffer;
   timeoutMs?: number;
+  /** The cap on stdout and on stderr (default EXEC_OUTPUT_CAP). */
+  maxOutputBytes?: number;
   /** For messages only. */
   host: string;
 }
@@ -46,6 +48,9 @@ export interface ChannelHooks {
  * facts of a router with a few hundred routes, or a file's content) is far below it.
  */
 export const EXEC_OUTPUT_CAP = 32 * 1024 * 1024;
+
+/** A byte count for a message ("32 MiB", "0.5 MiB"). */
+export const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 100) / 100} MiB`;
 
 // Grace given to the host-side timeout over ours, so our TIMEOUT is what the caller sees (not the
 // command's exit 124), and the KILL that follows a TERM the command ignores.
@@ -138,13 +143,14 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
         let exited = false;
 
         const sizes = { stdout: 0, stderr: 0 };
+        const cap = req.maxOutputBytes ?? EXEC_OUTPUT_CAP;
         const collect = (into: Buffer[], stream: 'stdout' | 'stderr') => (d: Buffer) => {
           hooks.onReceived(d.length);
           sizes[stream] += d.length;
-          if (sizes[stream] > EXEC_OUTPUT_CAP) {
+          if (sizes[stream] > cap) {
             into.length = 0;
             ch.close();
-            fail(new EdgeError('EXEC', `${req.host} sent more than ${EXEC_OUTPUT_CAP / 1024 / 1024} MiB on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
+            fail(new EdgeError('EXEC', `${req.host} sent more than ${mib(cap)} on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
           } else if (!settled) {
             into.push(d);
             if (stream === 'stderr') hooks.onStderr?.(d);

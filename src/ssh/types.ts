@@ -95,6 +95,12 @@ export interface ExecOptions {
    * is decompressed before it is decoded. bytesReceived counts what crossed the wire.
    */
   decompress?: boolean;
+  /**
+   * The most this exec may send on stdout or on stderr, and its stdout decompress to (default
+   * EXEC_OUTPUT_CAP): an exec whose answer has a smaller limit of its own (the facts document)
+   * holds no more than that while a hostile host floods it.
+   */
+  maxOutputBytes?: number;
   /** Called with stderr as it arrives (progress lines of a long exec); stderr is still returned whole. */
   onStderr?: (chunk: Buffer) => void;
 }

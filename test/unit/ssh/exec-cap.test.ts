@@ -57,10 +57,17 @@ describe('one exec cannot send more than EXEC_OUTPUT_CAP', () => {
   it.each(['stdout', 'stderr'] as const)('a %s flood past the cap fails the exec at the cap and closes its channel', async (stream) => {
     const f = flood(stream, 2 * EXEC_OUTPUT_CAP);
     const run = runOnChannel(f.client, { command: 'facts', input: Buffer.alloc(0), host: 'r1' }, f.hooks);
-    await expect(run).rejects.toThrow(`r1 sent more than ${EXEC_OUTPUT_CAP / MiB} MiB on ${stream} for one command: the channel was closed and the output dropped`);
+    await expect(run).rejects.toThrow(`r1 sent more than 32 MiB on ${stream} for one command: the channel was closed and the output dropped`);
     expect(f.ch.closed).toBe(true);
     // failed on the first chunk past the cap, not at the end of the flood
     expect(f.written()).toBe(EXEC_OUTPUT_CAP + MiB);
+  });
+
+  it("an exec's own smaller cap (the facts document's) is where its flood ends", async () => {
+    const f = flood('stdout', 2 * EXEC_OUTPUT_CAP);
+    const run = runOnChannel(f.client, { command: 'facts', input: Buffer.alloc(0), host: 'r1', maxOutputBytes: 4 * MiB }, f.hooks);
+    await expect(run).rejects.toThrow('r1 sent more than 4 MiB on stdout for one command');
+    expect(f.written()).toBe(5 * MiB);
   });
 
   it('output up to the cap is delivered whole', async () => {
