@@ -149,6 +149,9 @@ export function runOnChannel(client: Client, req: ChannelRequest, hooks: Channel
           sizes[stream] += d.length;
           if (sizes[stream] > cap) {
             into.length = 0;
+            // as on a timeout: the flood ends now where the server honours the signal, else at the
+            // command's own timeout(1) (a writer blocked on a closed channel is not told)
+            sendSignal(ch, 'TERM');
             ch.close();
             fail(new EdgeError('EXEC', `${req.host} sent more than ${mib(cap)} on ${stream} for one command: the channel was closed and the output dropped`, { host: req.host }));
           } else if (!settled) {
