@@ -1,4 +1,8 @@
+import { copyFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pickInterfaces, sshFactsGatherer } from '../../../src/commands/pick.js';
+import { ScriptedPrompter } from '../../../src/ui/prompts.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../../src/engine/types.js';
 import { edge, REPO, type CliResult } from '../edge-cli.js';
@@ -9,18 +13,19 @@ import { pollFor, report } from '../failover/helpers.js';
 /**
  * Issue 19, "a router is untrusted input", on real routers: in one run r1 answers the facts probe
  * with a gzip bomb (256 MiB of zeros, 256 KiB on the wire) and r2 with 2 GiB of stdout; in the next
- * r1's `ip` never exits and r2 puts escape sequences in its PRETTY_NAME and in the stderr of the
- * task that fails on it. Each hostile router is failed with a clear error in bounded time, and is
+ * r1's `ip` never exits and r2 puts escape sequences in its hostname, its PRETTY_NAME and the
+ * stderr of the task that fails on it. Each hostile router is failed with a clear error in bounded time, and is
  * left as it was (r2's failed task rolled back by edge), while r3, a normal router in the same run,
  * is applied. The controller's peak RSS (GNU time's %M) stays within 50 MB of a normal run of the
- * same three routers, and no byte of the escape sequences reaches edge's output.
+ * same three routers, and no byte of the escape sequences reaches edge's output (the run's, and
+ * edge pick's, which shows the hostname). Malformed facts: malformed-ip.test.ts.
  *
  * The hostile programs are wrappers earlier in root's PATH (/usr/local/sbin), as a compromised
  * router could have; they are removed, and the os-release put back, afterwards.
  */
 const PLAYBOOK = join(REPO, 'playbooks', 'failover.yaml');
 const ROUTERS = ['r1', 'r2', 'r3'] as const;
-const WRAPPERS = ['gzip', 'ip', 'nft'].map((p) => `/usr/local/sbin/${p}`);
+const WRAPPERS = ['gzip', 'ip', 'nft', 'hostname'].map((p) => `/usr/local/sbin/${p}`);
 const OS_RELEASE = '/usr/lib/os-release';
 const OS_RELEASE_SAVED = '/run/edge-test/os-release.orig';
 // Long enough for a first apply of r3 on a loaded 2-core CI machine; the stuck ip waits it out.
@@ -108,6 +113,7 @@ describe.skipIf(!isRoot)('a hostile router fails alone, in bounded time and memo
     // stderr of the nft check that fails its nftables task.
     await wrapper('r1', 'ip', 'if [ "$*" = "-j -d link show" ]; then exec sleep 100000; else exec /usr/sbin/ip "$@"; fi');
     await sh('r2', `mkdir -p /run/edge-test && cp -p ${OS_RELEASE} ${OS_RELEASE_SAVED} && h=$(printf '${HOSTILE}') && sed -i "s/^PRETTY_NAME=.*/PRETTY_NAME=\\"Debian $h\\"/" ${OS_RELEASE}`);
+    await wrapper('r2', 'hostname', `printf 'r2${HOSTILE}\\n'`);
     await wrapper('r2', 'nft', `case " $* " in *" -c "*) printf 'nft: ${HOSTILE}\\n' >&2; exit 1;; esac; exec /usr/sbin/nft "$@"`);
     expect(await sh('r2', `grep -c "$(printf '\\033')" ${OS_RELEASE}`)).toBe('1');
     const before2 = { r1: await managedFingerprint(lab, 'r1'), r2: await managedFingerprint(lab, 'r2') };
@@ -131,6 +137,17 @@ describe.skipIf(!isRoot)('a hostile router fails alone, in bounded time and memo
     expect(stuck.res.stderr).not.toMatch(/[\x1b\x07\x9b]/);
     expect(stuck.res.stderr).toContain('\\x1b]52;c;aG9zdGlsZQ==\\x07');
     expect(stuck.res.stderr).toContain('\\x1b[2J');
+
+    // r2's hostname is shown where edge shows one: by edge pick, next to the inventory name.
+    const picked: string[] = [];
+    const inv = join(mkdtempSync(join(tmpdir(), 'edge-hostile-')), 'lab.yaml');
+    copyFileSync(lab.inventory, inv);
+    const settings = { acceptNewHostKeys: false, connectTimeoutMs: 10_000, commandTimeoutMs: 60_000 };
+    // no answers: the first question ends the picker, after it has shown r2 and its interfaces
+    await pickInterfaces({ inventory: inv, limit: 'r2', gather: sshFactsGatherer(settings), write: (t) => picked.push(t) }, new ScriptedPrompter([])).catch(() => undefined);
+    const pickText = picked.join('');
+    expect(pickText).not.toMatch(/[\x1b\x07\x9b]/);
+    expect(pickText).toContain('r2 (r2\\x1b]52;c;aG9zdGlsZQ==\\x07\\x1b[2J');
 
     const rss = { normal: normal.maxRssKb, floods: floods.maxRssKb, stuck: stuck.maxRssKb };
     report(
