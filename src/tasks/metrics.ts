@@ -1,14 +1,13 @@
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { renderMetricsConf } from '../render/conf.js';
-import { runtimeDiff } from '../render/diff.js';
 import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeMetricsUnit } from '../render/units.js';
 import type { Change } from './contract.js';
 import { fileAbsent, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
 import { SYSCTL_FILE } from './sysctl.js';
-import type { WantedUnit } from './units.js';
+import { disableChange, type WantedUnit } from './units.js';
 
 /**
  * Metrics on the router (the failover task's part for them, edge_metrics): edge-metrics writes the
@@ -56,19 +55,14 @@ export function metricsUnits(vars: HostVars, changed: ReadonlySet<string>): Want
 /** With edge_metrics false: stop and disable edge-metrics, then remove its files (none if already gone). */
 export function metricsRemoval(vars: HostVars, facts: Facts): Change[] {
   if (vars.edge_metrics) return [];
-  const u = facts.units[UNITS.edgeMetrics];
   const changes: Change[] = [];
-  if (u && u.load !== 'not-found' && (u.active === 'active' || u.enabled === 'enabled')) {
-    changes.push({
-      summary: `systemd: stop + disable ${UNITS.edgeMetrics} (edge_metrics is false)`,
-      diff: runtimeDiff('systemd units', [`${UNITS.edgeMetrics}: ${u.enabled}, ${u.active}`], [`${UNITS.edgeMetrics}: disabled, inactive`]),
-      ops: [
-        { kind: 'units', daemonReload: false, actions: [{ unit: UNITS.edgeMetrics, action: 'disable' }], units: [UNITS.edgeMetrics] },
-        { kind: 'remove', path: PATHS.metricsTextfile },
-        { kind: 'remove', path: PATHS.metricsApplied },
-      ],
-    });
-  }
+  const stop =
+    facts.units[UNITS.edgeMetrics]?.load !== 'not-found' &&
+    disableChange(facts, UNITS.edgeMetrics, 'edge_metrics is false', [
+      { kind: 'remove', path: PATHS.metricsTextfile },
+      { kind: 'remove', path: PATHS.metricsApplied },
+    ]);
+  if (stop) changes.push(stop);
   for (const p of METRICS_PATHS) {
     const c = fileAbsent(facts, p);
     if (c) changes.push(c);

@@ -3,11 +3,10 @@ import type { Facts } from '../facts/types.js';
 import { routerProgram } from '../render/router-programs.js';
 import { renderEdgeNftUnit, renderEdgeRoutesUnit, renderIfupdownHook, renderNetworkdDropIn } from '../render/units.js';
 import { shQuote } from '../encode/index.js';
-import { runtimeDiff } from '../render/diff.js';
 import type { Change, Task, TaskContext } from './contract.js';
 import { fileAbsent, fileChange, type DesiredFile } from './file-change.js';
 import { PATHS, UNITS } from './paths.js';
-import { unitsChange } from './units.js';
+import { disableChange, unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
 import { renderRadvdConf, renderRadvdUnit } from '../render/radvd.js';
@@ -32,29 +31,6 @@ function radvdFiles(v6: Ipv6Plan | undefined, lan: string): { want: DesiredFile[
       { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdConf, pidFile: PATHS.radvdPid }), mode: '0644' },
     ],
     absent: [],
-  };
-}
-
-/**
- * Translated IPv6 turned off while edge's radvd still runs (or is enabled): it is stopped and
- * disabled (its files alone going would leave it advertising the LAN prefix), and edge-routes is
- * restarted after it: what the advertisements made on the router's own LAN (a network manager's
- * address, routes) only goes for good once none can bring it back, at edge-routes' stop (stop6).
- */
-function radvdRemoval(facts: Facts): Change | null {
-  const u = facts.units[UNITS.edgeRadvd];
-  if (!u || (u.active !== 'active' && u.enabled !== 'enabled')) return null;
-  return {
-    summary: `systemd: stop + disable ${UNITS.edgeRadvd} (IPv6 is not translated)`,
-    diff: runtimeDiff('systemd units', [`${UNITS.edgeRadvd}: ${u.enabled}, ${u.active}`], [`${UNITS.edgeRadvd}: disabled, inactive`]),
-    ops: [
-      {
-        kind: 'units',
-        daemonReload: false,
-        actions: [{ unit: UNITS.edgeRadvd, action: 'disable' }],
-        units: [UNITS.edgeRadvd],
-      },
-    ],
   };
 }
 
@@ -110,8 +86,11 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
       const c = fileAbsent(facts, path);
       if (c) changes.push(c);
     }
-    // radvd stops before edge-routes restarts (the units phase keeps the order of the changes)
-    const leaving = radvd.want.length ? null : radvdRemoval(facts);
+    // Translated IPv6 turned off while edge's radvd runs (or is enabled): its files alone going
+    // would leave it advertising the LAN prefix. It stops before edge-routes restarts (the units
+    // phase keeps the order of the changes): what its advertisements made on the router's own LAN
+    // only goes for good once none can bring it back, at edge-routes' stop (stop6).
+    const leaving = radvd.want.length ? null : disableChange(facts, UNITS.edgeRadvd, 'IPv6 is not translated');
     if (leaving) changes.push(leaving);
     const units = unitsChange(
       facts,

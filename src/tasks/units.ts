@@ -1,6 +1,6 @@
 import type { Facts, UnitFact } from '../facts/types.js';
 import { runtimeDiff } from '../render/diff.js';
-import type { UnitAction } from './change-ops.js';
+import type { ChangeOp, UnitAction } from './change-ops.js';
 import type { Change } from './contract.js';
 
 export interface WantedUnit {
@@ -44,4 +44,18 @@ export function unitsChange(facts: Facts, units: WantedUnit[], daemonReload: boo
   // read at the next start, say): a daemon-reload alone is the change.
   if (!actions.length) return { summary: 'systemctl daemon-reload', diff: runtimeDiff('systemd', [], ['daemon-reload']), ops };
   return { summary: `systemd: ${said.join(', ')}`, diff: runtimeDiff('systemd units', before, after), ops };
+}
+
+/**
+ * The change that stops and disables a unit edge no longer wants, with `alsoOps` after it (files
+ * its run left), or null when it neither runs nor is enabled. `why` ends the summary.
+ */
+export function disableChange(facts: Facts, unit: string, why: string, alsoOps: ChangeOp[] = []): Change | null {
+  const u = facts.units[unit];
+  if (!u || (u.active !== 'active' && u.enabled !== 'enabled')) return null;
+  return {
+    summary: `systemd: stop + disable ${unit} (${why})`,
+    diff: runtimeDiff('systemd units', [`${unit}: ${u.enabled}, ${u.active}`], [`${unit}: disabled, inactive`]),
+    ops: [{ kind: 'units', daemonReload: false, actions: [{ unit, action: 'disable' }], units: [unit] }, ...alsoOps],
+  };
 }
