@@ -247,18 +247,24 @@ apply6() {
   for line in "${MISSING6[@]}"; do
     if rule_cmd add "$line" -6; then log "IPv6 rule added: $line"; else rc=1; log "could not add IPv6 rule: $line"; fi
   done
-  # An address put on the LAN under another configuration (IPv6 turned off, the prefix changed,
-  # the LAN moved) is not the one routing.conf names now: it goes, or it would outlive every run.
-  lan6_recorded
-  if [ -n "$LAN6_ADDR" ] && [ "$LAN6_ADDR $LAN6_IF" != "$V6_LAN_ADDR $LAN_IF" ]; then lan6_remove; fi
-  # the LAN's translated prefix: the router's address on it (a link set down loses it)
-  if [ -n "$V6_LAN_ADDR" ] && ! ip -6 -o addr show dev "$LAN_IF" | grep -q " $V6_LAN_ADDR "; then
-    if ip -6 addr replace "$V6_LAN_ADDR" dev "$LAN_IF" nodad; then log "LAN address $V6_LAN_ADDR on $LAN_IF"; else rc=1; fi
-  fi
-  if [ -n "$V6_LAN_ADDR" ] && [ "$LAN6_ADDR $LAN6_IF" != "$V6_LAN_ADDR $LAN_IF" ]; then
-    write_atomic "$LAN6_FILE" "$V6_LAN_ADDR $LAN_IF" || rc=1
-  fi
+  lan6_follow || rc=1
   return "$rc"
+}
+
+# lan6_follow: the router's address on the LAN's translated prefix is the one routing.conf names
+# (a link set down loses it), recorded. One put there under another configuration (IPv6 turned
+# off, the prefix changed, the LAN moved) goes, or it would outlive every run.
+lan6_follow() {
+  local want=${V6_LAN_ADDR:+$V6_LAN_ADDR $LAN_IF} have
+  lan6_recorded
+  have=${LAN6_ADDR:+$LAN6_ADDR $LAN6_IF}
+  [ -z "$have" ] || [ "$have" = "$want" ] || lan6_remove
+  [ -n "$want" ] || return 0
+  if ! ip -6 -o addr show dev "$LAN_IF" | grep -q " $V6_LAN_ADDR "; then
+    ip -6 addr replace "$V6_LAN_ADDR" dev "$LAN_IF" nodad || return 1
+    log "LAN address $V6_LAN_ADDR on $LAN_IF"
+  fi
+  [ "$have" = "$want" ] || write_atomic "$LAN6_FILE" "$want"
 }
 
 # The address edge-routes put on the LAN is recorded (RUN_DIR/lan6.addr) because routing.conf can
