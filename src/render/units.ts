@@ -4,6 +4,16 @@
  */
 import { shQuote, systemdExecPath, systemdValue } from '../encode/index.js';
 
+/**
+ * The daemons failover depends on (edge-routes, edge-probe and its switcher) run ahead of the
+ * router's ordinary work, so that on a router whose CPUs a NAT storm keeps busy a WAN's table comes
+ * back and a switch happens on time.
+ */
+const FAILOVER_PRIORITY = `# Ahead of the router's ordinary work (a NAT storm, a busy control plane): competing for a CPU,
+# nice -10 gets about nine times the share of a nice 0 process. Not real-time, so a runaway edge
+# daemon cannot starve sshd.
+Nice=-10`;
+
 export function renderEdgeRoutesUnit(p: { script: string; conf: string }): string {
   return `# Managed by edge. Local changes are overwritten by the next edge run.
 [Unit]
@@ -26,6 +36,7 @@ KillMode=mixed
 TimeoutStopSec=10
 Restart=always
 RestartSec=2
+${FAILOVER_PRIORITY}
 
 [Install]
 WantedBy=multi-user.target
@@ -135,6 +146,7 @@ TimeoutAbortSec=2
 Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe
+${FAILOVER_PRIORITY}
 # SIGTERM to the script only: it ends its pings and state machines and waits for them, so nothing
 # is left for systemd to kill; the timeout is a backstop.
 KillMode=mixed

@@ -15,7 +15,8 @@
 #
 # Level-triggered: whatever wakes it (a decision, a beat, a notification, a sync after a ruleset
 # load), the preferred WAN is computed from the current decisions of BOTH WANs (RUN_DIR/WAN.probe,
-# edge-probe's) and applied if it differs; no message carries a transition, so a late or reordered
+# edge-probe's; in the switcher, the last decision line of each, which comes before the file) and
+# applied if it differs; no message carries a transition, so a late or reordered
 # one cannot win. Preferred: wan1 when wan1 is up; wan2 when wan1 is down and wan2 is not known to
 # be down; otherwise unchanged (an unknown WAN right after boot never causes a switch).
 #
@@ -59,15 +60,22 @@ load() {
 }
 
 # probe_state WAN: S = edge-probe's last decision about WAN (up|down|unknown), WHY = its reason.
-# AT = when it was made (epoch, for people).
+# AT = when it was made (epoch, for people; empty in the switcher). The switcher uses the last
+# decision line it read from the WAN's machine, which comes before the file is renamed into place.
 probe_state() {
   local st='' at='' why=''
+  if [ -n "${DECIDED[$1]:-}" ]; then
+    S=${DECIDED[$1]} WHY=${DECIDED_WHY[$1]} AT=''
+    return 0
+  fi
   [ -r "$RUN_DIR/$1.probe" ] && read -r st at why <"$RUN_DIR/$1.probe"
   case "$st" in up | down) S=$st ;; *) S=unknown ;; esac
   WHY=${why:-no decision recorded by edge-probe} AT=${at%.*}
 }
+declare -A DECIDED=() DECIDED_WHY=()
 
-mark_of() { if [ "$1" = wan1 ]; then echo "$M1"; else echo "$M2"; fi; }
+# wan_mark WAN: MARK = WAN's mark (no process, unlike a command substitution).
+wan_mark() { if [ "$1" = wan1 ]; then MARK=$M1; else MARK=$M2; fi; }
 
 # current_state: CUR = the WAN new LAN flows use now, from the map element (empty if the map or
 # element is missing), CUR_DEAD = the mark in the dead set (empty if none), CUR6 and CUR_DEAD6 the
@@ -88,6 +96,24 @@ current_state() {
   CUR_STEER="$ELEMS|"
   elements set "$NFT_DOWN_SET" "$text"
   CUR_STEER+=$ELEMS
+}
+
+# The state the last sync under the lock found in the ruleset or applied to it, in
+# RUN_DIR/failover.applied ("CUR CUR_DEAD CUR_STEER CUR6 CUR_DEAD6", - for empty): what the
+# switcher compares a decision with, so that a switch costs one nft process, not two. Every sync
+# under the lock writes it; a failed apply empties it; a ruleset load is followed by a sync that
+# lists the ruleset again (edge-nftables), and the switcher's periodic sync lists it every 2 s.
+save_applied() { # CUR CUR_DEAD CUR_STEER CUR6 CUR_DEAD6
+  printf '%s %s %s %s %s\n' "${1:--}" "${2:--}" "${3:--}" "${4:--}" "${5:--}" 2>/dev/null >"$RUN_DIR/failover.applied" || true
+}
+
+# load_applied: CUR, CUR_DEAD, CUR_STEER, CUR6 and CUR_DEAD6 from RUN_DIR/failover.applied; fails
+# when it is missing, empty or not as save_applied writes it.
+load_applied() {
+  local c='' d='' st='' c6='' d6='' wan='^(wan1|wan2|-)$' mark='^(0x[0-9a-f]+|-)$'
+  read -r c d st c6 d6 2>/dev/null <"$RUN_DIR/failover.applied" || return 1
+  [[ $c =~ $wan && $c6 =~ $wan && $d =~ $mark && $d6 =~ $mark && $st =~ ^[0-9:,|]+$ ]] || return 1
+  CUR=${c#-} CUR_DEAD=${d#-} CUR_STEER=$st CUR6=${c6#-} CUR_DEAD6=${d6#-}
 }
 
 # map_wan MAP TEXT: WAN_OF = the WAN whose mark MAP's LAN element holds in nft's listing TEXT.
@@ -139,9 +165,8 @@ local_rule_follow() { # -4|-6 WAN
 # Append one switch to the history: EPOCH FROM TO HELD WHY, HELD = seconds FROM was preferred
 # (since the family's previous switch; - when there is none). An IPv6 switch's WHY starts "IPv6 ".
 record_switch() { # FROM TO WHY
-  local now=${EPOCHREALTIME%???} held=- dir n # milliseconds, no process
-  dir=$(dirname "$SWITCH_LOG")
-  mkdir -p "$dir" 2>/dev/null || return 0
+  local now=${EPOCHREALTIME%???} held=- dir=${SWITCH_LOG%/*}/ n # milliseconds, no process
+  [ -d "$dir" ] || mkdir -p "$dir" 2>/dev/null || return 0
   [ ! -r "$SWITCH_LOG" ] || held=$(awk -v six="${3%% *}" -v now="$now" '
     ($5 == "IPv6") == (six == "IPv6") && $1 ~ /^[0-9]+(\.[0-9]+)?$/ { prev = $1 }
     END { if (prev == "") print "-"; else printf "%.1f", now - prev }' "$SWITCH_LOG")
@@ -200,31 +225,35 @@ steer() {
 # the ruleset is touched.
 apply_locked() {
   local tx
+  wan_mark "$WANT"
   printf -v tx 'flush map %s %s %s\nadd element %s %s %s { "%s" : %s }\n' "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" \
-    "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" "$LAN_IF" "$(mark_of "$WANT")"
+    "$NFT_FAMILY" "$NFT_TABLE" "$NFT_MAP" "$LAN_IF" "$MARK"
   tx+="flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET"$'\n'
   [ -z "$DEAD" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET { $DEAD }"$'\n'
   tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP"$'\n'"flush set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET"$'\n'
   [ -z "$AVOID" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP { $AVOID }"$'\n'
   [ -z "$DOWN" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET { $DOWN }"$'\n'
   if [ -n "$V6" ]; then
+    wan_mark "$WANT6"
     tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_MAP6"$'\n'
-    tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_MAP6 { \"$LAN_IF\" : $(mark_of "$WANT6") }"$'\n'
+    tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_MAP6 { \"$LAN_IF\" : $MARK }"$'\n'
     tx+="flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6"$'\n'
     [ -z "$DEAD6" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6 { $DEAD6 }"$'\n'
   fi
   if ! nft -f - <<<"$tx"; then
+    : 2>/dev/null >"$RUN_DIR/failover.applied"
     log "could not switch new flows to $WANT: is table $NFT_FAMILY $NFT_TABLE loaded? (systemctl restart edge-nftables)"
     return 1
   fi
 }
 
-# sync_locked [CAUSE]: computes and applies the preferred WAN. With a CAUSE (a decision, a
-# notification) a change is a switch and is recorded; without one it is a re-sync (after a
-# ruleset load reset the map) and only logged.
+# sync_locked [CAUSE [recorded]]: computes and applies the preferred WAN. With a CAUSE (a decision,
+# a notification) a change is a switch and is recorded; without one it is a re-sync (after a
+# ruleset load reset the map) and only logged. With "recorded" (the switcher, woken by a decision)
+# the state before is the one the last sync saved, when there is one, not the ruleset listed.
 sync_locked() {
   local cause=${1:-} seen
-  current_state
+  if [ "${2:-}" != recorded ] || ! load_applied; then current_state; fi
   decide
   seen="$S1 $S2 ${S1_6:-} ${S2_6:-}"
   # A decision that changed since the switcher's last sync is news whichever wake-up finds it first
@@ -233,11 +262,13 @@ sync_locked() {
   SEEN=$seen
   if [ "$WANT" = "$CUR" ] && [ "$DEAD" = "$CUR_DEAD" ] && [ "$STEER" = "$CUR_STEER" ] &&
     [ "$WANT6" = "$CUR6" ] && [ "$DEAD6" = "$CUR_DEAD6" ]; then
+    save_applied "$CUR" "$CUR_DEAD" "$CUR_STEER" "$CUR6" "$CUR_DEAD6"
     local_rule_follow -4 "$WANT"
     [ -z "$V6" ] || local_rule_follow -6 "$WANT6"
     return 0
   fi
   apply_locked || return 1
+  save_applied "$WANT" "$DEAD" "$STEER" "$WANT6" "$DEAD6"
   after_switch "" "$CUR" "$WANT" "$CUR_DEAD" "$DEAD" "$S1" "$S2" "$WHY1" "$cause"
   [ -z "$V6" ] || after_switch 6 "$CUR6" "$WANT6" "$CUR_DEAD6" "$DEAD6" "$S1_6" "$S2_6" "$WHY1_6" "$cause"
 }
@@ -280,7 +311,8 @@ flush_left() {
   [ "$1" = 4 ] || fam=ipv6
   if [ "$2" = wan1 ]; then s=$3; else s=$4; fi
   [ "$s" = down ] || return 0
-  out=$(conntrack -D -f "$fam" --mark "$(mark_of "$2")" 2>&1 >/dev/null) || true
+  wan_mark "$2"
+  out=$(conntrack -D -f "$fam" --mark "$MARK" 2>&1 >/dev/null) || true
   log "flushed $fam flows pinned to $2: ${out##*: }"
 }
 
@@ -318,7 +350,13 @@ switcher() {
         'beat wan2') mono; b2=$MONO_CS ;;
         'beat wan1v6') mono; b3=$MONO_CS ;;
         'beat wan2v6') mono; b4=$MONO_CS ;;
-        *) printf '%s\n' "$line" >&2; wake=1 ;;
+        *)
+          printf '%s\n' "$line" >&2
+          if [[ $line =~ ^(wan[12](v6)?)\ is\ (UP|DOWN):\ (.*)$ ]]; then
+            DECIDED[${BASH_REMATCH[1]}]=${BASH_REMATCH[3],,} DECIDED_WHY[${BASH_REMATCH[1]}]=${BASH_REMATCH[4]}
+          fi
+          wake=1
+          ;;
       esac
     elif [ "$?" -le 128 ]; then
       log "edge-probe's state machines are gone"
@@ -329,7 +367,7 @@ switcher() {
     mono
     if [ "$wake" = 1 ] || [ $((MONO_CS - LAST_SYNC)) -ge 200 ]; then
       flock -w 5 "$lock_fd" || { log "timed out waiting for $RUN_DIR/failover.lock"; continue; }
-      if [ "$wake" = 1 ]; then sync_locked "edge-probe"; else sync_locked; fi
+      if [ "$wake" = 1 ]; then sync_locked edge-probe recorded; else sync_locked; fi
       flock -u "$lock_fd"
       wake=0 LAST_SYNC=$MONO_CS
     fi
@@ -382,8 +420,9 @@ status() {
     echo "$w.health=${h:-unknown} ${ratio:-}"
     echo "$w.checked=$(when "$at")"
     echo "$w.why=$WHY"
-    echo "$w.flows=$(conntrack -L --mark "$(mark_of "$w")" 2>/dev/null | wc -l)"
-    echo "$w.flows6=$(conntrack -L -f ipv6 --mark "$(mark_of "$w")" 2>/dev/null | wc -l)"
+    wan_mark "$w"
+    echo "$w.flows=$(conntrack -L --mark "$MARK" 2>/dev/null | wc -l)"
+    echo "$w.flows6=$(conntrack -L -f ipv6 --mark "$MARK" 2>/dev/null | wc -l)"
   done
   echo "dead=${CUR_DEAD:-none}"
   if [ -n "$V6" ]; then

@@ -20,7 +20,7 @@
 # without a break for RISE seconds. A WAN never measured (boot) gets GRACE seconds to answer
 # before it counts as down. Every decision goes to RUN_DIR/WAN.probe ("up|down EPOCH why"), then
 # RUN_DIR/WAN.track (0 = up, 1 = down), which keepalived watches (track_file, inotify); both by
-# rename; then a line "WAN is UP|DOWN: why" on stdout wakes edge-failover's switcher. Every second
+# rename, after a line "WAN is UP|DOWN: why" on stdout has told edge-failover's switcher. Every second
 # RUN_DIR/WAN.health gets "pass|fail ANSWERING/TARGETS EPOCH FAILS ANSWERED LOST RTT_SUM": the
 # seconds failed in a row, then counters since the start (replies, probes unanswered, the replies'
 # round-trip times in seconds) that edge-metrics turns into metrics; and stdout "beat WAN" (the
@@ -96,11 +96,13 @@ function failed(n,   i, x, s) {
 }
 function publish(st, why,   p, t) {
   state = st; stable = -1
+  # The switcher first: it acts on the line alone, so the three processes of the renames below are
+  # not between a decision and the switch.
+  printf "%s is %s: %s\n", wan, (st == "up" ? "UP" : "DOWN"), why
+  fflush()
   p = run_dir "/." wan ".probe.new"; t = run_dir "/." wan ".track.new"
   printf "%s %.3f %s\n", st, now + off, why > p; close(p)
   print (st == "up" ? 0 : 1) > t; close(t)
   # The reason first, then the value keepalived reacts to.
   system("mv -f '" p "' '" run_dir "/" wan ".probe' && mv -f '" t "' '" run_dir "/" wan ".track'")
-  printf "%s is %s: %s\n", wan, (st == "up" ? "UP" : "DOWN"), why
-  fflush()
 }

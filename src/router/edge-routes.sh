@@ -55,29 +55,37 @@ load_routing() {
     valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6
 }
 
-# default_gw -4|-6 IF: the gateway of the main table's default route via IF with the lowest metric
-# (empty without one): "default via GW …", or with a nexthop object (networkd on trixie) "default
-# nhid N via GW …".
+# The live state is read with one ip process per question and parsed by bash itself: a WAN that
+# regains its address gets its table back within a second, and a reconcile costs few processes on
+# a router whose CPUs are busy.
+
+# default_gw -4|-6 IF: GW = the gateway of the main table's default route via IF with the lowest
+# metric (empty without one): "default via GW …", or with a nexthop object (networkd on trixie)
+# "default nhid N via GW …".
 default_gw() {
-  ip "$1" route show table main default dev "$2" 2>/dev/null | awk '
-    $1 == "default" {
-      g = ""; m = 0
-      for (i = 2; i < NF; i++) { if ($i == "via") g = $(i + 1); if ($i == "metric") m = $(i + 1) + 0 }
-      if (g != "" && (gw == "" || m < best)) { gw = g; best = m }
-    }
-    END { if (gw != "") print gw }'
+  local line g m best=0 via=' via ([^ ]+)' metric=' metric ([0-9]+)'
+  GW=''
+  while read -r line; do
+    [[ $line == default* && $line =~ $via ]] || continue
+    g=${BASH_REMATCH[1]} m=0
+    [[ $line =~ $metric ]] && m=${BASH_REMATCH[1]}
+    if [ -z "$GW" ] || [ "$m" -lt "$best" ]; then GW=$g best=$m; fi
+  done < <(ip "$1" route show table main default dev "$2" 2>/dev/null)
 }
 
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
 wan_state() {
-  local ifvar="WAN$1_IF" gwvar="WAN$1_GW" flags
-  W_IF=${!ifvar}
-  W_ADDR=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null | awk 'NR == 1 { split($4, a, "/"); print a[1] }')
+  local ifvar="WAN$1_IF" gwvar="WAN$1_GW" out flags=''
+  W_IF=${!ifvar} W_ADDR=''
+  out=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null)
+  [[ $out =~ inet\ ([0-9.]+)/ ]] && W_ADDR=${BASH_REMATCH[1]}
   W_GW=${!gwvar}
   if [ -z "$W_GW" ]; then
-    W_GW=$(default_gw -4 "$W_IF")
+    default_gw -4 "$W_IF"
+    W_GW=$GW
   fi
-  flags=$(ip -o link show dev "$W_IF" 2>/dev/null | sed -n 's/^[^<]*<\([^>]*\)>.*/\1/p')
+  out=$(ip -o link show dev "$W_IF" 2>/dev/null)
+  [[ $out =~ \<([^>]*)\> ]] && flags=${BASH_REMATCH[1]}
   W_UP=no
   case ",$flags," in *,UP,*) case ",$flags," in *,LOWER_UP,*) W_UP=yes ;; esac ;; esac
 }
@@ -97,8 +105,9 @@ desired_rules() {
 # The router's own unbound traffic follows the WAN new LAN flows use: the preferred_wan map's mark
 # (edge-failover switches it), WAN1's table when the map is missing.
 local_table() {
-  local m
-  m=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "${1:-$NFT_MAP}" 2>/dev/null | sed -n 's/.*" : \(0x[0-9a-f]*\).*/\1/p')
+  local m='' out
+  out=$(nft list map "$NFT_FAMILY" "$NFT_TABLE" "${1:-$NFT_MAP}" 2>/dev/null)
+  [[ $out =~ \"\ :\ (0x[0-9a-f]*) ]] && m=${BASH_REMATCH[1]}
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
@@ -113,7 +122,19 @@ current_rules() {
     }'
 }
 
-table_routes() { ip -4 route show table "$1" 2>/dev/null | awk '{ $1 = $1; print }'; }
+# routes_of 4|6 TABLE: ROUTES = TABLE's routes, one per line, single-spaced (IPv6 without the
+# " pref medium" ip adds by itself), as they are compared with the route wanted.
+routes_of() {
+  local -a f
+  local line pref=' pref [a-z]+$'
+  ROUTES=''
+  while read -r -a f; do
+    [ "${#f[@]}" -gt 0 ] || continue
+    line="${f[*]}"
+    [[ $1 == 4 || ! $line =~ $pref ]] || line=${line% pref *}
+    ROUTES+="${ROUTES:+$'\n'}$line"
+  done < <(ip "-$1" route show table "$2" 2>/dev/null)
+}
 
 in_list() {
   local x=$1 y
@@ -138,7 +159,8 @@ plan() {
     if [ "$n" = 1 ]; then t=$T1 a=$A1 gw=$GW1 dev=$IF1 up=$UP1; else t=$T2 a=$A2 gw=$GW2 dev=$IF2 up=$UP2; fi
     want=''
     if [ -n "$a" ] && [ -n "$gw" ] && [ "$up" = yes ]; then want="default via $gw dev $dev proto static src $a"; fi
-    cur=$(table_routes "$t")
+    routes_of 4 "$t"
+    cur=$ROUTES
     printf -v "WANT_$n" '%s' "$want"
     printf -v "NOW_$n" '%s' "$cur"
     if [ "$cur" = "$want" ]; then printf -v "OK_$n" yes; else printf -v "OK_$n" no; fi
@@ -180,7 +202,8 @@ apply() {
 # wan_state6 N: W6_GW (the lowest-metric IPv6 default via WANn_IF in main) and W6_ADDRS (its global addresses).
 wan_state6() {
   local ifvar="WAN$1_IF"
-  W6_GW=$(default_gw -6 "${!ifvar}")
+  default_gw -6 "${!ifvar}"
+  W6_GW=$GW
   # global, not ULA (fc00::/7): the addresses the ISP gave this WAN
   W6_ADDRS=$(ip -6 -o addr show dev "${!ifvar}" scope global 2>/dev/null | awk '{ split($4, a, "/"); if (a[1] !~ /^f[cd]/) print a[1] }' | sort -u)
 }
@@ -198,7 +221,6 @@ desired_rules6() {
   printf '%s: from all iif lo lookup %s\n' "$((PRIO + 40))" "$(local_table "${NFT_MAP6:-$NFT_MAP}")"
 }
 
-table_routes6() { ip -6 route show table "$1" 2>/dev/null | awk '{ $1 = $1; sub(/ pref [a-z]+$/, ""); print }'; }
 
 # plan6: STALE6, MISSING6, and for N in 1 2: WANT6_N, NOW6_N, OK6_N (as plan does for IPv4).
 plan6() {
@@ -219,7 +241,8 @@ plan6() {
     if [ "$n" = 1 ]; then t=$T1 gw=$V6GW1 dev=$IF1 up=$UP1; else t=$T2 gw=$V6GW2 dev=$IF2 up=$UP2; fi
     want=''
     if [ -n "$V6_LAN_ADDR" ] && [ -n "$gw" ] && [ "$up" = yes ]; then want="default via $gw dev $dev proto static metric 1024"; fi
-    cur=$(table_routes6 "$t")
+    routes_of 6 "$t"
+    cur=$ROUTES
     printf -v "WANT6_$n" '%s' "$want"
     printf -v "NOW6_$n" '%s' "$cur"
     if [ "$cur" = "$want" ]; then printf -v "OK6_$n" yes; else printf -v "OK6_$n" no; fi

@@ -17,6 +17,7 @@
 #   WAN.state    edge-failover's record of keepalived's view   "up|down EPOCH"
 #   WAN.vrrp     keepalived's last notification for the WAN    "MASTER|BACKUP|FAULT|STOP EPOCH"
 #   probe.started  touched when edge-probe starts (its configuration is newer: it restarts)
+#   failover.applied  the state edge-failover's last sync found or applied (written under its lock)
 #   lan6.addr    the translated IPv6 LAN address edge-routes put on LAN_IF   "ADDR/LEN IF"
 #   SWITCH_LOG (/var/lib/edge/failover/switches, kept across reboots): one line per switch of the
 #                preferred WAN, "EPOCH FROM TO HELD WHY" (HELD: seconds FROM was preferred, or -)

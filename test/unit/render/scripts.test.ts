@@ -33,6 +33,80 @@ function write(name: string, content: string): string {
   return p;
 }
 
+/**
+ * edge-failover against fakes: nft keeps the map element, the dead set and the steering elements
+ * in files of D (and logs each call in D/nftcalls), conntrack and logger record their calls, ip
+ * keeps the rule P+40 the router's own traffic follows.
+ */
+function failoverSandbox(d: string) {
+  const put = (name: string, content: string) => {
+    const p = join(d, name);
+    writeFileSync(p, content, { mode: 0o750 });
+    return p;
+  };
+  // A fake nft keeps the map element and the dead set in files; conntrack and logger record their calls.
+  const bin = join(d, 'bin');
+  const run = join(d, 'run');
+  spawnSync('mkdir', ['-p', bin, run]);
+  // It lists the table as nft does (marks as 0x%08x) and keeps each element in a file.
+  put('bin/nft', `#!/bin/bash
+d=${d}
+echo "nft $*" >> $d/nftcalls
+hex() { local m out=(); for m in "$@"; do out+=("$(printf '0x%08x' "$m")"); done; local IFS=,; printf '%s' "\${out[*]}" | sed 's/,/, /g'; }
+obj() { printf '\\t%s %s {\\n\\t\\ttype %s\\n' "$1" "$2" "$3"; [ -s "$d/$4" ] && printf '\\t\\telements = { %s }\\n' "$(cat "$d/$4")"; printf '\\t}\\n'; }
+if [ "$1 $2 $3 $4" = "list table inet edge" ]; then
+  printf 'table inet edge {\\n'
+  [ -f $d/elem ] && printf '\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n' "$(cat $d/elem)"
+  obj set dead_wans mark dead; obj map avoid 'mark : mark' avoid; obj set down mark down
+  printf '}\\n'
+  exit 0
+fi
+[ "$1 $2" = "-f -" ] || exit 1
+tx=$(cat)
+printf '%s\\n' "$tx" >> $d/tx
+: > $d/dead; : > $d/avoid; : > $d/down
+while read -r line; do
+  [[ $line =~ preferred_wan\\ \\{\\ \\"lan0\\"\\ :\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/elem
+  [[ $line =~ dead_wans\\ \\{\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/dead
+  [[ $line =~ avoid\\ \\{\\ ([0-9]+)\\ :\\ ([0-9]+) ]] && printf '%s : %s' "$(hex "\${BASH_REMATCH[1]}")" "$(hex "\${BASH_REMATCH[2]}")" > $d/avoid
+  [[ $line =~ down\\ \\{\\ ([0-9,]+) ]] && hex \${BASH_REMATCH[1]//,/ } > $d/down
+done <<<"$tx"
+exit 0
+`);
+  put('bin/conntrack', `#!/bin/sh\necho "conntrack $*" >> ${d}/calls\necho "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." >&2\nexit 0\n`);
+  put('bin/logger', `#!/bin/sh\nshift 3; echo "log $*" >> ${d}/calls\n`);
+  // ip: only the rule P+40 the router's own traffic follows, kept in a file (one rule per line)
+  put('bin/ip', `#!/bin/bash
+f=${d}/rules; touch $f
+[ "$1" != -4 ] || shift
+if [ "$1 $2 $3" = "rule show pref" ]; then grep "^$4:" $f; exit 0; fi
+if [ "$1 $2 $3" = "rule add pref" ]; then printf '%s:\\tfrom all %s %s lookup %s\\n' "$4" "$5" "$6" "$8" >> $f; echo "ip $*" >> ${d}/calls; exit 0; fi
+if [ "$1 $2 $3" = "rule del pref" ]; then grep -v "^$4:.* lookup $8$" $f > $f.new; mv $f.new $f; echo "ip $*" >> ${d}/calls; exit 0; fi
+exit 1
+`);
+  const routing = tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content;
+  const failoverConf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content;
+  put('routing.conf', routing);
+  put('failover.conf', failoverConf);
+  const script = put('edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
+  writeFileSync(join(d, 'elem'), '0x00000001');
+  const switchLog = join(d, 'history', 'switches');
+  const env = { ...process.env, EDGE_ROUTING_CONF: join(d, 'routing.conf'), EDGE_FAILOVER_CONF: join(d, 'failover.conf'), EDGE_RUN_DIR: run, EDGE_SWITCH_LOG: switchLog };
+  const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
+  const cat = (f: string) => spawnSync('cat', [f], { encoding: 'utf8' }).stdout;
+  const history = () => cat(switchLog).trim().split('\n').filter(Boolean);
+  const probe = (wan: string, line: string) => writeFileSync(join(run, `${wan}.probe`), `${line}\n`);
+  const preferred = () => ef('status').stdout.split('\n')[0];
+  return {
+    ef,
+    cat,
+    history,
+    probe,
+    preferred,
+    switcher: (input: string) => spawnSync('bash', [script, 'switcher'], { env, input, encoding: 'utf8' }),
+  };
+}
+
 describe('router-side scripts', () => {
   const files = readdirSync(ROUTER_DIR).filter((f) => f.endsWith('.sh'));
 
@@ -137,58 +211,7 @@ describe('router-side scripts', () => {
   });
 
   it('edge-failover: level-triggered from edge-probe\'s decisions, whatever the order of notifications (nft, conntrack, ip stubbed)', () => {
-    // A fake nft keeps the map element and the dead set in files; conntrack and logger record their calls.
-    const bin = join(dir, 'bin');
-    const run = join(dir, 'run');
-    spawnSync('mkdir', ['-p', bin, run]);
-    // It lists the table as nft does (marks as 0x%08x) and keeps each element in a file.
-    write('bin/nft', `#!/bin/bash
-d=${dir}
-hex() { local m out=(); for m in "$@"; do out+=("$(printf '0x%08x' "$m")"); done; local IFS=,; printf '%s' "\${out[*]}" | sed 's/,/, /g'; }
-obj() { printf '\\t%s %s {\\n\\t\\ttype %s\\n' "$1" "$2" "$3"; [ -s "$d/$4" ] && printf '\\t\\telements = { %s }\\n' "$(cat "$d/$4")"; printf '\\t}\\n'; }
-if [ "$1 $2 $3 $4" = "list table inet edge" ]; then
-  printf 'table inet edge {\\n'
-  [ -f $d/elem ] && printf '\\tmap preferred_wan {\\n\\t\\ttype ifname : mark\\n\\t\\telements = { "lan0" : %s }\\n\\t}\\n' "$(cat $d/elem)"
-  obj set dead_wans mark dead; obj map avoid 'mark : mark' avoid; obj set down mark down
-  printf '}\\n'
-  exit 0
-fi
-[ "$1 $2" = "-f -" ] || exit 1
-tx=$(cat)
-printf '%s\\n' "$tx" >> $d/tx
-: > $d/dead; : > $d/avoid; : > $d/down
-while read -r line; do
-  [[ $line =~ preferred_wan\\ \\{\\ \\"lan0\\"\\ :\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/elem
-  [[ $line =~ dead_wans\\ \\{\\ (0x[0-9a-f]+) ]] && hex "\${BASH_REMATCH[1]}" > $d/dead
-  [[ $line =~ avoid\\ \\{\\ ([0-9]+)\\ :\\ ([0-9]+) ]] && printf '%s : %s' "$(hex "\${BASH_REMATCH[1]}")" "$(hex "\${BASH_REMATCH[2]}")" > $d/avoid
-  [[ $line =~ down\\ \\{\\ ([0-9,]+) ]] && hex \${BASH_REMATCH[1]//,/ } > $d/down
-done <<<"$tx"
-exit 0
-`);
-    write('bin/conntrack', `#!/bin/sh\necho "conntrack $*" >> ${dir}/calls\necho "conntrack v1.4.7 (conntrack-tools): 3 flow entries have been deleted." >&2\nexit 0\n`);
-    write('bin/logger', `#!/bin/sh\nshift 3; echo "log $*" >> ${dir}/calls\n`);
-    // ip: only the rule P+40 the router's own traffic follows, kept in a file (one rule per line)
-    write('bin/ip', `#!/bin/bash
-f=${dir}/rules; touch $f
-[ "$1" != -4 ] || shift
-if [ "$1 $2 $3" = "rule show pref" ]; then grep "^$4:" $f; exit 0; fi
-if [ "$1 $2 $3" = "rule add pref" ]; then printf '%s:\\tfrom all %s %s lookup %s\\n' "$4" "$5" "$6" "$8" >> $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
-if [ "$1 $2 $3" = "rule del pref" ]; then grep -v "^$4:.* lookup $8$" $f > $f.new; mv $f.new $f; echo "ip $*" >> ${dir}/calls; exit 0; fi
-exit 1
-`);
-    const routing = tablesFiles(labVars(), topology()).find((f) => f.path === PATHS.routingConf)!.content;
-    const failoverConf = failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content;
-    write('routing.conf', routing);
-    write('failover.conf', failoverConf);
-    const script = write('edge-failover', scripts['edge-failover'].replace(/^export LC_ALL=C PATH=.*$/m, `export LC_ALL=C PATH=${bin}:/usr/sbin:/usr/bin:/sbin:/bin`));
-    writeFileSync(join(dir, 'elem'), '0x00000001');
-    const switchLog = join(dir, 'history', 'switches');
-    const env = { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing.conf'), EDGE_FAILOVER_CONF: join(dir, 'failover.conf'), EDGE_RUN_DIR: run, EDGE_SWITCH_LOG: switchLog };
-    const ef = (...args: string[]) => spawnSync('bash', [script, ...args], { env, encoding: 'utf8' });
-    const cat = (f: string) => spawnSync('cat', [f], { encoding: 'utf8' }).stdout;
-    const history = () => cat(switchLog).trim().split('\n').filter(Boolean);
-    const probe = (wan: string, line: string) => writeFileSync(join(run, `${wan}.probe`), `${line}\n`);
-    const preferred = () => ef('status').stdout.split('\n')[0];
+    const { ef, cat, history, probe, preferred } = failoverSandbox(dir);
     const notify = (wan: string, state: string) => expect(ef('notify', 'INSTANCE', `edge_${wan}`, state, '100').status).toBe(0);
     const WAN1_DOWN = 'down 1796119000.500 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago';
 
@@ -252,6 +275,55 @@ exit 1
     expect(status).toMatch(/^wan1\.since=\d{4}-\d\d-\d\dT/m);
     expect(status).toMatch(/^switches=2$/m);
   }, 120_000);
+
+  it('edge-failover switcher: acts on the decision line (the file comes after it), with one nft process once it has a record of the state', () => {
+    const d = join(dir, 'switcher');
+    spawnSync('mkdir', ['-p', d]);
+    const { cat, history, probe, switcher } = failoverSandbox(d);
+    const nftCalls = () => cat(join(d, 'nftcalls')).trim().split('\n');
+    const applied = join(d, 'run', 'failover.applied');
+    const sw = (input: string) => {
+      spawnSync('rm', ['-f', join(d, 'nftcalls')]);
+      const r = switcher(input);
+      // stdin's end is the service's: the switcher logs it and exits 1 (systemd restarts edge-probe)
+      expect(r.status, r.stderr).toBe(1);
+      expect(cat(join(d, 'calls'))).toMatch(/log edge-probe's state machines are gone\n$/);
+      return r;
+    };
+    // The files still say up: edge-probe prints its decision before it renames them into place.
+    probe('wan1', 'up 1796119000.000 3 of 3 targets answered (first measurement)');
+    probe('wan2', 'up 1796119000.000 3 of 3 targets answered (first measurement)');
+    sw('wan1 is DOWN: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago\n');
+    expect(cat(join(d, 'elem'))).toBe('0x00000002');
+    expect(history()).toEqual([expect.stringMatching(/^[0-9.]+ wan1 wan2 - wan1 down: 0 of 3 targets answered/)]);
+    expect(nftCalls()).toEqual(['nft list table inet edge', 'nft -f -']); // no record yet: the ruleset is listed
+    expect(cat(applied)).toBe('wan2 0x1 1:2|1 - -\n');
+    probe('wan1', 'down 1796119001.000 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 1.3 s ago');
+
+    // With the record: the switch back is one nft process.
+    sw('wan1 is UP: 3 of 3 targets answered, healthy without a break for 8.0 s\n');
+    expect(cat(join(d, 'elem'))).toBe('0x00000001');
+    expect(nftCalls()).toEqual(['nft -f -']);
+    expect(history()).toHaveLength(2);
+    expect(cat(applied)).toBe('wan1 - | - -\n');
+    probe('wan1', 'up 1796119009.000 3 of 3 targets answered, healthy without a break for 8.0 s');
+
+    // A record that is not as written (a write cut short) is not trusted: the ruleset is listed.
+    writeFileSync(applied, 'wan2 0x');
+    sw('wan1 is DOWN: wan1 has no carrier (link down)\n');
+    expect(nftCalls()).toEqual(['nft list table inet edge', 'nft -f -']);
+    expect(cat(join(d, 'elem'))).toBe('0x00000002');
+    probe('wan1', 'down 1796119020.000 wan1 has no carrier (link down)');
+
+    // A record the ruleset no longer matches (a load reset the map without the sync that follows
+    // it): the periodic sync, which lists, puts back what the decisions say.
+    writeFileSync(join(d, 'elem'), '0x00000001');
+    writeFileSync(join(d, 'dead'), '');
+    sw('beat wan1\n');
+    expect(nftCalls()[0]).toBe('nft list table inet edge');
+    expect(cat(join(d, 'elem'))).toBe('0x00000002');
+    expect(history()).toHaveLength(3); // the decisions did not change: a re-sync is not a switch
+  }, 60_000);
 
   it('edge-failover with translated IPv6: each family from its own probes, in one transaction; an IPv6 switch is recorded as IPv6', () => {
     const d = join(dir, 'v6');
