@@ -10,7 +10,7 @@
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
  *   - with --ipv6 (the router applied with edge_ipv6_mode translated), a second client stream over IPv6 gives the same
  *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone.
- *   - the same trials again with the router's CPUs busy (one busy loop per CPU inside the router, at
+ *   - the same trials again with the router's CPUs busy (one busy loop per CPU in a service of the router, at
  *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
  *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
  *     and one of three targets dead; each counts switches (false ones: WAN1 works all along) and
@@ -150,14 +150,16 @@ async function linkReturn(since: number): Promise<number | undefined> {
 }
 
 /**
- * One busy loop per CPU inside the router, at normal priority (a NAT storm's softirq load, near
- * enough); returns a function that ends exactly those loops, by PID.
+ * One busy loop per CPU inside the router, at normal priority, in a service of its own
+ * (edge-bench-busy, in the router's system.slice beside edge's daemons), as a busy daemon on the
+ * router would be; a NAT storm's softirq load, near enough. Returns a function that stops exactly
+ * that service.
  */
 async function busyCpus(): Promise<() => Promise<void>> {
-  const r = await run(router, "for i in $(seq \"$(nproc)\"); do setsid bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done");
-  const pids = r.stdout.split('\n').filter((l) => /^[0-9]+$/.test(l));
-  if (!pids.length) throw new Error(`could not start the busy loops on ${router}: ${r.stderr}`);
-  return async () => void (await run(router, `kill ${pids.join(' ')}`));
+  const loops = 'for i in $(seq "$(nproc)"); do (while :; do :; done) & done; wait';
+  const r = await run(router, `systemd-run --quiet --collect --unit=edge-bench-busy bash -c '${loops}' && systemctl is-active edge-bench-busy`);
+  if (r.stdout.trim() !== 'active') throw new Error(`could not start the busy loops on ${router}: ${r.stderr}`);
+  return async () => void (await run(router, 'systemctl stop edge-bench-busy'));
 }
 
 /** N trials of one kind; prints and returns their p50/p95/max. */

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
 import type { RunResult } from '../../../src/engine/types.js';
 import { loadInventory } from '../../../src/inventory/load.js';
@@ -322,6 +322,26 @@ export class HeldConnection {
 }
 
 /** `describe` label suffix and console prefix for a scenario. */
+/** `promtool ARGS` (Debian's prometheus package), INPUT on its stdin: its output; a failure fails the test with what it said. */
+export function promtool(args: string[], input?: string): string {
+  const r = spawnSync('promtool', args, { input, encoding: 'utf8' });
+  expect(r.status, `promtool ${args.join(' ')}:\n${r.stdout}${r.stderr}${r.error ? String(r.error) : ''}`).toBe(0);
+  return r.stdout + r.stderr;
+}
+
+/**
+ * The router's metrics textfile once it satisfies `ready` (edge-metrics rewrites it every few
+ * seconds), checked with `promtool check metrics`.
+ */
+export async function checkedMetrics(lab: Lab, router: string, what: string, ready: (text: string) => boolean, timeoutMs = 30_000): Promise<string> {
+  const { value } = await pollFor(`${router}: ${what}`, timeoutMs, async () => {
+    const r = await lab.run(router, ['cat', PATHS.metricsTextfile], { allowFail: true });
+    return r.code === 0 && ready(r.stdout) ? r.stdout : undefined;
+  }, 500);
+  promtool(['check', 'metrics'], value);
+  return value;
+}
+
 export function report(scenario: string, line: string): void {
   console.log(`[issue 4 / ${scenario}] ${line}`);
 }

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { catalogProblems, MONITORING_DIR, parseSamples, sample } from '../../fix
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
-import { healthyIsps, report, runPlaybook, sleep, waitSettled } from './helpers.js';
+import { healthyIsps, promtool, report, runPlaybook, sleep, waitSettled } from './helpers.js';
 
 /**
  * Issue 25 on lab r1: edge's metrics as Prometheus sees them. The host scrapes r1's node_exporter
@@ -57,12 +56,6 @@ const edgeLines = (text: string) =>
     .split('\n')
     .filter((l) => /^(# (HELP|TYPE) )?edge_/.test(l))
     .join('\n') + '\n';
-
-function promtool(args: string[], input?: string): string {
-  const r = spawnSync('promtool', args, { input, encoding: 'utf8' });
-  expect(r.status, `promtool ${args.join(' ')}:\n${r.stdout}${r.stderr}`).toBe(0);
-  return r.stdout + r.stderr;
-}
 
 /** hostState without nftables' packet counters (they move with the probes' traffic). */
 const hostFiles = async (lab: Lab) => (await hostState(lab, router)).replace(/counter packets \d+ bytes \d+/g, 'counter');

@@ -7,6 +7,7 @@ import {
   addressOf,
   PLAYBOOK,
   applyFailover,
+  checkedMetrics,
   healthyIsps,
   pollFor,
   probeTrace,
@@ -38,6 +39,9 @@ const ROUTERS = ALL_KINDS.map((_, i) => `r${i + 1}`);
 const MARGIN_MS = 10_000;
 /** A stop bound far under systemd's 90 s default and under the units' 10 s backstop: a hang shows. */
 const STOP_BOUND_MS = 8_000;
+
+/** The metrics textfile's line for the WAN new IPv4 flows use. */
+const PREFERRED = (wan: string) => new RegExp(`^edge_preferred_wan\\{(?=[^}]*wan="${wan}")(?![^}]*family="ipv6")[^}]*\\} 1$`, 'm');
 
 const log = (scenario: string, line: string) => console.log(`[issue 15 / ${scenario}] ${line}`);
 
@@ -119,6 +123,8 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
     }
     await each(async (r) => expect(await routesSettled(lab, r), r).toBe(''));
     await expectCalmStatus();
+    // Issue 25: every kind's metrics textfile passes promtool, WAN1 preferred.
+    await each((r) => checkedMetrics(lab, r, 'metrics with WAN1 preferred', (t) => PREFERRED('wan1').test(t)));
     log('apply', `first run ${first.hosts.map((h) => `${h.host} ${h.durationMs} ms`).join(', ')}; second run: nothing to change`);
   }, 180_000);
 
@@ -129,6 +135,8 @@ describe.skipIf(!isRoot)('one mixed lab: the failover playbook on bookworm and t
       await lab.fault(r, 'wan1', { kind: 'upstream-cut' });
       const cut = Date.now();
       const away = await waitVia(lab, r, 'wan2', cut, t.fallWindow * 1000 + MARGIN_MS + 20_000);
+      // during the cut, after the switch: the metrics say so, and still pass promtool
+      await checkedMetrics(lab, r, 'metrics with WAN2 preferred and a switch counted', (x) => PREFERRED('wan2').test(x) && /^edge_switches_total\{wan="wan2",reason="down"\} [1-9]/m.test(x));
       await lab.fault(r, 'wan1', { kind: 'clear' });
       const fixed = Date.now();
       const back = await waitVia(lab, r, 'wan1', fixed, t.riseWindow * 1000 + MARGIN_MS + 20_000);
