@@ -111,15 +111,23 @@ local_table() {
   if [ -n "$m" ] && [ "$((m))" = "$((M2))" ]; then echo "$T2"; else echo "$T1"; fi
 }
 
-# The rules in edge's range PRIO..PRIO+99 now, in the same form (current_rules -6: the IPv6 ones).
+# current_rules ARRAY [-6]: ARRAY = the rules in edge's range PRIO..PRIO+99 now, in the same form,
+# single-spaced, edge's tables by id (-6: the IPv6 ones). One ip process.
 current_rules() {
-  ip "${1:--4}" rule show | awk -v lo="$PRIO" -v hi="$((PRIO + 99))" -v n1="$T1_NAME" -v t1="$T1" -v n2="$T2_NAME" -v t2="$T2" '
-    {
-      p = $1; sub(/:$/, "", p)
-      if (p !~ /^[0-9]+$/ || p + 0 < lo || p + 0 > hi) next
-      for (i = 3; i <= NF; i++) if ($(i - 1) == "lookup") { if ($i == n1) $i = t1; else if ($i == n2) $i = t2 }
-      $1 = $1; print
-    }'
+  local -n rules=$1
+  local -a f
+  local i p
+  rules=()
+  while read -r -a f; do
+    p=${f[0]:-}
+    p=${p%:}
+    if ! [[ $p =~ ^[0-9]+$ ]] || ((p < PRIO || p > PRIO + 99)); then continue; fi
+    for ((i = 2; i < ${#f[@]}; i++)); do
+      [ "${f[i - 1]}" = lookup ] || continue
+      if [ "${f[i]}" = "$T1_NAME" ]; then f[i]=$T1; elif [ "${f[i]}" = "$T2_NAME" ]; then f[i]=$T2; fi
+    done
+    rules+=("${f[*]}")
+  done < <(ip "${2:--4}" rule show)
 }
 
 # routes_of 4|6 TABLE: ROUTES = TABLE's routes, one per line, single-spaced (IPv6 without the
@@ -150,7 +158,7 @@ plan() {
   wan_state 1; A1=$W_ADDR; IF1=$W_IF; GW1=$W_GW; UP1=$W_UP
   wan_state 2; A2=$W_ADDR; IF2=$W_IF; GW2=$W_GW; UP2=$W_UP
   mapfile -t WANT < <(desired_rules)
-  mapfile -t CUR < <(current_rules)
+  current_rules CUR
   STALE=() MISSING=()
   for line in "${CUR[@]}"; do in_list "$line" "${WANT[@]}" || STALE+=("$line"); done
   for line in "${WANT[@]}"; do in_list "$line" "${CUR[@]}" || MISSING+=("$line"); done
@@ -232,7 +240,7 @@ plan6() {
     wan_state6 2; V6GW2=$W6_GW; V6A2=$W6_ADDRS
   fi
   mapfile -t WANT6 < <(desired_rules6)
-  mapfile -t CUR6 < <(current_rules -6)
+  current_rules CUR6 -6
   STALE6=() MISSING6=()
   for line in "${CUR6[@]}"; do in_list "$line" "${WANT6[@]}" || STALE6+=("$line"); done
   for line in "${WANT6[@]}"; do in_list "$line" "${CUR6[@]}" || MISSING6+=("$line"); done
