@@ -11,7 +11,8 @@ const ROOT = new URL('..', import.meta.url).pathname;
  * the shared lab's: odd instances in one, even ones in another with the unit tests. Instances never
  * share a router, a namespace or an address (src/lab/state.ts), so the streams cannot meet. Each
  * integration test sets its own generous timeout: they pass on a 2-core machine running all three
- * streams (performance targets live in `npm run bench`).
+ * streams at once (performance targets live in `npm run bench`). One vitest process runs the
+ * streams one after another; `npm test` runs a process per stream (test/streams.ts).
  */
 function ownLabInstances(): Map<string, number> {
   const files = new Map<string, number>();
@@ -23,6 +24,9 @@ function ownLabInstances(): Map<string, number> {
   }
   return files;
 }
+
+/** The projects, each a stream of files run one after another; `npm test` runs them at once (test/streams.ts). */
+export const STREAMS = ['shared-lab', 'own-labs-odd', 'unit+own-labs-even'] as const;
 
 const own = ownLabInstances();
 const ownWhere = (odd: boolean) => [...own].filter(([, i]) => i % 2 === (odd ? 1 : 0)).map(([f]) => f);
@@ -37,12 +41,11 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 600_000,
     reporters: ['default'],
-    maxWorkers: 3,
     projects: [
       // Only the shared lab's stream removes the shared lab at the end (global-setup.ts).
-      stream('shared lab', ['test/integration/**/*.test.ts'], { exclude: [...own.keys()], globalSetup: ['test/integration/global-setup.ts'] }),
-      stream('own labs (odd)', ownWhere(true)),
-      stream('own labs (even), unit', [...ownWhere(false), 'test/unit/**/*.test.ts']),
+      stream(STREAMS[0], ['test/integration/**/*.test.ts'], { exclude: [...own.keys()], globalSetup: ['test/integration/global-setup.ts'] }),
+      stream(STREAMS[1], ownWhere(true)),
+      stream(STREAMS[2], [...ownWhere(false), 'test/unit/**/*.test.ts']),
     ],
   },
 });
