@@ -10,14 +10,17 @@
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
  *   - with --ipv6 (the router applied with edge_ipv6_mode translated), a second client stream over IPv6 gives the same
  *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone.
- *   - the same trials again with the router's CPUs busy (one busy loop per CPU in a service of the router, at
- *     normal priority, as a NAT storm would keep them), side by side with the idle figures.
+ *   - the same trials again with the router's CPUs busy (one busy loop per CPU in the router's namespaces,
+ *     at normal priority), side by side with the idle figures. --busy outside (the default): the loops
+ *     run outside the router's control groups, so no priority edge gives its daemons reaches them (a
+ *     NAT storm's softirq load is like that); --busy service: they are a service of the router, beside
+ *     edge's daemons, as another busy daemon would be.
  *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
  *     and one of three targets dead; each counts switches (false ones: WAN1 works all along) and
  *     edge-probe's DOWN decisions.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
- *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--ipv6] [--router r1]
+ *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--ipv6] [--router r1] [--busy outside|service]
  *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
  *   --quick: 3 trials each, 1-minute soaks; --no-soak: trials only. Lab instance: EDGE_LAB_INSTANCE
  *   (default 0). The router should use networkd (r1 of a default lab) for the link-return figure.
@@ -43,6 +46,8 @@ const trials = Number(opt('--trials', quick ? '3' : '10'));
 const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
 const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
 const router = opt('--router', 'r1');
+const busyIn = opt('--busy', 'outside');
+if (busyIn !== 'outside' && busyIn !== 'service') throw new Error(`--busy outside|service, not ${busyIn}`);
 const instance = Number(process.env.EDGE_LAB_INSTANCE ?? 0);
 const o = { instance, log: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -150,16 +155,21 @@ async function linkReturn(since: number): Promise<number | undefined> {
 }
 
 /**
- * One busy loop per CPU inside the router, at normal priority, in a service of its own
- * (edge-bench-busy, in the router's system.slice beside edge's daemons), as a busy daemon on the
- * router would be; a NAT storm's softirq load, near enough. Returns a function that stops exactly
- * that service.
+ * One busy loop per CPU in the router, at normal priority (--busy: outside its control groups, or
+ * as its service edge-bench-busy); returns a function that ends exactly those loops (by PID, or by
+ * stopping that service).
  */
 async function busyCpus(): Promise<() => Promise<void>> {
-  const loops = 'for i in $(seq "$(nproc)"); do (while :; do :; done) & done; wait';
-  const r = await run(router, `systemd-run --quiet --collect --unit=edge-bench-busy bash -c '${loops}' && systemctl is-active edge-bench-busy`);
-  if (r.stdout.trim() !== 'active') throw new Error(`could not start the busy loops on ${router}: ${r.stderr}`);
-  return async () => void (await run(router, 'systemctl stop edge-bench-busy'));
+  if (busyIn === 'service') {
+    const loops = 'for i in $(seq "$(nproc)"); do (while :; do :; done) & done; wait';
+    const r = await run(router, `systemd-run --quiet --collect --unit=edge-bench-busy bash -c '${loops}' && systemctl is-active edge-bench-busy`);
+    if (r.stdout.trim() !== 'active') throw new Error(`could not start the busy service on ${router}: ${r.stderr}`);
+    return async () => void (await run(router, 'systemctl stop edge-bench-busy'));
+  }
+  const r = await run(router, "for i in $(seq \"$(nproc)\"); do setsid bash -c 'while :; do :; done' </dev/null >/dev/null 2>&1 & echo $!; done");
+  const pids = r.stdout.split('\n').filter((l) => /^[0-9]+$/.test(l));
+  if (!pids.length) throw new Error(`could not start the busy loops on ${router}: ${r.stderr}`);
+  return async () => void (await run(router, `kill ${pids.join(' ')}`));
 }
 
 /** N trials of one kind; prints and returns their p50/p95/max. */
@@ -274,7 +284,7 @@ async function main(): Promise<void> {
   const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router, ...(ipv6 ? ['-e', JSON.stringify({ edge_ipv6_mode: 'translated' })] : [])]);
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
   const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;
-  console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}`);
+  console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}; busy loops ${busyIn === 'service' ? 'as a service of the router' : "outside the router's control groups"}`);
   console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS)/.test(l)).join('  '));
 
   const stream = new FlowStream(lab, router, 100, 600).start();
