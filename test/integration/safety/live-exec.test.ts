@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { edge, edgeLive, REPO } from '../edge-cli.js';
 import { managedFingerprint } from '../host-state.js';
-import { ensureLab, isRoot, labDown, type Lab } from '../lab-fixture.js';
+import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 
 /**
  * Issue 20, item 1 on a real router: no restore starts while an exec of the same run is live.
@@ -14,8 +14,6 @@ import { ensureLab, isRoot, labDown, type Lab } from '../lab-fixture.js';
  * has begun (its first line in restore.log, or the state restoring) while the held exec's shell still runs, and records it if so.
  */
 const ROUTER = 'r1';
-// A lab of its own: most of this file is waiting for timers, which other files' streams use (vitest.config.ts).
-const INSTANCE = 6;
 // --confirm-timeout: short, but long enough for a new SSH connection to a loaded router to confirm in
 // time (the old code's deadline under an exec was CONFIRM + 120 s).
 const CONFIRM = 20;
@@ -50,13 +48,17 @@ describe.skipIf(!isRoot)('no restore while an exec of the run is live (issue 20)
   };
 
   beforeAll(async () => {
-    await labDown({ instance: INSTANCE });
-    lab = await ensureLab(1, { instance: INSTANCE });
+    lab = await ensureLab();
+    await release();
+    // The shared router may be applied by an earlier file: start from before edge.
+    const base = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', ROUTER]);
+    expect([0, 2], base.stdout + base.stderr).toContain(base.code);
     pristine = await managedFingerprint(lab, ROUTER);
   }, 300_000);
 
   afterAll(async () => {
-    await labDown({ instance: INSTANCE });
+    await release();
+    await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', ROUTER]);
   }, 300_000);
 
   it('an exec held past confirm timeout + 120 s: the timer waits, the run ends applied and confirmed', async () => {
