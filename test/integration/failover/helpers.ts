@@ -203,16 +203,21 @@ export async function makeFresh(lab: Lab, router: string): Promise<string[]> {
     '-c',
     'for d in /var/lib/edge/snapshots/*/; do [ -d "$d" ] || continue; echo "$(basename "$d") $(cat "$d/state" 2>/dev/null)"; done',
   ]);
-  const runs = ls.stdout
+  const live = ls.stdout
     .split('\n')
     .map((l) => l.split(' '))
-    .filter(([id, state]) => /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$/.test(id ?? '') && state !== 'rolled-back')
-    .map(([id]) => id!)
-    .sort()
-    .reverse();
-  for (const id of runs) {
-    const rb = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
-    expect(rb.code, `rollback ${id} on ${router}: ${rb.stdout}${rb.stderr}`).toBe(0);
+    .filter(([id, state]) => /^[0-9]{8}T[0-9]{6}Z-[0-9a-f]+$/.test(id ?? '') && state !== 'rolled-back');
+  const runs = live.map(([id]) => id!).sort().reverse();
+  if (live.some(([, state]) => state === 'pruned')) {
+    // Earlier files made more runs here than edge_snapshots_keep: a pruned run cannot be undone
+    // alone, and the baseline (never pruned) is the state before edge.
+    const rb = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', router]);
+    expect(rb.code, `rollback --baseline on ${router}: ${rb.stdout}${rb.stderr}`).toBe(0);
+  } else {
+    for (const id of runs) {
+      const rb = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
+      expect(rb.code, `rollback ${id} on ${router}: ${rb.stdout}${rb.stderr}`).toBe(0);
+    }
   }
   await lab.run(router, [
     'bash',
