@@ -55,9 +55,9 @@ load_routing() {
     valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6
 }
 
-# The live state is read with one ip process per question and parsed by bash itself: a WAN that
-# regains its address gets its table back within a second, and a reconcile costs few processes on
-# a router whose CPUs are busy.
+# The live state is read with one ip process per question and parsed by bash itself: the reconcile
+# after a WAN regains its address starts as few processes as it can, each of which costs tens of
+# milliseconds on a router whose CPUs are busy.
 
 # default_gw -4|-6 IF: GW = the gateway of the main table's default route via IF with the lowest
 # metric (empty without one): "default via GW …", or with a nexthop object (networkd on trixie)
