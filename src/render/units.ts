@@ -9,11 +9,9 @@ import { shQuote, systemdExecPath, systemdValue } from '../encode/index.js';
  * router's ordinary work, so that on a router whose CPUs are busy a WAN's table comes back and a
  * switch happens on time.
  */
-const FAILOVER_PRIORITY = `# Ahead of the router's ordinary work when its CPUs are busy: CPUWeight against other services
-# (each a control group of its own: 10 times the default 100), Nice against processes in the same
-# group (where there are no control groups, nice -10 gets about nine times the share of nice 0).
-# Neither is real time, so a runaway edge daemon cannot starve sshd.
-CPUWeight=1000
+const FAILOVER_PRIORITY = `# Ahead of the router's ordinary work when its CPUs are busy: competing for a CPU in the same
+# control group, nice -10 gets about nine times the share of a nice 0 process. Not real time, so a
+# runaway edge daemon cannot starve sshd.
 Nice=-10`;
 
 export function renderEdgeRoutesUnit(p: { script: string; conf: string }): string {
