@@ -136,6 +136,17 @@ export async function switches(lab: Lab, router: string, sinceMs: number): Promi
 }
 
 /** Poll `check` every `everyMs` until it returns a value, at most `timeoutMs`. */
+/**
+ * edge-failover's journal line for a switch to WAN since SINCE_MS. The line follows the switch (the
+ * map first, then the history record, then the log), so a test that has just seen new flows move
+ * waits for it, up to 10 s; undefined if it never comes.
+ */
+export async function switchLogged(lab: Lab, router: string, sinceMs: number, to: Wan): Promise<JournalLine | undefined> {
+  const want = `new flows now use ${to}`;
+  const found = await pollFor(`"${want}" in edge-failover's journal`, 10_000, async () => (await switches(lab, router, sinceMs)).find((l) => l.text.startsWith(want))).catch(() => undefined);
+  return found?.value;
+}
+
 export async function pollFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, everyMs = 250): Promise<{ value: T; ms: number }> {
   const t0 = Date.now();
   for (;;) {

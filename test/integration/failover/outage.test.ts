@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ISP_IFS } from '../../../src/lab/plan.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 import { FlowStream } from './flows.js';
-import { addressOf, applyFailover, failoverStatus, HeldConnection, healthyIsps, pollFor, report, secs, sleep, switches, timingOf, waitSettled } from './helpers.js';
+import { addressOf, applyFailover, failoverStatus, healthyIsps, HeldConnection, pollFor, report, secs, sleep, switches, switchLogged, timingOf, waitSettled } from './helpers.js';
 
 /**
  * Issue 11 on lab r1, with the defaults: a flapping WAN1 is held out (damping) while LAN flows keep
@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('failover: damping, the router itself, both WANs down, 
     await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
     const cut = Date.now();
     const onWan2 = await pollFor('the router itself to use WAN2', downMs, async () => ((await routerSeenAs()) === wan2 ? true : undefined), 200);
-    const sw = (await switches(lab, router, cut)).find((l) => l.text.startsWith('new flows now use wan2'));
+    const sw = await switchLogged(lab, router, cut, 'wan2');
     held.close(); // FIN after the flush
     const rule = (await lab.run(router, ['ip', 'rule', 'show', 'pref', String(1040)])).stdout.trim();
     const bound = (await lab.run(router, ['ip', 'route', 'get', lab.plan.whoami.address, 'from', wan1])).stdout;

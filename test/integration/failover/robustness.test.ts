@@ -6,15 +6,15 @@ import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 import {
   applyFailover,
   failoverStatus,
-  HeldConnection,
   healthyIsps,
+  HeldConnection,
   journal,
   pollFor,
   probeTrace,
   report,
   secs,
   sleep,
-  switches,
+  switchLogged,
   timingOf,
   waitSettled,
   waitVia,
@@ -54,7 +54,7 @@ describe.skipIf(!isRoot)('failover that nothing can silence (r3)', () => {
     await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
     const cut = Date.now();
     const down = await waitVia(lab, router, 'wan2', cut, t.fallWindow * 1000 + 30_000);
-    const sw = (await switches(lab, router, cut)).find((l) => l.text.startsWith('new flows now use wan2'));
+    const sw = await switchLogged(lab, router, cut, 'wan2');
     report(what, `cut: the router switched after ${secs(sw && sw.at - cut)}, new flows seen via wan2 after ${secs(down.ms)}; detection window ${t.fallWindow} s; probes: ${probeTrace(down)}`);
     expect(down.ms, `no switch to wan2 (${probeTrace(down)})`).toBeDefined();
     expect(sw, 'edge-failover logged no switch to wan2').toBeDefined();

@@ -4,14 +4,15 @@ import {
   applyFailover,
   conntrack,
   failoverStatus,
-  HeldConnection,
   healthyIsps,
+  HeldConnection,
   journal,
   probeTrace,
   report,
   secs,
   sleep,
   switches,
+  switchLogged,
   timingOf,
   waitSettled,
   waitVia,
@@ -55,7 +56,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
       const cut = Date.now();
       const down = await waitVia(lab, router, 'wan2', cut, t.fallWindow * 1000 + 30_000);
-      const sw = (await switches(lab, router, cut)).find((l) => l.text.startsWith('new flows now use wan2'));
+      const sw = await switchLogged(lab, router, cut, 'wan2');
       report('2 upstream cut', `switch: new flows via wan2 after ${secs(down.ms)} (probe), router logged the switch after ${secs(sw && sw.at - cut)}; detection window ${t.fallWindow} s; probes: ${probeTrace(down)}`);
       expect(down.ms, `no switch to wan2 (${probeTrace(down)})`).toBeDefined();
       expect(down.ms!).toBeLessThan(t.fallWindow * 1000 + MARGIN_MS);
@@ -79,7 +80,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
       await lab.fault(router, 'wan1', { kind: 'clear' });
       const repaired = Date.now();
       const up = await waitVia(lab, router, 'wan1', repaired, t.riseWindow * 1000 + 30_000);
-      const back = (await switches(lab, router, repaired)).find((l) => l.text.startsWith('new flows now use wan1'));
+      const back = await switchLogged(lab, router, repaired, 'wan1');
       report('2 upstream cut', `return: new flows via wan1 after ${secs(up.ms)} (probe), router logged it after ${secs(back && back.at - repaired)}; rise window ${t.riseWindow} s; probes: ${probeTrace(up)}`);
       expect(up.ms, `no return to wan1 (${probeTrace(up)})`).toBeDefined();
       expect(up.ms!).toBeLessThan(t.riseWindow * 1000 + t.interval * 1000 + MARGIN_MS);
@@ -164,7 +165,7 @@ describe.skipIf(!isRoot)('failover playbook: switching new flows between WANs (r
     await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
     const cut = Date.now();
     const down = await waitVia(lab, router, 'wan2', cut, t.fallWindow * 1000 + 30_000);
-    const sw2 = (await switches(lab, router, cut)).find((l) => l.text.startsWith('new flows now use wan2'));
+    const sw2 = await switchLogged(lab, router, cut, 'wan2');
     report('7 keepalived restart', `WAN1 cut 2 s after another restart: new flows via wan2 after ${secs(down.ms)} (probe), router logged the switch after ${secs(sw2 && sw2.at - cut)}; detection window ${t.fallWindow} s`);
     expect(down.ms, probeTrace(down)).toBeDefined();
     expect(down.ms!).toBeLessThan(t.fallWindow * 1000 + MARGIN_MS);
