@@ -107,6 +107,7 @@ describe.skipIf(!isRoot)('failover: damping, the router itself, both WANs down, 
       const stable = Date.now() - 3_000; // the last cut ended here
       const firstWan2 = stream.flows.find((f) => f.at >= from && f.via === 'wan2');
       const back = await stream.firstVia('wan1', stable, backMs);
+      await switchLogged(lab, router, stable, 'wan1'); // its line follows the switch itself
       const sw = await switches(lab, router, from);
       const during = stream.between(firstWan2?.at ?? from, stable);
       const all = stream.between(from, Date.now());
