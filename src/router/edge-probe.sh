@@ -40,10 +40,10 @@ load() {
 # wan_addr 4|6 IF: the first global IPv4 address of IF, or its first global IPv6 address that is
 # the ISP's (not a ULA) and usable (not tentative, not deprecated); empty without one.
 wan_addr() {
-  local out _i _d fam a
+  local _i _d fam a
   if [ "$1" = 4 ]; then
-    out=$(ip -4 -o addr show dev "$2" scope global 2>/dev/null)
-    [[ $out =~ inet\ ([0-9.]+)/ ]] && printf '%s' "${BASH_REMATCH[1]}"
+    addr4 "$2"
+    printf '%s' "$ADDR4"
     return 0
   fi
   while read -r _i _d fam a _; do

@@ -76,9 +76,9 @@ default_gw() {
 # wan_state N: sets W_IF, W_ADDR, W_GW and W_UP (yes/no) for WAN N from the live state.
 wan_state() {
   local ifvar="WAN$1_IF" gwvar="WAN$1_GW" out flags=''
-  W_IF=${!ifvar} W_ADDR=''
-  out=$(ip -4 -o addr show dev "$W_IF" scope global 2>/dev/null)
-  [[ $out =~ inet\ ([0-9.]+)/ ]] && W_ADDR=${BASH_REMATCH[1]}
+  W_IF=${!ifvar}
+  addr4 "$W_IF"
+  W_ADDR=$ADDR4
   W_GW=${!gwvar}
   if [ -z "$W_GW" ]; then
     default_gw -4 "$W_IF"

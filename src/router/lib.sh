@@ -52,6 +52,15 @@ mono() {
   MONO_CS=$((10#${MONO/./}))
 }
 
+# addr4 IF: ADDR4 = IF's first global IPv4 address (empty without one); one ip process.
+addr4() {
+  local out
+  ADDR4=''
+  out=$(ip -4 -o addr show dev "$1" scope global 2>/dev/null)
+  [[ $out =~ inet\ ([0-9.]+)/ ]] && ADDR4=${BASH_REMATCH[1]}
+  return 0
+}
+
 # valid REGEX VALUE NAME: VALUE matches, or a log line names the field and the call fails.
 valid() { [[ $2 =~ $1 ]] || { log "configuration: $3 is not valid: '$2'"; return 1; }; }
 
