@@ -244,6 +244,21 @@ export const edgeVarsSchema = z
       .min(1)
       .default(1)
       .describe('Targets that must be answering for a WAN to be healthy (n of m)'),
+    // Quality defaults, from the state machine's unit tests (seeded loss, 10 minutes each): 20 %
+    // loss each way (36 % of round trips) is degraded within seconds; 10 % each way (19 %) and one
+    // dead target of three never are; +1 s on both WANs degrades both and moves nothing.
+    edge_health_window: seconds(2, 300).default(10).describe('Seconds over which each WAN\'s loss and round-trip time are measured'),
+    edge_health_degraded_loss: z.number().min(1).max(100)
+      .default(30)
+      .describe('A WAN is degraded once more than this percentage of its probes went unanswered over the window (100: never for loss)'),
+    edge_health_recovery_loss: z.number().min(0).max(100).default(10).describe('Loss (percent) at or under which a degraded WAN is good again'),
+    edge_health_degraded_rtt: z.number().int().min(1).max(60_000)
+      .default(1000)
+      .describe('A WAN is degraded once its mean round-trip time over the window passes this many milliseconds'),
+    edge_health_recovery_rtt: z.number().int().min(0).max(60_000).default(500).describe('Round-trip time (ms) at or under which a degraded WAN is good again'),
+    edge_health_recovery_hold: seconds(0, 3600)
+      .default(30)
+      .describe('Seconds a degraded WAN must stay good, without a break, before new flows use it again (longer than a brownout\'s good spells)'),
 
     edge_wan_mode: z
       .enum(['failover', 'balance'])
@@ -335,6 +350,12 @@ export const edgeVarsSchema = z
           path: ['edge_health_success_threshold'],
           message: `is ${v.edge_health_success_threshold} but ${k} has only ${v[k].length} targets`,
         });
+    if (v.edge_health_recovery_loss >= v.edge_health_degraded_loss)
+      ctx.addIssue({ code: 'custom', path: ['edge_health_recovery_loss'], message: `must be under edge_health_degraded_loss (${v.edge_health_degraded_loss}): the gap between them is the hysteresis` });
+    if (v.edge_health_recovery_rtt >= v.edge_health_degraded_rtt)
+      ctx.addIssue({ code: 'custom', path: ['edge_health_recovery_rtt'], message: `must be under edge_health_degraded_rtt (${v.edge_health_degraded_rtt}): the gap between them is the hysteresis` });
+    if (v.edge_health_window < 10 * v.edge_health_interval)
+      ctx.addIssue({ code: 'custom', path: ['edge_health_window'], message: 'must hold at least 10 probes per target (10 × edge_health_interval)' });
     if (v.edge_health_timeout < 3 * v.edge_health_interval)
       ctx.addIssue({
         code: 'custom',

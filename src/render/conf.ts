@@ -83,6 +83,8 @@ export interface FailoverConf {
   rise: number;
   /** Targets that must be answering for a WAN to be healthy. */
   threshold: number;
+  /** Quality: the window it is measured over, and when a WAN is degraded and good again. */
+  quality: Quality;
   flush: boolean;
   /** TCP flows of a WAN left for being down are reset at the client's next packet. */
   tcpReset: boolean;
@@ -90,6 +92,16 @@ export interface FailoverConf {
   switchLog: string;
   /** keepalived's private veth pair and its addresses. */
   kaLink: { a: string; b: string; addrA: string; addrB: string };
+}
+
+/** Loss in percent of probes, round-trip times and durations in seconds. */
+export interface Quality {
+  window: number;
+  degradedLoss: number;
+  recoveryLoss: number;
+  degradedRtt: number;
+  recoveryRtt: number;
+  recoveryHold: number;
 }
 
 export function renderFailoverConf(c: FailoverConf): string {
@@ -105,6 +117,12 @@ ${kv([
   ['PROBE_TIMEOUT', c.timeout],
   ['RISE', c.rise],
   ['SUCCESS_THRESHOLD', c.threshold],
+  ['QUALITY_WINDOW', c.quality.window],
+  ['DEGRADED_LOSS', c.quality.degradedLoss],
+  ['RECOVERY_LOSS', c.quality.recoveryLoss],
+  ['DEGRADED_RTT', c.quality.degradedRtt],
+  ['RECOVERY_RTT', c.quality.recoveryRtt],
+  ['RECOVERY_HOLD', c.quality.recoveryHold],
   ['FLUSH_CONNTRACK', c.flush ? 'yes' : 'no'],
   ['TCP_RESET', c.tcpReset ? 'yes' : 'no'],
   ['SWITCH_LOG', c.switchLog],

@@ -18,7 +18,9 @@
 # edge-probe's; in the switcher, the last decision line of each, which comes before the file) and
 # applied if it differs; no message carries a transition, so a late or reordered
 # one cannot win. Preferred: wan1 when wan1 is up; wan2 when wan1 is down and wan2 is not known to
-# be down; otherwise unchanged (an unknown WAN right after boot never causes a switch).
+# be down, or when wan1 is degraded and wan2 is up and good (its quality within the recovery
+# thresholds now, RUN_DIR/wan2.health: a WAN as bad as wan1 is no better); otherwise unchanged (an
+# unknown WAN right after boot, or both WANs degraded, never causes a switch).
 #
 # One nft transaction sets the map element and the set of dead WAN marks (TCP_RESET=yes: the LAN
 # client's next packet on a flow pinned to a WAN that was left for being down gets a TCP reset;
@@ -59,7 +61,7 @@ load() {
   SWITCH_LOG=${EDGE_SWITCH_LOG:-$SWITCH_LOG}
 }
 
-# probe_state WAN: S = edge-probe's last decision about WAN (up|down|unknown), WHY = its reason.
+# probe_state WAN: S = edge-probe's last decision about WAN (up|degraded|down|unknown), WHY = its reason.
 # AT = when it was made (epoch, for people; empty in the switcher). The switcher uses the last
 # decision line it read from the WAN's machine, which comes before the file is renamed into place.
 probe_state() {
@@ -69,10 +71,19 @@ probe_state() {
     return 0
   fi
   [ -r "$RUN_DIR/$1.probe" ] && read -r st at why <"$RUN_DIR/$1.probe"
-  case "$st" in up | down) S=$st ;; *) S=unknown ;; esac
+  case "$st" in up | degraded | down) S=$st ;; *) S=unknown ;; esac
   WHY=${why:-no decision recorded by edge-probe} AT=${at%.*}
 }
 declare -A DECIDED=() DECIDED_WHY=()
+
+# good WAN: G = 1 when edge-probe's last second found WAN's quality within the recovery thresholds
+# (the health line's last field), else 0. No process.
+good() {
+  local hf=()
+  G=0
+  [ -r "$RUN_DIR/$1.health" ] && IFS=" " read -r -a hf <"$RUN_DIR/$1.health"
+  [ "${hf[9]:-0}" != 1 ] || G=1
+}
 
 # wan_mark WAN: MARK = WAN's mark (no process, unlike a command substitution).
 wan_mark() { if [ "$1" = wan1 ]; then MARK=$M1; else MARK=$M2; fi; }
@@ -182,22 +193,29 @@ record_switch() { # FROM TO WHY
 decide() {
   probe_state wan1; S1=$S WHY1=$WHY
   probe_state wan2; S2=$S
-  choose "$CUR" "$S1" "$S2"; WANT=$CHOSEN DEAD=$LEFT_DEAD
+  G2=0
+  [ "$S1" != degraded ] || { good wan2; G2=$G; }
+  choose "$CUR" "$S1" "$S2" "$G2"; WANT=$CHOSEN DEAD=$LEFT_DEAD
   WANT6='' DEAD6=''
   if [ -n "$V6" ]; then
     probe_state wan1v6; S1_6=$S WHY1_6=$WHY
     probe_state wan2v6; S2_6=$S
-    choose "$CUR6" "$S1_6" "$S2_6"; WANT6=$CHOSEN DEAD6=$LEFT_DEAD
+    G2_6=0
+    [ "$S1_6" != degraded ] || { good wan2v6; G2_6=$G; }
+    choose "$CUR6" "$S1_6" "$S2_6" "$G2_6"; WANT6=$CHOSEN DEAD6=$LEFT_DEAD
   fi
   steer
 }
 
-# choose CUR S1 S2: CHOSEN = the WAN new flows use, from both WANs' states (see the header), and
-# LEFT_DEAD = the mark of the WAN they leave (or stay off) because it is down: its flows are to be
-# told (TCP_RESET).
+# choose CUR S1 S2 G2: CHOSEN = the WAN new flows use, from both WANs' states and whether WAN2 is
+# good (see the header), and LEFT_DEAD = the mark of the WAN they leave (or stay off) because it is
+# down: its flows are to be told (TCP_RESET). A degraded WAN's flows are not: they still work.
 choose() {
   if [ "$2" = up ]; then CHOSEN=wan1
   elif [ "$2" = down ] && [ "$3" != down ]; then CHOSEN=wan2
+  elif [ "$2" = degraded ] && [ "$3" = down ]; then CHOSEN=wan1
+  # once on wan2 for a degraded wan1, stay while wan2 is up: it need not stay good
+  elif [ "$2" = degraded ] && [ "$3" = up ] && { [ "$4" = 1 ] || [ "$1" = wan2 ]; }; then CHOSEN=wan2
   elif [ -n "$1" ]; then CHOSEN=$1
   else CHOSEN=wan1
   fi
@@ -207,13 +225,22 @@ choose() {
 }
 
 # steer: AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
-# while the other is not dead) and down set (the dead WANs, ascending), marks as numbers; STEER is
-# the same as current_state reads them back (CUR_STEER).
+# while the other is not dead; a degraded WAN -> the other while that one is up and good, and
+# after, while it stays up) and down set (the dead WANs, ascending), marks as numbers; STEER is the
+# same as current_state reads them back (CUR_STEER).
 steer() {
-  local d=() IFS=,
+  local d=() IFS=, a12="$((M1)):$((M2))|" a21="$((M2)):$((M1))|"
   AVOID=''
   if [ "$S1" = down ] && [ "$S2" != down ]; then AVOID="$((M1)) : $((M2))"; fi
   if [ "$S2" = down ] && [ "$S1" != down ]; then AVOID="$((M2)) : $((M1))"; fi
+  if [ "$S1" = degraded ] && [ "$S2" = up ]; then
+    good wan2
+    if [ "$G" = 1 ] || [[ $CUR_STEER == "$a12"* ]]; then AVOID="$((M1)) : $((M2))"; fi
+  fi
+  if [ "$S2" = degraded ] && [ "$S1" = up ]; then
+    good wan1
+    if [ "$G" = 1 ] || [[ $CUR_STEER == "$a21"* ]]; then AVOID="$((M2)) : $((M1))"; fi
+  fi
   [ "$S1" != down ] || d+=("$((M1))")
   [ "$S2" != down ] || d+=("$((M2))")
   [ "${#d[@]}" != 2 ] || [ "${d[0]}" -lt "${d[1]}" ] || d=("${d[1]}" "${d[0]}")
@@ -255,7 +282,9 @@ sync_locked() {
   local cause=${1:-} seen
   if [ "${2:-}" != recorded ] || ! load_applied; then current_state; fi
   decide
-  seen="$S1 $S2 ${S1_6:-} ${S2_6:-}"
+  # with whether a WAN is good: it can move flows off a degraded one without a decision
+  good wan1; seen="$S1 $S2 ${S1_6:-} ${S2_6:-} $G"
+  good wan2; seen+=$G
   # A decision that changed since the switcher's last sync is news whichever wake-up finds it first
   # (the periodic re-sync can read a decision file before its line arrives): its switch is recorded.
   if [ -z "$cause" ] && [ -n "$SEEN" ] && [ "$SEEN" != "$seen" ]; then cause=edge-probe; fi
@@ -352,7 +381,7 @@ switcher() {
         'beat wan2v6') mono; b4=$MONO_CS ;;
         *)
           printf '%s\n' "$line" >&2
-          if [[ $line =~ ^(wan[12](v6)?)\ is\ (UP|DOWN):\ (.*)$ ]]; then
+          if [[ $line =~ ^(wan[12](v6)?)\ is\ (UP|DEGRADED|DOWN):\ (.*)$ ]]; then
             DECIDED[${BASH_REMATCH[1]}]=${BASH_REMATCH[3],,} DECIDED_WHY[${BASH_REMATCH[1]}]=${BASH_REMATCH[4]}
           fi
           wake=1
@@ -406,18 +435,20 @@ link() {
 when() { [[ ${1:-} =~ ^[0-9]+$ ]] && date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ || echo unknown; }
 
 status() {
-  local w h ratio at v
+  local w h ratio at v loss rtt gd
   current_state
   echo "preferred=${CUR:-unknown}"
   for w in wan1 wan2; do
     h='' ratio='' at='' v=''
     probe_state "$w"
-    [ -r "$RUN_DIR/$w.health" ] && read -r h ratio at <"$RUN_DIR/$w.health"
+    loss='' rtt='' gd=''
+    [ -r "$RUN_DIR/$w.health" ] && read -r h ratio at _ _ _ _ loss rtt gd _ <"$RUN_DIR/$w.health"
     [ -r "$RUN_DIR/$w.vrrp" ] && read -r v _ <"$RUN_DIR/$w.vrrp"
     echo "$w.state=$S"
     echo "$w.since=$(when "$AT")"
     echo "$w.keepalived=${v:-unknown}"
     echo "$w.health=${h:-unknown} ${ratio:-}"
+    echo "$w.quality=${loss:--} ${rtt:--} ${gd:-0}"
     echo "$w.checked=$(when "$at")"
     echo "$w.why=$WHY"
     wan_mark "$w"

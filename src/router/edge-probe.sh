@@ -6,7 +6,9 @@
 #
 # Per WAN: one ping per target, every PROBE_INTERVAL s, with the WAN's mark and source address. A WAN
 # is down as soon as fewer than SUCCESS_THRESHOLD targets answered within PROBE_TIMEOUT s, and up
-# again once that many kept answering for RISE s without a break. Decisions: RUN_DIR/WAN.probe
+# again once that many kept answering for RISE s without a break. It is degraded while its loss or
+# round-trip time over QUALITY_WINDOW s passes DEGRADED_LOSS % or DEGRADED_RTT s, until both are
+# within RECOVERY_LOSS % and RECOVERY_RTT s for RECOVERY_HOLD s (edge-probe.awk has the details). Decisions: RUN_DIR/WAN.probe
 # ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file); each decision is also a
 # line to `edge-failover switcher`, a child of this service, which switches the preferred WAN at
 # once (no process chain between a decision and the map) and feeds systemd's watchdog while both
@@ -26,6 +28,7 @@ CHECK_TICKS=4 # address, pings and configuration are checked every CHECK_TICKS t
 load() {
   WAN1_IF='' WAN2_IF='' M1='' M2='' WAN1_TARGETS='' WAN2_TARGETS='' PROBE_INTERVAL='' PROBE_TIMEOUT='' RISE='' SUCCESS_THRESHOLD=''
   WAN1_TARGETS6='' WAN2_TARGETS6='' V6_LAN_ADDR=''
+  QUALITY_WINDOW='' DEGRADED_LOSS='' RECOVERY_LOSS='' DEGRADED_RTT='' RECOVERY_RTT='' RECOVERY_HOLD=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
   FAMILIES=4
   [ -z "$V6_LAN_ADDR" ] || [ -z "$WAN1_TARGETS6" ] || [ -z "$WAN2_TARGETS6" ] || FAMILIES='4 6'
@@ -34,6 +37,9 @@ load() {
     valid '^[0-9.]+( [0-9.]+)*$' "$WAN1_TARGETS" WAN1_TARGETS && valid '^[0-9.]+( [0-9.]+)*$' "$WAN2_TARGETS" WAN2_TARGETS &&
     valid "$NUM_RE" "$PROBE_INTERVAL" PROBE_INTERVAL && valid "$NUM_RE" "$PROBE_TIMEOUT" PROBE_TIMEOUT &&
     valid "$NUM_RE" "$RISE" RISE && valid "$UINT_RE" "$SUCCESS_THRESHOLD" SUCCESS_THRESHOLD &&
+    valid "$NUM_RE" "$QUALITY_WINDOW" QUALITY_WINDOW && valid "$NUM_RE" "$RECOVERY_HOLD" RECOVERY_HOLD &&
+    valid "$NUM_RE" "$DEGRADED_LOSS" DEGRADED_LOSS && valid "$NUM_RE" "$RECOVERY_LOSS" RECOVERY_LOSS &&
+    valid "$NUM_RE" "$DEGRADED_RTT" DEGRADED_RTT && valid "$NUM_RE" "$RECOVERY_RTT" RECOVERY_RTT &&
     valid '^([0-9a-f:]+( [0-9a-f:]+)*)?$' "$WAN1_TARGETS6" WAN1_TARGETS6 && valid '^([0-9a-f:]+( [0-9a-f:]+)*)?$' "$WAN2_TARGETS6" WAN2_TARGETS6
 }
 
@@ -103,7 +109,9 @@ machine() { # NAME N 4|6
   # A WAN never measured (at boot, DHCP may still be asking) gets the rise period to answer.
   grace=$(mawk -v a="$RISE" -v b="$PROBE_TIMEOUT" 'BEGIN { print (a > b ? a : b) }')
   exec mawk -W interactive -v wan="$1" -v ifname="${!ifvar}" -v targets="${!tvar}" -v timeout="$PROBE_TIMEOUT" \
-    -v rise="$RISE" -v need="$SUCCESS_THRESHOLD" -v grace="$grace" -v run_dir="$RUN_DIR" -v family="IPv$3" -f "$PROBE_AWK"
+    -v rise="$RISE" -v need="$SUCCESS_THRESHOLD" -v grace="$grace" -v run_dir="$RUN_DIR" -v family="IPv$3" \
+    -v interval="$PROBE_INTERVAL" -v window="$QUALITY_WINDOW" -v dloss="$DEGRADED_LOSS" -v rloss="$RECOVERY_LOSS" \
+    -v drtt="$DEGRADED_RTT" -v rrtt="$RECOVERY_RTT" -v hold="$RECOVERY_HOLD" -f "$PROBE_AWK"
 }
 
 run() {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { HostVars } from '../inventory/vars.js';
-import { renderFailoverConf } from '../render/conf.js';
+import { renderFailoverConf, type Quality } from '../render/conf.js';
 import { keepalivedTiming, renderKeepalivedConf, type Timing } from '../render/keepalived.js';
 import { probeMachine, routerProgram } from '../render/router-programs.js';
 import { renderEdgeProbeUnit, renderKeepalivedDropIn } from '../render/units.js';
@@ -42,6 +42,7 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
         timeout: vars.edge_health_timeout,
         rise: vars.edge_health_rise,
         threshold: vars.edge_health_success_threshold,
+        quality: qualityOf(vars),
         flush: vars.edge_conntrack_flush,
         tcpReset: vars.edge_tcp_reset,
         switchLog: PATHS.switchLog,
@@ -65,6 +66,17 @@ export function failoverFiles(vars: HostVars): DesiredFile[] {
       }),
     },
   ];
+}
+
+export function qualityOf(vars: HostVars): Quality {
+  return {
+    window: vars.edge_health_window,
+    degradedLoss: vars.edge_health_degraded_loss,
+    recoveryLoss: vars.edge_health_recovery_loss,
+    degradedRtt: vars.edge_health_degraded_rtt / 1000,
+    recoveryRtt: vars.edge_health_recovery_rtt / 1000,
+    recoveryHold: vars.edge_health_recovery_hold,
+  };
 }
 
 /** The down rule in words: a WAN is down while fewer than the threshold of its targets answer. */

@@ -1,10 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { probeMachine } from '../../../src/render/router-programs.js';
 import { edgeVarsSchema } from '../../../src/inventory/vars.js';
+import { qualityOf } from '../../../src/tasks/failover.js';
 import { has } from '../../fixtures/host-tools.js';
 
 /**
@@ -19,12 +20,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Decision {
   at: number;
-  state: 'UP' | 'DOWN';
+  state: 'UP' | 'DEGRADED' | 'DOWN';
   why: string;
 }
 
+interface Options {
+  timeout?: number;
+  rise?: number;
+  need?: number;
+  hold?: number;
+}
+
 /** Feed `lines` to the machine (run dir `run`, kept between calls to model a restart); its decisions. */
-function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { timeout?: number; rise?: number; need?: number } = {}) {
+function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: Options = {}) {
+  const q = qualityOf(d);
   const r = spawnSync(
     'mawk',
     [
@@ -32,6 +41,8 @@ function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { tim
       '-v', 'wan=wan1', '-v', 'ifname=wan1', '-v', `targets=${TARGETS.join(' ')}`,
       '-v', `timeout=${o.timeout ?? d.edge_health_timeout}`, '-v', `rise=${o.rise ?? d.edge_health_rise}`,
       '-v', `need=${o.need ?? d.edge_health_success_threshold}`, '-v', `grace=${o.rise ?? d.edge_health_rise}`, '-v', `run_dir=${run}`,
+      '-v', `interval=${d.edge_health_interval}`, '-v', `window=${q.window}`, '-v', `dloss=${q.degradedLoss}`, '-v', `rloss=${q.recoveryLoss}`,
+      '-v', `drtt=${q.degradedRtt}`, '-v', `rrtt=${q.recoveryRtt}`, '-v', `hold=${o.hold ?? q.recoveryHold}`,
       probeMachine(),
     ],
     { input: lines.join('\n') + '\n', encoding: 'utf8' },
@@ -40,11 +51,12 @@ function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { tim
   const decisions: Decision[] = [];
   // The machine prints "wan1 is DOWN: why" as it decides; the .probe file has the time of the last one.
   for (const l of r.stdout.split('\n').filter(Boolean)) {
-    const m = /^wan1 is (UP|DOWN): (.*)$/.exec(l);
-    if (m) decisions.push({ at: NaN, state: m[1] as 'UP' | 'DOWN', why: m[2]! });
+    const m = /^wan1 is (UP|DEGRADED|DOWN): (.*)$/.exec(l);
+    if (m) decisions.push({ at: NaN, state: m[1] as Decision['state'], why: m[2]! });
   }
-  const probe = readFileSync(join(run, 'wan1.probe'), 'utf8');
-  const track = readFileSync(join(run, 'wan1.track'), 'utf8');
+  const read = (f: string) => (existsSync(join(run, f)) ? readFileSync(join(run, f), 'utf8') : '');
+  const probe = read('wan1.probe');
+  const track = read('wan1.track');
   const last = decisions.at(-1);
   if (last) last.at = Number(probe.split(' ')[1]);
   return { decisions, probe, track, run };
@@ -52,14 +64,20 @@ function machine(lines: string[], run = mkdtempSync(join(dir, 'run-')), o: { tim
 
 /**
  * What edge-probe's producer and pings print for `seconds` from `t0`: a tick every 0.25 s and, per
- * target, a probe every interval that is answered (`ok(target, t)`) or reported unanswered (ping -O).
+ * target, a probe every interval that is answered (`ok(target, t)` true: in 2 ms; a number: in that
+ * many seconds, reported unanswered first if that is longer than the interval, as ping -O does) or
+ * reported unanswered (false).
  */
-function stream(t0: number, seconds: number, ok: (target: string, t: number) => boolean, interval = d.edge_health_interval): string[] {
+function stream(t0: number, seconds: number, ok: (target: string, t: number) => boolean | number, interval = d.edge_health_interval): string[] {
   const ev: [number, string][] = [[t0, `addr ${t0.toFixed(6)} 198.51.100.13`]];
   for (let t = t0; t < t0 + seconds; t += 0.25) ev.push([t, `tick ${t.toFixed(6)} ${t.toFixed(6)}`]);
   TARGETS.forEach((x, k) => {
-    for (let t = t0 + 0.01 * k; t < t0 + seconds; t += interval) {
-      ev.push([t + 0.002, ok(x, t) ? `[${(t + 0.002).toFixed(6)}] 64 bytes from ${x}: icmp_seq=1 ttl=63 time=2 ms` : `[${(t + interval).toFixed(6)}] no answer yet for icmp_seq=1`]);
+    let seq = 1;
+    for (let t = t0 + 0.01 * k; t < t0 + seconds; t += interval, seq++) {
+      const a = ok(x, t);
+      const rtt = a === true ? 0.002 : a;
+      if (rtt === false || rtt > interval) ev.push([t + interval, `[${(t + interval).toFixed(6)}] no answer yet for icmp_seq=${seq}`]);
+      if (rtt !== false) ev.push([t + rtt, `[${(t + rtt).toFixed(6)}] 64 bytes from ${x}: icmp_seq=${seq} ttl=63 time=${(rtt * 1000).toFixed(1)} ms`]);
     }
   });
   return ev.sort((a, b) => a[0] - b[0]).map((e) => e[1]);
@@ -166,7 +184,7 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
     expect(later.decisions.map((x) => x.state)).toEqual(['UP']);
   });
 
-  it('at the defaults, no DOWN in 10 minutes of 20 % loss each way (36 % of round trips), with all three or only two targets answering', () => {
+  it('at the defaults, no DOWN in 10 minutes of 20 % loss each way (36 % of round trips), with all three or only two targets answering: degraded once, and held', () => {
     for (const [name, alive] of [
       ['3 targets', TARGETS],
       ['2 targets (one dead)', TARGETS.slice(0, 2)],
@@ -174,7 +192,8 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
       const r = rng(42);
       const pass = () => r() >= 0.2 && r() >= 0.2;
       const m = machine(stream(T0, 600, (x) => alive.includes(x) && pass()));
-      expect(m.decisions.map((x) => x.state), name).toEqual(['UP']);
+      expect(m.decisions.map((x) => x.state), name).toEqual(['UP', 'DEGRADED']);
+      expect(m.decisions[1]!.why, name).toMatch(/^loss (3[0-9]|4[0-9]) % > 30 % over the last 10 s \(rtt 2 ms\)$/);
     }
   });
 
@@ -184,14 +203,10 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
     expect(m.decisions.filter((x) => x.state === 'DOWN').length).toBeGreaterThan(0);
   });
 
-  it('1 s of latency: answers keep coming, only later; no DOWN', () => {
-    // each reply arrives 1 s after its probe (and ping prints it then)
-    const time = (l: string) => Number(/^(?:tick |addr |\[)([0-9.]+)/.exec(l)![1]);
-    const lines = stream(T0, 60, () => true)
-      .map((l) => l.replace(/^\[([0-9.]+)\] 64 bytes/, (_m, t: string) => `[${(Number(t) + 1).toFixed(6)}] 64 bytes`))
-      .sort((a, b) => time(a) - time(b));
-    const m = machine(lines);
-    expect(m.decisions.map((x) => x.state)).toEqual(['UP']);
+  it('+1 s of latency: answers keep coming, only later; no DOWN, but degraded by its round-trip time', () => {
+    const m = machine(stream(T0, 60, (_x, t) => (t < T0 + 10 ? true : 1.002)));
+    expect(m.decisions.map((x) => x.state)).toEqual(['UP', 'DEGRADED']);
+    expect(m.decisions[1]!.why).toBe('rtt 1002 ms > 1000 ms over the last 10 s (loss 0 %)');
   });
 
   it('the defaults stay within the budget: at most 30 probe packets per second per WAN, and several probes per timeout', () => {
@@ -199,6 +214,82 @@ describe.skipIf(!has('mawk'))('edge-probe state machine', () => {
     expect(d.edge_health_timeout / d.edge_health_interval).toBeGreaterThanOrEqual(3);
     expect(d.edge_health_timeout + d.edge_health_interval).toBeLessThan(2);
     expect(d.edge_health_rise).toBeLessThanOrEqual(10);
+  });
+});
+
+describe.skipIf(!has('mawk'))('edge-probe quality: loss and round-trip time over a window, with hysteresis', () => {
+  const T0 = 1_796_000_000;
+  const states = (m: { decisions: Decision[] }) => m.decisions.map((x) => x.state);
+  /** When (machine time) each decision was made: from the "at" the machine wrote with each. */
+  const decisionTimes = (lines: string[], run?: string) => {
+    const out: number[] = [];
+    // the .probe file keeps only the last decision: run the stream up to each line that decides
+    const m = machine(lines, run);
+    for (let i = 0, seen = 0; i < m.decisions.length; i++) {
+      let lo = seen;
+      let hi = lines.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (machine(lines.slice(0, mid + 1)).decisions.length > i) hi = mid;
+        else lo = mid + 1;
+      }
+      out.push(Number(/^(?:tick |addr |\[)([0-9.]+)/.exec(lines[lo]!)![1]));
+      seen = lo;
+    }
+    return out;
+  };
+
+  it('10 % loss each way (19 % of round trips) for 10 minutes, or one dead target of three: never degraded', () => {
+    const r = rng(7);
+    expect(states(machine(stream(T0, 600, () => r() >= 0.1 && r() >= 0.1)))).toEqual(['UP']);
+    expect(states(machine(stream(T0, 600, (x) => x !== TARGETS[0])))).toEqual(['UP']);
+    // every target at 10 % each way and one dead: the best target decides
+    const r2 = rng(8);
+    expect(states(machine(stream(T0, 600, (x) => x !== TARGETS[0] && r2() >= 0.1 && r2() >= 0.1)))).toEqual(['UP']);
+  });
+
+  it('a brownout (40 % loss each way) is degraded within seconds and good again only after the recovery hold', () => {
+    const r = rng(3);
+    const from = T0 + 20;
+    const to = from + 60;
+    const lines = stream(T0, 140, (_x, t) => (t < from || t >= to ? true : r() >= 0.4 && r() >= 0.4));
+    const m = machine(lines);
+    expect(states(m)).toEqual(['UP', 'DEGRADED', 'UP']);
+    expect(m.decisions[1]!.why).toMatch(/^loss (3[1-9]|[4-7][0-9]) % > 30 %/);
+    expect(m.decisions[2]!.why).toMatch(/^loss [0-9]+ % <= 10 % and rtt 2 ms <= 500 ms, without a break for 30\.[0-9] s$/);
+    const [, degradedAt, upAt] = decisionTimes(lines);
+    expect(degradedAt! - from).toBeGreaterThan(2);
+    expect(degradedAt! - from).toBeLessThan(8);
+    // good once the window has forgotten most of the loss, then held for 30 s
+    expect(upAt! - to).toBeGreaterThanOrEqual(d.edge_health_recovery_hold);
+    expect(upAt! - to).toBeLessThan(d.edge_health_recovery_hold + d.edge_health_window + 1);
+  });
+
+  it('a link alternating 40 % and 0 % loss every 20 s for 10 minutes is held out: degraded once, never up until it stays good', () => {
+    const r = rng(11);
+    const from = T0 + 20;
+    const to = from + 600;
+    const bad = (t: number) => t >= from && t < to && Math.floor((t - from) / 20) % 2 === 0;
+    const m = machine(stream(T0, 680, (_x, t) => (bad(t) ? r() >= 0.4 && r() >= 0.4 : true)));
+    expect(states(m)).toEqual(['UP', 'DEGRADED', 'UP']);
+    // …and with a hold shorter than a good spell it would oscillate (the test can fail)
+    const r2 = rng(11);
+    const short = machine(stream(T0, 680, (_x, t) => (bad(t) ? r2() >= 0.4 && r2() >= 0.4 : true)), undefined, { hold: 5 });
+    expect(states(short).filter((s) => s === 'DEGRADED').length).toBeGreaterThan(10);
+  });
+
+  it('+1.5 s of latency: down at once (nothing answers within the timeout), then back as degraded, not up', () => {
+    const m = machine(stream(T0, 60, (_x, t) => (t < T0 + 10 ? true : 1.5)));
+    expect(states(m)).toEqual(['UP', 'DOWN', 'DEGRADED']);
+    expect(m.decisions[2]!.why).toMatch(/^3 of 3 targets answered, alive without a break for 8\.[0-9] s, but rtt 1500 ms > 1000 ms/);
+  });
+
+  it('the health line: loss and RTT of the window ("-" until judged) and GOOD', () => {
+    const health = (lines: string[]) => readFileSync(join(machine(lines).run, 'wan1.health'), 'utf8').trim().split(' ');
+    expect(health(stream(T0, 3, () => true)).slice(7)).toEqual(['-', '-', '0']);
+    expect(health(stream(T0, 30, () => 0.05)).slice(7)).toEqual(['0.0', '50', '1']);
+    const lossy = health(stream(T0, 30, (x) => x === TARGETS[0] || x === TARGETS[1] ? 0.6 : false));
+    expect(lossy.slice(7)).toEqual(['0.0', '600', '0']); // the best target: no loss, but 600 ms > 500 ms
   });
 });
 

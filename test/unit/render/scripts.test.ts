@@ -17,7 +17,7 @@ import { freshRouter, labVars } from '../../fixtures/facts.js';
 import { canNetns, inNetns } from '../../fixtures/host-tools.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-scripts-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => process.env.KEEP_SANDBOX || rmSync(dir, { recursive: true, force: true }));
 
 const scripts = {
   'edge-routes': routerProgram('edge-routes'),
@@ -104,6 +104,8 @@ exit 1
     probe,
     preferred,
     switcher: (input: string) => spawnSync('bash', [script, 'switcher'], { env, input, encoding: 'utf8' }),
+    /** The switcher fed by a shell command list (its lines, and whatever happens between them). */
+    switcherFed: (producer: string) => spawnSync('bash', ['-c', `( ${producer} ) | bash ${script} switcher`], { env, encoding: 'utf8' }),
   };
 }
 
@@ -323,6 +325,62 @@ describe('router-side scripts', () => {
     expect(nftCalls()[0]).toBe('nft list table inet edge');
     expect(cat(join(d, 'elem'))).toBe('0x00000002');
     expect(history()).toHaveLength(3); // the decisions did not change: a re-sync is not a switch
+  }, 60_000);
+
+  it('edge-failover: a degraded WAN1 gives new flows to WAN2 only while WAN2 is up and good; both degraded, nothing moves; no flow is reset', () => {
+    const d = join(dir, 'degraded');
+    spawnSync('mkdir', ['-p', d]);
+    const { ef, cat, history, probe, preferred, switcherFed } = failoverSandbox(d);
+    const health = (wan: string, loss: string, rtt: string, good: 0 | 1) =>
+      writeFileSync(join(d, 'run', `${wan}.health`), `pass 3/3 1796119000 0 100 10 0.2 ${loss} ${rtt} ${good}\n`);
+    const DEGRADED = 'degraded 1796119000.000 loss 41 % > 30 % over the last 10 s (rtt 20 ms)';
+    probe('wan1', 'up 1796118990.000 3 of 3 targets answered (first measurement)');
+    probe('wan2', 'up 1796118990.000 3 of 3 targets answered (first measurement)');
+    health('wan1', '0.0', '20', 1);
+    health('wan2', '22.0', '20', 0); // lossy too: not good
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan1');
+    // WAN1 degraded, WAN2 up but no better (not good): nothing moves
+    probe('wan1', DEGRADED);
+    health('wan1', '41.0', '20', 0);
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan1');
+    expect(cat(join(d, 'avoid'))).toBe('');
+    expect(history()).toEqual([]);
+    // WAN2 good now: new flows (and the steering rules' fallback) move, at the switcher's next
+    // periodic sync (no decision changed: WAN2's goodness did), recorded as a switch; WAN1 is not
+    // dead, nothing is reset
+    const good2 = `printf 'pass 3/3 1796119000 0 100 10 0.2 0.0 20 1\\n' > ${join(d, 'run', 'wan2.health')}`;
+    expect(switcherFed(`echo 'beat wan1'; sleep 0.3; ${good2}; sleep 2.2; echo 'beat wan1'`).status).toBe(1);
+    expect(preferred()).toBe('preferred=wan2');
+    expect(cat(join(d, 'avoid'))).toBe('0x00000001 : 0x00000002');
+    expect(cat(join(d, 'dead'))).toBe('');
+    expect(cat(join(d, 'down'))).toBe('');
+    expect(cat(join(d, 'calls'))).not.toMatch(/conntrack -D/);
+    expect(history()).toEqual([expect.stringMatching(/^[0-9.]+ wan1 wan2 - wan1 degraded: loss 41 % > 30 % over the last 10 s \(rtt 20 ms\)$/)]);
+    // WAN2 no longer good, but up: stay (no flip-flop on WAN2's goodness)
+    health('wan2', '15.0', '20', 0);
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan2');
+    expect(cat(join(d, 'avoid'))).toBe('0x00000001 : 0x00000002');
+    // both degraded: nothing moves
+    probe('wan2', 'degraded 1796119030.000 rtt 1200 ms > 1000 ms over the last 10 s (loss 0 %)');
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan2');
+    // WAN2 down: back to the degraded WAN1, which at least works
+    probe('wan2', 'down 1796119040.000 wan2 has no carrier (link down)');
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan1');
+    expect(cat(join(d, 'down'))).toBe('0x00000002');
+    // WAN1 up again: it is preferred; status shows each WAN's quality
+    probe('wan1', 'up 1796119070.000 loss 0 % <= 10 % and rtt 20 ms <= 500 ms, without a break for 30.0 s');
+    probe('wan2', 'up 1796119070.000 3 of 3 targets answered, healthy without a break for 8.0 s');
+    health('wan1', '0.0', '20', 1);
+    expect(ef('sync').status).toBe(0);
+    expect(preferred()).toBe('preferred=wan1');
+    expect(cat(join(d, 'avoid'))).toBe('');
+    expect(ef('status').stdout).toMatch(/^wan1\.quality=0\.0 20 1$/m);
+    expect(ef('status').stdout).toMatch(/^wan2\.quality=15\.0 20 0$/m);
   }, 60_000);
 
   it('edge-failover with translated IPv6: each family from its own probes, in one transaction; an IPv6 switch is recorded as IPv6', () => {

@@ -39,11 +39,11 @@ describe('configuration files read by the scripts', () => {
       priority: 5000,
       gateway1: '198.51.100.9',
     });
-    const failover = renderFailoverConf({ targets1: ['192.0.2.1', '192.0.2.2'], targets2: ['192.0.2.3'], targets1v6: ['2001:0db8:0:0::1'], targets2v6: ['2001:db8::2'], timeout: 0.5, threshold: 2, rise: 8, interval: 0.1, flush: false, tcpReset: true, switchLog: '/var/lib/edge/failover/switches', kaLink: KA_LINK });
-    const out = spawnSync('bash', ['-c', `set -u; ${routing}\n${failover}\nprintf '%s|' "$WAN1_IF" "$M1" "$T1_NAME" "$PRIO" "$WAN1_GW" "$WAN2_GW" "$WAN1_TARGETS" "$WAN1_TARGETS6" "$PROBE_TIMEOUT" "$FLUSH_CONNTRACK"`], {
+    const failover = renderFailoverConf({ targets1: ['192.0.2.1', '192.0.2.2'], targets2: ['192.0.2.3'], targets1v6: ['2001:0db8:0:0::1'], targets2v6: ['2001:db8::2'], timeout: 0.5, threshold: 2, rise: 8, interval: 0.1, quality: { window: 10, degradedLoss: 30, recoveryLoss: 10, degradedRtt: 1, recoveryRtt: 0.5, recoveryHold: 30 }, flush: false, tcpReset: true, switchLog: '/var/lib/edge/failover/switches', kaLink: KA_LINK });
+    const out = spawnSync('bash', ['-c', `set -u; ${routing}\n${failover}\nprintf '%s|' "$WAN1_IF" "$M1" "$T1_NAME" "$PRIO" "$WAN1_GW" "$WAN2_GW" "$WAN1_TARGETS" "$WAN1_TARGETS6" "$PROBE_TIMEOUT" "$FLUSH_CONNTRACK" "$DEGRADED_RTT"`], {
       encoding: 'utf8',
     });
-    expect(out.stdout).toBe('eth0.20|0x100|isp-a|5000|198.51.100.9||192.0.2.1 192.0.2.2|2001:db8::1|0.5|no|');
+    expect(out.stdout).toBe('eth0.20|0x100|isp-a|5000|198.51.100.9||192.0.2.1 192.0.2.2|2001:db8::1|0.5|no|1|');
     expect(routing.split('\n')[0]).toMatch(/^# Managed by edge/);
   });
 });
