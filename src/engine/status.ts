@@ -143,6 +143,14 @@ export interface WanStatus {
   sinceAgoSec?: number;
   /** The last health check (edge-health): pass/fail, targets answered of probed, when. */
   check?: { result: string; answered?: number; targets?: number; at?: string; agoSec?: number };
+  /** Why edge-probe decided the state (for a degraded WAN: which threshold it passed). */
+  why?: string;
+  /**
+   * Quality over edge-probe's window, as its last second measured it: the loss (percent of probes)
+   * and mean round-trip time of the WAN's best targets (see edge_health_success_threshold), absent
+   * until the window is half full; good while both are within the recovery thresholds.
+   */
+  quality?: { lossPct?: number; rttMs?: number; good: boolean };
   /**
    * keepalived's state for this WAN's instance (MASTER, FAULT, BACKUP) as its last notification
    * recorded it, and since when; STOPPED when keepalived is not running (the last recorded state
@@ -391,18 +399,18 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   const healthAges = target.wans.map((w) => ago(run[`${w.name}.health`]?.[2], now));
   const inactive = failoverInactive(units, healthAges);
   const wans: WanStatus[] = target.wans.map((w) => {
-    const [decision, sinceFull] = run[`${w.name}.probe`] ?? [];
+    const [decision, sinceFull, ...why] = run[`${w.name}.probe`] ?? [];
     const since = sinceFull?.replace(/\.[0-9]+$/, '');
-    const [result, ratio, at] = run[`${w.name}.health`] ?? [];
+    const [result, ratio, at, , , , , loss, rtt, good] = run[`${w.name}.health`] ?? [];
     const [vrrp, vrrpAt] = run[`${w.name}.vrrp`] ?? [];
     const r = /^([0-9]+)\/([0-9]+)$/.exec(ratio ?? '');
     const iface = w.ifname ? facts?.interfaces.find((i) => i.name === w.ifname) : undefined;
     const ws: WanStatus = {
       wan: w.name,
       mark: hex(w.mark),
-      state: inactive ? 'unknown' : decision === 'up' || decision === 'down' ? decision : 'unknown',
+      state: inactive ? 'unknown' : decision === 'up' || decision === 'degraded' || decision === 'down' ? decision : 'unknown',
     };
-    if (ws.state === 'up' && result === 'fail' && r?.[1] === '0') ws.state = 'down';
+    if (ws.state !== 'down' && ws.state !== 'unknown' && result === 'fail' && r?.[1] === '0') ws.state = 'down';
     if (w.ifname) ws.interface = w.ifname;
     if (facts && w.ifname) ws.link = !iface ? 'missing' : iface.up && iface.carrier ? 'up' : 'down';
     const addr = iface?.addresses.find((a) => a.family === 'inet' && a.scope === 'global');
@@ -410,6 +418,12 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
     if (ws.state !== 'unknown' && epochIso(since)) {
       ws.since = epochIso(since);
       ws.sinceAgoSec = ago(since, now);
+    }
+    if (ws.state !== 'unknown' && why.length) ws.why = why.join(' ');
+    if (good === '0' || good === '1') {
+      ws.quality = { good: good === '1' };
+      if (/^[0-9]+(\.[0-9]+)?$/.test(loss ?? '')) ws.quality.lossPct = Number(loss);
+      if (/^[0-9]+$/.test(rtt ?? '')) ws.quality.rttMs = Number(rtt);
     }
     if (result) {
       ws.check = { result };

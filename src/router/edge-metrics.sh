@@ -42,14 +42,23 @@ NOW=0
 age() { local e=${1%.*}; [[ $e =~ ^[0-9]+$ ]] || return 1; printf '%d' $((NOW > e ? NOW - e : 0)); }
 
 # Per WAN: the prober's decision ("up|down EPOCH WHY") and its last second ("pass|fail N/M EPOCH
-# FAILS ANSWERED LOST RTT_SUM"; the last four only from edge-probe, not from edge-health).
-declare -A STATE AGE FAILS ANSWERED LOST RTT PREV_ANSWERED PREV_LOST LOSS
+# FAILS ANSWERED LOST RTT_SUM WLOSS_PCT WRTT_MS GOOD"; all but the first three only from edge-probe,
+# not from edge-health; the window's loss and RTT are "-" until edge-probe has judged them).
+declare -A STATE AGE FAILS ANSWERED LOST RTT PREV_ANSWERED PREV_LOST LOSS WLOSS WRTT GOOD
 read_wans() {
-  local w s at fails answered lost rtt
+  local w s at fails answered lost rtt wl wr good
   for w in wan1 wan2; do
-    s='' at='' fails='' answered='' lost='' rtt=''
+    s='' at='' fails='' answered='' lost='' rtt='' wl='' wr='' good=''
     [ -r "$RUN_DIR/$w.probe" ] && read -r s at _ <"$RUN_DIR/$w.probe"
-    [ -r "$RUN_DIR/$w.health" ] && read -r _ _ _ fails answered lost rtt _ <"$RUN_DIR/$w.health"
+    [ -r "$RUN_DIR/$w.health" ] && read -r _ _ _ fails answered lost rtt wl wr good _ <"$RUN_DIR/$w.health"
+    WLOSS[$w]='' WRTT[$w]='' GOOD[$w]=''
+    # percent with one decimal -> a ratio: "41.2" is 412 thousandths
+    if [[ $wl =~ ^([0-9]+)\.([0-9])$ ]]; then
+      wl=$((10#${BASH_REMATCH[1]}${BASH_REMATCH[2]}))
+      printf -v "WLOSS[$w]" '%d.%03d' $((wl / 1000)) $((wl % 1000))
+    fi
+    [[ ! $wr =~ ^[0-9]+$ ]] || printf -v "WRTT[$w]" '%d.%03d' $((10#$wr / 1000)) $((10#$wr % 1000))
+    [[ ! $good =~ ^[01]$ ]] || GOOD[$w]=$good
     case $s in up | degraded | down) STATE[$w]=$s AGE[$w]=$(age "$at") ;; *) STATE[$w]=unknown AGE[$w]='' ;; esac
     FAILS[$w]=$fails ANSWERED[$w]=$answered LOST[$w]=$lost RTT[$w]=$rtt LOSS[$w]=''
     if [[ $answered =~ ^[0-9]+$ && $lost =~ ^[0-9]+$ && ${PREV_ANSWERED[$w]:-x} =~ ^[0-9]+$ ]]; then
@@ -75,6 +84,12 @@ wan_metrics() {
   for w in wan1 wan2; do [[ ! ${FAILS[$w]} =~ ^[0-9]+$ ]] || metric edge_wan_probe_failures "wan=\"$w\",family=\"ipv4\"" "${FAILS[$w]}"; done
   describe edge_wan_probe_loss_ratio gauge "Share of probes unanswered since the previous write"
   for w in wan1 wan2; do [ -z "${LOSS[$w]}" ] || metric edge_wan_probe_loss_ratio "wan=\"$w\",family=\"ipv4\"" "${LOSS[$w]}"; done
+  describe edge_wan_window_loss_ratio gauge "Share of the best targets' probes lost over edge-probe's quality window (edge_health_window)"
+  for w in wan1 wan2; do [ -z "${WLOSS[$w]}" ] || metric edge_wan_window_loss_ratio "wan=\"$w\",family=\"ipv4\"" "${WLOSS[$w]}"; done
+  describe edge_wan_window_rtt_seconds gauge "Mean round-trip time of the best targets over edge-probe's quality window"
+  for w in wan1 wan2; do [ -z "${WRTT[$w]}" ] || metric edge_wan_window_rtt_seconds "wan=\"$w\",family=\"ipv4\"" "${WRTT[$w]}"; done
+  describe edge_wan_quality_good gauge "1 while the WAN's loss and RTT are within the recovery thresholds (it may take flows off a degraded WAN)"
+  for w in wan1 wan2; do [ -z "${GOOD[$w]}" ] || metric edge_wan_quality_good "wan=\"$w\",family=\"ipv4\"" "${GOOD[$w]}"; done
   describe edge_wan_probes_lost_total counter "Probes that went unanswered since edge-probe started"
   for w in wan1 wan2; do [[ ! ${LOST[$w]} =~ ^[0-9]+$ ]] || metric edge_wan_probes_lost_total "wan=\"$w\",family=\"ipv4\"" "${LOST[$w]}"; done
   describe edge_wan_probe_rtt_seconds summary "Round-trip time of the answered probes since edge-probe started"

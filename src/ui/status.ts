@@ -63,9 +63,21 @@ function table(rows: string[][], widthOf: (s: string) => number): string[] {
 // eslint-disable-next-line no-control-regex
 const visibleLength = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
 
+/** "2% 35ms": the window's loss and RTT; "-" until judged. */
+export function qualityText(q: WanStatus['quality']): string {
+  if (!q || q.lossPct === undefined || q.rttMs === undefined) return '-';
+  return `${q.lossPct < 10 && q.lossPct % 1 ? q.lossPct.toFixed(1) : Math.round(q.lossPct)}% ${q.rttMs}ms`;
+}
+
 function wanRow(w: WanStatus, color: boolean | undefined): string[] {
   const upDown = (s: string | undefined) =>
-    s === 'up' ? paint(color, '32', s) : s === 'down' || s === 'missing' ? paint(color, '31', s) : (s ?? '-');
+    s === 'up'
+      ? paint(color, '32', s)
+      : s === 'down' || s === 'missing'
+        ? paint(color, '31', s)
+        : s === 'degraded'
+          ? paint(color, '33', s)
+          : (s ?? '-');
   const check = w.check
     ? `${w.check.result}${w.check.answered !== undefined ? ` ${w.check.answered}/${w.check.targets}` : ''}${w.check.agoSec !== undefined ? ` (${agoText(w.check.agoSec)} ago)` : ''}`
     : '-';
@@ -80,6 +92,7 @@ function wanRow(w: WanStatus, color: boolean | undefined): string[] {
     upDown(w.state),
     w.state === 'unknown' ? '-' : whenText(w.since, w.sinceAgoSec),
     w.check?.result === 'fail' ? paint(color, '31', check) : check,
+    qualityText(w.quality),
     w.keepalived === 'FAULT' || w.keepalived === 'STOPPED' ? paint(color, '31', ka) : ka,
     w.flows === undefined ? '-' : String(w.flows),
     w.nat ? `${w.nat.packets} pkts, ${bytesText(w.nat.bytes)}` : '-',
@@ -109,6 +122,8 @@ export function driftLines(d: Drift | undefined, color?: boolean): string[] {
 }
 
 const SWITCH_WIDTH = 80;
+
+const fit = (s: string, room: number) => (s.length > room ? `${s.slice(0, room - 1)}…` : s);
 
 /**
  * Translated IPv6's line: the WAN new IPv6 flows use (IPv6 fails over on its own probes), then each
@@ -152,8 +167,9 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
       : `new flows: ${paint(c, '31', 'unknown')}${h.preferredNote ? ` (${h.preferredNote})` : ''}`;
   const lines = [`${title}: ${pref}`];
   if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`);
-  const rows = [['WAN', 'INTERFACE', 'LINK', 'STATE', 'SINCE', 'LAST CHECK', 'KEEPALIVED', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
+  const rows = [['WAN', 'INTERFACE', 'LINK', 'STATE', 'SINCE', 'LAST CHECK', 'LOSS RTT', 'KEEPALIVED', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
   lines.push(...table(rows, visibleLength).map((l) => `  ${l}`));
+  for (const w of h.wans.filter((x) => x.state === 'degraded' && x.why)) lines.push(`  ${fit(`${w.wan.toUpperCase()} degraded: ${w.why}`, SWITCH_WIDTH - 2)}`);
   const units = Object.entries(h.units)
     .map(([u, s]) => `${u} ${s === 'active' ? s : paint(c, '31', s)}`)
     .join(', ');

@@ -58,9 +58,9 @@ beforeAll(() => {
   );
   const now = Math.floor(Date.now() / 1000);
   writeFileSync(at('run/wan1.probe'), `down ${now - 30}.250 no carrier\n`);
-  writeFileSync(at('run/wan1.health'), `fail 0/3 ${now} 7 100 20 1.5\n`);
+  writeFileSync(at('run/wan1.health'), `fail 0/3 ${now} 7 100 20 1.5 - - 0\n`);
   writeFileSync(at('run/wan2.probe'), `up ${now - 3600}.000 3 of 3 targets answered\n`);
-  writeFileSync(at('run/wan2.health'), `pass 3/3 ${now} 0 200 0 2.25\n`);
+  writeFileSync(at('run/wan2.health'), `pass 3/3 ${now} 0 200 0 2.25 0.9 12 1\n`);
   writeFileSync(
     at('switches'),
     [
@@ -88,6 +88,12 @@ describe('edge-metrics', () => {
     expect(s.get('edge_wan_probes_lost_total{wan="wan1",family="ipv4"}')).toBe('20');
     expect(s.get('edge_wan_probe_rtt_seconds_sum{wan="wan2",family="ipv4"}')).toBe('2.25');
     expect(s.get('edge_wan_probe_rtt_seconds_count{wan="wan2",family="ipv4"}')).toBe('200');
+    // the quality window: judged on wan2 (0.9 % and 12 ms, good), not yet on wan1
+    expect(s.get('edge_wan_window_loss_ratio{wan="wan2",family="ipv4"}')).toBe('0.009');
+    expect(s.get('edge_wan_window_rtt_seconds{wan="wan2",family="ipv4"}')).toBe('0.012');
+    expect(s.get('edge_wan_quality_good{wan="wan2",family="ipv4"}')).toBe('1');
+    expect(s.get('edge_wan_quality_good{wan="wan1",family="ipv4"}')).toBe('0');
+    expect(s.has('edge_wan_window_loss_ratio{wan="wan1",family="ipv4"}')).toBe(false);
     expect(s.get('edge_switches_total{wan="wan2",reason="down"}')).toBe('1');
     expect(s.get('edge_switches_total{wan="wan1",reason="start"}')).toBe('1');
     expect(s.get('edge_switches_total{wan="wan1",reason="recovered"}')).toBe('0');

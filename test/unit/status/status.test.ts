@@ -348,9 +348,9 @@ describe('rendering', () => {
     const text = hostStatusText(r1());
     const lines = text.split('\n');
     expect(lines[0]).toBe('r1 (198.18.4.11): new flows use WAN2 (wan2, mark 0x2)');
-    expect(lines[1]).toMatch(/^ {2}WAN {3}INTERFACE +LINK {2}STATE {2}SINCE +LAST CHECK +KEEPALIVED {2}FLOWS {2}NAT$/);
-    expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +FAULT +0 +364 pkts, 31 KB$/);
-    expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* MASTER +0 +360 pkts, 30 KB$/);
+    expect(lines[1]).toMatch(/^ {2}WAN {3}INTERFACE +LINK {2}STATE {2}SINCE +LAST CHECK +LOSS RTT +KEEPALIVED {2}FLOWS {2}NAT$/);
+    expect(lines[2]).toMatch(/^ {2}wan1 {2}wan1 198\.51\.100\.14\/29 +up {4}down {3}21:45:39Z \(29s ago\) +pass 3\/3 \(2s ago\) +- +FAULT +0 +364 pkts, 31 KB$/);
+    expect(lines[3]).toMatch(/^ {2}wan2 .* up {4}up {5}.* 0% 3ms +MASTER +0 +360 pkts, 30 KB$/);
     expect(lines[4]).toBe('  flows: 99 in all   units: keepalived active, edge-probe active, edge-routes active, edge-nftables active');
     expect(lines[5]).toBe('  switches: 3 in 24 h; last 21:45:39Z (29s ago) to WAN2 after 3m on WAN1');
     expect(lines[6]).toBe('    why: wan1 down: 0 of 3 targets answered within 1.2 s (1 needed): 192.0.2.1 …');
@@ -361,6 +361,22 @@ describe('rendering', () => {
     expect(lines[2]!.slice(col)).toMatch(/^21:45:39Z/);
     expect(text).not.toContain('\x1b[');
     expect(hostStatusText(r1(), { color: true })).toContain('\x1b[31mdown\x1b[0m');
+  });
+
+  it('a degraded WAN: its state, the loss and RTT of the window, and which threshold it passed', () => {
+    const out = R1.replace(/^wan1\.probe .*$/m, 'wan1.probe degraded 1795470339.412 loss 41 % > 30 % over the last 10 s (rtt 35 ms)').replace(
+      /^wan1\.health .*$/m,
+      'wan1.health pass 3/3 1795470366 0 4000 900 140.0 41.2 35 0',
+    );
+    const s: HostStatus = { ...hostStatusFrom('r1', out, TARGET, [], 'pb.yaml', NEEDS), execs: 1, ms: 1 };
+    expect(s.wans[0]).toMatchObject({ state: 'degraded', why: 'loss 41 % > 30 % over the last 10 s (rtt 35 ms)', quality: { lossPct: 41.2, rttMs: 35, good: false } });
+    expect(s.wans[1]!.quality).toEqual({ lossPct: 0, rttMs: 3, good: true });
+    const lines = hostStatusText(s).split('\n');
+    expect(lines[2]).toMatch(/^ {2}wan1 .* up {4}degraded +21:45:39Z .* 41% 35ms +FAULT/);
+    expect(lines[4]).toBe('  WAN1 degraded: loss 41 % > 30 % over the last 10 s (rtt 35 ms)');
+    expect(hostStatusText(s, { color: true })).toContain('\x1b[33mdegraded\x1b[0m');
+    // a degraded WAN whose last second found nothing answering is down, as an up one is
+    expect(hostStatusFrom('r1', out.replace('wan1.health pass 3/3', 'wan1.health fail 0/3'), TARGET, [], 'pb.yaml', NEEDS).wans[0]!.state).toBe('down');
   });
 
   it('an unreachable router is one line; the heading counts what needs a look', () => {
@@ -401,7 +417,7 @@ describe('rendering', () => {
     const s: HostStatus = { ...hostStatusFrom('r2', R2, TARGET, [FAILOVER_PLAY], 'playbooks/failover.yaml', NEEDS), execs: 1, ms: 1 };
     const lines = hostStatusText(s).split('\n');
     expect(lines[0]).toBe('r2: new flows: unknown (map preferred_wan not found: table inet edge is not loaded)');
-    expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +stopped +0 +-$/);
+    expect(lines[2]).toMatch(/^ {2}wan1 +wan1 \S+ +up +unknown +- +- +- +stopped +0 +-$/);
     expect(lines[4]).toBe('  flows: 0 in all   units: keepalived inactive, edge-routes inactive, edge-nftables inactive');
     expect(lines[5]).toBe('  switches: none recorded');
     expect(lines[6]).toMatch(/^ {2}drift: \d+ changes pending against playbooks\/failover\.yaml \(packages \d+, sysctl \d+, /);
