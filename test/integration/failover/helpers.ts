@@ -66,9 +66,10 @@ export async function failoverStatus(lab: Lab, router: string): Promise<Record<s
 
 /**
  * Wait until keepalived has measured both WANs (after an apply or a restart its instances stay
- * BACKUP for the master-down interval) and new flows are preferred on WAN1.
+ * BACKUP for the master-down interval) and new flows are preferred on WAN1. A WAN left degraded by
+ * a test takes the quality window and the recovery hold (10 + 30 s at the defaults) to be up.
  */
-export async function waitSettled(lab: Lab, router: string, timeoutMs = 40_000): Promise<Record<string, string>> {
+export async function waitSettled(lab: Lab, router: string, timeoutMs = 90_000): Promise<Record<string, string>> {
   const t0 = Date.now();
   let s: Record<string, string> = {};
   while (Date.now() - t0 < timeoutMs) {

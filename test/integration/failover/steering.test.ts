@@ -2,15 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { edge } from '../edge-cli.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 import { flowBatch } from './flow-batch.js';
-import { healthyIsps, report, runPlaybook, waitSettled } from './helpers.js';
+import { failoverStatus, healthyIsps, journal, pollFor, report, runPlaybook, secs, sleep, switches, waitSettled } from './helpers.js';
 
 /**
  * Issue 24 on lab r3: balance by weight and steering rules, decided by the router's kernel and seen
- * from outside (whoami says which WAN each new flow left by). The LAN client gets extra source
- * addresses, one per rule; every run is rolled back at the end with edge's own rollback.
+ * from outside (whoami says which WAN each new flow left by), and failover on a bad link (loss made
+ * in the ISP's namespace). The LAN client gets extra source addresses, one per rule; every run is
+ * rolled back at the end with edge's own rollback.
  */
 const router = 'r3';
 const CLIENTS = { phones: 101, guest: 102, bank: 103, sticky: 104 } as const;
+/** Cycles of 20 s at 40 % loss and 20 s clean; 15 (10 minutes) with EDGE_TEST_LONG=1. */
+const ALTERNATIONS = process.env.EDGE_TEST_LONG === '1' ? 15 : 4;
 
 describe.skipIf(!isRoot)('balance and steering (r3)', () => {
   let lab: Lab;
@@ -23,6 +26,21 @@ describe.skipIf(!isRoot)('balance and steering (r3)', () => {
     expect(r.code, r.stderr.slice(-3000)).toBe(0);
     runs.push(r.result.runId);
     await waitSettled(lab, router);
+  }
+
+  const STEERING = () => [
+    { name: 'phones', source: `${addr(CLIENTS.phones)}/32`, action: 'wan2' },
+    { name: 'guest', source: `${addr(CLIENTS.guest)}/32`, action: 'wan2', on_down: 'only' },
+    { name: 'bank', source: `${addr(CLIENTS.bank)}/32`, destination: `${lab.plan.whoami.address}/32`, protocol: 'tcp', ports: [lab.plan.whoami.port], action: 'wan1' },
+  ];
+
+  /** Polls batches of new flows until all of them leave by `wan`; how long that took from `since`. */
+  async function allVia(wan: 'wan1' | 'wan2', since: number, timeoutMs: number): Promise<number> {
+    const r = await pollFor(`all new flows via ${wan}`, timeoutMs, async () => {
+      const b = await flowBatch(lab, router, { count: 10, timeoutMs: 2_000 });
+      return b[wan] === 10 ? Date.now() - since : undefined;
+    }, 0);
+    return r.value;
   }
 
   async function counters(): Promise<Record<string, number>> {
@@ -46,16 +64,7 @@ describe.skipIf(!isRoot)('balance and steering (r3)', () => {
   }, 300_000);
 
   it('balance 3:1: 1,000 new flows land within ±5 % of 75/25; each steering action by the whoami address', async () => {
-    await apply({
-      edge_wan_mode: 'balance',
-      edge_wan1_weight: 3,
-      edge_wan2_weight: 1,
-      edge_steering: [
-        { name: 'phones', source: `${addr(CLIENTS.phones)}/32`, action: 'wan2' },
-        { name: 'guest', source: `${addr(CLIENTS.guest)}/32`, action: 'wan2', on_down: 'only' },
-        { name: 'bank', source: `${addr(CLIENTS.bank)}/32`, destination: `${lab.plan.whoami.address}/32`, protocol: 'tcp', ports: [lab.plan.whoami.port], action: 'wan1' },
-      ],
-    });
+    await apply({ edge_wan_mode: 'balance', edge_wan1_weight: 3, edge_wan2_weight: 1, edge_steering: STEERING() });
     const before = await counters();
     const b = await flowBatch(lab, router, { count: 1000 });
     report('24 balance 3:1', `1000 new flows: wan1 ${b.wan1}, wan2 ${b.wan2}, failed ${b.failed}`);
@@ -89,4 +98,74 @@ describe.skipIf(!isRoot)('balance and steering (r3)', () => {
     expect(sticky).toContain(addr(CLIENTS.sticky));
     expect(sticky).toMatch(/expires/);
   }, 300_000);
+
+  it('balance: WAN2 cut: every new flow leaves by WAN1, phones fall back to WAN1, the WAN2-only guests get nothing; all back after the rise', async () => {
+    // the 3:1 balance and rules of the first test are still applied
+    await lab.fault(router, 'wan2', { kind: 'upstream-cut' });
+    const cut = Date.now();
+    try {
+      const took = await allVia('wan1', cut, 30_000);
+      const phones = await flowBatch(lab, router, { count: 20, from: addr(CLIENTS.phones) });
+      const guest = await flowBatch(lab, router, { count: 20, from: addr(CLIENTS.guest), timeoutMs: 2_000 });
+      report('24 balance, WAN2 cut', `all new flows via wan1 after ${secs(took)}; phones ${JSON.stringify(phones)}, guest ${JSON.stringify(guest)}`);
+      expect([phones.wan1, phones.wan2]).toEqual([20, 0]);
+      expect([guest.wan1, guest.wan2, guest.failed]).toEqual([0, 0, 20]);
+    } finally {
+      await healthyIsps(lab, router);
+    }
+    const repaired = Date.now();
+    await waitSettled(lab, router, 90_000);
+    const b = await flowBatch(lab, router, { count: 200 });
+    const guest = await flowBatch(lab, router, { count: 20, from: addr(CLIENTS.guest) });
+    report('24 balance, WAN2 back', `${secs(Date.now() - repaired)} after the repair: ${JSON.stringify(b)}; guest ${JSON.stringify(guest)}`);
+    expect(b.wan2).toBeGreaterThan(20);
+    expect(guest.wan2).toBe(20);
+  }, 300_000);
+
+  it('brownout: 40 % loss each way on WAN1 with a clean WAN2 moves new flows to WAN2 (no reset of the old ones), and back only after the recovery hold', async () => {
+    await apply({ edge_wan_mode: 'failover' });
+    await lab.fault(router, 'wan1', { kind: 'loss', pct: 40 });
+    const bad = Date.now();
+    let moved: number | undefined;
+    try {
+      const sw = await pollFor('the switch to wan2', 60_000, async () => (await switches(lab, router, bad)).find((l) => l.text.startsWith('new flows now use wan2')));
+      moved = sw.value.at - bad;
+      report('24 brownout', `switch to wan2 ${secs(moved)} after 40 % loss began: ${sw.value.text}`);
+      expect(sw.value.text).toMatch(/wan1 degraded: loss [0-9]+ % > 30 % over the last 10 s/);
+      const st = await failoverStatus(lab, router);
+      expect(st['wan1.state']).toBe('degraded');
+      expect(st['dead']).toBe('none'); // a degraded WAN's flows are not reset: they still work
+      expect(await allVia('wan2', bad, 10_000)).toBeGreaterThan(0);
+    } finally {
+      await healthyIsps(lab, router);
+    }
+    const clean = Date.now();
+    const back = await pollFor('the switch back to wan1', 120_000, async () => (await switches(lab, router, clean)).find((l) => l.text.startsWith('new flows now use wan1')));
+    report('24 brownout recovery', `back to wan1 ${secs(back.value.at - clean)} after the loss ended: ${back.value.text}`);
+    expect(back.value.at - clean).toBeGreaterThanOrEqual(30_000); // the recovery hold
+    expect(back.value.text).toMatch(/wan1 up: loss [0-9]+ % <= 10 % and rtt [0-9]+ ms <= 500 ms, without a break for 3[0-9]\.[0-9] s/);
+  }, 300_000);
+
+  it(`a WAN1 alternating 40 % and 0 % loss every 20 s (${ALTERNATIONS} cycles) is held out: one switch to WAN2, none back until it stays clean`, async () => {
+    await waitSettled(lab, router, 90_000);
+    const from = Date.now();
+    try {
+      for (let i = 0; i < ALTERNATIONS; i++) {
+        await lab.fault(router, 'wan1', { kind: 'loss', pct: 40 });
+        await sleep(20_000);
+        await lab.fault(router, 'wan1', { kind: 'clear' });
+        await sleep(20_000);
+      }
+    } finally {
+      await healthyIsps(lab, router);
+    }
+    const ended = Date.now();
+    const during = await switches(lab, router, from);
+    const probe = (await journal(lab, router, 'edge-probe', from)).filter((l) => /^wan1 is /.test(l.text));
+    report('24 alternating loss', `${secs(ended - from)}: switches ${JSON.stringify(during.map((l) => l.text.slice(0, 40)))}; edge-probe: ${probe.map((l) => l.text.slice(0, 60)).join(' / ')}`);
+    expect(during.map((l) => l.text.slice(0, 22))).toEqual(['new flows now use wan2']);
+    expect(probe.filter((l) => /^wan1 is UP/.test(l.text))).toEqual([]);
+    const back = await pollFor('the switch back to wan1', 120_000, async () => (await switches(lab, router, ended)).find((l) => l.text.startsWith('new flows now use wan1')));
+    expect(back.value.at - ended).toBeGreaterThanOrEqual(30_000);
+  }, 120_000 + ALTERNATIONS * 60_000);
 });
