@@ -15,9 +15,13 @@
  *     run outside the router's control groups, so no priority edge gives its daemons reaches them (a
  *     NAT storm's softirq load is like that); --busy service: they are a service of the router, beside
  *     edge's daemons, as another busy daemon would be.
- *   - soaks at the defaults on a working WAN1: 20 % loss in both directions, 1 s of added latency,
- *     and one of three targets dead; each counts switches (false ones: WAN1 works all along) and
- *     edge-probe's DOWN decisions.
+ *   - brownouts: N trials each of 40 % loss both ways and of +1.5 s latency on WAN1 (WAN2 clean):
+ *     the bad link's start → first new LAN flow on WAN2, and its end → first new flow on WAN1 again
+ *     (the quality window and the recovery hold), idle and with the CPUs busy.
+ *   - soaks at the defaults: 20 % loss in both directions on both WANs alike, 1 s of added latency
+ *     on both, and one of three of WAN1's targets dead (each counts switches, all false: no WAN is
+ *     better than the other, and edge-probe's DOWN decisions); and WAN1 alternating 40 % and 0 %
+ *     loss every 20 s, which should be one switch to WAN2 and none back while it lasts.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
  *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--ipv6] [--router r1] [--busy outside|service]
@@ -67,7 +71,10 @@ interface Streams {
   v4: FlowStream;
   v6?: FlowStream;
 }
-type Kind = 'upstream-cut' | 'link-down' | 'upstream-cut6';
+type Kind = 'upstream-cut' | 'link-down' | 'upstream-cut6' | 'loss 40 %' | 'latency +1.5 s';
+const BROWNOUTS: Kind[] = ['loss 40 %', 'latency +1.5 s'];
+const faultOf = (k: Kind): FaultAction =>
+  k === 'loss 40 %' ? { kind: 'loss', pct: 40 } : k === 'latency +1.5 s' ? { kind: 'latency', ms: 1500 } : { kind: k };
 
 /** Both WANs up by edge-failover's record (both families), new flows on WAN1, and WAN1 stable (the last flows by WAN1). */
 async function settled(streams: Streams, timeoutMs = 90_000): Promise<void> {
@@ -116,7 +123,7 @@ async function trial(streams: Streams, kind: Kind): Promise<Trial> {
   await sleep(1_000);
   const v4 = kind !== 'upstream-cut6';
   const t0 = Date.now();
-  await fault('wan1', { kind });
+  await fault('wan1', faultOf(kind));
   const [f, f6] = await Promise.all([v4 ? streams.v4.firstVia('wan2', t0, 30_000) : undefined, streams.v6?.firstVia('wan2', t0, 30_000)]);
   const probe = async (file: string) => {
     const m = /^down ([0-9.]+) /.exec((await run(router, `cat /run/edge/${file}`)).stdout);
@@ -129,12 +136,12 @@ async function trial(streams: Streams, kind: Kind): Promise<Trial> {
   await sleep(500);
   const t1 = Date.now();
   await fault('wan1', { kind: 'clear' });
-  const [g, g6] = await Promise.all([v4 ? streams.v4.firstVia('wan1', t1, 90_000) : undefined, streams.v6?.firstVia('wan1', t1, 90_000)]);
+  const [g, g6] = await Promise.all([v4 ? streams.v4.firstVia('wan1', t1, 120_000) : undefined, streams.v6?.firstVia('wan1', t1, 120_000)]);
   const gap = (a?: number, b?: number) => (a !== undefined && b !== undefined ? (b - a) * 1000 : undefined);
   return {
     cut: f && f.at - t0,
     repair: g && g.at - t1,
-    decisionToMap: gap(d4, s4),
+    decisionToMap: BROWNOUTS.includes(kind) ? undefined : gap(d4, s4),
     addressToRoutes: kind === 'link-down' ? await linkReturn(t1) : undefined,
     cut6: f6 && f6.at - t0,
     repair6: g6 && g6.at - t1,
@@ -192,7 +199,8 @@ async function runTrials(streams: Streams, kind: Kind, cpus: string) {
   console.log(
     [
       `${kind}, ${cpus} (load ${out.load}):`,
-      ...(v4 ? [line('cut → first new flow on WAN2', out.cut), line('decision → switch applied', out.decisionToMap), line('repair → first new flow on WAN1', out.repair)] : []),
+      ...(v4 && BROWNOUTS.includes(kind) ? [line('bad link → first new flow on WAN2', out.cut), line('good again → first new flow on WAN1', out.repair)] : []),
+      ...(v4 && !BROWNOUTS.includes(kind) ? [line('cut → first new flow on WAN2', out.cut), line('decision → switch applied', out.decisionToMap), line('repair → first new flow on WAN1', out.repair)] : []),
       ...(kind === 'link-down' ? [line('DHCP address → table and rule', out.addressToRoutes)] : []),
       ...(streams.v6
         ? [line('IPv6 cut → first new flow on WAN2', out.cut6), line('IPv6 decision → switch applied', out.decisionToMap6), line('IPv6 repair → first new flow on WAN1', out.repair6)]
@@ -248,9 +256,24 @@ const deadTarget = (t: string) =>
 
 /** The soaks at the defaults on a working WAN1 (false switches, DOWN decisions, edge-probe's CPU). */
 async function soaks(stream: FlowStream, dead: string) {
+  const both = async (a: FaultAction) => {
+    await fault('wan1', a);
+    await fault('wan2', a);
+  };
+  let alternating = true;
+  const alternate = async () => {
+    while (alternating) {
+      await fault('wan1', { kind: 'loss', pct: 40 });
+      await sleep(20_000);
+      if (!alternating) break;
+      await fault('wan1', { kind: 'clear' });
+      await sleep(20_000);
+    }
+  };
+  let alternation: Promise<void> | undefined;
   const all = [
-    await soak(stream, '20 % loss both ways', soakMin, () => fault('wan1', { kind: 'loss', pct: 20 }), () => fault('wan1', { kind: 'clear' })),
-    await soak(stream, '+1 s latency', extraSoakMin, () => fault('wan1', { kind: 'latency', ms: 1000 }), () => fault('wan1', { kind: 'clear' })),
+    await soak(stream, '20 % loss on both WANs', soakMin, () => both({ kind: 'loss', pct: 20 }), () => both({ kind: 'clear' })),
+    await soak(stream, '+1 s latency on both', extraSoakMin, () => both({ kind: 'latency', ms: 1000 }), () => both({ kind: 'clear' })),
     await soak(
       stream,
       `target ${dead} dead`,
@@ -258,10 +281,22 @@ async function soaks(stream: FlowStream, dead: string) {
       async () => void (await run(`${router}-isp1`, deadTarget(dead))),
       async () => void (await run(`${router}-isp1`, 'nft delete table ip edge_bench_dead')),
     ),
+    // the one switch to WAN2 is expected; any other is an oscillation the hysteresis let through
+    await soak(
+      stream,
+      'WAN1 40 %/0 % loss, 20 s',
+      soakMin,
+      async () => void (alternation = alternate()),
+      async () => {
+        alternating = false;
+        await alternation;
+        await fault('wan1', { kind: 'clear' });
+      },
+    ),
   ];
   for (const x of all) {
     console.log(
-      `soak ${x.name.padEnd(22)} ${x.minutes} min: ${x.switches} switches (false), ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
+      `soak ${x.name.padEnd(26)} ${x.minutes} min: ${x.switches} switches, ${x.probeDowns} WAN1 DOWN decisions; ${x.flows.total} new LAN flows, ${x.flows.failed} unanswered within 600 ms; edge-probe CPU ${x.cpuPct.toFixed(2)} % of one core; load ${x.load}`,
     );
   }
   return all;
@@ -285,7 +320,7 @@ async function main(): Promise<void> {
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
   const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;
   console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}; busy loops ${busyIn === 'service' ? 'as a service of the router' : "outside the router's control groups"}`);
-  console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS)/.test(l)).join('  '));
+  console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS|QUALITY_|DEGRADED_|RECOVERY_)/.test(l)).join('  '));
 
   const stream = new FlowStream(lab, router, 100, 600).start();
   const six = /^preferred6=/m.test((await run(router, '/usr/local/sbin/edge-failover status')).stdout);
@@ -296,7 +331,7 @@ async function main(): Promise<void> {
     for (const cpus of ['idle', 'CPUs busy'] as const) {
       const stopBusy = cpus === 'idle' ? undefined : await busyCpus();
       try {
-        for (const kind of kinds) result[`${kind}, ${cpus}`] = await runTrials(streams, kind, cpus);
+        for (const kind of [...kinds, ...BROWNOUTS]) result[`${kind}, ${cpus}`] = await runTrials(streams, kind, cpus);
       } finally {
         await stopBusy?.();
       }

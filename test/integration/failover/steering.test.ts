@@ -100,7 +100,7 @@ describe.skipIf(!isRoot)('balance and steering (r3)', () => {
   }, 300_000);
 
   it('balance: WAN2 cut: every new flow leaves by WAN1, phones fall back to WAN1, the WAN2-only guests get nothing; all back after the rise', async () => {
-    // the 3:1 balance and rules of the first test are still applied
+    await apply({ edge_wan_mode: 'balance', edge_wan1_weight: 3, edge_wan2_weight: 1, edge_steering: STEERING() });
     await lab.fault(router, 'wan2', { kind: 'upstream-cut' });
     const cut = Date.now();
     try {
