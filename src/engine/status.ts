@@ -4,6 +4,7 @@ import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP, PREFERRED_MAP6 } from '../render/nftables.js';
+import { AVOID_MAP, type PolicyMode } from '../render/nft-policy.js';
 import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
@@ -35,17 +36,24 @@ export const WAN_NAMES: readonly WanName[] = ['wan1', 'wan2'];
 
 /** What the status script needs from the inventory: how each WAN is marked and named. */
 export interface StatusTarget {
-  wans: { name: WanName; ifname?: string; mark: number }[];
+  wans: { name: WanName; ifname?: string; mark: number; weight?: number }[];
   lan?: string;
+  mode?: PolicyMode;
 }
 
-export function statusTargetOf(vars: Pick<HostVars, 'edge_wan1_interface' | 'edge_wan2_interface' | 'edge_lan_interface' | 'edge_wan1_mark' | 'edge_wan2_mark'>): StatusTarget {
+type TargetVars = Pick<
+  HostVars,
+  'edge_wan1_interface' | 'edge_wan2_interface' | 'edge_lan_interface' | 'edge_wan1_mark' | 'edge_wan2_mark' | 'edge_wan_mode' | 'edge_wan1_weight' | 'edge_wan2_weight'
+>;
+
+export function statusTargetOf(vars: TargetVars): StatusTarget {
   return {
     wans: [
-      { name: 'wan1', ifname: vars.edge_wan1_interface, mark: vars.edge_wan1_mark },
-      { name: 'wan2', ifname: vars.edge_wan2_interface, mark: vars.edge_wan2_mark },
+      { name: 'wan1', ifname: vars.edge_wan1_interface, mark: vars.edge_wan1_mark, weight: vars.edge_wan1_weight },
+      { name: 'wan2', ifname: vars.edge_wan2_interface, mark: vars.edge_wan2_mark, weight: vars.edge_wan2_weight },
     ],
     lan: vars.edge_lan_interface,
+    mode: vars.edge_wan_mode,
   };
 }
 
@@ -69,6 +77,8 @@ export function statusScript(target: StatusTarget, needs: FactNeeds): string {
     section('map', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP}`),
     section('map6', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP6} 2>/dev/null`),
     section('nat', `nft -j list chain ${NFT_FAMILY} ${NFT_NAME} postrouting`),
+    // the steering rules' counters, then the WANs new flows avoid (one JSON document per line)
+    section('policy', `nft -j list counters table ${NFT_FAMILY} ${NFT_NAME}; echo; nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${AVOID_MAP}`),
     section(
       'run',
       `for f in ${RUN_FILES.join(' ')}; do [ -e ${shQuote(PATHS.runDir)}/"$f" ] && printf '%s %s\\n' "$f" "$(head -n 1 ${shQuote(PATHS.runDir)}/"$f")"; done; true`,
@@ -170,6 +180,17 @@ export interface Ipv6Status {
   wans: { wan: WanName; state: 'up' | 'down' | 'unknown'; since?: string; why?: string }[];
 }
 
+/** The mode new LAN flows follow, what it gives each WAN now, and what the steering rules matched. */
+export interface PolicyStatus {
+  mode: PolicyMode;
+  /** WANs new flows leave (edge-failover's avoid map): dead, or degraded while the other is good. */
+  avoided: WanName[];
+  /** Balance: each WAN's weight as configured and as in effect now (0 while it is avoided). */
+  weights?: { wan: WanName; configured: number; inEffect: number }[];
+  /** Each steering rule, in order, and the new flows it matched (its counter's packets). */
+  steering: { rule: string; newFlows: number }[];
+}
+
 /** One switch of the preferred WAN, as edge-failover recorded it on the router. */
 export interface SwitchRecord {
   /** When (ISO), and how long ago by the router's clock. */
@@ -234,6 +255,7 @@ export interface HostStatus {
   units: Record<string, string>;
   /** Failover is inactive when edge-probe (the prober and the switcher) is not running: why. */
   failoverInactive?: string;
+  policy?: PolicyStatus;
   drift?: Drift;
   /** Remote execs this refresh cost (1, or 0 when the host was unreachable) and how long it took. */
   execs: number;
@@ -298,6 +320,24 @@ function parseIpv6(map6: string | undefined, run: Record<string, string[]>, targ
     return { wan: w.name, state, ...(state !== 'unknown' && since ? { since } : {}), ...(why.length ? { why: why.join(' ') } : {}) } as Ipv6Status['wans'][number];
   });
   return { preferred, wans };
+}
+
+/** The policy section: `nft -j list counters` then `nft -j list map … avoid`, one document per line. */
+export function parsePolicy(text: string | undefined, target: StatusTarget): PolicyStatus | undefined {
+  if (!target.mode) return undefined;
+  const objs = (text ?? '').split('\n').flatMap((l) => nftObjects(json(l)));
+  const steering = objs
+    .map((o) => o.counter as { name?: unknown; comment?: unknown; packets?: unknown } | undefined)
+    .filter((c): c is { name: string; comment?: unknown; packets: number } => typeof c?.name === 'string' && /^steer_[0-9]+$/.test(c.name) && typeof c.packets === 'number')
+    .sort((a, b) => Number(a.name.slice(6)) - Number(b.name.slice(6)))
+    .map((c) => ({ rule: typeof c.comment === 'string' ? c.comment.replace(/^steering /, '') : c.name, newFlows: c.packets }));
+  const avoidMap = objs.map((o) => o.map as { name?: unknown; elem?: unknown } | undefined).find((m) => m?.name === AVOID_MAP);
+  const keys = Array.isArray(avoidMap?.elem) ? avoidMap.elem.map((e) => (Array.isArray(e) ? markValue(e[0]) : undefined)) : [];
+  const avoided = target.wans.filter((w) => keys.includes(w.mark)).map((w) => w.name);
+  const out: PolicyStatus = { mode: target.mode, avoided, steering };
+  if (target.mode === 'balance')
+    out.weights = target.wans.map((w) => ({ wan: w.name, configured: w.weight ?? 1, inEffect: avoided.includes(w.name) ? 0 : (w.weight ?? 1) }));
+  return out;
 }
 
 /** Counters of the masquerade rules of `nft -j list chain inet edge postrouting`, per WAN. */
@@ -458,6 +498,8 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   if (switches) status.switches = switches;
   status.units = units;
   if (inactive) status.failoverInactive = inactive;
+  const policy = parsePolicy(s.get('policy'), target);
+  if (policy) status.policy = policy;
   return status;
 }
 

@@ -1,4 +1,4 @@
-import type { Drift, HostStatus, Ipv6Status, SwitchHistory, WanStatus } from '../engine/status.js';
+import type { Drift, HostStatus, Ipv6Status, PolicyStatus, SwitchHistory, WanStatus } from '../engine/status.js';
 
 /**
  * `edge status` as text, one block per router:
@@ -156,6 +156,22 @@ export function switchLines(sw: SwitchHistory | undefined, indent = 2): string[]
   return why ? [head, `  why: ${why}`] : [head];
 }
 
+/**
+ * The mode and what it gives each WAN now ("balance 3:1, in effect 3:0 (WAN2 avoided)"), then the
+ * new flows each steering rule matched, each line cut to fit 80 columns.
+ */
+export function policyLines(p: PolicyStatus, color: boolean | undefined): string[] {
+  const avoided = p.avoided.length ? ` (${p.avoided.map((w) => w.toUpperCase()).join(', ')} avoided)` : '';
+  const ratio = (k: 'configured' | 'inEffect') => p.weights!.map((w) => w[k]).join(':');
+  const mode =
+    p.mode === 'balance' && p.weights
+      ? `balance ${ratio('configured')}${p.avoided.length ? `, in effect ${ratio('inEffect')}` : ''}${avoided}`
+      : `${p.mode}${avoided}`;
+  const line = fit(`mode: ${mode}`, SWITCH_WIDTH - 2);
+  const rules = p.steering.map((r) => `${r.rule} ${r.newFlows}`).join(', ');
+  return [p.avoided.length ? line.replace(mode, paint(color, '33', mode)) : line, ...(rules ? [fit(`steering (new flows): ${rules}`, SWITCH_WIDTH - 2)] : [])];
+}
+
 export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): string {
   const c = opts.color;
   const title = `${paint(c, '1', h.host)}${h.address && h.address !== h.host ? ` (${h.address})` : ''}`;
@@ -175,6 +191,9 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
     .join(', ');
   if (h.failoverInactive) lines.push(`  ${paint(c, '1;31', 'FAILOVER INACTIVE')}: ${h.failoverInactive}`);
   lines.push(`  flows: ${h.flows?.total ?? '-'} in all   units: ${units || '-'}`);
+  // failover with no rule and nothing avoided is what the WAN rows already say
+  const p = h.policy;
+  if (p && (p.mode !== 'failover' || p.steering.length || p.avoided.length)) lines.push(...policyLines(p, c).map((l) => `  ${l}`));
   lines.push(...switchLines(h.switches).map((l) => `  ${l}`));
   lines.push(...driftLines(h.drift, c).map((l) => `  ${l}`));
   return lines.join('\n');

@@ -8,6 +8,7 @@ import {
   hostStatusFrom,
   parseConntrack,
   parseNatCounters,
+  parsePolicy,
   parsePreferredMap,
   parseSwitches,
   parseStatus,
@@ -17,6 +18,7 @@ import {
   statusTargetOf,
   type HostPlay,
   type HostStatus,
+  type StatusTarget,
 } from '../../../src/engine/status.js';
 import { plannedTasks } from '../../../src/engine/run-playbook.js';
 import { parseFacts, splitSections } from '../../../src/facts/parse.js';
@@ -26,7 +28,7 @@ import { hostVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import type { Task, TaskName } from '../../../src/tasks/contract.js';
-import { agoText, bytesText, driftLines, hostStatusText, statusText, switchLines, whenText } from '../../../src/ui/status.js';
+import { agoText, bytesText, driftLines, hostStatusText, policyLines, statusText, switchLines, whenText } from '../../../src/ui/status.js';
 
 /**
  * Fixtures are the stdout of ONE real status exec on lab routers (statusScript of the failover
@@ -377,6 +379,39 @@ describe('rendering', () => {
     expect(hostStatusText(s, { color: true })).toContain('\x1b[33mdegraded\x1b[0m');
     // a degraded WAN whose last second found nothing answering is down, as an up one is
     expect(hostStatusFrom('r1', out.replace('wan1.health pass 3/3', 'wan1.health fail 0/3'), TARGET, [], 'pb.yaml', NEEDS).wans[0]!.state).toBe('down');
+  });
+
+  it('mode and steering: the weight in effect (0 for an avoided WAN) and the new flows each rule matched', () => {
+    const counters = JSON.stringify({
+      nftables: [
+        { metainfo: { version: '1.0.6' } },
+        { counter: { family: 'inet', name: 'steer_2', table: 'edge', comment: 'steering guest', packets: 7, bytes: 420 } },
+        { counter: { family: 'inet', name: 'steer_1', table: 'edge', comment: 'steering phones', packets: 40, bytes: 2400 } },
+      ],
+    });
+    const avoid = JSON.stringify({ nftables: [{ map: { family: 'inet', name: 'avoid', table: 'edge', type: 'mark', map: 'mark', elem: [[2, 1]] } }] });
+    const balance: StatusTarget = { ...TARGET, mode: 'balance', wans: TARGET.wans.map((w, i) => ({ ...w, weight: [3, 1][i] })) };
+    const p = parsePolicy(`${counters}\n${avoid}`, balance)!;
+    expect(p).toEqual({
+      mode: 'balance',
+      avoided: ['wan2'],
+      weights: [
+        { wan: 'wan1', configured: 3, inEffect: 3 },
+        { wan: 'wan2', configured: 1, inEffect: 0 },
+      ],
+      steering: [
+        { rule: 'phones', newFlows: 40 },
+        { rule: 'guest', newFlows: 7 },
+      ],
+    });
+    expect(policyLines(p, false)).toEqual(['mode: balance 3:1, in effect 3:0 (WAN2 avoided)', 'steering (new flows): phones 40, guest 7']);
+    expect(policyLines(parsePolicy(counters, balance)!, false)).toEqual(['mode: balance 3:1', 'steering (new flows): phones 40, guest 7']);
+    // an empty avoid map, a missing table: nothing avoided, no rules
+    expect(parsePolicy('', { ...TARGET, mode: 'failover' })).toEqual({ mode: 'failover', avoided: [], steering: [] });
+    const out = R1.replace('@@EDGE-STATUS@@ run', `@@EDGE-STATUS@@ policy\n${counters}\n${avoid}\n@@EDGE-STATUS@@ run`);
+    const lines = hostStatusText({ ...hostStatusFrom('r1', out, balance, [], 'pb.yaml', NEEDS), execs: 1, ms: 1 }).split('\n');
+    expect(lines).toContain('  mode: balance 3:1, in effect 3:0 (WAN2 avoided)');
+    expect(lines).toContain('  steering (new flows): phones 40, guest 7');
   });
 
   it('an unreachable router is one line; the heading counts what needs a look', () => {
