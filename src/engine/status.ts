@@ -177,7 +177,7 @@ export interface WanStatus {
 
 export interface Ipv6Status {
   preferred: WanName | 'unknown';
-  wans: { wan: WanName; state: 'up' | 'down' | 'unknown'; since?: string; why?: string }[];
+  wans: { wan: WanName; state: 'up' | 'degraded' | 'down' | 'unknown'; since?: string; why?: string }[];
 }
 
 /** The mode new LAN flows follow, what it gives each WAN now, and what the steering rules matched. */
@@ -315,7 +315,7 @@ function parseIpv6(map6: string | undefined, run: Record<string, string[]>, targ
   const preferred = target.wans.find((w) => pref.mark !== undefined && w.mark === pref.mark)?.name ?? 'unknown';
   const wans = target.wans.map((w) => {
     const [decision, at, ...why] = run[`${w.name}v6.probe`] ?? [];
-    const state = inactive ? 'unknown' : decision === 'up' || decision === 'down' ? decision : 'unknown';
+    const state = inactive ? 'unknown' : decision === 'up' || decision === 'degraded' || decision === 'down' ? decision : 'unknown';
     const since = epochIso(at?.replace(/\.[0-9]+$/, ''));
     return { wan: w.name, state, ...(state !== 'unknown' && since ? { since } : {}), ...(why.length ? { why: why.join(' ') } : {}) } as Ipv6Status['wans'][number];
   });
