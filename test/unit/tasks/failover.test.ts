@@ -27,7 +27,7 @@ describe('failover task', () => {
       'systemd: enable + start edge-probe.service, start keepalived.service, enable + start edge-metrics.service',
     ]);
     expect(p.changes[0]!.diff).toContain(
-      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN1_TARGETS6='2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:ffff::3'\n+WAN2_TARGETS6='2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:ffff::3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+FLUSH_CONNTRACK=yes\n+TCP_RESET=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
+      "+WAN1_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN2_TARGETS='192.0.2.1 192.0.2.2 192.0.2.3'\n+WAN1_TARGETS6='2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:ffff::3'\n+WAN2_TARGETS6='2001:db8:ffff::1 2001:db8:ffff::2 2001:db8:ffff::3'\n+PROBE_INTERVAL=0.15\n+PROBE_TIMEOUT=1.2\n+RISE=8\n+SUCCESS_THRESHOLD=1\n+QUALITY_WINDOW=10\n+DEGRADED_LOSS=30\n+RECOVERY_LOSS=10\n+DEGRADED_RTT=1\n+RECOVERY_RTT=0.5\n+RECOVERY_HOLD=30\n+FLUSH_CONNTRACK=yes\n+TCP_RESET=yes\n+SWITCH_LOG=/var/lib/edge/failover/switches\n+KA_A=edge-ka0\n",
     );
     const ka = changeShell(p.changes[7]!);
     expect(ka.split('\n')[0]).toBe('/usr/local/sbin/edge-failover link');
