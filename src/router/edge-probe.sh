@@ -6,10 +6,11 @@
 #
 # Per WAN: one ping per target, every PROBE_INTERVAL s, with the WAN's mark and source address. A WAN
 # is down as soon as fewer than SUCCESS_THRESHOLD targets answered within PROBE_TIMEOUT s, and up
-# again once that many kept answering for RISE s without a break. It is degraded while its loss or
+# again once that many kept answering for RISE s without a break. It is degraded once its loss or
 # round-trip time over QUALITY_WINDOW s passes DEGRADED_LOSS % or DEGRADED_RTT s, until both are
-# within RECOVERY_LOSS % and RECOVERY_RTT s for RECOVERY_HOLD s (edge-probe.awk has the details). Decisions: RUN_DIR/WAN.probe
-# ("up|down EPOCH why") and RUN_DIR/WAN.track (0/1, keepalived's track_file); each decision is also a
+# within RECOVERY_LOSS % and RECOVERY_RTT s for RECOVERY_HOLD s (edge-probe.awk has the details).
+# Decisions: RUN_DIR/WAN.probe ("up|degraded|down EPOCH why") and RUN_DIR/WAN.track (1 = down, else
+# 0: keepalived's track_file); each decision is also a
 # line to `edge-failover switcher`, a child of this service, which switches the preferred WAN at
 # once (no process chain between a decision and the map) and feeds systemd's watchdog while both
 # WANs' state machines beat. With translated IPv6 (routing.conf's V6_LAN_ADDR) each WAN's IPv6 is
