@@ -24,7 +24,11 @@
  *     loss every 20 s, which should be one switch to WAN2 and none back while it lasts.
  *   - edge-probe's CPU (all its processes, reaped children included) and probe packets per second.
  *
- *   npm run bench:failover -- [--trials N] [--soak-min M] [--extra-soak-min M] [--quick] [--no-soak] [--ipv6] [--router r1] [--busy outside|service]
+ *   - with --balance (edge_wan_mode balance, 1:1), the cut is timed to the first new flow from which
+ *     on every new flow leaves by WAN2 for 2 s (before the cut half of them already did).
+ *
+ *   npm run bench:failover -- [--trials N] [--brownout-trials N] [--no-brownout] [--soak-min M] [--extra-soak-min M]
+ *                              [--quick] [--no-soak] [--ipv6] [--balance] [--router r1] [--busy outside|service]
  *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
  *   --quick: 3 trials each, 1-minute soaks; --no-soak: trials only. Lab instance: EDGE_LAB_INSTANCE
  *   (default 0). The router should use networkd (r1 of a default lab) for the link-return figure.
@@ -46,7 +50,10 @@ const opt = (name: string, dflt: string) => {
 const quick = args.includes('--quick');
 const noSoak = args.includes('--no-soak');
 const ipv6 = args.includes('--ipv6');
+const balance = args.includes('--balance');
+const noBrownout = args.includes('--no-brownout');
 const trials = Number(opt('--trials', quick ? '3' : '10'));
+const brownoutTrials = Number(opt('--brownout-trials', String(trials)));
 const soakMin = Number(opt('--soak-min', quick ? '1' : '10'));
 const extraSoakMin = Number(opt('--extra-soak-min', quick ? '1' : '3'));
 const router = opt('--router', 'r1');
@@ -76,11 +83,15 @@ const BROWNOUTS: Kind[] = ['loss 40 %', 'latency +1.5 s'];
 const faultOf = (k: Kind): FaultAction =>
   k === 'loss 40 %' ? { kind: 'loss', pct: 40 } : k === 'latency +1.5 s' ? { kind: 'latency', ms: 1500 } : { kind: k };
 
-/** Both WANs up by edge-failover's record (both families), new flows on WAN1, and WAN1 stable (the last flows by WAN1). */
+/**
+ * Both WANs up by edge-failover's record (both families), new flows on WAN1, and WAN1 stable (the
+ * last flows by WAN1; in balance, by both WANs and none unanswered).
+ */
 async function settled(streams: Streams, timeoutMs = 90_000): Promise<void> {
   const t0 = Date.now();
   const onWan1 = (st: FlowStream | undefined) => {
-    const recent = st?.between(Date.now() - 1_000, Date.now());
+    const recent = st?.between(Date.now() - (balance ? 2_000 : 1_000), Date.now());
+    if (balance) return !recent || (recent.via.wan1 && recent.via.wan2 && !recent.failed);
     return !recent || (recent.via.wan1 && !recent.via.wan2);
   };
   while (Date.now() - t0 < timeoutMs) {
@@ -102,7 +113,7 @@ async function routerLog(since: number, ids: string[]): Promise<{ at: number; id
 }
 
 interface Trial {
-  cut?: number; // cut → first new LAN flow by WAN2
+  cut?: number; // cut → first new LAN flow by WAN2 (balance: from which on all are)
   repair?: number; // repair → first new LAN flow by WAN1
   decisionToMap?: number; // edge-probe's DOWN decision → the switcher's record of the applied switch
   addressToRoutes?: number; // link-down only: WAN1's DHCP address → its table and rule back
@@ -124,7 +135,8 @@ async function trial(streams: Streams, kind: Kind): Promise<Trial> {
   const v4 = kind !== 'upstream-cut6';
   const t0 = Date.now();
   await fault('wan1', faultOf(kind));
-  const [f, f6] = await Promise.all([v4 ? streams.v4.firstVia('wan2', t0, 30_000) : undefined, streams.v6?.firstVia('wan2', t0, 30_000)]);
+  const moved = (st: FlowStream) => (balance ? st.steadyVia('wan2', t0, 2_000, 30_000) : st.firstVia('wan2', t0, 30_000));
+  const [f, f6] = await Promise.all([v4 ? moved(streams.v4) : undefined, streams.v6 && moved(streams.v6)]);
   const probe = async (file: string) => {
     const m = /^down ([0-9.]+) /.exec((await run(router, `cat /run/edge/${file}`)).stdout);
     return m ? Number(m[1]) : undefined;
@@ -182,7 +194,8 @@ async function busyCpus(): Promise<() => Promise<void>> {
 /** N trials of one kind; prints and returns their p50/p95/max. */
 async function runTrials(streams: Streams, kind: Kind, cpus: string) {
   const all: Trial[] = [];
-  for (let i = 1; i <= trials; i++) {
+  const n = BROWNOUTS.includes(kind) ? brownoutTrials : trials;
+  for (let i = 1; i <= n; i++) {
     const r = await trial(streams, kind);
     all.push(r);
     process.stderr.write(
@@ -316,10 +329,11 @@ async function main(): Promise<void> {
   const lab: LabView = { plan, router: (n) => plan.routers.find((r) => r.name === n)! };
   await fault('wan1', { kind: 'clear' });
   await fault('wan2', { kind: 'clear' });
-  const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router, ...(ipv6 ? ['-e', JSON.stringify({ edge_ipv6_mode: 'translated' })] : [])]);
+  const extra = { ...(ipv6 ? { edge_ipv6_mode: 'translated' } : {}), ...(balance ? { edge_wan_mode: 'balance' } : {}) };
+  const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router, ...(Object.keys(extra).length ? ['-e', JSON.stringify(extra)] : [])]);
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
   const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;
-  console.log(`bench:failover on ${router} (lab ${instance}), ${cpus().length} cores, load ${load()}; busy loops ${busyIn === 'service' ? 'as a service of the router' : "outside the router's control groups"}`);
+  console.log(`bench:failover on ${router} (lab ${instance}, ${balance ? 'balance 1:1' : 'failover'} mode), ${cpus().length} cores, load ${load()}; busy loops ${busyIn === 'service' ? 'as a service of the router' : "outside the router's control groups"}`);
   console.log(conf.split('\n').filter((l) => /^(PROBE_|RISE|SUCCESS|WAN1_TARGETS|QUALITY_|DEGRADED_|RECOVERY_)/.test(l)).join('  '));
 
   const stream = new FlowStream(lab, router, 100, 600).start();
@@ -331,7 +345,7 @@ async function main(): Promise<void> {
     for (const cpus of ['idle', 'CPUs busy'] as const) {
       const stopBusy = cpus === 'idle' ? undefined : await busyCpus();
       try {
-        for (const kind of [...kinds, ...BROWNOUTS]) result[`${kind}, ${cpus}`] = await runTrials(streams, kind, cpus);
+        for (const kind of [...kinds, ...(noBrownout ? [] : BROWNOUTS)]) result[`${kind}, ${cpus}`] = await runTrials(streams, kind, cpus);
       } finally {
         await stopBusy?.();
       }

@@ -95,6 +95,24 @@ export class FlowStream {
     }
   }
 
+  /**
+   * The first flow started at or after `since` from which on every flow for `holdMs` left by `via`
+   * (none by the other WAN, none unanswered): when new flows all moved, as in balance, where some
+   * took `via` before. Polls until `timeoutMs` after `since`.
+   */
+  async steadyVia(via: 'wan1' | 'wan2', since: number, holdMs: number, timeoutMs: number): Promise<Flow | undefined> {
+    for (;;) {
+      const fs = this.flows.filter((x) => x.at >= since);
+      for (let i = 0; i < fs.length; i++) {
+        const run = fs.slice(i).filter((x) => x.at < fs[i]!.at + holdMs);
+        const complete = fs.some((x) => x.at >= fs[i]!.at + holdMs);
+        if (complete && run.every((x) => x.via === via)) return fs[i];
+      }
+      if (Date.now() - since > timeoutMs + holdMs + this.timeoutMs) return undefined;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** Flows started in [from, to): how many, how many answered, and by which WAN. */
   between(from: number, to: number): { total: number; failed: number; via: Record<string, number> } {
     const fs = this.flows.filter((f) => f.at >= from && f.at < to);
