@@ -31,7 +31,8 @@ export function valueKind(name: string | undefined, choices?: readonly string[])
       return 'none';
     case 'pattern':
       return 'hosts';
-    case 'name':
+    // -i's value: a name under inventories/, or a file or directory
+    case 'source':
       return 'inventory';
     case 'run-id':
       return 'runs';

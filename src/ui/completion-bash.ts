@@ -13,13 +13,13 @@ function valueCase(kind: ValueKind, choices?: readonly string[]): string {
     case 'hosts':
       return 'COMPREPLY=($(compgen -W "$(_edge_ask limit)" -- "$cur"))';
     case 'inventory':
-      return 'COMPREPLY=($(compgen -W "$(_edge_ask inventories)" -- "$cur") $(compgen -f -- "$cur"))';
+      return 'COMPREPLY=($(compgen -W "$(_edge_ask inventories)" -- "$cur") $(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null';
     case 'runs':
       return 'COMPREPLY=($(compgen -W "$(_edge_ask runs)" -- "$cur"))';
     case 'file':
-      return 'COMPREPLY=($(compgen -f -- "$cur"))';
+      return 'COMPREPLY=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null';
     case 'dir':
-      return 'COMPREPLY=($(compgen -d -- "$cur"))';
+      return 'COMPREPLY=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null';
     case 'shell':
       return 'COMPREPLY=($(compgen -W "bash zsh fish" -- "$cur"))';
     case 'choices':
@@ -85,6 +85,7 @@ _edge() {
 ${root.commands.flatMap((c) => commandCase(c.name, c)).join('\n')}
   esac
 }
-complete -o default -F _edge edge
+# No -o default: where edge takes no file (--tags, --limit, a count), no file name is offered.
+complete -F _edge edge
 `;
 }

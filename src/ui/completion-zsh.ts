@@ -10,8 +10,9 @@ function action(kind: ValueKind, choices?: readonly string[]): string {
   switch (kind) {
     case 'hosts':
       return '_edge_ask_words limit';
+    // a function: _arguments would split an action written with colons
     case 'inventory':
-      return '_alternative "inventories:inventory:_edge_ask_words inventories" "files:file:_files"';
+      return '_edge_inventories';
     case 'runs':
       return '_edge_ask_words runs';
     case 'file':
@@ -71,13 +72,20 @@ export function zshCompletion(root: CommandModel): string {
 # install: edge completion zsh > "\${fpath[1]}/_edge"   (or: source <(edge completion zsh))
 
 # Asks edge for hosts and groups (of the inventory given with -i) or run ids; quiet on errors.
+# _arguments calls it with compadd's options first (-J group …), the word kind last. zsh does not
+# split words: "-i FILE" goes as two elements of an array, FILE unquoted as typed.
 _edge_ask_words() {
-  local inv i
+  local i
+  local -a inv w
   i=\${words[(I)(-i|--inventory)]}
-  (( i > 0 )) && inv=\${words[i+1]}
-  local -a w
-  w=(\${(f)"$(edge __complete $1 \${inv:+-i $inv} 2>/dev/null)"})
-  compadd -a w
+  (( i > 0 )) && inv=(-i "\${(Q)words[i+1]}")
+  w=(\${(f)"$(edge __complete \${@[-1]} $inv 2>/dev/null)"})
+  compadd "\${@[1,-2]}" -a w
+}
+
+# -i: an inventory name under inventories/, or a file or directory.
+_edge_inventories() {
+  _alternative 'inventories:inventory:_edge_ask_words inventories' 'files:file:_files'
 }
 
 ${root.commands.flatMap((c) => commandFn([c.name], c)).join('\n')}
