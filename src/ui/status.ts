@@ -4,13 +4,16 @@ import type { Drift, HostStatus, Ipv6Status, PolicyStatus, SwitchHistory, WanSta
  * `edge status` as text, one block per router:
  *
  *   r1 (198.18.4.11): new flows use WAN2 (wan2, mark 0x2)
- *     WAN   INTERFACE           LINK  STATE  SINCE                 LAST CHECK          KEEPALIVED  FLOWS  NAT
- *     wan1  wan1 100.64.1.2/24  up    down   21:42:20Z (35s ago)   fail 0/3 (1s ago)   FAULT       0      12 pkts, 1008 B
- *     wan2  wan2 100.64.2.2/24  up    up     21:40:00Z (2m ago)    pass 3/3 (1s ago)   MASTER      3      40 pkts, 3.2 KB
- *     flows: 27 in all   units: keepalived active, edge-routes active, edge-nftables active
+ *     WAN   INTERFACE           STATE     SINCE  CHECK  LOSS RTT  FLOWS  NAT
+ *     wan1  wan1 100.64.1.2/24  degraded  35s    3/3    41% 35ms  0      1008 B
+ *     wan2  wan2 100.64.2.2/24  up        2m     3/3    0% 3ms    3      3.2 KB
+ *     WAN1 degraded: loss 41 % > 30 % over the last 10 s (rtt 35 ms)
+ *     flows: 27 in all
+ *     units: keepalived edge-probe edge-routes edge-nftables: active
  *     drift: none (the router matches playbooks/failover.yaml, 8 tasks)
  *
- * Pure: the caller passes the statuses (and whether to colour).
+ * Every line fits 80 columns: a long one is wrapped at a space, a cell that cannot be is cut
+ * (`--json` has everything whole). Pure: the caller passes the statuses (and whether to colour).
  */
 
 export interface StatusTextOptions {
@@ -69,34 +72,60 @@ export function qualityText(q: WanStatus['quality']): string {
   return `${q.lossPct < 10 && q.lossPct % 1 ? q.lossPct.toFixed(1) : Math.round(q.lossPct)}% ${q.rttMs}ms`;
 }
 
+/**
+ * A WAN's row. INTERFACE is the name and address, or why there is no address to show (link down,
+ * interface missing); CHECK is the last second's answering targets; NAT the bytes NATed out of it.
+ */
 function wanRow(w: WanStatus, color: boolean | undefined): string[] {
-  const upDown = (s: string | undefined) =>
-    s === 'up'
-      ? paint(color, '32', s)
-      : s === 'down' || s === 'missing'
-        ? paint(color, '31', s)
-        : s === 'degraded'
-          ? paint(color, '33', s)
-          : (s ?? '-');
-  const check = w.check
-    ? `${w.check.result}${w.check.answered !== undefined ? ` ${w.check.answered}/${w.check.targets}` : ''}${w.check.agoSec !== undefined ? ` (${agoText(w.check.agoSec)} ago)` : ''}`
-    : '-';
-  const ka =
-    w.keepalived === 'STOPPED'
-      ? `stopped${w.keepalivedLast ? ` (was ${w.keepalivedLast})` : ''}`
-      : (w.keepalived ?? '-');
+  const state = (s: string) =>
+    s === 'up' ? paint(color, '32', s) : s === 'down' ? paint(color, '31', s) : s === 'degraded' ? paint(color, '33', s) : s;
+  const iface =
+    w.link === 'down' || w.link === 'missing'
+      ? `${w.interface ?? '?'} ${paint(color, '31', w.link === 'down' ? '(no link)' : '(missing)')}`
+      : [w.interface ?? '?', w.address].filter(Boolean).join(' ');
+  const check = w.check?.answered !== undefined ? `${w.check.answered}/${w.check.targets}` : (w.check?.result ?? '-');
   return [
     w.wan,
-    [w.interface ?? '?', w.address].filter(Boolean).join(' '),
-    upDown(w.link),
-    upDown(w.state),
-    w.state === 'unknown' ? '-' : whenText(w.since, w.sinceAgoSec),
+    iface,
+    state(w.state),
+    w.state === 'unknown' || w.sinceAgoSec === undefined ? '-' : agoText(w.sinceAgoSec),
     w.check?.result === 'fail' ? paint(color, '31', check) : check,
     qualityText(w.quality),
-    w.keepalived === 'FAULT' || w.keepalived === 'STOPPED' ? paint(color, '31', ka) : ka,
     w.flows === undefined ? '-' : String(w.flows),
-    w.nat ? `${w.nat.packets} pkts, ${bytesText(w.nat.bytes)}` : '-',
+    w.nat ? bytesText(w.nat.bytes) : '-',
   ];
+}
+
+/**
+ * TEXT wrapped at spaces to lines of at most WIDTH columns, continuation lines indented by INDENT
+ * more; a word longer than a line is cut. Colour codes take no columns.
+ */
+export function wrapText(text: string, width: number, indent = 2): string[] {
+  if (visibleLength(text) <= width) return [text];
+  const lead = /^ */.exec(text)![0];
+  if (lead) return wrapText(text.slice(lead.length), width - lead.length, indent).map((l) => lead + l);
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/ +/)) {
+    const room = width - (lines.length ? indent : 0);
+    if (line && visibleLength(line) + 1 + visibleLength(word) > room) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  lines.push(line);
+  return lines.map((l, i) => {
+    const room = width - (i ? indent : 0);
+    const cut = visibleLength(l) > room ? `${l.slice(0, room - 1 + (l.length - visibleLength(l)))}…` : l;
+    return i ? `${' '.repeat(indent)}${cut}` : cut;
+  });
+}
+
+/** "keepalived edge-probe: active; edge-routes: inactive": the units grouped by state. */
+export function unitsText(units: Record<string, string>, color: boolean | undefined): string {
+  const byState = new Map<string, string[]>();
+  for (const [u, st] of Object.entries(units)) byState.set(st || 'unknown', [...(byState.get(st || 'unknown') ?? []), u]);
+  return [...byState].map(([st, us]) => `${us.join(' ')}: ${st === 'active' ? st : paint(color, '31', st)}`).join('; ') || '-';
 }
 
 /** The drift lines: none, or the changes pending per task (with what they are), or why it is unknown. */
@@ -124,6 +153,8 @@ export function driftLines(d: Drift | undefined, color?: boolean): string[] {
 const SWITCH_WIDTH = 80;
 
 const fit = (s: string, room: number) => (s.length > room ? `${s.slice(0, room - 1)}…` : s);
+/** `fit` for a line with colour codes: they take no columns. */
+const fitVisible = (s: string, room: number) => (visibleLength(s) > room ? `${s.slice(0, room - 1 + (s.length - visibleLength(s)))}…` : s);
 
 /**
  * Translated IPv6's line: the WAN new IPv6 flows use (IPv6 fails over on its own probes), then each
@@ -181,21 +212,23 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
     h.preferred && h.preferred !== 'unknown'
       ? `new flows use ${paint(c, '1', h.preferred.toUpperCase())} (${[pw?.interface, `mark ${h.preferredMark}`].filter(Boolean).join(', ')})`
       : `new flows: ${paint(c, '31', 'unknown')}${h.preferredNote ? ` (${h.preferredNote})` : ''}`;
-  const lines = [`${title}: ${pref}`];
+  const lines = wrapText(`${title}: ${pref}`, SWITCH_WIDTH);
   if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`);
-  const rows = [['WAN', 'INTERFACE', 'LINK', 'STATE', 'SINCE', 'LAST CHECK', 'LOSS RTT', 'KEEPALIVED', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
-  lines.push(...table(rows, visibleLength).map((l) => `  ${l}`));
+  const rows = [['WAN', 'INTERFACE', 'STATE', 'SINCE', 'CHECK', 'LOSS RTT', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
+  lines.push(...table(rows, visibleLength).map((l) => `  ${fitVisible(l, SWITCH_WIDTH - 2)}`));
   for (const w of h.wans.filter((x) => x.state === 'degraded' && x.why)) lines.push(`  ${fit(`${w.wan.toUpperCase()} degraded: ${w.why}`, SWITCH_WIDTH - 2)}`);
-  const units = Object.entries(h.units)
-    .map(([u, s]) => `${u} ${s === 'active' ? s : paint(c, '31', s)}`)
-    .join(', ');
-  if (h.failoverInactive) lines.push(`  ${paint(c, '1;31', 'FAILOVER INACTIVE')}: ${h.failoverInactive}`);
-  lines.push(`  flows: ${h.flows?.total ?? '-'} in all   units: ${units || '-'}`);
+  // keepalived once ran here and is stopped now (on a router edge has not set up, nothing to say)
+  const kaStopped = h.wans.filter((w) => w.keepalived === 'STOPPED');
+  if (kaStopped.some((w) => w.keepalivedLast))
+    lines.push(`  keepalived stopped (last: ${kaStopped.map((w) => `${w.wan.toUpperCase()} ${w.keepalivedLast ?? 'none'}`).join(', ')}); edge-probe switches without it`);
+  if (h.failoverInactive) lines.push(...wrapText(`${paint(c, '1;31', 'FAILOVER INACTIVE')}: ${h.failoverInactive}`, SWITCH_WIDTH - 2).map((l) => `  ${l}`));
+  lines.push(`  flows: ${h.flows?.total ?? '-'} in all`);
+  lines.push(...wrapText(`units: ${unitsText(h.units, c)}`, SWITCH_WIDTH - 2).map((l) => `  ${l}`));
   // failover with no rule and nothing avoided is what the WAN rows already say
   const p = h.policy;
   if (p && (p.mode !== 'failover' || p.steering.length || p.avoided.length)) lines.push(...policyLines(p, c).map((l) => `  ${l}`));
   lines.push(...switchLines(h.switches).map((l) => `  ${l}`));
-  lines.push(...driftLines(h.drift, c).map((l) => `  ${l}`));
+  lines.push(...driftLines(h.drift, c).flatMap((l) => wrapText(l, SWITCH_WIDTH - 2, l.startsWith('  ') ? 4 : 2)).map((l) => `  ${l}`));
   return lines.join('\n');
 }
 
