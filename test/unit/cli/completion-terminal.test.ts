@@ -98,7 +98,8 @@ class Terminal {
 const TAB: Record<Shell, string[]> = { bash: ['Tab', 'Tab'], zsh: ['Tab'], fish: ['Tab'] };
 
 describe.skipIf(!has('tmux'))('completion in a real terminal (tmux 80×24)', () => {
-  it.each(SHELLS.filter((s) => has(s)))('%s: commands, --limit with the hosts and groups of -i, and no file names after --tags', async (shell) => {
+  // each shell in its own tmux session: they run side by side
+  it.concurrent.each(SHELLS.filter((s) => has(s)))('%s: commands, --limit with the hosts and groups of -i, and no file names after --tags', async (shell) => {
     const t = await Terminal.open(shell);
     try {
       await t.type('edge rollb', 'Tab');
