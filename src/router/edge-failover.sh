@@ -193,8 +193,9 @@ record_switch() { # FROM TO WHY
 decide() {
   probe_state wan1; S1=$S WHY1=$WHY
   probe_state wan2; S2=$S
-  G2=0
-  [ "$S1" != degraded ] || { good wan2; G2=$G; }
+  # each WAN's health line read once per sync: choose, steer and the switcher's news all use it
+  good wan1; G1=$G
+  good wan2; G2=$G
   choose "$CUR" "$S1" "$S2" "$G2"; WANT=$CHOSEN DEAD=$LEFT_DEAD
   WANT6='' DEAD6=''
   if [ -n "$V6" ]; then
@@ -224,7 +225,7 @@ choose() {
   [ "$TCP_RESET" = yes ] || LEFT_DEAD=''
 }
 
-# steer: AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
+# steer: (from S1, S2, G1, G2) AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
 # while the other is not dead; a degraded WAN -> the other while that one is up and good, and
 # after, while it stays up) and down set (the dead WANs, ascending), marks as numbers; STEER is the
 # same as current_state reads them back (CUR_STEER).
@@ -233,14 +234,8 @@ steer() {
   AVOID=''
   if [ "$S1" = down ] && [ "$S2" != down ]; then AVOID="$((M1)) : $((M2))"; fi
   if [ "$S2" = down ] && [ "$S1" != down ]; then AVOID="$((M2)) : $((M1))"; fi
-  if [ "$S1" = degraded ] && [ "$S2" = up ]; then
-    good wan2
-    if [ "$G" = 1 ] || [[ $CUR_STEER == "$a12"* ]]; then AVOID="$((M1)) : $((M2))"; fi
-  fi
-  if [ "$S2" = degraded ] && [ "$S1" = up ]; then
-    good wan1
-    if [ "$G" = 1 ] || [[ $CUR_STEER == "$a21"* ]]; then AVOID="$((M2)) : $((M1))"; fi
-  fi
+  if [ "$S1" = degraded ] && [ "$S2" = up ] && { [ "$G2" = 1 ] || [[ $CUR_STEER == "$a12"* ]]; }; then AVOID="$((M1)) : $((M2))"; fi
+  if [ "$S2" = degraded ] && [ "$S1" = up ] && { [ "$G1" = 1 ] || [[ $CUR_STEER == "$a21"* ]]; }; then AVOID="$((M2)) : $((M1))"; fi
   [ "$S1" != down ] || d+=("$((M1))")
   [ "$S2" != down ] || d+=("$((M2))")
   [ "${#d[@]}" != 2 ] || [ "${d[0]}" -lt "${d[1]}" ] || d=("${d[1]}" "${d[0]}")
@@ -282,9 +277,8 @@ sync_locked() {
   local cause=${1:-} seen
   if [ "${2:-}" != recorded ] || ! load_applied; then current_state; fi
   decide
-  # with whether a WAN is good: it can move flows off a degraded one without a decision
-  good wan1; seen="$S1 $S2 ${S1_6:-} ${S2_6:-} $G"
-  good wan2; seen+=$G
+  # with whether each WAN is good: that can move flows off a degraded one without a decision
+  seen="$S1 $S2 ${S1_6:-} ${S2_6:-} $G1$G2"
   # A decision that changed since the switcher's last sync is news whichever wake-up finds it first
   # (the periodic re-sync can read a decision file before its line arrives): its switch is recorded.
   if [ -z "$cause" ] && [ -n "$SEEN" ] && [ "$SEEN" != "$seen" ]; then cause=edge-probe; fi

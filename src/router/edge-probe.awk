@@ -43,7 +43,7 @@ BEGIN {
   for (i = 1; i <= nt; i++) last[tg[i]] = -1
   state = "unknown"; stable = -1; started = -1; now = 0; off = 0; health_at = -1; addr = "-"; carrier = 1
   fails = 0; answered = 0; lost = 0; rtt_sum = 0
-  qreset(); qgood = 0; qbad = 0; qstable = -1
+  qreset(); qstable = -1
   f = run_dir "/" wan ".probe"
   if ((getline line < f) > 0) { split(line, p, " "); if (p[1] == "up" || p[1] == "degraded" || p[1] == "down") state = p[1] }
   close(f)

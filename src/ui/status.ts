@@ -114,11 +114,7 @@ export function wrapText(text: string, width: number, indent = 2): string[] {
     } else line = line ? `${line} ${word}` : word;
   }
   lines.push(line);
-  return lines.map((l, i) => {
-    const room = width - (i ? indent : 0);
-    const cut = visibleLength(l) > room ? `${l.slice(0, room - 1 + (l.length - visibleLength(l)))}…` : l;
-    return i ? `${' '.repeat(indent)}${cut}` : cut;
-  });
+  return lines.map((l, i) => (i ? `${' '.repeat(indent)}${fit(l, width - indent)}` : fit(l, width)));
 }
 
 /** "keepalived edge-probe: active; edge-routes: inactive": the units grouped by state. */
@@ -152,9 +148,8 @@ export function driftLines(d: Drift | undefined, color?: boolean): string[] {
 
 const SWITCH_WIDTH = 80;
 
-const fit = (s: string, room: number) => (s.length > room ? `${s.slice(0, room - 1)}…` : s);
-/** `fit` for a line with colour codes: they take no columns. */
-const fitVisible = (s: string, room: number) => (visibleLength(s) > room ? `${s.slice(0, room - 1 + (s.length - visibleLength(s)))}…` : s);
+/** S cut with "…" to ROOM columns (colour codes take none). */
+const fit = (s: string, room: number) => (visibleLength(s) > room ? `${s.slice(0, room - 1 + (s.length - visibleLength(s)))}…` : s);
 
 /**
  * Translated IPv6's line: the WAN new IPv6 flows use (IPv6 fails over on its own probes), then each
@@ -166,9 +161,7 @@ export function ipv6Line(v6: Ipv6Status, color: boolean | undefined, indent = 2)
   const rest = notUp.length
     ? notUp.map((w) => `${w.wan.toUpperCase()} ${w.state}${w.since ? ` since ${w.since.slice(11)}` : ''}${w.why ? `: ${w.why}` : ''}`).join('; ')
     : "both WANs' IPv6 up";
-  const line = `IPv6: new flows use ${use}; ${rest}`;
-  const room = SWITCH_WIDTH - indent;
-  return visibleLength(line) > room ? `${line.slice(0, room - 1 + (line.length - visibleLength(line)))}…` : line;
+  return fit(`IPv6: new flows use ${use}; ${rest}`, SWITCH_WIDTH - indent);
 }
 
 /**
@@ -215,7 +208,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
   const lines = wrapText(`${title}: ${pref}`, SWITCH_WIDTH);
   if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`);
   const rows = [['WAN', 'INTERFACE', 'STATE', 'SINCE', 'CHECK', 'LOSS RTT', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
-  lines.push(...table(rows, visibleLength).map((l) => `  ${fitVisible(l, SWITCH_WIDTH - 2)}`));
+  lines.push(...table(rows, visibleLength).map((l) => `  ${fit(l, SWITCH_WIDTH - 2)}`));
   for (const w of h.wans.filter((x) => x.state === 'degraded' && x.why)) lines.push(`  ${fit(`${w.wan.toUpperCase()} degraded: ${w.why}`, SWITCH_WIDTH - 2)}`);
   // keepalived once ran here and is stopped now (on a router edge has not set up, nothing to say)
   const kaStopped = h.wans.filter((w) => w.keepalived === 'STOPPED');
