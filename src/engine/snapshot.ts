@@ -287,6 +287,7 @@ export function restoreScript(m: SnapshotManifest): string {
     `step() { n=$((n+1)); edge_hold "restore-$n"; printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" "$*" >> "$D/restore.log"; }`,
     restoreFileFunction(),
     IFACE_RESTORE_FUNCTION,
+    RULE_RESTORE_FUNCTION,
     // Directories the run created, deepest first, if nothing else lives in them now.
     'edge_rm_dirs() {',
     '  [ ! -f "$D/dirs" ] || sort -u -r "$D/dirs" | while read -r d; do rmdir -- "$d" 2>/dev/null || true; done',
@@ -326,7 +327,7 @@ export function restoreScript(m: SnapshotManifest): string {
       runtime(`{ ${ip(r.family)} rule show | awk -F: -v lo=${r.from} -v hi=${r.to} '$1+0>=lo && $1+0<=hi {print $1}' | while read -r p; do ${ip(r.family)} rule del pref "$p" 2>/dev/null || true; done; }`),
     );
     // Rules and routes come from the host's facts as space-separated words; each word is quoted.
-    for (const rule of r.rules) out.push(runtime(`try ${ip(r.family)} rule add ${shJoin(rule.split(' ').filter(Boolean))}`));
+    for (const rule of r.rules) out.push(runtime(`edge_rule_add ${r.family === 6 ? '-6' : '-4'} ${shJoin(rule.split(' ').filter(Boolean))}`));
   }
   for (const t of m.routeTables) {
     out.push(runtime(`{ ${ip(t.family)} route flush table ${t.id} 2>/dev/null || true; }`));
@@ -370,6 +371,18 @@ export function restoreScript(m: SnapshotManifest): string {
  * saved VALUE; an interface not saved (it appeared after the snapshot: at a boot, say) takes
  * DEFAULT, the pre-run `default` that the kernel would have given it (none: left as it is).
  */
+/**
+ * edge_rule_add -4|-6 ARGS: \`ip rule add ARGS\`, where "File exists" is success. The kernel says so
+ * only for a rule identical in every field, preference included: a daemon the run did not restart
+ * (edge-routes, the switcher) may put a rule back between the range's deletion and this add.
+ */
+export const RULE_RESTORE_FUNCTION = `edge_rule_add() {
+  local fam=$1 err; shift
+  err=$(ip "$fam" rule add "$@" 2>&1) && return 0
+  case $err in *'File exists'*) return 0 ;; esac
+  echo "edge restore: failed: ip $fam rule add $* ($err)" >&2; rc=1
+}`;
+
 const IFACE_RESTORE_FUNCTION = `edge_ifconf() {
   local fam=$1 name=$2 def=$3 p i v j; shift 3
   local -a s=("$@")

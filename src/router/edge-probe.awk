@@ -39,6 +39,7 @@
 # switcher's proof, for systemd's watchdog, that this machine and its producer are alive).
 BEGIN {
   nt = split(targets, tg, " ")
+  NO_RTT = 1e9
   settle = int(0.5 / interval) + 1 # replies reordered by up to half a second still count
   for (i = 1; i <= nt; i++) last[tg[i]] = -1
   state = "unknown"; stable = -1; started = -1; now = 0; off = 0; health_at = -1; addr = "-"; carrier = 1
@@ -92,7 +93,7 @@ function decide(   n, healthy, tmp) {
     fails = healthy ? 0 : fails + 1
     quality()
     printf "%s %d/%d %d %d %d %d %.6f %s %s %d\n", (healthy ? "pass" : "fail"), n, nt, now + off, fails, answered, lost, rtt_sum,
-      (qjudged ? sprintf("%.1f", qloss * 100) : "-"), (qjudged ? sprintf("%d", qrtt * 1000 + 0.5) : "-"), qgood > tmp; close(tmp)
+      (qjudged ? sprintf("%.1f", qloss * 100) : "-"), (qjudged && qrtt < NO_RTT ? ms(qrtt) : "-"), qgood > tmp; close(tmp)
     health_at = now
     printf "beat %s\n", wan; fflush()
   }
@@ -119,7 +120,7 @@ function recovering() {
   if (!qgood) { qstable = -1; return }
   if (qstable < 0) qstable = now
   if (now - qstable >= hold)
-    publish("up", sprintf("loss %s %% <= %s %% and rtt %d ms <= %d ms, without a break for %.1f s", pct(qloss), rloss, qrtt * 1000 + 0.5, rrtt * 1000 + 0.5, now - qstable))
+    publish("up", sprintf("loss %s %% <= %s %% and rtt %s ms <= %s ms, without a break for %.1f s", pct(qloss), rloss, ms(qrtt), ms(rrtt), now - qstable))
 }
 # replied X SEQ RTT: target X answered its probe SEQ. Its probes up to SEQ - SETTLE are settled:
 # each answered one (its RTT kept in got[]) or lost, counted in this second's bucket.
@@ -149,6 +150,9 @@ function qreset(   i, x, k) {
   qstart = now; qlow = int(now); qjudged = 0; qbad = 0; qgood = 0
 }
 function pct(r) { return sprintf("%.0f", r * 100) }
+# seconds -> whole milliseconds. A target with no reply in the window has RTT NO_RTT: worse than
+# any real one in kth(), never printed (mawk's %d would clip it to 2147483647).
+function ms(r) { return sprintf("%.0f", r * 1000) }
 # quality: the window's loss and RTT of the NEED-th best target (qloss, qrtt), whether they are
 # judged yet, bad (qbad, qwhy) or good (qgood). Once a second.
 function quality(   lo, b, i, x, a, l, r, ls, rs) {
@@ -161,14 +165,14 @@ function quality(   lo, b, i, x, a, l, r, ls, rs) {
       if ((x, b) in qa) { a += qa[x, b]; r += qr[x, b] }
       if ((x, b) in ql) l += ql[x, b]
     }
-    ls[i] = (a + l > 0 ? l / (a + l) : 1); rs[i] = (a > 0 ? r / a : 1e9)
+    ls[i] = (a + l > 0 ? l / (a + l) : 1); rs[i] = (a > 0 ? r / a : NO_RTT)
   }
   qloss = kth(ls, need); qrtt = kth(rs, need)
   qjudged = (now - qstart >= window / 2)
   qbad = qjudged && (qloss * 100 > dloss || qrtt > drtt)
   qgood = qjudged && qloss * 100 <= rloss && qrtt <= rrtt
-  if (qloss * 100 > dloss) qwhy = sprintf("loss %s %% > %s %% over the last %d s (rtt %d ms)", pct(qloss), dloss, window, qrtt * 1000 + 0.5)
-  else qwhy = sprintf("rtt %d ms > %d ms over the last %d s (loss %s %%)", qrtt * 1000 + 0.5, drtt * 1000 + 0.5, window, pct(qloss))
+  if (qloss * 100 > dloss) qwhy = sprintf("loss %s %% > %s %% over the last %d s (%s)", pct(qloss), dloss, window, qrtt < NO_RTT ? "rtt " ms(qrtt) " ms" : "no replies")
+  else qwhy = sprintf("rtt %s ms > %s ms over the last %d s (loss %s %%)", ms(qrtt), ms(drtt), window, pct(qloss))
 }
 # kth(V, k): the k-th smallest of V[1..nt] (nt is at most 16).
 function kth(v, k,   i, j, below) {

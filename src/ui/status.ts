@@ -66,10 +66,10 @@ function table(rows: string[][], widthOf: (s: string) => number): string[] {
 // eslint-disable-next-line no-control-regex
 const visibleLength = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '').length;
 
-/** "2% 35ms": the window's loss and RTT; "-" until judged. */
+/** "2% 35ms": the window's loss and RTT; "-" until judged, "100% -" with no reply to time. */
 export function qualityText(q: WanStatus['quality']): string {
-  if (!q || q.lossPct === undefined || q.rttMs === undefined) return '-';
-  return `${q.lossPct < 10 && q.lossPct % 1 ? q.lossPct.toFixed(1) : Math.round(q.lossPct)}% ${q.rttMs}ms`;
+  if (!q || q.lossPct === undefined) return '-';
+  return `${q.lossPct < 10 && q.lossPct % 1 ? q.lossPct.toFixed(1) : Math.round(q.lossPct)}% ${q.rttMs === undefined ? '-' : `${q.rttMs}ms`}`;
 }
 
 /**

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
-import { emptyManifest, extendSnapshot, restoreScript, routeArgs, ruleArgs } from '../../../src/engine/snapshot.js';
+import { emptyManifest, extendSnapshot, restoreScript, routeArgs, RULE_RESTORE_FUNCTION, ruleArgs } from '../../../src/engine/snapshot.js';
 import { applyScript } from '../../../src/engine/task-script.js';
 import { confirmScript, LEASE_MARGIN_SEC } from '../../../src/engine/deadman.js';
 import { newHolder } from '../../../src/engine/host-lock.js';
 import { renderBootGenerator } from '../../../src/engine/boot-hook.js';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 function facts(over: Partial<Facts> = {}): Facts {
   return {
@@ -81,7 +84,7 @@ describe('snapshot manifest', () => {
     // a table that did not exist before the run is deleted and not recreated
     expect(s).toContain('nft delete table inet other');
     expect(s).not.toContain('inet-other.nft');
-    expect(s).toContain('try ip rule add pref 1010 from all fwmark 0x1 lookup 101');
+    expect(s).toContain('edge_rule_add -4 pref 1010 from all fwmark 0x1 lookup 101');
     expect(s).toContain('ip route flush table 101');
     expect(s).toContain('try sysctl -q -w net.ipv4.ip_forward=0');
     expect(s).toContain('try systemctl disable --quiet keepalived');
@@ -208,5 +211,25 @@ describe('snapshot manifest', () => {
     expect(routeArgs({ table: '101', dst: 'default', gateway: '192.0.2.1', dev: 'eth0', flags: ['onlink'], metric: 5, scope: 'global' })).toBe(
       'default via 192.0.2.1 dev eth0 metric 5 onlink',
     );
+  });
+
+  it('restore: a rule a daemon put back first counts as restored; any other refusal fails the restore', () => {
+    const bin = mkdtempSync(join(tmpdir(), 'edge-rule-'));
+    // a fake ip: "File exists" for pref 1000, "Invalid argument" for anything else
+    writeFileSync(
+      join(bin, 'ip'),
+      `#!/bin/bash\n[ "$5" = 1000 ] && { echo 'RTNETLINK answers: File exists' >&2; exit 2; }\necho 'RTNETLINK answers: Invalid argument' >&2; exit 2\n`,
+      { mode: 0o755 },
+    );
+    const run = (pref: number) =>
+      spawnSync('bash', ['-c', `rc=0\n${RULE_RESTORE_FUNCTION}\nedge_rule_add -4 pref ${pref} from all lookup main\necho rc=$rc`], {
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      });
+    expect(run(1000)).toMatchObject({ stdout: 'rc=0\n', stderr: '' });
+    const bad = run(1010);
+    expect(bad.stdout).toBe('rc=1\n');
+    expect(bad.stderr).toContain('edge restore: failed: ip -4 rule add pref 1010 from all lookup main (RTNETLINK answers: Invalid argument)');
+    rmSync(bin, { recursive: true, force: true });
   });
 });
