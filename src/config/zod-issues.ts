@@ -146,17 +146,21 @@ export function issuesToErrors(issues: readonly Issue[], opts: IssueOptions): Ed
         return;
       }
       case 'invalid_union': {
-        // A branch whose type matched says what is wrong with the value; otherwise list the types.
-        const typed = issue.errors.find((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
-        if (typed && typed.length > 0) {
+        // A branch whose type matched says what is wrong with the value: the one whose format it
+        // also took, if any (an IPv6 prefix with host bits is told that, not that it is no IPv4
+        // prefix); when it took no branch's format, the union's own message says what it takes.
+        const own = issue.message !== ZOD_UNION_DEFAULT ? issue.message : undefined;
+        const typedBranches = issue.errors.filter((b) => b.length > 0 && !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+        const formatted = typedBranches.find((b) => !b.some((i) => i.code === 'invalid_format' && i.path.length === 0));
+        const typed = formatted ?? (own ? undefined : typedBranches[0]);
+        if (typed) {
           for (const i of typed) visit(i, path);
           return;
         }
-        // No branch took the type: the union's own message if it has one, else the types it takes.
+        // No branch took the value: the union's own message if it has one, else the types it takes.
         const expected = [
           ...new Set(issue.errors.flatMap((b) => b.filter((i) => i.code === 'invalid_type').map((i) => typeName(i.expected)))),
         ];
-        const own = issue.message !== ZOD_UNION_DEFAULT ? issue.message : undefined;
         const message = own ?? (expected.length > 0 ? `expected ${expected.join(' or ')}` : issue.message);
         const value = valueAt(opts.data, path);
         if (value === undefined) error(opts.locate(path, 'value'), `is required (${message})`);

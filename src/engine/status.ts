@@ -4,7 +4,7 @@ import { MARK as FACTS_MARK, probeScript } from '../facts/probe.js';
 import { mergeNeeds, type Facts, type FactNeeds } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { NFT_FAMILY, NFT_NAME, PREFERRED_MAP, PREFERRED_MAP6 } from '../render/nftables.js';
-import { AVOID_MAP, type PolicyMode } from '../render/nft-policy.js';
+import { AVOID_MAP, AVOID_MAP6, type PolicyMode } from '../render/nft-policy.js';
 import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
@@ -78,7 +78,11 @@ export function statusScript(target: StatusTarget, needs: FactNeeds): string {
     section('map6', `nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${PREFERRED_MAP6} 2>/dev/null`),
     section('nat', `nft -j list chain ${NFT_FAMILY} ${NFT_NAME} postrouting`),
     // the steering rules' counters, then the WANs new flows avoid (one JSON document per line)
-    section('policy', `nft -j list counters table ${NFT_FAMILY} ${NFT_NAME}; echo; nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${AVOID_MAP}`),
+    // (avoid6 only with translated IPv6)
+    section(
+      'policy',
+      `nft -j list counters table ${NFT_FAMILY} ${NFT_NAME}; echo; nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${AVOID_MAP}; echo; nft -j list map ${NFT_FAMILY} ${NFT_NAME} ${AVOID_MAP6} 2>/dev/null`,
+    ),
     section(
       'run',
       `for f in ${RUN_FILES.join(' ')}; do [ -e ${shQuote(PATHS.runDir)}/"$f" ] && printf '%s %s\\n' "$f" "$(head -n 1 ${shQuote(PATHS.runDir)}/"$f")"; done; true`,
@@ -185,6 +189,8 @@ export interface PolicyStatus {
   mode: PolicyMode;
   /** WANs new flows leave (edge-failover's avoid map): dead, or degraded while the other is good. */
   avoided: WanName[];
+  /** The same for new IPv6 flows, with translated IPv6 (its own map, from the IPv6 probes). */
+  avoided6?: WanName[];
   /** Balance: each WAN's weight as configured and as in effect now (0 while it is avoided). */
   weights?: { wan: WanName; configured: number; inEffect: number }[];
   /** Each steering rule, in order, and the new flows it matched (its counter's packets). */
@@ -322,7 +328,7 @@ function parseIpv6(map6: string | undefined, run: Record<string, string[]>, targ
   return { preferred, wans };
 }
 
-/** The policy section: `nft -j list counters` then `nft -j list map … avoid`, one document per line. */
+/** The policy section: `nft -j list counters` then `nft -j list map … avoid` (and avoid6), one document per line. */
 export function parsePolicy(text: string | undefined, target: StatusTarget): PolicyStatus | undefined {
   if (!target.mode) return undefined;
   const objs = (text ?? '').split('\n').flatMap((l) => nftObjects(json(l)));
@@ -331,10 +337,14 @@ export function parsePolicy(text: string | undefined, target: StatusTarget): Pol
     .filter((c): c is { name: string; comment?: unknown; packets: number } => typeof c?.name === 'string' && /^steer_[0-9]+$/.test(c.name) && typeof c.packets === 'number')
     .sort((a, b) => Number(a.name.slice(6)) - Number(b.name.slice(6)))
     .map((c) => ({ rule: typeof c.comment === 'string' ? c.comment.replace(/^steering /, '') : c.name, newFlows: c.packets }));
-  const avoidMap = objs.map((o) => o.map as { name?: unknown; elem?: unknown } | undefined).find((m) => m?.name === AVOID_MAP);
-  const keys = Array.isArray(avoidMap?.elem) ? avoidMap.elem.map((e) => (Array.isArray(e) ? markValue(e[0]) : undefined)) : [];
-  const avoided = target.wans.filter((w) => keys.includes(w.mark)).map((w) => w.name);
-  const out: PolicyStatus = { mode: target.mode, avoided, steering };
+  const maps = objs.map((o) => o.map as { name?: unknown; elem?: unknown } | undefined);
+  const avoidedBy = (m: { elem?: unknown } | undefined) => {
+    const keys = Array.isArray(m?.elem) ? m.elem.map((e) => (Array.isArray(e) ? markValue(e[0]) : undefined)) : [];
+    return target.wans.filter((w) => keys.includes(w.mark)).map((w) => w.name);
+  };
+  const avoided = avoidedBy(maps.find((m) => m?.name === AVOID_MAP));
+  const map6 = maps.find((m) => m?.name === AVOID_MAP6);
+  const out: PolicyStatus = { mode: target.mode, avoided, ...(map6 ? { avoided6: avoidedBy(map6) } : {}), steering };
   if (target.mode === 'balance')
     out.weights = target.wans.map((w) => ({ wan: w.name, configured: w.weight ?? 1, inEffect: avoided.includes(w.name) ? 0 : (w.weight ?? 1) }));
   return out;

@@ -3,6 +3,7 @@
  * Pure helpers for the inventory's checks (ports, dead rules); the schema is in vars.ts.
  */
 import { parsePrefix, prefixContains } from '../ipv4.js';
+import { parsePrefix6, prefix6Contains } from '../ipv6.js';
 
 export type SteerAction = 'wan1' | 'wan2' | 'balance';
 export type SteerOnDown = 'fallback' | 'only';
@@ -49,9 +50,20 @@ export function overlappingPort(ports: readonly (number | string)[]): { index: n
   return undefined;
 }
 
+/** The family a rule's prefixes restrict it to; undefined: it has none and matches both. */
+export function ruleFamily(r: Pick<SteeringRule, 'source' | 'destination'>): 4 | 6 | undefined {
+  const p = r.source ?? r.destination;
+  return p === undefined ? undefined : p.includes(':') ? 6 : 4;
+}
+
 function prefixCovers(outer: string | undefined, inner: string | undefined): boolean {
   if (outer === undefined) return true;
-  if (inner === undefined) return false;
+  // a prefix of one family never covers all of a rule that has none or the other
+  if (inner === undefined || outer.includes(':') !== inner.includes(':')) return false;
+  if (outer.includes(':')) {
+    const [o6, i6] = [parsePrefix6(outer), parsePrefix6(inner)];
+    return o6 !== undefined && i6 !== undefined && prefix6Contains(o6, i6);
+  }
   const o = parsePrefix(outer);
   const i = parsePrefix(inner);
   return o !== undefined && i !== undefined && prefixContains(o, i);

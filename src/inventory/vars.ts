@@ -172,8 +172,8 @@ const steerPort = z
 const steeringRule = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,31}$/, 'expected a name like phones (letters, digits, _ and -, at most 32)').describe('Name shown in status and counters'),
-    source: cidr4.optional().describe('LAN source prefix the flow comes from'),
-    destination: cidr4.optional().describe('Destination prefix'),
+    source: cidr.optional().describe('LAN source prefix the flow comes from (IPv4, or IPv6 with translated IPv6)'),
+    destination: cidr.optional().describe('Destination prefix (the same family as source)'),
     protocol: z.enum(['tcp', 'udp', 'icmp']).optional().describe('IP protocol'),
     ports: z.array(steerPort).min(1).max(32).optional().describe('Destination ports or ranges (needs protocol tcp or udp)'),
     action: z.enum(['wan1', 'wan2', 'balance']).describe('WAN new matching flows use; balance: by edge_wan1_weight/edge_wan2_weight'),
@@ -187,6 +187,8 @@ const steeringRule = z
       ctx.addIssue({ code: 'custom', path: ['ports'], message: 'ports need protocol: tcp or protocol: udp' });
     const clash = r.ports && overlappingPort(r.ports);
     if (clash) ctx.addIssue({ code: 'custom', path: ['ports', clash.index], message: `overlaps ports[${clash.other}]: write each port once` });
+    if (r.source && r.destination && r.source.includes(':') !== r.destination.includes(':'))
+      ctx.addIssue({ code: 'custom', path: ['destination'], message: 'is not the family of source: a flow is IPv4 or IPv6, so no flow would match (write one rule per family)' });
     if (r.action === 'balance' && r.on_down === 'only')
       ctx.addIssue({ code: 'custom', path: ['on_down'], message: 'only needs action wan1 or wan2 (balance uses whichever WAN is up)' });
   });

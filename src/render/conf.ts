@@ -1,5 +1,5 @@
 import { shQuote } from '../encode/index.js';
-import { AVOID_MAP, DOWN_SET } from './nft-policy.js';
+import { AVOID_MAP, AVOID_MAP6, DOWN_SET, DOWN_SET6 } from './nft-policy.js';
 import { bigToIp6, ip6ToBig } from '../ipv6.js';
 import { DEAD_SET, DEAD_SET6, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, PREFERRED_MAP6 } from './nftables.js';
 
@@ -60,6 +60,8 @@ ${kv([
   ['NFT_DOWN_SET', DOWN_SET],
   ['NFT_MAP6', PREFERRED_MAP6],
   ['NFT_DEAD_SET6', DEAD_SET6],
+  ['NFT_AVOID_MAP6', AVOID_MAP6],
+  ['NFT_DOWN_SET6', DOWN_SET6],
 ])}
 `;
 }

@@ -7,13 +7,18 @@
  *   avoid  mark → mark  a WAN new flows must leave (dead, or degraded while the other is healthy)
  *                       mapped to the other; no element = nothing to avoid
  *   down   mark         WANs that are dead: an `only` rule drops their flows
+ *
+ * With translated IPv6, avoid6 and down6 are the same for IPv6 flows, from the IPv6 probes: a
+ * WAN's IPv6 can die while its IPv4 works, and the other way round.
  */
-import { nftComment, nftPrefix } from '../encode/index.js';
+import { nftComment, nftPrefix, nftPrefix6 } from '../encode/index.js';
 
 export type PolicyMode = 'failover' | 'balance';
 
 export interface NftSteerRule {
   name: string;
+  /** The family its prefixes restrict it to (both are the same); none: both families. */
+  family?: 4 | 6;
   source?: string;
   destination?: string;
   protocol?: 'tcp' | 'udp' | 'icmp';
@@ -33,6 +38,8 @@ export interface NftPolicy {
 
 export const AVOID_MAP = 'avoid';
 export const DOWN_SET = 'down';
+export const AVOID_MAP6 = 'avoid6';
+export const DOWN_SET6 = 'down6';
 export const STICKY_MAPS = { ipv4: 'sticky4', ipv6: 'sticky6' } as const;
 /** Named counter of steering rule i (0-based): what `edge status` reads for its hits. */
 export const steerCounter = (i: number) => `steer_${i + 1}`;
@@ -52,9 +59,11 @@ export function balanceExpr(weights: readonly [number, number], marks: readonly 
 /** The match part of a steering rule (empty: every new LAN flow). */
 export function steerMatch(r: NftSteerRule): string {
   const parts: string[] = [];
-  if (r.source) parts.push(`ip saddr ${nftPrefix(r.source)}`);
-  if (r.destination) parts.push(`ip daddr ${nftPrefix(r.destination)}`);
-  if (r.protocol === 'icmp') parts.push('ip protocol 1');
+  const [ip, prefix] = r.family === 6 ? ['ip6', nftPrefix6] : ['ip', nftPrefix];
+  if (r.source) parts.push(`${ip} saddr ${prefix(r.source)}`);
+  if (r.destination) parts.push(`${ip} daddr ${prefix(r.destination)}`);
+  // icmp: the ICMP of the flow's family
+  if (r.protocol === 'icmp') parts.push(`meta l4proto ${r.family === 4 ? 'icmp' : r.family === 6 ? 'ipv6-icmp' : '{ icmp, ipv6-icmp }'}`);
   else if (r.protocol) parts.push(`meta l4proto ${r.protocol}`);
   if (r.ports?.length) {
     const ps = r.ports.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`));
@@ -72,17 +81,18 @@ function steerRuleLine(r: NftSteerRule, i: number, marks: readonly [number, numb
   return `\t\t${match ? `${match} ` : ''}counter name "${steerCounter(i)}" ${action} comment ${nftComment(`steering ${r.name}`)}`;
 }
 
-/** Declarations: one counter per steering rule, the switcher's avoid map and down set, the sticky maps. */
-export function renderPolicyObjects(p: NftPolicy): string {
+/** Declarations: one counter per steering rule, the switcher's avoid map and down set (and IPv6's with `ipv6`), the sticky maps. */
+export function renderPolicyObjects(p: NftPolicy, ipv6 = false): string {
   const counters = p.rules.map((r, i) => `\tcounter ${steerCounter(i)} {\n\t\tcomment ${nftComment(`steering ${r.name}`)}\n\t}`);
-  const switcher = `\t# edge-failover's view of the WANs (elements only; empty while both are healthy).
-\tmap ${AVOID_MAP} {
+  const avoidDown = (avoid: string, down: string) => `\tmap ${avoid} {
 \t\ttype mark : mark
 \t}
 
-\tset ${DOWN_SET} {
+\tset ${down} {
 \t\ttype mark
 \t}`;
+  const switcher = `\t# edge-failover's view of the WANs (elements only; empty while both are healthy)${ipv6 ? ', IPv4 and IPv6' : ''}.
+${avoidDown(AVOID_MAP, DOWN_SET)}${ipv6 ? `\n\n${avoidDown(AVOID_MAP6, DOWN_SET6)}` : ''}`;
   const sticky = (['ipv4', 'ipv6'] as const).map(
     (f) => `\t# LAN source -> the WAN balance gave it, forgotten ${p.stickySeconds}s after its last new flow.
 \tmap ${STICKY_MAPS[f]} {
@@ -107,6 +117,10 @@ export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [n
       : map6
         ? `\t\tmeta nfproto ipv6 ct mark set iifname map @${map6} counter comment "new LAN IPv6 flows pinned"\n\t\tmeta nfproto ipv4 ${pinned}`
         : `\t\t${pinned}`;
+  // Translated IPv6: each family avoids and drops by its own WAN states.
+  const byFamily = (line: (avoid: string, down: string) => string) =>
+    map6 ? `\t\tmeta nfproto ipv4 ${line(AVOID_MAP, DOWN_SET)}\n\t\tmeta nfproto ipv6 ${line(AVOID_MAP6, DOWN_SET6)}` : `\t\t${line(AVOID_MAP, DOWN_SET)}`;
+  const avoid = byFamily((a) => `ct mark set ct mark map @${a}`);
   const { ipv4: s4, ipv6: s6 } = STICKY_MAPS;
   const stickyLookup = p.stickySeconds ? `\t\tct mark set ip saddr map @${s4}\n\t\tct mark set ip6 saddr map @${s6}\n` : '';
   // update adds a source's first WAN and refreshes its timeout; it never rewrites the WAN stored.
@@ -119,18 +133,18 @@ ${p.rules.map((r, i) => `${steerRuleLine(r, i, marks)}\n`).join('')}${modeLine}
 
 \t# A steering rule's WAN, or the other one when edge-failover says to avoid it.
 \tchain fallback {
-\t\tct mark set ct mark map @${AVOID_MAP}
+${avoid}
 \t}
 
 \t# A steering rule's WAN and no other: its flows are dropped while it is down.
 \tchain only {
-\t\tct mark @${DOWN_SET} counter drop comment "steering only: its WAN is down"
+${byFamily((_, d) => `ct mark @${d} counter drop comment "steering only: its WAN is down"`)}
 \t}
 
 \t# By weight, ${p.weights[0]}:${p.weights[1]}, per new flow${p.stickySeconds ? ` (per LAN source for ${p.stickySeconds}s)` : ''}; never to a WAN to avoid.
 \tchain balance {
 ${stickyLookup}\t\tct mark 0 ct mark set ${balanceExpr(p.weights, marks)}
-\t\tct mark set ct mark map @${AVOID_MAP}${stickyUpdate}
+${avoid}${stickyUpdate}
 \t}
 `;
 }

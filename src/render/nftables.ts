@@ -171,7 +171,7 @@ table inet edge {
 \t\ttype mark
 \t}${six.switcher}
 
-${renderPolicyObjects(m.policy)}
+${renderPolicyObjects(m.policy, m.ipv6 !== undefined)}
 \tchain prerouting {
 \t\ttype filter hook prerouting priority mangle; policy accept;
 \t\t# Flows that come in on a WAN are answered through the same WAN.

@@ -40,7 +40,7 @@ SWITCH_LOG_KEEP=1000
 
 load() {
   LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_DEAD_SET=''
-  NFT_AVOID_MAP='' NFT_DOWN_SET='' V6_LAN_ADDR='' NFT_MAP6='' NFT_DEAD_SET6=''
+  NFT_AVOID_MAP='' NFT_DOWN_SET='' V6_LAN_ADDR='' NFT_MAP6='' NFT_DEAD_SET6='' NFT_AVOID_MAP6='' NFT_DOWN_SET6=''
   FLUSH_CONNTRACK=no TCP_RESET=no SWITCH_LOG='' KA_A='' KA_B='' KA_ADDR_A='' KA_ADDR_B=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
   valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -53,10 +53,12 @@ load() {
     valid "$IFNAME_RE" "$KA_A" KA_A && valid "$IFNAME_RE" "$KA_B" KA_B &&
     valid '^[0-9./]+$' "$KA_ADDR_A" KA_ADDR_A && valid '^[0-9./]+$' "$KA_ADDR_B" KA_ADDR_B &&
     valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
-    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DEAD_SET6" NFT_DEAD_SET6
-  # Translated IPv6 has its own map and dead set, decided by the IPv6 probes (wan1v6, wan2v6).
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DEAD_SET6" NFT_DEAD_SET6 &&
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_AVOID_MAP6" NFT_AVOID_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DOWN_SET6" NFT_DOWN_SET6
+  # Translated IPv6 has its own map, dead set, avoid map and down set, decided by the IPv6 probes
+  # (wan1v6, wan2v6).
   V6=''
-  [ -z "$V6_LAN_ADDR" ] || [ -z "$NFT_MAP6" ] || [ -z "$NFT_DEAD_SET6" ] || V6=yes
+  [ -z "$V6_LAN_ADDR" ] || [ -z "$NFT_MAP6" ] || [ -z "$NFT_DEAD_SET6" ] || [ -z "$NFT_AVOID_MAP6" ] || [ -z "$NFT_DOWN_SET6" ] || V6=yes
   # The environment wins for tests and for running this by hand.
   SWITCH_LOG=${EDGE_SWITCH_LOG:-$SWITCH_LOG}
 }
@@ -90,7 +92,8 @@ wan_mark() { if [ "$1" = wan1 ]; then MARK=$M1; else MARK=$M2; fi; }
 
 # current_state: CUR = the WAN new LAN flows use now, from the map element (empty if the map or
 # element is missing), CUR_DEAD = the mark in the dead set (empty if none), CUR6 and CUR_DEAD6 the
-# same for IPv6 (V6), CUR_STEER = the avoid map's and the down set's elements (marks as numbers).
+# same for IPv6 (V6), CUR_STEER = the avoid map's and the down set's elements (marks as numbers;
+# with V6 then IPv6's).
 # One nft process.
 current_state() {
   local text
@@ -106,6 +109,11 @@ current_state() {
   elements map "$NFT_AVOID_MAP" "$text"
   CUR_STEER="$ELEMS|"
   elements set "$NFT_DOWN_SET" "$text"
+  CUR_STEER+=$ELEMS
+  [ -n "$V6" ] || return 0
+  elements map "$NFT_AVOID_MAP6" "$text"
+  CUR_STEER+="|$ELEMS|"
+  elements set "$NFT_DOWN_SET6" "$text"
   CUR_STEER+=$ELEMS
 }
 
@@ -201,8 +209,8 @@ decide() {
   if [ -n "$V6" ]; then
     probe_state wan1v6; S1_6=$S WHY1_6=$WHY
     probe_state wan2v6; S2_6=$S
-    G2_6=0
-    [ "$S1_6" != degraded ] || { good wan2v6; G2_6=$G; }
+    good wan1v6; G1_6=$G
+    good wan2v6; G2_6=$G
     choose "$CUR6" "$S1_6" "$S2_6" "$G2_6"; WANT6=$CHOSEN DEAD6=$LEFT_DEAD
   fi
   steer
@@ -227,20 +235,34 @@ choose() {
 
 # steer: (from S1, S2, G1, G2) AVOID and DOWN, the elements of the steering rules' avoid map (a dead WAN -> the other,
 # while the other is not dead; a degraded WAN -> the other while that one is up and good, and
-# after, while it stays up) and down set (the dead WANs, ascending), marks as numbers; STEER is the
-# same as current_state reads them back (CUR_STEER).
+# after, while it stays up) and down set (the dead WANs, ascending), marks as numbers; with V6 the
+# same for IPv6 (AVOID6, DOWN6 from S1_6, S2_6, G1_6, G2_6). STEER is all of them as
+# current_state reads them back (CUR_STEER: "avoid|down", with V6 "avoid|down|avoid6|down6").
 steer() {
-  local d=() IFS=, a12="$((M1)):$((M2))|" a21="$((M2)):$((M1))|"
+  local held6=''
+  steer_family "$S1" "$S2" "$G1" "$G2" "${CUR_STEER%%|*}"
+  STEER="${AVOID// /}|$DOWN" AVOID6='' DOWN6=''
+  [ -n "$V6" ] || return 0
+  [[ $CUR_STEER != *'|'*'|'* ]] || { held6=${CUR_STEER#*|*|}; held6=${held6%%|*}; }
+  local a4=$AVOID d4=$DOWN
+  steer_family "$S1_6" "$S2_6" "$G1_6" "$G2_6" "$held6"
+  AVOID6=$AVOID DOWN6=$DOWN AVOID=$a4 DOWN=$d4
+  STEER+="|${AVOID6// /}|$DOWN6"
+}
+
+# steer_family S1 S2 G1 G2 HELD: AVOID and DOWN (see steer) for one family; HELD is its avoid
+# element in force now ("1:2" or empty).
+steer_family() {
+  local d=() IFS=,
   AVOID=''
-  if [ "$S1" = down ] && [ "$S2" != down ]; then AVOID="$((M1)) : $((M2))"; fi
-  if [ "$S2" = down ] && [ "$S1" != down ]; then AVOID="$((M2)) : $((M1))"; fi
-  if [ "$S1" = degraded ] && [ "$S2" = up ] && { [ "$G2" = 1 ] || [[ $CUR_STEER == "$a12"* ]]; }; then AVOID="$((M1)) : $((M2))"; fi
-  if [ "$S2" = degraded ] && [ "$S1" = up ] && { [ "$G1" = 1 ] || [[ $CUR_STEER == "$a21"* ]]; }; then AVOID="$((M2)) : $((M1))"; fi
-  [ "$S1" != down ] || d+=("$((M1))")
-  [ "$S2" != down ] || d+=("$((M2))")
+  if [ "$1" = down ] && [ "$2" != down ]; then AVOID="$((M1)) : $((M2))"; fi
+  if [ "$2" = down ] && [ "$1" != down ]; then AVOID="$((M2)) : $((M1))"; fi
+  if [ "$1" = degraded ] && [ "$2" = up ] && { [ "$4" = 1 ] || [ "$5" = "$((M1)):$((M2))" ]; }; then AVOID="$((M1)) : $((M2))"; fi
+  if [ "$2" = degraded ] && [ "$1" = up ] && { [ "$3" = 1 ] || [ "$5" = "$((M2)):$((M1))" ]; }; then AVOID="$((M2)) : $((M1))"; fi
+  [ "$1" != down ] || d+=("$((M1))")
+  [ "$2" != down ] || d+=("$((M2))")
   [ "${#d[@]}" != 2 ] || [ "${d[0]}" -lt "${d[1]}" ] || d=("${d[1]}" "${d[0]}")
   DOWN="${d[*]}"
-  STEER="${AVOID// /}|$DOWN"
 }
 
 # apply_locked: one transaction, the element and the dead set replaced atomically; nothing else in
@@ -261,6 +283,9 @@ apply_locked() {
     tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_MAP6 { \"$LAN_IF\" : $MARK }"$'\n'
     tx+="flush set $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6"$'\n'
     [ -z "$DEAD6" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DEAD_SET6 { $DEAD6 }"$'\n'
+    tx+="flush map $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP6"$'\n'"flush set $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET6"$'\n'
+    [ -z "$AVOID6" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_AVOID_MAP6 { $AVOID6 }"$'\n'
+    [ -z "$DOWN6" ] || tx+="add element $NFT_FAMILY $NFT_TABLE $NFT_DOWN_SET6 { $DOWN6 }"$'\n'
   fi
   if ! nft -f - <<<"$tx"; then
     : 2>/dev/null >"$RUN_DIR/failover.applied"
@@ -278,7 +303,7 @@ sync_locked() {
   if [ "${2:-}" != recorded ] || ! load_applied; then current_state; fi
   decide
   # with whether each WAN is good: that can move flows off a degraded one without a decision
-  seen="$S1 $S2 ${S1_6:-} ${S2_6:-} $G1$G2"
+  seen="$S1 $S2 ${S1_6:-} ${S2_6:-} $G1$G2${G1_6:-}${G2_6:-}"
   # A decision that changed since the switcher's last sync is news whichever wake-up finds it first
   # (the periodic re-sync can read a decision file before its line arrives): its switch is recorded.
   if [ -z "$cause" ] && [ -n "$SEEN" ] && [ "$SEEN" != "$seen" ]; then cause=edge-probe; fi

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import { runtimeDiff } from '../render/diff.js';
-import { portRanges } from '../inventory/steering.js';
+import { portRanges, ruleFamily } from '../inventory/steering.js';
 import type { NftPolicy } from '../render/nft-policy.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel, type NftIpv6 } from '../render/nftables.js';
 import { containsAddress6, minimalPrefixes6 } from '../ipv6.js';
@@ -46,6 +46,7 @@ export function nftPolicy(vars: HostVars): NftPolicy {
     stickySeconds: vars.edge_balance_sticky_timeout,
     rules: vars.edge_steering.map((r) => ({
       name: r.name,
+      family: ruleFamily(r),
       source: r.source,
       destination: r.destination,
       protocol: r.protocol,
@@ -54,6 +55,17 @@ export function nftPolicy(vars: HostVars): NftPolicy {
       onDown: r.on_down,
     })),
   };
+}
+
+/**
+ * IPv6 steering rules on a host whose IPv6 edge does not translate: no IPv6 flow of the LAN is
+ * edge's to steer there, so each would be dead. Refused, with why IPv6 is off.
+ */
+function unroutedIpv6Rules(vars: HostVars, v6: Ipv6Plan): string[] {
+  if (v6.mode === 'translated') return [];
+  return vars.edge_steering.flatMap((r, i) =>
+    ruleFamily(r) === 6 ? [`edge_steering[${i}] (${JSON.stringify(r.name)}) steers IPv6 flows, but IPv6 is not translated on this host (${v6.why}): no flow would match it`] : [],
+  );
 }
 
 export function nftModel(vars: HostVars, t: Topology, facts: Facts): EdgeNftModel {
@@ -127,6 +139,8 @@ export const nftablesTask: Task<z.infer<typeof params>> = {
   plan({ vars, facts }: TaskContext) {
     const r = resolveTopology(vars, facts);
     if (!r.ok) return notPlanned(r.missing);
+    const dead6 = unroutedIpv6Rules(vars, resolveIpv6(vars, facts, r.topology));
+    if (dead6.length) return { changes: [], failures: dead6 };
     const content = renderEdgeNft(nftModel(vars, r.topology, facts));
     // Validated with nft -c before it replaces the file; loading replaces only table inet edge.
     const file = fileChange(facts, { path: PATHS.nftRuleset, content, mode: '0600' }, 'nft -c -f');

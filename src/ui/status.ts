@@ -185,7 +185,9 @@ export function switchLines(sw: SwitchHistory | undefined, indent = 2): string[]
  * new flows each steering rule matched, each line cut to fit 80 columns.
  */
 export function policyLines(p: PolicyStatus, color: boolean | undefined): string[] {
-  const avoided = p.avoided.length ? ` (${p.avoided.map((w) => w.toUpperCase()).join(', ')} avoided)` : '';
+  const names = (ws: readonly string[]) => ws.map((w) => w.toUpperCase()).join(', ');
+  const parts = [p.avoided.length ? `${names(p.avoided)} avoided` : '', p.avoided6?.length ? `IPv6: ${names(p.avoided6)} avoided` : ''].filter(Boolean);
+  const avoided = parts.length ? ` (${parts.join('; ')})` : '';
   const ratio = (k: 'configured' | 'inEffect') => p.weights!.map((w) => w[k]).join(':');
   const mode =
     p.mode === 'balance' && p.weights
@@ -193,7 +195,7 @@ export function policyLines(p: PolicyStatus, color: boolean | undefined): string
       : `${p.mode}${avoided}`;
   const line = fit(`mode: ${mode}`, SWITCH_WIDTH - 2);
   const rules = p.steering.map((r) => `${r.rule} ${r.newFlows}`).join(', ');
-  return [p.avoided.length ? line.replace(mode, paint(color, '33', mode)) : line, ...(rules ? [fit(`steering (new flows): ${rules}`, SWITCH_WIDTH - 2)] : [])];
+  return [parts.length ? line.replace(mode, paint(color, '33', mode)) : line, ...(rules ? [fit(`steering (new flows): ${rules}`, SWITCH_WIDTH - 2)] : [])];
 }
 
 export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): string {
@@ -219,7 +221,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
   lines.push(...wrapText(`units: ${unitsText(h.units, c)}`, SWITCH_WIDTH - 2).map((l) => `  ${l}`));
   // failover with no rule and nothing avoided is what the WAN rows already say
   const p = h.policy;
-  if (p && (p.mode !== 'failover' || p.steering.length || p.avoided.length)) lines.push(...policyLines(p, c).map((l) => `  ${l}`));
+  if (p && (p.mode !== 'failover' || p.steering.length || p.avoided.length || p.avoided6?.length)) lines.push(...policyLines(p, c).map((l) => `  ${l}`));
   lines.push(...switchLines(h.switches).map((l) => `  ${l}`));
   lines.push(...driftLines(h.drift, c).flatMap((l) => wrapText(l, SWITCH_WIDTH - 2, l.startsWith('  ') ? 4 : 2)).map((l) => `  ${l}`));
   return lines.join('\n');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import { parseInventory } from '../../../src/inventory/load.js';
-import { covers, deadRules, overlappingPort, portRange, portRanges, type SteeringRule } from '../../../src/inventory/steering.js';
+import { covers, deadRules, overlappingPort, portRange, portRanges, ruleFamily, type SteeringRule } from '../../../src/inventory/steering.js';
 import { errorsOf } from './helpers.js';
 
 const inv = (text: string) => parseInventory(parseYaml(text, 'inv.yaml'));
@@ -28,6 +28,19 @@ describe('steering rules: ports and dead rules', () => {
     expect(covers(rule({ protocol: 'udp', ports: [53] }), rule({ protocol: 'tcp', ports: [53] }))).toBe(false);
     expect(covers(rule({ protocol: 'tcp' }), rule({ protocol: 'tcp', ports: [443] }))).toBe(true);
     expect(deadRules([rule({ source: '10.1.0.0/16' }), rule({ destination: '192.0.2.0/24' }), rule({ source: '10.1.5.0/24' })])).toEqual([{ index: 2, by: 0 }]);
+  });
+
+  it('IPv6 prefixes: a prefix covers only its own family; a rule without prefixes covers both', () => {
+    expect(covers(rule({ source: 'fd00:10::/48' }), rule({ source: 'fd00:10:0:1::/64', protocol: 'tcp' }))).toBe(true);
+    expect(covers(rule({ source: 'fd00:10:0:1::/64' }), rule({ source: 'fd00:10::/48' }))).toBe(false);
+    expect(covers(rule({ source: '10.1.0.0/16' }), rule({ source: 'fd00:10::/48' }))).toBe(false);
+    expect(covers(rule({ source: 'fd00:10::/48' }), rule({ source: '10.1.0.0/16' }))).toBe(false);
+    expect(covers(rule({ destination: '0.0.0.0/0' }), rule({ destination: '2001:db8::/32' }))).toBe(false);
+    expect(covers(rule({ protocol: 'udp' }), rule({ source: 'fd00:10::/48', protocol: 'udp' }))).toBe(true);
+    expect(covers(rule({ source: 'fd00:10::/48' }), rule({ protocol: 'udp' }))).toBe(false);
+    expect(ruleFamily(rule({ destination: '2001:db8::/32' }))).toBe(6);
+    expect(ruleFamily(rule({ source: '10.1.0.0/16' }))).toBe(4);
+    expect(ruleFamily(rule({ protocol: 'tcp' }))).toBeUndefined();
   });
 });
 
@@ -89,6 +102,28 @@ describe('steering and mode variables are validated at load, with file:line:col'
       'inv.yaml:9:22: all.hosts.r1.edge_steering[4].src: unknown key src',
       'inv.yaml:10:45: all.hosts.r1.edge_steering[5].ports[0]: expected a port 1-65535 or a range like "10000-20000" (low-high), got "9-1"',
       'inv.yaml:10:61: all.hosts.r1.edge_steering[5].action: expected one of "wan1", "wan2", "balance", got "wan3"',
+    ]);
+  });
+
+  it('IPv6 rules: accepted with IPv6 prefixes; source and destination of two families refused (no flow has both)', () => {
+    const v = inv(
+      host(`      edge_steering:
+        - { name: guest, source: 10.1.30.0/24, action: wan2, on_down: only }
+        - { name: guest6, source: "fd00:10:30::/64", action: wan2, on_down: only }
+        - { name: bank6, destination: "2001:db8:b::/48", protocol: tcp, ports: [443], action: wan1 }
+`),
+    ).hosts.get('r1')!.vars;
+    expect(v.edge_steering.map((r) => r.name)).toEqual(['guest', 'guest6', 'bank6']);
+    expect(
+      errorsOf(() =>
+        inv(host(`      edge_steering:
+        - { name: mixed, source: 10.1.30.0/24, destination: "2001:db8::/32", action: wan2 }
+        - { name: hostbits, source: "fd00:10:30::1/64", action: wan2 }
+`)),
+      ),
+    ).toEqual([
+      'inv.yaml:5:61: all.hosts.r1.edge_steering[0].destination: is not the family of source: a flow is IPv4 or IPv6, so no flow would match (write one rule per family), got "2001:db8::/32"',
+      'inv.yaml:6:37: all.hosts.r1.edge_steering[1].source: "fd00:10:30::1/64" has host bits set: refused — write the network fd00:10:30::/64',
     ]);
   });
 

@@ -28,6 +28,12 @@ const model = (policy: NftPolicy): EdgeNftModel => ({
   kaLinks: ['edge-ka0', 'edge-ka1'],
   policy,
 });
+/** The worked example and an IPv6 guest rule, on a router translating IPv6. */
+const worked6: NftPolicy = { ...worked, rules: [...worked.rules, { name: 'guest6', family: 6, source: 'fd00:10:1::/64', action: 'wan2', onDown: 'only' }] };
+const model6 = (policy: NftPolicy): EdgeNftModel => ({
+  ...model(policy),
+  ipv6: { lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
+});
 const chain = (text: string, name: string) => text.slice(text.indexOf(`chain ${name} {`), text.indexOf('\t}', text.indexOf(`chain ${name} {`)));
 
 const dir = mkdtempSync(join(tmpdir(), 'edge-nft-policy-'));
@@ -46,7 +52,13 @@ describe('new LAN flows: steering rules, then the mode, decided in the kernel', 
     expect(steerMatch({ name: 'x', protocol: 'tcp', ports: [[443, 443]], source: '10.1.0.0/24', destination: '192.0.2.0/24', action: 'wan1', onDown: 'only' })).toBe(
       'ip saddr 10.1.0.0/24 ip daddr 192.0.2.0/24 meta l4proto tcp tcp dport 443',
     );
-    expect(steerMatch(worked.rules[4]!)).toBe('ip protocol 1');
+    // icmp is the flow's family's ICMP; a rule without prefixes matches both families
+    expect(steerMatch(worked.rules[4]!)).toBe('meta l4proto { icmp, ipv6-icmp }');
+    expect(steerMatch({ name: 'x', family: 4, source: '10.1.0.0/24', protocol: 'icmp', action: 'wan1', onDown: 'only' })).toBe('ip saddr 10.1.0.0/24 meta l4proto icmp');
+    expect(steerMatch({ name: 'x', family: 6, source: 'fd00:20::/64', destination: '2001:db8::/32', protocol: 'icmp', action: 'wan1', onDown: 'only' })).toBe(
+      'ip6 saddr fd00:20::/64 ip6 daddr 2001:db8::/32 meta l4proto ipv6-icmp',
+    );
+    expect(() => steerMatch({ name: 'x', family: 6, source: '10.1.0.0/24', action: 'wan1', onDown: 'only' })).toThrow(/refusing/);
     expect(() => steerMatch({ name: 'x', source: '10.1.0.0/24; flush ruleset', action: 'wan1', onDown: 'only' })).toThrow(/refusing/);
   });
 
@@ -58,7 +70,7 @@ describe('new LAN flows: steering rules, then the mode, decided in the kernel', 
       '\t\tmeta l4proto udp udp dport { 5060, 10000-20000 } counter name "steer_2" ct mark set 0x2 goto fallback comment "steering voip"',
       '\t\tip saddr 10.1.30.0/24 counter name "steer_3" ct mark set 0x2 goto only comment "steering guest"',
       '\t\tip daddr 203.0.113.0/24 counter name "steer_4" ct mark set 0x1 goto fallback comment "steering bank"',
-      '\t\tip protocol 1 counter name "steer_5" goto balance comment "steering ping"',
+      '\t\tmeta l4proto { icmp, ipv6-icmp } counter name "steer_5" goto balance comment "steering ping"',
       '\t\tgoto balance',
     ]);
     expect(chain(text, 'fallback')).toContain('ct mark set ct mark map @avoid');
@@ -75,6 +87,24 @@ describe('new LAN flows: steering rules, then the mode, decided in the kernel', 
     expect(text).toContain('counter steer_3 {\n\t\tcomment "steering guest"\n\t}');
   });
 
+  it('translated IPv6: IPv6 flows avoid and drop by their own map and set (avoid6, down6), IPv4 flows by theirs', () => {
+    const text = renderEdgeNft(model6(worked6));
+    expect(chain(text, 'lan_new')).toContain('\t\tip6 saddr fd00:10:1::/64 counter name "steer_6" ct mark set 0x2 goto only comment "steering guest6"');
+    expect(chain(text, 'fallback').split('\n').slice(1, -1)).toEqual([
+      '\t\tmeta nfproto ipv4 ct mark set ct mark map @avoid',
+      '\t\tmeta nfproto ipv6 ct mark set ct mark map @avoid6',
+    ]);
+    expect(chain(text, 'only').split('\n').slice(1, -1)).toEqual([
+      '\t\tmeta nfproto ipv4 ct mark @down counter drop comment "steering only: its WAN is down"',
+      '\t\tmeta nfproto ipv6 ct mark @down6 counter drop comment "steering only: its WAN is down"',
+    ]);
+    expect(chain(text, 'balance')).toContain('\t\tmeta nfproto ipv4 ct mark set ct mark map @avoid\n\t\tmeta nfproto ipv6 ct mark set ct mark map @avoid6\n');
+    expect(text).toContain('map avoid6 {\n\t\ttype mark : mark\n\t}');
+    expect(text).toContain('set down6 {\n\t\ttype mark\n\t}');
+    // without translated IPv6: one map and set, no family test
+    expect(renderEdgeNft(model(worked))).not.toMatch(/avoid6|down6|meta nfproto ipv4 ct mark set ct mark map/);
+  });
+
   it('failover without rules: new flows follow preferred_wan, as before; no sticky maps', () => {
     const text = renderEdgeNft(model({ mode: 'failover', weights: [1, 1], stickySeconds: 0, rules: [] }));
     expect(chain(text, 'lan_new').split('\n').slice(1, -1)).toEqual(['\t\tct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"']);
@@ -83,9 +113,13 @@ describe('new LAN flows: steering rules, then the mode, decided in the kernel', 
   });
 
   it.skipIf(!canNft)('nft -c accepts every mode with and without rules and stickiness', () => {
-    for (const policy of [worked, { ...worked, mode: 'failover' as const, stickySeconds: 0 }, { ...worked, rules: [] }]) {
-      const file = join(dir, `${policy.mode}-${policy.rules.length}-${policy.stickySeconds}.nft`);
-      writeFileSync(file, renderEdgeNft(model(policy)));
+    const cases = [worked, { ...worked, mode: 'failover' as const, stickySeconds: 0 }, { ...worked, rules: [] }].flatMap((p) => [
+      { name: `${p.mode}-${p.rules.length}-${p.stickySeconds}`, text: renderEdgeNft(model(p)) },
+      { name: `${p.mode}-${p.rules.length}-${p.stickySeconds}-v6`, text: renderEdgeNft(model6({ ...p, rules: [...p.rules, ...worked6.rules.slice(-1)] })) },
+    ]);
+    for (const c of cases) {
+      const file = join(dir, `${c.name}.nft`);
+      writeFileSync(file, c.text);
       const r = inNetns(`nft -c -f ${file}`);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
@@ -94,15 +128,18 @@ describe('new LAN flows: steering rules, then the mode, decided in the kernel', 
 
   it.skipIf(!canNft)('the switcher\'s state is elements: avoid and down change without a reload, counters stay', () => {
     const file = join(dir, 'loaded.nft');
-    writeFileSync(file, renderEdgeNft(model(worked)));
+    writeFileSync(file, renderEdgeNft(model6(worked6)));
     const r = inNetns(
       `set -e; nft -f ${file}
 printf 'flush map inet edge avoid\\nadd element inet edge avoid { 0x1 : 0x2 }\\nflush set inet edge down\\nadd element inet edge down { 0x1 }\\n' | nft -f -
-nft list map inet edge avoid; nft list set inet edge down; nft list counter inet edge steer_1`,
+printf 'flush map inet edge avoid6\\nadd element inet edge avoid6 { 0x2 : 0x1 }\\nflush set inet edge down6\\nadd element inet edge down6 { 0x2 }\\n' | nft -f -
+nft list map inet edge avoid; nft list set inet edge down; nft list map inet edge avoid6; nft list set inet edge down6; nft list counter inet edge steer_1`,
     );
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/elements = \{ 0x00000001 : 0x00000002 \}/);
     expect(r.stdout).toMatch(/elements = \{ 0x00000001 \}/);
+    expect(r.stdout).toMatch(/map avoid6 \{[^}]*elements = \{ 0x00000002 : 0x00000001 \}/);
+    expect(r.stdout).toMatch(/set down6 \{[^}]*elements = \{ 0x00000002 \}/);
     expect(r.stdout).toContain('counter steer_1');
   });
 });

@@ -432,6 +432,9 @@ exit 0
     expect(n1.status, n1.stderr).toBe(0);
     expect([cat('e4'), cat('d4'), cat('e6'), cat('d6')], n1.stderr).toEqual(['0x00000001', '', '0x00000002', '0x00000001']);
     expect(cat('tx')).toContain('flush map inet edge preferred_wan6\nadd element inet edge preferred_wan6 { "lan0" : 0x2 }\nflush set inet edge dead_wans6\nadd element inet edge dead_wans6 { 0x1 }\n');
+    // the steering rules' IPv6 view moves with it (WAN1 avoided, WAN1 down); IPv4's stays empty
+    expect(cat('tx')).toContain('flush map inet edge avoid6\nflush set inet edge down6\nadd element inet edge avoid6 { 1 : 2 }\nadd element inet edge down6 { 1 }\n');
+    expect(cat('tx')).not.toMatch(/add element inet edge (avoid|down) \{/);
     expect(cat('calls')).toContain('conntrack -D -f ipv6 --mark 0x1 -p udp');
     expect(cat('calls')).not.toContain('-f ipv4');
     expect(cat('calls')).toContain('ip -6 rule add pref 1040 iif lo lookup 102');
@@ -452,6 +455,7 @@ exit 0
     probe('wan1v6', 'up 1796119030.000 3 of 3 targets answered, healthy without a break for 8.0 s');
     expect(ef('notify', 'INSTANCE', 'edge_wan1', 'MASTER', '100').status).toBe(0);
     expect([cat('e4'), cat('d4'), cat('e6'), cat('d6')]).toEqual(['0x00000001', '', '0x00000001', '']);
+    expect(cat('tx').split('--\n').at(-2), 'both families healthy: nothing avoided').not.toContain('add element inet edge avoid');
     const after = cat('switches').trim().split('\n');
     expect(after.slice(1)).toEqual([expect.stringMatching(/^[0-9.]+ wan2 wan1 - wan1 up: /), expect.stringMatching(/^[0-9.]+ wan2 wan1 [0-9]+\.[0-9] IPv6 wan1 up: /)]);
   }, 120_000);

@@ -34,6 +34,20 @@ describe('nftables task', () => {
     expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${a}` }).status).toBe(0);
   });
 
+  it('an IPv6 steering rule on a router whose IPv6 edge does not translate: refused with why, nothing changed', () => {
+    const steering = [
+      { name: 'guest', source: '10.1.30.0/24', action: 'wan2' as const, on_down: 'only' as const },
+      { name: 'guest6', source: 'fd00:10:30::/64', action: 'wan2' as const, on_down: 'only' as const },
+    ];
+    const p = plan(freshRouter(), { ...vars, edge_steering: steering });
+    expect(p.changes).toEqual([]);
+    expect(p.failures).toEqual([
+      'edge_steering[1] ("guest6") steers IPv6 flows, but IPv6 is not translated on this host (edge_ipv6_mode is off): no flow would match it',
+    ]);
+    // an IPv4 rule alone is planned as ever
+    expect(plan(freshRouter(), { ...vars, edge_steering: steering.slice(0, 1) }).failures).toBeUndefined();
+  });
+
   it('on a configured router: nothing to do', () => {
     expect(plan(configure(freshRouter(), vars)).changes).toEqual([]);
   });
