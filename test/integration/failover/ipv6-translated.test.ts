@@ -5,6 +5,7 @@ import type { ProbeResult } from '../../../src/lab/probe.js';
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
+import { flowBatch } from './flow-batch.js';
 import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
 
 /**
@@ -14,7 +15,9 @@ import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from
  * and come back after the rise; an IPv6-only cut of WAN1 moves IPv6 alone (IPv4 stays), the router's
  * own traffic following each family. An nft counter in each ISP namespace sees every IPv6 packet that
  * arrives from the router with a ULA source or the other ISP's prefix: it must stay 0. The run is
- * rolled back with edge's rollback and the router is as before, byte for byte.
+ * rolled back with edge's rollback and the router is as before, byte for byte. Then issue 24's
+ * balance and steering for IPv6: an IPv6-only cut of one WAN takes every new IPv6 flow off it while
+ * IPv4 keeps both, and an IPv6 `only` rule drops while its WAN's IPv6 is down.
  */
 const router = 'r1';
 const LEAK_TABLE = 'elab_leak6';
@@ -195,5 +198,60 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     expect(strip(await hostState(lab, router))).toBe(strip(before));
     const lan6 = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global']);
     expect(lan6.stdout.trim(), 'the LAN address edge added outlived the rollback').toBe('');
+  }, 600_000);
+
+  it('balance and an IPv6 steering rule: each family leaves a WAN by its own probes; the only-rule drops while its WAN\'s IPv6 is down', async () => {
+    const guest6 = lab.router(router).lan.ula.replace(/::\/64$/, '::66');
+    const vars = {
+      edge_ipv6_mode: 'translated',
+      edge_wan_mode: 'balance',
+      edge_steering: [{ name: 'guest6', source: `${guest6}/128`, action: 'wan2', on_down: 'only' }],
+    };
+    const run = await runPlaybook(lab, [router], '-e', JSON.stringify(vars));
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    applied.push(run.result.runId);
+    await waitSettled(lab, router);
+    const { value: client } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
+    const dev = (await lab.run(`${router}-lan`, ['ip', '-o', '-6', 'addr', 'show', 'scope', 'global'])).stdout.split(/\s+/)[1]!;
+    await lab.run(`${router}-lan`, ['ip', '-6', 'addr', 'replace', `${guest6}/64`, 'dev', dev, 'nodad']);
+    const t = timingOf(lab, router);
+    try {
+      const both = await flowBatch(lab, router, { count: 100, from: client });
+      expect(both.failed, JSON.stringify(both)).toBe(0);
+      expect(Math.min(both.wan1, both.wan2), `1:1 over IPv6: ${JSON.stringify(both)}`).toBeGreaterThanOrEqual(25);
+      expect(await flowBatch(lab, router, { count: 10, from: guest6 })).toMatchObject({ wan2: 10, failed: 0 });
+
+      // WAN1's IPv6 dies, its IPv4 works: every new IPv6 flow leaves it; IPv4 keeps balancing over both.
+      await lab.fault(router, 'wan1', { kind: 'upstream-cut6' });
+      const moved = await pollFor('every new IPv6 flow via wan2', t.fallWindow * 1000 + 30_000, async () => {
+        const b = await flowBatch(lab, router, { count: 10, from: client, timeoutMs: 2_000 });
+        return b.wan2 === 10 ? b : undefined;
+      }, 500);
+      const v4 = await flowBatch(lab, router, { count: 60 });
+      expect(v4.failed, JSON.stringify(v4)).toBe(0);
+      expect(v4.wan1, `IPv4 still balanced while only WAN1's IPv6 is down: ${JSON.stringify(v4)}`).toBeGreaterThan(0);
+      const st = await edge(['status', '-i', lab.inventory, '--limit', router, '--json']);
+      const policy = (JSON.parse(st.stdout) as { hosts: { policy?: { avoided: string[]; avoided6?: string[] } }[] }).hosts[0]!.policy;
+      expect(policy).toMatchObject({ avoided: [], avoided6: ['wan1'] });
+      await lab.fault(router, 'wan1', { kind: 'clear' });
+      await pollFor('new IPv6 flows on wan1 again', t.riseWindow * 1000 + 30_000, async () => ((await flowBatch(lab, router, { count: 20, from: client })).wan1 > 0 || undefined), 500);
+
+      // WAN2's IPv6 dies: the guest's IPv6 flows are dropped (never WAN1), the others go by WAN1.
+      await lab.fault(router, 'wan2', { kind: 'upstream-cut6' });
+      const dropped = await pollFor('the guest\'s IPv6 flows dropped', t.fallWindow * 1000 + 30_000, async () => {
+        const b = await flowBatch(lab, router, { count: 5, from: guest6, timeoutMs: 2_000 });
+        return b.failed === 5 ? b : undefined;
+      }, 500);
+      expect(await flowBatch(lab, router, { count: 20, from: client })).toMatchObject({ wan1: 20, failed: 0 });
+      await lab.fault(router, 'wan2', { kind: 'clear' });
+      await pollFor('the guest\'s IPv6 flows via wan2 again', t.riseWindow * 1000 + 30_000, async () => {
+        const b = await flowBatch(lab, router, { count: 5, from: guest6, timeoutMs: 2_000 });
+        return b.wan2 === 5 ? b : undefined;
+      }, 500);
+      report('24 IPv6', `balance 1:1 over IPv6 ${JSON.stringify(both)}; WAN1 IPv6 cut → all IPv6 on wan2 after ${moved.ms} ms, IPv4 ${JSON.stringify(v4)}; WAN2 IPv6 cut → guest6 dropped after ${dropped.ms} ms`);
+    } finally {
+      await healthyIsps(lab, router);
+      await lab.run(`${router}-lan`, ['ip', '-6', 'addr', 'del', `${guest6}/64`, 'dev', dev], { allowFail: true });
+    }
   }, 600_000);
 });
