@@ -86,44 +86,42 @@ interface LaneResult {
   sec: number;
   /** the lane's output from vitest's failure summary on */
   failures: string[];
-  report: string;
+  /** seconds per file, as vitest's summary line of each says (hooks included) */
+  seconds: Record<string, number>;
 }
 
+// vitest's line for a finished file: " ✓ test/unit/x.test.ts (3 tests) 1234ms"
+const FILE_DONE = /^ *[✓❯×] (test\/\S+\.test\.ts) \(.*\) +([0-9.]+)(ms|s)$/;
+
 function runLane(lane: number, files: string[], est: number): Promise<LaneResult> {
-  const report = `/tmp/edge-test-lane${lane}-${process.pid}.json`;
   const tag = `[${lane}] `;
   const env = { ...process.env, EDGE_TEST_LAB_INSTANCE: String(LANE_INSTANCES[lane - 1]), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
   process.stdout.write(`${tag}lane ${lane}: lab instance ${env.EDGE_TEST_LAB_INSTANCE}, ${files.length} files, about ${Math.round(est / 60)} min by the last run\n`);
-  const args = ['vitest', 'run', '--config', CONFIG, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...files];
+  const args = ['vitest', 'run', '--config', CONFIG, ...files];
   const child = spawn('npx', args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const started = Date.now();
   const failures: string[] = [];
+  const seconds: Record<string, number> = {};
   let inSummary = false;
   const pipe = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream) =>
     createInterface({ input: stream }).on('line', (line) => {
       // eslint-disable-next-line no-control-regex
-      if (/Failed (Suites|Tests) \d+/.test(line.replace(/\x1b\[[0-9;]*m/g, ''))) inSummary = true;
+      const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
+      if (/Failed (Suites|Tests) \d+/.test(plain)) inSummary = true;
       if (inSummary) failures.push(line);
+      const done = FILE_DONE.exec(plain);
+      if (done) seconds[done[1]!] = Math.round(Number(done[2]) / (done[3] === 'ms' ? 100 : 0.1)) / 10;
       out.write(`${tag}${line}\n`);
     });
   pipe(child.stdout, process.stdout);
   pipe(child.stderr, process.stderr);
   return new Promise((resolve) => {
-    child.on('close', (code, signal) => resolve({ lane, code: code ?? (signal ? 128 : 1), sec: (Date.now() - started) / 1000, failures, report }));
+    child.on('close', (code, signal) => resolve({ lane, code: code ?? (signal ? 128 : 1), sec: (Date.now() - started) / 1000, failures, seconds }));
   });
 }
 
-interface JsonReport {
-  testResults: { name: string; startTime: number; endTime: number }[];
-}
-
 function record(results: readonly LaneResult[], old: Record<string, number>): void {
-  const next = { ...old };
-  for (const r of results) {
-    if (!existsSync(r.report)) continue;
-    const rep = JSON.parse(readFileSync(r.report, 'utf8')) as JsonReport;
-    for (const t of rep.testResults) next[relative(ROOT, t.name)] = Math.round((t.endTime - t.startTime) / 100) / 10;
-  }
+  const next = { ...old, ...Object.assign({}, ...results.map((r) => r.seconds)) } as Record<string, number>;
   const sorted = Object.fromEntries(Object.entries(next).filter(([f]) => existsSync(join(ROOT, f))).sort(([a], [b]) => a.localeCompare(b)));
   writeFileSync(DURATIONS, `${JSON.stringify(sorted, null, 2)}\n`);
   process.stdout.write(`durations of ${Object.keys(sorted).length} files written to test/durations.json\n`);
