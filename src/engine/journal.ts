@@ -4,6 +4,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { isMissingFile, MiB, readBoundedText } from '../config/read-file.js';
 import { foreignOwner, ownerAndMode } from '../config/trusted.js';
+import { termJson } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
 import type { RolloutState } from './rollout.js';
 import type { HostResult, RunResult } from './types.js';
@@ -30,6 +31,12 @@ export type JournalRecord =
   | { type: 'end'; status: RunResult['status']; finishedAt?: string };
 
 const fileOf = (runId: string, dir: string) => join(dir, `${runId}.jsonl`);
+
+/**
+ * One record as a journal line. termJson, not JSON.stringify: router text in it (stderr, a diff body)
+ * must not act on the terminal of whoever reads the file with cat or less.
+ */
+const lineOf = (record: JournalRecord): string => `${termJson(record)}\n`;
 
 /** A journal may hold --diff bodies of 1,000 hosts; a line is one host's result. Far above real ones. */
 export const JOURNAL_CAPS = { file: 256 * MiB, line: 32 * MiB } as const;
@@ -82,14 +89,14 @@ export class JournalWriter {
     privateDir(dir);
     const w = new JournalWriter(fileOf(run.runId, dir));
     const carried = recordsOf({ ...run, status: 'running', finishedAt: undefined });
-    const text = carried.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const text = carried.map(lineOf).join('');
     writePrivate(w.file, text);
     w.bytesWritten = Buffer.byteLength(text);
     return w;
   }
 
   append(record: JournalRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
+    const line = lineOf(record);
     appendFileSync(this.file, line, { mode: 0o600 });
     this.bytesWritten += Buffer.byteLength(line);
   }
@@ -128,7 +135,7 @@ export function recordsOf(run: RunResult): JournalRecord[] {
 export async function writeJournal(result: RunResult, dir = JOURNAL_DIR): Promise<string> {
   privateDir(dir);
   const file = fileOf(result.runId, dir);
-  writePrivate(file, recordsOf(result).map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writePrivate(file, recordsOf(result).map(lineOf).join(''));
   return file;
 }
 
