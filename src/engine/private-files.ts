@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { isMissingFile, readBoundedText } from '../config/read-file.js';
-import { foreignOwner, ownerAndMode } from '../config/trusted.js';
+import { ownerAndMode, trustProblem } from '../config/trusted.js';
 import { EdgeError } from '../errors.js';
 
 /**
@@ -20,15 +20,16 @@ export function privateDir(dir: string, what: string): void {
 
 /**
  * The checks of privateDir on a directory that exists, before anything is read from it: one of
- * ours left open by an older edge is closed (0700); a symlink or one another user owns is refused.
+ * ours left open by an older edge is closed (0700); a symlink, or one another user owns or could
+ * write (a root-owned one open to others too: it cannot be closed, only refused), is refused.
  */
 export function checkPrivateDir(dir: string, what: string): void {
   for (const d of basename(dirname(dir)) === '.edge' ? [dirname(dir), dir] : [dir]) {
     const st = lstatSync(d);
-    if (!st.isDirectory() || foreignOwner(st) !== undefined) {
-      throw new EdgeError('CONFIG', `${d} (${ownerAndMode(st)}): ${st.isDirectory() ? `owned by uid ${st.uid}, not by you or root` : 'not a directory (a symlink?)'}: refusing to keep or read ${what} there`);
-    }
-    if (st.mode & 0o077) chmodSync(d, 0o700);
+    const mine = st.uid === process.getuid?.();
+    const problem = !st.isDirectory() ? 'not a directory (a symlink?)' : mine ? undefined : trustProblem(st);
+    if (problem) throw new EdgeError('CONFIG', `${d} (${ownerAndMode(st)}) is ${problem}: refusing to keep or read ${what} there`);
+    if (mine && st.mode & 0o077) chmodSync(d, 0o700);
   }
 }
 
@@ -44,10 +45,10 @@ export function writePrivate(file: string, text: string): void {
   renameSync(tmp, file);
 }
 
-/** `file` through the bounded reader (a FIFO or a huge file is refused, not waited on); undefined when absent. */
+/** `file` through the bounded reader (a FIFO or a huge file is refused, not waited on; one another user owns too); undefined when absent. */
 export function readPrivate(file: string, what: string, maxBytes: number): string | undefined {
   try {
-    return readBoundedText(file, { what, maxBytes });
+    return readBoundedText(file, { what, maxBytes, ownerOnly: true });
   } catch (e) {
     if (isMissingFile(e)) return undefined;
     throw e;

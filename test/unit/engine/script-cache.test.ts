@@ -137,7 +137,7 @@ describe('scripts kept on the host by content hash', () => {
     mkdirSync(join(parent, '.edge'), { mode: 0o700 });
     symlinkSync(elsewhere, join(parent, '.edge', 'cache'));
     const rec = new CacheRecord(join(parent, '.edge', 'cache'));
-    expect(() => rec.forget('r1')).toThrow(/\.edge\/cache \(owner uid \d+, mode \d+\): not a directory \(a symlink\?\): refusing to keep or read the script cache record there/);
+    expect(() => rec.forget('r1')).toThrow(/\.edge\/cache \(owner uid \d+, mode \d+\) is not a directory \(a symlink\?\): refusing to keep or read the script cache record there/);
     expect(() => rec.has('r1', contentHash('1'))).toThrow(/not a directory/);
     expect(existsSync(join(elsewhere, 'r1'))).toBe(true);
   });
