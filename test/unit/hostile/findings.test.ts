@@ -40,6 +40,13 @@ describe('a host name is never shell syntax on the way to ssh', () => {
     expect([...inv.hosts.keys()]).toEqual([name]);
   });
 
+  it("the README's names rule says so: such a name only with ansible_host", () => {
+    const row = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| host, group and variable names |'));
+    expect(row).toContain('`r1$(id)` is a valid host name only with `ansible_host` set');
+    expect(() => parseInventory(parseYaml('all:\n  hosts:\n    r1$(id):\n', 'inv.yaml'))).toThrow(/is the SSH address \(no ansible_host\)/);
+    expect(() => parseInventory(parseYaml('all:\n  hosts:\n    r1$(id):\n      ansible_host: 192.0.2.10\n', 'inv.yaml'))).not.toThrow();
+  });
+
   it('the built-in ssh_config reader refuses Match exec with such a token instead of running it', () => {
     const canary = join(dir, 'match-exec-canary');
     const config = join(dir, 'ssh_config');
