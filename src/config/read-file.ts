@@ -1,5 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { EdgeError, errorMessage, type ErrorCode } from '../errors.js';
+import { foreignOwner, ownerAndMode } from './trusted.js';
 
 /**
  * The one way edge reads a file a user named (inventory, playbook, vars files, keys, known_hosts,
@@ -34,6 +35,8 @@ export interface ReadOptions {
   /** Field that named the file (ansible_ssh_private_key_file, -i, ...). */
   field?: string;
   host?: string;
+  /** Refuse a file another user owns (edge's own records under .edge: what they say, rollback acts on). */
+  ownerOnly?: boolean;
 }
 
 function kindOf(st: import('node:fs').Stats): string {
@@ -58,6 +61,7 @@ export function readBoundedFile(file: string, opts: ReadOptions): Buffer {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw fail(`is ${kindOf(st)}, not a regular file: refused (edge reads only regular files)`);
+    if (opts.ownerOnly && foreignOwner(st) !== undefined) throw fail(`${ownerAndMode(st)}: owned by neither you nor root: refused`);
     if (st.size > opts.maxBytes) throw fail(`is ${st.size} bytes, over the ${opts.maxBytes}-byte limit for this kind of file: refused`);
     // The size can change while reading (a file being written): read to EOF, never past the cap.
     const chunks: Buffer[] = [];

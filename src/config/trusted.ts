@@ -4,8 +4,9 @@ import { EdgeError } from '../errors.js';
 /**
  * The one rule for what the controller reads from a place it did not create: a path is trusted
  * when it is owned by the user running edge or by root, and neither its group nor others can write
- * it. Applied to .edge/ (settings, journals), ./inventories/, ./ansible.cfg, edge's settings file
- * and a host's edge_known_hosts_file (its trust anchor): otherwise any local user could set `inventory` or `accept-new-host-keys`, or rewrite what
+ * it. Applied to .edge/ (settings, journals, the script cache record), ./inventories/, ./ansible.cfg,
+ * edge's settings file and a host's edge_known_hosts_file and its directory (its trust anchor):
+ * otherwise any local user could set `inventory` or `accept-new-host-keys`, or rewrite what
  * `rollback` acts on, for the next operator who runs edge in a shared directory such as /tmp.
  */
 

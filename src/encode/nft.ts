@@ -10,6 +10,11 @@ import { termLine } from './terminal.js';
 const NFT_WORD = /^[A-Za-z0-9_.:@-]{1,15}$/;
 // A comment string: printable ASCII without the quote that would end it (nft strings have no escape).
 const NFT_COMMENT = /^[\x20\x21\x23-\x7e]{0,128}$/;
+// nft reads a number with a leading zero as octal: to it 010.0.0.0/8 is 8.0.0.0/8 and fd00::/064 is
+// fd00::/52. Decimal fields are written without one. Upper-case hex is the same address to nft.
+const DECIMAL = '(?:0|[1-9][0-9]{0,2})';
+const NFT_PREFIX4 = new RegExp(`^${DECIMAL}(?:\\.${DECIMAL}){3}/${DECIMAL}$`);
+const NFT_PREFIX6 = new RegExp(`^[0-9A-Fa-f:.]+/${DECIMAL}$`);
 
 /** An nft string literal for an interface name: `"eth0"`. Anything that could escape it is refused. */
 export function nftString(s: string): string {
@@ -19,13 +24,13 @@ export function nftString(s: string): string {
 
 /** An IPv4 prefix as nft reads it (`10.1.0.0/24`); anything else is refused. */
 export function nftPrefix(p: string): string {
-  if (!p.includes('/') || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
+  if (!NFT_PREFIX4.test(p) || !parsePrefix(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as a prefix`);
   return p;
 }
 
 /** An IPv6 prefix as nft reads it (`fd00:1::/64`); anything else is refused. */
 export function nftPrefix6(p: string): string {
-  if (!p.includes('/') || !parsePrefix6(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as an IPv6 prefix`);
+  if (!NFT_PREFIX6.test(p) || !parsePrefix6(p)) throw new Error(`refusing to render ${JSON.stringify(p)} into nftables as an IPv6 prefix`);
   return p;
 }
 

@@ -33,3 +33,14 @@ export function termText(text: string): string {
 export function termBytes(bytes: Uint8Array): string {
   return termText(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
 }
+
+// What JSON.stringify leaves raw but a terminal acts on: C1 controls, DEL, bidi and other format
+// characters, line and paragraph separators. Written as \u escapes, the JSON document is the same.
+const JSON_RAW = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+const jsonEscaped = (ch: string): string => [...Array(ch.length).keys()].map((i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+
+/** JSON for a screen, a pipe or a journal: the same document, with nothing in it a terminal would act on. */
+export function termJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(JSON_RAW, jsonEscaped);
+}

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { FILE_CAPS, readBoundedFile } from '../config/read-file.js';
 import { requireTrusted } from '../config/trusted.js';
 import { EdgeError } from '../errors.js';
@@ -106,11 +106,22 @@ function refuseWithoutBecome(name: string, user: string, become: boolean, src: V
 /**
  * A key the operator named that is not there is bad input (exit 5, nothing touched), not an
  * unreachable host: found here, before any host is connected. The host's known_hosts file is its
- * trust anchor: one another user can write could vouch for any key (trusted.ts's rule).
+ * trust anchor: one another user can write could vouch for any key (trusted.ts's rule), and so
+ * could one they create first, or swap in, where the directory it is (or will be) in is theirs to
+ * write.
  */
 function checkNamedFiles(name: string, privateKeyPath: string | undefined, knownHostsFile: string | undefined): void {
   if (privateKeyPath) readBoundedFile(privateKeyPath, { what: 'private key file', maxBytes: FILE_CAPS.key, host: name, field: 'ansible_ssh_private_key_file' });
-  if (knownHostsFile && existsSync(knownHostsFile)) requireTrusted(knownHostsFile, 'known host keys', 'edge_known_hosts_file');
+  if (!knownHostsFile) return;
+  requireTrusted(existingDirOf(knownHostsFile), 'known host keys', 'edge_known_hosts_file');
+  if (existsSync(knownHostsFile)) requireTrusted(knownHostsFile, 'known host keys', 'edge_known_hosts_file');
+}
+
+/** The directory `file` is in, or the nearest above it that exists (appendKnownHost makes the rest). */
+function existingDirOf(file: string): string {
+  let dir = dirname(resolve(file));
+  while (!existsSync(dir)) dir = dirname(dir);
+  return dir;
 }
 
 /**

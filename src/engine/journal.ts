@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { isMissingFile, MiB, readBoundedText } from '../config/read-file.js';
-import { foreignOwner, ownerAndMode } from '../config/trusted.js';
+import { join } from 'node:path';
+import { MiB } from '../config/read-file.js';
+import { termJson } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
+import { checkPrivateDir, privateDir, readPrivate, writePrivate } from './private-files.js';
 import type { RolloutState } from './rollout.js';
 import type { HostResult, RunResult } from './types.js';
 
@@ -14,8 +14,11 @@ import type { HostResult, RunResult } from './types.js';
  * host costs to record does not grow with the run (rewriting one JSON document per host did: at
  * 1,000 hosts that was 26 GB written). Reading folds the lines back into a RunResult; a last line
  * cut short by a crash is ignored. Journals of earlier versions (RUN_ID.json) are still read.
+ * They are private (private-files.ts): with --diff they hold the old contents of replaced router
+ * files (a keepalived.conf with its auth_pass).
  */
 export const JOURNAL_DIR = join('.edge', 'runs');
+const JOURNALS = 'run journals';
 
 type RolloutFields = Omit<RolloutState, 'hosts'>;
 type RolloutEntry = RolloutState['hosts'][number];
@@ -31,41 +34,14 @@ export type JournalRecord =
 
 const fileOf = (runId: string, dir: string) => join(dir, `${runId}.jsonl`);
 
+/**
+ * One record as a journal line. termJson, not JSON.stringify: router text in it (stderr, a diff body)
+ * must not act on the terminal of whoever reads the file with cat or less.
+ */
+const lineOf = (record: JournalRecord): string => `${termJson(record)}\n`;
+
 /** A journal may hold --diff bodies of 1,000 hosts; a line is one host's result. Far above real ones. */
 export const JOURNAL_CAPS = { file: 256 * MiB, line: 32 * MiB } as const;
-
-/**
- * The journal directory and the .edge it is in: 0700, since journals hold the old contents of
- * replaced router files (a keepalived.conf with its auth_pass). One of ours left open by an older
- * edge is closed; a symlink or one another user owns is refused, never written into.
- */
-function privateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  checkPrivateDir(dir);
-}
-
-/** The checks of privateDir on a journal directory that exists, before anything is read from it. */
-function checkPrivateDir(dir: string): void {
-  for (const d of basename(dirname(dir)) === '.edge' ? [dirname(dir), dir] : [dir]) {
-    const st = lstatSync(d);
-    if (!st.isDirectory() || foreignOwner(st) !== undefined) {
-      throw new EdgeError('CONFIG', `${d} (${ownerAndMode(st)}): ${st.isDirectory() ? `owned by uid ${st.uid}, not by you or root` : 'not a directory (a symlink?)'}: refusing to keep or read run journals there`);
-    }
-    if (st.mode & 0o077) chmodSync(d, 0o700);
-  }
-}
-
-/** Writes `text` as `file` atomically: a fresh temp name created O_EXCL (no planted symlink is followed), 0600, then renamed. */
-function writePrivate(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, text);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-}
 
 /** Appends records to one run's journal, one append per record, in order. */
 export class JournalWriter {
@@ -79,17 +55,17 @@ export class JournalWriter {
    * it carries over, compactly, once (so the file then grows by appends only).
    */
   static open(run: RunResult, dir = JOURNAL_DIR): JournalWriter {
-    privateDir(dir);
+    privateDir(dir, JOURNALS);
     const w = new JournalWriter(fileOf(run.runId, dir));
     const carried = recordsOf({ ...run, status: 'running', finishedAt: undefined });
-    const text = carried.map((r) => `${JSON.stringify(r)}\n`).join('');
+    const text = carried.map(lineOf).join('');
     writePrivate(w.file, text);
     w.bytesWritten = Buffer.byteLength(text);
     return w;
   }
 
   append(record: JournalRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
+    const line = lineOf(record);
     appendFileSync(this.file, line, { mode: 0o600 });
     this.bytesWritten += Buffer.byteLength(line);
   }
@@ -126,9 +102,9 @@ export function recordsOf(run: RunResult): JournalRecord[] {
 
 /** Rewrites a whole journal atomically (edge confirm / edge rollback record what they did to its hosts). */
 export async function writeJournal(result: RunResult, dir = JOURNAL_DIR): Promise<string> {
-  privateDir(dir);
+  privateDir(dir, JOURNALS);
   const file = fileOf(result.runId, dir);
-  writePrivate(file, recordsOf(result).map((r) => `${JSON.stringify(r)}\n`).join(''));
+  writePrivate(file, recordsOf(result).map(lineOf).join(''));
   return file;
 }
 
@@ -195,19 +171,12 @@ export function foldJournal(text: string, file = 'journal'): RunResult | undefin
   return run;
 }
 
-/** A journal through the bounded reader (a FIFO or a huge file is refused, not waited on); undefined when absent. */
-function readJournalText(file: string): string | undefined {
-  try {
-    return readBoundedText(file, { what: 'run journal', maxBytes: JOURNAL_CAPS.file });
-  } catch (e) {
-    if (isMissingFile(e)) return undefined;
-    throw e;
-  }
-}
+/** A journal: the bounded reader; undefined when absent. */
+const readJournalText = (file: string) => readPrivate(file, 'run journal', JOURNAL_CAPS.file);
 
 export async function readJournal(runId: string, dir = JOURNAL_DIR): Promise<RunResult | undefined> {
   // A journal says what rollback and confirm act on: read only from a directory no one else controls.
-  if (existsSync(dir)) checkPrivateDir(dir);
+  if (existsSync(dir)) checkPrivateDir(dir, JOURNALS);
   const file = fileOf(runId, dir);
   const text = readJournalText(file);
   if (text !== undefined) return foldJournal(text, file);

@@ -1,7 +1,8 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { contentHash } from '../facts/content-hash.js';
 import { EDGE_VAR } from './host-layout.js';
+import { checkPrivateDir, privateDir, readPrivate, writePrivate } from './private-files.js';
 
 /**
  * The scripts edge sends on every run (the lock library and the facts probe, ~18 KiB) live on the
@@ -19,6 +20,9 @@ export const CACHE_MISS_EXIT = 91;
 /** Files the router keeps; the controller remembers fewer, so what it remembers is still there. */
 const KEEP = 8;
 const RECORD_KEEP = 4;
+/** A record is RECORD_KEEP lines of 65 bytes; anything near this is not edge's. */
+const RECORD_MAX_BYTES = 64 * 1024;
+const RECORDS = 'the script cache record';
 
 /** How a cached script reached the router in one exec. */
 export type CacheUse = 'reference' | 'installed' | 'inline';
@@ -98,7 +102,7 @@ export function cacheHost(name: string, hostKeyFingerprint: string | undefined):
 /**
  * The controller's memory of which cached scripts each host holds (.edge/cache/HOST, a hash per
  * line, newest last). Losing it costs one whole send per host; it is never trusted for more (the
- * router checks every hash).
+ * router checks every hash). It lives under .edge as the journals do (private-files.ts).
  */
 export class CacheRecord {
   constructor(private readonly dir = join('.edge', 'cache')) {}
@@ -107,12 +111,16 @@ export class CacheRecord {
     return join(this.dir, encodeURIComponent(host));
   }
 
+  /** Whether the directory is there to use, after the checks of a private one. */
+  private present(): boolean {
+    if (!existsSync(this.dir)) return false;
+    checkPrivateDir(this.dir, RECORDS);
+    return true;
+  }
+
   private read(host: string): string[] {
-    try {
-      return readFileSync(this.file(host), 'utf8').split('\n').filter((l) => HEX64.test(l));
-    } catch {
-      return [];
-    }
+    const text = this.present() ? readPrivate(this.file(host), RECORDS, RECORD_MAX_BYTES) : undefined;
+    return (text ?? '').split('\n').filter((l) => HEX64.test(l));
   }
 
   has(host: string, hash: string): boolean {
@@ -124,14 +132,12 @@ export class CacheRecord {
   }
 
   forget(host: string, hash?: string): void {
-    if (hash === undefined) rmSync(this.file(host), { force: true });
-    else this.write(host, this.read(host).filter((h) => h !== hash));
+    if (hash !== undefined) this.write(host, this.read(host).filter((h) => h !== hash));
+    else if (this.present()) rmSync(this.file(host), { force: true });
   }
 
   private write(host: string, hashes: string[]): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const tmp = `${this.file(host)}.${process.pid}.tmp`;
-    writeFileSync(tmp, hashes.map((h) => `${h}\n`).join(''), { mode: 0o600 });
-    renameSync(tmp, this.file(host));
+    privateDir(this.dir, RECORDS);
+    writePrivate(this.file(host), hashes.map((h) => `${h}\n`).join(''));
   }
 }

@@ -163,12 +163,12 @@ export function renderEdgeMetricsUnit(p: { script: string; conf: string }): stri
 [Unit]
 Description=edge: failover state as Prometheus metrics for node_exporter's textfile collector
 After=edge-probe.service
-ConditionPathExists=${p.conf}
+ConditionPathExists=${systemdValue(p.conf)}
 StartLimitIntervalSec=0
 
 [Service]
 Type=simple
-ExecStart=${p.script} run
+ExecStart=${systemdExecPath(p.script)} run
 Restart=always
 RestartSec=5
 SyslogIdentifier=edge-metrics

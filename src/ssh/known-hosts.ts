@@ -3,6 +3,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.js';
 import { dirname } from 'node:path';
 import { EdgeError, errorMessage } from '../errors.js';
+import { matchWildcard } from './wildcard.js';
 
 /**
  * OpenSSH known_hosts, read the way ssh(1) reads it (sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT"):
@@ -151,12 +152,6 @@ function parseHostField(field: string): HostMatcher | undefined {
   const hash = Buffer.from(m[2]!, 'base64');
   if (salt.length !== 20 || hash.length !== 20) return undefined;
   return { kind: 'hashed', salt, hash };
-}
-
-/** OpenSSH wildcard match: `*` any run of characters, `?` exactly one; the rest is literal. */
-export function matchWildcard(text: string, pattern: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\*?]/g, (c) => (c === '*' ? '.*' : c === '?' ? '.' : `\\${c}`));
-  return new RegExp(`^${re}$`, 's').test(text);
 }
 
 /** ssh's match_hostname: any negated pattern that matches vetoes the whole line. */

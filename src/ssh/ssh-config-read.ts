@@ -5,6 +5,7 @@ import { FILE_CAPS, isMissingFile, readBoundedText } from '../config/read-file.j
 import { sshNameProblem } from '../encode/index.js';
 import { EdgeError } from '../errors.js';
 import type { SshCliOption } from './types.js';
+import { matchWildcard } from './wildcard.js';
 
 /**
  * ssh_config evaluated as OpenSSH 9's readconf.c does, for when `ssh -G` cannot be asked: the
@@ -68,19 +69,13 @@ export function splitArgs(s: string, where: string): string[] {
   return out;
 }
 
-/** OpenSSH's match_pattern: `*` and `?` globs. */
-export function matchGlob(text: string, pattern: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\/]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${re}$`, 's').test(text);
-}
-
 /** match_pattern_list: comma-separated, `!` negates and wins. */
 function matchList(text: string, list: string, lower: boolean): boolean {
   let got = false;
   for (const raw of list.split(',')) {
     const negated = raw.startsWith('!');
     const p = lower ? (negated ? raw.slice(1) : raw).toLowerCase() : negated ? raw.slice(1) : raw;
-    if (matchGlob(lower ? text.toLowerCase() : text, p)) {
+    if (matchWildcard(lower ? text.toLowerCase() : text, p)) {
       if (negated) return false;
       got = true;
     }
@@ -194,7 +189,7 @@ function readFile(st: State, file: string, active: { on: boolean }, neverMatch: 
       let on = false;
       for (const a of args) {
         const negated = a.startsWith('!');
-        if (matchGlob(st.input.host, negated ? a.slice(1) : a)) {
+        if (matchWildcard(st.input.host, negated ? a.slice(1) : a)) {
           if (negated) {
             on = false;
             break;
@@ -264,7 +259,7 @@ function globPath(p: string): string[] {
     } catch {
       names = [];
     }
-    for (const n of names) if ((name.startsWith('.') || !n.startsWith('.')) && matchGlob(n, name)) out.push(join(d, n));
+    for (const n of names) if ((name.startsWith('.') || !n.startsWith('.')) && matchWildcard(n, name)) out.push(join(d, n));
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { termLine, termText } from '../encode/index.js';
+import { termJson, termLine, termText } from '../encode/index.js';
 
 /**
  * The screen is a sink like any other: text a router sent (its hostname, task stderr, a diff body,
@@ -7,7 +7,7 @@ import { termLine, termText } from '../encode/index.js';
  * their own colours, so edge's SGR codes are the only escape sequences that reach a terminal.
  */
 
-export { termLine as screenLine, termText as screenText };
+export { termJson as screenJson, termLine as screenLine, termText as screenText };
 
 /** A copy of `value` with every string in it (keys too) passed through the terminal encoder. */
 export function screenSafe<T>(value: T): T {
@@ -17,15 +17,6 @@ export function screenSafe<T>(value: T): T {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [termText(k), screenSafe(v)])) as T;
   }
   return value;
-}
-
-// What JSON.stringify leaves raw but a terminal acts on: C1 controls, DEL, bidi and other format
-// characters, line and paragraph separators. Written as \u escapes, the JSON document is the same.
-const JSON_RAW = /[\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/gu;
-
-/** JSON for a screen or a pipe: the same document, with nothing in it a terminal would act on. */
-export function screenJson(value: unknown, indent?: number): string {
-  return JSON.stringify(value, null, indent).replace(JSON_RAW, (ch) => [...Array(ch.length).keys()].map((i) => `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''));
 }
 
 /** A writer that puts every string through the terminal encoder before `write` sees it. */

@@ -18,7 +18,8 @@ import { pollFor, report } from '../failover/helpers.js';
  * left as it was (r2's failed task rolled back by edge), while r3, a normal router in the same run,
  * is applied. The controller's peak RSS (GNU time's %M) stays within 50 MB of a normal run of the
  * same three routers, and no byte of the escape sequences reaches edge's output (the run's, and
- * edge pick's, which shows the hostname). Malformed facts: malformed-ip.test.ts.
+ * edge pick's, which shows the hostname). Last, r1's `ip` prints text that is not JSON for the facts
+ * probe: r1 is failed naming what was wrong, and r3 is applied in the same run.
  *
  * The hostile programs are wrappers earlier in root's PATH (/usr/local/sbin), as a compromised
  * router could have; they are removed, and the os-release put back, afterwards.
@@ -80,7 +81,7 @@ describe.skipIf(!isRoot)('a hostile router fails alone, in bounded time and memo
     await rollBackAll();
   }, 300_000);
 
-  it('gzip bomb, 2 GiB of stdout, an ip that never exits, escape sequences: each fails its host, r3 is applied', async () => {
+  it('gzip bomb, 2 GiB of stdout, an ip that never exits, escape sequences, malformed facts: each fails its host, r3 is applied', async () => {
     const pristine: Record<string, string> = {};
     for (const r of ROUTERS) pristine[r] = await managedFingerprint(lab, r);
 
@@ -156,6 +157,18 @@ describe.skipIf(!isRoot)('a hostile router fails alone, in bounded time and memo
     const pickText = picked.join('');
     expect(pickText).not.toMatch(/[\x1b\x07\x9b]/);
     expect(pickText).toContain('r2 (r2\\x1b]52;c;aG9zdGlsZQ==\\x07\\x1b[2J');
+
+    // 3. r1: its `ip` answers the facts probe's link query with text that is not JSON (r2 keeps
+    // its hostile nft and fails as before): r1 is failed naming what was wrong, r3 applied.
+    await wrapper('r1', 'ip', `if [ "$*" = "-j -d link show" ]; then echo '<html>503 not json'; else exec /usr/sbin/ip "$@"; fi`);
+    const before3 = await managedFingerprint(lab, 'r1');
+    const malformed = await run();
+    expect(host(malformed.result, 'r1').status).toBe('failed');
+    expect(host(malformed.result, 'r1').error).toContain('the facts the host sent are malformed: `ip -j -d link show` printed output that is not JSON (');
+    expect(malformed.res.stderr).toMatch(/^r1: failed — .*the facts the host sent are malformed: `ip -j -d link show` printed output that is not JSON \(/m);
+    await expectR3Applied(malformed.result);
+    expect(await managedFingerprint(lab, 'r1'), 'r1 changed').toBe(before3);
+    await rollBackAll();
 
     const rss = { normal: normal.maxRssKb, floods: floods.maxRssKb, stuck: stuck.maxRssKb };
     report(

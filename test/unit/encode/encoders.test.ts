@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   nftComment,
   nftPrefix,
+  nftPrefix6,
   nftString,
   shComment,
   sysctlKey,
@@ -50,12 +51,18 @@ describe('nft', () => {
     for (const bad of ['10.0.0.1', '10.0.0.0/33', '10.0.0.0/8 }; flush ruleset', '', '10.0.0.0/8/x }; flush ruleset', '10.0.0.0/8//', '10.0.0.0/', '10.0.0.0/0x8', '10.0.0.0/ 8']) {
       expect(() => nftPrefix(bad), bad).toThrow(/refusing/);
     }
+    // nft reads a leading zero as octal: 010.0.0.0/8 would be 8.0.0.0/8 to it, fd00::/064 fd00::/52.
+    for (const bad of ['010.0.0.0/8', '10.0.0.0/08', '10.0.0.0/00']) expect(() => nftPrefix(bad), bad).toThrow(/refusing/);
+    for (const good of ['fd00:1::/64', 'FD00:AB::/48', '::/0', '::ffff:192.0.2.0/120', 'fd00:0001::/64']) expect(nftPrefix6(good)).toBe(good);
+    for (const bad of ['fd00::/064', 'fd00::/0064', 'fd00::/00', 'fd00::', 'fd00::/129', 'fd00::/64 }', 'fd00::/64/x', 'fe80::1%eth0/64', '::ffff:010.0.0.0/120']) {
+      expect(() => nftPrefix6(bad), bad).toThrow(/refusing/);
+    }
     expect(nftComment('NAT WAN1')).toBe('"NAT WAN1"');
     for (const bad of ['a"b', 'a\nb', 'x'.repeat(129), '\u202e']) expect(() => nftComment(bad)).toThrow(/refusing/);
   });
 
   it('what it writes, nft -c reads', () => {
-    const ruleset = `table inet edge_encode_check {\n\tset s { type ipv4_addr; flags interval; elements = { ${nftPrefix('198.18.0.0/15')} } }\n\tchain c { iifname ${nftString('eth0.100')} counter comment ${nftComment("it's # fine")}\n\t}\n}\n`;
+    const ruleset = `table inet edge_encode_check {\n\tset s { type ipv4_addr; flags interval; elements = { ${nftPrefix('198.18.0.0/15')} } }\n\tset s6 { type ipv6_addr; flags interval; elements = { ${nftPrefix6('FD00:AB::/48')} } }\n\tchain c { iifname ${nftString('eth0.100')} counter comment ${nftComment("it's # fine")}\n\t}\n}\n`;
     try {
       execFileSync('nft', ['-c', '-f', '-'], { input: ruleset, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {

@@ -123,6 +123,26 @@ describe('run journal (JSON Lines)', () => {
     expect(readFileSync(victim, 'utf8')).toBe('untouched');
   });
 
+  it('keeps router text inert in the file (C1 CSI, bidi override, separators as \\u escapes) and reads back the same', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
+    const hostile = 'stderr \x1b[2J \u009b31m evil\u202etxt \u2028 zero\u200bwidth \u{e0041}tag \x7f';
+    const r = run('20261201T100000Z-0005');
+    const h: HostResult = { ...host(1), status: 'failed', error: hostile };
+    const w = JournalWriter.open({ ...r, hosts: [{ ...host(2), error: hostile }] }, dir);
+    w.host(h);
+    const doc = { ...r, hosts: [{ ...host(2), error: hostile }, h] };
+    // JSON.stringify already escapes C0 (ESC among them); C1, DEL and format characters it leaves raw.
+    const inert = async () => {
+      const text = readFileSync(w.file, 'utf8');
+      expect(/[\x00-\x09\x0b-\x1f\x7f-\x9f\p{Cf}\p{Zl}\p{Zp}]/u.exec(text)?.[0]).toBeUndefined();
+      expect(text).toContain('evil\\u202etxt');
+      expect(await readJournal(r.runId, dir)).toEqual(doc);
+    };
+    await inert();
+    await writeJournal(doc, dir);
+    await inert();
+  });
+
   it('refuses a tampered journal loudly, naming the file and line; a FIFO is refused, not waited on', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'edge-journal-'));
     const r = run('20261201T100000Z-0004');

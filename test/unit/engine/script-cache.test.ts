@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -99,5 +99,46 @@ describe('scripts kept on the host by content hash', () => {
     expect(rec.has('r1', h(4))).toBe(false);
     rec.add('a/../b', h(1));
     expect(rec.has('a/../b', h(1))).toBe(true);
+  });
+
+  it('the record is read through the bounded reader: a FIFO is refused at once, not waited on', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'edge-rec-')), 'cache');
+    mkdirSync(dir, { mode: 0o700 });
+    const fifo = join(dir, 'r1');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // A writer that holds the FIFO open for 3 s: a blocking read would wait that long, then see nothing.
+    const writer = spawn('sh', ['-c', `sleep 3 > '${fifo}'`], { stdio: 'ignore' });
+    try {
+      const t0 = performance.now();
+      expect(() => new CacheRecord(dir).has('r1', contentHash('1'))).toThrow(/FIFO/);
+      expect(performance.now() - t0).toBeLessThan(1000);
+    } finally {
+      writer.kill();
+    }
+  });
+
+  it('the record is written through a fresh O_EXCL name: a symlink planted at the old fixed temp name is not followed', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'edge-rec-'));
+    const dir = join(parent, 'cache');
+    mkdirSync(dir, { mode: 0o700 });
+    const victim = join(parent, 'victim');
+    writeFileSync(victim, 'untouched');
+    symlinkSync(victim, join(dir, `r1.${process.pid}.tmp`));
+    new CacheRecord(dir).add('r1', contentHash('1'));
+    expect(readFileSync(victim, 'utf8')).toBe('untouched');
+    expect(statSync(join(dir, 'r1')).mode & 0o777).toBe(0o600);
+  });
+
+  it('.edge/cache is checked as the journals are: behind a symlink it is refused, nothing removed (rollback --baseline forgets through it)', () => {
+    const parent = mkdtempSync(join(tmpdir(), 'edge-rec-'));
+    const elsewhere = join(parent, 'elsewhere');
+    mkdirSync(elsewhere, { mode: 0o700 });
+    writeFileSync(join(elsewhere, 'r1'), `${contentHash('1')}\n`);
+    mkdirSync(join(parent, '.edge'), { mode: 0o700 });
+    symlinkSync(elsewhere, join(parent, '.edge', 'cache'));
+    const rec = new CacheRecord(join(parent, '.edge', 'cache'));
+    expect(() => rec.forget('r1')).toThrow(/\.edge\/cache \(owner uid \d+, mode \d+\) is not a directory \(a symlink\?\): refusing to keep or read the script cache record there/);
+    expect(() => rec.has('r1', contentHash('1'))).toThrow(/not a directory/);
+    expect(existsSync(join(elsewhere, 'r1'))).toBe(true);
   });
 });

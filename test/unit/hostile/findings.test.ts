@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -38,6 +38,13 @@ describe('a host name is never shell syntax on the way to ssh', () => {
   it('with ansible_host the same name loads (it is only ever quoted)', () => {
     const inv = parseInventory(parseYaml(`all:\n  hosts:\n    ${name}:\n      ansible_host: 192.0.2.10\n`, 'inv.yaml'));
     expect([...inv.hosts.keys()]).toEqual([name]);
+  });
+
+  it("the README's names rule says so: such a name only with ansible_host", () => {
+    const row = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8').split('\n').find((l) => l.startsWith('| host, group and variable names |'));
+    expect(row).toContain('`r1$(id)` is a valid host name only with `ansible_host` set');
+    expect(() => parseInventory(parseYaml('all:\n  hosts:\n    r1$(id):\n', 'inv.yaml'))).toThrow(/is the SSH address \(no ansible_host\)/);
+    expect(() => parseInventory(parseYaml('all:\n  hosts:\n    r1$(id):\n      ansible_host: 192.0.2.10\n', 'inv.yaml'))).not.toThrow();
   });
 
   it('the built-in ssh_config reader refuses Match exec with such a token instead of running it', () => {
@@ -139,5 +146,21 @@ describe('LOW items', () => {
     expect(connect).not.toThrow();
     chmodSync(kh, 0o666);
     expect(errorsOf(connect)[0]).toMatch(/^inv\.yaml:6:\d+: .*known_hosts \(owner uid \d+, mode 0666\) is writable by every user: refusing to read known host keys/);
+  });
+
+  it('an edge_known_hosts_file not there yet is refused where another user could create it first', () => {
+    const open = join(dir, 'open');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    for (const kh of [join(open, 'known_hosts'), join(open, 'sub', 'known_hosts')]) {
+      const inv = parseInventory(parseYaml(`all:\n  hosts:\n    r1:\n      ansible_host: 192.0.2.10\n      ansible_user: root\n      edge_known_hosts_file: ${kh}\n`, 'inv.yaml'));
+      const h = inv.hosts.get('r1')!;
+      const connect = () => connectorFor('r1', h.vars, { acceptNewHostKeys: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }, h.varSources);
+      expect(errorsOf(connect)[0]).toMatch(new RegExp(`^inv\\.yaml:6:\\d+: .*${open} \\(owner uid \\d+, mode 0777\\) is writable by every user: refusing to read known host keys`));
+    }
+    chmodSync(open, 0o700);
+    const inv = parseInventory(parseYaml(`all:\n  hosts:\n    r1:\n      ansible_host: 192.0.2.10\n      ansible_user: root\n      edge_known_hosts_file: ${join(open, 'sub', 'known_hosts')}\n`, 'inv.yaml'));
+    const h = inv.hosts.get('r1')!;
+    expect(() => connectorFor('r1', h.vars, { acceptNewHostKeys: true, connectTimeoutMs: 1000, commandTimeoutMs: 1000 }, h.varSources)).not.toThrow();
   });
 });

@@ -7,6 +7,7 @@ import {
   nftComment,
   nftHashComment,
   nftPrefix,
+  nftPrefix6,
   nftString,
   shComment,
   shQuote,
@@ -249,7 +250,16 @@ const SINKS: Sink[] = [
   { name: 'shell word', values: sinkValue, encode: shQuote, check: (out) => expect(out).not.toContain('\0') },
   { name: 'shell comment', values: sinkValue, encode: shComment, check: (out) => expect(out).toMatch(VISIBLE_ONLY) },
   { name: 'nft string', values: near('eth0', 'lan0.100', 'wan_1'), encode: nftString, check: (out) => expect(out).toMatch(/^"[A-Za-z0-9_.:@-]{1,15}"$/) },
-  { name: 'nft prefix', values: near('10.0.0.0/8', '192.0.2.0/24', '0.0.0.0/0'), encode: nftPrefix, check: (out) => expect(out).toMatch(/^(?:\d{1,3}\.){3}\d{1,3}\/\d{1,2}$/) },
+  { name: 'nft prefix', values: near('10.0.0.0/8', '192.0.2.0/24', '0.0.0.0/0', '010.0.0.0/8', '10.0.0.0/08'), encode: nftPrefix, check: (out) => expect(out).toMatch(/^(?:(?:0|[1-9]\d{0,2})\.){3}(?:0|[1-9]\d{0,2})\/(?:0|[1-9]\d?)$/) },
+  {
+    name: 'nft IPv6 prefix',
+    values: near('fd00:1::/64', '2001:db8::/32', 'FD00:AB::/48', '::/0', '::ffff:192.0.2.0/120', 'fd00::/064'),
+    encode: nftPrefix6,
+    check: (out, v) => {
+      expect(out).toBe(v);
+      expect(out).toMatch(/^[0-9A-Fa-f:.]+\/(?:0|[1-9]\d{0,2})$/);
+    },
+  },
   { name: 'nft comment', values: near('NAT WAN1', "it's # fine"), encode: nftComment, check: (out) => expect(out).toMatch(/^"[\x20\x21\x23-\x7e]{0,128}"$/) },
   { name: 'nft # comment', values: sinkValue, encode: nftHashComment, check: (out) => expect(out).toMatch(VISIBLE_ONLY) },
   {
@@ -324,9 +334,11 @@ describe('fuzzing the encoders: each writes a value as itself or refuses it (fas
   it('every nft value it accepts, nft -c reads', () => {
     const names = throughSink(SINKS[2]!, 500).map(([, o]) => o);
     const prefixes = throughSink(SINKS[3]!, 500).map(([, o]) => o);
-    const comments = throughSink(SINKS[4]!, 500).map(([, o]) => o);
-    expect(Math.min(names.length, prefixes.length, comments.length)).toBeGreaterThan(10);
+    const prefixes6 = throughSink(SINKS[4]!, 500).map(([, o]) => o);
+    const comments = throughSink(SINKS[5]!, 500).map(([, o]) => o);
+    expect(Math.min(names.length, prefixes.length, prefixes6.length, comments.length)).toBeGreaterThan(10);
     const rules = names.map((n, i) => `\t\tiifname ${n} ip saddr ${prefixes[i % prefixes.length]} counter comment ${comments[i % comments.length]}`);
+    rules.push(...prefixes6.map((p) => `\t\tip6 saddr ${p} counter`));
     try {
       execFileSync('nft', ['-c', '-f', '-'], { input: `table inet edge_fuzz {\n\tchain c {\n${rules.join('\n')}\n\t}\n}\n`, stdio: ['pipe', 'pipe', 'pipe'] });
     } catch (e) {

@@ -1,7 +1,7 @@
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { loadSettingFiles } from '../../../src/commands/settings.js';
 import { findAnsibleCfg } from '../../../src/config/ansible-cfg.js';
 import { readJournal } from '../../../src/engine/journal.js';
@@ -99,7 +99,34 @@ describe.skipIf(!isRoot)('.edge/runs', () => {
     const dir = project({ '.edge/runs/20261201T000000Z-1a2b3c4d.jsonl': '{}\n' });
     chownSync(join(dir, '.edge'), OTHER_UID, OTHER_UID);
     await expect(readJournal('20261201T000000Z-1a2b3c4d', join(dir, '.edge', 'runs'))).rejects.toThrow(
-      new RegExp(`\\.edge \\(owner uid ${OTHER_UID}, mode 0\\d+\\): owned by uid ${OTHER_UID}, not by you or root: refusing to keep or read run journals there`),
+      new RegExp(`\\.edge \\(owner uid ${OTHER_UID}, mode 0\\d+\\) is owned by uid ${OTHER_UID}, not by you \\(uid 0\\) or root: refusing to keep or read run journals there`),
     );
+  });
+
+  it('a journal another user owns is refused, even in a .edge of ours', async () => {
+    const dir = project({ '.edge/runs/20261201T000000Z-1a2b3c4d.jsonl': '{"type":"run","runId":"20261201T000000Z-1a2b3c4d"}\n' });
+    const file = join(dir, '.edge', 'runs', '20261201T000000Z-1a2b3c4d.jsonl');
+    chownSync(file, OTHER_UID, OTHER_UID);
+    await expect(readJournal('20261201T000000Z-1a2b3c4d', join(dir, '.edge', 'runs'))).rejects.toThrow(
+      `run journal ${file}: owner uid ${OTHER_UID}, mode 0644: owned by neither you nor root: refused`,
+    );
+  });
+
+  it("a root-owned .edge others can write is refused naming it (a user's chmod would fail), a closed one is used as it is", async () => {
+    // Run as a user (uid 1000) in a directory root made: .edge is root's.
+    const uid = vi.spyOn(process, 'getuid').mockReturnValue(1000);
+    try {
+      const dir = project({ '.edge/runs/.keep': '' });
+      chmodSync(join(dir, '.edge'), 0o777);
+      await expect(readJournal('20261201T000000Z-1a2b3c4d', join(dir, '.edge', 'runs'))).rejects.toThrow(
+        `${join(dir, '.edge')} (owner uid 0, mode 0777) is writable by every user: refusing to keep or read run journals there`,
+      );
+      chmodSync(join(dir, '.edge'), 0o755);
+      chmodSync(join(dir, '.edge', 'runs'), 0o755);
+      await expect(readJournal('20261201T000000Z-1a2b3c4d', join(dir, '.edge', 'runs'))).resolves.toBeUndefined();
+      expect(statSync(join(dir, '.edge')).mode & 0o777).toBe(0o755);
+    } finally {
+      uid.mockRestore();
+    }
   });
 });

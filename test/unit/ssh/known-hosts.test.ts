@@ -11,9 +11,9 @@ import {
   knownKeyTypes,
   loadKnownHosts,
   lookup,
-  matchWildcard,
   parseKnownHosts,
 } from '../../../src/ssh/known-hosts.js';
+import { matchWildcard } from '../../../src/ssh/wildcard.js';
 
 let dir: string;
 const keys: Record<string, { type: string; b64: string; pubFile: string }> = {};
