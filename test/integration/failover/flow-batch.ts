@@ -30,6 +30,8 @@ export interface BatchResult {
   wan1: number;
   wan2: number;
   failed: number;
+  /** why the failed ones failed ("timeout", "ECONNRESET", …), for the report when a test fails */
+  errors: Record<string, number>;
   other: Record<string, number>;
 }
 
@@ -44,12 +46,14 @@ export async function flowBatch(
   const cfg = { host: whoami.address, port: whoami.port, count: opts.count, localAddress: opts.from ?? r.lan.client, concurrency: opts.concurrency ?? 20, timeoutMs: opts.timeoutMs ?? 3_000 };
   const res = await lab.run(`${router}-lan`, [process.execPath, '-e', BATCH_JS, JSON.stringify(cfg)], { timeoutMs: 120_000 });
   const counts = JSON.parse(res.stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>;
-  const out: BatchResult = { wan1: 0, wan2: 0, failed: 0, other: {} };
+  const out: BatchResult = { wan1: 0, wan2: 0, failed: 0, errors: {}, other: {} };
   for (const [k, n] of Object.entries(counts)) {
     const via = k.startsWith('seen ') ? wanOfSource(k.slice(5), r) : undefined;
     if (via === 'wan1' || via === 'wan2') out[via] += n;
-    else if (k.startsWith('error ')) out.failed += n;
-    else out.other[k] = n;
+    else if (k.startsWith('error ')) {
+      out.failed += n;
+      out.errors[k.slice(6)] = n;
+    } else out.other[k] = n;
   }
   return out;
 }
