@@ -148,11 +148,12 @@ export function issuesToErrors(issues: readonly Issue[], opts: IssueOptions): Ed
       case 'invalid_union': {
         // A branch whose type matched says what is wrong with the value: the one whose format it
         // also took, if any (an IPv6 prefix with host bits is told that, not that it is no IPv4
-        // prefix); when it took no branch's format, the union's own message says what it takes.
+        // prefix); when several took its type and none its format, the union's own message says
+        // what it takes.
         const own = issue.message !== ZOD_UNION_DEFAULT ? issue.message : undefined;
         const typedBranches = issue.errors.filter((b) => b.length > 0 && !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
         const formatted = typedBranches.find((b) => !b.some((i) => i.code === 'invalid_format' && i.path.length === 0));
-        const typed = formatted ?? (own ? undefined : typedBranches[0]);
+        const typed = formatted ?? (own && typedBranches.length > 1 ? undefined : typedBranches[0]);
         if (typed) {
           for (const i of typed) visit(i, path);
           return;
