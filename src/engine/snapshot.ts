@@ -367,11 +367,6 @@ export function restoreScript(m: SnapshotManifest): string {
 }
 
 /**
- * edge_ifconf FAMILY NAME DEFAULT [IFACE VALUE]...: every interface's conf/IFACE/NAME back to its
- * saved VALUE; an interface not saved (it appeared after the snapshot: at a boot, say) takes
- * DEFAULT, the pre-run `default` that the kernel would have given it (none: left as it is).
- */
-/**
  * edge_rule_add -4|-6 ARGS: \`ip rule add ARGS\`, where "File exists" is success. The kernel says so
  * only for a rule identical in every field, preference included: a daemon the run did not restart
  * (edge-routes, the switcher) may put a rule back between the range's deletion and this add.
@@ -383,6 +378,11 @@ export const RULE_RESTORE_FUNCTION = `edge_rule_add() {
   echo "edge restore: failed: ip $fam rule add $* ($err)" >&2; rc=1
 }`;
 
+/**
+ * edge_ifconf FAMILY NAME DEFAULT [IFACE VALUE]...: every interface's conf/IFACE/NAME back to its
+ * saved VALUE; an interface not saved (it appeared after the snapshot: at a boot, say) takes
+ * DEFAULT, the pre-run `default` that the kernel would have given it (none: left as it is).
+ */
 const IFACE_RESTORE_FUNCTION = `edge_ifconf() {
   local fam=$1 name=$2 def=$3 p i v j; shift 3
   local -a s=("$@")
