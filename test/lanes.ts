@@ -95,6 +95,7 @@ const FILE_DONE = /^ *[✓❯×] (test\/\S+\.test\.ts) \(.*\) +([0-9.]+)(ms|s)$/
 
 function runLane(lane: number, files: string[], est: number): Promise<LaneResult> {
   const tag = `[${lane}] `;
+  // colour off unless asked for: the lanes' lines are interleaved and prefixed
   const env = { ...process.env, EDGE_TEST_LAB_INSTANCE: String(LANE_INSTANCES[lane - 1]), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
   process.stdout.write(`${tag}lane ${lane}: lab instance ${env.EDGE_TEST_LAB_INSTANCE}, ${files.length} files, about ${Math.round(est / 60)} min by the last run\n`);
   const args = ['vitest', 'run', '--config', CONFIG, ...files];
@@ -134,8 +135,10 @@ async function main(): Promise<number> {
     return new Promise((resolve) => child.on('close', (code) => resolve(code ?? 1)));
   }
   const durations = existsSync(DURATIONS) ? (JSON.parse(readFileSync(DURATIONS, 'utf8')) as Record<string, number>) : {};
-  const lanes = Math.min(Number(process.env.EDGE_TEST_LANES ?? 2), LANE_INSTANCES.length);
-  const plan = deal(work(durations), lanes);
+  const asked = Math.trunc(Number(process.env.EDGE_TEST_LANES ?? 2));
+  const lanes = Math.min(Math.max(Number.isFinite(asked) ? asked : 2, 1), LANE_INSTANCES.length);
+  // a lane dealt nothing is not started (vitest without files would run them all)
+  const plan = deal(work(durations), lanes).filter((pieces) => pieces.length > 0);
   const started = Date.now();
   const results = await Promise.all(
     plan.map((pieces, i) => runLane(i + 1, pieces.flatMap((w) => w.files), pieces.reduce((s, w) => s + w.sec, 0))),
