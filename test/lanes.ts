@@ -95,8 +95,8 @@ const FILE_DONE = /^ *[✓❯×] (test\/\S+\.test\.ts) \(.*\) +([0-9.]+)(ms|s)$/
 
 function runLane(lane: number, files: string[], est: number): Promise<LaneResult> {
   const tag = `[${lane}] `;
-  // colour off unless asked for: the lanes' lines are interleaved and prefixed
-  const env = { ...process.env, EDGE_TEST_LAB_INSTANCE: String(LANE_INSTANCES[lane - 1]), FORCE_COLOR: process.env.FORCE_COLOR ?? '0' };
+  // colour off unless asked for (FORCE_COLOR): the lanes' lines are interleaved and prefixed
+  const env = { ...process.env, EDGE_TEST_LAB_INSTANCE: String(LANE_INSTANCES[lane - 1]), ...(process.env.FORCE_COLOR ? {} : { NO_COLOR: '1' }) };
   process.stdout.write(`${tag}lane ${lane}: lab instance ${env.EDGE_TEST_LAB_INSTANCE}, ${files.length} files, about ${Math.round(est / 60)} min by the last run\n`);
   const args = ['vitest', 'run', '--config', CONFIG, ...files];
   const child = spawn('npx', args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
