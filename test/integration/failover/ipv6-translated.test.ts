@@ -17,7 +17,8 @@ import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from
  * arrives from the router with a ULA source or the other ISP's prefix: it must stay 0. The run is
  * rolled back with edge's rollback and the router is as before, byte for byte. Then issue 24's
  * balance and steering for IPv6: an IPv6-only cut of one WAN takes every new IPv6 flow off it while
- * IPv4 keeps both, and an IPv6 `only` rule drops while its WAN's IPv6 is down.
+ * IPv4 keeps both, and an IPv6 `only` rule drops while its WAN's IPv6 is down. Last, a reboot with
+ * WAN1 cut comes up with IPv6 on WAN2 and returns to WAN1 after the repair.
  */
 const router = 'r1';
 const LEAK_TABLE = 'elab_leak6';
@@ -253,5 +254,26 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
       await healthyIsps(lab, router);
       await lab.run(`${router}-lan`, ['ip', '-6', 'addr', 'del', `${guest6}/64`, 'dev', dev], { allowFail: true });
     }
+  }, 600_000);
+
+  it('a reboot with WAN1 cut: after the boot new IPv6 flows leave by WAN2, translated, and by WAN1 once it is repaired', async () => {
+    const run = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }));
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    applied.push(run.result.runId);
+    await waitSettled(lab, router);
+    const { value: client } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
+    const t = timingOf(lab, router);
+    await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
+    try {
+      const booted = Date.now();
+      await lab.reboot(router);
+      const after = await pollFor('new IPv6 flows via wan2 after the boot', 120_000, via('wan2'), 1_000);
+      for (const f of after.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
+      report('23 reboot, WAN1 cut', `new IPv6 and IPv4 flows via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
+    } finally {
+      await lab.fault(router, 'wan1', { kind: 'clear' });
+    }
+    const back = await pollFor('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
   }, 600_000);
 });
