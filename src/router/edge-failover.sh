@@ -422,13 +422,17 @@ switcher() {
     # without translated IPv6 no IPv6 machine runs: their beats are not awaited
     [ -n "$V6" ] || b3=$MONO_CS b4=$MONO_CS
     if [ $((MONO_CS - b1)) -le 300 ] && [ $((MONO_CS - b2)) -le 300 ] && [ $((MONO_CS - b3)) -le 300 ] &&
-      [ $((MONO_CS - b4)) -le 300 ] && [ $((MONO_CS - LAST_BEAT)) -ge 100 ]; then
+      [ $((MONO_CS - b4)) -le 300 ] && [ $((MONO_CS - LAST_BEAT)) -ge "$BEAT_EVERY" ]; then
       [ -z "${NOTIFY_SOCKET:-}" ] || systemd-notify WATCHDOG=1 2>/dev/null || true
       LAST_BEAT=$MONO_CS
     fi
   done
 }
 LAST_SYNC=0 LAST_BEAT=0
+# The watchdog is fed a third of its timeout apart (systemd passes it as WATCHDOG_USEC; 1 s without
+# one): each feed is a process, and once a second cost 3 a timeout of 10 s does not need.
+BEAT_EVERY=100
+[[ ! ${WATCHDOG_USEC:-} =~ ^[0-9]{1,12}$ ]] || BEAT_EVERY=$((10#$WATCHDOG_USEC / 30000))
 
 link() {
   local w
