@@ -429,10 +429,11 @@ switcher() {
   done
 }
 LAST_SYNC=0 LAST_BEAT=0
-# The watchdog is fed a third of its timeout apart (systemd passes it as WATCHDOG_USEC; 1 s without
-# one): each feed is a process, and once a second cost 3 a timeout of 10 s does not need.
+# The watchdog is fed a fifth of its timeout apart (systemd passes it as WATCHDOG_USEC; 1 s without
+# one): each feed is a process, once a second is more than a timeout of 10 s needs, and a feed may
+# wait up to 5 s more behind a sync held up by the lock (flock -w 5).
 BEAT_EVERY=100
-[[ ! ${WATCHDOG_USEC:-} =~ ^[0-9]{1,12}$ ]] || BEAT_EVERY=$((10#$WATCHDOG_USEC / 30000))
+[[ ! ${WATCHDOG_USEC:-} =~ ^[0-9]{1,12}$ ]] || BEAT_EVERY=$((10#$WATCHDOG_USEC / 50000))
 
 link() {
   local w
