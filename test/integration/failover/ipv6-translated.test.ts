@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { containsAddress6, ip6ToBig } from '../../../src/ipv6.js';
 import { wanOfSource } from '../../../src/lab/plan.js';
-import type { ProbeResult } from '../../../src/lab/probe.js';
+import { formatProbe, type ProbeResult } from '../../../src/lab/probe.js';
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
@@ -74,11 +74,21 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     return [...r.stdout.matchAll(/inet6 ([0-9a-f:]+)\//g)].map((m) => m[1]!).find((a) => containsAddress6(ula, a));
   }
 
+  /** The last probe `via` made: what a poll that timed out saw last (see waitVia). */
+  let lastProbe: ProbeResult | undefined;
   /** Every new IPv6 flow of one probe answered and left by `wan` (and IPv4's too). */
   const via = (wan: 'wan1' | 'wan2') => async (): Promise<ProbeResult | undefined> => {
-    const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+    const p = (lastProbe = await lab.probe(router, { count: 3, timeoutMs: 1_500 }));
     return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
   };
+  /** pollFor of via(wan), whose timeout says what the last probe saw. */
+  async function waitVia(what: string, timeoutMs: number, wan: 'wan1' | 'wan2'): Promise<{ value: ProbeResult; ms: number }> {
+    try {
+      return await pollFor(what, timeoutMs, via(wan), 500);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the last probe:\n${lastProbe ? formatProbe(lastProbe) : 'none'}`);
+    }
+  }
 
   /** Which WAN the router's own TCP connection to whoami (`addr`, port 80) leaves by, unbound: by the address whoami saw. */
   async function ownSource(addr: string): Promise<string> {
@@ -149,15 +159,15 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     const { value: client, ms: slaacMs } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
     const t = timingOf(lab, router);
 
-    const up = await pollFor('new IPv6 flows via wan1', 30_000, via('wan1'), 500);
+    const up = await waitVia('new IPv6 flows via wan1', 30_000, 'wan1');
     for (const f of up.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
 
     await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
-    const cut = await pollFor('new IPv6 flows via wan2 after the cut', t.fallWindow * 1000 + 30_000, via('wan2'), 500);
+    const cut = await waitVia('new IPv6 flows via wan2 after the cut', t.fallWindow * 1000 + 30_000, 'wan2');
     for (const f of cut.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
 
     await lab.fault(router, 'wan1', { kind: 'clear' });
-    const back = await pollFor('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    const back = await waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
     for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
 
     // IPv6 alone fails on WAN1 (its IPv4 works): IPv6 moves, IPv4 stays, and the router's own
@@ -175,7 +185,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     await ownTrafficVia('2001:db8:ffff::80', 'wan2');
     await ownTrafficVia('192.0.2.80', 'wan1');
     await lab.fault(router, 'wan1', { kind: 'clear' });
-    const back6 = await pollFor('new IPv6 flows via wan1 after the IPv6 repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    const back6 = await waitVia('new IPv6 flows via wan1 after the IPv6 repair', t.riseWindow * 1000 + 30_000, 'wan1');
     await ownTrafficVia('2001:db8:ffff::80', 'wan1');
     const history = (await lab.run(router, ['edge-failover', 'history'])).stdout;
     expect(history, 'the IPv6 switches are in the history, as IPv6').toMatch(/wan1 -> wan2 .* IPv6 wan1 down: /);
@@ -278,7 +288,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     } finally {
       await lab.fault(router, 'wan1', { kind: 'clear' });
     }
-    const back = await pollFor('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, via('wan1'), 500);
+    const back = await waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
     for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
   }, 600_000);
 });
