@@ -82,9 +82,9 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
   };
   /** pollFor of via(wan), whose timeout says what the last probe saw. */
-  async function waitVia(what: string, timeoutMs: number, wan: 'wan1' | 'wan2'): Promise<{ value: ProbeResult; ms: number }> {
+  async function waitVia(what: string, timeoutMs: number, wan: 'wan1' | 'wan2', everyMs = 500): Promise<{ value: ProbeResult; ms: number }> {
     try {
-      return await pollFor(what, timeoutMs, via(wan), 500);
+      return await pollFor(what, timeoutMs, via(wan), everyMs);
     } catch (e) {
       throw new Error(`${(e as Error).message}; the last probe:\n${lastProbe ? formatProbe(lastProbe) : 'none'}`);
     }
@@ -282,7 +282,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     try {
       const booted = Date.now();
       await lab.reboot(router);
-      const after = await pollFor('new IPv6 flows via wan2 after the boot', 120_000, via('wan2'), 1_000);
+      const after = await waitVia('new IPv6 flows via wan2 after the boot', 120_000, 'wan2', 1_000);
       for (const f of after.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
       report('23 reboot, WAN1 cut', `new IPv6 and IPv4 flows via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
     } finally {
