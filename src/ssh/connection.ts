@@ -60,6 +60,18 @@ export async function gunzipIfGzip(data: Buffer, host: string, cap = EXEC_OUTPUT
 
 type Ssh2Error = Error & ClientErrorExtensions & { code?: string | number };
 
+/** What withDeadline rejects with when the time is up. */
+const DEADLINE = Symbol('deadline');
+
+/** `p`, or a rejection with DEADLINE after `ms` (at once when `ms` <= 0). */
+function withDeadline<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(DEADLINE), Math.max(0, ms));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export class SshConnection {
   /** Remote execs started (session channels opened with an exec request). */
   execs = 0;
@@ -121,16 +133,29 @@ export class SshConnection {
     let jump: SshConnection | undefined;
     let sock: Duplex | undefined;
     if (target.proxyJump) {
-      jump = await SshConnection.connect(target.proxyJump, opts);
+      const through = `cannot reach ${target.host}:${target.port} through jump host ${target.proxyJump.name}`;
       try {
-        sock = await jump.forwardOut(target.host, target.port);
+        jump = await SshConnection.connect(target.proxyJump, opts);
+      } catch (e) {
+        // The jump host's own error, under the host the operator asked for: "host key of 198.18.0.250
+        // is not known" alone, in r1's row, does not say that it is r1's bastion.
+        if (!(e instanceof EdgeError)) throw e;
+        throw new EdgeError(e.code, `${through}: ${e.message}`, { host: e.host, hint: e.hint, cause: e });
+      }
+      // As ssh's ConnectTimeout: reaching the host through the bastion counts against the same
+      // timeout. A bastion whose connect to a silent host hangs answers only after its kernel gives
+      // up (over two minutes), so the channel request is bounded by what is left of it.
+      const timeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+      try {
+        sock = await withDeadline(jump.forwardOut(target.host, target.port), timeoutMs - (performance.now() - startedAt));
       } catch (e) {
         jump.close();
-        throw new EdgeError(
-          'CONNECT',
-          `cannot reach ${target.host}:${target.port} through jump host ${target.proxyJump.name}: ${errorMessage(e)}`,
-          { host: target.name, cause: e },
-        );
+        const timedOut = e === DEADLINE;
+        throw new EdgeError('CONNECT', timedOut ? `${through}: timed out after ${timeoutMs} ms (the jump host opened no connection to it)` : `${through}: ${errorMessage(e)}`, {
+          host: target.name,
+          ...(timedOut ? {} : { cause: e }),
+          hint: 'is the host up, and may the jump host forward to it (sshd AllowTcpForwarding, PermitOpen)? (ConnectTimeout / --connect-timeout)',
+        });
       }
     }
 
