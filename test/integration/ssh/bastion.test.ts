@@ -142,7 +142,6 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
     // Start from the state before edge (an earlier test file may have left them applied), directly.
     const base = await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', [...BEHIND, DIRECT].join(',')]);
     expect(base.code, base.stdout + base.stderr).toBe(0);
-    for (const r of [...BEHIND, DIRECT]) pristine.set(r, await managedFingerprint(lab, r));
 
     // The bastion: a namespace on the management bridge with a forwarding-only sshd.
     for (const del of [() => ip('link', 'del', veth), () => ip('netns', 'del', ns)]) {
@@ -201,6 +200,8 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
     for (const r of BEHIND) {
       await nft(r, `table inet ${TABLE}\ndelete table inet ${TABLE}\ntable inet ${TABLE} {\n  chain input {\n    type filter hook input priority filter - 10; policy accept;\n    ip saddr ${controller} tcp dport 22 drop\n  }\n}\n`);
     }
+    // Taken with the test's table in place: what a rollback must come back to.
+    for (const r of [...BEHIND, DIRECT]) pristine.set(r, await managedFingerprint(lab, r));
   }, 900_000);
 
   afterAll(async () => {

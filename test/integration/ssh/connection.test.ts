@@ -261,6 +261,8 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('SshConnection against a real sshd
       );
       expect(err.code).toBe('HOSTKEY');
       expect(err.host).toBe('bastion');
+      // Shown in the target's row: the message says the bastion is what failed, and for which host.
+      expect(err.message).toMatch(/^cannot reach 127\.0\.0\.1:\d+ through jump host bastion: host key of bastion \(127\.0\.0\.1:\d+\) is not known/);
     });
   });
 
