@@ -184,7 +184,7 @@ export class SshConnection {
     const connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     const left = Math.round(connectTimeoutMs - (performance.now() - startedAt));
     if (left <= 0) {
-      throw new EdgeError('CONNECT', `connection to ${this.where} timed out after ${connectTimeoutMs} ms (reading keys and known_hosts)`, { host });
+      throw new EdgeError('CONNECT', `connection to ${this.where} timed out after ${connectTimeoutMs} ms (${this.jump ? `reaching it through jump host ${this.jump.name}` : 'reading keys and known_hosts'})`, { host });
     }
     const config: Config = {
       username: target.user,
