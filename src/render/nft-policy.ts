@@ -9,7 +9,8 @@
  *   down   mark         WANs that are dead: an `only` rule drops their flows
  *
  * With translated IPv6, avoid6 and down6 are the same for IPv6 flows, from the IPv6 probes: a
- * WAN's IPv6 can die while its IPv4 works, and the other way round.
+ * WAN's IPv6 can die while its IPv4 works, and the other way round. Native IPv6 flows take the WAN
+ * of their source prefix before any rule (see PolicyIpv6).
  */
 import { nftComment, nftPrefix, nftPrefix6 } from '../encode/index.js';
 

@@ -31,7 +31,9 @@
 # Translated IPv6 (routing.conf's V6_LAN_ADDR): IPv6 flows have their own map and dead set, chosen
 # the same way from the IPv6 probes' decisions (RUN_DIR/wan1v6.probe, wan2v6.probe), in the same
 # transaction: a WAN whose IPv6 fails while its IPv4 works moves IPv6 alone. Steering rules and
-# balance follow the IPv4 decisions for both families.
+# balance follow each family's own decisions. Native IPv6 (routing.conf's V6_MODE): LAN flows keep
+# the WAN of their source prefix, so the switch is told to the hosts instead: the router
+# advertisements deprecate the prefix they must not use (native_follow).
 PROG=edge-failover
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here

@@ -117,4 +117,26 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
     expect(lan6.stdout.trim(), 'LAN addresses outlived the rollback').toBe('');
     expect(containsAddress6(lan64('isp1'), client.isp1)).toBe(true);
   }, 600_000);
+
+  it('a reboot with WAN1 cut: radvd comes up telling WAN1\'s prefix, the switcher moves the LAN to WAN2\'s, and back after the repair', async () => {
+    const run = await runPlaybook(lab, [router], '-e', vars);
+    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    applied.push(run.result.runId);
+    await waitSettled(lab, router);
+    const { value: client } = await pollFor('a SLAAC address in each ISP\'s prefix', 60_000, clientPair, 1_000);
+    const t = timingOf(lab, router);
+    await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
+    try {
+      const booted = Date.now();
+      await lab.reboot(router);
+      const after = await six.waitVia('new IPv6 flows via wan2 after the boot', 120_000, 'wan2', 1_000);
+      for (const f of after.value.v6.flows) expect(f.seenAddress).toBe(client.isp2);
+      expect((await lab.run(router, ['cat', '/run/edge/radvd.choice'])).stdout.trim()).toBe('wan2');
+      report('23 native reboot, WAN1 cut', `new IPv6 flows via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
+    } finally {
+      await lab.fault(router, 'wan1', { kind: 'clear' });
+    }
+    const back = await six.waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
+    for (const f of back.value.v6.flows) expect(f.seenAddress).toBe(client.isp1);
+  }, 600_000);
 });
