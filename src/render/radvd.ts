@@ -34,7 +34,9 @@ export const NATIVE_CHOICES: readonly NativeChoice[] = ['wan1', 'wan2', 'both'];
  * deprecate their address in it at once (RFC 4862 5.5.3 applies its two-hour rule only to the valid
  * lifetime) and choose the other for new flows (RFC 6724 rule 3), while flows already on it go on
  * as long as its WAN carries them. One file per choice; edge-failover puts the one its decision
- * needs in place and reloads radvd.
+ * needs in place and reloads radvd. DeprecatePrefix: radvd's last advertisement, when it stops (a
+ * rollback, IPv6 turned off or translated), deprecates both prefixes, or hosts would keep choosing
+ * an address in them for hours (their preferred lifetime) with no router to route it.
  */
 export function renderRadvdNativeConf(p: { lan: string; prefixes: readonly [string, string]; choice: NativeChoice }): string {
   for (const x of p.prefixes) if (!parsePrefix6(x)) throw new Error(`refusing to render ${JSON.stringify(x)} into radvd.conf as a prefix`);
@@ -43,7 +45,8 @@ export function renderRadvdNativeConf(p: { lan: string; prefixes: readonly [stri
     const deprecated = p.choice !== 'both' && p.choice !== `wan${n}`;
     return `	prefix ${x} {
 		AdvOnLink on;
-		AdvAutonomous on;${deprecated ? `
+		AdvAutonomous on;
+		DeprecatePrefix on;${deprecated ? `
 		AdvPreferredLifetime 0; # deprecated: new flows use WAN${n === 1 ? 2 : 1}` : ''}
 	};`;
   };
@@ -68,8 +71,7 @@ ${prefix(p.prefixes[1], 2)}
  * edge-failover replaces it and reloads radvd on a switch.
  */
 export function renderRadvdUnit(p: { conf: string; pidFile: string; choose?: string }): string {
-  const pre = p.choose ? `ExecStartPre=${systemdValue(p.choose)} radvd
-` : '';
+  const pre = p.choose ? `ExecStartPre=${systemdValue(p.choose)} radvd\n` : '';
   return `# Managed by edge. Local changes are overwritten by the next edge run.
 [Unit]
 Description=edge: router advertisements of the LAN's IPv6 prefix${p.choose ? 'es' : ''} (radvd)

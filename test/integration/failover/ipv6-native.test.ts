@@ -115,6 +115,11 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
     expect(strip(await hostState(lab, router))).toBe(strip(before));
     const lan6 = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global']);
     expect(lan6.stdout.trim(), 'LAN addresses outlived the rollback').toBe('');
+    // radvd's last advertisement (DeprecatePrefix) told the client to stop choosing either address:
+    // otherwise it would go on using them for hours with no router to route them.
+    await pollFor('both of the client\'s native addresses deprecated after the rollback', 30_000, async () =>
+      (await deprecated(client.isp1)) && (await deprecated(client.isp2)) ? true : undefined,
+    );
     expect(containsAddress6(lan64('isp1'), client.isp1)).toBe(true);
   }, 600_000);
 
