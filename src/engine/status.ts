@@ -64,7 +64,7 @@ function section(name: string, body: string): string {
 }
 
 /** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
-const RUN_FILES = [...WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`)), ...WAN_NAMES.map((w) => `${w}v6.probe`)];
+const RUN_FILES = [...WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`)), ...WAN_NAMES.map((w) => `${w}v6.probe`), 'radvd.choice'];
 
 /** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
 export function statusScript(target: StatusTarget, needs: FactNeeds): string {
@@ -181,6 +181,8 @@ export interface WanStatus {
 
 export interface Ipv6Status {
   preferred: WanName | 'unknown';
+  /** Native IPv6: whose prefix LAN hosts are told to use for new flows (edge-failover's choice, in the router advertisements). */
+  told?: WanName | 'both';
   wans: { wan: WanName; state: 'up' | 'degraded' | 'down' | 'unknown'; since?: string; why?: string }[];
 }
 
@@ -325,7 +327,8 @@ function parseIpv6(map6: string | undefined, run: Record<string, string[]>, targ
     const since = epochIso(at?.replace(/\.[0-9]+$/, ''));
     return { wan: w.name, state, ...(state !== 'unknown' && since ? { since } : {}), ...(why.length ? { why: why.join(' ') } : {}) } as Ipv6Status['wans'][number];
   });
-  return { preferred, wans };
+  const told = run['radvd.choice']?.[0];
+  return { preferred, ...(told === 'wan1' || told === 'wan2' || told === 'both' ? { told } : {}), wans };
 }
 
 /** The policy section: `nft -j list counters` then `nft -j list map … avoid` (and avoid6), one document per line. */
@@ -382,7 +385,7 @@ export function parseRunFiles(text: string | undefined): Record<string, string[]
   const out: Record<string, string[]> = {};
   for (const line of (text ?? '').split('\n')) {
     const [file, ...rest] = line.trim().split(/\s+/);
-    if (file && /^wan[12](v6)?\.[a-z]+$/.test(file)) out[file] = rest;
+    if (file && (/^wan[12](v6)?\.[a-z]+$/.test(file) || file === 'radvd.choice')) out[file] = rest;
   }
   return out;
 }

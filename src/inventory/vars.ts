@@ -295,10 +295,10 @@ export const edgeVarsSchema = z
       .describe('First ip rule priority edge uses; edge owns this and the next 99'),
 
     edge_ipv6_mode: z
-      .enum(['auto', 'translated', 'off'])
+      .enum(['auto', 'translated', 'native', 'off'])
       .default('off')
       .describe(
-        'IPv6 on the LAN: translated (one stable LAN prefix, NPTv6 to the prefix of the WAN a flow leaves by; fails over like IPv4), auto (translated when both WANs have an IPv6 prefix, else off), off (default: edge leaves IPv6 alone)',
+        "IPv6 on the LAN: translated (one stable LAN prefix, NPTv6 to the prefix of the WAN a flow leaves by; fails over like IPv4), native (a /64 of each ISP's prefix on the LAN, each leaving by its own ISP; a switch deprecates the failed WAN's prefix in the router advertisements, RFC 8475), auto (translated when both WANs have an IPv6 prefix, else off), off (default: edge leaves IPv6 alone)",
       ),
     edge_ipv6_lan_prefix: sitePrefix6('the LAN prefix')
       .optional()
@@ -309,7 +309,7 @@ export const edgeVarsSchema = z
       .min(0)
       .max(65535)
       .default(0)
-      .describe('Which subnet (of the LAN prefix\'s length) of each WAN\'s IPv6 prefix the LAN is translated to'),
+      .describe("Which subnet of each WAN's IPv6 prefix the LAN uses: translated to (of the LAN prefix's length), or announced (native, a /64)"),
     edge_wan1_ipv6_prefix: sitePrefix6('a WAN prefix')
       .optional()
       .describe('Static IPv6 prefix ISP1 routes to the router; default: the prefix delegated by DHCPv6-PD on WAN1'),

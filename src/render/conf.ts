@@ -29,15 +29,18 @@ export interface RoutingConf {
   priority: number;
   gateway1?: string;
   gateway2?: string;
-  /** Translated IPv6: the router's address on the LAN (prefix::1/len); absent, edge routes no IPv6. */
-  v6LanAddress?: string;
+  /** IPv6 routed by edge: its mode and the router's LAN addresses (prefix::1/len; native: WAN1's, WAN2's); absent, none. */
+  v6?: { mode: 'translated' | 'native'; lanAddresses: string[]; prefer?: 'one' | 'both' };
 }
 
 export function renderRoutingConf(c: RoutingConf): string {
   return `# Managed by edge: the per-WAN policy routing, read by /usr/local/sbin/edge-routes,
 # edge-probe, edge-health and edge-failover. Local changes are overwritten by the next edge run.
 # WANn_GW empty: the gateway is learned from the main table's default route via WANn_IF.
-# V6_LAN_ADDR empty: IPv6 is not translated, and edge keeps no IPv6 rules or tables.
+# V6_LAN_ADDR empty: IPv6 is off, and edge keeps no IPv6 rules or tables. V6_MODE translated: the
+# LAN's one prefix (address V6_LAN_ADDR) is translated; native: V6_LAN_ADDR is in WAN1's prefix,
+# V6_LAN_ADDR2 in WAN2's, each announced on the LAN; V6_LAN_PREFER one: hosts are told to use the
+# prefix of the WAN new flows use (failover), both: every prefix whose WAN is not down (balance).
 ${kv([
   ['WAN1_IF', c.wan1If],
   ['WAN2_IF', c.wan2If],
@@ -54,7 +57,10 @@ ${kv([
   ['NFT_FAMILY', NFT_FAMILY],
   ['NFT_TABLE', NFT_NAME],
   ['NFT_MAP', PREFERRED_MAP],
-  ['V6_LAN_ADDR', c.v6LanAddress ?? ''],
+  ['V6_MODE', c.v6?.mode ?? ''],
+  ['V6_LAN_ADDR', c.v6?.lanAddresses[0] ?? ''],
+  ['V6_LAN_ADDR2', c.v6?.lanAddresses[1] ?? ''],
+  ['V6_LAN_PREFER', c.v6?.prefer ?? ''],
   ['NFT_DEAD_SET', DEAD_SET],
   ['NFT_AVOID_MAP', AVOID_MAP],
   ['NFT_DOWN_SET', DOWN_SET],

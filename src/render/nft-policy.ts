@@ -9,7 +9,8 @@
  *   down   mark         WANs that are dead: an `only` rule drops their flows
  *
  * With translated IPv6, avoid6 and down6 are the same for IPv6 flows, from the IPv6 probes: a
- * WAN's IPv6 can die while its IPv4 works, and the other way round.
+ * WAN's IPv6 can die while its IPv4 works, and the other way round. Native IPv6 flows take the WAN
+ * of their source prefix before any rule (see PolicyIpv6).
  */
 import { nftComment, nftPrefix, nftPrefix6 } from '../encode/index.js';
 
@@ -105,21 +106,33 @@ ${avoidDown(AVOID_MAP, DOWN_SET)}${ipv6 ? `\n\n${avoidDown(AVOID_MAP6, DOWN_SET6
 }
 
 /**
+ * How new LAN IPv6 flows get their WAN: translated, from their own preferred map (IPv6 health
+ * decides it); native, from their source prefix (each ISP's /64 leaves by that ISP and no other).
+ */
+export type PolicyIpv6 = { kind: 'translated'; map: string } | { kind: 'native'; prefixes: readonly [string, string] };
+
+/**
  * The chains a new LAN flow goes through. `lan_new` is jumped to once per flow (ct mark 0); it sets
  * the flow's ct mark, or drops the flow (an `only` rule whose WAN is down).
  */
-export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [number, number], map6?: string): string {
-  // Translated IPv6 in failover: IPv6 flows read their own map (IPv6 health decides it).
+export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [number, number], v6?: PolicyIpv6): string {
   const pinned = `ct mark set iifname map @preferred_wan counter comment "new LAN flows pinned"`;
+  // Native IPv6 never reaches the rules or the mode: a flow sourced from one ISP's prefix would be
+  // dropped by the other ISP (BCP 38), so the source decides; a source of neither returns unmarked
+  // and the leak guard stops it at a WAN.
+  const native =
+    v6?.kind === 'native'
+      ? `\t\tmeta nfproto ipv6 ct mark set ip6 saddr map { ${nftPrefix6(v6.prefixes[0])} : ${hex(marks[0])}, ${nftPrefix6(v6.prefixes[1])} : ${hex(marks[1])} } counter return comment "native IPv6: the WAN of the source prefix"\n\t\tmeta nfproto ipv6 counter return comment "native IPv6: a source of neither ISP's prefix"\n`
+      : '';
   const modeLine =
     p.mode === 'balance'
       ? '\t\tgoto balance'
-      : map6
-        ? `\t\tmeta nfproto ipv6 ct mark set iifname map @${map6} counter comment "new LAN IPv6 flows pinned"\n\t\tmeta nfproto ipv4 ${pinned}`
+      : v6?.kind === 'translated'
+        ? `\t\tmeta nfproto ipv6 ct mark set iifname map @${v6.map} counter comment "new LAN IPv6 flows pinned"\n\t\tmeta nfproto ipv4 ${pinned}`
         : `\t\t${pinned}`;
-  // Translated IPv6: each family avoids and drops by its own WAN states.
+  // With IPv6 each family avoids and drops by its own WAN states (native IPv6 flows never get here).
   const byFamily = (line: (avoid: string, down: string) => string) =>
-    map6 ? `\t\tmeta nfproto ipv4 ${line(AVOID_MAP, DOWN_SET)}\n\t\tmeta nfproto ipv6 ${line(AVOID_MAP6, DOWN_SET6)}` : `\t\t${line(AVOID_MAP, DOWN_SET)}`;
+    v6 ? `\t\tmeta nfproto ipv4 ${line(AVOID_MAP, DOWN_SET)}\n\t\tmeta nfproto ipv6 ${line(AVOID_MAP6, DOWN_SET6)}` : `\t\t${line(AVOID_MAP, DOWN_SET)}`;
   const avoid = byFamily((a) => `ct mark set ct mark map @${a}`);
   const { ipv4: s4, ipv6: s6 } = STICKY_MAPS;
   const stickyLookup = p.stickySeconds ? `\t\tct mark set ip saddr map @${s4}\n\t\tct mark set ip6 saddr map @${s6}\n` : '';
@@ -128,7 +141,7 @@ export function renderPolicyChains(p: NftPolicy, lan: string, marks: readonly [n
   return `
 \t# New LAN flows (from ${lan}): steering rules first, in order, then the mode (${p.mode}).
 \tchain lan_new {
-${p.rules.map((r, i) => `${steerRuleLine(r, i, marks)}\n`).join('')}${modeLine}
+${native}${p.rules.map((r, i) => `${steerRuleLine(r, i, marks)}\n`).join('')}${modeLine}
 \t}
 
 \t# A steering rule's WAN, or the other one when edge-failover says to avoid it.

@@ -6,7 +6,7 @@
  */
 import { minimalPrefixes6 } from '../ipv6.js';
 import { nftComment, nftHashComment, nftPrefix, nftPrefix6, nftString } from '../encode/index.js';
-import { renderPolicyChains, renderPolicyObjects, type NftPolicy } from './nft-policy.js';
+import { renderPolicyChains, renderPolicyObjects, type NftPolicy, type PolicyIpv6 } from './nft-policy.js';
 
 export interface NftWan {
   ifname: string;
@@ -30,18 +30,17 @@ export interface EdgeNftModel {
   policy: NftPolicy;
   /** IPv6 prefixes allowed to SSH from any interface (minimal); none: no IPv6 SSH rule at all. */
   sshSources6?: string[];
-  /** Translated IPv6 (edge_ipv6_mode): absent, edge leaves IPv6 forwarding as it finds it. */
+  /** IPv6 routed by edge (edge_ipv6_mode): absent, edge leaves IPv6 forwarding as it finds it. */
   ipv6?: NftIpv6;
 }
 
-/** NPTv6: the LAN prefix leaves WANn translated into mappedN; ownN are ISP n's prefixes (never out of the other WAN). */
-export interface NftIpv6 {
-  lanPrefix: string;
-  mapped1: string;
-  mapped2: string;
-  own1: string[];
-  own2: string[];
-}
+/**
+ * ownN are ISP n's prefixes (never out of the other WAN). Translated: the LAN prefix leaves WANn as
+ * mappedN (NPTv6). Native: lanN, a /64 of ISP n's prefix on the LAN, leaves by WANn as it is.
+ */
+export type NftIpv6 =
+  | { mode: 'translated'; lanPrefix: string; mapped1: string; mapped2: string; own1: string[]; own2: string[] }
+  | { mode: 'native'; lan1: string; lan2: string; own1: string[]; own2: string[] };
 
 export const NFT_FAMILY = 'inet';
 export const NFT_NAME = 'edge';
@@ -88,6 +87,11 @@ function switcher6(m: EdgeNftModel): string {
 \t}`;
 }
 
+function policy6(v: NftIpv6 | undefined): PolicyIpv6 | undefined {
+  if (!v) return undefined;
+  return v.mode === 'translated' ? { kind: 'translated', map: PREFERRED_MAP6 } : { kind: 'native', prefixes: [v.lan1, v.lan2] };
+}
+
 /** One rule reading the dead set, or with translated IPv6 one per family, each reading its own. */
 function perFamily(m: EdgeNftModel, rule: (family: string, dead: string) => string): string {
   if (!m.ipv6) return rule('', DEAD_SET);
@@ -97,7 +101,7 @@ function perFamily(m: EdgeNftModel, rule: (family: string, dead: string) => stri
 /** NPTv6 rules of the nat postrouting chain: 1:1 prefix translation per WAN, counted like IPv4's NAT. */
 function nptRules(m: EdgeNftModel): string {
   const v = m.ipv6;
-  if (!v) return '';
+  if (v?.mode !== 'translated') return '';
   const lan = nftString(m.lan);
   return [
     '',
@@ -115,7 +119,9 @@ function leakRules6(m: EdgeNftModel, wans: string): string {
     ps.length ? [`\t\toifname ${nftString(wan.ifname)} ip6 saddr ${set6(ps)} counter drop comment ${nftComment(`${other}'s prefix leaving ${wan.ifname}`)}`] : [];
   return [
     '',
-    `\t\toifname ${wans} ip6 saddr ${set6(minimalPrefixes6(['fc00::/7', v.lanPrefix]))} counter drop comment "ULA or LAN IPv6 source leaving a WAN untranslated"`,
+    v.mode === 'translated'
+      ? `\t\toifname ${wans} ip6 saddr ${set6(minimalPrefixes6(['fc00::/7', v.lanPrefix]))} counter drop comment "ULA or LAN IPv6 source leaving a WAN untranslated"`
+      : `\t\toifname ${wans} ip6 saddr fc00::/7 counter drop comment "ULA IPv6 source leaving a WAN"`,
     ...own(v.own2, m.wan1, 'ISP2'),
     ...own(v.own1, m.wan2, 'ISP1'),
   ].join('\n');
@@ -184,7 +190,7 @@ ${renderPolicyObjects(m.policy, m.ipv6 !== undefined)}
 \t\t# dead WAN is not sent to that WAN's table (it may be empty): it routes by main, to be reset.
 ${perFamily(m, (f, dead) => `\t\tiifname ${lan} ${f}ct mark != 0 ct mark != @${dead} meta mark set ct mark`)}
 \t}
-${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark], m.ipv6 ? PREFERRED_MAP6 : undefined)}
+${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark], policy6(m.ipv6))}
 \tchain output {
 \t\ttype route hook output priority mangle; policy accept;
 \t\t# The router's own replies to flows that came in on a WAN leave by that WAN. Sockets that set

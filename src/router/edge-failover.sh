@@ -31,7 +31,9 @@
 # Translated IPv6 (routing.conf's V6_LAN_ADDR): IPv6 flows have their own map and dead set, chosen
 # the same way from the IPv6 probes' decisions (RUN_DIR/wan1v6.probe, wan2v6.probe), in the same
 # transaction: a WAN whose IPv6 fails while its IPv4 works moves IPv6 alone. Steering rules and
-# balance follow the IPv4 decisions for both families.
+# balance follow each family's own decisions. Native IPv6 (routing.conf's V6_MODE): LAN flows keep
+# the WAN of their source prefix, so the switch is told to the hosts instead: the router
+# advertisements deprecate the prefix they must not use (native_follow).
 PROG=edge-failover
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here
@@ -41,6 +43,7 @@ SWITCH_LOG_KEEP=1000
 load() {
   LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_DEAD_SET=''
   NFT_AVOID_MAP='' NFT_DOWN_SET='' V6_LAN_ADDR='' NFT_MAP6='' NFT_DEAD_SET6='' NFT_AVOID_MAP6='' NFT_DOWN_SET6=''
+  V6_MODE='' V6_LAN_PREFER=''
   FLUSH_CONNTRACK=no TCP_RESET=no SWITCH_LOG='' KA_A='' KA_B='' KA_ADDR_A='' KA_ADDR_B=''
   load_conf "$ROUTING_CONF" "$FAILOVER_CONF" || return 1
   valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -54,7 +57,8 @@ load() {
     valid '^[0-9./]+$' "$KA_ADDR_A" KA_ADDR_A && valid '^[0-9./]+$' "$KA_ADDR_B" KA_ADDR_B &&
     valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
     valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DEAD_SET6" NFT_DEAD_SET6 &&
-    valid '^([A-Za-z0-9_]+)?$' "$NFT_AVOID_MAP6" NFT_AVOID_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DOWN_SET6" NFT_DOWN_SET6
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_AVOID_MAP6" NFT_AVOID_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DOWN_SET6" NFT_DOWN_SET6 &&
+    valid '^(translated|native)?$' "$V6_MODE" V6_MODE && valid '^(one|both)?$' "$V6_LAN_PREFER" V6_LAN_PREFER
   # Translated IPv6 has its own map, dead set, avoid map and down set, decided by the IPv6 probes
   # (wan1v6, wan2v6).
   V6=''
@@ -133,38 +137,6 @@ load_applied() {
   read -r c d st c6 d6 2>/dev/null <"$RUN_DIR/failover.applied" || return 1
   [[ $c =~ $wan && $c6 =~ $wan && $d =~ $mark && $d6 =~ $mark && $st =~ ^[0-9:,|]+$ ]] || return 1
   CUR=${c#-} CUR_DEAD=${d#-} CUR_STEER=$st CUR6=${c6#-} CUR_DEAD6=${d6#-}
-}
-
-# map_wan MAP TEXT: WAN_OF = the WAN whose mark MAP's LAN element holds in nft's listing TEXT.
-map_wan() {
-  local re="map $1 \{[^}]*\"$LAN_IF\" : (0x[0-9a-f]+)" m
-  WAN_OF=''
-  [[ $2 =~ $re ]] || return 0
-  m=${BASH_REMATCH[1]}
-  if [ "$((m))" = "$((M1))" ]; then WAN_OF=wan1; elif [ "$((m))" = "$((M2))" ]; then WAN_OF=wan2; fi
-}
-
-# set_mark SET TEXT: MARK_OF = the WAN mark in SET (its first element), empty without one.
-set_mark() {
-  local re="set $1 \{[^}]*elements = \{ (0x[0-9a-f]+)" m
-  MARK_OF=''
-  [[ $2 =~ $re ]] || return 0
-  m=${BASH_REMATCH[1]}
-  if [ "$((m))" = "$((M1))" ]; then MARK_OF=$M1; elif [ "$((m))" = "$((M2))" ]; then MARK_OF=$M2; fi
-}
-
-# elements map|set NAME TEXT: ELEMS = the elements of NAME in nft's listing TEXT, each mark as a
-# number ("1:2", "1,2"; empty without elements). No process.
-elements() {
-  local re="$1 $2 \{[^}]*elements = \{ ([^}]*) \}" s num='^([^0-9]*)(0x[0-9a-fA-F]+)(.*)$'
-  ELEMS=''
-  [[ $3 =~ $re ]] || return 0
-  s=${BASH_REMATCH[1]}
-  while [[ $s =~ $num ]]; do
-    ELEMS+="${BASH_REMATCH[1]// /}$((BASH_REMATCH[2]))"
-    s=${BASH_REMATCH[3]}
-  done
-  ELEMS+=${s// /}
 }
 
 # The router's own traffic that no WAN binds (source address, mark) uses WAN $1's table: the rule
@@ -313,12 +285,25 @@ sync_locked() {
     save_applied "$CUR" "$CUR_DEAD" "$CUR_STEER" "$CUR6" "$CUR_DEAD6"
     local_rule_follow -4 "$WANT"
     [ -z "$V6" ] || local_rule_follow -6 "$WANT6"
+    native_follow
     return 0
   fi
   apply_locked || return 1
   save_applied "$WANT" "$DEAD" "$STEER" "$WANT6" "$DEAD6"
+  native_follow
   after_switch "" "$CUR" "$WANT" "$CUR_DEAD" "$DEAD" "$S1" "$S2" "$WHY1" "$cause"
   [ -z "$V6" ] || after_switch 6 "$CUR6" "$WANT6" "$CUR_DEAD6" "$DEAD6" "$S1_6" "$S2_6" "$WHY1_6" "$cause"
+}
+
+# native_follow: native IPv6 moves new LAN flows by router advertisements (RFC 8475): the prefix of
+# a WAN they must not use is deprecated. Right after the nft transaction, before the history and
+# conntrack work, so hosts hear of a switch as early as the ruleset does. A radvd that is not
+# running is said once per change: no host hears of the switch.
+native_follow() {
+  [ -n "$V6" ] && [ "$V6_MODE" = native ] || return 0
+  native_choice "$WANT6" "$DOWN6"
+  radvd_follow "$CHOICE"
+  [ "$?" != 2 ] || log "edge-radvd is not running: LAN hosts are not told to use $CHOICE's IPv6 prefix (systemctl status edge-radvd)"
 }
 SEEN='' # the decisions the last sync of this process saw (the switcher's: it lives on)
 

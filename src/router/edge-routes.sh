@@ -5,18 +5,22 @@
 #   edge-routes check       show what reconcile would change; exit 1 if anything differs
 #   edge-routes monitor     reconcile, then again after link/address/route/rule events (within 0.3 s)
 #                           and every 60 s; what edge-routes.service runs
-#   edge-routes stop6       remove the router's translated IPv6 LAN address (the service's stop)
+#   edge-routes stop6       remove the router's IPv6 LAN addresses (the service's stop)
+#   edge-routes radvd       native IPv6, edge-radvd's ExecStartPre: put in place the router
+#                           advertisements edge-failover's decisions call for now (lib.sh's
+#                           native_choice, from the ruleset's preferred_wan6 and down6)
 #
 # For each WAN it reads the live state: the first global IPv4 address of WANn_IF, the gateway
 # (WANn_GW, else the main table's default route via WANn_IF with the lowest metric) and the carrier.
 # Table Tn holds "default via GW dev IF proto static src ADDR" while the WAN has all three, and is
 # empty otherwise. A WAN that is down is never an error: its marked packets hit the unreachable guard.
 #
-# IPv6 (translated mode, V6_LAN_ADDR set): the same rules in the `ip -6 rule` space, table Tn's
-# IPv6 route "default via GW dev IF proto static metric 1024" (GW: the main table's IPv6 default
-# route via WANn_IF, learned from the ISP's router advertisements), one source rule per global
-# address of the WAN, and the router's LAN address V6_LAN_ADDR on LAN_IF. Without V6_LAN_ADDR
-# every IPv6 rule in edge's range and every IPv6 route of its tables is removed.
+# IPv6 (V6_LAN_ADDR set, translated or native): the same rules in the `ip -6 rule` space, table
+# Tn's IPv6 route "default via GW dev IF proto static metric 1024" (GW: the main table's IPv6
+# default route via WANn_IF, learned from the ISP's router advertisements), one source rule per
+# global address of the WAN, and the router's LAN addresses V6_LAN_ADDR (and native, V6_LAN_ADDR2)
+# on LAN_IF. Without V6_LAN_ADDR every IPv6 rule in edge's range and every IPv6 route of its tables
+# is removed.
 #
 # set -u but not set -e: this runs for the life of the router; a failed ip command is logged and
 # retried at the next event instead of ending the service.
@@ -44,6 +48,7 @@ PROG=edge-routes
 
 load_routing() {
   WAN1_IF='' WAN2_IF='' LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_MAP6='' V6_LAN_ADDR=''
+  V6_MODE='' V6_LAN_ADDR2='' V6_LAN_PREFER='' NFT_DOWN_SET6=''
   load_conf "$ROUTING_CONF" || return 1
   valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
     valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -52,7 +57,9 @@ load_routing() {
     valid '^([0-9.]+)?$' "$WAN1_GW" WAN1_GW && valid '^([0-9.]+)?$' "$WAN2_GW" WAN2_GW &&
     valid "$NAME_RE" "$NFT_TABLE" NFT_TABLE && valid "$NAME_RE" "$NFT_MAP" NFT_MAP && valid '^(inet|ip)$' "$NFT_FAMILY" NFT_FAMILY &&
     valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
-    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6
+    valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DOWN_SET6" NFT_DOWN_SET6 &&
+    valid '^(translated|native)?$' "$V6_MODE" V6_MODE && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR2" V6_LAN_ADDR2 &&
+    valid '^(one|both)?$' "$V6_LAN_PREFER" V6_LAN_PREFER
 }
 
 # The live state is read with one ip process per question and parsed by bash itself: the reconcile
@@ -205,7 +212,7 @@ apply() {
   return "$rc"
 }
 
-# ---------------------------------------------------------------- IPv6 (translated mode)
+# ---------------------------------------------------------------- IPv6 (translated or native)
 
 # wan_state6 N: W6_GW (the lowest-metric IPv6 default via WANn_IF in main) and W6_ADDRS (its global addresses).
 wan_state6() {
@@ -282,44 +289,50 @@ apply6() {
   return "$rc"
 }
 
-# lan6_follow: the router's address on the LAN's translated prefix is the one routing.conf names
-# (a link set down loses it), recorded. One put there under another configuration (IPv6 turned
-# off, the prefix changed, the LAN moved) goes, or it would outlive every run.
+# lan6_follow: the router's addresses on the LAN's IPv6 prefixes are the ones routing.conf names
+# (a link set down loses them), recorded. One put there under another configuration (IPv6 turned
+# off, a prefix changed, the LAN moved) goes, or it would outlive every run.
 lan6_follow() {
-  local want=${V6_LAN_ADDR:+$V6_LAN_ADDR $LAN_IF} have
+  local a want=() have=()
+  for a in $V6_LAN_ADDR $V6_LAN_ADDR2; do want+=("$a $LAN_IF"); done
   lan6_recorded
-  have=${LAN6_ADDR:+$LAN6_ADDR $LAN6_IF}
-  [ -z "$have" ] || [ "$have" = "$want" ] || lan6_remove
-  [ -n "$want" ] || return 0
-  if ! ip -6 -o addr show dev "$LAN_IF" | grep -q " $V6_LAN_ADDR "; then
-    ip -6 addr replace "$V6_LAN_ADDR" dev "$LAN_IF" nodad || return 1
-    log "LAN address $V6_LAN_ADDR on $LAN_IF"
-  fi
-  [ "$have" = "$want" ] || write_atomic "$LAN6_FILE" "$want"
+  for a in $LAN6_ADDRS; do have+=("$a $LAN6_IF"); done
+  [ "${have[*]}" = "${want[*]}" ] || [ "${#have[@]}" = 0 ] || lan6_remove
+  [ "${#want[@]}" -gt 0 ] || return 0
+  for a in $V6_LAN_ADDR $V6_LAN_ADDR2; do
+    ip -6 -o addr show dev "$LAN_IF" | grep -q " $a " && continue
+    ip -6 addr replace "$a" dev "$LAN_IF" nodad || return 1
+    log "LAN address $a on $LAN_IF"
+  done
+  [ "${have[*]}" = "${want[*]}" ] || printf '%s\n' "${want[@]}" | write_atomic_from "$LAN6_FILE"
 }
 
-# The address edge-routes put on the LAN is recorded (RUN_DIR/lan6.addr) because routing.conf can
-# no longer say it once a run or a rollback has replaced the file: what is removed is what was added.
+# The addresses edge-routes put on the LAN are recorded (RUN_DIR/lan6.addr) because routing.conf can
+# no longer say them once a run or a rollback has replaced the file: what is removed is what was added.
 LAN6_FILE=$RUN_DIR/lan6.addr
 
-# lan6_recorded: LAN6_ADDR and LAN6_IF from the record (both empty without one).
+# lan6_recorded: LAN6_ADDRS (space-separated) and LAN6_IF from the record (both empty without one).
 lan6_recorded() {
-  local a='' i=''
-  LAN6_ADDR='' LAN6_IF=''
-  [ ! -r "$LAN6_FILE" ] || read -r a i <"$LAN6_FILE" || true
-  if [[ $a =~ ^[0-9a-f:]+/[0-9]+$ ]] && [[ $i =~ $IFNAME_RE ]]; then LAN6_ADDR=$a LAN6_IF=$i; fi
+  local a i
+  LAN6_ADDRS='' LAN6_IF=''
+  [ -r "$LAN6_FILE" ] || return 0
+  while read -r a i; do
+    if [[ $a =~ ^[0-9a-f:]+/[0-9]+$ ]] && [[ $i =~ $IFNAME_RE ]]; then LAN6_ADDRS+="${LAN6_ADDRS:+ }$a" LAN6_IF=$i; fi
+  done <"$LAN6_FILE"
 }
 
-# lan6_remove: the recorded address goes, and with it what edge's radvd made on that LAN: the
-# addresses a network manager configured from its advertisements (in the same prefix) and the
+# lan6_remove: the recorded addresses go, and with them what edge's radvd made on that LAN: the
+# addresses a network manager configured from its advertisements (in the same prefixes) and the
 # routes it learned from them. While edge's radvd still runs (a run stops it after its files have
 # changed) its next advertisement brings those back: the record stays, and the stop that follows
 # radvd's (the run restarts edge-routes) removes them again, for good.
 lan6_remove() {
-  local a gone=''
-  # edge's own address last: the kernel removes the prefix route with the last address that made it
-  for a in $(ip -6 -o addr show dev "$LAN6_IF" to "$LAN6_ADDR" 2>/dev/null | awk -v own="$LAN6_ADDR" '$4 != own { print $4 }') "$LAN6_ADDR"; do
-    ! ip -6 addr del "$a" dev "$LAN6_IF" 2>/dev/null || gone+=" $a"
+  local a own gone=''
+  for own in $LAN6_ADDRS; do
+    # edge's own address last: the kernel removes the prefix route with the last address that made it
+    for a in $(ip -6 -o addr show dev "$LAN6_IF" to "$own" 2>/dev/null | awk -v own="$own" '$4 != own { print $4 }') "$own"; do
+      ! ip -6 addr del "$a" dev "$LAN6_IF" 2>/dev/null || gone+=" $a"
+    done
   done
   ip -6 route flush dev "$LAN6_IF" proto ra 2>/dev/null || true
   [ -z "$gone" ] || log "LAN addresses removed from $LAN6_IF:$gone"
@@ -402,14 +415,31 @@ monitor() {
 # own radvd, which the snapshot does not hold either: they go too (radvd is stopped first).
 stop6() {
   lan6_recorded
-  if [ -z "$LAN6_ADDR" ] && load_routing && [ -n "$V6_LAN_ADDR" ]; then LAN6_ADDR=$V6_LAN_ADDR LAN6_IF=$LAN_IF; fi
-  [ -z "$LAN6_ADDR" ] || lan6_remove
+  if [ -z "$LAN6_ADDRS" ] && load_routing && [ -n "$V6_LAN_ADDR" ]; then LAN6_ADDRS="$V6_LAN_ADDR${V6_LAN_ADDR2:+ $V6_LAN_ADDR2}" LAN6_IF=$LAN_IF; fi
+  [ -z "$LAN6_ADDRS" ] || lan6_remove
+}
+
+# radvd: see the header. Before any decision (the ruleset just loaded) new flows use WAN1.
+radvd_start() {
+  local text
+  load_routing || return 1
+  [ "$V6_MODE" = native ] || { log "radvd: IPv6 is not native here (routing.conf V6_MODE '$V6_MODE'): nothing to choose"; return 1; }
+  [ -d "$RUN_DIR" ] || mkdir -p "$RUN_DIR" || return 1
+  text=$(nft list table "$NFT_FAMILY" "$NFT_TABLE" 2>/dev/null)
+  map_wan "$NFT_MAP6" "$text"
+  elements set "$NFT_DOWN_SET6" "$text"
+  native_choice "$WAN_OF" "$ELEMS"
+  # always copied: a run that changed the files restarts radvd with the same choice
+  rm -f "$RUN_DIR/radvd.choice"
+  radvd_follow "$CHOICE"
+  [ "$?" != 1 ]
 }
 
 case "${1:-}" in
   reconcile) reconcile ;;
   stop6) stop6 ;;
+  radvd) radvd_start ;;
   check) check ;;
   monitor) monitor ;;
-  *) echo "usage: edge-routes reconcile|check|monitor|stop6" >&2; exit 2 ;;
+  *) echo "usage: edge-routes reconcile|check|monitor|stop6|radvd" >&2; exit 2 ;;
 esac

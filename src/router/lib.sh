@@ -18,7 +18,9 @@
 #   WAN.vrrp     keepalived's last notification for the WAN    "MASTER|BACKUP|FAULT|STOP EPOCH"
 #   probe.started  touched when edge-probe starts (its configuration is newer: it restarts)
 #   failover.applied  the state edge-failover's last sync found or applied (written under its lock)
-#   lan6.addr    the translated IPv6 LAN address edge-routes put on LAN_IF   "ADDR/LEN IF"
+#   lan6.addr    the IPv6 LAN addresses edge-routes put on LAN_IF, a line each   "ADDR/LEN IF"
+#   radvd.conf   native IPv6: the copy of CONF_DIR/radvd-CHOICE.conf edge-radvd reads
+#   radvd.choice native IPv6: its CHOICE   "wan1|wan2|both"
 #   SWITCH_LOG (/var/lib/edge/failover/switches, kept across reboots): one line per switch of the
 #                preferred WAN, "EPOCH FROM TO HELD WHY" (HELD: seconds FROM was preferred, or -)
 set -u
@@ -29,6 +31,7 @@ export LC_ALL=C PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 ROUTING_CONF=${EDGE_ROUTING_CONF:-/etc/edge/routing.conf}
 FAILOVER_CONF=${EDGE_FAILOVER_CONF:-/etc/edge/failover.conf}
 RUN_DIR=${EDGE_RUN_DIR:-/run/edge}
+CONF_DIR=${EDGE_CONF_DIR:-/etc/edge}
 
 # log MESSAGE: each message reaches the journal exactly once, under PROG. A systemd service's stderr
 # already goes to the journal (systemd sets JOURNAL_STREAM to its device:inode), so there stderr
@@ -102,4 +105,70 @@ with_lock() {
     flock -w 30 9 || { log "timed out waiting for $RUN_DIR/$name.lock"; exit 1; }
     "$@"
   ) 9>"$RUN_DIR/$name.lock"
+}
+
+# Reading edge's ruleset, as one `nft list table` printed it (TEXT), with no process; M1, M2 and
+# LAN_IF from routing.conf.
+
+# map_wan MAP TEXT: WAN_OF = the WAN whose mark MAP's LAN element holds in nft's listing TEXT.
+map_wan() {
+  local re="map $1 \{[^}]*\"$LAN_IF\" : (0x[0-9a-f]+)" m
+  WAN_OF=''
+  [[ $2 =~ $re ]] || return 0
+  m=${BASH_REMATCH[1]}
+  if [ "$((m))" = "$((M1))" ]; then WAN_OF=wan1; elif [ "$((m))" = "$((M2))" ]; then WAN_OF=wan2; fi
+}
+
+# set_mark SET TEXT: MARK_OF = the WAN mark in SET (its first element), empty without one.
+set_mark() {
+  local re="set $1 \{[^}]*elements = \{ (0x[0-9a-f]+)" m
+  MARK_OF=''
+  [[ $2 =~ $re ]] || return 0
+  m=${BASH_REMATCH[1]}
+  if [ "$((m))" = "$((M1))" ]; then MARK_OF=$M1; elif [ "$((m))" = "$((M2))" ]; then MARK_OF=$M2; fi
+}
+
+# elements map|set NAME TEXT: ELEMS = the elements of NAME in nft's listing TEXT, each mark as a
+# number ("1:2", "1,2"; empty without elements). No process.
+elements() {
+  local re="$1 $2 \{[^}]*elements = \{ ([^}]*) \}" s num='^([^0-9]*)(0x[0-9a-fA-F]+)(.*)$'
+  ELEMS=''
+  [[ $3 =~ $re ]] || return 0
+  s=${BASH_REMATCH[1]}
+  while [[ $s =~ $num ]]; do
+    ELEMS+="${BASH_REMATCH[1]// /}$((BASH_REMATCH[2]))"
+    s=${BASH_REMATCH[3]}
+  done
+  ELEMS+=${s// /}
+}
+
+# native_choice WANT DOWN: CHOICE = which native IPv6 LAN prefixes hosts may use for new flows
+# (wan1|wan2|both), from the WAN new IPv6 flows use (WANT: wan1|wan2) and the marks of the WANs
+# whose IPv6 is down (DOWN: numbers, comma- or space-separated), with routing.conf's M1, M2 and V6_LAN_PREFER
+# (one: failover, only WANT's prefix; both: balance, every prefix whose WAN is not down). The one
+# place this rule lives: edge-failover applies it on a switch, edge-routes when radvd starts.
+native_choice() {
+  local down=" ${2//,/ } " d1=no d2=no
+  [[ $down != *" $((M1)) "* ]] || d1=yes
+  [[ $down != *" $((M2)) "* ]] || d2=yes
+  if [ "$d1" = yes ] && [ "$d2" = no ]; then CHOICE=wan2
+  elif [ "$d2" = yes ] && [ "$d1" = no ]; then CHOICE=wan1
+  elif [ "$V6_LAN_PREFER" = both ]; then CHOICE=both
+  else CHOICE=${1:-wan1}
+  fi
+}
+
+# radvd_follow CHOICE: edge-radvd advertises CONF_DIR/radvd-CHOICE.conf (copied to RUN_DIR/radvd.conf
+# and reloaded, SIGHUP) unless it already does. No process when nothing changes; a reload makes
+# radvd advertise at once, so hosts deprecate a prefix within a round trip of the switch. Returns
+# 2 when the file changed but no radvd runs to be told (its ExecStartPre, or a stopped radvd).
+radvd_follow() {
+  local have='' pid='' what="$1's prefix"
+  [ "$1" != both ] || what="both WANs' prefixes"
+  [ ! -r "$RUN_DIR/radvd.choice" ] || read -r have <"$RUN_DIR/radvd.choice" || true
+  [ "$have" != "$1" ] || [ ! -e "$RUN_DIR/radvd.conf" ] || return 0
+  write_atomic_from "$RUN_DIR/radvd.conf" <"$CONF_DIR/radvd-$1.conf" || { log "cannot put $CONF_DIR/radvd-$1.conf in place"; return 1; }
+  write_atomic "$RUN_DIR/radvd.choice" "$1"
+  [ -r "$RUN_DIR/radvd.pid" ] && read -r pid <"$RUN_DIR/radvd.pid" && [[ $pid =~ ^[0-9]+$ ]] && kill -HUP "$pid" 2>/dev/null || return 2
+  log "router advertisements: new IPv6 LAN flows on $what (radvd reloaded)"
 }

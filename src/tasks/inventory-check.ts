@@ -214,11 +214,12 @@ export function checkOwnership(facts: Facts): string[] {
   return out;
 }
 
-/** edge_ipv6_mode: translated asked for explicitly must be possible (auto falls back to off, and says so). */
+/** edge_ipv6_mode translated or native asked for explicitly must be possible (auto falls back to off, and says so). */
 export function checkIpv6(vars: HostVars, facts: Facts, t: Topology): string[] {
   const v6 = resolveIpv6(vars, facts, t);
-  if (vars.edge_ipv6_mode !== 'translated' || v6.mode === 'translated') return [];
-  return [`edge_ipv6_mode is translated, but ${v6.why.replace(/: IPv6 is left as it is.*$/, '')}: set edge_wanN_ipv6_prefix to the prefix the ISP routes to the router, or edge_ipv6_mode to auto or off`];
+  const asked = vars.edge_ipv6_mode;
+  if ((asked !== 'translated' && asked !== 'native') || v6.mode !== 'off') return [];
+  return [`edge_ipv6_mode is ${asked}, but ${v6.why.replace(/: IPv6 is left as it is.*$/, '')}: set edge_wanN_ipv6_prefix to the prefix the ISP routes to the router, or edge_ipv6_mode to auto or off`];
 }
 
 /** What edge will do with IPv6 on this router, in one line. */
@@ -228,6 +229,8 @@ export function ipv6Explained(vars: HostVars, facts: Facts): string | undefined 
   const v6 = resolveIpv6(vars, facts, r.topology);
   if (v6.mode === 'off') return `IPv6 (edge_ipv6_mode ${vars.edge_ipv6_mode}): off — ${v6.why}`;
   const wans = v6.wans.map((w) => `${w.wan.label} ${w.prefix} (${w.prefixFrom}) → ${w.mapped}`).join(', ');
+  if (v6.mode === 'native')
+    return `IPv6 (edge_ipv6_mode native): native — the LAN gets ${wans}; each leaves by its own ISP, and a failed WAN's prefix is deprecated in the router advertisements (steering rules and balance apply to IPv4)`;
   return `IPv6 (edge_ipv6_mode ${vars.edge_ipv6_mode}): translated — LAN ${v6.lanPrefix}${vars.edge_ipv6_lan_prefix ? '' : ' (derived ULA)'} leaves as ${wans}`;
 }
 

@@ -6,7 +6,7 @@ import { portRanges, ruleFamily } from '../inventory/steering.js';
 import type { NftPolicy } from '../render/nft-policy.js';
 import { inputVerdict, NFT_FAMILY, NFT_NAME, PREFERRED_MAP, renderEdgeNft, type EdgeNftModel, type NftIpv6 } from '../render/nftables.js';
 import { containsAddress6, minimalPrefixes6 } from '../ipv6.js';
-import { resolveIpv6, type Ipv6Plan, type Wan6 } from './ipv6.js';
+import { lanPrefixes6, resolveIpv6, type Ipv6Plan, type Wan6 } from './ipv6.js';
 import { shQuote } from '../encode/index.js';
 import type { ChangeOp } from './change-ops.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -19,23 +19,25 @@ import { taskParams } from './params.js';
 
 /** Who may SSH to the router from any interface: edge_ssh_allowed_sources, else the management subnets and the LAN. */
 export function sshSources(vars: HostVars, t: Topology): string[] {
-  return minimalPrefixes(allowedSources(vars, t.lan.prefix).filter((p) => !p.includes(':')));
+  return minimalPrefixes(allowedSources(vars, t.lan.prefix ? [t.lan.prefix] : []).filter((p) => !p.includes(':')));
 }
 
-/** The same for IPv6: the IPv6 entries, and the LAN's IPv6 prefix when edge translates it. */
+/** The same for IPv6: the IPv6 entries, and the LAN's IPv6 prefixes when edge routes IPv6. */
 export function sshSources6(vars: HostVars, v6: Ipv6Plan): string[] {
-  return minimalPrefixes6(allowedSources(vars, v6.mode === 'translated' ? v6.lanPrefix : undefined).filter((p) => p.includes(':')));
+  return minimalPrefixes6(allowedSources(vars, v6.mode === 'off' ? [] : lanPrefixes6(v6)).filter((p) => p.includes(':')));
 }
 
-function allowedSources(vars: HostVars, lan: string | undefined): string[] {
-  return vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...(lan ? [lan] : [])];
+function allowedSources(vars: HostVars, lan: string[]): string[] {
+  return vars.edge_ssh_allowed_sources ?? [...vars.edge_mgmt_subnets, ...lan];
 }
 
-/** The nft side of translated IPv6: each WAN's mapped prefix, and every prefix of each ISP for the leak guard. */
+/** The nft side of IPv6: the LAN's prefixes (and translated, each WAN's mapped prefix), every prefix of each ISP for the leak guard. */
 function nftIpv6(v6: Ipv6Plan): NftIpv6 | undefined {
-  if (v6.mode !== 'translated') return undefined;
+  if (v6.mode === 'off') return undefined;
   const own = (w: Wan6) => minimalPrefixes6([w.prefix!, ...w.addresses.map((a) => a.network)]);
-  return { lanPrefix: v6.lanPrefix, mapped1: v6.wan1.mapped!, mapped2: v6.wan2.mapped!, own1: own(v6.wan1), own2: own(v6.wan2) };
+  const owns = { own1: own(v6.wan1), own2: own(v6.wan2) };
+  if (v6.mode === 'native') return { mode: 'native', lan1: v6.wan1.mapped!, lan2: v6.wan2.mapped!, ...owns };
+  return { mode: 'translated', lanPrefix: v6.lanPrefix, mapped1: v6.wan1.mapped!, mapped2: v6.wan2.mapped!, ...owns };
 }
 
 /** The mode, weights and steering rules new LAN flows follow, as the ruleset renders them. */
@@ -58,13 +60,18 @@ export function nftPolicy(vars: HostVars): NftPolicy {
 }
 
 /**
- * IPv6 steering rules on a host whose IPv6 edge does not translate: no IPv6 flow of the LAN is
- * edge's to steer there, so each would be dead. Refused, with why IPv6 is off.
+ * IPv6 steering rules on a host whose IPv6 edge does not translate: with IPv6 off no IPv6 flow of
+ * the LAN is edge's to steer, and in native mode a flow's source prefix decides its WAN (the other
+ * ISP would drop it). Either way each rule would be dead. Refused, with why.
  */
 function unroutedIpv6Rules(vars: HostVars, v6: Ipv6Plan): string[] {
   if (v6.mode === 'translated') return [];
+  const why =
+    v6.mode === 'native'
+      ? 'IPv6 is native on this host: a flow leaves by the ISP of its source prefix, the other ISP would drop it; steer IPv6 with edge_ipv6_mode translated'
+      : `IPv6 is not translated on this host (${v6.why})`;
   return vars.edge_steering.flatMap((r, i) =>
-    ruleFamily(r) === 6 ? [`edge_steering[${i}] (${JSON.stringify(r.name)}) steers IPv6 flows, but IPv6 is not translated on this host (${v6.why}): no flow would match it`] : [],
+    ruleFamily(r) === 6 ? [`edge_steering[${i}] (${JSON.stringify(r.name)}) steers IPv6 flows, but ${why}: no flow would match it`] : [],
   );
 }
 

@@ -20,7 +20,7 @@ export const IPV6_PACKAGES = ['radvd'] as const;
 /** What this host needs: the failover design's packages, radvd for translated IPv6, and node_exporter when edge_metrics asks for it. */
 export function requiredPackages(vars: HostVars, facts: Facts): string[] {
   const r = resolveTopology(vars, facts);
-  const v6 = r.ok && resolveIpv6(vars, facts, r.topology).mode === 'translated';
+  const v6 = r.ok && resolveIpv6(vars, facts, r.topology).mode !== 'off';
   return [...REQUIRED_PACKAGES, ...(v6 ? IPV6_PACKAGES : []), ...(vars.edge_metrics ? [METRICS_PACKAGE] : [])];
 }
 

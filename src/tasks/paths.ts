@@ -23,6 +23,11 @@ export const PATHS = {
   radvdConf: '/etc/edge/radvd.conf',
   radvdUnit: '/etc/systemd/system/edge-radvd.service',
   radvdPid: '/run/edge/radvd.pid',
+  /** Native IPv6: one radvd configuration per choice of prefixes (edge-failover copies one to radvdRun). */
+  radvdWan1: '/etc/edge/radvd-wan1.conf',
+  radvdWan2: '/etc/edge/radvd-wan2.conf',
+  radvdBoth: '/etc/edge/radvd-both.conf',
+  radvdRun: '/run/edge/radvd.conf',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',
   runDir: '/run/edge',

@@ -9,7 +9,7 @@ import { PATHS, UNITS } from './paths.js';
 import { disableChange, unitsChange } from './units.js';
 import { notPlanned, resolveTopology } from './wan.js';
 import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
-import { renderRadvdConf, renderRadvdUnit } from '../render/radvd.js';
+import { NATIVE_CHOICES, renderRadvdConf, renderRadvdNativeConf, renderRadvdUnit, type NativeChoice } from '../render/radvd.js';
 import { taskParams } from './params.js';
 
 /**
@@ -22,16 +22,32 @@ import { taskParams } from './params.js';
 
 const usesNetworkd = (f: Pick<Facts, 'networkManager'>) => f.networkManager === 'systemd-networkd' || f.networkManager === 'netplan';
 
-/** Translated IPv6: radvd advertises the LAN prefix; otherwise its files are absent. */
+const RADVD_NATIVE: Record<NativeChoice, string> = { wan1: PATHS.radvdWan1, wan2: PATHS.radvdWan2, both: PATHS.radvdBoth };
+const RADVD_FILES = [PATHS.radvdConf, PATHS.radvdUnit, ...Object.values(RADVD_NATIVE)];
+
+/**
+ * IPv6 routed by edge: radvd advertises the LAN prefix (translated), or both ISPs' (native: a file
+ * per choice: edge-failover picks one on a switch, edge-routes when radvd starts); otherwise its
+ * files are absent.
+ */
 function radvdFiles(v6: Ipv6Plan | undefined, lan: string): { want: DesiredFile[]; absent: string[] } {
-  if (v6?.mode !== 'translated') return { want: [], absent: [PATHS.radvdConf, PATHS.radvdUnit] };
-  return {
-    want: [
-      { path: PATHS.radvdConf, content: renderRadvdConf({ lan, prefix: v6.lanPrefix }), mode: '0644' },
-      { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdConf, pidFile: PATHS.radvdPid }), mode: '0644' },
-    ],
-    absent: [],
-  };
+  const want: DesiredFile[] =
+    v6?.mode === 'translated'
+      ? [
+          { path: PATHS.radvdConf, content: renderRadvdConf({ lan, prefix: v6.lanPrefix }), mode: '0644' },
+          { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdConf, pidFile: PATHS.radvdPid }), mode: '0644' },
+        ]
+      : v6?.mode === 'native'
+        ? [
+            ...NATIVE_CHOICES.map((choice) => ({
+              path: RADVD_NATIVE[choice],
+              content: renderRadvdNativeConf({ lan, prefixes: [v6.wan1.mapped!, v6.wan2.mapped!], choice }),
+              mode: '0644',
+            })),
+            { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdRun, pidFile: PATHS.radvdPid, choose: PATHS.edgeRoutes }), mode: '0644' },
+          ]
+        : [];
+  return { want, absent: RADVD_FILES.filter((p) => !want.some((f) => f.path === p)) };
 }
 
 export function persistenceFiles(facts: Pick<Facts, 'networkManager'>): { want: DesiredFile[]; absent: string[] } {
@@ -59,7 +75,7 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
   params,
   needs() {
     return {
-      files: [PATHS.edgeRoutes, PATHS.edgeRoutesUnit, PATHS.edgeNftUnit, PATHS.ifupHook, PATHS.ifdownHook, PATHS.networkdDropIn, PATHS.radvdConf, PATHS.radvdUnit],
+      files: [PATHS.edgeRoutes, PATHS.edgeRoutesUnit, PATHS.edgeNftUnit, PATHS.ifupHook, PATHS.ifdownHook, PATHS.networkdDropIn, ...RADVD_FILES],
       units: [UNITS.edgeRoutes, UNITS.edgeNft, UNITS.edgeRadvd],
     };
   },
@@ -90,14 +106,14 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
     // would leave it advertising the LAN prefix. It stops before edge-routes restarts (the units
     // phase keeps the order of the changes): what its advertisements made on the router's own LAN
     // only goes for good once none can bring it back, at edge-routes' stop (stop6).
-    const leaving = radvd.want.length ? null : disableChange(facts, UNITS.edgeRadvd, 'IPv6 is not translated');
+    const leaving = radvd.want.length ? null : disableChange(facts, UNITS.edgeRadvd, 'IPv6 is off');
     if (leaving) changes.push(leaving);
     const units = unitsChange(
       facts,
       [
         // radvd first: a rollback stops units in this order, so its last advertisements come before
         // edge-routes' stop removes what they configured on the router's own LAN (edge-routes stop6).
-        ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: changed.has(PATHS.radvdConf) || changed.has(PATHS.radvdUnit) }] : []),
+        ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: radvd.want.some((f) => changed.has(f.path)) }] : []),
         { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) || leaving !== null },
         { name: UNITS.edgeNft, restart: changed.has(PATHS.edgeNftUnit) },
       ],

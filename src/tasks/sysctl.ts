@@ -42,7 +42,7 @@ const acceptRaKey = (ifname: string) => `net.ipv6.conf.${ifname}.accept_ra`;
  */
 function ipv6Sysctl(vars: HostVars, facts: Facts): Record<string, string> {
   const r = resolveTopology(vars, facts);
-  if (!r.ok || resolveIpv6(vars, facts, r.topology).mode !== 'translated') return {};
+  if (!r.ok || resolveIpv6(vars, facts, r.topology).mode === 'off') return {};
   const out: Record<string, string> = { 'net.ipv6.conf.all.forwarding': '1' };
   for (const w of r.topology.wans) {
     const now = facts.sysctl[acceptRaKey(w.ifname)];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
-import { renderRoutingConf, renderRtTables } from '../render/conf.js';
+import { renderRoutingConf, renderRtTables, type RoutingConf } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -16,7 +16,7 @@ import {
   rulesInRange,
   type RoutingDelta,
 } from './desired-routing.js';
-import { resolveIpv6, type Ipv6Plan } from './ipv6.js';
+import { lanAddresses6, resolveIpv6, type Ipv6On, type Ipv6Plan } from './ipv6.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { NFT_TABLE, PATHS } from './paths.js';
@@ -42,19 +42,24 @@ export function tablesFiles(vars: HostVars, t: Topology, v6?: Ipv6Plan): Desired
         priority: t.priority,
         gateway1: vars.edge_wan1_gateway,
         gateway2: vars.edge_wan2_gateway,
-        ...(v6?.mode === 'translated' ? { v6LanAddress: v6.lanAddress } : {}),
+        ...(v6 && v6.mode !== 'off' ? { v6: routingConf6(vars, v6) } : {}),
       }),
     },
   ];
 }
 
+function routingConf6(vars: HostVars, v6: Ipv6On): RoutingConf['v6'] {
+  if (v6.mode === 'translated') return { mode: v6.mode, lanAddresses: lanAddresses6(v6) };
+  return { mode: v6.mode, lanAddresses: lanAddresses6(v6), prefer: vars.edge_wan_mode === 'balance' ? 'both' : 'one' };
+}
+
 /** The runtime changes (routes, then rules) that make the live policy routing what edge wants, IPv4 then IPv6. */
 export function routingChanges(t: Topology, facts: Facts, v6: Ipv6Plan): Change[] {
-  const d6 = v6.mode === 'translated' ? routingDelta6(t, facts, v6.wans) : offDelta6(t, facts);
+  const d6 = v6.mode !== 'off' ? routingDelta6(t, facts, v6.wans) : offDelta6(t, facts);
   return [...deltaChanges(t, routingDelta(t, facts)), ...deltaChanges(t, d6, 6)];
 }
 
-/** IPv6 not translated: nothing of edge's in the IPv6 rules and tables (what a translated run left is removed). */
+/** IPv6 off: nothing of edge's in the IPv6 rules and tables (what a translated run left is removed). */
 function offDelta6(t: Topology, facts: Facts): RoutingDelta {
   const d = routingDelta6(t, facts, []);
   const current = rulesInRange(facts, t, facts.rules6 ?? []);
@@ -115,6 +120,12 @@ export function routingLockout(t: Topology, facts: Facts): string[] {
   ];
 }
 
+function ipv6Note(v6: Ipv6Plan): string {
+  if (v6.mode === 'off') return `IPv6 not routed by edge: ${v6.why}`;
+  if (v6.mode === 'native') return `IPv6 native: ${v6.wans.map((w) => `${w.mapped} on the LAN leaves by ${w.wan.label}`).join(', ')}`;
+  return `IPv6 translated: LAN ${v6.lanPrefix} leaves ${v6.wans.map((w) => `${w.wan.label} as ${w.mapped}`).join(', ')}`;
+}
+
 const params = taskParams.tables;
 
 export const tablesTask: Task<z.infer<typeof params>> = {
@@ -140,7 +151,7 @@ export const tablesTask: Task<z.infer<typeof params>> = {
     const notes = r.topology.wans
       .filter((w) => !w.carrier || !w.address || !w.gateway)
       .map((w) => `${w.label} (${w.ifname}) is ${!w.carrier ? 'down' : !w.address ? 'without an IPv4 address' : 'without a gateway'}: table ${w.tableName} stays empty until it is back`);
-    notes.push(v6.mode === 'translated' ? `IPv6 translated: LAN ${v6.lanPrefix} leaves ${v6.wans.map((w) => `${w.wan.label} as ${w.mapped}`).join(', ')}` : `IPv6 not routed by edge: ${v6.why}`);
+    notes.push(ipv6Note(v6));
     return { changes, notes, ...(lockout.length ? { lockout } : {}) };
   },
   verify({ vars, facts }) {

@@ -161,7 +161,9 @@ export function ipv6Line(v6: Ipv6Status, color: boolean | undefined, indent = 2)
   const rest = notUp.length
     ? notUp.map((w) => `${w.wan.toUpperCase()} ${w.state}${w.since ? ` since ${w.since.slice(11)}` : ''}${w.why ? `: ${w.why}` : ''}`).join('; ')
     : "both WANs' IPv6 up";
-  return fit(`IPv6: new flows use ${use}; ${rest}`, SWITCH_WIDTH - indent);
+  // native: the WAN is the hosts' choice of source prefix, told by router advertisements
+  const told = v6.told ? ` (LAN told: ${v6.told === 'both' ? 'both prefixes' : `${v6.told.toUpperCase()}'s prefix`})` : '';
+  return fit(`IPv6: new flows use ${use}${told}; ${rest}`, SWITCH_WIDTH - indent);
 }
 
 /**

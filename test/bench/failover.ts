@@ -9,7 +9,8 @@
  *     WAN.probe, the switch's record, timed as the map holds the new element), and after a
  *     link's return its DHCP address → table and rule back (networkd's and edge-routes' log lines).
  *   - with --ipv6 (the router applied with edge_ipv6_mode translated), a second client stream over IPv6 gives the same
- *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone.
+ *     figures for IPv6 beside IPv4's, and an IPv6-only upstream cut of WAN1 moves IPv6 alone. --ipv6 --native:
+ *     the same with edge_ipv6_mode native (the client's new flows move by the router advertisements).
  *   - the same trials again with the router's CPUs busy (one busy loop per CPU in the router's namespaces,
  *     at normal priority), side by side with the idle figures. --busy outside (the default): the loops
  *     run outside the router's control groups, so no priority edge gives its daemons reaches them (a
@@ -28,7 +29,7 @@
  *     on every new flow leaves by WAN2 for 2 s (before the cut half of them already did).
  *
  *   npm run bench:failover -- [--trials N] [--brownout-trials N] [--no-brownout] [--soak-min M] [--extra-soak-min M]
- *                              [--quick] [--no-soak] [--ipv6] [--balance] [--router r1] [--busy outside|service]
+ *                              [--quick] [--no-soak] [--ipv6 [--native]] [--balance] [--router r1] [--busy outside|service]
  *   defaults: 10 trials each, the loss soak 10 minutes, the latency and dead-target soaks 3 each;
  *   --quick: 3 trials each, 1-minute soaks; --no-soak: trials only. Lab instance: EDGE_LAB_INSTANCE
  *   (default 0). The router should use networkd (r1 of a default lab) for the link-return figure.
@@ -49,7 +50,8 @@ const opt = (name: string, dflt: string) => {
 };
 const quick = args.includes('--quick');
 const noSoak = args.includes('--no-soak');
-const ipv6 = args.includes('--ipv6');
+const native = args.includes('--native');
+const ipv6 = args.includes('--ipv6') || native;
 const balance = args.includes('--balance');
 const noBrownout = args.includes('--no-brownout');
 const trials = Number(opt('--trials', quick ? '3' : '10'));
@@ -331,7 +333,7 @@ async function main(): Promise<void> {
   const lab: LabView = { plan, router: (n) => plan.routers.find((r) => r.name === n)! };
   await fault('wan1', { kind: 'clear' });
   await fault('wan2', { kind: 'clear' });
-  const extra = { ...(ipv6 ? { edge_ipv6_mode: 'translated' } : {}), ...(balance ? { edge_wan_mode: 'balance' } : {}) };
+  const extra = { ...(ipv6 ? { edge_ipv6_mode: native ? 'native' : 'translated' } : {}), ...(balance ? { edge_wan_mode: 'balance' } : {}) };
   const applied = await edge(['run', 'playbooks/failover.yaml', '-i', up.inventory, '--limit', router, ...(Object.keys(extra).length ? ['-e', JSON.stringify(extra)] : [])]);
   if (applied.code !== 0) throw new Error(`apply failed:\n${applied.stderr.slice(-2000)}`);
   const conf = (await run(router, 'cat /etc/edge/failover.conf')).stdout;

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { containsAddress6, ip6ToBig } from '../../../src/ipv6.js';
-import { wanOfSource } from '../../../src/lab/plan.js';
-import { formatProbe, type ProbeResult } from '../../../src/lab/probe.js';
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
 import { flowBatch } from './flow-batch.js';
 import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
+import { ipv6Lab, type Isp } from './ipv6-helpers.js';
 
 /**
  * Issue 23, translated IPv6 on lab r1 (edge_ipv6_mode translated): the LAN client takes an address
@@ -21,7 +20,6 @@ import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from
  * WAN1 cut comes up with IPv6 on WAN2 and returns to WAN1 after the repair.
  */
 const router = 'r1';
-const LEAK_TABLE = 'elab_leak6';
 
 describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no leak (r1)', () => {
   let lab: Lab;
@@ -34,87 +32,13 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     return r;
   };
   let before = '';
-  const isps = ['isp1', 'isp2'] as const;
-  const delegated = (isp: (typeof isps)[number]) => {
-    const v6 = lab.router(router)[isp].v6;
-    return [v6.delegated, v6.altDelegated];
-  };
-
-  /** Counters in ISPn's namespace: IPv6 packets from the router with a ULA source or the other ISP's prefix. */
-  async function installLeakCounters(): Promise<void> {
-    for (const isp of isps) {
-      const other = isp === 'isp1' ? 'isp2' : 'isp1';
-      const foreign = [lab.router(router)[other].v6.link, ...delegated(other)].join(', ');
-      const rules = [
-        `table inet ${LEAK_TABLE} {`,
-        '  chain pre {',
-        '    type filter hook prerouting priority -300; policy accept;',
-        `    iifname "down0" ip6 saddr fc00::/7 counter comment "ula"`,
-        `    iifname "down0" ip6 saddr { ${foreign} } counter comment "other"`,
-        '  }',
-        '}',
-      ].join('\n');
-      await lab.run(`${router}-${isp}`, ['bash', '-c', `nft delete table inet ${LEAK_TABLE} 2>/dev/null; nft -f - <<'EOF'\n${rules}\nEOF`]);
-    }
-  }
-
-  async function leaks(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const isp of isps) {
-      const text = (await lab.run(`${router}-${isp}`, ['nft', 'list', 'table', 'inet', LEAK_TABLE])).stdout;
-      for (const m of text.matchAll(/counter packets (\d+) bytes \d+ comment "(\w+)"/g)) out[`${isp}.${m[2]}`] = Number(m[1]);
-    }
-    return out;
-  }
-
+  let six: ReturnType<typeof ipv6Lab>;
+  const delegated = (isp: Isp) => six.delegated(isp);
+  const waitVia = (...a: Parameters<ReturnType<typeof ipv6Lab>['waitVia']>) => six.waitVia(...a);
+  const ownTrafficVia = (addr: string, wan: 'wan1' | 'wan2') => six.ownTrafficVia(addr, wan);
+  const lanIpv6 = () => six.lanIpv6();
   /** The LAN client's global address in the router's LAN ULA (SLAAC from edge's radvd). */
-  async function clientUla(): Promise<string | undefined> {
-    const r = await lab.run(`${router}-lan`, ['ip', '-6', '-o', 'addr', 'show', 'scope', 'global']);
-    const ula = lab.router(router).lan.ula;
-    return [...r.stdout.matchAll(/inet6 ([0-9a-f:]+)\//g)].map((m) => m[1]!).find((a) => containsAddress6(ula, a));
-  }
-
-  /** The last probe `via` made: what a poll that timed out saw last (see waitVia). */
-  let lastProbe: ProbeResult | undefined;
-  /** Every new IPv6 flow of one probe answered and left by `wan` (and IPv4's too). */
-  const via = (wan: 'wan1' | 'wan2') => async (): Promise<ProbeResult | undefined> => {
-    const p = (lastProbe = await lab.probe(router, { count: 3, timeoutMs: 1_500 }));
-    return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
-  };
-  /** pollFor of via(wan), whose timeout says what the last probe saw. */
-  async function waitVia(what: string, timeoutMs: number, wan: 'wan1' | 'wan2', everyMs = 500): Promise<{ value: ProbeResult; ms: number }> {
-    try {
-      return await pollFor(what, timeoutMs, via(wan), everyMs);
-    } catch (e) {
-      throw new Error(`${(e as Error).message}; the last probe:\n${lastProbe ? formatProbe(lastProbe) : 'none'}`);
-    }
-  }
-
-  /** Which WAN the router's own TCP connection to whoami (`addr`, port 80) leaves by, unbound: by the address whoami saw. */
-  async function ownSource(addr: string): Promise<string> {
-    const r = await lab.run(router, ['bash', '-c', `exec 3<>/dev/tcp/${addr}/80 && timeout 3 head -n 1 <&3`], { allowFail: true });
-    const seen = (/^\[([0-9a-f:]+)\]:[0-9]+$/.exec(r.stdout.trim()) ?? /^([0-9.]+):[0-9]+$/.exec(r.stdout.trim()))?.[1];
-    return seen ? wanOfSource(seen, lab.router(router)) : `no answer (${r.stdout.trim()} ${r.stderr.trim()})`;
-  }
-
-  /**
-   * The router's own traffic follows the family's choice just after the switch (the switcher moves
-   * its rule once the new flows' map is in place and the switch recorded): seconds on a loaded host.
-   */
-  async function ownTrafficVia(addr: string, wan: 'wan1' | 'wan2'): Promise<void> {
-    let last = '';
-    try {
-      await pollFor(`the router's own traffic to ${addr} via ${wan}`, 10_000, async () => ((last = await ownSource(addr)) === wan || undefined));
-    } catch {
-      expect(last, `the router's own traffic to ${addr}, 10 s after the switch`).toBe(wan);
-    }
-  }
-
-  /** The router's global IPv6 addresses on the LAN and its routes there, but the link-local ones. */
-  async function lanIpv6(): Promise<string> {
-    const r = await lab.run(router, ['bash', '-c', 'ip -6 -o addr show dev lan0 scope global; ip -6 route show dev lan0 | grep -v "^fe80::/64" || true']);
-    return r.stdout.trim();
-  }
+  const clientUla = () => six.clientAddressIn(lab.router(router).lan.ula);
 
   /** RFC 6296's 1:1 mapping: the address seen outside is the client's, its prefix replaced by `mapped`'s. */
   function expectMapped(seen: string | undefined, client: string, within: string[]): void {
@@ -126,9 +50,10 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
 
   beforeAll(async () => {
     lab = await ensureLab(1);
+    six = ipv6Lab(lab, router);
     await healthyIsps(lab, router);
     before = await hostState(lab, router);
-    await installLeakCounters();
+    await six.installLeakCounters();
   }, 300_000);
 
   // A case that fails part way leaves its fault behind: the next starts from healthy ISPs.
@@ -139,7 +64,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
   afterAll(async () => {
     for (const id of [...applied].reverse()) await rollback(id);
     await healthyIsps(lab, router);
-    for (const isp of isps) await lab.run(`${router}-${isp}`, ['nft', 'delete', 'table', 'inet', LEAK_TABLE], { allowFail: true });
+    await six.removeLeakCounters();
   }, 120_000);
 
   it('the LAN gets IPv6, leaves WAN1 translated, moves to WAN2 on an upstream cut and back; 0 leaks; rollback exact', async () => {
@@ -190,7 +115,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     const history = (await lab.run(router, ['edge-failover', 'history'])).stdout;
     expect(history, 'the IPv6 switches are in the history, as IPv6').toMatch(/wan1 -> wan2 .* IPv6 wan1 down: /);
 
-    const seen = await leaks();
+    const seen = await six.leaks();
     report(
       '23 translated',
       `client ${client} (SLAAC after ${slaacMs} ms); wan1 as ${up.value.v6.flows[0]?.seenAddress}; cut → wan2 (${cut.value.v6.flows[0]?.seenAddress}) after ${cut.ms} ms; repair → wan1 after ${back.ms} ms; IPv6-only cut → IPv6 on wan2 after ${only6.ms} ms, back after ${back6.ms} ms; ISP leak counters ${JSON.stringify(seen)}`,

@@ -32,7 +32,7 @@ const model = (policy: NftPolicy): EdgeNftModel => ({
 const worked6: NftPolicy = { ...worked, rules: [...worked.rules, { name: 'guest6', family: 6, source: 'fd00:10:1::/64', action: 'wan2', onDown: 'only' }] };
 const model6 = (policy: NftPolicy): EdgeNftModel => ({
   ...model(policy),
-  ipv6: { lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
+  ipv6: { mode: 'translated', lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
 });
 const chain = (text: string, name: string) => text.slice(text.indexOf(`chain ${name} {`), text.indexOf('\t}', text.indexOf(`chain ${name} {`)));
 

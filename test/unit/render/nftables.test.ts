@@ -128,7 +128,7 @@ describe('edge nftables ruleset', () => {
 describe('edge nftables ruleset with translated IPv6', () => {
   const six: EdgeNftModel = {
     ...model,
-    ipv6: { lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
+    ipv6: { mode: 'translated', lanPrefix: 'fd00:10:1::/64', mapped1: '2001:db8:11:100::/64', mapped2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/64'], own2: ['2001:db8:21::/64'] },
   };
   const text = renderEdgeNft(six);
 
@@ -152,5 +152,42 @@ describe('edge nftables ruleset with translated IPv6', () => {
     const r = nftCheck(text);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+  });
+});
+
+describe('edge nftables ruleset with native IPv6', () => {
+  const native: EdgeNftModel = {
+    ...model,
+    ipv6: { mode: 'native', lan1: '2001:db8:11:100::/64', lan2: '2001:db8:21:100::/64', own1: ['2001:db8:11::/56'], own2: ['2001:db8:21::/56'] },
+  };
+  const text = renderEdgeNft(native);
+  const lanNew = text.slice(text.indexOf('chain lan_new {'), text.indexOf('\t}', text.indexOf('chain lan_new {')));
+
+  it('marks a new IPv6 flow by its source prefix before any steering rule or mode, and translates nothing', () => {
+    const lines = lanNew.split('\n').filter((l) => l.includes('ipv6'));
+    expect(lines).toEqual([
+      '\t\tmeta nfproto ipv6 ct mark set ip6 saddr map { 2001:db8:11:100::/64 : 0x1, 2001:db8:21:100::/64 : 0x2 } counter return comment "native IPv6: the WAN of the source prefix"',
+      '\t\tmeta nfproto ipv6 counter return comment "native IPv6: a source of neither ISP\'s prefix"',
+    ]);
+    expect(lanNew.indexOf('ipv6')).toBeLessThan(lanNew.indexOf('preferred_wan'));
+    expect(text).not.toContain('snat ip6 prefix');
+    // balance: the same two lines come before `goto balance`
+    const bal = renderEdgeNft({ ...native, policy: { ...native.policy, mode: 'balance' } });
+    expect(bal.indexOf('native IPv6: the WAN of the source prefix')).toBeLessThan(bal.indexOf('\t\tgoto balance'));
+  });
+
+  it('guards: no ULA source out of a WAN, no ISP\'s prefix out of the other\'s WAN', () => {
+    const guard = text.slice(text.indexOf('chain leak_guard'), text.indexOf('\t}', text.indexOf('chain leak_guard')));
+    expect(guard).toContain('oifname { "wan1", "wan2" } ip6 saddr fc00::/7 counter drop comment "ULA IPv6 source leaving a WAN"');
+    expect(guard).toContain('oifname "wan1" ip6 saddr 2001:db8:21::/56 counter drop');
+    expect(guard).toContain('oifname "wan2" ip6 saddr 2001:db8:11::/56 counter drop');
+  });
+
+  it.skipIf(!canNft)('nft -c accepts it (failover and balance)', () => {
+    for (const t of [text, renderEdgeNft({ ...native, policy: { ...native.policy, mode: 'balance' } })]) {
+      const r = nftCheck(t);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    }
   });
 });

@@ -81,7 +81,7 @@ describe('persistence task', () => {
     expect(p.changes.map((c) => c.summary)).toEqual([
       `remove ${PATHS.radvdConf}`,
       `remove ${PATHS.radvdUnit}`,
-      `systemd: stop + disable ${UNITS.edgeRadvd} (IPv6 is not translated)`,
+      `systemd: stop + disable ${UNITS.edgeRadvd} (IPv6 is off)`,
       `systemd: restart ${UNITS.edgeRoutes}`,
     ]);
     expect(p.changes.slice(2).map(changeShell).join('\n')).toBe(

@@ -1,0 +1,116 @@
+import { expect } from 'vitest';
+import { containsAddress6 } from '../../../src/ipv6.js';
+import { wanOfSource } from '../../../src/lab/plan.js';
+import { formatProbe, type ProbeResult } from '../../../src/lab/probe.js';
+import type { Lab } from '../lab-fixture.js';
+import { pollFor } from './helpers.js';
+
+/** The lab's two ISP namespaces of a router, by the name its plan gives them. */
+export const ISPS = ['isp1', 'isp2'] as const;
+export type Isp = (typeof ISPS)[number];
+
+const LEAK_TABLE = 'elab_leak6';
+
+/**
+ * What the IPv6 lab tests (translated and native) read and make on one router: leak counters in
+ * the ISPs' namespaces, the LAN client's addresses, probes that say which WAN new flows use, and
+ * which WAN the router's own traffic leaves by.
+ */
+export function ipv6Lab(lab: Lab, router: string) {
+  const delegated = (isp: Isp) => {
+    const v6 = lab.router(router)[isp].v6;
+    return [v6.delegated, v6.altDelegated];
+  };
+
+  /** Counters in ISPn's namespace: IPv6 packets from the router with a ULA source or the other ISP's prefix. */
+  async function installLeakCounters(): Promise<void> {
+    for (const isp of ISPS) {
+      const other = isp === 'isp1' ? 'isp2' : 'isp1';
+      const foreign = [lab.router(router)[other].v6.link, ...delegated(other)].join(', ');
+      const rules = [
+        `table inet ${LEAK_TABLE} {`,
+        '  chain pre {',
+        '    type filter hook prerouting priority -300; policy accept;',
+        `    iifname "down0" ip6 saddr fc00::/7 counter comment "ula"`,
+        `    iifname "down0" ip6 saddr { ${foreign} } counter comment "other"`,
+        '  }',
+        '}',
+      ].join('\n');
+      await lab.run(`${router}-${isp}`, ['bash', '-c', `nft delete table inet ${LEAK_TABLE} 2>/dev/null; nft -f - <<'EOF'\n${rules}\nEOF`]);
+    }
+  }
+
+  async function removeLeakCounters(): Promise<void> {
+    for (const isp of ISPS) await lab.run(`${router}-${isp}`, ['nft', 'delete', 'table', 'inet', LEAK_TABLE], { allowFail: true });
+  }
+
+  /** The leak counters, as { 'isp1.ula': n, 'isp1.other': n, … }. */
+  async function leaks(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const isp of ISPS) {
+      const text = (await lab.run(`${router}-${isp}`, ['nft', 'list', 'table', 'inet', LEAK_TABLE])).stdout;
+      for (const m of text.matchAll(/counter packets (\d+) bytes \d+ comment "(\w+)"/g)) out[`${isp}.${m[2]}`] = Number(m[1]);
+    }
+    return out;
+  }
+
+  /** The LAN client's global IPv6 addresses (`ip -6 addr` lines: address and whether deprecated). */
+  async function clientAddresses(): Promise<{ address: string; deprecated: boolean }[]> {
+    const r = await lab.run(`${router}-lan`, ['ip', '-6', '-o', 'addr', 'show', 'scope', 'global']);
+    return r.stdout
+      .split('\n')
+      .flatMap((l) => {
+        const m = /inet6 ([0-9a-f:]+)\//.exec(l);
+        return m ? [{ address: m[1]!, deprecated: / deprecated /.test(l) }] : [];
+      });
+  }
+
+  /** The client's address within `prefix`, when it has one. */
+  async function clientAddressIn(prefix: string): Promise<string | undefined> {
+    return (await clientAddresses()).find((a) => containsAddress6(prefix, a.address))?.address;
+  }
+
+  /** The last probe `via` made: what a poll that timed out saw last (see waitVia). */
+  let lastProbe: ProbeResult | undefined;
+  /** Every new IPv6 flow of one probe answered and left by `wan` (and IPv4's too). */
+  const via = (wan: 'wan1' | 'wan2') => async (): Promise<ProbeResult | undefined> => {
+    const p = (lastProbe = await lab.probe(router, { count: 3, timeoutMs: 1_500 }));
+    return p.v6.via === wan && p.via === wan && p.v6.flows.every((f) => f.seenAddress) ? p : undefined;
+  };
+  /** pollFor of via(wan), whose timeout says what the last probe saw. */
+  async function waitVia(what: string, timeoutMs: number, wan: 'wan1' | 'wan2', everyMs = 500): Promise<{ value: ProbeResult; ms: number }> {
+    try {
+      return await pollFor(what, timeoutMs, via(wan), everyMs);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}; the last probe:\n${lastProbe ? formatProbe(lastProbe) : 'none'}`);
+    }
+  }
+
+  /** Which WAN the router's own TCP connection to whoami (`addr`, port 80) leaves by, unbound: by the address whoami saw. */
+  async function ownSource(addr: string): Promise<string> {
+    const r = await lab.run(router, ['bash', '-c', `exec 3<>/dev/tcp/${addr}/80 && timeout 3 head -n 1 <&3`], { allowFail: true });
+    const seen = (/^\[([0-9a-f:]+)\]:[0-9]+$/.exec(r.stdout.trim()) ?? /^([0-9.]+):[0-9]+$/.exec(r.stdout.trim()))?.[1];
+    return seen ? wanOfSource(seen, lab.router(router)) : `no answer (${r.stdout.trim()} ${r.stderr.trim()})`;
+  }
+
+  /**
+   * The router's own traffic follows the family's choice just after the switch (the switcher moves
+   * its rule once the new flows' map is in place and the switch recorded): seconds on a loaded host.
+   */
+  async function ownTrafficVia(addr: string, wan: 'wan1' | 'wan2'): Promise<void> {
+    let last = '';
+    try {
+      await pollFor(`the router's own traffic to ${addr} via ${wan}`, 10_000, async () => ((last = await ownSource(addr)) === wan || undefined));
+    } catch {
+      expect(last, `the router's own traffic to ${addr}, 10 s after the switch`).toBe(wan);
+    }
+  }
+
+  /** The router's global IPv6 addresses on the LAN and its routes there, but the link-local ones. */
+  async function lanIpv6(): Promise<string> {
+    const r = await lab.run(router, ['bash', '-c', 'ip -6 -o addr show dev lan0 scope global; ip -6 route show dev lan0 | grep -v "^fe80::/64" || true']);
+    return r.stdout.trim();
+  }
+
+  return { delegated, installLeakCounters, removeLeakCounters, leaks, clientAddresses, clientAddressIn, waitVia, ownTrafficVia, lanIpv6 };
+}
