@@ -1,11 +1,12 @@
-import type { HostResult, RunReporter, TaskResult } from '../engine/types.js';
-import type { TaskName } from '../tasks/contract.js';
+import { ListrTaskEventType, type ListrRenderer, type ListrTaskObject } from 'listr2';
+import type { HostResult } from '../engine/types.js';
 import { screenLine } from './screen.js';
 import { clip } from './width.js';
 
 /**
- * The live view on a terminal: redrawn in place, erased when the batch ends (the recap is then
- * the one final line per host). Up to SUMMARY_ABOVE hosts it shows a row per host; above, a
+ * The live view on a terminal: listr2 runs a task per host (run-view.ts) and this renderer draws
+ * them in place, erased when the batch ends (the recap is then the one final line per host). Up
+ * to SUMMARY_ABOVE hosts it shows a row per host (when the terminal has the rows); above, a
  * summary bar (done / changed / failed / left, ETA) with only the hosts active or failed.
  */
 export const SUMMARY_ABOVE = 30;
@@ -33,7 +34,7 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-function firstLine(s: string | undefined): string {
+export function firstLine(s: string | undefined): string {
   return (s ?? '').split('\n').find((l) => l.trim()) ?? '';
 }
 
@@ -71,7 +72,8 @@ export function liveLines(st: LiveState, now: number, width: number, rows: numbe
   const names = [...st.hosts.keys()];
   const pad = Math.min(20, Math.max(0, ...names.map((n) => n.length)));
   let lines: string[];
-  if (names.length <= SUMMARY_ABOVE) {
+  // A row per host only where every row fits: rows cut off the bottom would hide hosts silently.
+  if (names.length <= Math.min(SUMMARY_ABOVE, rows)) {
     lines = names.map((n) => hostRow(n, st.hosts.get(n)!, now, pad));
   } else {
     const active = names.filter((n) => st.hosts.get(n)!.phase === 'active');
@@ -100,74 +102,85 @@ export interface Terminal {
   rows(): number;
 }
 
-/** A RunReporter that keeps LiveState and redraws it on a timer. */
-export class LiveReporter implements RunReporter {
+export type LiveRendererOptions = {
+  term: Terminal;
+  /** The engine's result for a finished host: its row's status, error and time (listr2 has no channel for them). */
+  outcome(host: string): HostResult | undefined;
+  /** Aborted: the view is erased at once, whatever the tasks still do (an interrupted run's recap follows). */
+  stop: AbortSignal;
+  now?: () => number;
+  intervalMs?: number;
+};
+
+/** A listr2 task as the renderers see it: its title is the host, its output the host's latest line. */
+export type HostTask = ListrTaskObject<unknown, typeof ListrRenderer, typeof ListrRenderer>;
+
+/**
+ * listr2's stock renderers do not fit this view: DefaultRenderer draws a row for every task (a
+ * thousand rows on a 24-row terminal, which cannot be redrawn in place), has no summary bar or
+ * ETA, and leaves its last frame on the screen where edge erases it before the recap;
+ * SimpleRenderer logs events and redraws nothing. So this renderer takes listr2's tasks and lays
+ * them out with edge's layout (liveLines), redrawn on a timer: events cost a Map update, not a frame.
+ */
+export class LiveRenderer implements ListrRenderer {
+  static nonTTY = false;
+  static rendererOptions: LiveRendererOptions;
+  static rendererTaskOptions: Record<PropertyKey, never>;
   private readonly st: LiveState;
+  private readonly now: () => number;
   private drawn = 0;
   private timer?: NodeJS.Timeout;
-  private left: number;
-  private resolveFinished!: () => void;
-  /** Resolves (and the view is erased) once every host has finished. */
-  readonly finished = new Promise<void>((r) => (this.resolveFinished = r));
 
   constructor(
-    private readonly term: Terminal,
-    hosts: readonly string[],
-    private readonly now: () => number = () => performance.now(),
+    private readonly tasks: readonly HostTask[],
+    private readonly options: LiveRendererOptions,
   ) {
-    this.st = { hosts: new Map(hosts.map((h) => [h, { phase: 'waiting' }])), startedAt: now() };
-    this.left = this.st.hosts.size;
-    if (this.left === 0) this.resolveFinished();
+    this.now = options.now ?? (() => performance.now());
+    this.st = { hosts: new Map(tasks.map((t) => [t.title ?? '', { phase: 'waiting' }])), startedAt: this.now() };
   }
 
-  start(intervalMs = 200): void {
+  render(): void {
+    if (this.options.stop.aborted) return;
+    this.options.stop.addEventListener('abort', () => this.end(), { once: true });
+    for (const t of this.tasks) {
+      t.on(ListrTaskEventType.OUTPUT, (line) => this.active(t.title ?? '', line));
+      t.on(ListrTaskEventType.STATE, () => this.finished(t));
+    }
     this.draw();
-    this.timer = setInterval(() => this.draw(), intervalMs);
+    this.timer = setInterval(() => this.draw(), this.options.intervalMs ?? 200);
     this.timer.unref();
   }
 
   /** Erases the region: what stays on screen is what comes after (the recap). */
-  stop(): void {
+  end(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.erase();
   }
 
   private erase(): void {
-    if (this.drawn > 0) this.term.write(`\x1b[${this.drawn}F\x1b[J`);
+    if (this.drawn > 0) this.options.term.write(`\x1b[${this.drawn}F\x1b[J`);
     this.drawn = 0;
   }
 
   private draw(): void {
-    if (!this.timer && this.drawn === 0 && this.left <= 0) return;
-    const lines = liveLines(this.st, this.now(), this.term.columns() - 1, Math.max(3, this.term.rows() - 4));
+    const { term } = this.options;
+    const lines = liveLines(this.st, this.now(), term.columns() - 1, Math.max(3, term.rows() - 4));
     this.erase();
-    this.term.write(`${lines.join('\n')}\n`);
+    term.write(`${lines.join('\n')}\n`);
     this.drawn = lines.length;
   }
 
+  /** The row shows the host's latest line; its clock runs from the host's first one. */
   private active(host: string, doing: string): void {
     const prev = this.st.hosts.get(host);
+    if (prev?.phase === 'done') return;
     const since = prev?.phase === 'active' ? prev.since : this.now();
     this.st.hosts.set(host, { phase: 'active', doing, since });
   }
 
-  hostStarted(host: string): void {
-    this.active(host, 'started');
-  }
-  hostStep(host: string, step: string): void {
-    this.active(host, step);
-  }
-  taskStarted(host: string, task: TaskName): void {
-    this.active(host, task);
-  }
-  taskFinished(_host: string, _r: TaskResult): void {}
-  hostFinished(result: HostResult): void {
-    if (this.st.hosts.get(result.host)?.phase !== 'done') this.left--;
-    this.st.hosts.set(result.host, { phase: 'done', result });
-    if (this.left <= 0) {
-      this.stop();
-      this.resolveFinished();
-    }
+  private finished(t: HostTask): void {
+    const result = t.hasFinalized() ? this.options.outcome(t.title ?? '') : undefined;
+    if (result) this.st.hosts.set(result.host, { phase: 'done', result });
   }
 }
