@@ -11,7 +11,7 @@ import { selectTasks, type TaskSelection } from '../playbook/tags.js';
 import { listHostsText, listTasksText, type ListedPlay } from '../ui/listing.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
-import { RunView } from '../ui/run-view.js';
+import type { RunView } from '../ui/run-view.js';
 import { screenJson, screenWriter } from '../ui/screen.js';
 import { outputWidth, wrapLines } from '../ui/width.js';
 import { exitCodeHelp, runExitCode } from './exit-codes.js';
@@ -95,10 +95,10 @@ function listed(plays: ResolvedPlay[], notes: Map<number, string[]>): ListedPlay
 }
 
 /** Per batch: listr2 tasks, drawn as the live view on a terminal (erased when the batch is over), plain lines elsewhere. */
-function reporterFor(flags: RunFlags, write: ReturnType<typeof outputWriter>, views: RunView[]) {
+function reporterFor(flags: RunFlags, write: ReturnType<typeof outputWriter>, views: RunView[], View: typeof RunView) {
   return (play: ResolvedPlay['play'], hosts: { name: string }[]): { reporter: RunReporter; done?: Promise<unknown> } => {
     write(`PLAY ${play.name} [${hosts.length} host${hosts.length === 1 ? '' : 's'}]\n`);
-    const view = new RunView(
+    const view = new View(
       hosts.map((h) => h.name),
       {
         live: useLiveView(flags),
@@ -124,6 +124,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     if (flags.listTasks) write(listTasksText(playbook.file, listed(plays, notes)));
     return;
   }
+  // listr2 loads here, not with the command: --help and --list-* never draw a view (it is ~50 ms of CPU).
+  const { RunView: View } = await import('../ui/run-view.js');
   const width = outputWidth(out);
   const say = (line: string) => write(`${wrapLines(line, width, '', '  ').join('\n')}\n`);
   // `--resume ""` is a run id too (an invalid one): never a fresh full rollout in its place.
@@ -165,7 +167,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       confirmTimeoutSec: flags.confirmTimeout,
       connection,
       signal: interrupt.signal,
-      reporterFor: reporterFor(flags, write, views),
+      reporterFor: reporterFor(flags, write, views, View),
     });
   } finally {
     for (const view of views) view.stop();
