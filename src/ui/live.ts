@@ -34,7 +34,7 @@ function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-export function firstLine(s: string | undefined): string {
+function firstLine(s: string | undefined): string {
   return (s ?? '').split('\n').find((l) => l.trim()) ?? '';
 }
 
