@@ -8,11 +8,10 @@ import { resolvePlays, runPlaybook, type ResolvedPlay } from '../engine/run-play
 import type { RunReporter, RunResult } from '../engine/types.js';
 import { loadPlaybook } from '../playbook/load.js';
 import { selectTasks, type TaskSelection } from '../playbook/tags.js';
-import { LiveReporter } from '../ui/live.js';
 import { listHostsText, listTasksText, type ListedPlay } from '../ui/listing.js';
-import { lineReporter } from '../ui/progress.js';
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
+import type { RunView } from '../ui/run-view.js';
 import { screenJson, screenWriter } from '../ui/screen.js';
 import { outputWidth, wrapLines } from '../ui/width.js';
 import { exitCodeHelp, runExitCode } from './exit-codes.js';
@@ -95,18 +94,20 @@ function listed(plays: ResolvedPlay[], notes: Map<number, string[]>): ListedPlay
   }));
 }
 
-/** Per batch: the live view on a terminal (erased when the batch is over), plain lines elsewhere. */
-function reporterFor(flags: RunFlags, write: ReturnType<typeof outputWriter>, lives: LiveReporter[]) {
+/** Per batch: listr2 tasks, drawn as the live view on a terminal (erased when the batch is over), plain lines elsewhere. */
+function reporterFor(flags: RunFlags, write: ReturnType<typeof outputWriter>, views: RunView[], View: typeof RunView) {
   return (play: ResolvedPlay['play'], hosts: { name: string }[]): { reporter: RunReporter; done?: Promise<unknown> } => {
     write(`PLAY ${play.name} [${hosts.length} host${hosts.length === 1 ? '' : 's'}]\n`);
-    if (!useLiveView(flags)) return { reporter: lineReporter((l) => write(`${l}\n`)) };
-    const live = new LiveReporter(
-      { write: write.raw, columns: () => outputWidth(process.stdout), rows: () => process.stdout.rows ?? 24 },
+    const view = new View(
       hosts.map((h) => h.name),
+      {
+        live: useLiveView(flags),
+        term: { write: write.raw, columns: () => outputWidth(process.stdout), rows: () => process.stdout.rows ?? 24 },
+        writeLine: (l) => write(`${l}\n`),
+      },
     );
-    lives.push(live);
-    live.start();
-    return { reporter: live, done: live.finished };
+    views.push(view);
+    return { reporter: view, done: view.done };
   };
 }
 
@@ -123,6 +124,8 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     if (flags.listTasks) write(listTasksText(playbook.file, listed(plays, notes)));
     return;
   }
+  // listr2 loads here, not with the command: --help and --list-* never draw a view (it is ~50 ms of CPU).
+  const { RunView: View } = await import('../ui/run-view.js');
   const width = outputWidth(out);
   const say = (line: string) => write(`${wrapLines(line, width, '', '  ').join('\n')}\n`);
   // `--resume ""` is a run id too (an invalid one): never a fresh full rollout in its place.
@@ -148,7 +151,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     say("edge: WARNING: --force-lockout-risk: hosts whose change would cut this session are changed anyway; each restores itself if unreachable");
   say(`edge run ${runId}: ${playbook.file} on ${inventory.file}${flags.check ? ' (check mode: nothing will be changed)' : ''}${resume ? ' (resumed)' : ''}`);
   let run: RunResult;
-  const lives: LiveReporter[] = [];
+  const views: RunView[] = [];
   try {
     run = await runPlaybook(inventory, playbook, plays, {
       runId,
@@ -164,10 +167,10 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
       confirmTimeoutSec: flags.confirmTimeout,
       connection,
       signal: interrupt.signal,
-      reporterFor: reporterFor(flags, write, lives),
+      reporterFor: reporterFor(flags, write, views, View),
     });
   } finally {
-    for (const live of lives) live.stop();
+    for (const view of views) view.stop();
     interrupt.release();
   }
   if (flags.diff) {

@@ -6,12 +6,15 @@
  *
  *   BENCH_SIZES=10,100,1000  BENCH_FORKS=50  BENCH_PROFILE=1 (--cpu-prof and --heap-prof per run)
  *   BENCH_HEAP_AT=500 (a heap snapshot of the controller once that many hosts have finished)
+ *   BENCH_VIEW=live (the live view instead of --json: edge on a pseudo-terminal of 80×24, made
+ *   by script(1), outside CI; what the view itself costs is this run's CPU minus the --json one's)
  * Needs root. Results also go to .edge/bench-scale/results.json; profiles to .edge/bench-scale/prof.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+import { readJournal } from '../../src/engine/journal.js';
 import type { RunResult } from '../../src/engine/types.js';
 import { buildRig, teardownRig, writeInventory, type Rig } from './scale-rig.js';
 
@@ -19,6 +22,7 @@ const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map(Number);
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
 const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
+const liveView = process.env.BENCH_VIEW === 'live';
 const OUT = resolve(process.env.BENCH_OUT ?? '.edge/bench-scale');
 const DIST = join(OUT, 'dist');
 
@@ -39,6 +43,10 @@ function compile(): void {
   rmSync(DIST, { recursive: true, force: true });
   // Inside the repository, so dist/ resolves node_modules as the installed CLI does.
   execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--outDir', DIST], { stdio: 'inherit' });
+  // dist/render reads the router programs two levels up, in src/router (as the package ships them).
+  rmSync(join(OUT, 'src'), { recursive: true, force: true });
+  mkdirSync(join(OUT, 'src'), { recursive: true });
+  symlinkSync(resolve('src', 'router'), join(OUT, 'src', 'router'));
 }
 
 /** The node flags of the CLI's own #! line, so the bench runs edge as its `edge` binary does. */
@@ -57,10 +65,12 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
     ...(heapAt ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${profDir}`] : []),
   ];
   mkdirSync(profDir, { recursive: true });
-  const argv = ['netns', 'exec', rig.ns, '/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...binFlags(), ...prof, join(DIST, 'cli.js')];
-  argv.push('run', 'playbooks/failover.yaml', '-i', inventory, '--check', '--json', '--forks', String(forks));
+  const edge = ['/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...binFlags(), ...prof, join(DIST, 'cli.js')];
+  edge.push('run', 'playbooks/failover.yaml', '-i', inventory, '--check', '--forks', String(forks), ...(liveView ? [] : ['--json']));
+  const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
+  if (liveView) delete env.CI; // the live view is never drawn in CI
   return new Promise((resolveRun, reject) => {
-    const child = spawn('ip', argv, { env: { ...process.env, CI: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', rig.ns, ...(liveView ? onTerminal(edge) : edge)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -76,6 +86,24 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
       resolveRun({ stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), time: readFileSync(timeFile, 'utf8') }),
     );
   });
+}
+
+/** The command on a pseudo-terminal of 80×24 (script(1) copies the screen's bytes to its stdout). */
+function onTerminal(argv: string[]): string[] {
+  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  return ['script', '-qec', `stty cols 80 rows 24; exec ${quoted}`, '/dev/null'];
+}
+
+/** The run's result: its --json on stdout, or (live view) its journal, named on the screen. */
+async function result(stdout: string, stderr: string, hosts: number): Promise<RunResult> {
+  if (!liveView) {
+    if (!stdout.trim().startsWith('{')) throw new Error(`N=${hosts}: no JSON result\n${stderr.slice(-3000)}`);
+    return JSON.parse(stdout) as RunResult;
+  }
+  const id = /edge run (\S+):/.exec(stdout)?.[1];
+  const res = id && (await readJournal(id));
+  if (!res) throw new Error(`N=${hosts}: no run journal\n${stdout.slice(-3000)}`);
+  return res;
 }
 
 /** SIGUSR2 to the controller (time's child): node writes a heap snapshot and carries on. */
@@ -96,8 +124,7 @@ function journalBytes(runId: string): number {
 async function measure(rig: Rig, hosts: number): Promise<Row> {
   const r = await run(rig, hosts);
   const [wall, user, sys, rssKb] = r.time.trim().split('\n').pop()!.split(' ').map(Number);
-  if (!r.stdout.trim().startsWith('{')) throw new Error(`N=${hosts}: no JSON result\n${r.stderr.slice(-3000)}`);
-  const res = JSON.parse(r.stdout) as RunResult;
+  const res = await result(r.stdout, r.stderr, hosts);
   const per = (f: (h: RunResult['hosts'][number]) => number) => res.hosts.reduce((a, h) => a + f(h), 0) / res.hosts.length;
   const count = new Map<string, number>();
   for (const h of res.hosts) count.set(h.status, (count.get(h.status) ?? 0) + 1);
@@ -138,7 +165,7 @@ async function main(): Promise<void> {
 }
 
 function report(rows: Row[], loads: string[]): void {
-  console.log(`edge run --check --json, forks ${forks}, ${cpus().length} cores; load after each run: ${loads.join(' | ')}`);
+  console.log(`edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores; load after each run: ${loads.join(' | ')}`);
   console.table(rows);
   const at = (n: number) => rows.find((r) => r.hosts === n);
   const [small, big] = [at(100), at(1000)];
@@ -149,7 +176,7 @@ function report(rows: Row[], loads: string[]): void {
     console.log(`marginal CPU per host from N=100 to N=1000: ${marginal.toFixed(1)} ms (${(marginal / small.cpuMsPerHost).toFixed(2)} of N=100's average)`);
   }
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, 'results.json'), JSON.stringify({ forks, rows, loads, at: new Date().toISOString() }, null, 2));
+  writeFileSync(join(OUT, `results${liveView ? '-live' : ''}.json`), JSON.stringify({ view: liveView ? 'live' : 'json', forks, rows, loads, at: new Date().toISOString() }, null, 2));
 }
 
 main().catch((e: unknown) => {

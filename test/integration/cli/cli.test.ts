@@ -14,7 +14,7 @@ import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
  * The command line on the shared lab: exit codes for failed and unreachable hosts, -u and
  * --private-key against the inventory's own connection variables, -v to -vvvv, a run piped into
  * `head` (an interruption, never a crash: the router is left unchanged or restored), and a
- * 40-host --check on a real terminal (tmux) showing the summary view.
+ * 40-host --check on a real terminal of 80×24 (tmux) showing the summary view listr2 drives.
  */
 
 const PLAYBOOK = 'playbooks/failover.yaml';
@@ -195,17 +195,18 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
     const env = { ...process.env };
     delete env.CI; // the live view is for people, never for CI logs
-    spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '30', cmd], { env });
+    spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', cmd], { env });
     const screens: string[] = [];
     try {
       for (let t = 0; t < 600; t++) {
-        const shot = tmux('capture-pane', '-p', '-t', session).stdout;
+        // -J joins a line the terminal wrapped: a line over 80 columns shows as one
+        const shot = tmux('capture-pane', '-pJ', '-t', session).stdout;
         if (shot) screens.push(shot);
         if (spawnSync('test', ['-e', `${log}.rc`]).status === 0) break;
         await new Promise((res) => setTimeout(res, 200));
       }
       // the screen once edge has exited (the shot above may predate its last redraw)
-      screens.push(tmux('capture-pane', '-p', '-t', session).stdout);
+      screens.push(tmux('capture-pane', '-pJ', '-t', session).stdout);
     } finally {
       tmux('kill-session', '-t', session);
     }
@@ -216,8 +217,8 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
       const rows = s.split('\n').filter((l) => /^[…✔✖!·-] site\d\d /.test(l));
       // only hosts in flight (at most --forks) or failed: never a row per host
       expect(rows.length).toBeLessThanOrEqual(6 + 1);
-      for (const l of s.split('\n')) expect(l.length).toBeLessThanOrEqual(80);
     }
+    for (const s of screens) for (const l of s.split('\n')) expect(l.trimEnd().length, l).toBeLessThanOrEqual(80);
     // when it is over the view is gone: the recap has the one line per host
     const last = screens[screens.length - 1]!;
     expect(last).not.toMatch(/^\[[#.]+\] /m);

@@ -7,7 +7,7 @@ import type { HostStatus } from '../../../src/engine/status.js';
 import { fleetSummary } from '../../../src/engine/status-fleet.js';
 import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { liveLines, type LiveState } from '../../../src/ui/live.js';
-import { lineReporter } from '../../../src/ui/progress.js';
+import { RunView } from '../../../src/ui/run-view.js';
 import { diffText, recapText } from '../../../src/ui/recap.js';
 import { screenJson, screenSafe, screenWriter } from '../../../src/ui/screen.js';
 import { edge } from '../../integration/edge-cli.js';
@@ -60,17 +60,19 @@ function hostileRun(): RunResult {
 }
 
 describe('router text reaches the screen only through the terminal encoder', () => {
-  it('the recap, the coloured and plain diff, the line reporter and the live view', () => {
+  it('the recap, the coloured and plain diff, the plain and the live view', async () => {
     const run = hostileRun();
     assertInert(recapText(run));
     for (const color of [true, false]) assertInert(diffText(run, color));
     expect(diffText(run, false)).toContain('+\tnew'); // a diff keeps its tabs
 
     const lines: string[] = [];
-    const rep = lineReporter((l) => screenWriter((s) => lines.push(s))(l));
+    const term = { write: () => expect.fail('no live view off a terminal'), columns: () => 80, rows: () => 24 };
+    const rep = new RunView(['r1'], { live: false, term, writeLine: (l) => screenWriter((s) => lines.push(s))(l) });
     rep.hostStep('r1', 'rolling back', HOSTILE);
     rep.taskFinished('r1', run.hosts[0]!.tasks[0]!);
     rep.hostFinished(run.hosts[0]!);
+    await rep.done;
     assertInert(lines.join('\n'));
 
     const st: LiveState = { hosts: new Map([['r1', { phase: 'done', result: { ...run.hosts[0]!, error: HOSTILE } }]]), startedAt: 0 };
