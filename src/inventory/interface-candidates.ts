@@ -216,7 +216,52 @@ export function candidatesTable(rows: readonly CandidateRow[], roles: RoleChoice
     const all = [header, ...table].map((row) => cols.map((c) => row[c]!));
     const widths = cols.map((_, k) => Math.max(...all.map((row) => row[k]!.length)));
     text = all.map((row) => row.map((cell, k) => cell.padEnd(widths[k]!)).join('  ').trimEnd()).join('\n');
-    if (Math.max(...text.split('\n').map((l) => l.length)) <= width) break;
+    if (widest(text) <= width) return text;
   }
-  return text;
+  return width === Infinity ? text : wrappedTable(rows, roleOf, width);
+}
+
+const widest = (text: string) => Math.max(...text.split('\n').map((l) => l.length));
+
+/**
+ * The last resort where even the shortest layout is too wide (IPv6 addresses and link-local
+ * gateways): DEFAULT VIA (gateways only) and ADDRESSES share what the other columns leave of
+ * `width`, each address or gateway on a line of its own under the row, wrapped at its words (a
+ * word too long for its column is broken, never cut), so no line is wider than the terminal.
+ */
+function wrappedTable(rows: readonly CandidateRow[], roleOf: (name: string) => string, width: number): string {
+  const via = (r: CandidateRow) => r.defaultRoutes.map((d) => `${d.gateway ?? 'no gateway'}${d.table === 'main' ? '' : ` table ${d.table}`}`);
+  const cells = rows.map((r) => [[r.name], [r.state], r.addresses.length ? r.addresses : ['-'], r.defaultRoutes.length ? via(r) : ['-'], [roleOf(r.name)]]);
+  const header = ['INTERFACE', 'STATE', 'ADDRESSES', 'DEFAULT VIA', 'LIKELY'];
+  const natural = header.map((h, c) => Math.max(h.length, ...cells.map((row) => Math.max(...row[c]!.map((x) => x.length)))));
+  const rest = Math.max(24, width - (natural[0]! + natural[1]! + natural[4]! + 2 * 4));
+  const viaW = Math.min(natural[3]!, Math.floor(rest / 2));
+  const widths = [natural[0]!, natural[1]!, rest - viaW, viaW, natural[4]!];
+  const lines = (items: string[], w: number) => items.flatMap((item) => wrapWords(item, w));
+  const out = [header.map((h, k) => h.padEnd(widths[k]!)).join('  ').trimEnd()];
+  for (const row of cells) {
+    const col = row.map((c, k) => lines(c, widths[k]!));
+    const height = Math.max(...col.map((c) => c.length));
+    for (let i = 0; i < height; i++) out.push(col.map((c, k) => (c[i] ?? '').padEnd(widths[k]!)).join('  ').trimEnd());
+  }
+  return out.join('\n');
+}
+
+/** `text` in lines of at most `w`, broken at spaces; a word longer than `w` is broken too (nothing is lost). */
+function wrapWords(text: string, w: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (let word of text.split(' ')) {
+    while (word.length > w) {
+      if (cur) out.push(cur);
+      out.push(word.slice(0, w));
+      word = word.slice(w);
+      cur = '';
+    }
+    if (cur && cur.length + 1 + word.length > w) {
+      out.push(cur);
+      cur = word;
+    } else cur = cur ? `${cur} ${word}` : word;
+  }
+  return [...out, cur];
 }

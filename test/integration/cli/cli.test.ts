@@ -33,6 +33,49 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
     return file;
   };
   const labVars = () => inv.all.children.lab.vars;
+
+  /**
+   * `cmd` on a real terminal of 80×24 (tmux, CI unset: the views are for people): every screen
+   * captured while it runs and the one it leaves (`history`: with what scrolled off above it), and
+   * its exit code. `interact.keys`, when the screen first matches `interact.when`, are typed (tmux
+   * send-keys).
+   */
+  async function onTerminal(cmd: string, opts: { history?: boolean; interact?: { when: RegExp; keys: string[] } } = {}): Promise<{ screens: string[]; rc: number | undefined }> {
+    const { interact } = opts;
+    const session = `edge-cli-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    const rcFile = join(dir, `${session}.rc`);
+    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
+    const capture = () => tmux('capture-pane', '-pJ', ...(opts.history ? ['-S', '-200'] : []), '-t', session).stdout;
+    const env = { ...process.env };
+    delete env.CI;
+    spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', `cd ${REPO} && ${cmd}; echo "$?" > ${rcFile}; sleep 10`], { env });
+    const screens: string[] = [];
+    let typed = false;
+    try {
+      for (let t = 0; t < 600; t++) {
+        // -J joins a line the terminal wrapped: a line over 80 columns shows as one
+        const shot = capture();
+        if (shot) screens.push(shot);
+        if (interact && !typed && interact.when.test(shot)) {
+          tmux('send-keys', '-t', session, ...interact.keys);
+          typed = true;
+        }
+        if (spawnSync('test', ['-e', rcFile]).status === 0) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      // the screen once the command has exited (the shot above may predate its last redraw)
+      screens.push(capture());
+    } finally {
+      tmux('kill-session', '-t', session);
+    }
+    const rc = spawnSync('cat', [rcFile], { encoding: 'utf8' }).stdout.trim();
+    return { screens, rc: rc === '' ? undefined : Number(rc) };
+  }
+
+  /** No line of any screen is wider than the terminal. */
+  const expectFits = (screens: string[]) => {
+    for (const sc of screens) for (const l of sc.split('\n')) expect(l.trimEnd().length, l).toBeLessThanOrEqual(80);
+  };
   /** The lab inventory with a health setting no other test uses: a run always has a change to make. */
   const changing = () =>
     variant('changing', (i) => {
@@ -189,28 +232,8 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
       for (let n = 1; n <= 40; n++) hosts[`site${String(n).padStart(2, '0')}`] = { ansible_host: lab.router(`r${((n - 1) % 3) + 1}`).mgmt.address };
       i.all.children.lab.hosts = hosts;
     });
-    const session = `edge-cli-${process.pid}`;
-    const log = join(dir, 'tmux.out');
-    const cmd = `cd ${REPO} && ${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${many} --check --forks 6; echo "edge-exit=$?" > ${log}.rc; sleep 10`;
-    const tmux = (...args: string[]) => spawnSync('tmux', args, { encoding: 'utf8' });
-    const env = { ...process.env };
-    delete env.CI; // the live view is for people, never for CI logs
-    spawnSync('tmux', ['new-session', '-d', '-s', session, '-x', '80', '-y', '24', cmd], { env });
-    const screens: string[] = [];
-    try {
-      for (let t = 0; t < 600; t++) {
-        // -J joins a line the terminal wrapped: a line over 80 columns shows as one
-        const shot = tmux('capture-pane', '-pJ', '-t', session).stdout;
-        if (shot) screens.push(shot);
-        if (spawnSync('test', ['-e', `${log}.rc`]).status === 0) break;
-        await new Promise((res) => setTimeout(res, 200));
-      }
-      // the screen once edge has exited (the shot above may predate its last redraw)
-      screens.push(tmux('capture-pane', '-pJ', '-t', session).stdout);
-    } finally {
-      tmux('kill-session', '-t', session);
-    }
-    expect(readFileSync(`${log}.rc`, 'utf8')).toMatch(/edge-exit=0/);
+    const { screens, rc } = await onTerminal(`${process.execPath} --import tsx ${CLI} run ${PLAYBOOK} -i ${many} --check --forks 6`);
+    expect(rc).toBe(0);
     const live = screens.filter((s) => /^\[[#.]+\] \d+\/40 done {2}\d+ changed {2}\d+ failed {2}\d+ left {2}ETA /m.test(s));
     expect(live.length, screens.slice(-3).join('\n----\n')).toBeGreaterThan(0);
     for (const s of live) {
@@ -218,9 +241,29 @@ describe.skipIf(!isRoot)('the command line on lab routers', () => {
       // only hosts in flight (at most --forks) or failed: never a row per host
       expect(rows.length).toBeLessThanOrEqual(6 + 1);
     }
-    for (const s of screens) for (const l of s.split('\n')) expect(l.trimEnd().length, l).toBeLessThanOrEqual(80);
+    expectFits(screens);
     // when it is over the view is gone: the recap has the one line per host
     const last = screens[screens.length - 1]!;
     expect(last).not.toMatch(/^\[[#.]+\] /m);
+  }, 180_000);
+
+  it('edge status and edge pick on a terminal of 80×24: no line wider than it', async () => {
+    const status = await onTerminal(`${process.execPath} --import tsx ${CLI} status -i ${lab.inventory}`, { history: true });
+    expect(status.rc).toBe(0);
+    const shown = status.screens[status.screens.length - 1]!;
+    for (const r of ['r1', 'r2', 'r3']) expect(shown, shown).toMatch(new RegExp(`^ *${r} `, 'm'));
+    expectFits(status.screens);
+
+    // r1 without its interface variables: pick gathers it, shows its interfaces and asks for WAN1;
+    // the question is answered by Ctrl-C (nothing is written).
+    const bare = variant('bare', (i) => {
+      for (const k of Object.keys(i.all.children.lab.vars)) if (/^edge_(wan1|wan2|lan|mgmt)_interface$/.test(k)) delete i.all.children.lab.vars[k];
+    });
+    const text = readFileSync(bare, 'utf8');
+    const pick = await onTerminal(`${process.execPath} --import tsx ${CLI} pick -i ${bare} --limit r1`, { history: true, interact: { when: /r1: WAN1 interface/, keys: ['C-c'] } });
+    for (const shown of [/^r1:$/m, /^ *INTERFACE +STATE +ADDRESSES/m, /^\s*wan1 +UP +198\.51\.100\./m, /r1: WAN1 interface/])
+      expect(pick.screens.some((sc) => shown.test(sc)), `${shown}:\n${pick.screens.slice(-2).join('\n----\n')}`).toBe(true);
+    expectFits(pick.screens);
+    expect(readFileSync(bare, 'utf8'), 'an interrupted pick wrote the inventory').toBe(text);
   }, 180_000);
 });

@@ -6,6 +6,7 @@ import {
   isPrivateIPv4,
   likelyRoles,
   validateRoles,
+  type CandidateRow,
 } from '../../../src/inventory/interface-candidates.js';
 import { configure, freshRouter, LAB, labVars } from '../../fixtures/facts.js';
 
@@ -162,6 +163,24 @@ describe('candidates table', () => {
     for (const l of text.split('\n')) expect(l.length, l).toBeLessThanOrEqual(78);
     expect(text.split('\n')).toHaveLength(rows.length + 1);
     expect(text).toMatch(/^wan1\s+UP\s+198\.51\.100\.10\/29 dhcp\s+198\.51\.100\.9 metric 100\s+WAN1$/m);
+  });
+
+  it('a dual-stack WAN too wide for 80 columns: addresses and gateways each on a line of their own, none lost, none wider', () => {
+    const rows: CandidateRow[] = [
+      {
+        ...interfaceCandidates(freshRouter()).find((r) => r.name === 'wan1')!,
+        addresses: ['198.51.100.14/29 dhcp', '2001:db8:1:1::190/128 dhcp', '2001:db8:1:1:45:8ff:fe01:201/64 dhcp'],
+        defaultRoutes: [
+          { table: 'main', gateway: '198.51.100.9', metric: 100 },
+          { table: 'main', gateway: 'fe80::45:8ff:fe01:202', metric: 100 },
+        ],
+      },
+    ];
+    const text = candidatesTable(rows, { wan1: 'wan1' }, 78);
+    for (const l of text.split('\n')) expect(l.length, l).toBeLessThanOrEqual(78);
+    expect(text.split('\n')[0]).toMatch(/^INTERFACE\s+STATE\s+ADDRESSES\s+DEFAULT VIA\s+LIKELY$/);
+    const squeezed = text.replace(/\s+/g, '');
+    for (const x of ['2001:db8:1:1:45:8ff:fe01:201/64', 'fe80::45:8ff:fe01:202', '198.51.100.9', '2001:db8:1:1::190/128']) expect(squeezed).toContain(x);
   });
 
   it('leaves out columns nobody has a value for, and shows speed when known', () => {
