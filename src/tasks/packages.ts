@@ -63,7 +63,7 @@ export const packagesTask: Task<z.infer<typeof params>> = {
     const after: string[] = [];
     if (missing.length) {
       what.push(`install ${missing.join(', ')}`);
-      after.push(...missing.map((n) => `${n} (install)`));
+      after.push(...missing.map((n) => `${n} (install; a rollback removes it)`));
     }
     const notes: string[] = [];
     if (missing.length) notes.push(rollbackNote(missing));

@@ -29,7 +29,7 @@ describe('packages task', () => {
         'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack prometheus-node-exporter\n' +
         'edge_pkgs_after',
     );
-    expect(c.diff).toContain('+keepalived (install)\n');
+    expect(c.diff).toContain('+keepalived (install; a rollback removes it)\n');
     expect(changeScope(c)).toEqual({ packages: ['nftables', 'keepalived', 'conntrack', 'prometheus-node-exporter'] });
     expect(p.notes).toEqual([
       'rollback removes nftables, keepalived, conntrack, prometheus-node-exporter (and whatever apt pulls in with them: what dpkg did not have before), and puts back what their install changed under /etc',
