@@ -68,20 +68,38 @@ edge_pkgs_after() {
   rm -rf -- "$p/before/etc"
 }
 
-# edge_pkgs_baseline P: P's record added to the baseline's (a copy first, then its line).
+# edge_pkgs_baseline P: P's record added to the baseline's (a copy first, then its line); what P
+# adds is also noted in P (baseline.*), so undoing P takes it out of the baseline again.
 edge_pkgs_baseline() {
   local b=$EDGE_PKG_BASELINE name was sig path key
-  mkdir -p -- "$b/etc" && touch "$b/added" "$b/etc.changed"
+  mkdir -p -- "$b/etc" && touch "$b/added" "$b/etc.changed" "$1/baseline.added" "$1/baseline.etc.changed"
   while read -r name was; do
-    cut -d' ' -f1 "$b/added" | grep -qxF -- "$name" || printf '%s %s\n' "$name" "$was" >> "$b/added"
+    cut -d' ' -f1 "$b/added" | grep -qxF -- "$name" && continue
+    printf '%s %s\n' "$name" "$was" | tee -a "$1/baseline.added" >> "$b/added"
   done < "$1/added"
   while IFS=$'\t' read -r sig path; do
     cut -f2- "$b/etc.changed" | grep -qxF -- "$path" && continue
     key=$(printf 'file:%s/%s' "$EDGE_ETC" "$path" | od -An -v -tx1 | tr -d ' \n')
     [ ! -e "$EDGE_BASELINE_ITEMS/$key" ] || continue
     case $sig in f*|l*) (cd "$1/etc" && cp -a --parents -- "./$path" "$b/etc/") || return 1 ;; esac
-    printf '%s\t%s\n' "$sig" "$path" >> "$b/etc.changed"
+    printf '%s\t%s\n' "$sig" "$path" | tee -a "$1/baseline.etc.changed" >> "$b/etc.changed"
   done < "$1/etc.changed"
+}
+
+# edge_pkgs_forget P: once P is undone, what it added to the baseline goes (the baseline of a
+# package an operator installs after this rollback is not edge's); the baseline's own, all of it.
+edge_pkgs_forget() {
+  local b=$EDGE_PKG_BASELINE sig path f
+  if [ "$1" -ef "$b" ]; then rm -rf -- "${b:?}"; return 0; fi
+  [ -f "$1/baseline.added" ] || return 0
+  for f in added etc.changed; do
+    [ -f "$b/$f" ] || continue
+    { grep -vxF -f "$1/baseline.$f" -- "$b/$f" || true; } > "$b/$f.tmp" && mv -f -- "$b/$f.tmp" "$b/$f"
+  done
+  while IFS=$'\t' read -r sig path; do
+    case $sig in f*|l*) rm -f -- "$b/etc/$path" ;; esac
+  done < "$1/baseline.etc.changed"
+  rm -f -- "$1/baseline.added" "$1/baseline.etc.changed"
 }
 
 # edge_dpkg ACTION PKG...: dpkg --purge/--remove; waits up to EDGE_DPKG_WAIT s (120) while another
@@ -100,8 +118,9 @@ edge_dpkg() {
 }
 
 # edge_pkgs_restore P: purges what the record says apt added (and dpkg still has), removes again
-# what had only its config files, then puts back what the install changed under /etc. A failed
-# dpkg leaves /etc alone (its packages still need it) and fails the restore, which can be run again.
+# what had only its config files, then puts back what the install changed under /etc, and the
+# baseline forgets what P gave it. A failed dpkg leaves /etc alone (its packages still need it) and
+# fails the restore, which can be run again.
 edge_pkgs_restore() {
   local p=$1 name was st
   local -a purge=() remove=()
@@ -114,8 +133,13 @@ edge_pkgs_restore() {
   done < "$p/added"
   if [ ${#purge[@]} -gt 0 ]; then edge_dpkg --purge "${purge[@]}" || return 0; fi
   if [ ${#remove[@]} -gt 0 ]; then edge_dpkg --remove "${remove[@]}" || return 0; fi
+  local rc0=$rc
   edge_etc_restore "$p"
-  if [ ${#purge[@]} -gt 0 ] || [ ${#remove[@]} -gt 0 ]; then echo "EDGE-PKGS-REMOVED ${purge[*]} ${remove[*]}"; fi
+  [ "$rc" != "$rc0" ] || edge_pkgs_forget "$p"
+  local -a gone=("${purge[@]}" "${remove[@]}")
+  [ ${#gone[@]} -gt 0 ] || return 0
+  echo "EDGE-PKGS-REMOVED ${gone[*]}"
+  printf '%s - removed the packages edge had installed: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${gone[*]}" >> "$D/restore.log"
 }
 
 # edge_etc_restore P: every path P's record lists back to its state before apt: what was absent

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
@@ -153,6 +153,33 @@ describe('pkg-state.sh: the packages part of a snapshot', () => {
     writeFileSync(p('etc/hostname'), 'r1\n'); // the baseline's file item puts it back (not this library)
     const r = sh(`D=${p('baseline')}\nedge_pkgs_restore "$D/pkgs"`);
     expect(r.stdout).toBe(`${PKGS_REMOVED_MARK} foo libfoo new bar\nrc=0\n`);
+    expect(tree()).toBe(before);
+    // undone: the baseline's record is gone (a package installed after this is not edge's)
+    expect(existsSync(p('baseline/pkgs'))).toBe(false);
+  });
+
+  it('a run rolled back takes out of the baseline what it put there, and only that', () => {
+    const before = tree();
+    sh('edge_pkgs_before');
+    apt();
+    sh('edge_pkgs_after');
+    const first = { added: readFileSync(p('baseline/pkgs/added'), 'utf8'), etc: readFileSync(p('baseline/pkgs/etc.changed'), 'utf8') };
+    // a second run on top installs one more package and changes passwd again
+    const snap2 = `D=${p('snap2')}`;
+    mkdirSync(p('snap2'));
+    sh(`${snap2}\nedge_pkgs_before`);
+    writeFileSync(p('status'), `${readFileSync(p('status'), 'utf8')}new installed\n`);
+    writeFileSync(p('etc/new.conf'), 'x\n');
+    sh(`${snap2}\nedge_pkgs_after`);
+    expect(readFileSync(p('baseline/pkgs/added'), 'utf8')).toBe(`${first.added}new absent\n`);
+    // rolled back, newest first: the baseline is as the first run left it, then empty
+    expect(sh(`${snap2}\nedge_pkgs_restore "$D/pkgs"`).stdout).toBe(`${PKGS_REMOVED_MARK} new\nrc=0\n`);
+    expect(readFileSync(p('baseline/pkgs/added'), 'utf8')).toBe(first.added);
+    expect(readFileSync(p('baseline/pkgs/etc.changed'), 'utf8')).toBe(first.etc);
+    expect(sh('edge_pkgs_restore "$D/pkgs"').stdout).toContain('rc=0');
+    expect(readFileSync(p('baseline/pkgs/added'), 'utf8')).toBe('');
+    expect(readFileSync(p('baseline/pkgs/etc.changed'), 'utf8')).toBe('');
+    expect(spawnSync('find', [p('baseline/pkgs/etc'), '-type', 'f'], { encoding: 'utf8' }).stdout).toBe('');
     expect(tree()).toBe(before);
   });
 
