@@ -169,6 +169,8 @@ edge_etc_put() {
   fi
   if [ -d "$dst" ] && [ ! -L "$dst" ]; then rm -rf -- "$dst"; fi
   t="$(dirname -- "$dst")/.edge-restore.$$"
+  # (a purge may have taken a directory the file lived in before)
+  [ -d "${t%/*}" ] || (umask 022 && mkdir -p -- "${t%/*}")
   if cp -a -- "$1/etc/$3" "$t" && mv -Tf -- "$t" "$dst"; then return 0; fi
   rm -f -- "$t"
   return 1
