@@ -12,6 +12,7 @@ import { confirmScript, deadlineUnderLease, disarmScript, execLeaseSeconds } fro
 import { LOCK_LIB, lockCall, lockScript, newHolder, SETTLE_LIB, unlockScript, type LockHolder } from './host-lock.js';
 import type { CacheRecord } from './script-cache.js';
 import { applyScript, restoreCommand, STEP_MARK, verifyScript, type ApplyTask, type StepPhase } from './task-script.js';
+import { removedPackagesNote } from './pkg-snapshot.js';
 import type { ChangeReport, HostResult, RunReporter, TaskResult } from './types.js';
 
 export interface PlannedTask {
@@ -400,7 +401,7 @@ async function undoPartialRun(input: HostRunInput, conn: SshConnection, result: 
     const res = await conn.exec(restoreCommand(input.runId, 'auto', { lock: lockScript(holder), unlock: unlockScript(holder) }), { timeoutMs: input.commandTimeoutMs });
     if (res.code !== 0) throw new Error(lastLines(res.stderr) || `exit ${res.code}`);
     result.state = 'rolled-back';
-    result.rollback = 'rolled back automatically to the pre-run snapshot';
+    result.rollback = `rolled back automatically to the pre-run snapshot${removedPackagesNote(res.stdout)}`;
   } catch (e) {
     // A session that is gone or no longer answers (the change may have cut it) cannot run the
     // restore; the host's own timer will.

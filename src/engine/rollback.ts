@@ -9,6 +9,7 @@ import { newestFirst, ORDER_LIB, orderKeyOf } from './run-order.js';
 import { cacheHost, CacheRecord, CLEAR_CACHE } from './script-cache.js';
 import { awaitHostSettled, BOOT_ID_ECHO, parseBootId, sessionCutOff, SETTLE_MARGIN_MS, type SettleView } from './host-settle.js';
 import { BOOT_RESTORE_TIMEOUT_S } from './boot-hook.js';
+import { removedPackagesNote } from './pkg-snapshot.js';
 import { baselineManifest, restoreScript, type BaselineItem } from './snapshot.js';
 
 export interface RollbackResult {
@@ -118,7 +119,7 @@ export async function rollbackHost(
     const said = res.stderr.replace(/^EDGE-BOOT-ID .*\n?/m, '').trim();
     if (res.code !== 0) throw new EdgeError('ROLLBACK', said || `restore exited ${res.code}`, { host });
     if (runId === BASELINE_ID) new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
-    return done('rolled-back', `restored ${stateBefore(runId)}`);
+    return done('rolled-back', `restored ${stateBefore(runId)}${removedPackagesNote(res.stdout)}`);
   } catch (e) {
     if (!sessionCutOff(conn, e)) return done('failed', errorMessage(e));
     waiting(`the session was lost during the rollback (${errorMessage(e)}); waiting for the host to answer again and say how its restore ended`);

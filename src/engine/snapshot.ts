@@ -5,6 +5,7 @@ import { base64Heredoc } from '../render/shell.js';
 import { shComment, shJoin, shQuote } from '../encode/index.js';
 import type { SnapshotScope } from '../tasks/contract.js';
 import { deadmanUnit, LEASE_LIB } from './deadman.js';
+import { PKG_DIR, PKG_RESTORE, pkgStateLib } from './pkg-snapshot.js';
 import { BASELINE_DIR, BASELINE_ID, BOOT_GENERATOR, EDGE_VAR, HOST_LIB, LOCK_FILE, PENDING_FILE, SNAPSHOT_ROOT, snapshotDir } from './host-layout.js';
 
 export { SNAPSHOT_ROOT, snapshotDir };
@@ -60,6 +61,11 @@ export interface SnapshotManifest {
   units: UnitEntry[];
   /** Network links the run may create (keepalived's private veth pair). */
   links: LinkEntry[];
+  /**
+   * Present when the run may run apt: what it asks apt for (for people). The restore purges what the
+   * host recorded around apt (pkg-snapshot.ts), whatever these names say. Absent in older manifests.
+   */
+  packages?: string[];
 }
 
 /** `ip rule add` arguments that recreate a rule; tables by number so names need not exist yet. */
@@ -86,7 +92,9 @@ export type BaselineItem =
   | { kind: 'rules'; from: number; to: number; rules: string[]; family?: 6 }
   | { kind: 'routes'; id: number; routes: string[]; family?: 6 }
   | ({ kind: 'unit' } & UnitEntry)
-  | ({ kind: 'link' } & LinkEntry);
+  | ({ kind: 'link' } & LinkEntry)
+  /** Some run recorded packages apt added: the baseline's restore purges them (its pkgs record). */
+  | { kind: 'packages' };
 
 /** The baseline's file name for an item: hex of its identity, so any path is a safe name. */
 export function baselineKey(item: BaselineItem): string {
@@ -97,6 +105,7 @@ export function baselineKey(item: BaselineItem): string {
     : item.kind === 'nft' ? item.table
     : item.kind === 'rules' ? `${item.from}-${item.to}${item.family ? '-6' : ''}`
     : item.kind === 'routes' ? `${item.id}${item.family ? '-6' : ''}`
+    : item.kind === 'packages' ? 'apt'
     : item.name;
   return Buffer.from(`${item.kind}:${id}`).toString('hex');
 }
@@ -206,6 +215,12 @@ export function extendSnapshot(m: SnapshotManifest, scope: SnapshotScope, facts:
     m.links.push(entry);
     sh.push(baselineCall({ kind: 'link', ...entry }));
   }
+  // What apt adds is recorded around apt itself (the change's own shell): here, only that there is a record.
+  if (scope.packages?.length) {
+    const fresh = !m.packages;
+    m.packages = [...(m.packages ?? []), ...scope.packages.filter((p) => !m.packages?.includes(p))];
+    if (fresh) sh.push(baselineCall({ kind: 'packages' }));
+  }
   return sh.join('\n');
 }
 
@@ -221,6 +236,7 @@ export function baselineManifest(items: BaselineItem[], host: string, now = new 
     else if (it.kind === 'rules') m.ruleRanges.push({ from: it.from, to: it.to, rules: it.rules, ...(it.family ? { family: it.family } : {}) });
     else if (it.kind === 'routes') m.routeTables.push({ id: it.id, routes: it.routes, ...(it.family ? { family: it.family } : {}) });
     else if (it.kind === 'unit') m.units.push({ name: it.name, known: it.known, enabled: it.enabled, active: it.active });
+    else if (it.kind === 'packages') m.packages = [];
     else m.links.push({ name: it.name, existed: it.existed });
   }
   return m;
@@ -234,7 +250,7 @@ export function baselineManifest(items: BaselineItem[], host: string, now = new 
 export function snapshotMkdir(runId: string, first: boolean): string {
   const dir = shQuote(snapshotDir(runId));
   return [
-    first ? `rm -rf -- ${dir}/files ${dir}/nft ${dir}/dirs ${dir}/sd-dirs` : '',
+    first ? `rm -rf -- ${dir}/files ${dir}/nft ${dir}/dirs ${dir}/sd-dirs ${dir}/${PKG_DIR}` : '',
     `mkdir -p ${dir}/files ${dir}/nft ${BASELINE_DIR}/items ${BASELINE_DIR}/saved && chmod 0700 ${EDGE_VAR} ${SNAPSHOT_ROOT} ${dir} ${BASELINE_DIR}`,
     first ? `find /etc/systemd/system -mindepth 1 -maxdepth 1 -type d > ${dir}/sd-dirs 2>/dev/null || true` : '',
     first ? `[ -e ${BASELINE_DIR}/sd-dirs ] || cp ${dir}/sd-dirs ${BASELINE_DIR}/sd-dirs` : '',
@@ -286,6 +302,7 @@ export function restoreScript(m: SnapshotManifest): string {
     'n=0',
     `step() { n=$((n+1)); edge_hold "restore-$n"; printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$n" "$*" >> "$D/restore.log"; }`,
     restoreFileFunction(),
+    ...(m.packages ? [pkgStateLib()] : []),
     IFACE_RESTORE_FUNCTION,
     RULE_RESTORE_FUNCTION,
     // Directories the run created, deepest first, if nothing else lives in them now.
@@ -314,7 +331,10 @@ export function restoreScript(m: SnapshotManifest): string {
   }
   out.push('step files');
   for (const f of files) out.push(`edge_restore_file ${q(f.path)} ${q(f.copy ?? '')}`);
-  if (m.units.length || m.files.some((f) => f.path.startsWith('/etc/systemd/'))) out.push('systemctl daemon-reload 2>/dev/null || true');
+  // After edge's own files (a package's maintainer scripts then meet the pre-run configuration),
+  // before the reload (the purged units are gone) and the unit states.
+  if (m.packages) out.push('step packages', PKG_RESTORE);
+  if (m.units.length || m.packages || m.files.some((f) => f.path.startsWith('/etc/systemd/'))) out.push('systemctl daemon-reload 2>/dev/null || true');
   out.push('step runtime state');
   for (const t of m.nftTables) {
     const [family, name] = t.table.split(' ');

@@ -6,6 +6,7 @@ import type { Change } from '../tasks/contract.js';
 import { installBootHookScript } from './boot-hook.js';
 import { armScript, armUnderLeaseScript, LEASE_LIB, leaseScript } from './deadman.js';
 import { BOOT_GENERATOR, HOST_LIB, PENDING_FILE, snapshotDir } from './host-layout.js';
+import { pkgStateLib } from './pkg-snapshot.js';
 import { ORDER_LIB, recordOrderScript } from './run-order.js';
 import { extendSnapshot, pruneScript, SNAPSHOT_LIB, snapshotMkdir, writeManifestScript, type SnapshotManifest } from './snapshot.js';
 
@@ -59,6 +60,8 @@ export function applyScript(input: ApplyScriptInput): string {
     PREAMBLE,
     HOST_LIB,
     SNAPSHOT_LIB,
+    // The records around apt (only an exec that runs apt carries them).
+    tasks.some((t) => t.changes.some((c) => c.ops.some((o) => o.kind === 'packages'))) ? pkgStateLib() : '',
     LEASE_LIB,
     ORDER_LIB,
     `# snapshot ${dir}: saved items first, then the manifest that lists them`,

@@ -20,15 +20,17 @@
  *  - the network setup of the kind enabled (minbase enables neither networkd nor ifupdown's
  *    networking.service), so routers configure their own links;
  *  - no SSH host keys and an empty machine-id: each router gets its own (written in its upper dir);
- *  - no copied host identity (/etc/hostname of the build host), an /etc/hosts, no .deb cache.
+ *  - no copied host identity (/etc/hostname of the build host), an /etc/hosts, no .deb cache;
+ *  - the lab's own apt repository (repo.ts), made from that cache first: the image's only apt source.
  * Nothing of the failover design: no sysctl, no rules, no nftables ruleset, keepalived left as the
  * package installs it (enabled, but it does not start without a config file).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { EdgeError } from '../errors.js';
 import type { Release, RouterKind } from './plan.js';
+import { buildRepo, REPO_PACKAGES, REPO_SOURCES } from './repo.js';
 import { acquireLock } from './state.js';
 import { LAB_PATH, run } from './sys.js';
 
@@ -45,10 +47,11 @@ export const PACKAGES = [
   'conntrack',
   'procps',
   // What a team that runs Prometheus has on its routers (edge's metrics go through its textfile
-  // collector); the lab has no internet, so the packages task could not install it there.
+  // collector). Preinstalled, as radvd below, so a first run on a lab router finds everything edge
+  // needs (the tests count on a packages task with nothing to do); a test that needs apt to install
+  // removes a package first and edge installs it from the image's repository (repo.ts).
   'prometheus-node-exporter',
-  // what edge installs for translated IPv6 (router advertisements on the LAN); the lab's routers
-  // reach no Debian mirror, so their image carries it
+  // what edge installs for translated IPv6 (router advertisements on the LAN)
   'radvd',
 ];
 /** Bump when the image recipe below changes: a new cache dir is built, old ones are left alone. */
@@ -60,14 +63,21 @@ export const IFUPDOWN_PACKAGES: Record<Release, string[]> = {
   trixie: ['ifupdown', 'dhcpcd-base'],
 };
 const IFUPDOWN_RECIPE = 1;
+/** Bump when the repository's recipe (repo.ts) changes. 2: its Release file has a Date (apt warned without one). */
+const REPO_RECIPE = 2;
 
 const hash = (x: unknown) => createHash('sha256').update(JSON.stringify(x)).digest('hex').slice(0, 10);
 
+/** Cache dir name of a release's debootstrap (pure): what the images of its kinds are made from. */
+export function baseKey(release: Release = SUITE): string {
+  return `rootfs-${release}-${hash({ SUITE: release, PACKAGES, RECIPE, variant: 'minbase' })}`;
+}
+
 /** Cache dir name of a kind's image (pure; only that kind's recipe goes into it). */
 export function rootfsKey(kind: RouterKind = { release: SUITE, net: 'networkd' }): string {
-  const base = `rootfs-${kind.release}-${hash({ SUITE: kind.release, PACKAGES, RECIPE, variant: 'minbase' })}`;
-  if (kind.net === 'networkd') return base;
-  return `rootfs-${kind.release}-ifupdown-${hash({ base, packages: IFUPDOWN_PACKAGES[kind.release], IFUPDOWN_RECIPE })}`;
+  const repo = `rootfs-${kind.release}-repo-${hash({ base: baseKey(kind.release), REPO_PACKAGES, REPO_RECIPE })}`;
+  if (kind.net === 'networkd') return repo;
+  return `rootfs-${kind.release}-ifupdown-${hash({ base: repo, packages: IFUPDOWN_PACKAGES[kind.release], IFUPDOWN_RECIPE })}`;
 }
 
 /**
@@ -130,22 +140,39 @@ function debootstrapDone(dir: string): boolean {
   return existsSync(join(dir, 'usr/lib/systemd/systemd')) && existsSync(join(dir, 'var/lib/dpkg/status')) && !existsSync(join(dir, 'debootstrap'));
 }
 
-/** The image of `kind`, built (and its networkd parent first) if it is not cached yet. */
+/** The image of `kind`, built (and the images it is made from first) if it is not cached yet. */
 export async function ensureRootfs(cacheDir: string, kind: RouterKind, log: (s: string) => void): Promise<string> {
   const final = join(cacheDir, rootfsKey(kind));
   if (existsSync(final)) return final;
-  const parent = kind.net === 'ifupdown' ? await ensureRootfs(cacheDir, { ...kind, net: 'networkd' }, log) : undefined;
+  const parent = kind.net === 'ifupdown' ? await ensureRootfs(cacheDir, { ...kind, net: 'networkd' }, log) : await ensureBase(cacheDir, kind.release, log);
+  return build(cacheDir, final, log, async (partial) => {
+    if (kind.net === 'ifupdown') await deriveIfupdown(parent, partial, kind.release, log);
+    else await deriveRepo(parent, partial, kind.release, log);
+    makeImage(partial, kind);
+  });
+}
+
+/** The release's debootstrap, made an image of the networkd kind (without the lab's repository). */
+async function ensureBase(cacheDir: string, release: Release, log: (s: string) => void): Promise<string> {
+  const final = join(cacheDir, baseKey(release));
+  if (existsSync(final)) return final;
+  return build(cacheDir, final, log, async (partial) => {
+    await debootstrap(partial, release, log);
+    makeImage(partial, { release, net: 'networkd' });
+  });
+}
+
+/** Builds `final` under the cache's lock: into `<final>.partial`, then renamed (a cache dir is complete or absent). */
+async function build(cacheDir: string, final: string, log: (s: string) => void, make: (partial: string) => Promise<void>): Promise<string> {
   mkdirSync(cacheDir, { recursive: true });
   const release = await acquireLock(join(cacheDir, 'build.lock'), { waitMs: 1_800_000, log });
   try {
     if (existsSync(final)) return final; // built by whoever held the lock
     const partial = `${final}.partial`;
     const t0 = Date.now();
-    if (parent) await deriveIfupdown(parent, partial, kind.release, log);
-    else await debootstrap(partial, kind.release, log);
-    makeImage(partial, kind);
+    await make(partial);
     renameSync(partial, final);
-    log(`router image ${rootfsKey(kind)} cached at ${final} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    log(`router image ${basename(final)} cached at ${final} (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     return final;
   } finally {
     release();
@@ -162,8 +189,9 @@ async function debootstrap(dir: string, suite: Release, log: (s: string) => void
 
 /**
  * The ifupdown image: a copy of the release's networkd image with ifupdown and the DHCP client
- * installed by apt inside it (chroot; the image's own sources.list and keyring, so the packages
- * come from the release's archive, verified). The copy is redone from scratch if a build was cut short.
+ * installed by apt inside it (chroot; the image's keyring, and for the install the host's mirror in
+ * place of the image's own sources, so the packages come from the release's archive, verified; then
+ * the lab's repository is the only source again). The copy is redone from scratch if a build was cut short.
  */
 async function deriveIfupdown(parent: string, dir: string, suite: Release, log: (s: string) => void): Promise<void> {
   const pkgs = IFUPDOWN_PACKAGES[suite];
@@ -171,18 +199,41 @@ async function deriveIfupdown(parent: string, dir: string, suite: Release, log: 
   rmSync(dir, { recursive: true, force: true });
   await run('cp', ['-a', '--reflink=auto', parent, dir], { timeoutMs: 600_000 });
   const env = { PATH: LAB_PATH, DEBIAN_FRONTEND: 'noninteractive', LANG: 'C.UTF-8' };
-  const hostResolv = readFileSync('/etc/resolv.conf');
-  const resolv = join(dir, 'etc/resolv.conf');
-  const saved = existsSync(resolv) ? readFileSync(resolv) : undefined;
-  writeFileSync(resolv, hostResolv); // name resolution for apt inside the chroot
-  try {
+  await withMirror(dir, suite, async () => {
     await run('chroot', [dir, 'apt-get', '-q', 'update'], { env, timeoutMs: 600_000 });
     await run('chroot', [dir, 'apt-get', '-q', '-y', '--no-install-recommends', 'install', ...pkgs], { env, timeoutMs: 600_000 });
     await run('chroot', [dir, 'apt-get', 'clean'], { env });
+  });
+}
+
+/**
+ * The networkd image: a copy of the release's debootstrap with the lab's apt repository (repo.ts),
+ * whose .debs apt fetches inside it from the host's mirror (chroot, the image's keyring: verified).
+ * Redone from scratch if a build was cut short.
+ */
+async function deriveRepo(parent: string, dir: string, suite: Release, log: (s: string) => void): Promise<void> {
+  log(`building the ${suite} router image (the ${suite} debootstrap + the lab's apt repository, once)…`);
+  rmSync(dir, { recursive: true, force: true });
+  await run('cp', ['-a', '--reflink=auto', parent, dir], { timeoutMs: 600_000 });
+  await withMirror(dir, suite, () => buildRepo(dir, log));
+}
+
+/** Runs `fn` with the host's name resolution and mirror in image `dir`; then the lab's repository is its only source again. */
+async function withMirror(dir: string, suite: Release, fn: () => Promise<void>): Promise<void> {
+  const resolv = join(dir, 'etc/resolv.conf');
+  const saved = existsSync(resolv) ? readFileSync(resolv) : undefined;
+  const sources = join(dir, 'etc/apt/sources.list');
+  writeFileSync(resolv, readFileSync('/etc/resolv.conf')); // name resolution for apt inside the chroot
+  writeFileSync(sources, `deb ${hostMirror(suite)} ${suite} main\n`);
+  try {
+    await fn();
   } finally {
     if (saved) writeFileSync(resolv, saved);
     else rmSync(resolv, { force: true });
+    writeFileSync(sources, REPO_SOURCES);
   }
+  // The image's package lists are the repository's (a file: source: no network).
+  await run('chroot', [dir, 'apt-get', '-q', 'update'], { env: { PATH: LAB_PATH, LANG: 'C.UTF-8' }, timeoutMs: 600_000 });
 }
 
 /** Turn a built tree into the router image of `kind` (idempotent). */

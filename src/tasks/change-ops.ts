@@ -29,7 +29,12 @@ export type ChangeOp =
   | { kind: 'links'; names: string[]; argv: string[] }
   /** systemd: an optional daemon-reload, then each unit's action; `units` are all the units whose state the change owns. */
   | { kind: 'units'; daemonReload: boolean; actions: UnitAction[]; units: string[] }
-  /** apt: outside every snapshot (a rollback leaves packages installed; the task says so in its notes). */
+  /**
+   * apt, between two records the snapshot keeps (src/router/pkg-state.sh, put into the apply exec by
+   * the engine): dpkg's state and /etc right before, and after, what dpkg did not have before and
+   * what changed under /etc. A rollback purges those packages and puts /etc back; an upgrade of a
+   * package that was there is kept (the old version is not kept to go back to).
+   */
   | { kind: 'packages'; install: string[]; upgrade: string[] };
 
 export interface UnitAction {
@@ -37,6 +42,10 @@ export interface UnitAction {
   /** `disable` also stops the unit (`systemctl disable --now`). */
   action: 'enable' | 'start' | 'restart' | 'disable';
 }
+
+/** The records around apt (functions of src/router/pkg-state.sh, which the engine puts into an apply exec that runs apt). */
+export const PKGS_BEFORE = 'edge_pkgs_before';
+export const PKGS_AFTER = 'edge_pkgs_after';
 
 const APT =
   'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends';
@@ -70,9 +79,11 @@ export function opShell(op: ChangeOp): string {
       return [...(op.daemonReload ? ['systemctl daemon-reload'] : []), ...op.actions.map(unitActionShell)].join('\n');
     case 'packages':
       return [
+        PKGS_BEFORE,
         'apt-get -q update',
         ...(op.install.length ? [`${APT} install ${shJoin(op.install)}`] : []),
         ...(op.upgrade.length ? [`${APT} --only-upgrade install ${shJoin(op.upgrade)}`] : []),
+        PKGS_AFTER,
       ].join('\n');
   }
 }
@@ -100,14 +111,14 @@ export function opScope(op: ChangeOp): SnapshotScope {
       return { units: op.units, ...(files.length ? { files } : {}), ...(links.length ? { links } : {}) };
     }
     case 'packages':
-      return {};
+      return { packages: [...op.install, ...op.upgrade] };
   }
 }
 
 /** The union of scopes, each item once, in first-seen order. */
 export function mergeScopes(scopes: readonly SnapshotScope[]): SnapshotScope {
   const out: SnapshotScope = {};
-  const add = <K extends 'files' | 'sysctl' | 'nftTables' | 'units' | 'links' | 'routeTables' | 'routeTables6'>(k: K, v: SnapshotScope[K]) => {
+  const add = <K extends 'files' | 'sysctl' | 'nftTables' | 'units' | 'links' | 'routeTables' | 'routeTables6' | 'packages'>(k: K, v: SnapshotScope[K]) => {
     if (!v?.length) return;
     const cur = (out[k] ?? []) as unknown[];
     out[k] = [...cur, ...(v as unknown[]).filter((x) => !cur.includes(x))] as SnapshotScope[K];
@@ -120,6 +131,7 @@ export function mergeScopes(scopes: readonly SnapshotScope[]): SnapshotScope {
     add('routeTables6', s.routeTables6);
     add('units', s.units);
     add('links', s.links);
+    add('packages', s.packages);
     for (const k of ['ruleRange', 'ruleRange6'] as const) {
       const r = s[k];
       if (!r) continue;

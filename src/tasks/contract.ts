@@ -45,6 +45,12 @@ export interface SnapshotScope {
   units?: string[];
   /** Network links the change may create (deleted on restore if they did not exist before the run). */
   links?: string[];
+  /**
+   * Packages the change asks apt for. What the restore undoes is what dpkg on the host says apt
+   * added (dependencies included) and what that changed under /etc, recorded around apt
+   * (src/router/pkg-state.sh); these names are for people (diff, manifest).
+   */
+  packages?: string[];
 }
 
 export interface Change {

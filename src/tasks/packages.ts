@@ -29,6 +29,15 @@ function serviceUnits(vars: Pick<HostVars, 'edge_metrics'>): string[] {
   return vars.edge_metrics ? [UNITS.nodeExporter] : [];
 }
 
+/**
+ * What check mode and the diff say a rollback does: it purges what dpkg did not have before the run,
+ * found on the router around apt (src/router/pkg-state.sh), so dependencies apt pulls in go too and
+ * a package that was there before never does; what the install changed under /etc is put back.
+ */
+export function rollbackNote(install: readonly string[]): string {
+  return `rollback removes ${install.join(', ')} (and whatever apt pulls in with ${install.length > 1 ? 'them' : 'it'}: what dpkg did not have before), and puts back what their install changed under /etc`;
+}
+
 const params = taskParams.packages;
 
 export const packagesTask: Task<z.infer<typeof params>> = {
@@ -54,14 +63,16 @@ export const packagesTask: Task<z.infer<typeof params>> = {
     const after: string[] = [];
     if (missing.length) {
       what.push(`install ${missing.join(', ')}`);
-      after.push(...missing.map((n) => `${n} (install)`));
+      after.push(...missing.map((n) => `${n} (install; a rollback removes it)`));
     }
-    const notes = ['packages are not part of the snapshot: a rollback leaves them installed'];
+    const notes: string[] = [];
+    if (missing.length) notes.push(rollbackNote(missing));
     if (upgrade) {
       what.push(`upgrade ${installed.join(', ')}`);
       before.push(...installed.map((n) => `${n} ${facts.packages[n]?.version ?? ''}`.trim()));
       after.push(...installed.map((n) => `${n} (newest available)`));
       notes.push('an upgrade always reports a change: the facts do not know which versions the mirror has');
+      notes.push('a rollback keeps upgraded versions (the old ones are not kept to go back to); it removes any package the upgrade pulls in');
     }
     return {
       changes: [

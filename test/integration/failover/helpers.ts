@@ -204,8 +204,8 @@ export async function nftTable(lab: Lab, router: string, family: string, name: s
  * Make a router fresh, as before edge ever ran there: roll back every run snapshot on it that is not
  * rolled back yet, newest first (run ids sort by time), then remove what a rollback documents it leaves (playbooks/failover.md,
  * "Rolling back"): directories edge created, the wants/ links of units that are gone, keepalived's
- * link edge-ka0/edge-ka1, /run/edge; and the rolled-back snapshots (/var/lib/edge). Packages stay (the
- * lab image has them).
+ * link edge-ka0/edge-ka1, /run/edge; and the rolled-back snapshots (/var/lib/edge). Packages the
+ * image has stay; one a run installed goes with that run's rollback.
  */
 export async function makeFresh(lab: Lab, router: string): Promise<string[]> {
   // Snapshots already rolled back are skipped: undoing them again would re-apply what a later

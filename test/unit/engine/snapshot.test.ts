@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Facts } from '../../../src/facts/types.js';
-import { emptyManifest, extendSnapshot, restoreScript, routeArgs, RULE_RESTORE_FUNCTION, ruleArgs } from '../../../src/engine/snapshot.js';
+import { baselineManifest, emptyManifest, extendSnapshot, restoreScript, routeArgs, RULE_RESTORE_FUNCTION, ruleArgs } from '../../../src/engine/snapshot.js';
+import { removedPackagesNote } from '../../../src/engine/pkg-snapshot.js';
 import { applyScript } from '../../../src/engine/task-script.js';
 import { confirmScript, LEASE_MARGIN_SEC } from '../../../src/engine/deadman.js';
 import { newHolder } from '../../../src/engine/host-lock.js';
@@ -199,6 +200,32 @@ describe('snapshot manifest', () => {
     const idx = order.map((o) => s.indexOf(o));
     expect([...idx].sort((a, b) => a - b)).toEqual(idx);
     expect(spawnSync('bash', ['-n'], { input: s }).status).toBe(0);
+  });
+
+  it('packages: the scope marks the manifest and the baseline; the restore purges after the files, before the reload and the unit states', () => {
+    const m = emptyManifest('20261123T204501Z-1a2b3c4d', 'r1');
+    const sh = extendSnapshot(m, { packages: ['prometheus-node-exporter'], units: ['prometheus-node-exporter.service'] }, f);
+    expect(m.packages).toEqual(['prometheus-node-exporter']);
+    expect(sh).toContain(`edge_baseline ${Buffer.from('packages:apt').toString('hex')} '{"kind":"packages"}'`);
+    expect(extendSnapshot(m, { packages: ['prometheus-node-exporter'] }, f)).toBe(''); // once
+    const r = restoreScript(m);
+    expect(spawnSync('bash', ['-n'], { input: r }).status).toBe(0);
+    const at = (x: string) => r.indexOf(x);
+    expect(at('edge_pkgs_restore "$D/pkgs"')).toBeGreaterThan(at('step files'));
+    expect(at('step packages')).toBeLessThan(at('systemctl daemon-reload'));
+    expect(at('edge_pkgs_restore "$D/pkgs"')).toBeLessThan(at('step unit states'));
+    expect(r).toContain('edge_pkgs_restore() {');
+    // a run without apt carries none of it
+    expect(restoreScript(emptyManifest('20261123T204501Z-1a2b3c4d', 'r1'))).not.toContain('edge_pkgs_');
+    // the baseline: one item says some run recorded packages
+    const b = baselineManifest([{ kind: 'packages' }], 'r1');
+    expect(b.packages).toEqual([]);
+    expect(restoreScript(b)).toContain('edge_pkgs_restore "$D/pkgs"');
+  });
+
+  it('the rollback names every package the restore removed', () => {
+    expect(removedPackagesNote('EDGE-BOOT-ID x\nEDGE-PKGS-REMOVED conntrack libnfnetlink0 \n')).toBe('; removed the packages edge had installed: conntrack, libnfnetlink0');
+    expect(removedPackagesNote('nothing\n')).toBe('');
   });
 
   it('turns rules and routes back into ip arguments', () => {

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ALL_KINDS, DEFAULT_KIND, routerPlan } from '../../../src/lab/plan.js';
 import { hostRouteConflicts, missingPackages } from '../../../src/lab/prereq.js';
 import { dhcpOptions, dnsmasqArgs, knownHosts, renewScript, routerFiles } from '../../../src/lab/render.js';
-import { mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
+import { baseKey, mirrorFromSources, rootfsKey } from '../../../src/lab/rootfs.js';
+import { packagesIndex, releaseFile, REPO_SOURCES } from '../../../src/lab/repo.js';
 
 const r = routerPlan(4);
 
@@ -115,14 +117,32 @@ deb [arch=amd64] http://mirror.example/debian/ bookworm main contrib
   });
 
   it('keys the cache by the recipe: one image per kind, the networkd ones unchanged by the ifupdown recipe', () => {
-    // The bookworm networkd image (its key moves only with its package list or recipe).
-    expect(rootfsKey()).toBe('rootfs-bookworm-3776f8e6c2');
-    expect(rootfsKey(DEFAULT_KIND)).toBe('rootfs-bookworm-3776f8e6c2');
+    // The bookworm debootstrap (its key moves only with its package list or recipe); the networkd
+    // image is it with the lab's apt repository.
+    expect(baseKey()).toBe('rootfs-bookworm-3776f8e6c2');
+    expect(rootfsKey()).toMatch(/^rootfs-bookworm-repo-[0-9a-f]{10}$/);
+    expect(rootfsKey(DEFAULT_KIND)).toBe(rootfsKey());
     const keys = ALL_KINDS.map(rootfsKey);
     expect(new Set(keys).size).toBe(4);
-    expect(keys[2]).toMatch(/^rootfs-trixie-[0-9a-f]{10}$/);
+    expect(keys[2]).toMatch(/^rootfs-trixie-repo-[0-9a-f]{10}$/);
     expect(keys[1]).toMatch(/^rootfs-bookworm-ifupdown-[0-9a-f]{10}$/);
     expect(keys[3]).toMatch(/^rootfs-trixie-ifupdown-[0-9a-f]{10}$/);
+  });
+});
+
+describe("the lab's apt repository", () => {
+  it('indexes each .deb with where it is and its hashes, and the Release file holds the index\'s', () => {
+    const deb = (name: string, pkg: string) => ({ name, control: `Package: ${pkg}\nVersion: 1\n`, size: 10, md5: 'm'.repeat(32), sha256: 's'.repeat(64) });
+    const index = packagesIndex([deb('b_1_all.deb', 'b'), deb('a_1_amd64.deb', 'a')]);
+    expect(index).toBe(
+      `Package: a\nVersion: 1\nFilename: ./a_1_amd64.deb\nSize: 10\nMD5sum: ${'m'.repeat(32)}\nSHA256: ${'s'.repeat(64)}\n\n` +
+        `Package: b\nVersion: 1\nFilename: ./b_1_all.deb\nSize: 10\nMD5sum: ${'m'.repeat(32)}\nSHA256: ${'s'.repeat(64)}\n`,
+    );
+    const sha = createHash('sha256').update(index).digest('hex');
+    const release = releaseFile(index, new Date(Date.UTC(2026, 11, 7, 5, 0, 0)));
+    expect(release).toContain('Date: Mon, 07 Dec 2026 05:00:00 GMT\n');
+    expect(release).toContain(`SHA256:\n ${sha} ${Buffer.byteLength(index)} Packages\n`);
+    expect(REPO_SOURCES).toMatch(/^deb \[trusted=yes\] file:\/srv\/edge-lab-repo \.\/$/m);
   });
 });
 

@@ -9,6 +9,7 @@ import { MARK } from '../../../src/facts/probe.js';
 import type { Facts } from '../../../src/facts/types.js';
 import { LIBRARY, ROUTER_PROGRAMS, routerFile, routerProgram } from '../../../src/render/router-programs.js';
 import { renderIfupdownHook } from '../../../src/render/units.js';
+import { PKG_LIBRARY } from '../../../src/engine/pkg-snapshot.js';
 import { failoverFiles } from '../../../src/tasks/failover.js';
 import { PATHS } from '../../../src/tasks/paths.js';
 import { tablesFiles, tablesTask } from '../../../src/tasks/tables.js';
@@ -113,7 +114,7 @@ describe('router-side scripts', () => {
   const files = readdirSync(ROUTER_DIR).filter((f) => f.endsWith('.sh'));
 
   it('src/router holds every program and the library, and nothing else that is shell', () => {
-    expect(files.sort()).toEqual([...ROUTER_PROGRAMS.map((p) => `${p}.sh`), LIBRARY].sort());
+    expect(files.sort()).toEqual([...ROUTER_PROGRAMS.map((p) => `${p}.sh`), LIBRARY, PKG_LIBRARY].sort());
   });
 
   it.each(files)('src/router/%s is shellcheck-clean (every severity, sources followed) and valid bash', (f) => {

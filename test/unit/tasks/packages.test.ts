@@ -22,13 +22,18 @@ describe('packages task', () => {
     expect(changeScope(p.changes[1]!)).toEqual({ units: [UNITS.nodeExporter] });
     const c = p.changes[0]!;
     expect(c.summary).toBe('install nftables, keepalived, conntrack, prometheus-node-exporter');
+    // dpkg's state and /etc recorded right before apt and compared right after (src/router/pkg-state.sh)
     expect(changeShell(c)).toBe(
-      'apt-get -q update\n' +
-        'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack prometheus-node-exporter',
+      'edge_pkgs_before\n' +
+        'apt-get -q update\n' +
+        'DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold --no-install-recommends install nftables keepalived conntrack prometheus-node-exporter\n' +
+        'edge_pkgs_after',
     );
-    expect(c.diff).toContain('+keepalived (install)\n');
-    expect(changeScope(c)).toEqual({});
-    expect(p.notes).toContain('packages are not part of the snapshot: a rollback leaves them installed');
+    expect(c.diff).toContain('+keepalived (install; a rollback removes it)\n');
+    expect(changeScope(c)).toEqual({ packages: ['nftables', 'keepalived', 'conntrack', 'prometheus-node-exporter'] });
+    expect(p.notes).toEqual([
+      'rollback removes nftables, keepalived, conntrack, prometheus-node-exporter (and whatever apt pulls in with them: what dpkg did not have before), and puts back what their install changed under /etc',
+    ]);
     expect(spawnSync('bash', ['-n'], { input: `${PREAMBLE}\n${changeShell(c)}` }).status).toBe(0);
   });
 
@@ -50,6 +55,7 @@ describe('packages task', () => {
     const up = plan(f, { upgrade: true });
     expect(up.changes).toHaveLength(1);
     expect(changeShell(up.changes[0]!)).toContain('--only-upgrade install nftables keepalived conntrack iproute2 iputils-ping mawk prometheus-node-exporter');
+    expect(up.notes).toContain('a rollback keeps upgraded versions (the old ones are not kept to go back to); it removes any package the upgrade pulls in');
     expect(plan(f, undefined, labVars({ edge_packages_upgrade: true })).changes).toHaveLength(1);
   });
 
