@@ -70,8 +70,10 @@ ${prefix(p.prefixes[1], 2)}
  * (ExecStartPre `edge-routes radvd` puts it in place; at boot, before any decision, WAN1's), and
  * edge-failover replaces it and reloads radvd on a switch.
  */
-export function renderRadvdUnit(p: { conf: string; pidFile: string; choose?: string }): string {
-  const pre = p.choose ? `ExecStartPre=${systemdValue(p.choose)} radvd\n` : '';
+export function renderRadvdUnit(p: { conf: string; pidFile: string; choose?: { program: string; record: string } }): string {
+  // native: the chosen copy and its record go with radvd, or a later status would read a stale choice
+  const pre = p.choose ? `ExecStartPre=${systemdValue(p.choose.program)} radvd\n` : '';
+  const post = p.choose ? `ExecStopPost=/bin/rm -f ${systemdValue(p.conf)} ${systemdValue(p.choose.record)}\n` : '';
   return `# Managed by edge. Local changes are overwritten by the next edge run.
 [Unit]
 Description=edge: router advertisements of the LAN's IPv6 prefix${p.choose ? 'es' : ''} (radvd)
@@ -82,7 +84,7 @@ ${p.choose ? '' : `ConditionPathExists=${systemdValue(p.conf)}
 [Service]
 Type=simple
 ${pre}ExecStart=/usr/sbin/radvd --nodaemon --config ${systemdValue(p.conf)} --pidfile ${systemdValue(p.pidFile)} --logmethod stderr_clean
-ExecReload=/bin/kill -HUP $MAINPID
+${post}ExecReload=/bin/kill -HUP $MAINPID
 Restart=always
 RestartSec=2
 

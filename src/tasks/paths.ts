@@ -28,6 +28,7 @@ export const PATHS = {
   radvdWan2: '/etc/edge/radvd-wan2.conf',
   radvdBoth: '/etc/edge/radvd-both.conf',
   radvdRun: '/run/edge/radvd.conf',
+  radvdChoice: '/run/edge/radvd.choice',
   ifupHook: '/etc/network/if-up.d/edge-routes',
   ifdownHook: '/etc/network/if-post-down.d/edge-routes',
   runDir: '/run/edge',

@@ -44,7 +44,7 @@ function radvdFiles(v6: Ipv6Plan | undefined, lan: string): { want: DesiredFile[
               content: renderRadvdNativeConf({ lan, prefixes: [v6.wan1.mapped!, v6.wan2.mapped!], choice }),
               mode: '0644',
             })),
-            { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdRun, pidFile: PATHS.radvdPid, choose: PATHS.edgeRoutes }), mode: '0644' },
+            { path: PATHS.radvdUnit, content: renderRadvdUnit({ conf: PATHS.radvdRun, pidFile: PATHS.radvdPid, choose: { program: PATHS.edgeRoutes, record: PATHS.radvdChoice } }), mode: '0644' },
           ]
         : [];
   return { want, absent: RADVD_FILES.filter((p) => !want.some((f) => f.path === p)) };

@@ -37,12 +37,14 @@ describe('radvd in native IPv6 mode (RFC 8475): one file per choice of prefix', 
   });
 
   it('the unit chooses the file before radvd starts; translated mode reads its one file', () => {
-    const unit = renderRadvdUnit({ conf: '/run/edge/radvd.conf', pidFile: '/run/edge/radvd.pid', choose: '/usr/local/sbin/edge-routes' });
+    const unit = renderRadvdUnit({ conf: '/run/edge/radvd.conf', pidFile: '/run/edge/radvd.pid', choose: { program: '/usr/local/sbin/edge-routes', record: '/run/edge/radvd.choice' } });
     expect(unit).toContain('ExecStartPre=/usr/local/sbin/edge-routes radvd\nExecStart=/usr/sbin/radvd --nodaemon --config /run/edge/radvd.conf');
+    expect(unit).toContain('ExecStopPost=/bin/rm -f /run/edge/radvd.conf /run/edge/radvd.choice\n');
     expect(unit).not.toContain('ConditionPathExists');
     const translated = renderRadvdUnit({ conf: '/etc/edge/radvd.conf', pidFile: '/run/edge/radvd.pid' });
     expect(translated).toContain('ConditionPathExists=/etc/edge/radvd.conf\n\n[Service]');
     expect(translated).not.toContain('ExecStartPre');
+    expect(translated).not.toContain('ExecStopPost');
   });
 
   it.skipIf(!has('radvd'))('radvd --configtest accepts every file', () => {
