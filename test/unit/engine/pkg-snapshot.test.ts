@@ -84,7 +84,8 @@ beforeEach(() => {
   writeFileSync(p('status'), 'bar config-files\nbase installed\n');
 });
 
-describe('pkg-state.sh: the packages part of a snapshot', () => {
+// Each case runs several bash scripts with a fake dpkg: seconds on a loaded 2-core CI host, more than the 20 s default.
+describe('pkg-state.sh: the packages part of a snapshot', { timeout: 120_000 }, () => {
   it('purges exactly what apt added, removes again what had config files only, and puts /etc back byte for byte', () => {
     const before = tree();
     expect(sh('edge_pkgs_before').stderr).toBe('');
