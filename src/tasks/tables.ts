@@ -49,8 +49,8 @@ export function tablesFiles(vars: HostVars, t: Topology, v6?: Ipv6Plan): Desired
 }
 
 function routingConf6(vars: HostVars, v6: Ipv6On): RoutingConf['v6'] {
-  if (v6.mode === 'translated') return { mode: v6.mode, lanAddresses: lanAddresses6(v6) };
-  return { mode: v6.mode, lanAddresses: lanAddresses6(v6), prefer: vars.edge_wan_mode === 'balance' ? 'both' : 'one' };
+  const prefer = vars.edge_wan_mode === 'balance' ? 'both' : 'one';
+  return { mode: v6.mode, lanAddresses: lanAddresses6(v6), ...(v6.mode === 'native' ? { prefer } : {}) };
 }
 
 /** The runtime changes (routes, then rules) that make the live policy routing what edge wants, IPv4 then IPv6. */
