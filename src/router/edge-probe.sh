@@ -116,6 +116,11 @@ machine() { # NAME N 4|6
 }
 
 run() {
+  # Stopping the service ends every ping and state machine (they share this process group), and
+  # waits for them: this shell exits last, so a stop is over when systemd sees it exit. Set before
+  # the first child starts: a stop that came while they were being started would otherwise end this
+  # shell alone, leaving them for systemd's backstop (TimeoutStopSec) to kill.
+  trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   load || exit 1
   mkdir -p "$RUN_DIR" || exit 1
   MAIN_PID=$$ STARTED="$RUN_DIR/probe.started"
@@ -134,9 +139,6 @@ run() {
       producer "$n" "$f" | machine "$name" "$n" "$f" >&"$sw" &
     done
   done
-  # Stopping the service ends every ping and state machine (they share this process group), and
-  # waits for them: this shell exits last, so a stop is over when systemd sees it exit.
-  trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   wait -n
   log "a WAN's prober or the switcher ended; exiting so that systemd restarts edge-probe"
   kill 0 2>/dev/null
