@@ -1,9 +1,11 @@
-import { expect } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect } from 'vitest';
 import { containsAddress6 } from '../../../src/ipv6.js';
 import { wanOfSource } from '../../../src/lab/plan.js';
 import { formatProbe, type ProbeResult } from '../../../src/lab/probe.js';
-import type { Lab } from '../lab-fixture.js';
-import { pollFor } from './helpers.js';
+import { edge } from '../edge-cli.js';
+import { hostState } from '../host-state.js';
+import { ensureLab, type Lab } from '../lab-fixture.js';
+import { healthyIsps, pollFor, waitSettled } from './helpers.js';
 
 /** The lab's two ISP namespaces of a router, by the name its plan gives them. */
 export const ISPS = ['isp1', 'isp2'] as const;
@@ -113,4 +115,56 @@ export function ipv6Lab(lab: Lab, router: string) {
   }
 
   return { delegated, installLeakCounters, removeLeakCounters, leaks, clientAddresses, clientAddressIn, waitVia, ownTrafficVia, lanIpv6 };
+}
+
+export type Ipv6Lab = ReturnType<typeof ipv6Lab>;
+
+/**
+ * The lifecycle both IPv6 lab files share on one router of lab instance 1, as vitest hooks: healthy
+ * ISPs and leak counters before the file, healthy ISPs before each case (a case that fails part way
+ * leaves its fault behind), and every run still applied rolled back after it (a failure part way
+ * leaves none to the next file on the router). `lab` and `six` are set once the file's hooks ran.
+ */
+export function useIpv6Router(router: string) {
+  const ctx = {
+    lab: undefined as unknown as Lab,
+    six: undefined as unknown as Ipv6Lab,
+    /** The router's settled state before the file (see settledState), for the exact-rollback checks. */
+    before: '',
+    /** Runs of this file still applied, newest last. */
+    applied: [] as string[],
+    async rollback(id: string) {
+      const r = await edge(['rollback', id, '-i', ctx.lab.inventory, '--limit', router]);
+      if (r.code === 0) ctx.applied.splice(ctx.applied.indexOf(id), 1);
+      return r;
+    },
+    settledState: () => settledState(ctx.lab, router),
+  };
+  beforeAll(async () => {
+    ctx.lab = await ensureLab(1);
+    ctx.six = ipv6Lab(ctx.lab, router);
+    await healthyIsps(ctx.lab, router);
+    ctx.before = await ctx.settledState();
+    await ctx.six.installLeakCounters();
+  }, 300_000);
+  beforeEach(async () => {
+    await healthyIsps(ctx.lab, router);
+  }, 60_000);
+  afterAll(async () => {
+    for (const id of [...ctx.applied].reverse()) await ctx.rollback(id);
+    await healthyIsps(ctx.lab, router);
+    await ctx.six.removeLeakCounters();
+  }, 120_000);
+  return ctx;
+}
+
+/**
+ * hostState once edge's failover (if an earlier file left it configured) has settled on both WANs
+ * up: its live sets and maps (down, avoid, …) follow the WANs' health, and just after ISPs are made
+ * healthy again, or just after a rollback restarts the failover, they still hold the last cut.
+ */
+export async function settledState(lab: Lab, router: string): Promise<string> {
+  const failover = await lab.run(router, ['test', '-x', '/usr/local/sbin/edge-failover'], { allowFail: true });
+  if (failover.code === 0) await waitSettled(lab, router);
+  return hostState(lab, router);
 }

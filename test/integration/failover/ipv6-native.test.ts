@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { containsAddress6, formatPrefix6, parsePrefix6, subnet6 } from '../../../src/ipv6.js';
-import { hostState } from '../host-state.js';
-import { edge } from '../edge-cli.js';
-import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
-import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
-import { ipv6Lab, type Isp } from './ipv6-helpers.js';
+import { isRoot, type Lab } from '../lab-fixture.js';
+import { pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
+import { type Ipv6Lab, type Isp, useIpv6Router } from './ipv6-helpers.js';
 
 /**
  * Issue 23, native IPv6 on lab r1 (edge_ipv6_mode native, RFC 8475): edge's radvd announces a /64
@@ -20,15 +18,13 @@ const router = 'r1';
 const vars = JSON.stringify({ edge_ipv6_mode: 'native' });
 
 describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed one deprecated, no leak (r1)', () => {
+  const ctx = useIpv6Router(router);
   let lab: Lab;
-  let six: ReturnType<typeof ipv6Lab>;
-  let before = '';
-  const applied: string[] = [];
-  const rollback = async (id: string) => {
-    const r = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
-    if (r.code === 0) applied.splice(applied.indexOf(id), 1);
-    return r;
-  };
+  let six: Ipv6Lab;
+  beforeAll(() => {
+    ({ lab, six } = ctx);
+  });
+  const { applied, rollback } = ctx;
   /** The /64 of ISPn's delegated prefix that edge announces on the LAN (edge_ipv6_subnet 0). */
   const lan64 = (isp: Isp) => formatPrefix6(subnet6(parsePrefix6(six.delegated(isp)[0]!)!, 64, 0)!);
   /** The client's SLAAC address in each ISP's /64, once it has both. */
@@ -37,24 +33,6 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
     return a1 && a2 ? { isp1: a1, isp2: a2 } : undefined;
   };
   const deprecated = async (address: string) => (await six.clientAddresses()).find((a) => a.address === address)?.deprecated;
-
-  beforeAll(async () => {
-    lab = await ensureLab(1);
-    six = ipv6Lab(lab, router);
-    await healthyIsps(lab, router);
-    before = await hostState(lab, router);
-    await six.installLeakCounters();
-  }, 300_000);
-
-  beforeEach(async () => {
-    await healthyIsps(lab, router);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const id of [...applied].reverse()) await rollback(id);
-    await healthyIsps(lab, router);
-    await six.removeLeakCounters();
-  }, 120_000);
 
   it('both prefixes by SLAAC; new flows from WAN1\'s, to WAN2\'s on an upstream cut and back; IPv6 alone on an IPv6 cut; 0 leaks; rollback exact', async () => {
     const run = await runPlaybook(lab, [router], '-e', vars);
@@ -113,7 +91,7 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
     const rb = await rollback(run.result.runId);
     expect(rb.code, rb.stderr.slice(-2000)).toBe(0);
     const strip = (s: string) => s.replace(/counter packets \d+ bytes \d+/g, 'counter');
-    expect(strip(await hostState(lab, router))).toBe(strip(before));
+    expect(strip(await ctx.settledState())).toBe(strip(ctx.before));
     const lan6 = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global']);
     expect(lan6.stdout.trim(), 'LAN addresses outlived the rollback').toBe('');
     // radvd's last advertisement (DeprecatePrefix) told the client to stop choosing either address:

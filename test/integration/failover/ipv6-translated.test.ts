@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { containsAddress6, ip6ToBig } from '../../../src/ipv6.js';
 import { edge } from '../edge-cli.js';
-import { hostState } from '../host-state.js';
-import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
+import { isRoot, type Lab } from '../lab-fixture.js';
 import { flowBatch } from './flow-batch.js';
 import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
-import { ipv6Lab, type Isp } from './ipv6-helpers.js';
+import { type Ipv6Lab, type Isp, useIpv6Router } from './ipv6-helpers.js';
 
 /**
  * Issue 23, translated IPv6 on lab r1 (edge_ipv6_mode translated): the LAN client takes an address
@@ -22,19 +21,16 @@ import { ipv6Lab, type Isp } from './ipv6-helpers.js';
 const router = 'r1';
 
 describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no leak (r1)', () => {
+  const ctx = useIpv6Router(router);
   let lab: Lab;
+  let six: Ipv6Lab;
+  beforeAll(() => {
+    ({ lab, six } = ctx);
+  });
+  const { applied, rollback } = ctx;
   let runId = '';
-  /** Runs of this test still applied, newest last: a failure part way leaves none to the next test file on r1. */
-  const applied: string[] = [];
-  const rollback = async (id: string) => {
-    const r = await edge(['rollback', id, '-i', lab.inventory, '--limit', router]);
-    if (r.code === 0) applied.splice(applied.indexOf(id), 1);
-    return r;
-  };
-  let before = '';
-  let six: ReturnType<typeof ipv6Lab>;
   const delegated = (isp: Isp) => six.delegated(isp);
-  const waitVia = (...a: Parameters<ReturnType<typeof ipv6Lab>['waitVia']>) => six.waitVia(...a);
+  const waitVia = (...a: Parameters<Ipv6Lab['waitVia']>) => six.waitVia(...a);
   const ownTrafficVia = (addr: string, wan: 'wan1' | 'wan2') => six.ownTrafficVia(addr, wan);
   const lanIpv6 = () => six.lanIpv6();
   /** The LAN client's global address in the router's LAN ULA (SLAAC from edge's radvd). */
@@ -47,25 +43,6 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     const low = (a: string) => ip6ToBig(a)! & ((1n << 64n) - 1n);
     expect(low(seen!), `${seen} does not keep ${client}'s interface identifier`).toBe(low(client));
   }
-
-  beforeAll(async () => {
-    lab = await ensureLab(1);
-    six = ipv6Lab(lab, router);
-    await healthyIsps(lab, router);
-    before = await hostState(lab, router);
-    await six.installLeakCounters();
-  }, 300_000);
-
-  // A case that fails part way leaves its fault behind: the next starts from healthy ISPs.
-  beforeEach(async () => {
-    await healthyIsps(lab, router);
-  }, 60_000);
-
-  afterAll(async () => {
-    for (const id of [...applied].reverse()) await rollback(id);
-    await healthyIsps(lab, router);
-    await six.removeLeakCounters();
-  }, 120_000);
 
   it('the LAN gets IPv6, leaves WAN1 translated, moves to WAN2 on an upstream cut and back; 0 leaks; rollback exact', async () => {
     const run = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }));
@@ -136,7 +113,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     const rb = await rollback(runId);
     expect(rb.code, rb.stderr.slice(-2000)).toBe(0);
     const strip = (s: string) => s.replace(/counter packets \d+ bytes \d+/g, 'counter');
-    expect(strip(await hostState(lab, router))).toBe(strip(before));
+    expect(strip(await ctx.settledState())).toBe(strip(ctx.before));
     const lan6 = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global']);
     expect(lan6.stdout.trim(), 'the LAN address edge added outlived the rollback').toBe('');
   }, 600_000);
