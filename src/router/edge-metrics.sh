@@ -34,12 +34,20 @@ metric() {
 # describe NAME TYPE HELP: the metric's HELP and TYPE lines (before its samples, once).
 describe() { OUT+="# HELP $1 $3"$'\n'"# TYPE $1 $2"$'\n'; }
 
-# is A B: 1 if A equals B, else 0 (a sample's value).
-is() { if [ "$1" = "$2" ]; then printf 1; else printf 0; fi; }
+# A write runs every few seconds on every router for as long as it is up: no helper here runs in a
+# subshell ($(...) forks), and each external command is asked once per write for all it can answer.
+
+# metric_is NAME LABELS A B: a sample of 1 if A equals B, else 0.
+metric_is() { if [ "$3" = "$4" ]; then metric "$1" "$2" 1; else metric "$1" "$2" 0; fi; }
 
 NOW=0
-# age EPOCH: whole seconds from EPOCH (fractions allowed) to now, never negative.
-age() { local e=${1%.*}; [[ $e =~ ^[0-9]+$ ]] || return 1; printf '%d' $((NOW > e ? NOW - e : 0)); }
+# age EPOCH: SINCE = whole seconds from EPOCH (fractions allowed) to now, never negative; empty if
+# EPOCH is not one.
+age() {
+  local e=${1%.*}
+  SINCE=''
+  [[ ! $e =~ ^[0-9]+$ ]] || SINCE=$((NOW > e ? NOW - e : 0))
+}
 
 # Per WAN: the prober's decision ("up|down EPOCH WHY") and its last second ("pass|fail N/M EPOCH
 # FAILS ANSWERED LOST RTT_SUM WLOSS_PCT WRTT_MS GOOD"; all but the first three only from edge-probe,
@@ -59,13 +67,13 @@ read_wans() {
     fi
     [[ ! $wr =~ ^[0-9]+$ ]] || printf -v "WRTT[$w]" '%d.%03d' $((10#$wr / 1000)) $((10#$wr % 1000))
     [[ ! $good =~ ^[01]$ ]] || GOOD[$w]=$good
-    case $s in up | degraded | down) STATE[$w]=$s AGE[$w]=$(age "$at") ;; *) STATE[$w]=unknown AGE[$w]='' ;; esac
+    case $s in up | degraded | down) age "$at"; STATE[$w]=$s AGE[$w]=$SINCE ;; *) STATE[$w]=unknown AGE[$w]='' ;; esac
     FAILS[$w]=$fails ANSWERED[$w]=$answered LOST[$w]=$lost RTT[$w]=$rtt LOSS[$w]=''
     if [[ $answered =~ ^[0-9]+$ && $lost =~ ^[0-9]+$ && ${PREV_ANSWERED[$w]:-x} =~ ^[0-9]+$ ]]; then
       # Loss over the last interval, from the prober's counters (a restart of the prober resets them).
       local da=$((answered - PREV_ANSWERED[$w])) dl=$((lost - PREV_LOST[$w]))
       if [ "$da" -ge 0 ] && [ "$dl" -ge 0 ] && [ $((da + dl)) -gt 0 ]; then
-        LOSS[$w]=$(printf '%d.%03d' $((dl * 1000 / (da + dl) / 1000)) $((dl * 1000 / (da + dl) % 1000)))
+        printf -v "LOSS[$w]" '%d.%03d' $((dl * 1000 / (da + dl) / 1000)) $((dl * 1000 / (da + dl) % 1000))
       fi
     fi
     PREV_ANSWERED[$w]=$answered PREV_LOST[$w]=$lost
@@ -76,7 +84,7 @@ wan_metrics() {
   local w st
   describe edge_wan_state gauge "1 for the WAN's current health (edge-probe's decision), 0 for the other states"
   for w in wan1 wan2; do
-    for st in up degraded down unknown; do metric edge_wan_state "wan=\"$w\",family=\"ipv4\",state=\"$st\"" "$(is "${STATE[$w]}" "$st")"; done
+    for st in up degraded down unknown; do metric_is edge_wan_state "wan=\"$w\",family=\"ipv4\",state=\"$st\"" "${STATE[$w]}" "$st"; done
   done
   describe edge_wan_state_age_seconds gauge "Seconds since the WAN's current state was decided"
   for w in wan1 wan2; do [ -z "${AGE[$w]}" ] || metric edge_wan_state_age_seconds "wan=\"$w\",family=\"ipv4\"" "${AGE[$w]}"; done
@@ -141,8 +149,8 @@ table_metrics() {
     if [ "$mark" = $((M1)) ]; then PREFERRED=wan1; elif [ "$mark" = $((M2)) ]; then PREFERRED=wan2; fi
   fi
   describe edge_preferred_wan gauge "1 for the WAN new LAN flows use now (the preferred_wan map), 0 for the other"
-  metric edge_preferred_wan 'wan="wan1"' "$(is "$PREFERRED" wan1)"
-  metric edge_preferred_wan 'wan="wan2"' "$(is "$PREFERRED" wan2)"
+  metric_is edge_preferred_wan 'wan="wan1"' "$PREFERRED" wan1
+  metric_is edge_preferred_wan 'wan="wan2"' "$PREFERRED" wan2
 }
 
 # Switches by the WAN switched to and why, counted from the switch log since this process started
@@ -172,24 +180,44 @@ switch_metrics() {
 
 # The prober runs and writes its health files; whatever applies its decisions is running.
 liveness_metrics() {
-  local prober=0 switcher=1 u w fresh=1 mt
-  systemctl is-active --quiet "$PROBER_UNIT" 2>/dev/null && prober=1
-  for w in wan1 wan2; do
-    mt=$(stat -c %Y "$RUN_DIR/$w.health" 2>/dev/null) || { fresh=0; continue; }
-    [ $((NOW - mt)) -le 10 ] || fresh=0
-  done
-  [ "$fresh" = 1 ] || prober=0
-  for u in $SWITCHER_UNITS; do systemctl is-active --quiet "$u" 2>/dev/null || switcher=0; done
+  local prober=0 switcher=1 fresh=0 i mt
+  local -a sw states
+  read -r -a sw <<<"$SWITCHER_UNITS"
+  # One systemctl for every unit: a line each, in order (none if systemd cannot be asked).
+  mapfile -t states < <(systemctl is-active -- "$PROBER_UNIT" "${sw[@]}" 2>/dev/null)
+  [ "${states[0]:-}" = active ] && prober=1
+  for i in "${!sw[@]}"; do [ "${states[i + 1]:-}" = active ] || switcher=0; done
+  while read -r mt; do [ $((NOW - mt)) -gt 10 ] || fresh=$((fresh + 1)); done < <(stat -c %Y -- "$RUN_DIR/wan1.health" "$RUN_DIR/wan2.health" 2>/dev/null)
+  [ "$fresh" = 2 ] || prober=0
   describe edge_prober_up gauge "1 while edge-probe runs and its health files are fresh"
   metric edge_prober_up '' "$prober"
   describe edge_switcher_up gauge "1 while what applies edge-probe's decisions runs"
   metric edge_switcher_up '' "$switcher"
 }
 
-# The applied run (the newest confirmed one), the managed files as it left them, and the drift.
+# The managed files' sums ("HASH  PATH", or "absent  PATH"), worked out again only when a file
+# changed by its name, inode, size, or change and modification time (stat's line for it, or its
+# error for a file that is not there): hashing them all every few seconds was most of a write.
+SUMS='' SUMS_OF=''
+managed_sums() {
+  local f of
+  local -a files present=()
+  read -r -a files <<<"$MANAGED_FILES"
+  of=$(stat -c '%n %i %s %.9Z %.9Y' -- "${files[@]}" 2>&1)
+  [ "$of" != "$SUMS_OF" ] || [ -z "$of" ] || return 0
+  SUMS=''
+  # One sha256sum for every managed file there is; the others are listed as absent.
+  for f in "${files[@]}"; do if [ -e "$f" ]; then present+=("$f"); else SUMS+="absent  $f"$'\n'; fi; done
+  [ "${#present[@]}" = 0 ] || SUMS+=$(sha256sum -- "${present[@]}" 2>&1)
+  SUMS=${SUMS%$'\n'} # with every file absent, no blank line to count as a drifted file
+  SUMS_OF=$of
+}
+
+# The applied run (the newest confirmed one), the managed files as it left them, and the drift;
+# worked out again only when the run or the sums changed.
+DRIFT=0 APPLIED_HASH='' APPLIED_OF=''
 applied_metrics() {
-  local d id='' st ref='' sums drift=0 hash f
-  local -a present=()
+  local d id='' st ref=''
   for d in "$EDGE_VAR"/snapshots/*/; do
     st=''
     [ -r "${d}state" ] && read -r st <"${d}state"
@@ -197,20 +225,22 @@ applied_metrics() {
     [ "$st" = confirmed ] && id=${d##*/}
   done
   [ -n "$id" ] || return 0
-  # One sha256sum for every managed file there is; the others are listed as absent.
-  for f in $MANAGED_FILES; do if [ -e "$f" ]; then present+=("$f"); else sums+="absent  $f"$'\n'; fi; done
-  [ "${#present[@]}" = 0 ] || sums+=$(sha256sum -- "${present[@]}" 2>&1)
+  managed_sums
   [ -r "$APPLIED_FILE" ] && { read -r ref <"$APPLIED_FILE"; }
   if [ "$ref" != "$id" ]; then
     # A run confirmed since the last look: the files as they are now are what it left.
-    write_atomic "$APPLIED_FILE" "$id"$'\n'"$sums" || return 0
+    write_atomic "$APPLIED_FILE" "$id"$'\n'"$SUMS" || return 0
+    APPLIED_OF=''
   fi
-  drift=$(diff <(tail -n +2 "$APPLIED_FILE") <(printf '%s\n' "$sums") | grep -c '^>' || true)
-  hash=$(tail -n +2 "$APPLIED_FILE" | sha256sum)
+  if [ "$APPLIED_OF" != "$id $SUMS" ]; then
+    DRIFT=$(diff <(tail -n +2 "$APPLIED_FILE") <(printf '%s\n' "$SUMS") | grep -c '^>' || true)
+    APPLIED_HASH=$(tail -n +2 "$APPLIED_FILE" | sha256sum)
+    APPLIED_OF="$id $SUMS"
+  fi
   describe edge_applied_info gauge "The last run confirmed on this router, and a hash of the managed files as it left them"
-  metric edge_applied_info "run_id=\"$id\",hash=\"${hash:0:16}\"" 1
+  metric edge_applied_info "run_id=\"$id\",hash=\"${APPLIED_HASH:0:16}\"" 1
   describe edge_drift_files gauge "Managed files that differ from what the applied run left"
-  metric edge_drift_files '' "$drift"
+  metric edge_drift_files '' "$DRIFT"
 }
 
 # A run applied and not confirmed yet, and how far past its dead-man deadline it is.
@@ -218,7 +248,7 @@ pending_metrics() {
   local id='' deadline='' t
   [ -r "$EDGE_VAR/pending" ] && read -r id <"$EDGE_VAR/pending"
   describe edge_run_pending gauge "1 while a run is applied but not confirmed"
-  metric edge_run_pending '' "$(is "${id:+x}" x)"
+  metric_is edge_run_pending '' "${id:+x}" x
   [ -n "$id" ] && [ -r "$EDGE_VAR/snapshots/$id/deadline" ] && read -r deadline <"$EDGE_VAR/snapshots/$id/deadline"
   [ -n "$deadline" ] && t=$(date -u -d "$deadline" +%s 2>/dev/null) || return 0
   describe edge_run_pending_past_deadline_seconds gauge "Seconds since the pending run's confirm deadline (negative before it)"

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,18 +19,17 @@ const catalog = readCatalog();
 let dir: string;
 const at = (p: string) => join(dir, p);
 
+const env = () => ({
+  ...process.env,
+  EDGE_ROUTING_CONF: at('routing.conf'),
+  EDGE_FAILOVER_CONF: at('failover.conf'),
+  EDGE_METRICS_CONF: at('metrics.conf'),
+  EDGE_RUN_DIR: at('run'),
+  EDGE_VAR_DIR: at('var'),
+});
+
 function writeOnce(): { text: string; status: number | null; stderr: string } {
-  const r = spawnSync('bash', [at('edge-metrics'), 'once'], {
-    encoding: 'utf8',
-    env: {
-      ...process.env,
-      EDGE_ROUTING_CONF: at('routing.conf'),
-      EDGE_FAILOVER_CONF: at('failover.conf'),
-      EDGE_METRICS_CONF: at('metrics.conf'),
-      EDGE_RUN_DIR: at('run'),
-      EDGE_VAR_DIR: at('var'),
-    },
-  });
+  const r = spawnSync('bash', [at('edge-metrics'), 'once'], { encoding: 'utf8', env: env() });
   let text = '';
   try {
     text = readFileSync(at('textfile/edge.prom'), 'utf8');
@@ -123,5 +122,35 @@ describe('edge-metrics', () => {
     expect(parseSamples(writeOnce().text).get('edge_drift_files')).toBe('1');
     writeFileSync(at('a.conf'), 'one\n');
     expect(parseSamples(writeOnce().text).get('edge_drift_files')).toBe('0');
+  }, 120_000);
+
+  it('as a service (one process, sums kept between writes): a change is seen at the next write, a file made absent too', async () => {
+    writeOnce();
+    const conf = readFileSync(at('metrics.conf'), 'utf8');
+    writeFileSync(at('metrics-1s.conf'), conf.replace(/^INTERVAL=.*$/m, "INTERVAL='1'"));
+    const child = spawn('bash', [at('edge-metrics'), 'run'], { env: { ...env(), EDGE_METRICS_CONF: at('metrics-1s.conf') }, stdio: 'ignore' });
+    /** The drift of the first write that starts after now (the file's timestamp sample moves on). */
+    const nextDrift = async () => {
+      const after = Math.floor(Date.now() / 1000) + 1;
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const s = parseSamples(readFileSync(at('textfile/edge.prom'), 'utf8'));
+        if (Number(s.get('edge_metrics_last_write_timestamp_seconds')) >= after) return s.get('edge_drift_files');
+      }
+      throw new Error('edge-metrics run wrote nothing for 20 s');
+    };
+    try {
+      expect(await nextDrift()).toBe('0');
+      writeFileSync(at('a.conf'), 'changed by hand\n');
+      expect(await nextDrift()).toBe('1');
+      writeFileSync(at('a.conf'), 'one\n');
+      expect(await nextDrift()).toBe('0');
+      rmSync(at('a.conf'));
+      expect(await nextDrift()).toBe('1');
+      writeFileSync(at('a.conf'), 'one\n');
+      expect(await nextDrift()).toBe('0');
+    } finally {
+      child.kill();
+    }
   }, 120_000);
 });
