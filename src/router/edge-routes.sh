@@ -383,29 +383,62 @@ check() {
 # stale monitor never keeps running an old version of this script. It starts before the first
 # reconcile, so no event in between is missed.
 monitor() {
-  local start fd
+  local start fd line last
   exec {fd}< <(exec ip monitor link address route rule 2>/dev/null)
   MONITOR_PID=$!
   trap 'stop_monitor' EXIT
   reconcile || true
+  mono
+  last=$MONO_CS
   while :; do
-    if read -r -t 60 -u "$fd" _; then
-      # Debounce, short: a WAN that regains its address must have its table and rules back within
-      # a second. Events are gathered until 0.1 s passes without one, at most 0.3 s (monotonic
-      # clock), then one reconcile; a burst that goes on is handled by the next round.
-      mono
-      start=$MONO_CS
-      while read -r -t 0.1 -u "$fd" _; do
+    if read -r -t 60 -u "$fd" line; then
+      if ! event_news "$line"; then
+        # a refresh changes nothing; the reconcile a minute after the last one still comes
         mono
-        [ "$((MONO_CS - start))" -lt 30 ] || break
-      done
+        [ $((MONO_CS - last)) -ge 6000 ] || continue
+      else
+        # Debounce, short: a WAN that regains its address must have its table and rules back within
+        # a second. Events are gathered until 0.1 s passes without one, at most 0.3 s (monotonic
+        # clock), then one reconcile; a burst that goes on is handled by the next round.
+        mono
+        start=$MONO_CS
+        while read -r -t 0.1 -u "$fd" line; do
+          event_news "$line" || true # remembered: its refresh is not news later
+          mono
+          [ "$((MONO_CS - start))" -lt 30 ] || break
+        done
+      fi
     elif [ "$?" -le 128 ]; then
       break # ip monitor ended
     fi
     reconcile || true
+    mono
+    last=$MONO_CS
   done
   log "ip monitor ended; exiting so that systemd restarts edge-routes"
   return 1
+}
+
+# event_news LINE: whether a line of ip monitor can change what a reconcile does. An ISP's router
+# advertisements and DHCP renewals refresh the WANs' addresses and routes every few seconds to
+# minutes, each refresh an event that differs from the last only in lifetimes ("valid_lft …
+# preferred_lft …", a line of its own after the address's, or a route's "expires"). Such an event is
+# no news if it was seen since the last event of any other kind (a link, a rule, a route without a
+# lifetime, anything deleted), which makes every event news again.
+declare -A SEEN_EVENTS=()
+event_news() {
+  local l=$1 lifetime=''
+  case $l in valid_lft\ * | [[:space:]]*valid_lft\ *) return 1 ;; esac # read strips the indent
+  while [ "${l% }" != "$l" ]; do l=${l% }; done
+  [[ ! $l =~ ^(.*)\ expires\ [0-9]+sec(.*)$ ]] || l=${BASH_REMATCH[1]}${BASH_REMATCH[2]} lifetime=yes
+  [[ ! $l =~ ^[0-9]+:\ [^\ ]+\ +inet6?\  ]] || lifetime=yes
+  if [ -z "$lifetime" ] || [[ $l == Deleted\ * ]]; then
+    SEEN_EVENTS=()
+    return 0
+  fi
+  [ -z "${SEEN_EVENTS[$l]:-}" ] || return 1
+  [ "${#SEEN_EVENTS[@]}" -lt 1024 ] || SEEN_EVENTS=()
+  SEEN_EVENTS[$l]=1
 }
 
 # The LAN address is the one thing edge-routes adds that no snapshot holds: it leaves with the
