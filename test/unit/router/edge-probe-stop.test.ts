@@ -18,7 +18,12 @@ import { freshRouter, labVars } from '../../fixtures/facts.js';
  * lands in that window on every run. The WAN interfaces do not exist here, so no ping is sent.
  */
 const dir = mkdtempSync(join(tmpdir(), 'edge-probe-stop-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+/** Process groups started here: a run that hangs past its timeout is ended with the file. */
+const started: number[] = [];
+afterAll(() => {
+  for (const pgid of started) spawnSync('kill', ['-KILL', '--', `-${pgid}`]);
+  rmSync(dir, { recursive: true, force: true });
+});
 const AWK = fileURLToPath(new URL('../../../src/router/edge-probe.awk', import.meta.url));
 
 function sandbox(name: string) {
@@ -62,6 +67,7 @@ describe.skip('edge-probe run: a stop ends everything it started', () => {
     // its own process group, as under systemd, so that `kill 0` and the check below see only it
     const child = spawn('bash', [join(d, 'edge-probe'), 'run'], { env, detached: true, stdio: 'ignore' });
     const pgid = child.pid!;
+    started.push(pgid);
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? -1 : null))));
     let left = group(pgid);
     for (let i = 0; i < 20 && left.length > 0; i++) {
