@@ -5,7 +5,7 @@ import { formatProbe, type ProbeResult } from '../../../src/lab/probe.js';
 import { edge } from '../edge-cli.js';
 import { hostState } from '../host-state.js';
 import { ensureLab, type Lab } from '../lab-fixture.js';
-import { healthyIsps, pollFor, waitSettled } from './helpers.js';
+import { healthyIsps, pollFor, report, runPlaybook, timingOf, waitSettled } from './helpers.js';
 
 /** The lab's two ISP namespaces of a router, by the name its plan gives them. */
 export const ISPS = ['isp1', 'isp2'] as const;
@@ -139,6 +139,46 @@ export function useIpv6Router(router: string) {
       return r;
     },
     settledState: () => settledState(ctx.lab, router),
+    /** edge run on the router with `vars` (none: the playbook's own); it must succeed, and is rolled back with the file. */
+    async apply(vars?: Record<string, unknown>) {
+      const run = await runPlaybook(ctx.lab, [router], ...(vars ? ['-e', JSON.stringify(vars)] : []));
+      if (run.result.runId) ctx.applied.push(run.result.runId);
+      expect(run.code, run.stderr.slice(-3000)).toBe(0);
+      return run;
+    },
+    /**
+     * Apply `vars`, wait for the LAN client's address(es), cut WAN1 and reboot the router: new IPv6
+     * flows must leave by WAN2 after the boot and by WAN1 once the cut is repaired. `seen` checks the
+     * source whoami saw for each flow; `afterBoot` what else the boot must have brought.
+     */
+    async rebootWithWan1Cut<C>(o: {
+      vars: Record<string, unknown>;
+      label: string;
+      flows: string;
+      clientWhat: string;
+      client: () => Promise<C | undefined>;
+      seen: (address: string | undefined, client: C, isp: Isp) => void;
+      afterBoot?: () => Promise<void>;
+    }): Promise<void> {
+      const lab = ctx.lab;
+      await ctx.apply(o.vars);
+      await waitSettled(lab, router);
+      const { value: client } = await pollFor(o.clientWhat, 60_000, o.client, 1_000);
+      const t = timingOf(lab, router);
+      await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
+      try {
+        const booted = Date.now();
+        await lab.reboot(router);
+        const after = await ctx.six.waitVia('new IPv6 flows via wan2 after the boot', 120_000, 'wan2', 1_000);
+        for (const f of after.value.v6.flows) o.seen(f.seenAddress, client, 'isp2');
+        await o.afterBoot?.();
+        report(o.label, `${o.flows} via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
+      } finally {
+        await lab.fault(router, 'wan1', { kind: 'clear' });
+      }
+      const back = await ctx.six.waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
+      for (const f of back.value.v6.flows) o.seen(f.seenAddress, client, 'isp1');
+    },
   };
   beforeAll(async () => {
     ctx.lab = await ensureLab(1);

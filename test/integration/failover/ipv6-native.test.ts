@@ -24,7 +24,7 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
   beforeAll(() => {
     ({ lab, six } = ctx);
   });
-  const { applied, rollback } = ctx;
+  const { rollback } = ctx;
   /** The /64 of ISPn's delegated prefix that edge announces on the LAN (edge_ipv6_subnet 0). */
   const lan64 = (isp: Isp) => formatPrefix6(subnet6(parsePrefix6(six.delegated(isp)[0]!)!, 64, 0)!);
   /** The client's SLAAC address in each ISP's /64, once it has both. */
@@ -35,9 +35,7 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
   const deprecated = async (address: string) => (await six.clientAddresses()).find((a) => a.address === address)?.deprecated;
 
   it('both prefixes by SLAAC; new flows from WAN1\'s, to WAN2\'s on an upstream cut and back; IPv6 alone on an IPv6 cut; 0 leaks; rollback exact', async () => {
-    const run = await runPlaybook(lab, [router], '-e', vars);
-    expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    applied.push(run.result.runId);
+    const run = await ctx.apply({ edge_ipv6_mode: 'native' });
     const notes = run.result.hosts[0]!.tasks.flatMap((t) => t.notes ?? []).join('\n');
     expect(notes).toContain(`IPv6 native: ${lan64('isp1')} on the LAN leaves by WAN1, ${lan64('isp2')} on the LAN leaves by WAN2`);
     await waitSettled(lab, router);
@@ -103,24 +101,14 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
   }, 600_000);
 
   it('a reboot with WAN1 cut: radvd comes up telling WAN1\'s prefix, the switcher moves the LAN to WAN2\'s, and back after the repair', async () => {
-    const run = await runPlaybook(lab, [router], '-e', vars);
-    expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    applied.push(run.result.runId);
-    await waitSettled(lab, router);
-    const { value: client } = await pollFor('a SLAAC address in each ISP\'s prefix', 60_000, clientPair, 1_000);
-    const t = timingOf(lab, router);
-    await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
-    try {
-      const booted = Date.now();
-      await lab.reboot(router);
-      const after = await six.waitVia('new IPv6 flows via wan2 after the boot', 120_000, 'wan2', 1_000);
-      for (const f of after.value.v6.flows) expect(f.seenAddress).toBe(client.isp2);
-      expect((await lab.run(router, ['cat', '/run/edge/radvd.choice'])).stdout.trim()).toBe('wan2');
-      report('23 native reboot, WAN1 cut', `new IPv6 flows via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
-    } finally {
-      await lab.fault(router, 'wan1', { kind: 'clear' });
-    }
-    const back = await six.waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
-    for (const f of back.value.v6.flows) expect(f.seenAddress).toBe(client.isp1);
+    await ctx.rebootWithWan1Cut({
+      vars: { edge_ipv6_mode: 'native' },
+      label: '23 native reboot, WAN1 cut',
+      flows: 'new IPv6 flows',
+      clientWhat: 'a SLAAC address in each ISP\'s prefix',
+      client: clientPair,
+      seen: (address, client, isp) => expect(address).toBe(client[isp]),
+      afterBoot: async () => expect((await lab.run(router, ['cat', '/run/edge/radvd.choice'])).stdout.trim()).toBe('wan2'),
+    });
   }, 600_000);
 });

@@ -27,7 +27,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
   beforeAll(() => {
     ({ lab, six } = ctx);
   });
-  const { applied, rollback } = ctx;
+  const { rollback } = ctx;
   let runId = '';
   const delegated = (isp: Isp) => six.delegated(isp);
   const waitVia = (...a: Parameters<Ipv6Lab['waitVia']>) => six.waitVia(...a);
@@ -45,10 +45,8 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
   }
 
   it('the LAN gets IPv6, leaves WAN1 translated, moves to WAN2 on an upstream cut and back; 0 leaks; rollback exact', async () => {
-    const run = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }));
-    expect(run.code, run.stderr.slice(-3000)).toBe(0);
+    const run = await ctx.apply({ edge_ipv6_mode: 'translated' });
     runId = run.result.runId;
-    applied.push(runId);
     const notes = run.result.hosts[0]!.tasks.flatMap((t) => t.notes ?? []);
     expect(notes.join('\n')).toMatch(/IPv6 translated: LAN /);
     await waitSettled(lab, router);
@@ -102,9 +100,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
 
     // IPv6 turned off by a later run: the LAN address, the addresses and routes edge's radvd made
     // on the LAN go with it (routing.conf no longer names them); its rollback brings them back.
-    const off = await runPlaybook(lab, [router]);
-    applied.push(off.result.runId);
-    expect(off.code, off.stderr.slice(-3000)).toBe(0);
+    const off = await ctx.apply();
     expect(await lanIpv6(), 'IPv6 on the LAN outlived edge_ipv6_mode off').toBe('');
     const rbOff = await rollback(off.result.runId);
     expect(rbOff.code, rbOff.stderr.slice(-2000)).toBe(0);
@@ -125,9 +121,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
       edge_wan_mode: 'balance',
       edge_steering: [{ name: 'guest6', source: `${guest6}/128`, action: 'wan2', on_down: 'only' }],
     };
-    const run = await runPlaybook(lab, [router], '-e', JSON.stringify(vars));
-    expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    applied.push(run.result.runId);
+    await ctx.apply(vars);
     await waitSettled(lab, router);
     const { value: client } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
     const dev = (await lab.run(`${router}-lan`, ['ip', '-o', '-6', 'addr', 'show', 'scope', 'global'])).stdout.split(/\s+/)[1]!;
@@ -174,23 +168,13 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
   }, 600_000);
 
   it('a reboot with WAN1 cut: after the boot new IPv6 flows leave by WAN2, translated, and by WAN1 once it is repaired', async () => {
-    const run = await runPlaybook(lab, [router], '-e', JSON.stringify({ edge_ipv6_mode: 'translated' }));
-    expect(run.code, run.stderr.slice(-3000)).toBe(0);
-    applied.push(run.result.runId);
-    await waitSettled(lab, router);
-    const { value: client } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
-    const t = timingOf(lab, router);
-    await lab.fault(router, 'wan1', { kind: 'upstream-cut' });
-    try {
-      const booted = Date.now();
-      await lab.reboot(router);
-      const after = await waitVia('new IPv6 flows via wan2 after the boot', 120_000, 'wan2', 1_000);
-      for (const f of after.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp2'));
-      report('23 reboot, WAN1 cut', `new IPv6 and IPv4 flows via wan2 ${after.ms} ms after the router was up (${Date.now() - booted} ms after the reboot began)`);
-    } finally {
-      await lab.fault(router, 'wan1', { kind: 'clear' });
-    }
-    const back = await waitVia('new IPv6 flows via wan1 after the repair', t.riseWindow * 1000 + 30_000, 'wan1');
-    for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
+    await ctx.rebootWithWan1Cut({
+      vars: { edge_ipv6_mode: 'translated' },
+      label: '23 reboot, WAN1 cut',
+      flows: 'new IPv6 and IPv4 flows',
+      clientWhat: 'a SLAAC address from the router',
+      client: clientUla,
+      seen: (address, client, isp) => expectMapped(address, client, delegated(isp)),
+    });
   }, 600_000);
 });

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect as tcpConnect } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { edge, REPO } from '../edge-cli.js';
 import { managedFingerprint } from '../host-state.js';
 import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
+import { SSHD, startSshd, stopChild, type TestSshd } from './test-sshd.js';
 
 /**
  * Issue 21: a bastion written in the inventory, through `edge` as a team runs it. r1 names it in
@@ -32,7 +32,6 @@ import { ensureLab, isRoot, type Lab } from '../lab-fixture.js';
  * checks both hops' host keys against the same known_hosts (here a copy of the lab's plus the
  * bastion's key).
  */
-const SSHD = '/usr/sbin/sshd';
 const PLAYBOOK = join(REPO, 'playbooks', 'failover.yaml');
 const BEHIND = ['r1', 'r2'];
 const DIRECT = 'r3';
@@ -42,37 +41,6 @@ const TIMEOUT = 15;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
 
-/** Resolves once `host:22` sends an SSH banner. */
-async function waitForBanner(host: string, deadlineMs: number, log: () => string): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(22, host);
-      s.setTimeout(1000);
-      s.once('data', (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith('SSH-'));
-      });
-      s.once('error', () => resolve(false));
-      s.once('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`the bastion's sshd did not come up on ${host}:22:\n${log()}`);
-}
-
-/** Ends a child this file started, by its PID, and waits for it. */
-async function stop(child: ChildProcess | undefined): Promise<void> {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  process.kill(child.pid, 'SIGTERM');
-  await exited;
-}
-
 describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in the inventory (issue 21)', () => {
   let lab: Lab;
   let dir: string;
@@ -80,8 +48,7 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
   let veth: string;
   let bastion: string;
   let controller: string;
-  let sshd: ChildProcess | undefined;
-  let sshdLog = '';
+  let sshd: TestSshd | undefined;
   let agent: ChildProcess | undefined;
   let agentSock: string;
   let knownHosts: string;
@@ -155,21 +122,18 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
     ip('-n', ns, 'addr', 'add', `${bastion}/24`, 'dev', 'eth0');
     ip('-n', ns, 'link', 'set', 'eth0', 'up');
     ip('-n', ns, 'link', 'set', 'lo', 'up');
-    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'edge-test-bastion', '-f', join(dir, 'host_ed25519')]);
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${lab.paths.key}.pub`));
-    writeFileSync(
-      join(dir, 'sshd_config'),
-      [
+    // `ip netns exec` execs sshd: the child's PID is sshd's.
+    sshd = await startSshd({
+      dir,
+      host: bastion,
+      port: 22,
+      authorizedKeys: readFileSync(`${lab.paths.key}.pub`, 'utf8'),
+      keyComment: 'edge-test-bastion',
+      wrap: ['ip', 'netns', 'exec', ns],
+      config: [
         `ListenAddress ${bastion}`,
         'Port 22',
-        `HostKey ${join(dir, 'host_ed25519')}`,
         'PidFile none',
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'StrictModes no',
-        'UsePAM no',
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
         // A jump host: forwarding to the routers' SSH and nothing else, no shell.
         'AllowTcpForwarding local',
         `PermitOpen ${lab.plan.routers.map((r) => `${r.mgmt.address}:22`).join(' ')}`,
@@ -177,14 +141,8 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
         'X11Forwarding no',
         'ForceCommand /bin/false',
         'LogLevel VERBOSE',
-        '',
-      ].join('\n'),
-    );
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation directory
-    // `ip netns exec` execs sshd: the child's PID is sshd's.
-    sshd = spawn('ip', ['netns', 'exec', ns, SSHD, '-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    sshd.stderr!.on('data', (d: Buffer) => (sshdLog += d.toString()));
-    await waitForBanner(bastion, 20_000, () => sshdLog);
+      ],
+    });
 
     // The bastion's key, in ssh-agent (ssh -J gives the jump host no -i).
     agentSock = join(dir, 'agent.sock');
@@ -209,8 +167,8 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
       if (lab) for (const r of BEHIND) await lab.run(r, ['nft', 'delete', 'table', 'inet', TABLE], { allowFail: true });
       if (lab && dirty) await edge(['rollback', '--baseline', '-i', lab.inventory, '--limit', BEHIND.join(',')]);
     } finally {
-      await stop(sshd);
-      await stop(agent);
+      await stopChild(sshd?.child);
+      await stopChild(agent);
       for (const del of [() => ip('link', 'del', veth), () => ip('netns', 'del', ns)]) {
         try {
           del();
@@ -223,7 +181,7 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
   it('common_args ProxyJump and extra_args -J: check, apply, status and rollback all go through the bastion', async () => {
     const inv = viaBastion();
     const from = await cursors();
-    const bastionLog = sshdLog.length;
+    const bastionLog = sshd!.log().length;
 
     // One run over a mixed fleet: r1 and r2 through the bastion, r3 directly.
     const check = await edge(['run', PLAYBOOK, '-i', inv, '--check', '--json'], { env: env() });
@@ -259,7 +217,7 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
     }
     expect(new Set(await loginsFrom(DIRECT, from[DIRECT]!))).toEqual(new Set([controller]));
     // And the bastion saw the controller log in (as root, with the agent's key).
-    expect(sshdLog.slice(bastionLog)).toMatch(new RegExp(`Accepted publickey for root from ${controller.replaceAll('.', '\\.')} port`));
+    expect(sshd!.log().slice(bastionLog)).toMatch(new RegExp(`Accepted publickey for root from ${controller.replaceAll('.', '\\.')} port`));
   }, 900_000);
 
   it('without the bastion, a router behind it is unreachable; a bastion that cannot reach it fails within the connect timeout', async () => {
@@ -303,7 +261,7 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
 
   it('an option edge cannot honour is refused at load, at file:line:col, and no host is touched', async () => {
     const from = await cursors();
-    const bastionLog = sshdLog.length;
+    const bastionLog = sshd!.log().length;
     const inv = viaBastion({
       r1: { ansible_ssh_common_args: `-o ProxyCommand="ssh -W %h:%p root@${bastion}"` },
       r2: { ansible_ssh_extra_args: `-J root@${bastion} -o LocalForward="8080 127.0.0.1:80"` },
@@ -319,6 +277,6 @@ describe.skipIf(!isRoot || !existsSync(SSHD))('hosts behind a bastion named in t
       expect(await loginsFrom(r, from[r]!), r).toEqual([]);
       expect(await managedFingerprint(lab, r), r).toBe(pristine.get(r));
     }
-    expect(sshdLog.slice(bastionLog)).not.toContain('Accepted');
+    expect(sshd!.log().slice(bastionLog)).not.toContain('Accepted');
   }, 300_000);
 });

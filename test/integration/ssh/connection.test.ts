@@ -1,6 +1,6 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Server } from 'node:net';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { EdgeError } from '../../../src/errors.js';
 import { SshConnection } from '../../../src/ssh/connection.js';
 import { fingerprint } from '../../../src/ssh/known-hosts.js';
 import type { ConnectOptions, SshTarget } from '../../../src/ssh/types.js';
+import { keygen, SSHD, startSshd, stopChild } from './test-sshd.js';
 
 /**
  * Against a real OpenSSH server started for the test on 127.0.0.1 (never any other address).
@@ -15,21 +16,14 @@ import type { ConnectOptions, SshTarget } from '../../../src/ssh/types.js';
  */
 
 const isRoot = process.getuid?.() === 0;
-const SSHD = '/usr/sbin/sshd';
 
 let dir: string;
 let port: number;
 let sshd: ChildProcess | undefined;
-let sshdLog = '';
 let hostKeyB64: string;
 let hostFp: string;
 let clientKey: string;
 let otherKeyB64: string;
-
-function keygen(file: string): string {
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'edge-test', '-f', file]);
-  return readFileSync(`${file}.pub`, 'utf8').trim().split(/\s+/)[1]!;
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -40,29 +34,6 @@ function freePort(): Promise<number> {
       srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
-}
-
-/** Resolves once the server sends its SSH banner. */
-async function waitForBanner(p: number, deadlineMs: number): Promise<void> {
-  const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = tcpConnect(p, '127.0.0.1');
-      s.setTimeout(500);
-      s.once('data', (d) => {
-        s.destroy();
-        resolve(d.toString().startsWith('SSH-'));
-      });
-      s.once('error', () => resolve(false));
-      s.once('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`sshd did not come up on 127.0.0.1:${p}:\n${sshdLog}`);
 }
 
 function target(extra: Partial<SshTarget> = {}): SshTarget {
@@ -110,46 +81,25 @@ function sessionPids(): number[] {
 // Each exec pays for root's shell startup files on the test machine, hence the generous timeout.
 describe.skipIf(!isRoot || !existsSync(SSHD))('SshConnection against a real sshd (needs root)', { timeout: 30_000 }, () => {
   beforeAll(async () => {
-    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // privilege separation directory
     dir = mkdtempSync(join(tmpdir(), 'edge-sshd-'));
     port = await freePort();
-    hostKeyB64 = keygen(join(dir, 'host_ed25519'));
-    hostFp = fingerprint(hostKeyB64);
     otherKeyB64 = keygen(join(dir, 'other_ed25519'));
     clientKey = join(dir, 'client_ed25519');
     keygen(clientKey);
-    writeFileSync(join(dir, 'authorized_keys'), readFileSync(`${clientKey}.pub`));
-    writeFileSync(
-      join(dir, 'sshd_config'),
-      [
-        `Port ${port}`,
-        'ListenAddress 127.0.0.1',
-        `HostKey ${join(dir, 'host_ed25519')}`,
-        `PidFile ${join(dir, 'sshd.pid')}`,
-        `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-        'StrictModes no',
-        'UsePAM no',
-        'PermitRootLogin prohibit-password',
-        'PasswordAuthentication no',
-        'KbdInteractiveAuthentication no',
-        'MaxSessions 10',
-        'AllowTcpForwarding yes',
-        'LogLevel ERROR',
-        '',
-      ].join('\n'),
-    );
-    sshd = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    sshd.stderr?.on('data', (d: Buffer) => (sshdLog += d.toString()));
-    await waitForBanner(port, 10_000);
+    const server = await startSshd({
+      dir,
+      host: '127.0.0.1',
+      port,
+      authorizedKeys: readFileSync(`${clientKey}.pub`, 'utf8'),
+      config: [`Port ${port}`, 'ListenAddress 127.0.0.1', `PidFile ${join(dir, 'sshd.pid')}`, 'MaxSessions 10', 'AllowTcpForwarding yes', 'LogLevel ERROR'],
+    });
+    sshd = server.child;
+    hostKeyB64 = server.hostKey;
+    hostFp = fingerprint(hostKeyB64);
   });
 
   afterAll(async () => {
-    // Only the sshd this file started, by its PID.
-    if (sshd?.pid !== undefined && sshd.exitCode === null) {
-      const exited = new Promise((r) => sshd!.once('exit', r));
-      process.kill(sshd.pid, 'SIGTERM');
-      await exited;
-    }
+    await stopChild(sshd); // only the sshd this file started, by its PID
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
