@@ -447,17 +447,9 @@ event_news() {
 # .network says IPv6AcceptRA=no) also configured an address of the LAN prefix and routes from edge's
 # own radvd, which the snapshot does not hold either: they go too (radvd is stopped first).
 stop6() {
-  local pass
   lan6_recorded
   if [ -z "$LAN6_ADDRS" ] && load_routing && [ -n "$V6_LAN_ADDR" ]; then LAN6_ADDRS="$V6_LAN_ADDR${V6_LAN_ADDR2:+ $V6_LAN_ADDR2}" LAN6_IF=$LAN_IF; fi
-  [ -n "$LAN6_ADDRS" ] || return 0
-  # radvd sends a last advertisement as it stops (just before this), and the router's own network
-  # manager may handle it after the first removal and configure its address again (seen on the lab
-  # at host load 10): look again, once a second for 3 s.
-  for pass in 1 2 3 4; do
-    lan6_remove
-    [ "$pass" = 4 ] || sleep 1
-  done
+  [ -z "$LAN6_ADDRS" ] || lan6_remove
 }
 
 # radvd: see the header. Before any decision (the ruleset just loaded) new flows use WAN1.
