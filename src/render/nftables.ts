@@ -201,6 +201,11 @@ ${renderPolicyChains(m.policy, m.lan, [m.wan1.mark, m.wan2.mark], policy6(m.ipv6
 \tchain input {
 \t\ttype filter hook input priority filter; policy drop;
 \t\tiif "lo" accept
+\t\t# A radvd on this router (edge's, or one it is stopping) is heard by the router itself: its
+\t\t# multicast loops back, and a LAN that takes advertisements (systemd-networkd's default) would
+\t\t# configure an address from its own prefix, one that a goodbye advertisement brings back after
+\t\t# edge removed it. In every IPv6 mode, so the run that turns IPv6 off stops radvd under it.
+\t\ticmpv6 type nd-router-advert iifname ${lan} fib saddr . iif type local counter drop comment "the router's own advertisements"
 \t\tct state established,related accept
 \t\tct state invalid counter drop
 \t\tmeta l4proto { 1, 58 } accept comment "ICMP and ICMPv6 (by number: /etc/protocols may be absent)"

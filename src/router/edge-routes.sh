@@ -444,8 +444,9 @@ event_news() {
 # The LAN address is the one thing edge-routes adds that no snapshot holds: it leaves with the
 # service (ExecStopPost), so a rollback that stops edge-routes leaves the LAN as it found it. A
 # network manager that takes router advertisements on the LAN (systemd-networkd does unless its
-# .network says IPv6AcceptRA=no) also configured an address of the LAN prefix and routes from edge's
-# own radvd, which the snapshot does not hold either: they go too (radvd is stopped first).
+# .network says IPv6AcceptRA=no) may have configured an address of the LAN prefix and routes from
+# edge's own radvd before edge's input chain (which drops the router's own advertisements) was
+# loaded; the snapshot does not hold them either: they go too (radvd is stopped first).
 stop6() {
   lan6_recorded
   if [ -z "$LAN6_ADDRS" ] && load_routing && [ -n "$V6_LAN_ADDR" ]; then LAN6_ADDRS="$V6_LAN_ADDR${V6_LAN_ADDR2:+ $V6_LAN_ADDR2}" LAN6_IF=$LAN_IF; fi

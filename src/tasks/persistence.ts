@@ -104,15 +104,16 @@ export const persistenceTask: Task<z.infer<typeof params>> = {
     }
     // Translated IPv6 turned off while edge's radvd runs (or is enabled): its files alone going
     // would leave it advertising the LAN prefix. It stops before edge-routes restarts (the units
-    // phase keeps the order of the changes): what its advertisements made on the router's own LAN
-    // only goes for good once none can bring it back, at edge-routes' stop (stop6).
+    // phase keeps the order of the changes). The router never configures its own LAN from its
+    // radvd (the input chain drops its own advertisements, goodbye included); edge-routes' stop
+    // (stop6) still removes what one heard before that rule was loaded (an older edge's radvd).
     const leaving = radvd.want.length ? null : disableChange(facts, UNITS.edgeRadvd, 'IPv6 is off');
     if (leaving) changes.push(leaving);
     const units = unitsChange(
       facts,
       [
-        // radvd first: a rollback stops units in this order, so its last advertisements come before
-        // edge-routes' stop removes what they configured on the router's own LAN (edge-routes stop6).
+        // radvd first: a rollback stops units in this order (and before it restores the ruleset), so
+        // its goodbye advertisement meets the input chain's guard and edge-routes' stop comes last.
         ...(radvd.want.length ? [{ name: UNITS.edgeRadvd, restart: radvd.want.some((f) => changed.has(f.path)) }] : []),
         { name: UNITS.edgeRoutes, restart: changed.has(PATHS.edgeRoutes) || changed.has(PATHS.edgeRoutesUnit) || leaving !== null },
         { name: UNITS.edgeNft, restart: changed.has(PATHS.edgeNftUnit) },

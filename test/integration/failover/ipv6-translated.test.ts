@@ -58,6 +58,11 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     // SLAAC from edge's radvd (its first advertisements follow its start within seconds).
     const { value: client, ms: slaacMs } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
     const t = timingOf(lab, router);
+    // The router hears its own radvd (multicast loops back) and networkd takes advertisements on
+    // lan0 by default: without the input chain's guard it has an address of its own LAN prefix,
+    // one a goodbye advertisement brings back after the run that turns IPv6 off removed it.
+    const own = await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'dynamic']);
+    expect(own.stdout.trim(), 'the router configured its LAN from its own advertisements').toBe('');
 
     const up = await waitVia('new IPv6 flows via wan1', 30_000, 'wan1');
     for (const f of up.value.v6.flows) expectMapped(f.seenAddress, client, delegated('isp1'));
