@@ -147,9 +147,10 @@ Restart=always
 RestartSec=1
 SyslogIdentifier=edge-probe
 ${FAILOVER_PRIORITY}
-# SIGTERM to the script only: it ends its pings and state machines and waits for them, so nothing
-# is left for systemd to kill; the timeout is a backstop.
-KillMode=mixed
+# SIGTERM to every process of the service, not to the script alone: a stop that came while the
+# script was starting its pipelines could go unheard there (bash waiting in wait4) until the
+# backstop; each ping, state machine and the switcher ends on its own. The timeout is a backstop.
+KillMode=control-group
 TimeoutStopSec=10
 
 [Install]

@@ -116,10 +116,10 @@ machine() { # NAME N 4|6
 }
 
 run() {
-  # Stopping the service ends every ping and state machine (they share this process group), and
-  # waits for them: this shell exits last, so a stop is over when systemd sees it exit. Set before
-  # the first child starts: a stop that came while they were being started would otherwise end this
-  # shell alone, leaving them for systemd's backstop (TimeoutStopSec) to kill.
+  # systemd signals every process of the service; a stop from inside (a producer that saw the
+  # configuration change) signals this shell alone, and it ends every ping and state machine
+  # (they share this process group) and waits for them, exiting last. Set before the first child
+  # starts, so no stop finds this shell without it.
   trap "trap '' TERM INT; kill 0 2>/dev/null; wait; exit 0" TERM INT
   load || exit 1
   mkdir -p "$RUN_DIR" || exit 1
@@ -128,10 +128,11 @@ run() {
   [ -r "$PROBE_AWK" ] || { log "cannot read $PROBE_AWK"; exit 1; }
   local n f name fifo="$RUN_DIR/switcher.fifo" sw
   # Both state machines write to the switcher through one FIFO, which this shell also holds open:
-  # the switcher sees its input end only when the service ends.
+  # the switcher sees its input end only when the service ends. Read-write, so the open never
+  # waits for a reader (a stop can end the switcher before it opened its end).
   rm -f "$fifo" && mkfifo -m 0600 "$fifo" || exit 1
   "$SWITCHER" switcher <"$fifo" &
-  exec {sw}>"$fifo"
+  exec {sw}<>"$fifo"
   for f in $FAMILIES; do
     for n in 1 2; do
       name=wan$n
