@@ -453,7 +453,10 @@ stop6() {
   [ -z "$LAN6_ADDRS" ] || lan6_remove
 }
 
-# radvd: see the header. Before any decision (the ruleset just loaded) new flows use WAN1.
+# radvd: see the header. Before any decision (the ruleset just loaded) new flows use WAN1. Under
+# the switcher's lock (failover.lock): a switch between reading the ruleset and writing the choice
+# would otherwise be undone by it (seen: after a boot with WAN1 cut, flows on WAN2 and radvd
+# advertising WAN1's prefix).
 radvd_start() {
   local text
   load_routing || return 1
@@ -472,7 +475,7 @@ radvd_start() {
 case "${1:-}" in
   reconcile) reconcile ;;
   stop6) stop6 ;;
-  radvd) radvd_start ;;
+  radvd) with_lock failover radvd_start ;;
   check) check ;;
   monitor) monitor ;;
   *) echo "usage: edge-routes reconcile|check|monitor|stop6|radvd" >&2; exit 2 ;;

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -86,4 +86,32 @@ describe('edge-routes monitor: refreshes are no news', () => {
     // one at the start, then one per group that was news
     expect(reconciles).toBe(expected);
   }, 90_000);
+});
+
+/**
+ * edge-radvd's ExecStartPre (`edge-routes radvd`) reads the ruleset's decisions and writes the choice
+ * radvd starts with. A switch between the two was undone by it (seen on the lab: after a boot with
+ * WAN1 cut, flows on WAN2 and radvd advertising WAN1's prefix), so it runs under the switcher's
+ * lock. Here the lock is held for a while: the command must not end before it is released.
+ */
+describe('edge-routes radvd: under the switcher\'s lock', () => {
+  it('waits for failover.lock before it decides', async () => {
+    const run = join(dir, 'run-radvd');
+    mkdirSync(run, { recursive: true });
+    const topology = resolveTopology(labVars(), freshRouter());
+    if (!topology.ok) throw new Error('the lab fixture does not resolve');
+    writeFileSync(join(dir, 'routing4.conf'), tablesFiles(labVars(), topology.topology).find((f) => f.path === PATHS.routingConf)!.content);
+    const script = join(dir, 'edge-routes-radvd');
+    writeFileSync(script, routerProgram('edge-routes'), { mode: 0o755 });
+    const held = spawn('flock', [join(run, 'failover.lock'), 'bash', '-c', `touch ${run}/held; sleep 1.5; date +%s.%N > ${run}/released`], { stdio: 'ignore' });
+    const released = new Promise((r) => held.on('exit', r));
+    for (let i = 0; i < 100 && !existsSync(join(run, 'held')); i++) await new Promise((r) => setTimeout(r, 20));
+    const ended = await new Promise<number>((resolve) => {
+      const c = spawn('bash', [script, 'radvd'], { env: { ...process.env, EDGE_ROUTING_CONF: join(dir, 'routing4.conf'), EDGE_RUN_DIR: run }, stdio: 'ignore' });
+      c.on('exit', () => resolve(Date.now() / 1000));
+    });
+    await released;
+    // (this routing.conf has no native IPv6: the command refuses, once it has the lock)
+    expect(ended).toBeGreaterThanOrEqual(Number(readFileSync(join(run, 'released'), 'utf8')));
+  }, 30_000);
 });
