@@ -6,9 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { failoverFiles } from '../../../src/tasks/failover.js';
 import { PATHS } from '../../../src/tasks/paths.js';
-import { tablesFiles } from '../../../src/tasks/tables.js';
-import { resolveTopology } from '../../../src/tasks/wan.js';
-import { freshRouter, labVars } from '../../fixtures/facts.js';
+import { labVars } from '../../fixtures/facts.js';
+import { labRoutingConf } from '../../fixtures/routing-conf.js';
 
 /**
  * edge-probe.service is stopped by SIGTERM to every process of the service at once
@@ -35,10 +34,7 @@ const AWK = fileURLToPath(new URL('../../../src/router/edge-probe.awk', import.m
 function sandbox(name: string) {
   const d = join(dir, name);
   mkdirSync(join(d, 'run'), { recursive: true });
-  const topology = resolveTopology(labVars(), freshRouter());
-  if (!topology.ok) throw new Error('the lab fixture does not resolve');
-  const routing = tablesFiles(labVars(), topology.topology).find((f) => f.path === PATHS.routingConf)!.content;
-  writeFileSync(join(d, 'routing.conf'), routing);
+  writeFileSync(join(d, 'routing.conf'), labRoutingConf());
   writeFileSync(join(d, 'failover.conf'), failoverFiles(labVars()).find((f) => f.path === PATHS.failoverConf)!.content);
   writeFileSync(join(d, 'edge-probe'), failoverFiles(labVars()).find((f) => f.path === PATHS.edgeProbe)!.content, { mode: 0o755 });
   // The stub switcher: systemd's stop, sent from inside the group (itself included).

@@ -4,10 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { routerProgram } from '../../../src/render/router-programs.js';
-import { PATHS } from '../../../src/tasks/paths.js';
-import { tablesFiles } from '../../../src/tasks/tables.js';
-import { resolveTopology } from '../../../src/tasks/wan.js';
-import { freshRouter, labVars } from '../../fixtures/facts.js';
+import { labRoutingConf } from '../../fixtures/routing-conf.js';
 
 /**
  * edge-routes monitor reconciles on ip monitor's events. An ISP's router advertisements refresh the
@@ -46,9 +43,7 @@ describe('edge-routes monitor: refreshes are no news', () => {
     const run = join(dir, 'run');
     mkdirSync(bin, { recursive: true });
     mkdirSync(run, { recursive: true });
-    const topology = resolveTopology(labVars(), freshRouter());
-    if (!topology.ok) throw new Error('the lab fixture does not resolve');
-    writeFileSync(join(dir, 'routing.conf'), tablesFiles(labVars(), topology.topology).find((f) => f.path === PATHS.routingConf)!.content);
+    writeFileSync(join(dir, 'routing.conf'), labRoutingConf());
     // `ip monitor` replays the groups. After a group that is news it waits for its reconcile to
     // start (lines written meanwhile would be gathered into it by the debounce); after one that is
     // not (and after the last), it leaves a second for a wrong reconcile to show. Then it says it
@@ -98,9 +93,7 @@ describe('edge-routes radvd: under the switcher\'s lock', () => {
   it('waits for failover.lock before it decides', async () => {
     const run = join(dir, 'run-radvd');
     mkdirSync(run, { recursive: true });
-    const topology = resolveTopology(labVars(), freshRouter());
-    if (!topology.ok) throw new Error('the lab fixture does not resolve');
-    writeFileSync(join(dir, 'routing4.conf'), tablesFiles(labVars(), topology.topology).find((f) => f.path === PATHS.routingConf)!.content);
+    writeFileSync(join(dir, 'routing4.conf'), labRoutingConf());
     const script = join(dir, 'edge-routes-radvd');
     writeFileSync(script, routerProgram('edge-routes'), { mode: 0o755 });
     const held = spawn('flock', [join(run, 'failover.lock'), 'bash', '-c', `touch ${run}/held; sleep 1.5; date +%s.%N > ${run}/released`], { stdio: 'ignore' });
