@@ -2,16 +2,31 @@
  * The scale rig of `npm run bench:scale`: one network namespace that looks like a router (wan1,
  * wan2 and lan0 with addresses and a default route; veth pairs whose far ends stay inside the same
  * namespace, so nothing can leave it), one sshd in it, and N distinct host addresses: the whole of
- * 198.18.200.0/21 is a local route on lo, so every address answers without being listed on an
- * interface (the facts stay the size of one router's). The controller runs inside the namespace
- * too. The sshd is killed by its PID and the namespace deleted at the end.
+ * 198.18.128.0/17 (inside the lab's management range 198.18.0.0/15) is a local route on lo, so
+ * every address answers without being listed on an interface (the facts stay the size of one
+ * router's). The controller runs inside the namespace too. The sshd is killed by its PID and the
+ * namespace deleted at the end.
+ *
+ * sshd runs in a mount namespace of its own: a fake systemctl over /usr/local/sbin, an empty home
+ * for root (the sessions run none of this host's dotfiles), and /var/lib behind an overlay whose
+ * upper layer is a tmpfs, with a tmpfs at /var/lib/edge holding edge's script cache as the bench
+ * asks (scale-cache.ts). Whatever a session writes there is gone with sshd; the host's own /var/lib
+ * is never written (it has no /var/lib/edge to mount over). sshd runs at nice 19 (RigOptions).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { EDGE_VAR } from '../../src/engine/host-layout.js';
+import { SCRIPT_CACHE } from '../../src/engine/script-cache.js';
+import { fingerprint } from '../../src/ssh/known-hosts.js';
 
-export const RIG_PREFIX = '198.18.200.0/21';
-const MAX_HOSTS = 2040;
+export const RIG_PREFIX = '198.18.128.0/17';
+/** 128 blocks of /24, each without its .0 and .255 (valid on a local route, but no one's router address). */
+const PER_BLOCK = 254;
+export const MAX_HOSTS = 128 * PER_BLOCK;
+/** Inventory names s00001…: as wide as the largest rig, so they sort as they are numbered. */
+const NAME_DIGITS = String(MAX_HOSTS).length;
 
 export interface Rig {
   ns: string;
@@ -19,14 +34,21 @@ export interface Rig {
   sshd: ChildProcess;
   /** Address of host i (1-based). */
   address(i: number): string;
+  /** The rig's host key as edge fingerprints it (conn.hostKeyFingerprint: `SHA256:…`). */
+  hostKeyFingerprint: string;
 }
 
 const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const ipn = (ns: string, ...args: string[]) => sh('ip', ['-n', ns, ...args]);
 
 export function address(i: number): string {
-  if (i < 1 || i > MAX_HOSTS) throw new Error(`the rig has room for ${MAX_HOSTS} hosts`);
-  return `198.18.${200 + (i >> 8)}.${i & 255}`;
+  if (!Number.isInteger(i) || i < 1 || i > MAX_HOSTS) throw new Error(`the rig has room for ${MAX_HOSTS} hosts`);
+  return `198.18.${128 + Math.floor((i - 1) / PER_BLOCK)}.${((i - 1) % PER_BLOCK) + 1}`;
+}
+
+/** Inventory name of host i (1-based). */
+export function hostName(i: number): string {
+  return `s${String(i).padStart(NAME_DIGITS, '0')}`;
 }
 
 /** wan1/wan2/lan0 as a router has them, each a veth whose peer (the "ISP" side) stays in the namespace. */
@@ -46,12 +68,12 @@ function routerLinks(ns: string): void {
   ipn(ns, 'route', 'add', 'default', 'via', '203.0.113.9', 'dev', 'wan2', 'metric', '200');
 }
 
-function keys(dir: string): { hostKey: string; pub: string } {
+function keys(dir: string): { hostKey: string; fp: string } {
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'edge-scale-host', '-f', join(dir, 'host_ed25519')]);
   sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'edge-scale-client', '-f', join(dir, 'id')]);
   writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'id.pub')));
-  const [type, key] = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(/\s+/);
-  return { hostKey: join(dir, 'host_ed25519'), pub: `${type} ${key}` };
+  const key = readFileSync(join(dir, 'host_ed25519.pub'), 'utf8').trim().split(/\s+/)[1]!;
+  return { hostKey: join(dir, 'host_ed25519'), fp: fingerprint(key) };
 }
 
 function sshdConfig(dir: string, hostKey: string): string {
@@ -91,29 +113,85 @@ async function waitForSshd(rig: Rig): Promise<void> {
   throw new Error('sshd did not start listening');
 }
 
-export async function buildRig(dir: string, hosts: number): Promise<Rig> {
-  const ns = `edge-scale-${process.pid}`;
+/** The rig's host key and client key, made before the rig (the controller's cache records name the host key). */
+export function rigKeys(dir: string): { hostKey: string; fp: string } {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
+  return keys(dir);
+}
+
+export interface RigOptions {
+  /** Hash → the file's bytes, in every host's /var/lib/edge/cache. */
+  cache?: ReadonlyMap<string, string>;
+  /**
+   * sshd's niceness (its sessions inherit it). Real routers have CPUs of their own; the rig's share
+   * the controller's, and 50 probes in flight (about 1 CPU-second each) starved it to handshake
+   * timeouts. At 19 the controller runs whenever it can, and the rig takes what is left.
+   */
+  nice?: number;
+}
+
+/** The rig for `hosts` hosts in `dir` (rigKeys first). */
+export async function buildRig(dir: string, hosts: number, opts: RigOptions = {}): Promise<Rig> {
+  const cache = opts.cache ?? new Map<string, string>();
+  const nice = opts.nice ?? 19;
+  const ns = `edge-scale-${process.pid}`;
   sh('ip', ['netns', 'add', ns]);
   try {
     ipn(ns, 'link', 'set', 'lo', 'up');
     ipn(ns, 'route', 'add', 'local', RIG_PREFIX, 'dev', 'lo');
     routerLinks(ns);
-    const { hostKey, pub } = keys(dir);
-    writeFileSync(join(dir, 'known_hosts'), Array.from({ length: hosts }, (_, i) => `${address(i + 1)} ${pub}\n`).join(''));
+    const hostKey = join(dir, 'host_ed25519');
+    const [type, key] = readFileSync(`${hostKey}.pub`, 'utf8').trim().split(/\s+/);
+    writeFileSync(join(dir, 'known_hosts'), Array.from({ length: hosts }, (_, i) => `${address(i + 1)} ${type} ${key}\n`).join(''));
     mkdirSync('/run/sshd', { recursive: true });
     const log = openSync(join(dir, 'sshd.log'), 'a');
-    // unshare and sh exec what follows, so this child's PID is sshd's.
-    const start = `mount --bind ${fakeSystemctl(dir)} /usr/local/sbin && exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey)}`;
-    const sshd = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], { stdio: ['ignore', log, log] });
-    const rig: Rig = { ns, dir, sshd, address };
+    // nice, unshare and sh exec what follows, so this child's PID is sshd's.
+    const start = [
+      `mount --bind ${fakeSystemctl(dir)} /usr/local/sbin`,
+      // A router's root has a stock home: this host's ~/.bashrc (which bash reads for every ssh
+      // session) is not the rig's to run (a pyenv init there cost ~0.8 s of CPU per connection).
+      `mount -t tmpfs -o mode=0700,size=1m edge-scale-home ${userInfo().homedir}`,
+      ...edgeVar(dir, cache),
+      `exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey)}`,
+    ].join(' && ');
+    const sshd = spawn('ip', ['netns', 'exec', ns, 'nice', '-n', String(nice), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], {
+      stdio: ['ignore', log, log],
+    });
+    const rig: Rig = { ns, dir, sshd, address, hostKeyFingerprint: fingerprint(key!) };
     await waitForSshd(rig);
     return rig;
   } catch (e) {
     sh('ip', ['netns', 'del', ns]);
     throw e;
   }
+}
+
+/**
+ * Shell (for sshd's own mount namespace) that gives the sessions a /var/lib/edge of tmpfs holding
+ * `cache` as edge's installScript leaves it (the directory 0700, each file 0600, root's). The host
+ * has no /var/lib/edge to mount over, so /var/lib is first an overlay whose upper layer is a tmpfs:
+ * the directory is made there, and nothing reaches the host's disk.
+ */
+function edgeVar(dir: string, cache: ReadonlyMap<string, string>): string[] {
+  const files = join(dir, 'router-cache');
+  rmSync(files, { recursive: true, force: true });
+  mkdirSync(files, { recursive: true, mode: 0o700 });
+  for (const [hash, bytes] of cache) {
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`not a cache name: ${hash}`);
+    writeFileSync(join(files, hash), bytes, { mode: 0o600 });
+  }
+  const layer = join(dir, 'var-lib-layer');
+  mkdirSync(layer, { recursive: true });
+  return [
+    `mount -t tmpfs -o mode=0755,size=16m edge-scale-var-lib ${layer}`,
+    `mkdir ${layer}/upper ${layer}/work`,
+    `mount -t overlay edge-scale-var-lib -o lowerdir=/var/lib,upperdir=${layer}/upper,workdir=${layer}/work /var/lib`,
+    `mkdir -p ${EDGE_VAR}`,
+    `mount -t tmpfs -o mode=0700,size=16m edge-scale-edge-var ${EDGE_VAR}`,
+    `mkdir -m 0700 ${SCRIPT_CACHE}`,
+    ...(cache.size ? [`cp -p ${files}/* ${SCRIPT_CACHE}/`] : []),
+  ];
 }
 
 /**
@@ -141,6 +219,18 @@ function fakeSystemctl(dir: string): string {
   return bin;
 }
 
+/**
+ * CPU seconds of the rig's "routers" so far: sshd with every session it has reaped (per-connection
+ * sshd, the shell, the probe's commands), from /proc/PID/stat (utime, stime, cutime, cstime).
+ */
+export function rigCpuSeconds(rig: Rig): number {
+  if (!rig.sshd.pid) return 0;
+  const stat = readFileSync(`/proc/${rig.sshd.pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  // Fields 14-17 of proc(5); f starts at field 3. Clock ticks: 100 a second on Linux (USER_HZ).
+  return ((f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0)) / 100;
+}
+
 /** sshd by its PID (`ip netns exec` execs it, so the child's PID is sshd's), then the namespace. */
 export async function teardownRig(rig: Rig): Promise<void> {
   if (rig.sshd.exitCode === null && rig.sshd.pid) {
@@ -160,21 +250,21 @@ export async function teardownRig(rig: Rig): Promise<void> {
   throw new Error(`could not delete network namespace ${rig.ns}`);
 }
 
-/** An inventory of `hosts` routers, all answering at the rig's addresses. */
-export function writeInventory(rig: Rig, hosts: number): string {
-  const file = join(rig.dir, `inventory-${hosts}.yaml`);
+/** An inventory of `hosts` routers, all answering at the addresses of the rig in `dir`. */
+export function writeInventory(dir: string, hosts: number): string {
+  const file = join(dir, `inventory-${hosts}.yaml`);
   const lines = [
     'all:',
     '  vars:',
     '    ansible_user: root',
-    `    ansible_ssh_private_key_file: ${join(rig.dir, 'id')}`,
-    `    edge_known_hosts_file: ${join(rig.dir, 'known_hosts')}`,
+    `    ansible_ssh_private_key_file: ${join(dir, 'id')}`,
+    `    edge_known_hosts_file: ${join(dir, 'known_hosts')}`,
     '    edge_wan1_interface: wan1',
     '    edge_wan2_interface: wan2',
     '    edge_lan_interface: lan0',
     `    edge_mgmt_subnets: ['${RIG_PREFIX}']`,
     '  hosts:',
-    ...Array.from({ length: hosts }, (_, i) => `    s${String(i + 1).padStart(4, '0')}: { ansible_host: ${address(i + 1)} }`),
+    ...Array.from({ length: hosts }, (_, i) => `    ${hostName(i + 1)}: { ansible_host: ${address(i + 1)} }`),
     '',
   ];
   writeFileSync(file, lines.join('\n'));

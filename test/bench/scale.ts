@@ -3,8 +3,14 @@
  * grows. Builds the rig (scale-rig.ts: one router-like network namespace, one sshd, N addresses),
  * compiles edge once, and runs `edge run playbooks/failover.yaml --check --json` inside the
  * namespace for each N, measuring the controller process itself (GNU time: CPU, peak RSS).
+ * edge runs in a directory of the bench's own (.edge/bench-scale/work), so its .edge (journals,
+ * the script cache record) is the bench's, never the one of the repository it is run from.
  *
- *   BENCH_SIZES=10,100,1000  BENCH_FORKS=50  BENCH_PROFILE=1 (--cpu-prof and --heap-prof per run)
+ *   BENCH_SIZES=10,100,1000,10000  BENCH_FORKS=50  BENCH_PROFILE=1 (--cpu-prof and --heap-prof per run)
+ *   BENCH_CACHE=warm|run|cold (scale-cache.ts; default warm: every host and the controller's record
+ *   hold the probe this --check sends, so it goes by reference; run: they hold what `edge run`
+ *   stores, today another script; cold: nothing cached, the probe travels whole)
+ *   BENCH_RIG_NICE=19 (the rig's sshd and sessions; 0 lets them compete with the controller as equals)
  *   BENCH_HEAP_AT=500 (a heap snapshot of the controller once that many hosts have finished)
  *   BENCH_VIEW=live (the live view instead of --json: edge on a pseudo-terminal of 80×24, made
  *   by script(1), outside CI; what the view itself costs is this run's CPU minus the --json one's)
@@ -16,27 +22,47 @@ import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readJournal } from '../../src/engine/journal.js';
 import type { RunResult } from '../../src/engine/types.js';
-import { buildRig, teardownRig, writeInventory, type Rig } from './scale-rig.js';
+import { cacheMode, CACHE_MODES, fleetCache, type FleetCache } from './scale-cache.js';
+import { buildRig, MAX_HOSTS, rigCpuSeconds, rigKeys, teardownRig, writeInventory, type Rig } from './scale-rig.js';
 
-const sizes = (process.env.BENCH_SIZES ?? '10,100,1000').split(',').map(Number);
+const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
+const cache = cacheMode(process.env.BENCH_CACHE);
+const rigNice = Number(process.env.BENCH_RIG_NICE ?? 19);
+if (!Number.isInteger(rigNice) || rigNice < -20 || rigNice > 19) throw new Error('BENCH_RIG_NICE: a niceness, -20 to 19');
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
 const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
 const liveView = process.env.BENCH_VIEW === 'live';
 const OUT = resolve(process.env.BENCH_OUT ?? '.edge/bench-scale');
 const DIST = join(OUT, 'dist');
+/** edge's working directory: its .edge/runs and .edge/cache are the bench's. */
+const WORK = join(OUT, 'work');
+const EDGE_DIR = join(WORK, '.edge');
+const PLAYBOOK = resolve('playbooks/failover.yaml');
 
 interface Row {
   hosts: number;
   wallS: number;
   cpuS: number;
   cpuMsPerHost: number;
+  /** The rig's side (sshd, sessions, probes: the "routers"), which shares the cores with the controller. */
+  rigCpuMsPerHost: number;
   peakRssMb: number;
   execsPerHost: string;
   kbRecvPerHost: number;
   kbSentPerHost: number;
   journalKbPerHost: number;
+  /** Hosts whose facts exec carried the probe by reference (sent less than the probe whole). */
+  probeByRef: number;
   statuses: string;
+}
+
+/** What the table does not show: the hosts a run lost, and cached scripts sent again. */
+interface Extra {
+  hosts: number;
+  lost: number;
+  sentAgain: number;
+  firstError?: string;
 }
 
 function compile(): void {
@@ -57,7 +83,7 @@ function binFlags(): string[] {
 }
 
 function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; stderr: string }> {
-  const inventory = writeInventory(rig, hosts);
+  const inventory = writeInventory(rig.dir, hosts);
   const timeFile = join(rig.dir, `time-${hosts}.txt`);
   const profDir = join(OUT, 'prof', String(hosts));
   const prof = [
@@ -66,11 +92,11 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
   ];
   mkdirSync(profDir, { recursive: true });
   const edge = ['/usr/bin/time', '-o', timeFile, '-f', '%e %U %S %M', process.execPath, ...binFlags(), ...prof, join(DIST, 'cli.js')];
-  edge.push('run', 'playbooks/failover.yaml', '-i', inventory, '--check', '--forks', String(forks), ...(liveView ? [] : ['--json']));
+  edge.push('run', PLAYBOOK, '-i', inventory, '--check', '--forks', String(forks), ...(liveView ? [] : ['--json']));
   const env: NodeJS.ProcessEnv = { ...process.env, CI: '1' };
   if (liveView) delete env.CI; // the live view is never drawn in CI
   return new Promise((resolveRun, reject) => {
-    const child = spawn('ip', ['netns', 'exec', rig.ns, ...(liveView ? onTerminal(edge) : edge)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', rig.ns, ...(liveView ? onTerminal(edge) : edge)], { cwd: WORK, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -78,7 +104,7 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
     child.stderr.on('data', (d: Buffer) => {
       err.push(d);
       if (!heapAt || finished >= heapAt) return;
-      finished += (d.toString().match(/^s\d{4}: (ok|changed|failed|unreachable)\b/gm) ?? []).length;
+      finished += (d.toString().match(/^s\d+: (ok|changed|failed|unreachable)\b/gm) ?? []).length;
       if (finished >= heapAt) snapshot(child.pid);
     });
     child.on('error', reject);
@@ -101,7 +127,7 @@ async function result(stdout: string, stderr: string, hosts: number): Promise<Ru
     return JSON.parse(stdout) as RunResult;
   }
   const id = /edge run (\S+):/.exec(stdout)?.[1];
-  const res = id && (await readJournal(id));
+  const res = id && (await readJournal(id, join(EDGE_DIR, 'runs')));
   if (!res) throw new Error(`N=${hosts}: no run journal\n${stdout.slice(-3000)}`);
   return res;
 }
@@ -115,57 +141,87 @@ function snapshot(timePid: number | undefined): void {
 
 function journalBytes(runId: string): number {
   try {
-    return statSync(join('.edge', 'runs', `${runId}.jsonl`)).size;
+    return statSync(join(EDGE_DIR, 'runs', `${runId}.jsonl`)).size;
   } catch {
     return 0;
   }
 }
 
-async function measure(rig: Rig, hosts: number): Promise<Row> {
+async function measure(rig: Rig, hosts: number, fc: FleetCache): Promise<{ row: Row; extra: Extra }> {
+  const rigBefore = rigCpuSeconds(rig);
   const r = await run(rig, hosts);
+  const rigCpu = rigCpuSeconds(rig) - rigBefore;
   const [wall, user, sys, rssKb] = r.time.trim().split('\n').pop()!.split(' ').map(Number);
   const res = await result(r.stdout, r.stderr, hosts);
   const per = (f: (h: RunResult['hosts'][number]) => number) => res.hosts.reduce((a, h) => a + f(h), 0) / res.hosts.length;
   const count = new Map<string, number>();
   for (const h of res.hosts) count.set(h.status, (count.get(h.status) ?? 0) + 1);
-  const firstError = res.hosts.find((h) => h.status === 'failed' || h.status === 'unreachable')?.error;
-  if (firstError) console.error(`N=${hosts}: e.g. ${firstError.split('\n')[0]}`);
-  return {
+  const firstError = res.hosts.find((h) => h.status === 'failed' || h.status === 'unreachable')?.error?.split('\n')[0];
+  if (firstError) console.error(`N=${hosts}: e.g. ${firstError}`);
+  const extra: Extra = {
+    hosts,
+    // A host that is neither changed nor ok was lost to the run (unreachable, failed, interrupted), or missing from it.
+    lost: hosts - res.hosts.filter((h) => h.status === 'changed' || h.status === 'ok').length,
+    sentAgain: res.hosts.filter((h) => h.notes?.some((n) => /sent it again/.test(n))).length,
+    ...(firstError ? { firstError } : {}),
+  };
+  const row: Row = {
     hosts,
     wallS: wall!,
     cpuS: Math.round((user! + sys!) * 100) / 100,
     cpuMsPerHost: Math.round(((user! + sys!) * 1000) / hosts),
+    rigCpuMsPerHost: Math.round((rigCpu * 1000) / hosts),
     peakRssMb: Math.round(rssKb! / 1024),
     execsPerHost: [...new Set(res.hosts.map((h) => h.execs))].sort().join('/'),
     kbRecvPerHost: Math.round(per((h) => h.bytesReceived) / 102.4) / 10,
     kbSentPerHost: Math.round(per((h) => h.bytesSent) / 102.4) / 10,
     journalKbPerHost: Math.round(journalBytes(res.runId) / hosts / 102.4) / 10,
+    probeByRef: res.hosts.filter((h) => h.bytesSent > 0 && h.bytesSent < fc.wholeBytes).length,
     statuses: [...count].map(([s, n]) => `${s} ${n}`).join(', '),
   };
+  return { row, extra };
 }
 
 async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('npm run bench:scale needs root (network namespace, sshd)');
+  const most = Math.max(...sizes);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || most > MAX_HOSTS) throw new Error(`BENCH_SIZES: whole numbers from 1 to ${MAX_HOSTS}`);
   compile();
-  const rig = await buildRig(join(OUT, 'rig'), Math.max(...sizes));
+  const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+  const started = { at: new Date().toISOString(), load: load() };
+  // The host key first: the controller's cache records name it (scale-cache.ts).
+  const dir = join(OUT, 'rig');
+  const { fp } = rigKeys(dir);
+  rmSync(WORK, { recursive: true, force: true });
+  mkdirSync(WORK, { recursive: true });
+  const fc = fleetCache(cache, writeInventory(dir, most), PLAYBOOK, fp, join(EDGE_DIR, 'cache'));
+  const rig = await buildRig(dir, most, { cache: fc.files, nice: rigNice });
+  if (rig.hostKeyFingerprint !== fp) throw new Error('the rig answers with another host key than the records name');
   const stop = () => void teardownRig(rig).finally(() => process.exit(130));
   process.once('SIGINT', stop);
   const rows: Row[] = [];
+  const extras: Extra[] = [];
   const loads: string[] = [];
   try {
     for (const n of sizes) {
-      rows.push(await measure(rig, n));
-      loads.push(loadavg().map((l) => l.toFixed(2)).join(' '));
+      const { row, extra } = await measure(rig, n, fc);
+      rows.push(row);
+      extras.push(extra);
+      loads.push(load());
     }
   } finally {
     process.off('SIGINT', stop);
     await teardownRig(rig);
   }
-  report(rows, loads);
+  report(rows, extras, loads, started, fc);
 }
 
-function report(rows: Row[], loads: string[]): void {
-  console.log(`edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores; load after each run: ${loads.join(' | ')}`);
+function report(rows: Row[], extras: Extra[], loads: string[], started: { at: string; load: string }, fc: FleetCache): void {
+  const finished = new Date().toISOString();
+  console.log(
+    `edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores, rig at nice ${rigNice}, cache ${cache}: ${CACHE_MODES[cache]}`,
+  );
+  console.log(`${started.at} – ${finished}; load before: ${started.load}; after each run: ${loads.join(' | ')}`);
   console.table(rows);
   const at = (n: number) => rows.find((r) => r.hosts === n);
   const [small, big] = [at(100), at(1000)];
@@ -175,8 +231,33 @@ function report(rows: Row[], loads: string[]): void {
     console.log(`CPU per host, N=1000 / N=100: ${(big.cpuMsPerHost / small.cpuMsPerHost).toFixed(2)} (target ≤ 1.3); peak RSS at N=1000: ${big.peakRssMb} MB (target ≤ 200)`);
     console.log(`marginal CPU per host from N=100 to N=1000: ${marginal.toFixed(1)} ms (${(marginal / small.cpuMsPerHost).toFixed(2)} of N=100's average)`);
   }
+  const huge = at(10000);
+  if (big && huge) {
+    const span = huge.hosts - big.hosts;
+    const marginal = ((huge.cpuS - big.cpuS) * 1000) / span;
+    console.log(`CPU per host, N=10000 / N=1000: ${(huge.cpuMsPerHost / big.cpuMsPerHost).toFixed(2)} (target ≤ 1.2); peak RSS at N=10000: ${huge.peakRssMb} MB (target ≤ 250)`);
+    console.log(`marginal CPU per host from N=1000 to N=10000: ${marginal.toFixed(1)} ms (${(marginal / big.cpuMsPerHost).toFixed(2)} of N=1000's average)`);
+    console.log(
+      `from N=1000 to N=10000: wall ${(((huge.wallS - big.wallS) * 1000) / span).toFixed(1)} s per 1,000 hosts; peak RSS ${(((huge.peakRssMb - big.peakRssMb) * 1024) / span).toFixed(2)} KB per host`,
+    );
+  }
+  if (huge) console.log(`per host at N=10000: ${huge.execsPerHost} exec(s), ${huge.kbSentPerHost} KB sent (target 1 exec, ≤ 3 KB)`);
+  console.log(
+    `facts exec per host: ${(fc.referenceBytes / 1024).toFixed(1)} KB with the probe by reference, ${(fc.wholeBytes / 1024).toFixed(1)} KB with it whole; ` +
+      rows.map((r) => `N=${r.hosts} by reference on ${r.probeByRef}`).join(', '),
+  );
+  for (const e of extras) {
+    const said = [`hosts lost (neither changed nor ok): ${e.lost || 'none'}`, `cached probe missing or altered (sent again): ${e.sentAgain || 'none'}`];
+    console.log(`N=${e.hosts}: ${said.join('; ')}${e.firstError ? `; e.g. ${e.firstError}` : ''}`);
+  }
+  if (cache === 'warm' && rows.some((r) => r.probeByRef < r.hosts - (extras.find((e) => e.hosts === r.hosts)?.lost ?? 0))) {
+    console.log('WARNING: BENCH_CACHE=warm, yet some hosts sent the probe whole: the body scale-cache.ts builds is no longer the one gather.ts sends');
+  }
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, `results${liveView ? '-live' : ''}.json`), JSON.stringify({ view: liveView ? 'live' : 'json', forks, rows, loads, at: new Date().toISOString() }, null, 2));
+  writeFileSync(
+    join(OUT, `results${liveView ? '-live' : ''}.json`),
+    JSON.stringify({ view: liveView ? 'live' : 'json', cache, rigNice, forks, rows, extras, started, loads, at: finished }, null, 2),
+  );
 }
 
 main().catch((e: unknown) => {
