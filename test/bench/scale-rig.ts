@@ -11,7 +11,8 @@
  * for root (the sessions run none of this host's dotfiles), and /var/lib behind an overlay whose
  * upper layer is a tmpfs, with a tmpfs at /var/lib/edge holding edge's script cache as the bench
  * asks (scale-cache.ts). Whatever a session writes there is gone with sshd; the host's own /var/lib
- * is never written (it has no /var/lib/edge to mount over). sshd runs at nice 19 (RigOptions).
+ * is never written (it has no /var/lib/edge to mount over). The sessions run as SCHED_IDLE
+ * (RigOptions.sessions).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -76,7 +77,7 @@ function keys(dir: string): { hostKey: string; fp: string } {
   return { hostKey: join(dir, 'host_ed25519'), fp: fingerprint(key) };
 }
 
-function sshdConfig(dir: string, hostKey: string): string {
+function sshdConfig(dir: string, hostKey: string, sessions: 'idle' | 'normal'): string {
   const file = join(dir, 'sshd_config');
   writeFileSync(
     file,
@@ -94,6 +95,8 @@ function sshdConfig(dir: string, hostKey: string): string {
       // edge paces its own handshakes; sshd must not drop the ones that do come.
       'MaxStartups 400:30:800',
       'LogLevel ERROR',
+      // The command as sshd would run it (the login shell's -c), but SCHED_IDLE (RigOptions.sessions).
+      ...(sessions === 'idle' ? ['ForceCommand exec chrt --idle 0 /bin/bash -c "$SSH_ORIGINAL_COMMAND"'] : []),
       '',
     ].join('\n'),
   );
@@ -124,17 +127,19 @@ export interface RigOptions {
   /** Hash → the file's bytes, in every host's /var/lib/edge/cache. */
   cache?: ReadonlyMap<string, string>;
   /**
-   * sshd's niceness (its sessions inherit it). Real routers have CPUs of their own; the rig's share
-   * the controller's, and 50 probes in flight (about 1 CPU-second each) starved it to handshake
-   * timeouts. At 19 the controller runs whenever it can, and the rig takes what is left.
+   * How the sessions' commands (the probes) are scheduled. Real routers have CPUs of their own; the
+   * rig's share the controller's two, and 50 probes in flight (about 1 CPU-second each, 80 runnable
+   * processes) starved it into handshake timeouts at 1,000 hosts even at nice 19. `idle` (default)
+   * runs them as SCHED_IDLE, so the controller and sshd's own work (handshakes, the channels'
+   * crypto) run whenever they can and the probes take what is left; `normal` is the old way.
    */
-  nice?: number;
+  sessions?: 'idle' | 'normal';
 }
 
 /** The rig for `hosts` hosts in `dir` (rigKeys first). */
 export async function buildRig(dir: string, hosts: number, opts: RigOptions = {}): Promise<Rig> {
   const cache = opts.cache ?? new Map<string, string>();
-  const nice = opts.nice ?? 19;
+  const sessions = opts.sessions ?? 'idle';
   const ns = `edge-scale-${process.pid}`;
   sh('ip', ['netns', 'add', ns]);
   try {
@@ -146,18 +151,16 @@ export async function buildRig(dir: string, hosts: number, opts: RigOptions = {}
     writeFileSync(join(dir, 'known_hosts'), Array.from({ length: hosts }, (_, i) => `${address(i + 1)} ${type} ${key}\n`).join(''));
     mkdirSync('/run/sshd', { recursive: true });
     const log = openSync(join(dir, 'sshd.log'), 'a');
-    // nice, unshare and sh exec what follows, so this child's PID is sshd's.
+    // unshare and sh exec what follows, so this child's PID is sshd's.
     const start = [
       `mount --bind ${fakeSystemctl(dir)} /usr/local/sbin`,
       // A router's root has a stock home: this host's ~/.bashrc (which bash reads for every ssh
       // session) is not the rig's to run (a pyenv init there cost ~0.8 s of CPU per connection).
       `mount -t tmpfs -o mode=0700,size=1m edge-scale-home ${userInfo().homedir}`,
       ...edgeVar(dir, cache),
-      `exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey)}`,
+      `exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey, sessions)}`,
     ].join(' && ');
-    const sshd = spawn('ip', ['netns', 'exec', ns, 'nice', '-n', String(nice), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], {
-      stdio: ['ignore', log, log],
-    });
+    const sshd = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], { stdio: ['ignore', log, log] });
     const rig: Rig = { ns, dir, sshd, address, hostKeyFingerprint: fingerprint(key!) };
     await waitForSshd(rig);
     return rig;

@@ -10,7 +10,8 @@
  *   BENCH_CACHE=warm|run|cold (scale-cache.ts; default warm: every host and the controller's record
  *   hold the probe this --check sends, so it goes by reference; run: they hold what `edge run`
  *   stores, today another script; cold: nothing cached, the probe travels whole)
- *   BENCH_RIG_NICE=19 (the rig's sshd and sessions; 0 lets them compete with the controller as equals)
+ *   BENCH_RIG_SESSIONS=idle (the rig's sessions run SCHED_IDLE: the controller has the CPU it would
+ *   have beside real routers; normal lets the probes compete with it as equals, as before)
  *   BENCH_HEAP_AT=500 (a heap snapshot of the controller once that many hosts have finished)
  *   BENCH_VIEW=live (the live view instead of --json: edge on a pseudo-terminal of 80×24, made
  *   by script(1), outside CI; what the view itself costs is this run's CPU minus the --json one's)
@@ -27,8 +28,9 @@ import { buildRig, MAX_HOSTS, rigCpuSeconds, rigKeys, teardownRig, writeInventor
 
 const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
 const cache = cacheMode(process.env.BENCH_CACHE);
-const rigNice = Number(process.env.BENCH_RIG_NICE ?? 19);
-if (!Number.isInteger(rigNice) || rigNice < -20 || rigNice > 19) throw new Error('BENCH_RIG_NICE: a niceness, -20 to 19');
+const rigSessions = process.env.BENCH_RIG_SESSIONS ?? 'idle';
+if (rigSessions !== 'idle' && rigSessions !== 'normal') throw new Error('BENCH_RIG_SESSIONS: idle or normal');
+const sessions: 'idle' | 'normal' = rigSessions;
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
 const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
@@ -43,6 +45,8 @@ const PLAYBOOK = resolve('playbooks/failover.yaml');
 interface Row {
   hosts: number;
   wallS: number;
+  /** Of wallS, before the run's first host could start (node, the inventory, each host's ssh config). */
+  startS: number;
   cpuS: number;
   cpuMsPerHost: number;
   /** The rig's side (sshd, sessions, probes: the "routers"), which shares the cores with the controller. */
@@ -151,8 +155,13 @@ async function measure(rig: Rig, hosts: number, fc: FleetCache): Promise<{ row: 
   const rigBefore = rigCpuSeconds(rig);
   const r = await run(rig, hosts);
   const rigCpu = rigCpuSeconds(rig) - rigBefore;
-  const [wall, user, sys, rssKb] = r.time.trim().split('\n').pop()!.split(' ').map(Number);
+  const timeLines = r.time.trim().split('\n');
+  const [wall, user, sys, rssKb] = timeLines.pop()!.split(' ').map(Number);
+  // GNU time says first how the command ended when it was not by exit(0): a signal is worth saying.
+  const ended = timeLines.find((l) => /terminated by signal/.test(l));
+  if (ended) throw new Error(`N=${hosts}: edge ${ended.replace(/^Command /, '')} after ${wall} s (CPU ${((user ?? 0) + (sys ?? 0)).toFixed(0)} s, peak RSS ${Math.round((rssKb ?? 0) / 1024)} MB); its last words:\n${r.stderr.slice(-1500)}`);
   const res = await result(r.stdout, r.stderr, hosts);
+  const ranS = res.finishedAt ? (Date.parse(res.finishedAt) - Date.parse(res.startedAt)) / 1000 : wall!;
   const per = (f: (h: RunResult['hosts'][number]) => number) => res.hosts.reduce((a, h) => a + f(h), 0) / res.hosts.length;
   const count = new Map<string, number>();
   for (const h of res.hosts) count.set(h.status, (count.get(h.status) ?? 0) + 1);
@@ -168,6 +177,7 @@ async function measure(rig: Rig, hosts: number, fc: FleetCache): Promise<{ row: 
   const row: Row = {
     hosts,
     wallS: wall!,
+    startS: Math.round((wall! - ranS) * 10) / 10,
     cpuS: Math.round((user! + sys!) * 100) / 100,
     cpuMsPerHost: Math.round(((user! + sys!) * 1000) / hosts),
     rigCpuMsPerHost: Math.round((rigCpu * 1000) / hosts),
@@ -195,18 +205,25 @@ async function main(): Promise<void> {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const fc = fleetCache(cache, writeInventory(dir, most), PLAYBOOK, fp, join(EDGE_DIR, 'cache'));
-  const rig = await buildRig(dir, most, { cache: fc.files, nice: rigNice });
+  const rig = await buildRig(dir, most, { cache: fc.files, sessions });
   if (rig.hostKeyFingerprint !== fp) throw new Error('the rig answers with another host key than the records name');
   const stop = () => void teardownRig(rig).finally(() => process.exit(130));
   process.once('SIGINT', stop);
   const rows: Row[] = [];
   const extras: Extra[] = [];
   const loads: string[] = [];
+  const failures: string[] = [];
   try {
     for (const n of sizes) {
-      const { row, extra } = await measure(rig, n, fc);
-      rows.push(row);
-      extras.push(extra);
+      try {
+        const { row, extra } = await measure(rig, n, fc);
+        rows.push(row);
+        extras.push(extra);
+      } catch (e) {
+        // One size that fails costs its row, not the others' (N=10000 takes hours).
+        failures.push(e instanceof Error ? e.message : String(e));
+        console.error(failures.at(-1));
+      }
       loads.push(load());
     }
   } finally {
@@ -214,12 +231,16 @@ async function main(): Promise<void> {
     await teardownRig(rig);
   }
   report(rows, extras, loads, started, fc);
+  if (failures.length) {
+    console.log(`FAILED: ${failures.map((f) => f.split('\n')[0]).join('; ')}`);
+    process.exitCode = 1;
+  }
 }
 
 function report(rows: Row[], extras: Extra[], loads: string[], started: { at: string; load: string }, fc: FleetCache): void {
   const finished = new Date().toISOString();
   console.log(
-    `edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores, rig at nice ${rigNice}, cache ${cache}: ${CACHE_MODES[cache]}`,
+    `edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores, rig sessions ${rigSessions}, cache ${cache}: ${CACHE_MODES[cache]}`,
   );
   console.log(`${started.at} – ${finished}; load before: ${started.load}; after each run: ${loads.join(' | ')}`);
   console.table(rows);
@@ -256,7 +277,7 @@ function report(rows: Row[], extras: Extra[], loads: string[], started: { at: st
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
     join(OUT, `results${liveView ? '-live' : ''}.json`),
-    JSON.stringify({ view: liveView ? 'live' : 'json', cache, rigNice, forks, rows, extras, started, loads, at: finished }, null, 2),
+    JSON.stringify({ view: liveView ? 'live' : 'json', cache, rigSessions, forks, rows, extras, started, loads, at: finished }, null, 2),
   );
 }
 
