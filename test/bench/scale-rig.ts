@@ -11,8 +11,8 @@
  * for root (the sessions run none of this host's dotfiles), and /var/lib behind an overlay whose
  * upper layer is a tmpfs, with a tmpfs at /var/lib/edge holding edge's script cache as the bench
  * asks (scale-cache.ts). Whatever a session writes there is gone with sshd; the host's own /var/lib
- * is never written (it has no /var/lib/edge to mount over). The sessions run as SCHED_IDLE
- * (RigOptions.sessions).
+ * is never written (it has no /var/lib/edge to mount over). sshd runs at nice 19 and its sessions
+ * as SCHED_IDLE, and by default the routers replay their answers (RigOptions.routers).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -77,7 +77,7 @@ function keys(dir: string): { hostKey: string; fp: string } {
   return { hostKey: join(dir, 'host_ed25519'), fp: fingerprint(key) };
 }
 
-function sshdConfig(dir: string, hostKey: string, sessions: 'idle' | 'normal'): string {
+function sshdConfig(dir: string, hostKey: string, routers: Routers, replayMs: number | undefined): string {
   const file = join(dir, 'sshd_config');
   writeFileSync(
     file,
@@ -95,8 +95,8 @@ function sshdConfig(dir: string, hostKey: string, sessions: 'idle' | 'normal'): 
       // edge paces its own handshakes; sshd must not drop the ones that do come.
       'MaxStartups 400:30:800',
       'LogLevel ERROR',
-      // The command as sshd would run it (the login shell's -c), but SCHED_IDLE (RigOptions.sessions).
-      ...(sessions === 'idle' ? ['ForceCommand exec chrt --idle 0 /bin/bash -c "$SSH_ORIGINAL_COMMAND"'] : []),
+      // SCHED_IDLE: the command as sshd would run it (the login shell's -c), or the replaying router.
+      routers === 'real' ? 'ForceCommand exec chrt --idle 0 /bin/bash -c "$SSH_ORIGINAL_COMMAND"' : `ForceCommand exec chrt --idle 0 /bin/bash ${replayScript(dir, replayMs)}`,
       '',
     ].join('\n'),
   );
@@ -126,20 +126,35 @@ export function rigKeys(dir: string): { hostKey: string; fp: string } {
 export interface RigOptions {
   /** Hash → the file's bytes, in every host's /var/lib/edge/cache. */
   cache?: ReadonlyMap<string, string>;
-  /**
-   * How the sessions' commands (the probes) are scheduled. Real routers have CPUs of their own; the
-   * rig's share the controller's two, and 50 probes in flight (about 1 CPU-second each, 80 runnable
-   * processes) starved it into handshake timeouts at 1,000 hosts even at nice 19. `idle` (default)
-   * runs them as SCHED_IDLE, so the controller and sshd's own work (handshakes, the channels'
-   * crypto) run whenever they can and the probes take what is left; `normal` is the old way.
-   */
-  sessions?: 'idle' | 'normal';
+  /** Whether each host runs what edge sends, or replays the answer of one that did (Routers). */
+  routers?: Routers;
+  /** How long a replayed answer takes (ms); undefined: as long as the real run of that exec took. */
+  replayMs?: number;
 }
+
+/**
+ * Real routers have CPUs of their own; the rig's share the controller's. Here the probe costs about
+ * 1.3 CPU-seconds a host (some 90 processes, on a VM where a fork and exec costs ~10 ms), so with
+ * `real` routers 10,000 hosts are ~4 CPU-hours of probes on 2 cores: the run measures the rig, not
+ * the controller, and at the same priority they starved it into handshake timeouts. Both ways sshd
+ * runs at nice 19 and the sessions as SCHED_IDLE, so the controller has the CPU it asks for.
+ *
+ * `replay` (default): the first session to get a given exec (command and stdin byte for byte: a
+ * --check run sends every host the same one) runs it for real, alone and at normal priority, and
+ * keeps stdout, stderr, exit status and how long it took; every other session with that exec
+ * waits (RigOptions.replayMs, or as long as the real run took) and answers the same bytes. The controller does all it does with real routers
+ * (handshake, channel, the script sent, the answer received, decompressed, parsed, planned); the
+ * routers take their time, and of the controller's cores only sshd's work and the replay's few
+ * processes (~0.15 CPU-s a host). What differs per host in the facts is only the session's
+ * addresses (SSH_CONNECTION, all the first host's), on which no part of this check's plan depends:
+ * every rig address is in the one management subnet.
+ */
+export type Routers = 'replay' | 'real';
 
 /** The rig for `hosts` hosts in `dir` (rigKeys first). */
 export async function buildRig(dir: string, hosts: number, opts: RigOptions = {}): Promise<Rig> {
   const cache = opts.cache ?? new Map<string, string>();
-  const sessions = opts.sessions ?? 'idle';
+  const routers = opts.routers ?? 'replay';
   const ns = `edge-scale-${process.pid}`;
   sh('ip', ['netns', 'add', ns]);
   try {
@@ -151,16 +166,21 @@ export async function buildRig(dir: string, hosts: number, opts: RigOptions = {}
     writeFileSync(join(dir, 'known_hosts'), Array.from({ length: hosts }, (_, i) => `${address(i + 1)} ${type} ${key}\n`).join(''));
     mkdirSync('/run/sshd', { recursive: true });
     const log = openSync(join(dir, 'sshd.log'), 'a');
-    // unshare and sh exec what follows, so this child's PID is sshd's.
     const start = [
       `mount --bind ${fakeSystemctl(dir)} /usr/local/sbin`,
       // A router's root has a stock home: this host's ~/.bashrc (which bash reads for every ssh
       // session) is not the rig's to run (a pyenv init there cost ~0.8 s of CPU per connection).
       `mount -t tmpfs -o mode=0700,size=1m edge-scale-home ${userInfo().homedir}`,
       ...edgeVar(dir, cache),
-      `exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey, sessions)}`,
+      // The replayed answers: a tmpfs of sshd's own.
+      `mount -t tmpfs -o mode=0700,size=64m edge-scale-replay ${replayDir(dir)}`,
+      `exec /usr/sbin/sshd -D -e -f ${sshdConfig(dir, hostKey, routers, opts.replayMs)}`,
     ].join(' && ');
-    const sshd = spawn('ip', ['netns', 'exec', ns, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], { stdio: ['ignore', log, log] });
+    mkdirSync(replayDir(dir), { recursive: true });
+    // nice, unshare and sh exec what follows, so this child's PID is sshd's.
+    const sshd = spawn('ip', ['netns', 'exec', ns, 'nice', '-n', '19', 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', start], {
+      stdio: ['ignore', log, log],
+    });
     const rig: Rig = { ns, dir, sshd, address, hostKeyFingerprint: fingerprint(key!) };
     await waitForSshd(rig);
     return rig;
@@ -195,6 +215,68 @@ function edgeVar(dir: string, cache: ReadonlyMap<string, string>): string[] {
     `mkdir -m 0700 ${SCRIPT_CACHE}`,
     ...(cache.size ? [`cp -p ${files}/* ${SCRIPT_CACHE}/`] : []),
   ];
+}
+
+const replayDir = (dir: string) => join(dir, 'replay');
+
+/** The session command of `replay` routers (Routers): bash builtins but for a handful of execs, as a replay costs CPU too. */
+function replayScript(dir: string, replayMs: number | undefined): string {
+  if (replayMs !== undefined && !(Number.isInteger(replayMs) && replayMs >= 0)) throw new Error(`replayMs: whole milliseconds, not ${replayMs}`);
+  const file = join(dir, 'router.sh');
+  const R = replayDir(dir);
+  writeFileSync(
+    file,
+    [
+      '#!/bin/bash',
+      '# bench:scale replaying router (scale-rig.ts, Routers): the first session with this exec runs it, the others replay it.',
+      `R=${R}`,
+      'cmd=${SSH_ORIGINAL_COMMAND-}',
+      'in=$R/in.$$',
+      String.raw`key=$( { printf '%s\0' "$cmd"; tee "$in"; } | sha256sum )`,
+      'key=${key%% *}',
+      'rec=$R/$key',
+      'if [ ! -f "$rec.ms" ]; then',
+      '  exec 9>"$rec.lock"',
+      '  flock 9',
+      '  if [ ! -f "$rec.ms" ]; then',
+      '    t0=$EPOCHREALTIME',
+      // The one real run at normal priority (sshd's nice 19 and SCHED_IDLE undone): its time is a fair share's.
+      '    chrt --other 0 nice -n -19 /bin/bash -c "$cmd" < "$in" > "$rec.out" 2> "$rec.err" 9>&-',
+      '    echo $? > "$rec.code"',
+      '    t1=$EPOCHREALTIME',
+      '    ms=$(( (${t1/./} - ${t0/./}) / 1000 ))',
+      '    echo "$key $ms" >> "$R/real.log"',
+      '    echo "$ms" > "$rec.ms"',
+      '  fi',
+      '  exec 9>&-',
+      'else',
+      replayMs === undefined ? '  read -r ms < "$rec.ms"' : `  ms=${replayMs}`,
+      String.raw`  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"`,
+      'fi',
+      'rm -f "$in"',
+      'read -r code < "$rec.code"',
+      '[ ! -s "$rec.err" ] || cat "$rec.err" >&2',
+      'cat "$rec.out"',
+      'exit "$code"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return file;
+}
+
+/** What the replaying routers ran for real: each distinct exec and how long it took (ms), read in sshd's mount namespace. */
+export function replayedExecs(rig: Rig): { key: string; ms: number }[] {
+  try {
+    const log = readFileSync(`/proc/${rig.sshd.pid}/root${join(replayDir(rig.dir), 'real.log')}`, 'utf8');
+    return log
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => ({ key: l.split(' ')[0]!, ms: Number(l.split(' ')[1]) }));
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -10,8 +10,11 @@
  *   BENCH_CACHE=warm|run|cold (scale-cache.ts; default warm: every host and the controller's record
  *   hold the probe this --check sends, so it goes by reference; run: they hold what `edge run`
  *   stores, today another script; cold: nothing cached, the probe travels whole)
- *   BENCH_RIG_SESSIONS=idle (the rig's sessions run SCHED_IDLE: the controller has the CPU it would
- *   have beside real routers; normal lets the probes compete with it as equals, as before)
+ *   BENCH_ROUTERS=replay|real (scale-rig.ts, Routers; default replay: one host runs each distinct
+ *   exec, the others answer the same bytes after as long, so the routers cost the controller's
+ *   machine no CPU; real: every host runs the probe, ~1.3 CPU-s each on the controller's cores)
+ *   BENCH_ROUTER_MS=1000 (how long a replayed router takes to answer; `measured`: as long as the
+ *   real run took, which on a shared machine is anything from 2 to 8 s)
  *   BENCH_HEAP_AT=500 (a heap snapshot of the controller once that many hosts have finished)
  *   BENCH_VIEW=live (the live view instead of --json: edge on a pseudo-terminal of 80×24, made
  *   by script(1), outside CI; what the view itself costs is this run's CPU minus the --json one's)
@@ -24,13 +27,17 @@ import { join, resolve } from 'node:path';
 import { readJournal } from '../../src/engine/journal.js';
 import type { RunResult } from '../../src/engine/types.js';
 import { cacheMode, CACHE_MODES, fleetCache, type FleetCache } from './scale-cache.js';
-import { buildRig, MAX_HOSTS, rigCpuSeconds, rigKeys, teardownRig, writeInventory, type Rig } from './scale-rig.js';
+import { buildRig, MAX_HOSTS, replayedExecs, rigCpuSeconds, rigKeys, teardownRig, writeInventory, type Rig, type Routers } from './scale-rig.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '10,100,1000,10000').split(',').map(Number);
 const cache = cacheMode(process.env.BENCH_CACHE);
-const rigSessions = process.env.BENCH_RIG_SESSIONS ?? 'idle';
-if (rigSessions !== 'idle' && rigSessions !== 'normal') throw new Error('BENCH_RIG_SESSIONS: idle or normal');
-const sessions: 'idle' | 'normal' = rigSessions;
+const routersEnv = process.env.BENCH_ROUTERS ?? 'replay';
+if (routersEnv !== 'replay' && routersEnv !== 'real') throw new Error('BENCH_ROUTERS: replay or real');
+const routers: Routers = routersEnv;
+/** How long a replayed router takes to answer; `measured`: as long as the one real run took. */
+const routerMsEnv = process.env.BENCH_ROUTER_MS ?? '1000';
+const replayMs = routerMsEnv === 'measured' ? undefined : Number(routerMsEnv);
+if (replayMs !== undefined && !(Number.isInteger(replayMs) && replayMs >= 0)) throw new Error('BENCH_ROUTER_MS: whole milliseconds, or measured');
 const forks = Number(process.env.BENCH_FORKS ?? 50);
 const profile = process.env.BENCH_PROFILE === '1';
 const heapAt = Number(process.env.BENCH_HEAP_AT ?? 0);
@@ -205,7 +212,7 @@ async function main(): Promise<void> {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const fc = fleetCache(cache, writeInventory(dir, most), PLAYBOOK, fp, join(EDGE_DIR, 'cache'));
-  const rig = await buildRig(dir, most, { cache: fc.files, sessions });
+  const rig = await buildRig(dir, most, { cache: fc.files, routers, ...(replayMs === undefined ? {} : { replayMs }) });
   if (rig.hostKeyFingerprint !== fp) throw new Error('the rig answers with another host key than the records name');
   const stop = () => void teardownRig(rig).finally(() => process.exit(130));
   process.once('SIGINT', stop);
@@ -213,6 +220,7 @@ async function main(): Promise<void> {
   const extras: Extra[] = [];
   const loads: string[] = [];
   const failures: string[] = [];
+  let replayed: { key: string; ms: number }[] = [];
   try {
     for (const n of sizes) {
       try {
@@ -227,22 +235,28 @@ async function main(): Promise<void> {
       loads.push(load());
     }
   } finally {
+    replayed = replayedExecs(rig);
     process.off('SIGINT', stop);
     await teardownRig(rig);
   }
-  report(rows, extras, loads, started, fc);
+  report(rows, extras, loads, started, fc, replayed);
   if (failures.length) {
     console.log(`FAILED: ${failures.map((f) => f.split('\n')[0]).join('; ')}`);
     process.exitCode = 1;
   }
 }
 
-function report(rows: Row[], extras: Extra[], loads: string[], started: { at: string; load: string }, fc: FleetCache): void {
+function report(rows: Row[], extras: Extra[], loads: string[], started: { at: string; load: string }, fc: FleetCache, replayed: { ms: number }[]): void {
   const finished = new Date().toISOString();
   console.log(
-    `edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores, rig sessions ${rigSessions}, cache ${cache}: ${CACHE_MODES[cache]}`,
+    `edge run --check ${liveView ? '(live view, 80×24)' : '--json'}, forks ${forks}, ${cpus().length} cores, routers ${routers}, cache ${cache}: ${CACHE_MODES[cache]}`,
   );
   console.log(`${started.at} – ${finished}; load before: ${started.load}; after each run: ${loads.join(' | ')}`);
+  if (routers === 'replay') {
+    const ms = replayed.map((r) => r.ms).join(', ');
+    const wait = replayMs === undefined ? 'as long' : `${replayMs} ms`;
+    console.log(`routers replay: ${replayed.length} distinct exec(s) run for real (${ms || '—'} ms), every other one answered the same after ${wait}`);
+  }
   console.table(rows);
   const at = (n: number) => rows.find((r) => r.hosts === n);
   const [small, big] = [at(100), at(1000)];
@@ -268,7 +282,13 @@ function report(rows: Row[], extras: Extra[], loads: string[], started: { at: st
       rows.map((r) => `N=${r.hosts} by reference on ${r.probeByRef}`).join(', '),
   );
   for (const e of extras) {
-    const said = [`hosts lost (neither changed nor ok): ${e.lost || 'none'}`, `cached probe missing or altered (sent again): ${e.sentAgain || 'none'}`];
+    const r = rows.find((x) => x.hosts === e.hosts)!;
+    const said = [
+      `wall ${((r.wallS * 1000) / r.hosts).toFixed(0)} s per 1,000 hosts (${r.startS} s of it before the first host)`,
+      `controller CPU ${r.cpuMsPerHost} ms a host: one core keeps up with ${(1000 / r.cpuMsPerHost).toFixed(0)} hosts/s at most`,
+      `hosts lost (neither changed nor ok): ${e.lost || 'none'}`,
+      `cached probe missing or altered (sent again): ${e.sentAgain || 'none'}`,
+    ];
     console.log(`N=${e.hosts}: ${said.join('; ')}${e.firstError ? `; e.g. ${e.firstError}` : ''}`);
   }
   if (cache === 'warm' && rows.some((r) => r.probeByRef < r.hosts - (extras.find((e) => e.hosts === r.hosts)?.lost ?? 0))) {
@@ -277,7 +297,7 @@ function report(rows: Row[], extras: Extra[], loads: string[], started: { at: st
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
     join(OUT, `results${liveView ? '-live' : ''}.json`),
-    JSON.stringify({ view: liveView ? 'live' : 'json', cache, rigSessions, forks, rows, extras, started, loads, at: finished }, null, 2),
+    JSON.stringify({ view: liveView ? 'live' : 'json', cache, routers, replayMs, replayed, forks, rows, extras, started, loads, at: finished }, null, 2),
   );
 }
 
