@@ -20,7 +20,7 @@
  *   by script(1), outside CI; what the view itself costs is this run's CPU minus the --json one's)
  * Needs root. Results also go to .edge/bench-scale/results.json; profiles to .edge/bench-scale/prof.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -108,6 +108,10 @@ function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; s
   if (liveView) delete env.CI; // the live view is never drawn in CI
   return new Promise((resolveRun, reject) => {
     const child = spawn('ip', ['netns', 'exec', rig.ns, ...(liveView ? onTerminal(edge) : edge)], { cwd: WORK, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running = child;
+    child.on('exit', () => {
+      if (running === child) running = undefined;
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
@@ -144,6 +148,21 @@ async function result(stdout: string, stderr: string, hosts: number): Promise<Ru
 }
 
 /** SIGUSR2 to the controller (time's child): node writes a heap snapshot and carries on. */
+/** The edge under measurement (`ip netns exec` execs GNU time, whose child is node), for a stop. */
+let running: ChildProcess | undefined;
+
+/** The measured edge ended at once (a --check: nothing is left on the routers), before the rig goes. */
+function stopEdge(): void {
+  const time = running?.pid;
+  if (!time) return;
+  try {
+    const node = Number(readFileSync(`/proc/${time}/task/${time}/children`, 'utf8').trim().split(/\s+/)[0]);
+    if (node) process.kill(node, 'SIGKILL');
+  } catch {
+    /* gone meanwhile */
+  }
+}
+
 function snapshot(timePid: number | undefined): void {
   const kids = (pid: number) => readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   const node = timePid ? kids(timePid)[0] : undefined;
@@ -214,8 +233,13 @@ async function main(): Promise<void> {
   const fc = fleetCache(cache, writeInventory(dir, most), PLAYBOOK, fp, join(EDGE_DIR, 'cache'));
   const rig = await buildRig(dir, most, { cache: fc.files, routers, ...(replayMs === undefined ? {} : { replayMs }) });
   if (rig.hostKeyFingerprint !== fp) throw new Error('the rig answers with another host key than the records name');
-  const stop = () => void teardownRig(rig).finally(() => process.exit(130));
+  // Interrupted or terminated: the edge it runs, then the rig (sshd by its PID, the namespace) go with it.
+  const stop = (signal: NodeJS.Signals) => {
+    stopEdge();
+    void teardownRig(rig).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
   process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const rows: Row[] = [];
   const extras: Extra[] = [];
   const loads: string[] = [];
@@ -237,6 +261,7 @@ async function main(): Promise<void> {
   } finally {
     replayed = replayedExecs(rig);
     process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     await teardownRig(rig);
   }
   report(rows, extras, loads, started, fc, replayed);
