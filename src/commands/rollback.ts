@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import pLimit from 'p-limit';
 import { EdgeError } from '../errors.js';
-import { connectorFor } from '../engine/connect.js';
+import { askSshAhead, connectorFor } from '../engine/connect.js';
 import { readJournal, writeJournal } from '../engine/journal.js';
 import { BASELINE_ID } from '../engine/host-layout.js';
 import { ROLLBACK_FAILED, rollbackHost } from '../engine/rollback.js';
@@ -25,6 +25,7 @@ async function rollbackCommand(runArg: string | undefined, flags: RollbackFlags)
   const names = selectHosts(inventory, flags.limit);
   const settings = await connectionSettings(flags);
   // Every host's connection settled before any host is touched: a refusal (become) changes nothing.
+  await askSshAhead(names.map((name) => ({ name, vars: inventory.hosts.get(name)!.vars })), settings);
   const connectors = names.map((n) => connectorFor(n, inventory.hosts.get(n)!.vars, settings));
   const limit = pLimit(flags.forks);
   const waiting = (host: string) => (why: string) => void process.stderr.write(screenText(`${host}: ${why}\n`));

@@ -2,7 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pLimit from 'p-limit';
-import { connectorFor, type ConnectionSettings } from '../engine/connect.js';
+import { askSshAhead, connectorFor, type ConnectionSettings } from '../engine/connect.js';
 import { plannedTasks, resolvePlays } from '../engine/run-playbook.js';
 import {
   hostStatusFrom,
@@ -196,6 +196,7 @@ async function statusCommand(flags: StatusFlags): Promise<void> {
   const inventory = inventoryFrom(flags, flags.playbook && path.dirname(flags.playbook));
   const playbook = loadPlaybook(playbookFile);
   const settings = await connectionSettings(flags);
+  await askSshAhead(selectHosts(inventory, flags.limit).map((name) => ({ name, vars: inventory.hosts.get(name)!.vars })), settings);
   const hosts = statusHosts(inventory, playbook, flags.limit, settings);
   const pool = new ConnectionPool();
   const opts = { forks: flags.forks, timeoutMs: settings.commandTimeoutMs, playbook: playbook.file };

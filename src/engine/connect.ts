@@ -8,7 +8,7 @@ import type { VarSource } from '../inventory/types.js';
 import { BECOME_PASSWORD_VARS, type HostVars } from '../inventory/vars.js';
 import { SshConnection } from '../ssh/connection.js';
 import type { HandshakePacer } from '../ssh/handshake-pacer.js';
-import { resolveTarget } from '../ssh/ssh-config.js';
+import { askAhead, resolveTarget, type InventoryConnection } from '../ssh/ssh-config.js';
 import type { SshTrace } from '../ssh/types.js';
 import { sshOptionsFor, type SshArgsSettings } from './ssh-options.js';
 
@@ -44,17 +44,9 @@ export function connectorFor(
   s: ConnectionSettings,
   sources?: Record<string, VarSource>,
 ): () => Promise<SshConnection> {
-  const { target, resolved } = resolveTarget(
-    vars.ansible_host ?? name,
-    {
-      host: vars.ansible_host,
-      user: vars.ansible_user ?? s.remoteUser,
-      port: vars.ansible_port,
-      privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
-      ...sshOptionsFor(name, vars, s.sshArgs ?? {}, s.acceptNewHostKeys, sources),
-    },
-    { becomePassword: becomePasswordOf(vars) ?? s.becomePassword },
-  );
+  const { target, resolved } = resolveTarget(vars.ansible_host ?? name, inventoryConnection(name, vars, s, sources), {
+    becomePassword: becomePasswordOf(vars) ?? s.becomePassword,
+  });
   target.name = name;
   refuseWithoutBecome(name, target.user, vars.ansible_become ?? s.become ?? false, sources?.ansible_become);
   try {
@@ -81,6 +73,36 @@ export function connectorFor(
     }).catch((e: unknown) => {
       throw placeFileError(e, vars, sources);
     });
+}
+
+/** What the inventory (and the command line) say of reaching the host, before ssh_config. */
+function inventoryConnection(name: string, vars: HostVars, s: ConnectionSettings, sources?: Record<string, VarSource>): InventoryConnection {
+  return {
+    host: vars.ansible_host,
+    user: vars.ansible_user ?? s.remoteUser,
+    port: vars.ansible_port,
+    privateKeyFile: vars.ansible_ssh_private_key_file ?? s.privateKeyFile,
+    ...sshOptionsFor(name, vars, s.sshArgs ?? {}, s.acceptNewHostKeys, sources),
+  };
+}
+
+/**
+ * ssh_config for all these hosts asked ahead, concurrently (see askAhead), so that the
+ * connectorFor of each, made in turn after it, waits for no ssh process. A host whose inventory
+ * is at fault is left to connectorFor, which says so in its place.
+ */
+export async function askSshAhead(
+  hosts: readonly { name: string; vars: HostVars; varSources?: Record<string, VarSource> }[],
+  s: ConnectionSettings,
+): Promise<void> {
+  const lookups = hosts.flatMap((h) => {
+    try {
+      return [{ name: h.name, inv: inventoryConnection(h.name, h.vars, s, h.varSources) }];
+    } catch {
+      return [];
+    }
+  });
+  await askAhead(lookups);
 }
 
 /** The sudo plugin's password variables; where several are set, the later name wins, as in Ansible. */

@@ -2,7 +2,7 @@ import type { Inventory, ResolvedHost } from '../inventory/types.js';
 import { resolvePlayHosts } from '../playbook/play-hosts.js';
 import type { Play, Playbook } from '../playbook/types.js';
 import { getTask } from '../tasks/registry.js';
-import { connectorFor, type ConnectionSettings } from './connect.js';
+import { askSshAhead, connectorFor, type ConnectionSettings } from './connect.js';
 import type { PlannedTask } from './host-run.js';
 import { JournalWriter } from './journal.js';
 import { acquireRunLock } from './run-lock.js';
@@ -98,6 +98,7 @@ export async function runPlaybook(
   // Every play's hosts and how to reach them, before anything starts: a host edge may not run on
   // (a login without become) stops the run before any host is touched, not at its play.
   const hostsOf = opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection));
+  if (!opts.hostsOf) await askSshAhead(plays.flatMap((p) => p.hosts), opts.connection);
   const hostsByPlay = plays.map(hostsOf);
   // One process per run id: a --resume of a run that is still going is refused here.
   const release = opts.check ? () => {} : acquireRunLock(opts.resume?.runId ?? opts.runId, opts.journalDir);

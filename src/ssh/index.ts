@@ -12,6 +12,7 @@ export {
   type LookupStatus,
 } from './known-hosts.js';
 export {
+  askAhead,
   parseProxyJump,
   resolveHost,
   resolveTarget,

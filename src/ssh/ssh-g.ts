@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { EdgeError } from '../errors.js';
 import { KEYWORDS, type SshValues } from './ssh-config-read.js';
 import type { SshCliOption } from './types.js';
@@ -47,6 +47,16 @@ export function askSsh(input: AskInput): SshValues {
 }
 
 const ASK_TIMEOUT_MS = 10_000;
+
+/**
+ * askSsh without blocking: the answer, or undefined where ssh refused (the blocking ask, made
+ * where the host is resolved, then says why in its place and order).
+ */
+export function askSshLater(input: AskInput): Promise<SshValues | undefined> {
+  return new Promise((resolve) => {
+    execFile('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS }, (err, stdout) => resolve(err ? undefined : parseSshG(stdout)));
+  });
+}
 
 function sshGArgs(input: AskInput): string[] {
   const args = ['-G'];
