@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, type Node, type Pair } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { SourcePos } from '../errors.js';
 import { offsetPos, type YamlSource } from './yaml-source.js';
 
@@ -19,8 +19,21 @@ function deref(source: YamlSource, node: unknown): Node | null {
   return (node as Node | null) ?? null;
 }
 
-function keyMatches(key: unknown, seg: PropertyKey): boolean {
-  return isScalar(key) && String(key.value) === String(seg);
+/** A mapping's pairs by key as a path names it (String of the key's value), the first of each. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+/** The pair for `seg` among the mapping's own: indexed once, since a position asked for each of 10,000 hosts was a scan of all 10,000. */
+function ownPair(map: YAMLMap, seg: PropertyKey): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const p of map.items) {
+      const name = isScalar(p.key) ? String(p.key.value) : undefined;
+      if (name !== undefined && !index.has(name)) index.set(name, p as Pair);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(String(seg));
 }
 
 function isMergeKey(key: unknown): boolean {
@@ -31,8 +44,8 @@ function isMergeKey(key: unknown): boolean {
 function findPair(source: YamlSource, map: Node, seg: PropertyKey, seen = new Set<Node>()): Pair | undefined {
   if (!isMap(map) || seen.has(map)) return undefined;
   seen.add(map);
-  const own = map.items.find((p) => keyMatches(p.key, seg));
-  if (own) return own as Pair;
+  const own = ownPair(map, seg);
+  if (own) return own;
   for (const p of map.items) {
     if (!isMergeKey(p.key)) continue;
     const v = deref(source, p.value);

@@ -3,7 +3,7 @@ import type { YamlSource } from '../config/yaml-source.js';
 import type { InventoryStructure } from './read-structure.js';
 import type { VarSource } from './types.js';
 import { varSourcesOf } from './var-sources.js';
-import { findVarsFiles, readVarsFile, type VarsFile } from './vars-files.js';
+import { findVarsFiles, listDir, readVarsFile, type VarsFile } from './vars-files.js';
 
 /**
  * Every group a host is in (directly or through children), lowest precedence first, in Ansible's
@@ -41,15 +41,27 @@ export interface VarsDirs {
   cwd: string;
 }
 
-/** Reads each vars file once per load (a file next to several sources applies several times). */
+/**
+ * Reads each vars file once per load (a file next to several sources applies several times), and
+ * finds each group's once: every host of a fleet asks for group_vars/all.
+ */
 export class VarsFileCache {
   private readonly files = new Map<string, VarsFile | undefined>();
+  private readonly found = new Map<string, VarLayer[]>();
+  private readonly listings = new Map<string, ReadonlySet<string> | undefined>();
   readonly read: YamlSource[] = [];
   constructor(private readonly dirs: VarsDirs) {}
 
   layers(dir: string, kind: 'group_vars' | 'host_vars', name: string): VarLayer[] {
+    const key = JSON.stringify([dir, kind, name]);
+    let out = this.found.get(key);
+    if (!out) this.found.set(key, (out = this.findLayers(dir, kind, name)));
+    return out;
+  }
+
+  private findLayers(dir: string, kind: 'group_vars' | 'host_vars', name: string): VarLayer[] {
     const out: VarLayer[] = [];
-    for (const abs of findVarsFiles(dir, kind, name)) {
+    for (const abs of findVarsFiles(dir, kind, name, (d) => this.listing(d))) {
       if (!this.files.has(abs)) {
         const rel = path.relative(this.dirs.cwd, abs);
         const file = readVarsFile(rel.startsWith('..') ? abs : rel, abs);
@@ -62,6 +74,11 @@ export class VarsFileCache {
       out.push({ vars: file.vars, sources: varSourcesOf(file.source, file.vars, [], scope, kind === 'group_vars' ? name : undefined) });
     }
     return out;
+  }
+
+  private listing(dir: string): ReadonlySet<string> | undefined {
+    if (!this.listings.has(dir)) this.listings.set(dir, listDir(dir));
+    return this.listings.get(dir);
   }
 }
 

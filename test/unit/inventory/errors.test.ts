@@ -52,6 +52,15 @@ describe('inventory errors name file:line:col, field, and what was expected', ()
     expect(errs[0]!.pos).toEqual({ file: 'inv.yaml', line: 4, col: 5 });
   });
 
+  it('duplicate keys are found in flow mappings and at any depth, each at its key, in file order', () => {
+    const errs = edgeErrorsOf(() => inv('all:\n  vars: {a: 1, b: 2, a: 3}\n  hosts:\n    r1: {x: 1}\n    r2: {x: 1, x: 2}\n    r1: {}\n'));
+    expect(errs.map((e) => [e.message, e.pos])).toEqual([
+      ['YAML syntax error: Map keys must be unique', { file: 'inv.yaml', line: 2, col: 22 }],
+      ['YAML syntax error: Map keys must be unique', { file: 'inv.yaml', line: 5, col: 16 }],
+      ['YAML syntax error: Map keys must be unique', { file: 'inv.yaml', line: 6, col: 5 }],
+    ]);
+  });
+
   it('a variable directly under a group (not under vars:) is a structural error with a hint', () => {
     expect(errorsOf(() => inv('all:\n  hosts: {r1: }\n  edge_wan1_interface: eth1\n'))).toEqual([
       'inv.yaml:3:3: all.edge_wan1_interface: unknown key edge_wan1_interface\n  hint: group keys are hosts, vars and children; variables go under vars:',
