@@ -1,7 +1,7 @@
 import { EdgeError } from '../errors.js';
 import { contentHash } from '../facts/content-hash.js';
 import { FACTS_MAX_CHARS, parseChecks, parseFacts, parseFiles, type CheckResult } from '../facts/parse.js';
-import { filesScript, probeScript, type ProbeOptions } from '../facts/probe.js';
+import { filesScript, NO_CHECKS_VAR, probeScript, type ProbeOptions } from '../facts/probe.js';
 import { mergeNeeds, type Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
 import type { SshConnection } from '../ssh/connection.js';
@@ -65,10 +65,12 @@ export function expectedHashes(vars: HostVars, tasks: readonly PlannedTask[]): R
   return out;
 }
 
-/** The verify checks that need no facts, by task position; only outside check mode (check mode verifies nothing). */
-export function probeChecks(vars: HostVars, tasks: readonly PlannedTask[], check: boolean): Record<string, string> {
+/**
+ * The verify checks that need no facts, by task position. In the probe whatever the mode, so that
+ * --check and a run share one cached script; check mode skips them on the host (it verifies nothing).
+ */
+export function probeChecks(vars: HostVars, tasks: readonly PlannedTask[]): Record<string, string> {
   const out: Record<string, string> = {};
-  if (check) return out;
   for (const [i, t] of tasks.entries()) {
     const script = t.task.alwaysVerify ? t.task.verifyWithoutFacts?.(vars, t.params) : undefined;
     if (script) out[checkKey(i)] = verifyScript(script);
@@ -116,7 +118,7 @@ function contentNeeded(host: string, vars: HostVars, tasks: readonly PlannedTask
 export async function gatherAndPlan(conn: SshConnection, input: GatherInput): Promise<Gathered> {
   const { host, vars, tasks } = input;
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
-  const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks, input.check), compress: true };
+  const opts: ProbeOptions = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks), compress: true };
   const { res, notes } = await execProbe(conn, input, `${input.prelude?.lib ?? ''}edge_facts() {\n${probeScript(needs, opts)}\n}\n`);
   if (res.code === LOCKED_EXIT) throw new EdgeError('LOCKED', lockRefusal(res.stderr), { host });
   if (res.code !== 0 && !res.stdout.includes('@@EDGE@@ end')) {
@@ -142,7 +144,7 @@ async function execProbe(conn: SshConnection, input: GatherInput, body: string):
   const host = cacheHost(input.host, conn.hostKeyFingerprint);
   // A facts document over FACTS_MAX_CHARS is refused anyway: a host that floods it is cut off there.
   const exec = (sent: CachedScript) =>
-    conn.exec(`${sent.script}${input.prelude?.call ?? ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true, maxOutputBytes: FACTS_MAX_CHARS });
+    conn.exec(`${sent.script}${input.prelude?.call ?? ''}${input.check ? `${NO_CHECKS_VAR}=1\n` : ''}edge_facts\n`, { timeoutMs: input.timeoutMs, decompress: true, maxOutputBytes: FACTS_MAX_CHARS });
   const notes: string[] = [];
   // Stored only where a record will remember it, never by --check.
   const store = cache !== undefined && !input.check;

@@ -22,7 +22,8 @@ export interface ProbeOptions {
   expect?: Readonly<Record<string, string>>;
   /**
    * Read-only check scripts, run after the facts are read: each comes back as section
-   * `check NAME` with its exit status and its stderr (parseChecks).
+   * `check NAME` with its exit status and its stderr (parseChecks). Skipped when the exec sets
+   * NO_CHECKS_VAR: --check carries them too, so its probe is the script a run cached on the host.
    */
   checks?: Readonly<Record<string, string>>;
   /** gzip the output where the host has gzip: the exec must be told to decompress it. */
@@ -41,6 +42,9 @@ function fileSection(path: string, expected: string | undefined): string {
   ];
   return section(`file ${path}`, body.join('\n'));
 }
+
+/** Set (to anything) before the probe runs, its checks are skipped: what --check does. */
+export const NO_CHECKS_VAR = 'edge_no_checks';
 
 /**
  * A check in a bash of its own (carried as base64, so no quoting can break out): its exit status,
@@ -153,7 +157,8 @@ export function probeScript(needs: FactNeeds, opts: ProbeOptions = {}): string {
   const dirs = ancestorDirs(needs.files);
   if (dirs.length) parts.push(section('linked-dirs', `for d in ${dirs.map(shQuote).join(' ')}; do [ ! -L "$d" ] || printf '%s\\t%s\\n' "$d" "$(readlink -- "$d")"; done`));
   for (const f of needs.files) parts.push(fileSection(f, opts.expect?.[f]));
-  for (const [name, script] of Object.entries(opts.checks ?? {})) parts.push(checkSection(name, script));
+  const checks = Object.entries(opts.checks ?? {}).map(([name, script]) => checkSection(name, script));
+  if (checks.length) parts.push(`if [ -z "\${${NO_CHECKS_VAR}:-}" ]; then`, ...checks, 'fi');
   parts.push(`echo '${MARK} end'`);
   return opts.compress ? compressed(parts) : parts.join('\n');
 }

@@ -117,12 +117,16 @@ describe.skipIf(!isRoot)('a first apply in one exec (lab r2)', () => {
     expect(await managedFingerprint(lab, router)).toBe(pristine);
   }, 900_000);
 
-  it('a no-op sends under 1 KiB (the probe lives on the router by hash); a tampered copy is never run, sent again and said', async () => {
+  it('a no-op, and a --check, sends under 1 KiB (the probe lives on the router by hash); a tampered copy is never run, sent again and said', async () => {
     const first = await edge(args());
     expect(first.code, first.stderr).toBe(0);
     const noop = hostOf((await edge([...args(), '--detailed-exitcode'])).stdout);
     expect(noop).toMatchObject({ status: 'ok', execs: 1 });
     expect(noop.bytesSent).toBeLessThan(1024);
+    // --check carries the same probe (its verify checks skipped on the host): by reference too.
+    const check = hostOf((await edge([...args(), '--check', '--detailed-exitcode'])).stdout);
+    expect(check).toMatchObject({ status: 'ok', execs: 1 });
+    expect(check.bytesSent).toBeLessThan(1024);
     // Someone with root on the router rewrites edge's cached probe.
     expect(await sh(`for f in ${SCRIPT_CACHE}/*; do echo 'touch /run/edge-test/pwned' >> "$f"; done; ls ${SCRIPT_CACHE} | wc -l`)).not.toBe('0');
     const tampered = await edge([...args(), '--detailed-exitcode']);
