@@ -6,9 +6,9 @@
  * body as gather.ts builds it, the hash and record as script-cache.ts writes them): nothing here
  * knows a hash.
  *
- *   warm  each host holds the probe this --check exec sends: it goes by reference
- *   run   each host holds what `edge run` stored (its probe carries the verify checks, a --check's
- *         does not, so a --check still sends its own whole: the steady state of a fleet today)
+ *   run   each host holds what `edge run` stored, the probe a --check sends too (the verify checks
+ *         travel in both, skipped on the host in check mode): it goes by reference, the steady
+ *         state of a fleet edge has run on
  *   cold  nothing cached anywhere (a fleet edge has never run on)
  */
 import { rmSync } from 'node:fs';
@@ -25,31 +25,27 @@ import type { HostVars } from '../../src/inventory/vars.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { loadPlaybook } from '../../src/playbook/load.js';
 
-export type CacheMode = 'warm' | 'run' | 'cold';
+export type CacheMode = 'run' | 'cold';
 
 export const CACHE_MODES: Record<CacheMode, string> = {
-  warm: "each host holds the probe this --check sends (by reference; today only if check and run probes were one script)",
-  run: "each host holds what `edge run` stored (its probe has the verify checks, --check's has not: sent whole)",
+  run: 'each host holds the probe `edge run` stored, which this --check sends by reference',
   cold: 'nothing cached (the probe sent whole)',
 };
 
 export function cacheMode(value: string | undefined): CacheMode {
-  const mode = value ?? 'warm';
+  const mode = value ?? 'run';
   if (mode in CACHE_MODES) return mode as CacheMode;
   throw new Error(`BENCH_CACHE=${mode}: expected ${Object.keys(CACHE_MODES).join(', ')}`);
 }
 
 /**
  * The facts exec's definitions exactly as takeHost (host-run.ts) hands them to gatherAndPlan and
- * gatherAndPlan to execProbe (gather.ts): the lock and settle libraries, then edge_facts. `check`
- * decides the probe's verify checks (none in check mode).
+ * gatherAndPlan to execProbe (gather.ts): the lock and settle libraries, then edge_facts; the same
+ * for a run and a --check.
  */
-export function probeBody(vars: HostVars, tasks: readonly PlannedTask[], check: boolean): string {
+export function probeBody(vars: HostVars, tasks: readonly PlannedTask[]): string {
   const needs = mergeNeeds(...tasks.map((t) => t.task.needs(vars, t.params)));
-  // probeChecks(vars, tasks, check) leaves the checks out in check mode; once --check and a run
-  // share one probe it takes no mode (and both bodies are the same): called so as to fit either.
-  const checksOf = probeChecks as (v: HostVars, t: readonly PlannedTask[], check?: boolean) => Record<string, string>;
-  const opts = { expect: expectedHashes(vars, tasks), checks: checksOf(vars, tasks, check), compress: true };
+  const opts = { expect: expectedHashes(vars, tasks), checks: probeChecks(vars, tasks), compress: true };
   return `${LOCK_LIB}${SETTLE_LIB}edge_facts() {\n${probeScript(needs, opts)}\n}\n`;
 }
 
@@ -98,16 +94,15 @@ export function fleetCache(mode: CacheMode, inventory: string, playbook: string,
   for (const rp of resolvePlays(loadInventory(inventory, { playbookDir: dirname(playbook) }), loadPlaybook(playbook))) {
     const tasks = plannedTasks(rp.play);
     for (const h of rp.hosts) {
-      const sent = probeBody(h.vars, tasks, true);
+      const sent = probeBody(h.vars, tasks);
       if (!measured.has(sent)) {
         measured.add(sent);
         referenceBytes = Math.max(referenceBytes, sentBytes(cachedScript(sent, () => true, false).script));
         wholeBytes = Math.min(wholeBytes, sentBytes(cachedScript(sent, () => false, false).script));
       }
       if (mode === 'cold') continue;
-      const kept = mode === 'run' ? probeBody(h.vars, tasks, false) : sent;
-      const hash = hashOf(kept);
-      if (!files.has(hash)) files.set(hash, storedBytes(kept, hash));
+      const hash = hashOf(sent);
+      if (!files.has(hash)) files.set(hash, storedBytes(sent, hash));
       record.add(cacheHost(h.name, hostKeyFingerprint), hash);
     }
   }

@@ -7,9 +7,9 @@
  * the script cache record) is the bench's, never the one of the repository it is run from.
  *
  *   BENCH_SIZES=10,100,1000,10000  BENCH_FORKS=50  BENCH_PROFILE=1 (--cpu-prof and --heap-prof per run)
- *   BENCH_CACHE=warm|run|cold (scale-cache.ts; default warm: every host and the controller's record
- *   hold the probe this --check sends, so it goes by reference; run: they hold what `edge run`
- *   stores, today another script; cold: nothing cached, the probe travels whole)
+ *   BENCH_CACHE=run|cold (scale-cache.ts; default run: every host and the controller's record hold
+ *   the probe `edge run` stored, which the --check sends by reference; cold: nothing cached, the
+ *   probe travels whole)
  *   BENCH_ROUTERS=replay|real (scale-rig.ts, Routers; default replay: one host runs each distinct
  *   exec, the others answer the same bytes after as long, so the routers cost the controller's
  *   machine no CPU; real: every host runs the probe, ~1.3 CPU-s each on the controller's cores)
@@ -90,7 +90,9 @@ function compile(): void {
 function binFlags(): string[] {
   const line = readFileSync(join(DIST, 'cli.js'), 'utf8').split('\n')[0]!;
   const m = /^#!\/usr\/bin\/env (?:-S )?node(.*)$/.exec(line);
-  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  const shebang = m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+  // BENCH_NODE_FLAGS: V8/node flags tried beside the ones edge ships with (e.g. a heap limit).
+  return [...shebang, ...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
 }
 
 function run(rig: Rig, hosts: number): Promise<{ stdout: string; time: string; stderr: string }> {
@@ -316,8 +318,8 @@ function report(rows: Row[], extras: Extra[], loads: string[], started: { at: st
     ];
     console.log(`N=${e.hosts}: ${said.join('; ')}${e.firstError ? `; e.g. ${e.firstError}` : ''}`);
   }
-  if (cache === 'warm' && rows.some((r) => r.probeByRef < r.hosts - (extras.find((e) => e.hosts === r.hosts)?.lost ?? 0))) {
-    console.log('WARNING: BENCH_CACHE=warm, yet some hosts sent the probe whole: the body scale-cache.ts builds is no longer the one gather.ts sends');
+  if (cache === 'run' && rows.some((r) => r.probeByRef < r.hosts - (extras.find((e) => e.hosts === r.hosts)?.lost ?? 0))) {
+    console.log('WARNING: BENCH_CACHE=run, yet some hosts sent the probe whole: the body scale-cache.ts builds is no longer the one gather.ts sends');
   }
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
