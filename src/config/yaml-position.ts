@@ -19,11 +19,15 @@ function deref(source: YamlSource, node: unknown): Node | null {
   return (node as Node | null) ?? null;
 }
 
+const SCAN_UP_TO = 32;
+
 /** A mapping's pairs by key as a path names it (String of the key's value), the first of each. */
 const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
 
 /** The pair for `seg` among the mapping's own: indexed once, since a position asked for each of 10,000 hosts was a scan of all 10,000. */
 function ownPair(map: YAMLMap, seg: PropertyKey): Pair | undefined {
+  // A small mapping (a host's own variables) is scanned: an index each would cost more than it saves.
+  if (map.items.length <= SCAN_UP_TO) return map.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg)) as Pair | undefined;
   let index = pairIndex.get(map);
   if (!index) {
     index = new Map();

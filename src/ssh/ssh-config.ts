@@ -3,7 +3,7 @@ import { availableParallelism, homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { EdgeError } from '../errors.js';
 import { readSshValues, type SshValues } from './ssh-config-read.js';
-import { askSsh, askSshLater, sshInstalled, type AskInput } from './ssh-g.js';
+import { askSshAnswer, askSshLater, parseAnswer, sshInstalled, type AskInput, type SshAnswer } from './ssh-g.js';
 import type { SshCliOption, SshTarget } from './types.js';
 
 /**
@@ -153,7 +153,7 @@ export function sshConfigValues(name: string, inv: LookupInput, opts: SshConfigO
 }
 
 /** ssh -G answers, per process: a jump host shared by many routers is asked about once. */
-const asked = new Map<string, SshValues>();
+const asked = new Map<string, SshAnswer>();
 
 /** The ssh -G question for `name`, or undefined where the built-in reader answers. */
 function askInputOf(ctx: Ctx, name: string, inv: LookupInput): AskInput | undefined {
@@ -168,12 +168,9 @@ function valuesFor(ctx: Ctx, name: string, inv: LookupInput): SshValues {
     return readSshValues({ host: name, user: inv.user, port: inv.port, ...cli, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
   }
   const key = JSON.stringify(input);
-  let values = asked.get(key);
-  if (!values) {
-    values = askSsh(input);
-    asked.set(key, values);
-  }
-  return values;
+  let answer = asked.get(key);
+  if (answer === undefined) asked.set(key, (answer = askSshAnswer(input)));
+  return parseAnswer(answer);
 }
 
 /**
@@ -195,8 +192,8 @@ export async function askAhead(hosts: readonly { name: string; inv: InventoryCon
   const queue = [...todo];
   const worker = async () => {
     for (let next = queue.pop(); next; next = queue.pop()) {
-      const values = await askSshLater(next[1]);
-      if (values) asked.set(next[0], values);
+      const answer = await askSshLater(next[1]);
+      if (answer !== undefined) asked.set(next[0], answer);
     }
   };
   // ssh -G is CPU-bound: one process per core keeps them busy without starving the rest.

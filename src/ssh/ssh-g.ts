@@ -41,20 +41,31 @@ export function cliArgv(options: readonly SshCliOption[] = []): string[] {
  * token in HostName, a bad Port) is a CONFIG error with ssh's own words.
  */
 export function askSsh(input: AskInput): SshValues {
+  return parseAnswer(askSshAnswer(input));
+}
+
+/**
+ * What ssh -G said, cut to the lines edge reads (parseAnswer makes it keyword → values). A run
+ * keeps every host's answer: as one small string of its own (~400 bytes) rather than the whole
+ * output (~3 KB, ~80 keywords) or a Map of it (~4 KB), 10,000 hosts' answers held 76 MB.
+ */
+export type SshAnswer = string;
+
+export function askSshAnswer(input: AskInput): SshAnswer {
   const r = spawnSync('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) throw refusal(input, r.stderr || r.error?.message || `exit ${r.status}`);
-  return parseSshG(r.stdout);
+  return keptLines(r.stdout);
 }
 
 const ASK_TIMEOUT_MS = 10_000;
 
 /**
- * askSsh without blocking: the answer, or undefined where ssh refused (the blocking ask, made
- * where the host is resolved, then says why in its place and order).
+ * askSshAnswer without blocking, or undefined where ssh refused (the blocking ask, made where the
+ * host is resolved, then says why in its place and order).
  */
-export function askSshLater(input: AskInput): Promise<SshValues | undefined> {
+export function askSshLater(input: AskInput): Promise<SshAnswer | undefined> {
   return new Promise((resolve) => {
-    execFile('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS }, (err, stdout) => resolve(err ? undefined : parseSshG(stdout)));
+    execFile('ssh', sshGArgs(input), { encoding: 'utf8', timeout: ASK_TIMEOUT_MS }, (err, stdout) => resolve(err ? undefined : keptLines(stdout)));
   });
 }
 
@@ -73,14 +84,22 @@ function refusal(input: AskInput, stderr: string): EdgeError {
   return new EdgeError('CONFIG', `ssh config for ${input.host}: ssh -G refused it: ${why}`, { host: input.host });
 }
 
-/** Only the keywords edge reads are kept: ssh -G prints ~80, and a fleet's answers stay cached for the run. */
-function parseSshG(stdout: string): SshValues {
+function keptLines(stdout: string): SshAnswer {
+  const kept = stdout.split('\n').filter((line) => {
+    const sp = line.indexOf(' ');
+    return sp > 0 && KEYWORDS.has(line.slice(0, sp));
+  });
+  // A string of its own: a slice would keep ssh's whole output alive with it.
+  return Buffer.from(kept.join('\n'), 'utf8').toString('utf8');
+}
+
+/** The answer as keyword → values, for the keywords edge reads. */
+export function parseAnswer(answer: SshAnswer): SshValues {
   const values: SshValues = new Map();
-  for (const line of stdout.split('\n')) {
+  for (const line of answer.split('\n')) {
     const sp = line.indexOf(' ');
     if (sp <= 0) continue;
     const key = line.slice(0, sp);
-    if (!KEYWORDS.has(key)) continue;
     const value = line.slice(sp + 1);
     const items = LIST_KEYS.has(key) ? value.split(' ').filter(Boolean) : [value];
     values.set(key, [...(values.get(key) ?? []), ...items]);
