@@ -12,7 +12,7 @@ import { listHostsText, listTasksText, type ListedPlay } from '../ui/listing.js'
 import { inquirerPrompter } from '../ui/prompts.js';
 import { diffText, recapText } from '../ui/recap.js';
 import type { RunView } from '../ui/run-view.js';
-import { screenJson, screenWriter } from '../ui/screen.js';
+import { screenWriter, writeScreenJson } from '../ui/screen.js';
 import { outputWidth, wrapLines } from '../ui/width.js';
 import { exitCodeHelp, runExitCode } from './exit-codes.js';
 import { claimInterruptions, interruptionText, writable } from './interrupt.js';
@@ -178,7 +178,7 @@ async function runCommand(playbookPath: string, flags: RunFlags): Promise<void> 
     if (text) write.raw(`\n${text}\n`);
   }
   write(`\n${recapText(run, width)}\njournal: .edge/runs/${run.runId}.jsonl\n`);
-  if (flags.json && writable(process.stdout)) process.stdout.write(`${screenJson(withSchemaVersion('run', run), 2)}\n`);
+  if (flags.json && writable(process.stdout)) await writeScreenJson(process.stdout, withSchemaVersion('run', run));
   process.exitCode = runExitCode(run, flags.detailedExitcode === true);
 }
 

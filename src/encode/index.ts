@@ -7,4 +7,4 @@ export { shComment, shJoin, shQuote, sshNameProblem } from './shell.js';
 export { nftComment, nftHashComment, nftPrefix, nftPrefix6, nftString } from './nft.js';
 export { SYSCTL_FAMILIES, SYSCTL_KEY_PATTERN, SYSCTL_KEY_RULE, SYSCTL_VALUE_PATTERN, SYSCTL_VALUE_RULE, sysctlKey, sysctlLine, sysctlValue } from './sysctl.js';
 export { systemdExecPath, systemdValue } from './systemd.js';
-export { termBytes, termJson, termLine, termText } from './terminal.js';
+export { termBytes, termJson, termJsonChunks, termLine, termText } from './terminal.js';

@@ -44,3 +44,33 @@ const jsonEscaped = (ch: string): string => [...Array(ch.length).keys()].map((i)
 export function termJson(value: unknown, indent?: number): string {
   return JSON.stringify(value, null, indent).replace(JSON_RAW, jsonEscaped);
 }
+
+/**
+ * termJson of an object, in pieces: its members one at a time, and the elements of a member that
+ * is an array one at a time (a run's hosts), so that a large document is never one string: the
+ * result of a run of 10,000 hosts was some 100 MB of text, made three times over on its way out.
+ * Joined, the pieces are termJson(value, indent) exactly.
+ */
+export function* termJsonChunks(value: object, indent: number): Generator<string> {
+  const pad = ' '.repeat(indent);
+  const encodable = (v: unknown) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol';
+  const nested = (v: unknown, depth: number) => termJson(encodable(v) ? v : null, indent).replace(/\n/g, `\n${pad.repeat(depth)}`);
+  const members = Object.entries(value).filter(([, v]) => encodable(v));
+  if (members.length === 0) {
+    yield '{}';
+    return;
+  }
+  yield '{\n';
+  for (const [i, [key, v]] of members.entries()) {
+    const comma = i < members.length - 1 ? ',' : '';
+    const name = `${pad}${termJson(key)}: `;
+    if (!Array.isArray(v) || v.length === 0) {
+      yield `${name}${nested(v, 1)}${comma}\n`;
+      continue;
+    }
+    yield `${name}[\n`;
+    for (const [j, el] of v.entries()) yield `${pad}${pad}${nested(el, 2)}${j < v.length - 1 ? ',' : ''}\n`;
+    yield `${pad}]${comma}\n`;
+  }
+  yield '}';
+}

@@ -1,4 +1,5 @@
-import { termJson, termLine, termText } from '../encode/index.js';
+import { once } from 'node:events';
+import { termJson, termJsonChunks, termLine, termText } from '../encode/index.js';
 
 /**
  * The screen is a sink like any other: text a router sent (its hostname, task stderr, a diff body,
@@ -22,4 +23,17 @@ export function screenSafe<T>(value: T): T {
 /** A writer that puts every string through the terminal encoder before `write` sees it. */
 export function screenWriter(write: (s: string) => void): (s: string) => void {
   return (s) => write(termText(s));
+}
+
+/**
+ * screenJson(value, 2) and a newline written to `stream` piece by piece (termJsonChunks), waiting
+ * whenever the stream's buffer is full, so that a large result never sits in memory whole.
+ */
+export async function writeScreenJson(stream: NodeJS.WritableStream, value: object): Promise<void> {
+  try {
+    for (const piece of termJsonChunks(value, 2)) if (!stream.write(piece)) await once(stream, 'drain');
+    stream.write('\n');
+  } catch {
+    // the reader went away (EPIPE): said by the stream's own error handler (interrupt.ts)
+  }
 }

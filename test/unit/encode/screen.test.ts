@@ -9,6 +9,7 @@ import type { HostResult, RunResult } from '../../../src/engine/types.js';
 import { liveLines, type LiveState } from '../../../src/ui/live.js';
 import { RunView } from '../../../src/ui/run-view.js';
 import { diffText, recapText } from '../../../src/ui/recap.js';
+import { termJson, termJsonChunks } from '../../../src/encode/index.js';
 import { screenJson, screenSafe, screenWriter } from '../../../src/ui/screen.js';
 import { edge } from '../../integration/edge-cli.js';
 
@@ -121,4 +122,34 @@ describe('router text reaches the screen only through the terminal encoder', () 
     expect(r.stdout).toContain(run.runId);
     assertInert(r.stdout);
   }, 120_000);
+});
+
+describe('termJsonChunks', () => {
+  it('joined, is termJson(value, 2) byte for byte: nested members, arrays of objects, empty and odd values, characters a terminal acts on', () => {
+    const doc = {
+      schemaVersion: 3,
+      runId: 'r\u202e1',
+      hosts: [
+        { host: 'a', tasks: [{ task: 't', changes: [], notes: ['x\u009b31m'] }], nested: { deep: [1, [2, { z: null }]] } },
+        { host: 'b\u2028', tasks: [], skipped: undefined },
+        undefined,
+        'plain',
+      ],
+      empty: [],
+      none: {},
+      gone: undefined,
+      fn: () => 1,
+      last: [[]],
+    };
+    expect([...termJsonChunks(doc, 2)].join('')).toBe(termJson(doc, 2));
+    expect([...termJsonChunks({}, 2)].join('')).toBe(termJson({}, 2));
+    expect([...termJsonChunks({ only: undefined }, 2)].join('')).toBe(termJson({ only: undefined }, 2));
+  });
+
+  it('gives each element of a member array a piece of its own', () => {
+    const hosts = Array.from({ length: 50 }, (_, i) => ({ host: `r${i}`, status: 'ok' }));
+    const pieces = [...termJsonChunks({ runId: 'x', hosts }, 2)];
+    expect(pieces.length).toBeGreaterThan(50);
+    expect(Math.max(...pieces.map((p) => p.length))).toBeLessThan(100);
+  });
 });
