@@ -94,6 +94,7 @@ function inventoryConnection(name: string, vars: HostVars, s: ConnectionSettings
 export async function askSshAhead(
   hosts: readonly { name: string; vars: HostVars; varSources?: Record<string, VarSource> }[],
   s: ConnectionSettings,
+  signal?: AbortSignal,
 ): Promise<void> {
   const lookups = hosts.flatMap((h) => {
     try {
@@ -102,7 +103,7 @@ export async function askSshAhead(
       return [];
     }
   });
-  await askAhead(lookups);
+  await askAhead(lookups, {}, signal);
 }
 
 /** The sudo plugin's password variables; where several are set, the later name wins, as in Ansible. */

@@ -98,8 +98,10 @@ export async function runPlaybook(
   // Every play's hosts and how to reach them, before anything starts: a host edge may not run on
   // (a login without become) stops the run before any host is touched, not at its play.
   const hostsOf = opts.hostsOf ?? ((x: ResolvedPlay) => runHostsOf(x, opts.connection));
-  if (!opts.hostsOf) await askSshAhead(plays.flatMap((p) => p.hosts), opts.connection);
-  const hostsByPlay = plays.map(hostsOf);
+  if (!opts.hostsOf) await askSshAhead(plays.flatMap((p) => p.hosts), opts.connection, opts.signal);
+  // Interrupted while ssh_config was asked: no host will start, so none is resolved (each would
+  // now ask ssh -G in turn, for minutes on a large fleet); runPlays records the interruption.
+  const hostsByPlay = opts.signal.aborted ? plays.map(() => []) : plays.map(hostsOf);
   // One process per run id: a --resume of a run that is still going is refused here.
   const release = opts.check ? () => {} : acquireRunLock(opts.resume?.runId ?? opts.runId, opts.journalDir);
   try {

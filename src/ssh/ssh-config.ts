@@ -179,9 +179,13 @@ function valuesFor(ctx: Ctx, name: string, inv: LookupInput): SshValues {
  * stops the run before any is touched) finds every answer waiting. One ssh -G costs ~20 ms of CPU
  * and ~25 ms of wall time; asked in turn, 10,000 routers kept a run from starting for minutes.
  * A refusal is not kept: the blocking ask in its place says why. Jump hosts are left to it too
- * (few, and asked once each).
+ * (few, and asked once each). `signal` aborted, it stops asking.
  */
-export async function askAhead(hosts: readonly { name: string; inv: InventoryConnection }[], opts: SshConfigOptions = {}): Promise<void> {
+export async function askAhead(
+  hosts: readonly { name: string; inv: InventoryConnection }[],
+  opts: SshConfigOptions = {},
+  signal?: AbortSignal,
+): Promise<void> {
   const ctx = context(opts);
   const todo = new Map<string, AskInput>();
   for (const h of hosts) {
@@ -191,7 +195,8 @@ export async function askAhead(hosts: readonly { name: string; inv: InventoryCon
   }
   const queue = [...todo];
   const worker = async () => {
-    for (let next = queue.pop(); next; next = queue.pop()) {
+    // An interrupted run asks no more: it ends before any host starts.
+    for (let next = queue.pop(); next && !signal?.aborted; next = queue.pop()) {
       const answer = await askSshLater(next[1]);
       if (answer !== undefined) asked.set(next[0], answer);
     }

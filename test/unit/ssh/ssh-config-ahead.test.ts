@@ -41,6 +41,18 @@ describe.skipIf(!sshInstalled())('askAhead', () => {
     expect(() => resolveHost('bad', {}, opts)).toThrow(/ssh -G refused it: .*unknown key %z/);
   });
 
+  it('asks nothing once its signal is aborted (an interrupted run)', async () => {
+    const stop = new AbortController();
+    stop.abort();
+    await askAhead([{ name: 'r-never', inv: {} }], opts, stop.signal);
+    process.env.PATH = dir;
+    try {
+      expect(() => resolveHost('r-never', {}, opts)).toThrow(/ssh config for r-never: ssh -G refused it/);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it('asks for the address the host is reached at (ansible_host), with its user and port', async () => {
     await askAhead([{ name: 'inventory-name', inv: { host: 'r-addr', user: 'ops', port: 2022 } }], opts);
     process.env.PATH = dir;
