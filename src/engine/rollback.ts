@@ -118,19 +118,26 @@ export async function rollbackHost(
     if (newer) return done('failed', `later runs are still applied on this host (${newer[1]}): roll them back first, newest first`);
     const said = res.stderr.replace(/^EDGE-BOOT-ID .*\n?/m, '').trim();
     if (res.code !== 0) throw new EdgeError('ROLLBACK', said || `restore exited ${res.code}`, { host });
-    // A rollback may take the cache with it (the baseline always; the run that made /var/lib/edge,
-    // its directory): the controller forgets what it left there rather than miss every reference once.
-    new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
+    forgetCache(host, conn);
     return done('rolled-back', `restored ${stateBefore(runId)}${removedPackagesNote(res.stdout)}`);
   } catch (e) {
     if (!sessionCutOff(conn, e)) return done('failed', errorMessage(e));
     waiting(`the session was lost during the rollback (${errorMessage(e)}); waiting for the host to answer again and say how its restore ended`);
     const ended = await awaitRollbackEnd(runId, connect, parseBootId(stderr)?.bootId);
-    if (ended.status === 'rolled-back') new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
+    if (ended.status === 'rolled-back') forgetCache(host, conn);
     return done(ended.status, ended.message);
   } finally {
     conn.close();
   }
+}
+
+/**
+ * A rollback may take the script cache with it (the baseline always; the run that made
+ * /var/lib/edge, that directory): the controller forgets what it left there rather than miss
+ * every reference once.
+ */
+function forgetCache(host: string, conn: SshConnection): void {
+  new CacheRecord().forget(cacheHost(host, conn.hostKeyFingerprint));
 }
 
 const stateBefore = (runId: string) => (runId === BASELINE_ID ? 'the state from before edge first changed this host' : `the state from before run ${runId}`);

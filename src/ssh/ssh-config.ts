@@ -155,6 +155,9 @@ export function sshConfigValues(name: string, inv: LookupInput, opts: SshConfigO
 /** ssh -G answers, per process: a jump host shared by many routers is asked about once. */
 const asked = new Map<string, SshAnswer>();
 
+/** Where an answer is kept in `asked`: one key for the blocking ask and the one made ahead. */
+const askedKey = (input: AskInput) => JSON.stringify(input);
+
 /** The ssh -G question for `name`, or undefined where the built-in reader answers. */
 function askInputOf(ctx: Ctx, name: string, inv: LookupInput): AskInput | undefined {
   if (!ctx.ask) return undefined;
@@ -167,7 +170,7 @@ function valuesFor(ctx: Ctx, name: string, inv: LookupInput): SshValues {
     const cli = { optionsFirst: inv.sshOptionsFirst, options: inv.sshOptions };
     return readSshValues({ host: name, user: inv.user, port: inv.port, ...cli, files: ctx.files, home: ctx.home, localUser: ctx.localUser });
   }
-  const key = JSON.stringify(input);
+  const key = askedKey(input);
   let answer = asked.get(key);
   if (answer === undefined) asked.set(key, (answer = askSshAnswer(input)));
   return parseAnswer(answer);
@@ -190,8 +193,7 @@ export async function askAhead(
   const todo = new Map<string, AskInput>();
   for (const h of hosts) {
     const input = askInputOf(ctx, h.inv.host ?? h.name, h.inv);
-    const key = input && JSON.stringify(input);
-    if (input && key && !asked.has(key)) todo.set(key, input);
+    if (input && !asked.has(askedKey(input))) todo.set(askedKey(input), input);
   }
   const queue = [...todo];
   const worker = async () => {
