@@ -1,4 +1,5 @@
 import { shQuote } from '../encode/index.js';
+import { shellFunction } from '../router-files.js';
 import { ifaceSysctlProbe } from './iface-sysctl.js';
 import type { FactNeeds } from './types.js';
 
@@ -83,10 +84,8 @@ function compressed([env, ...body]: string[]): string {
  * systemd-networkd says so only in its log (its state files and `networkctl` do not name the link a
  * delegated prefix came from); dhclient -6 -P writes it into its per-interface lease file.
  */
-const DELEGATED_PREFIXES = [
-  "journalctl -b -u systemd-networkd -o cat --no-pager 2>/dev/null | sed -n 's/^\\([A-Za-z0-9_.:@-]*\\): DHCP: received delegated prefix \\([0-9a-f:]*\\/[0-9]*\\).*/\\1 \\2/p'",
-  'for f in /var/lib/dhcp/dhclient6.*.leases; do [ -r "$f" ] || continue; i=${f#/var/lib/dhcp/dhclient6.}; i=${i%.leases}; sed -n "s/^ *iaprefix \\([0-9a-f:]*\\/[0-9]*\\) {/$i \\1/p" "$f"; done',
-].join('\n');
+/** The prefixes the WANs' DHCPv6 clients were delegated: the function edge-routes follows them with. */
+const DELEGATED_PREFIXES = `${shellFunction('lib.sh', 'delegated_prefixes')}delegated_prefixes`;
 
 /**
  * $SSH_CONNECTION of the session edge runs in. Through sudo, env_reset has dropped it from this

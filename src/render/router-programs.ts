@@ -1,33 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { routerFile } from '../router-files.js';
+
+export { routerFile };
 
 /**
  * The programs edge installs on a router live as shell files of their own in src/router/ (linted by
- * shellcheck, run as they are by the unit tests). They are read at run time from the package, one
- * place whether edge runs from src/ (tests), dist/ (npm run build) or an installed package
- * (package.json "files" carries src/router): src/render and dist/render are both two levels below
- * the package root. Nothing in them is rendered: all they know of a router is in the conf files
- * edge renders (conf.ts).
+ * shellcheck, run as they are by the unit tests). Nothing in them is rendered: all they know of a
+ * router is in the conf files edge renders (conf.ts).
  */
-const DIR = new URL('../../src/router/', import.meta.url);
-
 export const ROUTER_PROGRAMS = ['edge-probe', 'edge-failover', 'edge-routes', 'edge-health', 'edge-metrics'] as const;
 export type RouterProgram = (typeof ROUTER_PROGRAMS)[number];
 
 /** The shared library; a program sources it with exactly this line (and its shellcheck directive). */
 export const LIBRARY = 'lib.sh';
 const SOURCE_LINES = '# shellcheck source-path=SCRIPTDIR source=lib.sh\n. "${BASH_SOURCE[0]%/*}/lib.sh" # edge bundles the library here\n';
-
-const cache = new Map<string, string>();
-
-/** A file of src/router as it is in the repository. */
-export function routerFile(name: string): string {
-  let text = cache.get(name);
-  if (text === undefined) {
-    text = readFileSync(new URL(name, DIR), 'utf8');
-    cache.set(name, text);
-  }
-  return text;
-}
 
 /**
  * The program as the router gets it: the library in place of the line that sources it, so the

@@ -21,6 +21,9 @@
 #   lan6.addr    the IPv6 LAN addresses edge-routes put on LAN_IF, a line each   "ADDR/LEN IF"
 #   radvd.conf   native IPv6: the copy of CONF_DIR/radvd-CHOICE.conf edge-radvd reads
 #   radvd.choice native IPv6: its CHOICE   "wan1|wan2|both"
+#   prefix6      the delegated IPv6 prefixes edge-routes followed since routing.conf was rendered, a
+#                line per WAN whose ISP delegated another prefix   "wanN RENDERED NOW RENDERED_SUBNET SUBNET"
+#                (SUBNET: the part the LAN uses; a line whose RENDERED is not routing.conf's is stale)
 #   SWITCH_LOG (/var/lib/edge/failover/switches, kept across reboots): one line per switch of the
 #                preferred WAN, "EPOCH FROM TO HELD WHY" (HELD: seconds FROM was preferred, or -)
 set -u
@@ -62,6 +65,62 @@ addr4() {
   out=$(ip -4 -o addr show dev "$1" scope global 2>/dev/null)
   [[ $out =~ inet\ ([0-9.]+)/ ]] && ADDR4=${BASH_REMATCH[1]}
   return 0
+}
+
+# delegated_prefixes: "IF PREFIX" for each prefix an interface's DHCPv6 client was delegated in this
+# boot, oldest first (the last line of an interface is its prefix now): systemd-networkd says it in
+# its journal, dhclient in its lease file. edge's facts probe runs this same function.
+delegated_prefixes() {
+  local f i
+  journalctl -b -u systemd-networkd -o cat --no-pager 2>/dev/null |
+    sed -n 's/^\([A-Za-z0-9_.:@-]*\): DHCP: received delegated prefix \([0-9a-f:]*\/[0-9]*\).*/\1 \2/p'
+  for f in /var/lib/dhcp/dhclient6.*.leases; do
+    [ -r "$f" ] || continue
+    i=${f#/var/lib/dhcp/dhclient6.}
+    i=${i%.leases}
+    sed -n "s/^ *iaprefix \([0-9a-f:]*\/[0-9]*\) {/$i \1/p" "$f"
+  done
+}
+
+# subnet6 PREFIX LEN ID: SUBNET6 = subnet number ID, LEN bits long, of PREFIX (2001:db8:1200::/40 56
+# 3 -> 2001:db8:1200:300::/56), written as nft and edge write it (RFC 5952). Fails when ID does not
+# fit. Pure bash; src/ipv6.ts's subnet6 answers the same for the run (a unit test holds them equal).
+subnet6() {
+  local addr=${1%/*} plen=${1#*/} len=$2 id=$3 head tail x i b bit
+  local -a h=() t=() g=()
+  SUBNET6=''
+  [[ $1 =~ ^[0-9a-f:]+/[0-9]+$ && $len =~ ^[0-9]+$ && $id =~ ^[0-9]+$ ]] || return 1
+  ((plen <= len && len <= 128 && (len - plen >= 62 || id >> (len - plen) == 0))) || return 1
+  if [[ $addr == *::* ]]; then head=${addr%%::*} tail=${addr#*::}; else head=$addr tail=''; fi
+  IFS=: read -ra h <<<"$head"
+  IFS=: read -ra t <<<"$tail"
+  for x in "${h[@]}"; do g+=($((16#$x))); done
+  for ((i = ${#h[@]} + ${#t[@]}; i < 8; i++)); do g+=(0); done
+  for x in "${t[@]}"; do g+=($((16#$x))); done
+  [ "${#g[@]}" = 8 ] || return 1
+  for ((b = plen; b < 128; b++)); do
+    i=$((b / 16)) bit=$((1 << (15 - b % 16)))
+    if ((b < len && (id >> (len - 1 - b)) & 1)); then g[i]=$((g[i] | bit)); else g[i]=$((g[i] & ~bit)); fi
+  done
+  format6 "${g[@]}"
+  SUBNET6=$FORMAT6/$len
+}
+
+# format6 G1 … G8: FORMAT6 = the address of these eight 16-bit groups, RFC 5952 (lower case, no
+# leading zeros, the longest run of two or more zero groups, the first of equals, as "::").
+format6() {
+  local -a g=("$@")
+  local i j at=-1 run=0 out=''
+  for ((i = 0; i < 8; i = j + 1)); do
+    for ((j = i; j < 8 && g[j] == 0; j++)); do :; done
+    if ((j - i > run && j - i > 1)); then at=$i run=$((j - i)); fi
+  done
+  for ((i = 0; i < 8; i++)); do
+    if ((i == at)); then out+='::'; i=$((i + run - 1)); continue; fi
+    [[ -z $out || $out == *:: ]] || out+=':'
+    out+=$(printf '%x' "${g[i]}")
+  done
+  FORMAT6=$out
 }
 
 # valid REGEX VALUE NAME: VALUE matches, or a log line names the field and the call fails.
