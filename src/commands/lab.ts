@@ -3,7 +3,7 @@ import { EdgeError } from '../errors.js';
 import { labDemo } from '../lab/demo.js';
 import { parseFaultAction } from '../lab/faults.js';
 import type { LabStatus } from '../lab/lab.js';
-import { labDown, labExec, labFault, labGateway, labProbe, labReboot, labStatus, labUp } from '../lab/lab.js';
+import { labDown, labExec, labFault, labGateway, labPrefix, labProbe, labReboot, labStatus, labUp } from '../lab/lab.js';
 import type { RouterKind } from '../lab/plan.js';
 import { DEFAULT_ROUTERS, MAX_ROUTERS, kindOf, parseKinds, parseWan } from '../lab/plan.js';
 import { formatProbe } from '../lab/probe.js';
@@ -121,6 +121,18 @@ export function register(program: Command): void {
       if (o.to !== undefined && o.to !== 'primary' && o.to !== 'alternate')
         throw new EdgeError('USAGE', `--to must be primary or alternate, got '${o.to}'`);
       await labGateway(router, parseWan(wan), o.to);
+    });
+
+  lab
+    .command('prefix')
+    .description("the ISP renumbers: its DHCPv6 server delegates its other prefix and the router's WAN link reconnects")
+    .argument('<router>', 'r1, r2, …')
+    .argument('<wan>', 'wan1 or wan2')
+    .option('--to <which>', 'primary or alternate (default: the other one)')
+    .action(async (router: string, wan: string, o: { to?: string }) => {
+      if (o.to !== undefined && o.to !== 'primary' && o.to !== 'alternate')
+        throw new EdgeError('USAGE', `--to must be primary or alternate, got '${o.to}'`);
+      await labPrefix(router, parseWan(wan), o.to);
     });
 
   lab

@@ -31,7 +31,7 @@ import { dhcpPid, ensureDhcp, reloadDhcp, stopDhcp, writeDhcpOptions } from './d
 import type { FaultAction } from './faults.js';
 import { applyFault, describeFault, faultOf, latencyProcId, withAction } from './faults.js';
 import { ensureWhoami, whoamiPid } from './internet.js';
-import { ensureIsp6, stopIsp6 } from './isp6.js';
+import { delegatedPrefix, delegationOf, ensureIsp6, restartDhcpd6, stopIsp6 } from './isp6.js';
 import { renderInventory, writeInventory } from './inventory.js';
 import { ensureClientKey, writeKnownHosts } from './keys.js';
 import type { ExecTarget, LabPlan, RouterKind, RouterPlan, Wan } from './plan.js';
@@ -52,7 +52,8 @@ import {
 import { checkHostAddressing, ensureHostLimits, ensurePrerequisites } from './prereq.js';
 import type { ProbeOptions, ProbeResult } from './probe.js';
 import { runProbe } from './probe.js';
-import { gatewayOf, renewScript } from './render.js';
+import { gatewayOf, reconnect6Script, renewScript } from './render.js';
+import { shellFunction } from '../router-files.js';
 import { ensureRootfs } from './rootfs.js';
 import {
   leaderPid,
@@ -597,6 +598,51 @@ export function labGateway(router: string, wan: Wan, to?: 'primary' | 'alternate
     return res;
   });
 }
+
+export interface PrefixResult {
+  router: string;
+  wan: Wan;
+  from: string;
+  to: string;
+  ms: number;
+}
+
+/**
+ * The ISP renumbers the router: its DHCPv6 server delegates the other prefix (or `to`) from now on,
+ * and the router's WAN link reconnects, as it does when an ISP renumbers (a PPPoE redial, a modem
+ * restart); resolves when the router's DHCPv6 client has the new prefix.
+ */
+export function labPrefix(router: string, wan: Wan, to?: 'primary' | 'alternate', opts: LabOptions = {}): Promise<PrefixResult> {
+  return withLab(opts, async ({ paths, log, state, plan }) => {
+    const r = plan.routers[parseRouterName(router, plan.routers.length) - 1]!;
+    const kind = routerKind(state, r);
+    const from = delegatedPrefix(state, r, wan);
+    const cur = delegationOf(state, r, wan);
+    const next = to ?? (cur === 'primary' ? 'alternate' : 'primary');
+    const leader = requireLeader(state, r);
+    const ifname = ROUTER_IFS[wan];
+    const has = async (p: string) => {
+      const out = (await routerRun(leader, ['bash', '-c', DELEGATED], { allowFail: true, timeoutMs: 10_000 })).stdout;
+      return out.split('\n').filter((l) => l.startsWith(`${ifname} `)).at(-1) === `${ifname} ${p}`;
+    };
+    // the ISP delegates that prefix already: nothing to renumber (the router has it or is being given it)
+    if (next === cur) return { router: r.name, wan, from, to: from, ms: 0 };
+    if (dhcpClientOf(kind) === 'dhcpcd') throw new EdgeError('USAGE', `${r.name} (${kindName(kind)}) gets no delegated prefix in the lab (see src/lab/render.ts)`);
+    const t0 = Date.now();
+    state.prefixes[r.name] = { ...state.prefixes[r.name], [wan]: next };
+    writeState(paths, state);
+    await restartDhcpd6(paths, state, r, wan);
+    const want = delegatedPrefix(state, r, wan);
+    await routerRun(leader, ['bash', '-c', reconnect6Script(kind, ifname)], { allowFail: true, timeoutMs: 20_000 });
+    await waitFor(`${r.name} to be delegated ${want} on ${ifname}`, 30_000, async () => (await has(want)) || undefined, 500);
+    const res = { router: r.name, wan, from, to: want, ms: Date.now() - t0 };
+    log(`${r.name} ${wan}: the ISP now delegates ${want} (was ${from}); the router has it (${secs(res.ms)})`);
+    return res;
+  });
+}
+
+/** What a router's DHCPv6 clients were delegated: the router library's own reader. */
+const DELEGATED = `${shellFunction('lib.sh', 'delegated_prefixes')}delegated_prefixes`;
 
 // ---------------------------------------------------------------- exec, probe
 

@@ -184,6 +184,22 @@ export function renewScript(kind: RouterKind): string {
   }
 }
 
+/**
+ * A WAN link reconnecting, as far as IPv6 goes (the lab's ISP renumbering): networkd configures the
+ * link afresh (its DHCPv6 client solicits anew; its DHCPv4 lease is lost and taken again), bookworm's
+ * ifupdown restarts the link's dhclient -6.
+ */
+export function reconnect6Script(kind: RouterKind, dev: string): string {
+  if (dhcpClientOf(kind) === 'systemd-networkd') return `networkctl reconfigure ${dev}`;
+  return [
+    'set -e',
+    `pid=$(cat /run/dhclient6.${dev}.pid)`,
+    `mapfile -d '' argv < "/proc/$pid/cmdline"`,
+    '"${argv[@]}" -r',
+    '"${argv[@]}"',
+  ].join('\n');
+}
+
 export function gatewayOf(r: RouterPlan, which: 'primary' | 'alternate'): string {
   return which === 'primary' ? r.isp1.gateway : r.isp1.altGateway!;
 }

@@ -30,7 +30,19 @@ export interface RoutingConf {
   gateway1?: string;
   gateway2?: string;
   /** IPv6 routed by edge: its mode and the router's LAN addresses (prefix::1/len; native: WAN1's, WAN2's); absent, none. */
-  v6?: { mode: 'translated' | 'native'; lanAddresses: string[]; prefer?: 'one' | 'both' };
+  v6?: { mode: 'translated' | 'native'; lanAddresses: string[]; prefer?: 'one' | 'both'; follow: PrefixFollow6 };
+}
+
+/**
+ * What edge-routes needs to follow a WAN's new delegated prefix by itself: per WAN the delegated
+ * prefix this run saw (empty: static from the inventory, never followed) and the subnet of it the LAN
+ * uses, and how that subnet is chosen (number `id`, `len` bits long).
+ */
+export interface PrefixFollow6 {
+  delegated: [string, string];
+  subnets: [string, string];
+  id: number;
+  len: number;
 }
 
 export function renderRoutingConf(c: RoutingConf): string {
@@ -41,6 +53,9 @@ export function renderRoutingConf(c: RoutingConf): string {
 # LAN's one prefix (address V6_LAN_ADDR) is translated; native: V6_LAN_ADDR is in WAN1's prefix,
 # V6_LAN_ADDR2 in WAN2's, each announced on the LAN; V6_LAN_PREFER one: hosts are told to use the
 # prefix of the WAN new flows use (failover), both: every prefix whose WAN is not down (balance).
+# V6_PDn: the prefix WANn's ISP delegated when this file was rendered (empty: a static prefix);
+# V6_SUBn the subnet of it the LAN uses (number V6_SUBNET_ID, V6_SUBNET_LEN bits). When the ISP
+# delegates another, edge-routes follows it until the next run renders it here.
 ${kv([
   ['WAN1_IF', c.wan1If],
   ['WAN2_IF', c.wan2If],
@@ -61,6 +76,12 @@ ${kv([
   ['V6_LAN_ADDR', c.v6?.lanAddresses[0] ?? ''],
   ['V6_LAN_ADDR2', c.v6?.lanAddresses[1] ?? ''],
   ['V6_LAN_PREFER', c.v6?.prefer ?? ''],
+  ['V6_PD1', c.v6?.follow.delegated[0] ?? ''],
+  ['V6_PD2', c.v6?.follow.delegated[1] ?? ''],
+  ['V6_SUB1', c.v6?.follow.subnets[0] ?? ''],
+  ['V6_SUB2', c.v6?.follow.subnets[1] ?? ''],
+  ['V6_SUBNET_ID', c.v6?.follow.id ?? ''],
+  ['V6_SUBNET_LEN', c.v6?.follow.len ?? ''],
   ['NFT_DEAD_SET', DEAD_SET],
   ['NFT_AVOID_MAP', AVOID_MAP],
   ['NFT_DOWN_SET', DOWN_SET],

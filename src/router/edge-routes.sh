@@ -48,7 +48,7 @@ PROG=edge-routes
 
 load_routing() {
   WAN1_IF='' WAN2_IF='' LAN_IF='' M1='' M2='' T1='' T2='' T1_NAME='' T2_NAME='' PRIO='' WAN1_GW='' WAN2_GW='' NFT_FAMILY='' NFT_TABLE='' NFT_MAP='' NFT_MAP6='' V6_LAN_ADDR=''
-  V6_MODE='' V6_LAN_ADDR2='' V6_LAN_PREFER='' NFT_DOWN_SET6=''
+  V6_MODE='' V6_LAN_ADDR2='' V6_LAN_PREFER='' NFT_DOWN_SET6='' V6_PD1='' V6_PD2='' V6_SUB1='' V6_SUB2='' V6_SUBNET_ID='' V6_SUBNET_LEN=''
   load_conf "$ROUTING_CONF" || return 1
   valid "$IFNAME_RE" "$WAN1_IF" WAN1_IF && valid "$IFNAME_RE" "$WAN2_IF" WAN2_IF &&
     valid "$MARK_RE" "$M1" M1 && valid "$MARK_RE" "$M2" M2 &&
@@ -59,7 +59,21 @@ load_routing() {
     valid "$IFNAME_RE" "$LAN_IF" LAN_IF && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR" V6_LAN_ADDR &&
     valid '^([A-Za-z0-9_]+)?$' "$NFT_MAP6" NFT_MAP6 && valid '^([A-Za-z0-9_]+)?$' "$NFT_DOWN_SET6" NFT_DOWN_SET6 &&
     valid '^(translated|native)?$' "$V6_MODE" V6_MODE && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_LAN_ADDR2" V6_LAN_ADDR2 &&
-    valid '^(one|both)?$' "$V6_LAN_PREFER" V6_LAN_PREFER
+    valid '^(one|both)?$' "$V6_LAN_PREFER" V6_LAN_PREFER &&
+    valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_PD1" V6_PD1 && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_PD2" V6_PD2 &&
+    valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_SUB1" V6_SUB1 && valid '^([0-9a-f:]+/[0-9]+)?$' "$V6_SUB2" V6_SUB2 &&
+    valid '^([0-9]+)?$' "$V6_SUBNET_ID" V6_SUBNET_ID && valid '^([0-9]+)?$' "$V6_SUBNET_LEN" V6_SUBNET_LEN || return 1
+  lan6_followed
+}
+
+# lan6_followed: native, the router's LAN addresses are in the subnets of the prefixes the ISPs
+# delegate now (prefix6_followed), ::1 of each as the run renders them.
+lan6_followed() {
+  [ "$V6_MODE" = native ] || return 0
+  prefix6_followed
+  # a /64's network, as written, ends in "::"
+  [ "$P6_SUB1" = "$V6_SUB1" ] || V6_LAN_ADDR="${P6_SUB1%/*}1/${P6_SUB1#*/}"
+  [ "$P6_SUB2" = "$V6_SUB2" ] || V6_LAN_ADDR2="${P6_SUB2%/*}1/${P6_SUB2#*/}"
 }
 
 # The live state is read with one ip process per question and parsed by bash itself: the reconcile
@@ -344,10 +358,121 @@ radvd_running() {
   [ -r "$RUN_DIR/radvd.pid" ] && read -r pid <"$RUN_DIR/radvd.pid" && [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null
 }
 
+# ---------------------------------------------------------------- a new delegated IPv6 prefix
+
+# prefix6_follow: an ISP that delegates another prefix than routing.conf was rendered with (V6_PDn;
+# empty: a static prefix, never followed) is followed at once, as a new IPv4 gateway is. The LAN's
+# subnet of it is computed as the run computes it (subnet6); every rule of edge's ruleset naming the
+# old prefix or subnet (NPTv6's mapping, the leak guard, native IPv6's source map) names the new
+# ones (prefix6_rules); native, the router's LAN address moves (lan6_followed, then lan6_follow)
+# and the router advertisements announce the new subnet and deprecate the old (radvd_follow).
+# RUN_DIR/prefix6 records it for edge-failover, edge status and the next run, which renders it. A
+# prefix the LAN's subnet does not fit in is refused in the journal and nothing changes.
+prefix6_follow() {
+  local n ifname pd vpd delegated line rc=0 record=() changed=''
+  [ -n "$V6_MODE" ] && [ -n "$V6_PD1$V6_PD2" ] || return 0
+  prefix6_followed
+  delegated=$(delegated_prefixes)
+  for n in 1 2; do
+    vpd="V6_PD$n"
+    [ -n "${!vpd}" ] || continue
+    if [ "$n" = 1 ]; then ifname=$WAN1_IF; else ifname=$WAN2_IF; fi
+    pd=''
+    while read -r line; do [ "${line%% *}" != "$ifname" ] || pd=${line#* }; done <<<"$delegated"
+    prefix6_wan "$n" "$pd" || rc=1
+    [ "$PD_CHANGED" != yes ] || changed=yes
+    [ -z "$PD_RECORD" ] || record+=("$PD_RECORD")
+  done
+  if [ -n "$changed" ]; then
+    printf '%s\n' "${record[@]}" | write_atomic_from "$RUN_DIR/prefix6" || rc=1
+    lan6_followed
+    [ "$V6_MODE" != native ] || with_lock failover prefix6_radvd || rc=1
+  fi
+  prefix6_rules || rc=1
+  return "$rc"
+}
+
+# prefix6_wan N PD: WAN N's ISP delegates PD now (empty: nothing delegated in this boot yet, the
+# prefix in use stands). Sets P6_*N when it is new, PD_CHANGED (yes|no) and PD_RECORD (its
+# RUN_DIR/prefix6 line, empty while the rendered prefix is the one in use).
+prefix6_wan() {
+  local n=$1 pd=$2 vpd="V6_PD$1" vsub="V6_SUB$1" cur="P6_PD$1" sub="P6_SUB$1" was="P6_WAS$1" earlier
+  PD_CHANGED=no PD_RECORD=''
+  if [ -n "$pd" ] && [ "$pd" != "${!cur}" ]; then
+    if ! subnet6 "$pd" "$V6_SUBNET_LEN" "$V6_SUBNET_ID"; then
+      log "IPv6: ISP$n now delegates $pd, which has no subnet $V6_SUBNET_ID of /$V6_SUBNET_LEN for the LAN: the LAN keeps ${!sub} (set edge_ipv6_subnet and run edge)"
+      return 1
+    fi
+    log "IPv6: ISP$n now delegates $pd (was ${!cur}): the LAN's subnet of it is $SUBNET6 (was ${!sub})"
+    earlier=${!was}
+    [[ ,$earlier, == *",${!sub},"* || ${!sub} == "${!vsub}" ]] || earlier+="${earlier:+,}${!sub}"
+    printf -v "$cur" '%s' "$pd"
+    printf -v "$sub" '%s' "$SUBNET6"
+    printf -v "$was" '%s' "$earlier"
+    PD_CHANGED=yes
+  fi
+  [ "${!cur}" = "${!vpd}" ] || PD_RECORD="wan$n ${!vpd} ${!cur} ${!vsub} ${!sub} ${!was}"
+}
+
+# prefix6_radvd: native, the advertisements edge-failover's last decision chose, with the subnets now
+# in use (under failover.lock, like every change of the choice).
+prefix6_radvd() {
+  local choice=''
+  [ ! -r "$RUN_DIR/radvd.choice" ] || read -r choice _ <"$RUN_DIR/radvd.choice" || true
+  [[ $choice =~ ^(wan1|wan2|both)$ ]] || return 0 # no radvd runs yet: its start chooses
+  radvd_follow "$choice"
+  [ "$?" != 1 ]
+}
+
+# prefix6_rules: every rule of edge's ruleset that names a prefix or subnet no longer in use (the
+# rendered one, or one followed before) names the one in use instead: the rule as nft lists it, its
+# counters included, put in its place, all in one transaction. No process while the rendered
+# prefixes are the ones in use.
+prefix6_rules() {
+  local -A to=()
+  local n x cur sub vpd vsub chain='' line rule handle w changed script='' count=0 err
+  local -a words out
+  for n in 1 2; do
+    cur="P6_PD$n" sub="P6_SUB$n" x="P6_WAS$n" vpd="V6_PD$n" vsub="V6_SUB$n"
+    [ -z "${!vpd}" ] || [ "${!vpd}" = "${!cur}" ] || to[${!vpd}]=${!cur}
+    for w in ${!vsub} ${!x//,/ }; do [ "$w" = "${!sub}" ] || to[$w]=${!sub}; done
+  done
+  [ "${#to[@]}" -gt 0 ] || return 0
+  while IFS= read -r line; do
+    if [[ $line =~ ^[[:space:]]*chain\ ([A-Za-z0-9_-]+)\ \{ ]]; then chain=${BASH_REMATCH[1]}; continue; fi
+    if [[ $line =~ ^[[:space:]]*\}$ ]]; then chain=''; continue; fi
+    [[ -n $chain && $line =~ ^[[:space:]]*(.*)\ \#\ handle\ ([0-9]+)$ ]] || continue
+    rule=${BASH_REMATCH[1]} handle=${BASH_REMATCH[2]} changed='' out=()
+    read -ra words <<<"$rule"
+    for w in "${words[@]}"; do
+      x=${w%,}
+      if [ -n "${to[$x]:-}" ]; then w=${to[$x]}${w#"$x"} changed=yes; fi
+      out+=("$w")
+    done
+    # added after the old rule, then the old deleted: nft 1.0.6 cannot `replace` a rule holding an
+    # anonymous interval set (an assertion aborts it)
+    [ -n "$changed" ] || continue
+    script+="add rule $NFT_FAMILY $NFT_TABLE $chain position $handle ${out[*]}"$'\n'
+    script+="delete rule $NFT_FAMILY $NFT_TABLE $chain handle $handle"$'\n'
+    count=$((count + 1))
+  done < <(nft -a list table "$NFT_FAMILY" "$NFT_TABLE" 2>/dev/null)
+  [ -n "$script" ] || return 0
+  if ! err=$(printf '%s' "$script" | nft -f - 2>&1); then
+    log "IPv6: could not make edge's ruleset name the delegated prefixes in use ($P6_PD1, $P6_PD2), it is left as it was: ${err//$'\n'/ }"
+    return 1
+  fi
+  log "IPv6: $count rule(s) of edge's ruleset now name the delegated prefixes in use (WAN1 $P6_PD1 subnet $P6_SUB1, WAN2 $P6_PD2 subnet $P6_SUB2)"
+}
+
+# PREFIX_CHECK yes: a reconcile looks for a new delegated prefix too (prefix6_follow: a process or two
+# more, so the monitor asks it only when a prefix may have changed). IPv4 comes first: a DHCP lease's
+# new gateway must reach its table within a second.
+PREFIX_CHECK=yes
 reconcile_locked() {
   local rc=0
   load_routing || return 1
   { plan && apply; } || rc=1
+  [ "$PREFIX_CHECK" != yes ] || prefix6_follow || rc=1
   { plan6 && apply6; } || rc=1
   return "$rc"
 }
@@ -391,11 +516,14 @@ monitor() {
   mono
   last=$MONO_CS
   while :; do
+    PREFIX_CHECK=no
     if read -r -t 60 -u "$fd" line; then
+      prefix_event "$line"
       if ! event_news "$line"; then
         # a refresh changes nothing; the reconcile a minute after the last one still comes
         mono
         [ $((MONO_CS - last)) -ge 6000 ] || continue
+        PREFIX_CHECK=yes
       else
         # Debounce, short: a WAN that regains its address must have its table and rules back within
         # a second. Events are gathered until 0.1 s passes without one, at most 0.3 s (monotonic
@@ -403,6 +531,7 @@ monitor() {
         mono
         start=$MONO_CS
         while read -r -t 0.1 -u "$fd" line; do
+          prefix_event "$line"
           event_news "$line" || true # remembered: its refresh is not news later
           mono
           [ "$((MONO_CS - start))" -lt 30 ] || break
@@ -410,6 +539,8 @@ monitor() {
       fi
     elif [ "$?" -le 128 ]; then
       break # ip monitor ended
+    else
+      PREFIX_CHECK=yes # the reconcile of every minute: a dhclient's new prefix makes no event
     fi
     reconcile || true
     mono
@@ -417,6 +548,12 @@ monitor() {
   done
   log "ip monitor ended; exiting so that systemd restarts edge-routes"
   return 1
+}
+
+# prefix_event LINE: a new delegated prefix may have come (systemd-networkd routes each delegated
+# prefix as unreachable, proto dhcp): the next reconcile looks (PREFIX_CHECK).
+prefix_event() {
+  [[ $1 != *unreachable*proto\ dhcp* ]] || PREFIX_CHECK=yes
 }
 
 # event_news LINE: whether a line of ip monitor can change what a reconcile does. An ISP's router

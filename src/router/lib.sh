@@ -20,10 +20,11 @@
 #   failover.applied  the state edge-failover's last sync found or applied (written under its lock)
 #   lan6.addr    the IPv6 LAN addresses edge-routes put on LAN_IF, a line each   "ADDR/LEN IF"
 #   radvd.conf   native IPv6: the copy of CONF_DIR/radvd-CHOICE.conf edge-radvd reads
-#   radvd.choice native IPv6: its CHOICE   "wan1|wan2|both"
+#   radvd.choice native IPv6: its CHOICE and the two subnets it was made with   "wan1|wan2|both SUB1 SUB2"
 #   prefix6      the delegated IPv6 prefixes edge-routes followed since routing.conf was rendered, a
-#                line per WAN whose ISP delegated another prefix   "wanN RENDERED NOW RENDERED_SUBNET SUBNET"
-#                (SUBNET: the part the LAN uses; a line whose RENDERED is not routing.conf's is stale)
+#                line per WAN whose ISP delegated another prefix
+#                "wanN RENDERED_PD PD RENDERED_SUBNET SUBNET [EARLIER_SUBNET,…]" (SUBNET: the part the
+#                LAN uses; a line whose RENDERED_* are not routing.conf's V6_PDn, V6_SUBn is stale)
 #   SWITCH_LOG (/var/lib/edge/failover/switches, kept across reboots): one line per switch of the
 #                preferred WAN, "EPOCH FROM TO HELD WHY" (HELD: seconds FROM was preferred, or -)
 set -u
@@ -217,17 +218,59 @@ native_choice() {
   fi
 }
 
-# radvd_follow CHOICE: edge-radvd advertises CONF_DIR/radvd-CHOICE.conf (copied to RUN_DIR/radvd.conf
-# and reloaded, SIGHUP) unless it already does. No process when nothing changes; a reload makes
-# radvd advertise at once, so hosts deprecate a prefix within a round trip of the switch. Returns
-# 2 when the file changed but no radvd runs to be told (its ExecStartPre, or a stopped radvd).
+# prefix6_followed: for N in 1 2, P6_PDN and P6_SUBN = WAN N's delegated prefix and the LAN's subnet
+# of it now, P6_WASN the subnets the LAN used before it (comma-separated): what edge-routes followed
+# (RUN_DIR/prefix6), else routing.conf's V6_PDN, V6_SUBN.
+prefix6_followed() {
+  local wan rendered pd rsub sub was n
+  P6_PD1=${V6_PD1:-} P6_SUB1=${V6_SUB1:-} P6_WAS1='' P6_PD2=${V6_PD2:-} P6_SUB2=${V6_SUB2:-} P6_WAS2=''
+  [ -r "$RUN_DIR/prefix6" ] || return 0
+  while read -r wan rendered pd rsub sub was; do
+    case $wan in wan1) n=1 ;; wan2) n=2 ;; *) continue ;; esac
+    local vpd="V6_PD$n" vsub="V6_SUB$n"
+    [[ $rendered == "${!vpd:-}" && $rsub == "${!vsub:-}" ]] || continue
+    [[ $pd =~ ^[0-9a-f:]+/[0-9]+$ && $sub =~ ^[0-9a-f:]+/[0-9]+$ && $was =~ ^[0-9a-f:/,]*$ ]] || continue
+    printf -v "P6_PD$n" '%s' "$pd"
+    printf -v "P6_SUB$n" '%s' "$sub"
+    printf -v "P6_WAS$n" '%s' "$was"
+  done <"$RUN_DIR/prefix6"
+}
+
+# radvd_conf CHOICE: CONF_DIR/radvd-CHOICE.conf as edge-radvd must read it now: the subnets of the
+# prefixes edge-routes followed in place of the rendered ones, and every subnet the LAN was told
+# before announced once more, deprecated (preferred lifetime 0), so hosts stop choosing an address
+# their ISP no longer routes to the router (RFC 8978) instead of for hours.
+radvd_conf() {
+  local n rsub sub was edits=() deprecate=() x
+  prefix6_followed
+  for n in 1 2; do
+    rsub="V6_SUB$n" sub="P6_SUB$n" was="P6_WAS$n"
+    [[ -n ${!rsub:-} && ${!rsub} != "${!sub}" ]] || continue
+    edits+=(-e "s|^\(\tprefix \)${!rsub} {|\1${!sub} {|")
+    for x in ${!rsub} ${!was//,/ }; do [ "$x" = "${!sub}" ] || deprecate+=("$x"); done
+  done
+  if [ "${#edits[@]}" = 0 ]; then cat "$CONF_DIR/radvd-$1.conf"; return; fi
+  sed "${edits[@]}" "$CONF_DIR/radvd-$1.conf" | sed '$d'
+  for x in "${deprecate[@]}"; do
+    printf '\tprefix %s {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n\t\tAdvPreferredLifetime 0; # the ISP delegates another prefix now\n\t\tAdvValidLifetime 7200;\n\t};\n' "$x"
+  done
+  printf '};\n'
+}
+
+# radvd_follow CHOICE: edge-radvd advertises CONF_DIR/radvd-CHOICE.conf as radvd_conf makes it
+# (copied to RUN_DIR/radvd.conf and reloaded, SIGHUP) unless it already does. No process when nothing
+# changes; a reload makes radvd advertise at once, so hosts deprecate a prefix within a round trip of
+# the switch. Returns 2 when the file changed but no radvd runs to be told (its ExecStartPre, or a
+# stopped radvd).
 radvd_follow() {
-  local have='' pid='' what="$1's prefix"
+  local have='' pid='' what="$1's prefix" want
   [ "$1" != both ] || what="both WANs' prefixes"
+  prefix6_followed
+  want="$1${P6_SUB1:+ $P6_SUB1}${P6_SUB2:+ $P6_SUB2}"
   [ ! -r "$RUN_DIR/radvd.choice" ] || read -r have <"$RUN_DIR/radvd.choice" || true
-  [ "$have" != "$1" ] || [ ! -e "$RUN_DIR/radvd.conf" ] || return 0
-  write_atomic_from "$RUN_DIR/radvd.conf" <"$CONF_DIR/radvd-$1.conf" || { log "cannot put $CONF_DIR/radvd-$1.conf in place"; return 1; }
-  write_atomic "$RUN_DIR/radvd.choice" "$1"
+  [ "$have" != "$want" ] || [ ! -e "$RUN_DIR/radvd.conf" ] || return 0
+  radvd_conf "$1" | write_atomic_from "$RUN_DIR/radvd.conf" || { log "cannot put $CONF_DIR/radvd-$1.conf in place"; return 1; }
+  write_atomic "$RUN_DIR/radvd.choice" "$want"
   [ -r "$RUN_DIR/radvd.pid" ] && read -r pid <"$RUN_DIR/radvd.pid" && [[ $pid =~ ^[0-9]+$ ]] && kill -HUP "$pid" 2>/dev/null || return 2
   log "router advertisements: new IPv6 LAN flows on $what (radvd reloaded)"
 }

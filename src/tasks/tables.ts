@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Facts } from '../facts/types.js';
 import type { HostVars } from '../inventory/vars.js';
-import { renderRoutingConf, renderRtTables, type RoutingConf } from '../render/conf.js';
+import { renderRoutingConf, renderRtTables, type PrefixFollow6, type RoutingConf } from '../render/conf.js';
 import { runtimeDiff } from '../render/diff.js';
 import { shQuote } from '../encode/index.js';
 import type { Change, Task, TaskContext } from './contract.js';
@@ -16,8 +16,9 @@ import {
   rulesInRange,
   type RoutingDelta,
 } from './desired-routing.js';
-import { lanAddresses6, resolveIpv6, type Ipv6On, type Ipv6Plan } from './ipv6.js';
+import { lanAddresses6, resolveIpv6, type Ipv6On, type Ipv6Plan, type Wan6 } from './ipv6.js';
 import { parsePrefix, prefixContains } from '../ipv4.js';
+import { parsePrefix6 } from '../ipv6.js';
 import { fileChange, type DesiredFile } from './file-change.js';
 import { NFT_TABLE, PATHS } from './paths.js';
 import { hexMark, notPlanned, resolveTopology, type Topology } from './wan.js';
@@ -50,7 +51,17 @@ export function tablesFiles(vars: HostVars, t: Topology, v6?: Ipv6Plan): Desired
 
 function routingConf6(vars: HostVars, v6: Ipv6On): RoutingConf['v6'] {
   const prefer = vars.edge_wan_mode === 'balance' ? 'both' : 'one';
-  return { mode: v6.mode, lanAddresses: lanAddresses6(v6), ...(v6.mode === 'native' ? { prefer } : {}) };
+  return { mode: v6.mode, lanAddresses: lanAddresses6(v6), ...(v6.mode === 'native' ? { prefer } : {}), follow: prefixFollow6(vars, v6) };
+}
+
+function prefixFollow6(vars: HostVars, v6: Ipv6On): PrefixFollow6 {
+  const delegated = (w: Wan6) => (w.prefixFrom === 'DHCPv6-PD' ? w.prefix! : '');
+  return {
+    delegated: [delegated(v6.wan1), delegated(v6.wan2)],
+    subnets: [v6.wan1.mapped!, v6.wan2.mapped!],
+    id: vars.edge_ipv6_subnet,
+    len: parsePrefix6(v6.wan1.mapped!)!.len,
+  };
 }
 
 /** The runtime changes (routes, then rules) that make the live policy routing what edge wants, IPv4 then IPv6. */

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { FaultAction } from '../../src/lab/faults.js';
 import type { LabOptions, UpResult } from '../../src/lab/lab.js';
-import { labDown as down, labFault, labGateway, labProbe, labReboot, labRun, labUp, loadLab } from '../../src/lab/lab.js';
+import { labDown as down, labFault, labGateway, labPrefix, labProbe, labReboot, labRun, labUp, loadLab } from '../../src/lab/lab.js';
 import type { LabPlan, RouterKind, RouterPlan, Wan } from '../../src/lab/plan.js';
 import type { ProbeOptions, ProbeResult } from '../../src/lab/probe.js';
 import type { LabPaths, LabState } from '../../src/lab/state.js';
@@ -43,6 +43,8 @@ export interface Lab {
   probe(router: string, opts?: ProbeOptions): Promise<ProbeResult>;
   fault(router: string, wan: Wan, action: FaultAction): Promise<void>;
   gateway(router: string, to?: 'primary' | 'alternate'): Promise<void>;
+  /** The ISP renumbers: it delegates its other prefix (or `to`), the router's WAN link reconnects. */
+  prefix(router: string, wan: Wan, to?: 'primary' | 'alternate'): Promise<void>;
   /** Graceful shutdown and boot; `hard`: a power cut (the container killed, nothing shut down) and boot. */
   reboot(router: string, opts?: { hard?: boolean }): Promise<void>;
   /** `ssh` arguments for a router with strict host-key checking against the lab's known_hosts. */
@@ -77,6 +79,9 @@ function wrap(instance: number, up: Pick<UpResult, 'inventory'>): Lab {
     },
     gateway: async (r, to) => {
       await labGateway(r, 'wan1', to, o);
+    },
+    prefix: async (r, wan, to) => {
+      await labPrefix(r, wan, to, o);
     },
     reboot: async (r, opts = {}) => {
       await labReboot(r, { ...o, ...opts });

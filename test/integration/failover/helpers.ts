@@ -51,6 +51,7 @@ export async function healthyIsps(lab: Lab, router: string): Promise<void> {
   await lab.fault(router, 'wan1', { kind: 'clear' });
   await lab.fault(router, 'wan2', { kind: 'clear' });
   await lab.gateway(router, 'primary');
+  for (const wan of ['wan1', 'wan2'] as const) await lab.prefix(router, wan, 'primary');
 }
 
 /** `edge-failover status` as key → value. */

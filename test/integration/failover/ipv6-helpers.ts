@@ -56,6 +56,22 @@ export function ipv6Lab(lab: Lab, router: string) {
     return out;
   }
 
+  /**
+   * How long the router took to follow a delegated prefix: from its DHCPv6 client's "received
+   * delegated prefix PREFIX" (networkd's journal) to edge-routes' "now delegates PREFIX" and the
+   * ruleset's change after it. Fails when edge-routes never said so.
+   */
+  async function prefixFollowMs(prefix: string): Promise<number> {
+    const text = (await lab.run(router, ['journalctl', '-u', 'systemd-networkd', '-u', 'edge-routes', '-o', 'short-unix', '--no-pager'])).stdout;
+    const at = (re: RegExp) => text.split('\n').filter((l) => re.test(l)).map((l) => Number(l.split(' ')[0]) * 1000).at(-1);
+    const got = at(new RegExp(`received delegated prefix ${prefix}`));
+    const said = at(new RegExp(`IPv6: ISP\\d now delegates ${prefix} `));
+    const ruleset = at(/IPv6: \d+ rule\(s\) of edge's ruleset now name/);
+    expect(said, `edge-routes never said it follows ${prefix}`).toBeDefined();
+    expect(ruleset, 'edge-routes never changed the ruleset').toBeDefined();
+    return Math.round(Math.max(said!, ruleset!) - got!);
+  }
+
   /** The LAN client's global IPv6 addresses (`ip -6 addr` lines: address and whether deprecated). */
   async function clientAddresses(): Promise<{ address: string; deprecated: boolean }[]> {
     const r = await lab.run(`${router}-lan`, ['ip', '-6', '-o', 'addr', 'show', 'scope', 'global']);
@@ -114,7 +130,7 @@ export function ipv6Lab(lab: Lab, router: string) {
     return r.stdout.trim();
   }
 
-  return { delegated, installLeakCounters, removeLeakCounters, leaks, clientAddresses, clientAddressIn, waitVia, ownTrafficVia, lanIpv6 };
+  return { delegated, installLeakCounters, removeLeakCounters, leaks, clientAddresses, clientAddressIn, waitVia, ownTrafficVia, lanIpv6, prefixFollowMs };
 }
 
 export type Ipv6Lab = ReturnType<typeof ipv6Lab>;

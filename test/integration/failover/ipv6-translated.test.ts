@@ -172,6 +172,48 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     }
   }, 600_000);
 
+  it('the ISP renumbers: the router follows the new delegated prefix at once (NPTv6, leak guard), nothing leaks; the next run renders it, the one after changes nothing', async () => {
+    const vars = { edge_ipv6_mode: 'translated' };
+    await ctx.apply(vars);
+    await waitSettled(lab, router);
+    const { value: client } = await pollFor('a SLAAC address from the router', 60_000, clientUla, 1_000);
+    const [primary, alternate] = delegated('isp1') as [string, string];
+    const up = await waitVia('new IPv6 flows via wan1', 30_000, 'wan1');
+    for (const f of up.value.v6.flows) expectMapped(f.seenAddress, client, [primary]);
+    const onPrefix = (prefix: string) => async () => {
+      const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+      const ok = p.v6.via === 'wan1' && p.v6.flows.length > 0 && p.v6.flows.every((f) => f.seenAddress && containsAddress6(prefix, f.seenAddress));
+      return ok ? p : undefined;
+    };
+    let renumbered = 0;
+    let followMs = 0;
+    try {
+      const t0 = Date.now();
+      await lab.prefix(router, 'wan1', 'alternate');
+      const moved = await pollFor(`new IPv6 flows from WAN1's new prefix ${alternate}`, 30_000, onPrefix(alternate), 500);
+      renumbered = Date.now() - t0;
+      for (const f of moved.value.v6.flows) expectMapped(f.seenAddress, client, [alternate]);
+      followMs = await six.prefixFollowMs(alternate);
+      const ruleset = (await lab.run(router, ['nft', 'list', 'table', 'inet', 'edge'])).stdout;
+      expect(ruleset, 'the ruleset still names the old prefix').not.toContain(primary.replace(/::\/56$/, '::/'));
+      expect(ruleset).toMatch(new RegExp(`snat ip6 prefix to ${alternate.replace(/::\/56$/, '::/64')} comment "NPTv6 WAN1"`));
+
+      // The next run renders what the router follows; the one after changes nothing.
+      await ctx.apply(vars);
+      const again = await runPlaybook(lab, [router], '-e', JSON.stringify(vars), '--detailed-exitcode');
+      expect(again.code, again.result.hosts[0]!.tasks.flatMap((t) => t.changes.map((c) => `${t.task}: ${c.summary}`)).join('\n')).toBe(0);
+      for (const f of (await waitVia('new IPv6 flows via wan1 after the run', 30_000, 'wan1')).value.v6.flows) expectMapped(f.seenAddress, client, [alternate]);
+    } finally {
+      await lab.prefix(router, 'wan1', 'primary');
+    }
+    // Renumbered back, under a routing.conf that names the alternate prefix now: followed the same way.
+    const back = await pollFor(`new IPv6 flows from WAN1's prefix ${primary} again`, 30_000, onPrefix(primary), 500);
+    for (const f of back.value.v6.flows) expectMapped(f.seenAddress, client, [primary]);
+    const seen = await six.leaks();
+    report('23 translated, prefix change', `WAN1 renumbered ${primary} → ${alternate}: the router's ruleset followed ${followMs} ms after its DHCPv6 client had the prefix; new IPv6 flows leave as the new prefix ${renumbered} ms after the ISP began (the link's reconnect and the failover it causes included); back after ${back.ms} ms; ISP leak counters ${JSON.stringify(seen)}`);
+    expect(seen).toEqual({ 'isp1.other': 0, 'isp1.ula': 0, 'isp2.other': 0, 'isp2.ula': 0 });
+  }, 600_000);
+
   it('a reboot with WAN1 cut: after the boot new IPv6 flows leave by WAN2, translated, and by WAN1 once it is repaired', async () => {
     await ctx.rebootWithWan1Cut({
       vars: { edge_ipv6_mode: 'translated' },

@@ -75,3 +75,38 @@ describe('radvd_follow: the chosen file in place, radvd reloaded once per change
     expect(readFileSync(join(run, 'radvd.conf'), 'utf8')).toBe('# wan1\n');
   });
 });
+
+describe('radvd_conf: the advertisements follow a prefix the router followed (edge-routes, RUN_DIR/prefix6)', () => {
+  const conf = join(dir, 'etc-pd');
+  const run = join(dir, 'run-pd');
+  mkdirSync(conf, { recursive: true });
+  mkdirSync(run, { recursive: true });
+  const rendered = '# wan1\ninterface lan0 {\n\tAdvSendAdvert on;\n\tprefix 2001:db8:11:100::/64 {\n\t\tAdvOnLink on;\n\t};\n\tprefix 2001:db8:21:100::/64 {\n\t\tAdvOnLink on;\n\t};\n};\n';
+  writeFileSync(join(conf, 'radvd-wan1.conf'), rendered);
+  const env = { EDGE_CONF_DIR: conf, EDGE_RUN_DIR: run };
+  const vars = 'V6_PD1=2001:db8:11:100::/56 V6_SUB1=2001:db8:11:100::/64 V6_PD2=2001:db8:21:100::/56 V6_SUB2=2001:db8:21:100::/64';
+
+  it('is the rendered file while the rendered prefixes are in use', () => {
+    rmSync(join(run, 'prefix6'), { force: true });
+    expect(bash(`${vars}; radvd_conf wan1`, env).out).toBe(rendered.trim());
+  });
+
+  it('announces the new subnet in place of the old, and every earlier one once more, deprecated', () => {
+    writeFileSync(join(run, 'prefix6'), 'wan1 2001:db8:11:100::/56 2001:db8:13:100::/56 2001:db8:11:100::/64 2001:db8:13:100::/64 2001:db8:12:100::/64\n');
+    const out = bash(`${vars}; radvd_conf wan1`, env).out;
+    expect(out).toContain('\tprefix 2001:db8:13:100::/64 {\n\t\tAdvOnLink on;\n\t};');
+    expect(out).toContain('\tprefix 2001:db8:21:100::/64 {');
+    for (const old of ['2001:db8:11:100::/64', '2001:db8:12:100::/64'])
+      expect(out).toContain(`\tprefix ${old} {\n\t\tAdvOnLink on;\n\t\tAdvAutonomous on;\n\t\tAdvPreferredLifetime 0;`);
+    expect(out.endsWith('\t};\n};')).toBe(true);
+    // radvd itself reads it
+    writeFileSync(join(run, 'out.conf'), `${out}\n`);
+    const check = spawnSync('radvd', ['--configtest', '--config', join(run, 'out.conf')], { encoding: 'utf8' });
+    if (!check.error) expect(check.status, check.stderr).toBe(0);
+  });
+
+  it('ignores a record made under another routing.conf (a run rendered the prefix since)', () => {
+    writeFileSync(join(run, 'prefix6'), 'wan1 2001:db8:99:100::/56 2001:db8:13:100::/56 2001:db8:99:100::/64 2001:db8:13:100::/64\n');
+    expect(bash(`${vars}; radvd_conf wan1`, env).out).toBe(rendered.trim());
+  });
+});
