@@ -100,6 +100,52 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
     expect(containsAddress6(lan64('isp1'), client.isp1)).toBe(true);
   }, 600_000);
 
+  it('the ISP renumbers: the router announces a /64 of the new prefix and deprecates the old, new flows leave from the client\'s address in it; the next run renders it, the one after changes nothing', async () => {
+    await ctx.apply({ edge_ipv6_mode: 'native' });
+    await waitSettled(lab, router);
+    const { value: client } = await pollFor('a SLAAC address in each ISP\'s prefix', 60_000, clientPair, 1_000);
+    const [primary, alternate] = six.delegated('isp1') as [string, string];
+    const alt64 = formatPrefix6(subnet6(parsePrefix6(alternate)!, 64, 0)!);
+    const routerAddress = (p64: string) => p64.replace(/\/64$/, '1/64');
+    await pollFor('the client\'s WAN1 address preferred', 60_000, async () => ((await deprecated(client.isp1)) === false ? true : undefined), 500);
+    const up = await six.waitVia('new IPv6 flows via wan1', 30_000, 'wan1');
+    for (const f of up.value.v6.flows) expect(f.seenAddress).toBe(client.isp1);
+    let renumbered = 0;
+    let followMs = 0;
+    let fresh = '';
+    try {
+      const t0 = Date.now();
+      await lab.prefix(router, 'wan1', 'alternate');
+      fresh = (await pollFor(`a SLAAC address in WAN1's new ${alt64}`, 60_000, () => six.clientAddressIn(alt64), 500)).value;
+      await pollFor('the client\'s address in the old prefix deprecated', 30_000, async () => (await deprecated(client.isp1)) || undefined, 500);
+      await pollFor('new IPv6 flows via wan1 from the address in the new prefix', 60_000, async () => {
+        const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+        return p.v6.via === 'wan1' && p.v6.flows.length > 0 && p.v6.flows.every((f) => f.seenAddress === fresh) ? p : undefined;
+      }, 500);
+      renumbered = Date.now() - t0;
+      followMs = await six.prefixFollowMs(alternate);
+      const lan = (await lab.run(router, ['ip', '-6', '-o', 'addr', 'show', 'dev', 'lan0', 'scope', 'global'])).stdout;
+      expect(lan).toContain(` ${routerAddress(alt64)} `);
+      expect(lan).not.toContain(` ${routerAddress(lan64('isp1'))} `);
+
+      // The next run renders what the router follows; the one after changes nothing.
+      await ctx.apply({ edge_ipv6_mode: 'native' });
+      const again = await runPlaybook(lab, [router], '-e', vars, '--detailed-exitcode');
+      expect(again.code, again.result.hosts[0]!.tasks.flatMap((t) => t.changes.map((c) => `${t.task}: ${c.summary}`)).join('\n')).toBe(0);
+      for (const f of (await six.waitVia('new IPv6 flows via wan1 after the run', 30_000, 'wan1')).value.v6.flows) expect(f.seenAddress).toBe(fresh);
+    } finally {
+      await lab.prefix(router, 'wan1', 'primary');
+    }
+    // Renumbered back: the client's first address is preferred again and carries new flows.
+    const back = await pollFor('new IPv6 flows from the address in WAN1\'s first prefix again', 60_000, async () => {
+      const p = await lab.probe(router, { count: 3, timeoutMs: 1_500 });
+      return p.v6.via === 'wan1' && p.v6.flows.length > 0 && p.v6.flows.every((f) => f.seenAddress === client.isp1) ? p : undefined;
+    }, 500);
+    const seen = await six.leaks();
+    report('23 native, prefix change', `WAN1 renumbered ${primary} → ${alternate}: the router followed ${followMs} ms after its DHCPv6 client had the prefix; the client's new address ${fresh} carries new IPv6 flows ${renumbered} ms after the ISP began (the link's reconnect and the failover it causes included), its old one deprecated; back after ${back.ms} ms; ISP leak counters ${JSON.stringify(seen)}`);
+    expect(seen).toEqual({ 'isp1.other': 0, 'isp1.ula': 0, 'isp2.other': 0, 'isp2.ula': 0 });
+  }, 600_000);
+
   it('a reboot with WAN1 cut: radvd comes up telling WAN1\'s prefix, the switcher moves the LAN to WAN2\'s, and back after the repair', async () => {
     await ctx.rebootWithWan1Cut({
       vars: { edge_ipv6_mode: 'native' },
@@ -108,7 +154,7 @@ describe.skipIf(!isRoot)('native IPv6: each ISP\'s prefix on the LAN, the failed
       clientWhat: 'a SLAAC address in each ISP\'s prefix',
       client: clientPair,
       seen: (address, client, isp) => expect(address).toBe(client[isp]),
-      afterBoot: async () => expect((await lab.run(router, ['cat', '/run/edge/radvd.choice'])).stdout.trim()).toBe('wan2'),
+      afterBoot: async () => expect((await lab.run(router, ['cat', '/run/edge/radvd.choice'])).stdout.split(' ')[0]).toBe('wan2'),
     });
   }, 600_000);
 });
