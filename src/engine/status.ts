@@ -8,6 +8,7 @@ import { AVOID_MAP, AVOID_MAP6, type PolicyMode } from '../render/nft-policy.js'
 import { shQuote } from '../encode/index.js';
 import type { TaskName } from '../tasks/contract.js';
 import { PATHS, UNITS } from '../tasks/paths.js';
+import { shellFunction } from '../router-files.js';
 import type { PlannedTask } from './host-run.js';
 
 /**
@@ -66,6 +67,18 @@ function section(name: string, body: string): string {
 /** The files edge-failover and edge-health keep in /run/edge (tmpfs). */
 const RUN_FILES = [...WAN_NAMES.flatMap((w) => ['probe', 'health', 'vrrp'].map((k) => `${w}.${k}`)), ...WAN_NAMES.map((w) => `${w}v6.probe`), 'radvd.choice'];
 
+/**
+ * The delegated prefixes the router follows that the last run did not render (an ISP renumbered
+ * since): "wanN RENDERED NOW SUBNET", read the way the router's programs read them (prefix6_followed).
+ */
+const PREFIX6_SCRIPT = `[ -r ${shQuote(PATHS.routingConf)} ] && (
+. ${shQuote(PATHS.routingConf)}
+RUN_DIR=${shQuote(PATHS.runDir)}
+${shellFunction('lib.sh', 'prefix6_followed')}prefix6_followed
+[ "$P6_PD1" = "\${V6_PD1:-}" ] || echo "wan1 \${V6_PD1:-} $P6_PD1 $P6_SUB1"
+[ "$P6_PD2" = "\${V6_PD2:-}" ] || echo "wan2 \${V6_PD2:-} $P6_PD2 $P6_SUB2"
+)`;
+
 /** The router's failover state, then the facts the tasks need: one script, one exec. Read-only. */
 export function statusScript(target: StatusTarget, needs: FactNeeds): string {
   const conntrack = target.wans
@@ -87,6 +100,7 @@ export function statusScript(target: StatusTarget, needs: FactNeeds): string {
       'run',
       `for f in ${RUN_FILES.join(' ')}; do [ -e ${shQuote(PATHS.runDir)}/"$f" ] && printf '%s %s\\n' "$f" "$(head -n 1 ${shQuote(PATHS.runDir)}/"$f")"; done; true`,
     ),
+    section('prefix6', PREFIX6_SCRIPT),
     section(
       'conntrack',
       `if command -v conntrack >/dev/null; then\n${conntrack}\nprintf 'total %s\\n' "$(conntrack -C 2>/dev/null)"\nelse echo absent; fi`,
@@ -184,6 +198,8 @@ export interface Ipv6Status {
   /** Native IPv6: whose prefix LAN hosts are told to use for new flows (edge-failover's choice, in the router advertisements). */
   told?: WanName | 'both';
   wans: { wan: WanName; state: 'up' | 'degraded' | 'down' | 'unknown'; since?: string; why?: string }[];
+  /** WANs whose ISP delegates another prefix than the last run rendered: the router follows it (edge-routes) until the next run renders it. */
+  renumbered?: { wan: WanName; rendered: string; now: string; subnet: string }[];
 }
 
 /** The mode new LAN flows follow, what it gives each WAN now, and what the steering rules matched. */
@@ -317,7 +333,16 @@ export function parsePreferredMap(text: string | undefined, lan?: string): { mar
 }
 
 /** The IPv6 half (translated IPv6 only: its map exists): the map's WAN and the IPv6 decisions. */
-function parseIpv6(map6: string | undefined, run: Record<string, string[]>, target: StatusTarget, inactive: boolean): Ipv6Status | undefined {
+/** The prefix6 section's lines (PREFIX6_SCRIPT). */
+export function parseRenumbered(text: string | undefined): NonNullable<Ipv6Status['renumbered']> {
+  const p = '([0-9a-f:]+/[0-9]{1,3})';
+  return (text ?? '').split('\n').flatMap((l) => {
+    const m = new RegExp(`^(wan[12]) ${p} ${p} ${p}$`).exec(l.trim());
+    return m ? [{ wan: m[1] as WanName, rendered: m[2]!, now: m[3]!, subnet: m[4]! }] : [];
+  });
+}
+
+function parseIpv6(map6: string | undefined, run: Record<string, string[]>, target: StatusTarget, inactive: boolean, prefix6?: string): Ipv6Status | undefined {
   if (json(map6) === undefined) return undefined;
   const pref = parsePreferredMap(map6, target.lan);
   const preferred = target.wans.find((w) => pref.mark !== undefined && w.mark === pref.mark)?.name ?? 'unknown';
@@ -328,7 +353,8 @@ function parseIpv6(map6: string | undefined, run: Record<string, string[]>, targ
     return { wan: w.name, state, ...(state !== 'unknown' && since ? { since } : {}), ...(why.length ? { why: why.join(' ') } : {}) } as Ipv6Status['wans'][number];
   });
   const told = run['radvd.choice']?.[0];
-  return { preferred, ...(told === 'wan1' || told === 'wan2' || told === 'both' ? { told } : {}), wans };
+  const renumbered = parseRenumbered(prefix6);
+  return { preferred, ...(told === 'wan1' || told === 'wan2' || told === 'both' ? { told } : {}), wans, ...(renumbered.length ? { renumbered } : {}) };
 }
 
 /** The policy section: `nft -j list counters` then `nft -j list map … avoid` (and avoid6), one document per line. */
@@ -505,7 +531,7 @@ export function parseStatus(host: string, out: string, target: StatusTarget, fac
   if (pref.mark !== undefined) status.preferredMark = hex(pref.mark);
   if (note) status.preferredNote = note;
   status.wans = wans;
-  const v6 = parseIpv6(s.get('map6'), run, target, inactive !== undefined);
+  const v6 = parseIpv6(s.get('map6'), run, target, inactive !== undefined, s.get('prefix6'));
   if (v6) status.ipv6 = v6;
   if (!ct.absent && ct.counts.total !== undefined) status.flows = { total: ct.counts.total };
   if (switches) status.switches = switches;

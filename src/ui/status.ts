@@ -166,6 +166,12 @@ export function ipv6Line(v6: Ipv6Status, color: boolean | undefined, indent = 2)
   return fit(`IPv6: new flows use ${use}${told}; ${rest}`, SWITCH_WIDTH - indent);
 }
 
+/** A WAN whose ISP renumbered since the last run: the router follows, the next run renders it. */
+export function renumberedLine(r: NonNullable<Ipv6Status['renumbered']>[number], color: boolean | undefined): string {
+  const isp = `ISP${r.wan.slice(3)}`;
+  return `IPv6: ${paint(color, '33', `${isp} renumbered`)} to ${r.now} (LAN subnet ${r.subnet}; the last run rendered ${r.rendered || 'none'}): followed by the router, rendered by the next run`;
+}
+
 /**
  * The switch-history lines: how many switches in 24 h and the last one (when, from → to, how long
  * the WAN it left had been preferred), then why, cut to fit 80 columns (`edge-failover history` on
@@ -210,7 +216,7 @@ export function hostStatusText(h: HostStatus, opts: StatusTextOptions = {}): str
       ? `new flows use ${paint(c, '1', h.preferred.toUpperCase())} (${[pw?.interface, `mark ${h.preferredMark}`].filter(Boolean).join(', ')})`
       : `new flows: ${paint(c, '31', 'unknown')}${h.preferredNote ? ` (${h.preferredNote})` : ''}`;
   const lines = wrapText(`${title}: ${pref}`, SWITCH_WIDTH);
-  if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`);
+  if (h.ipv6) lines.push(`  ${ipv6Line(h.ipv6, c)}`, ...(h.ipv6.renumbered ?? []).map((r) => `  ${renumberedLine(r, c)}`));
   const rows = [['WAN', 'INTERFACE', 'STATE', 'SINCE', 'CHECK', 'LOSS RTT', 'FLOWS', 'NAT'], ...h.wans.map((w) => wanRow(w, c))];
   lines.push(...table(rows, visibleLength).map((l) => `  ${fit(l, SWITCH_WIDTH - 2)}`));
   for (const w of h.wans.filter((x) => x.state === 'degraded' && x.why)) lines.push(`  ${fit(`${w.wan.toUpperCase()} degraded: ${w.why}`, SWITCH_WIDTH - 2)}`);

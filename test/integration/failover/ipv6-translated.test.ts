@@ -187,6 +187,10 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
     };
     let renumbered = 0;
     let followMs = 0;
+    const renumberedOf = async () => {
+      const st = await edge(['status', '-i', lab.inventory, '--limit', router, '--json']);
+      return (JSON.parse(st.stdout) as { hosts: { ipv6?: { renumbered?: { wan: string; rendered: string; now: string }[] } }[] }).hosts[0]!.ipv6?.renumbered;
+    };
     try {
       const t0 = Date.now();
       await lab.prefix(router, 'wan1', 'alternate');
@@ -194,6 +198,9 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
       renumbered = Date.now() - t0;
       for (const f of moved.value.v6.flows) expectMapped(f.seenAddress, client, [alternate]);
       followMs = await six.prefixFollowMs(alternate);
+      expect((await renumberedOf()) ?? [], 'edge status does not say the router follows a prefix the last run did not render').toEqual([
+        expect.objectContaining({ wan: 'wan1', rendered: primary, now: alternate }),
+      ]);
       const ruleset = (await lab.run(router, ['nft', 'list', 'table', 'inet', 'edge'])).stdout;
       expect(ruleset, 'the ruleset still names the old prefix').not.toContain(primary.replace(/::\/56$/, '::/'));
       expect(ruleset).toMatch(new RegExp(`snat ip6 prefix to ${alternate.replace(/::\/56$/, '::/64')} comment "NPTv6 WAN1"`));
@@ -203,6 +210,7 @@ describe.skipIf(!isRoot)('translated IPv6: NPTv6 per WAN, failover with IPv4, no
       const again = await runPlaybook(lab, [router], '-e', JSON.stringify(vars), '--detailed-exitcode');
       expect(again.code, again.result.hosts[0]!.tasks.flatMap((t) => t.changes.map((c) => `${t.task}: ${c.summary}`)).join('\n')).toBe(0);
       for (const f of (await waitVia('new IPv6 flows via wan1 after the run', 30_000, 'wan1')).value.v6.flows) expectMapped(f.seenAddress, client, [alternate]);
+      expect(await renumberedOf(), 'edge status still says the router follows a prefix the run rendered').toBeUndefined();
     } finally {
       await lab.prefix(router, 'wan1', 'primary');
     }

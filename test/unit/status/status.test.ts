@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
@@ -10,6 +12,7 @@ import {
   parseNatCounters,
   parsePolicy,
   parsePreferredMap,
+  parseRenumbered,
   parseSwitches,
   parseStatus,
   splitStatusSections,
@@ -28,7 +31,7 @@ import { hostVarsSchema, type HostVars } from '../../../src/inventory/vars.js';
 import { parsePlaybook } from '../../../src/playbook/load.js';
 import { parseYaml } from '../../../src/config/yaml-source.js';
 import type { Task, TaskName } from '../../../src/tasks/contract.js';
-import { agoText, bytesText, driftLines, hostStatusText, policyLines, statusText, switchLines, whenText } from '../../../src/ui/status.js';
+import { agoText, bytesText, driftLines, hostStatusText, policyLines, renumberedLine, statusText, switchLines, whenText } from '../../../src/ui/status.js';
 
 /**
  * Fixtures are the stdout of ONE real status exec on lab routers (statusScript of the failover
@@ -68,6 +71,32 @@ describe('one exec, two parsers', () => {
     expect(status).toContain('conntrack -L -f ipv4 -m 0x2');
     const syntax = spawnSync('bash', ['-n'], { input: script });
     expect(syntax.status, syntax.stderr.toString()).toBe(0);
+  });
+
+  it('names each WAN whose ISP renumbered since the last run, reading the router\'s record as its programs do', () => {
+    const script = statusScript(TARGET, NEEDS);
+    const body = script.slice(script.indexOf("echo '@@EDGE-STATUS@@ prefix6'"), script.indexOf("echo '@@EDGE-STATUS@@ conntrack'"));
+    const dir = mkdtempSync(join(tmpdir(), 'edge-status-pd-'));
+    try {
+      const conf = "V6_PD1='2001:db8:11:100::/56'\nV6_SUB1='2001:db8:11:100::/64'\nV6_PD2='2001:db8:21:100::/56'\nV6_SUB2='2001:db8:21:100::/64'\n";
+      writeFileSync(join(dir, 'routing.conf'), conf);
+      const run = () => {
+        const text = body.replaceAll('/etc/edge/routing.conf', join(dir, 'routing.conf')).replaceAll('/run/edge', dir);
+        return parseRenumbered(spawnSync('bash', ['-c', text], { encoding: 'utf8' }).stdout);
+      };
+      expect(run()).toEqual([]);
+      writeFileSync(join(dir, 'prefix6'), 'wan1 2001:db8:11:100::/56 2001:db8:12:100::/56 2001:db8:11:100::/64 2001:db8:12:100::/64\n');
+      const rows = run();
+      expect(rows).toEqual([{ wan: 'wan1', rendered: '2001:db8:11:100::/56', now: '2001:db8:12:100::/56', subnet: '2001:db8:12:100::/64' }]);
+      expect(renumberedLine(rows[0]!, false)).toBe(
+        'IPv6: ISP1 renumbered to 2001:db8:12:100::/56 (LAN subnet 2001:db8:12:100::/64; the last run rendered 2001:db8:11:100::/56): followed by the router, rendered by the next run',
+      );
+      // a record made under another routing.conf (a run has rendered since): nothing to say
+      writeFileSync(join(dir, 'routing.conf'), conf.replaceAll('11:100', '12:100'));
+      expect(run()).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('marks follow the inventory', () => {
