@@ -20,7 +20,9 @@
 # default route via WANn_IF, learned from the ISP's router advertisements), one source rule per
 # global address of the WAN, and the router's LAN addresses V6_LAN_ADDR (and native, V6_LAN_ADDR2)
 # on LAN_IF. Without V6_LAN_ADDR every IPv6 rule in edge's range and every IPv6 route of its tables
-# is removed.
+# is removed. An ISP that delegates another prefix than routing.conf was rendered with is followed
+# (prefix6_follow, below): the ruleset's rules naming the old prefix, and native, the LAN address and
+# the router advertisements, move to the new one until the next run renders it.
 #
 # set -u but not set -e: this runs for the life of the router; a failed ip command is logged and
 # retried at the next event instead of ending the service.
