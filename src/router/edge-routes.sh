@@ -374,6 +374,7 @@ prefix6_follow() {
   local n ifname pd vpd delegated line rc=0 record=() changed=''
   [ -n "$V6_MODE" ] && [ -n "$V6_PD1$V6_PD2" ] || return 0
   prefix6_followed
+  if prefix6_routed; then prefix6_rules; return; fi
   delegated=$(delegated_prefixes)
   for n in 1 2; do
     vpd="V6_PD$n"
@@ -392,6 +393,23 @@ prefix6_follow() {
   fi
   prefix6_rules || rc=1
   return "$rc"
+}
+
+# prefix6_routed: whether systemd-networkd routes exactly the delegated prefixes in use (it routes
+# each delegation it holds as unreachable, proto dhcp): then nothing was delegated anew, known from
+# one ip process instead of its journal. dhclient routes none: there the full look is taken.
+prefix6_routed() {
+  local dst rest seen=0 expected=0 routes
+  routes=$(ip -6 route show type unreachable proto dhcp 2>/dev/null) || return 1
+  while read -r dst rest; do
+    [ "$dst" != unreachable ] || read -r dst rest <<<"$rest"
+    [ -n "$dst" ] || continue
+    [ "$dst" = "$P6_PD1" ] || [ "$dst" = "$P6_PD2" ] || return 1
+    seen=$((seen + 1))
+  done <<<"$routes"
+  [ -z "$V6_PD1" ] || expected=$((expected + 1))
+  [ -z "$V6_PD2" ] || expected=$((expected + 1))
+  [ "$seen" -gt 0 ] && [ "$seen" = "$expected" ]
 }
 
 # prefix6_wan N PD: WAN N's ISP delegates PD now (empty: nothing delegated in this boot yet, the
