@@ -5,7 +5,7 @@ import { parseFaultAction } from '../lab/faults.js';
 import type { LabStatus } from '../lab/lab.js';
 import { labDown, labExec, labFault, labGateway, labPrefix, labProbe, labReboot, labStatus, labUp } from '../lab/lab.js';
 import type { RouterKind } from '../lab/plan.js';
-import { DEFAULT_ROUTERS, MAX_ROUTERS, kindOf, parseKinds, parseWan } from '../lab/plan.js';
+import { DEFAULT_ROUTERS, MAX_ROUTERS, kindOf, parseKinds, parseWan, parseWhich } from '../lab/plan.js';
 import { formatProbe } from '../lab/probe.js';
 import { requireRoot } from '../lab/sys.js';
 import { screenJson, screenText } from '../ui/screen.js';
@@ -118,9 +118,7 @@ export function register(program: Command): void {
     .argument('<wan>', 'wan1 (the DHCP WAN)')
     .option('--to <which>', 'primary or alternate (default: the other one)')
     .action(async (router: string, wan: string, o: { to?: string }) => {
-      if (o.to !== undefined && o.to !== 'primary' && o.to !== 'alternate')
-        throw new EdgeError('USAGE', `--to must be primary or alternate, got '${o.to}'`);
-      await labGateway(router, parseWan(wan), o.to);
+      await labGateway(router, parseWan(wan), parseWhich(o.to));
     });
 
   lab
@@ -130,9 +128,7 @@ export function register(program: Command): void {
     .argument('<wan>', 'wan1 or wan2')
     .option('--to <which>', 'primary or alternate (default: the other one)')
     .action(async (router: string, wan: string, o: { to?: string }) => {
-      if (o.to !== undefined && o.to !== 'primary' && o.to !== 'alternate')
-        throw new EdgeError('USAGE', `--to must be primary or alternate, got '${o.to}'`);
-      await labPrefix(router, parseWan(wan), o.to);
+      await labPrefix(router, parseWan(wan), parseWhich(o.to));
     });
 
   lab

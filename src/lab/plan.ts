@@ -290,6 +290,12 @@ export function parseWan(s: string): Wan {
   throw new EdgeError('USAGE', `expected wan1 or wan2, got '${s}'`);
 }
 
+/** `--to` of `lab gateway` and `lab prefix`: which of an ISP's two (absent: the other one). */
+export function parseWhich(s: string | undefined): 'primary' | 'alternate' | undefined {
+  if (s === undefined || s === 'primary' || s === 'alternate') return s;
+  throw new EdgeError('USAGE', `--to must be primary or alternate, got '${s}'`);
+}
+
 /** Where `lab exec` runs: the router (inside the container), its LAN client, one of its ISPs, or the internet. */
 export type ExecTarget =
   | { kind: 'router'; router: number }

@@ -173,15 +173,16 @@ export function renewScript(kind: RouterKind): string {
     case 'dhcpcd':
       return `dhcpcd -n ${dev}`;
     case 'dhclient':
-      return [
-        'set -e',
-        `pid=$(cat /run/dhclient.${dev}.pid)`,
-        `mapfile -d '' argv < "/proc/$pid/cmdline"`,
-        // dhclient takes options after the interface too (ifupdown appends -e IF_METRIC=… there)
-        '"${argv[@]}" -r',
-        '"${argv[@]}"',
-      ].join('\n');
+      return dhclientRebind(`/run/dhclient.${dev}.pid`);
   }
+}
+
+/**
+ * The dhclient of PIDFILE releases its lease and binds again, run with the very arguments ifupdown
+ * started it with (dhclient takes options after the interface too: ifupdown appends -e IF_METRIC=…).
+ */
+function dhclientRebind(pidFile: string): string {
+  return ['set -e', `pid=$(cat ${pidFile})`, `mapfile -d '' argv < "/proc/$pid/cmdline"`, '"${argv[@]}" -r', '"${argv[@]}"'].join('\n');
 }
 
 /**
@@ -190,14 +191,7 @@ export function renewScript(kind: RouterKind): string {
  * ifupdown restarts the link's dhclient -6.
  */
 export function reconnect6Script(kind: RouterKind, dev: string): string {
-  if (dhcpClientOf(kind) === 'systemd-networkd') return `networkctl reconfigure ${dev}`;
-  return [
-    'set -e',
-    `pid=$(cat /run/dhclient6.${dev}.pid)`,
-    `mapfile -d '' argv < "/proc/$pid/cmdline"`,
-    '"${argv[@]}" -r',
-    '"${argv[@]}"',
-  ].join('\n');
+  return dhcpClientOf(kind) === 'systemd-networkd' ? `networkctl reconfigure ${dev}` : dhclientRebind(`/run/dhclient6.${dev}.pid`);
 }
 
 export function gatewayOf(r: RouterPlan, which: 'primary' | 'alternate'): string {
