@@ -124,10 +124,14 @@ interface Trial {
   decisionToMap6?: number;
 }
 
-/** The last switch record wan1 → wan2 of a family (an IPv6 one's why starts "IPv6 "): its epoch. */
-function lastSwitch(history: string, six: boolean): number | undefined {
+/**
+ * The last switch record wan1 → wan2 of a family (an IPv6 one's why starts "IPv6 ") made since
+ * `since` (epoch ms): its epoch. None of this trial's: undefined, never an earlier trial's record
+ * (that gave negative decision → switch times when a family's switch went unrecorded).
+ */
+function lastSwitch(history: string, six: boolean, since: number): number | undefined {
   const re = six ? /^([0-9.]+) wan1 wan2 \S+ IPv6 / : /^([0-9.]+) wan1 wan2 \S+ wan1 /;
-  const hit = history.split('\n').filter((l) => re.test(l)).pop();
+  const hit = history.split('\n').filter((l) => re.test(l) && Number(re.exec(l)![1]) * 1000 >= since).pop();
   return hit ? Number(re.exec(hit)![1]) : undefined;
 }
 
@@ -146,7 +150,7 @@ async function trial(streams: Streams, kind: Kind): Promise<Trial> {
   const [d4, d6] = [v4 ? await probe('wan1.probe') : undefined, streams.v6 ? await probe('wan1v6.probe') : undefined];
   // the switch's record: its time is taken as the switcher's transaction has returned
   const history = (await run(router, 'tail -n 8 /var/lib/edge/failover/switches')).stdout;
-  const [s4, s6] = [lastSwitch(history, false), lastSwitch(history, true)];
+  const [s4, s6] = [lastSwitch(history, false, t0), lastSwitch(history, true, t0)];
   // a brownout is held past a rise period, so a WAN that went down comes back degraded and the
   // return is that of a sustained bad link, not of a spike
   await sleep(BROWNOUTS.includes(kind) ? 20_000 : 500);
