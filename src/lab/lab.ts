@@ -627,13 +627,17 @@ export function labPrefix(router: string, wan: Wan, to?: 'primary' | 'alternate'
     };
     // the ISP delegates that prefix already: nothing to renumber (the router has it or is being given it)
     if (next === cur) return { router: r.name, wan, from, to: from, ms: 0 };
-    if (dhcpClientOf(kind) === 'dhcpcd') throw new EdgeError('USAGE', `${r.name} (${kindName(kind)}) gets no delegated prefix in the lab (see src/lab/render.ts)`);
+    if (dhcpClientOf(kind) !== 'systemd-networkd')
+      throw new EdgeError(
+        'USAGE',
+        `${r.name} (${kindName(kind)}): the lab renumbers systemd-networkd routers only (dhcpcd gets no delegated prefix here; dhclient -6 was seen to hang releasing a prefix the restarted server did not know)`,
+      );
     const t0 = Date.now();
     state.prefixes[r.name] = { ...state.prefixes[r.name], [wan]: next };
     writeState(paths, state);
     await restartDhcpd6(paths, state, r, wan);
     const want = delegatedPrefix(state, r, wan);
-    await routerRun(leader, ['bash', '-c', reconnect6Script(kind, ifname)], { allowFail: true, timeoutMs: 20_000 });
+    await routerRun(leader, ['bash', '-c', reconnect6Script(ifname)], { allowFail: true, timeoutMs: 20_000 });
     await waitFor(`${r.name} to be delegated ${want} on ${ifname}`, 30_000, async () => (await has(want)) || undefined, 500);
     const res = { router: r.name, wan, from, to: want, ms: Date.now() - t0 };
     log(`${r.name} ${wan}: the ISP now delegates ${want} (was ${from}); the router has it (${secs(res.ms)})`);

@@ -173,25 +173,24 @@ export function renewScript(kind: RouterKind): string {
     case 'dhcpcd':
       return `dhcpcd -n ${dev}`;
     case 'dhclient':
-      return dhclientRebind(`/run/dhclient.${dev}.pid`);
+      return [
+        'set -e',
+        `pid=$(cat /run/dhclient.${dev}.pid)`,
+        `mapfile -d '' argv < "/proc/$pid/cmdline"`,
+        // dhclient takes options after the interface too (ifupdown appends -e IF_METRIC=… there)
+        '"${argv[@]}" -r',
+        '"${argv[@]}"',
+      ].join('\n');
   }
 }
 
 /**
- * The dhclient of PIDFILE releases its lease and binds again, run with the very arguments ifupdown
- * started it with (dhclient takes options after the interface too: ifupdown appends -e IF_METRIC=…).
+ * A WAN link reconnecting, as far as IPv6 goes (the lab's ISP renumbering, systemd-networkd routers
+ * only): networkd configures the link afresh (its DHCPv6 client solicits anew; its DHCPv4 lease is
+ * lost and taken again).
  */
-function dhclientRebind(pidFile: string): string {
-  return ['set -e', `pid=$(cat ${pidFile})`, `mapfile -d '' argv < "/proc/$pid/cmdline"`, '"${argv[@]}" -r', '"${argv[@]}"'].join('\n');
-}
-
-/**
- * A WAN link reconnecting, as far as IPv6 goes (the lab's ISP renumbering): networkd configures the
- * link afresh (its DHCPv6 client solicits anew; its DHCPv4 lease is lost and taken again), bookworm's
- * ifupdown restarts the link's dhclient -6.
- */
-export function reconnect6Script(kind: RouterKind, dev: string): string {
-  return dhcpClientOf(kind) === 'systemd-networkd' ? `networkctl reconfigure ${dev}` : dhclientRebind(`/run/dhclient6.${dev}.pid`);
+export function reconnect6Script(dev: string): string {
+  return `networkctl reconfigure ${dev}`;
 }
 
 export function gatewayOf(r: RouterPlan, which: 'primary' | 'alternate'): string {

@@ -528,22 +528,21 @@ check() {
 # stale monitor never keeps running an old version of this script. It starts before the first
 # reconcile, so no event in between is missed.
 monitor() {
-  local start fd line last
+  local start fd line last last_prefix
   exec {fd}< <(exec ip monitor link address route rule 2>/dev/null)
   MONITOR_PID=$!
   trap 'stop_monitor' EXIT
   reconcile || true
+  PREFIX_CHECK=no
   mono
-  last=$MONO_CS
+  last=$MONO_CS last_prefix=$MONO_CS
   while :; do
-    PREFIX_CHECK=no
     if read -r -t 60 -u "$fd" line; then
       prefix_event "$line"
       if ! event_news "$line"; then
         # a refresh changes nothing; the reconcile a minute after the last one still comes
         mono
         [ $((MONO_CS - last)) -ge 6000 ] || continue
-        PREFIX_CHECK=yes
       else
         # Debounce, short: a WAN that regains its address must have its table and rules back within
         # a second. Events are gathered until 0.1 s passes without one, at most 0.3 s (monotonic
@@ -559,12 +558,16 @@ monitor() {
       fi
     elif [ "$?" -le 128 ]; then
       break # ip monitor ended
-    else
-      PREFIX_CHECK=yes # the reconcile of every minute: a dhclient's new prefix makes no event
     fi
+    # a look for a new delegated prefix at least every minute, however many events come between:
+    # a dhclient's new prefix makes none of its own
+    mono
+    [ $((MONO_CS - last_prefix)) -lt 6000 ] || PREFIX_CHECK=yes
     reconcile || true
     mono
     last=$MONO_CS
+    [ "$PREFIX_CHECK" != yes ] || last_prefix=$MONO_CS
+    PREFIX_CHECK=no
   done
   log "ip monitor ended; exiting so that systemd restarts edge-routes"
   return 1
