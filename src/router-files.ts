@@ -26,3 +26,8 @@ export function shellFunction(file: string, name: string): string {
   if (!m) throw new Error(`internal: src/router/${file} defines no function ${name}`);
   return m[0];
 }
+
+/** A script that defines shell function `name` of src/router/`file` and calls it (no arguments). */
+export function shellCall(file: string, name: string): string {
+  return `${shellFunction(file, name)}${name}`;
+}

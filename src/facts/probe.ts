@@ -1,5 +1,5 @@
 import { shQuote } from '../encode/index.js';
-import { shellFunction } from '../router-files.js';
+import { shellCall } from '../router-files.js';
 import { ifaceSysctlProbe } from './iface-sysctl.js';
 import type { FactNeeds } from './types.js';
 
@@ -85,7 +85,7 @@ function compressed([env, ...body]: string[]): string {
  * delegated prefix came from); dhclient -6 -P writes it into its per-interface lease file.
  */
 /** The prefixes the WANs' DHCPv6 clients were delegated: the function edge-routes follows them with. */
-const DELEGATED_PREFIXES = `${shellFunction('lib.sh', 'delegated_prefixes')}delegated_prefixes`;
+const DELEGATED_PREFIXES = shellCall('lib.sh', 'delegated_prefixes');
 
 /**
  * $SSH_CONNECTION of the session edge runs in. Through sudo, env_reset has dropped it from this

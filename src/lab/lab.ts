@@ -53,7 +53,7 @@ import { checkHostAddressing, ensureHostLimits, ensurePrerequisites } from './pr
 import type { ProbeOptions, ProbeResult } from './probe.js';
 import { runProbe } from './probe.js';
 import { gatewayOf, reconnect6Script, renewScript } from './render.js';
-import { shellFunction } from '../router-files.js';
+import { shellCall } from '../router-files.js';
 import { ensureRootfs } from './rootfs.js';
 import {
   leaderPid,
@@ -646,7 +646,7 @@ export function labPrefix(router: string, wan: Wan, to?: 'primary' | 'alternate'
 }
 
 /** What a router's DHCPv6 clients were delegated: the router library's own reader. */
-const DELEGATED = `${shellFunction('lib.sh', 'delegated_prefixes')}delegated_prefixes`;
+const DELEGATED = shellCall('lib.sh', 'delegated_prefixes');
 
 // ---------------------------------------------------------------- exec, probe
 
